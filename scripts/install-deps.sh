@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# install-deps.sh — install every Debian package this project needs to build,
+# test, fuzz and benchmark. Idempotent: installs only what is missing, and
+# runs `apt-get update` only when something is. Must run as root (or sudo).
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential g++ cmake ninja-build pkg-config git
+  clang-14 libclang-rt-14-dev llvm-14
+  # libraries (see docs/architecture.md "Dependencies")
+  libssl-dev libsodium-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
+  libboost1.81-dev libboost-system1.81-dev libsqlite3-dev libpq-dev
+  # tests and benchmarks
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # interoperability client (written only from PROTOCOL.md, no npm deps)
+  nodejs
+  # scripts
+  python3 openssl procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then SUDO=sudo; else
+    echo "install-deps: missing packages (${missing[*]}) and not root; run as root" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# test.sh — the one command that installs what is missing, builds and runs
+# every test: the unit and integration suites in the release build and again
+# under ASan+UBSan, then each libFuzzer target briefly.
+#
+#   ASTIS_FUZZ_SECONDS  seconds per fuzz target (default 15; 0 skips fuzzing)
+#   ASTIS_SKIP_ASAN=1   skip the sanitizer pass (local iteration only; CI never sets it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+scripts/install-deps.sh
+
+passed=0
+failed=0
+run_ctest() {  # run_ctest PRESET
+  local preset=$1 log
+  log=$(mktemp)
+  echo "== ctest ($preset)"
+  set +e
+  ctest --preset "$preset" --timeout 600 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  local total fails
+  total=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/p' "$log" | tail -1)
+  fails=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/p' "$log" | tail -1)
+  rm -f "$log"
+  if [[ -z $total ]]; then
+    echo "test: ctest ($preset) printed no summary (rc=$rc)" >&2
+    failed=$((failed + 1))
+    return
+  fi
+  passed=$((passed + total - fails))
+  failed=$((failed + fails))
+  if [[ $rc -ne 0 && $fails -eq 0 ]]; then failed=$((failed + 1)); fi
+}
+
+echo "== build (release)"
+scripts/build.sh release
+run_ctest release
+
+if [[ ${ASTIS_SKIP_ASAN:-0} != 1 ]]; then
+  echo "== build (asan: ASan+UBSan)"
+  scripts/build.sh asan
+  run_ctest asan
+fi
+
+fuzz_secs=${ASTIS_FUZZ_SECONDS:-15}
+if [[ $fuzz_secs != 0 ]]; then
+  echo "== fuzz (${fuzz_secs}s per target)"
+  if scripts/fuzz.sh "$fuzz_secs"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+fi
+
+cd "$root"
+echo
+echo "test summary (release + asan ctest cases, fuzz run as one):"
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
