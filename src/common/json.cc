@@ -8,6 +8,9 @@ namespace astis {
 
 Result<Json> ParseJson(std::string_view text, const JsonLimits& limits) {
   if (text.size() > limits.max_bytes) return Error(Code::kTooLarge, "json: input exceeds size limit");
+  // RFC 8259 §7: a raw NUL is never valid JSON; nlohmann stops at one and
+  // would accept a prefix (JsonTest.RejectsNulByte).
+  if (text.find('\0') != std::string_view::npos) return Error(Code::kInvalidArgument, "json: NUL byte in input");
   std::vector<std::set<std::string>> keys;  // one set per open object
   bool duplicate = false;
   bool too_deep = false;

@@ -23,8 +23,8 @@ struct JsonLimits {
 
 // ParseJson parses text strictly: valid UTF-8, no duplicate object keys, no
 // more than limits.max_bytes bytes or limits.max_depth nesting levels, and
-// nothing but whitespace after the value. Errors are kInvalidArgument with a
-// message that never echoes the input.
+// nothing but whitespace after the value. Oversize input is kTooLarge; every
+// other error is kInvalidArgument, with a message that never echoes the input.
 Result<Json> ParseJson(std::string_view text, const JsonLimits& limits = {});
 
 // ParseJsonObject is ParseJson that also requires a top-level object.

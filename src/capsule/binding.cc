@@ -1,0 +1,70 @@
+#include "capsule/binding.h"
+
+namespace astis::capsule {
+namespace {
+
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+}  // namespace
+
+bool IsDns1123Label(std::string_view s) {
+  if (s.empty() || s.size() > kMaxDns1123Label) return false;
+  if (!IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
+  for (char c : s) {
+    if (!IsLowerAlnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+bool IsDns1123Subdomain(std::string_view s) {
+  if (s.empty() || s.size() > kMaxDns1123Subdomain) return false;
+  size_t start = 0;
+  while (true) {
+    size_t dot = s.find('.', start);
+    std::string_view label = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (!IsDns1123Label(label)) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+bool IsSecretDataKey(std::string_view s) {
+  if (s.empty() || s.size() > kMaxSecretKey || s == "." || s == "..") return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+              c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status Binding::Validate() const {
+  // PROTOCOL.md §3.1: every field is validated before use, never escaped.
+  // Tests: RejectsUppercaseNamespace, RejectsNewlineInName, RejectsEmptyKey,
+  // RejectsDotDotKey.
+  if (!IsDns1123Label(cluster)) return Error(Code::kInvalidArgument, "binding: cluster is not a DNS-1123 label");
+  if (!IsDns1123Label(namespace_))
+    return Error(Code::kInvalidArgument, "binding: namespace is not a DNS-1123 label");
+  if (!IsDns1123Label(service_account))
+    return Error(Code::kInvalidArgument, "binding: serviceAccount is not a DNS-1123 label");
+  if (!IsDns1123Subdomain(name)) return Error(Code::kInvalidArgument, "binding: name is not a DNS-1123 subdomain");
+  if (!IsSecretDataKey(key)) return Error(Code::kInvalidArgument, "binding: key is not a valid Secret data key");
+  return OkStatus();
+}
+
+Result<std::string> Binding::BindString() const {
+  ASTIS_RETURN_IF_ERROR(Validate());
+  std::string out = "astis/v1\n";
+  out += cluster;
+  out += '\n';
+  out += namespace_;
+  out += '\n';
+  out += service_account;
+  out += '\n';
+  out += name;
+  out += '\n';
+  out += key;
+  return out;
+}
+
+}  // namespace astis::capsule

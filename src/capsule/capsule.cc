@@ -1,0 +1,152 @@
+#include "capsule/capsule.h"
+
+#include <initializer_list>
+
+#include "common/encoding.h"
+#include "common/json.h"
+
+namespace astis::capsule {
+namespace {
+
+// RequireExactMembers refuses an object whose member set differs from names
+// (docs/protocol.md "Capsule members": unknown members are refused, not
+// ignored, so what CAPSULE_HASH covers is what was checked).
+// Tests: RejectsCapsuleUnknownMember, RejectsCapsuleMissingMember.
+Status RequireExactMembers(const Json& obj, std::initializer_list<std::string_view> names, std::string_view what) {
+  for (std::string_view n : names) {
+    if (!obj.contains(n))
+      return Error(Code::kInvalidArgument, std::string(what) + ": missing member \"" + std::string(n) + "\"");
+  }
+  if (obj.size() != names.size()) return Error(Code::kInvalidArgument, std::string(what) + ": unknown member");
+  return OkStatus();
+}
+
+Result<std::vector<uint8_t>> GetB64uOfSize(const Json& obj, std::string_view member, size_t size) {
+  ASTIS_ASSIGN_OR_RETURN(std::string text, GetString(obj, member));
+  auto bytes = B64uDecode(text);
+  if (!bytes.ok() || bytes->size() != size)
+    return Error(Code::kInvalidArgument, "capsule: \"" + std::string(member) + "\" is not b64u of " +
+                                             std::to_string(size) + " bytes");
+  return std::move(*bytes);
+}
+
+// JsonString renders one JSON string literal (escaping done by nlohmann).
+std::string JsonString(std::string_view s) { return DumpJson(Json(std::string(s))); }
+
+}  // namespace
+
+Result<Capsule> Capsule::Parse(std::string_view bytes) {
+  if (bytes.size() > kMaxCapsuleBytes) return Error(Code::kTooLarge, "capsule: exceeds size limit");
+  JsonLimits limits;
+  limits.max_bytes = kMaxCapsuleBytes;
+  limits.max_depth = 3;
+  auto parsed = ParseJsonObject(bytes, limits);
+  if (!parsed.ok()) return parsed.status().Annotate("capsule");
+  const Json& obj = *parsed;
+  ASTIS_RETURN_IF_ERROR(RequireExactMembers(obj, {"v", "kid", "enc", "ct", "bind", "iat"}, "capsule"));
+
+  const Json& v = obj["v"];
+  if (!v.is_number_integer() || v.get<int64_t>() != kCapsuleVersion)
+    return Error(Code::kInvalidArgument, "capsule: unsupported version");
+
+  Capsule c;
+  ASTIS_ASSIGN_OR_RETURN(c.kid_, GetString(obj, "kid"));
+  // PROTOCOL.md §2: a KID is an RFC 7638 SHA-256 thumbprint, b64u (32 bytes).
+  // Test: RejectsKidNotThumbprint.
+  auto kid_bytes = B64uDecode(c.kid_);
+  if (!kid_bytes.ok() || kid_bytes->size() != 32)
+    return Error(Code::kInvalidArgument, "capsule: \"kid\" is not an RFC 7638 SHA-256 thumbprint");
+  ASTIS_ASSIGN_OR_RETURN(c.enc_, GetB64uOfSize(obj, "enc", kCapsuleEncSize));
+  ASTIS_ASSIGN_OR_RETURN(c.ct_, GetB64uOfSize(obj, "ct", kCapsuleCtSize));
+  ASTIS_ASSIGN_OR_RETURN(c.iat_, GetInt(obj, "iat"));
+  if (c.iat_ < 0) return Error(Code::kInvalidArgument, "capsule: \"iat\" is negative");
+
+  ASTIS_ASSIGN_OR_RETURN(const Json* bind, GetObject(obj, "bind"));
+  ASTIS_RETURN_IF_ERROR(
+      RequireExactMembers(*bind, {"cluster", "namespace", "serviceAccount", "name", "key"}, "capsule bind"));
+  ASTIS_ASSIGN_OR_RETURN(c.binding_.cluster, GetString(*bind, "cluster"));
+  ASTIS_ASSIGN_OR_RETURN(c.binding_.namespace_, GetString(*bind, "namespace"));
+  ASTIS_ASSIGN_OR_RETURN(c.binding_.service_account, GetString(*bind, "serviceAccount"));
+  ASTIS_ASSIGN_OR_RETURN(c.binding_.name, GetString(*bind, "name"));
+  ASTIS_ASSIGN_OR_RETURN(c.binding_.key, GetString(*bind, "key"));
+  ASTIS_RETURN_IF_ERROR(c.binding_.Validate());
+
+  // PROTOCOL.md §3.1: CAPSULE_HASH is over the exact bytes, no
+  // re-serialisation. Test: HashIsOverExactBytes.
+  c.bytes_.assign(bytes.data(), bytes.size());
+  c.hash_ = Sha256(c.bytes_);
+  return c;
+}
+
+Result<Capsule> Capsule::Parse(std::span<const uint8_t> bytes) { return Parse(AsStringView(bytes)); }
+
+Result<Capsule> Capsule::Build(std::string_view kid, std::span<const uint8_t> enc, std::span<const uint8_t> ct,
+                               const Binding& binding, int64_t iat) {
+  ASTIS_RETURN_IF_ERROR(binding.Validate());
+  // Member order of PROTOCOL.md §3.1: v, kid, enc, ct, bind, iat.
+  std::string out = "{\"v\":1,\"kid\":" + JsonString(kid) + ",\"enc\":\"" + B64uEncode(enc) + "\",\"ct\":\"" +
+                    B64uEncode(ct) + "\",\"bind\":{\"cluster\":" + JsonString(binding.cluster) +
+                    ",\"namespace\":" + JsonString(binding.namespace_) +
+                    ",\"serviceAccount\":" + JsonString(binding.service_account) +
+                    ",\"name\":" + JsonString(binding.name) + ",\"key\":" + JsonString(binding.key) +
+                    "},\"iat\":" + std::to_string(iat) + "}";
+  return Parse(std::string_view(out));
+}
+
+Result<SealedValue> SealedValue::Create(Capsule capsule, std::span<const uint8_t> iv,
+                                        std::span<const uint8_t> ciphertext) {
+  // PROTOCOL.md §1: 12-byte IV, 16-byte tag. Tests: RejectsShortIv,
+  // RejectsShortCiphertext.
+  if (iv.size() != kValueIvSize) return Error(Code::kInvalidArgument, "sealed value: IV is not 12 bytes");
+  if (ciphertext.size() < kValueTagSize)
+    return Error(Code::kInvalidArgument, "sealed value: ciphertext shorter than the GCM tag");
+  SealedValue v(std::move(capsule), std::vector<uint8_t>(iv.begin(), iv.end()),
+                std::vector<uint8_t>(ciphertext.begin(), ciphertext.end()));
+  if (v.ToString().size() > kMaxSealedValueBytes) return Error(Code::kTooLarge, "sealed value: exceeds size limit");
+  return v;
+}
+
+Result<SealedValue> SealedValue::Parse(std::string_view text) {
+  // Test: RejectsOversizeValue.
+  if (text.size() > kMaxSealedValueBytes) return Error(Code::kTooLarge, "sealed value: exceeds size limit");
+  // Test: RejectsWrongPrefix, RejectsWrongVersion.
+  if (text.substr(0, kSealedValuePrefix.size()) != kSealedValuePrefix)
+    return Error(Code::kInvalidArgument, "sealed value: not an astis.v1 value");
+  std::string_view rest = text.substr(kSealedValuePrefix.size());
+  // Exactly three parts after the prefix. Tests: RejectsTooFewParts,
+  // RejectsTooManyParts.
+  std::string_view parts[3];
+  for (int i = 0; i < 3; ++i) {
+    size_t dot = rest.find('.');
+    if (i < 2) {
+      if (dot == std::string_view::npos)
+        return Error(Code::kInvalidArgument, "sealed value: expected 5 dot-separated parts");
+      parts[i] = rest.substr(0, dot);
+      rest = rest.substr(dot + 1);
+    } else {
+      if (dot != std::string_view::npos)
+        return Error(Code::kInvalidArgument, "sealed value: expected 5 dot-separated parts");
+      parts[i] = rest;
+    }
+  }
+  // Strict b64u (PROTOCOL.md "Words"). Test: RejectsPaddedB64u.
+  auto capsule_bytes = B64uDecode(parts[0]);
+  auto iv = B64uDecode(parts[1]);
+  auto ct = B64uDecode(parts[2]);
+  if (!capsule_bytes.ok() || !iv.ok() || !ct.ok() || capsule_bytes->empty())
+    return Error(Code::kInvalidArgument, "sealed value: a part is not strict base64url");
+  ASTIS_ASSIGN_OR_RETURN(Capsule capsule, Capsule::Parse(std::span<const uint8_t>(*capsule_bytes)));
+  return Create(std::move(capsule), *iv, *ct);
+}
+
+std::string SealedValue::ToString() const {
+  std::string out(kSealedValuePrefix);
+  out += B64uEncode(capsule_.bytes());
+  out += '.';
+  out += B64uEncode(iv_);
+  out += '.';
+  out += B64uEncode(ciphertext_);
+  return out;
+}
+
+}  // namespace astis::capsule

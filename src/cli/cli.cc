@@ -1,0 +1,171 @@
+#include "cli/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include "capsule/org_key.h"
+#include "cli/commands.h"
+#include "cli/secret_manifest.h"
+#include "crypto/secret_bytes.h"
+
+namespace astis::cli {
+namespace {
+
+constexpr const char* kExitCodesHelp =
+    "Exit codes: 0 ok, 1 usage error, 2 input/validation error, 3 crypto/verification failure, "
+    "4 I/O error (including refusing to overwrite and key file permissions).";
+
+Result<std::string> ReadInput(const std::string& file, std::istream& in) {
+  if (!file.empty() && file != "-") return ReadFileLimited(file, kMaxManifestBytes);
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxManifestBytes) return Error(Code::kTooLarge, "stdin exceeds the size limit");
+  }
+  if (in.bad()) return Error(Code::kIo, "cannot read stdin");
+  return text;
+}
+
+int Fail(CliEnv& env, std::string_view command, const Status& status) {
+  env.err << "astis " << command << ": " << status.ToString() << "\n";
+  return ExitCodeFor(status);
+}
+
+struct SealArgs {
+  std::string public_key, cluster, namespace_, service_account, file, output = "yaml", name, type;
+  std::vector<std::string> literals, files;
+};
+
+int RunSeal(const SealArgs& a, CliEnv& env) {
+  auto key = capsule::LoadOrgPublicKeyFile(a.public_key);
+  if (!key.ok()) return Fail(env, "seal", key.status());
+  Result<Json> secret = Error(Code::kInternal, "unset");
+  if (!a.literals.empty() || !a.files.empty()) {
+    if (!a.file.empty()) return Fail(env, "seal", Error(Code::kInvalidArgument, "-f cannot be combined with --from-*"));
+    if (a.name.empty())
+      return Fail(env, "seal", Error(Code::kInvalidArgument, "--from-literal/--from-file need --name"));
+    std::vector<SecretSource> sources;
+    for (const auto& l : a.literals) sources.push_back({SecretSource::Kind::kLiteral, l});
+    for (const auto& f : a.files) sources.push_back({SecretSource::Kind::kFile, f});
+    secret = BuildSecret(a.name, a.namespace_, a.type, sources);
+  } else {
+    auto text = ReadInput(a.file, env.in);
+    if (!text.ok()) return Fail(env, "seal", text.status());
+    secret = ParseManifest(*text);
+    SecureWipe(text->data(), text->size());
+  }
+  if (!secret.ok()) return Fail(env, "seal", secret.status());
+  auto sealed = SealSecret(*secret, *key, SealScope{a.cluster, a.namespace_, a.service_account}, env.rng, env.clock);
+  if (!sealed.ok()) return Fail(env, "seal", sealed.status());
+  env.out << (a.output == "json" ? EmitJson(*sealed) : EmitYaml(*sealed));
+  env.out.flush();
+  if (!env.out) return Fail(env, "seal", Error(Code::kIo, "cannot write output"));
+  return kExitOk;
+}
+
+int RunUnseal(const std::string& org_key, const std::string& file, const std::string& output, CliEnv& env) {
+  auto keys = capsule::OrgKeySet::LoadFile(org_key);
+  if (!keys.ok()) return Fail(env, "unseal", keys.status());
+  auto text = ReadInput(file, env.in);
+  if (!text.ok()) return Fail(env, "unseal", text.status());
+  auto secret = ParseManifest(*text);
+  if (!secret.ok()) return Fail(env, "unseal", secret.status());
+  auto plain = UnsealSecret(*secret, *keys);
+  if (!plain.ok()) return Fail(env, "unseal", plain.status());
+  std::string rendered = output == "json" ? EmitJson(*plain) : EmitYaml(*plain);
+  env.out << rendered;
+  env.out.flush();
+  SecureWipe(rendered.data(), rendered.size());
+  if (!env.out) return Fail(env, "unseal", Error(Code::kIo, "cannot write output"));
+  return kExitOk;
+}
+
+}  // namespace
+
+int ExitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case Code::kOk:
+      return kExitOk;
+    case Code::kCrypto:
+    case Code::kCapsuleInvalid:
+    case Code::kCapsuleScope:
+    case Code::kUnknownKey:
+      return kExitCrypto;
+    case Code::kIo:
+    case Code::kNotFound:
+    case Code::kAlreadyExists:
+    case Code::kPermissionDenied:
+    case Code::kUnavailable:
+      return kExitIo;
+    default:
+      return kExitInput;
+  }
+}
+
+int RunCli(const std::vector<std::string>& args, CliEnv& env) {
+  CLI::App app{"astis: seal Kubernetes Secret values for ASTIS Workload Secrets (PROTOCOL.md v1)", "astis"};
+  app.footer(kExitCodesHelp);
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every command");
+
+  std::string keygen_out;
+  CLI::App* keygen = app.add_subcommand("keygen", "Generate an org X25519 key pair (org-key.jwk 0600, org-key.pub.jwk)");
+  keygen->add_option("--out", keygen_out, "Directory to write the key files into (created 0700 if absent)")->required();
+  keygen->footer(kExitCodesHelp);
+
+  SealArgs sa;
+  CLI::App* seal = app.add_subcommand("seal", "Seal every value of a Secret manifest (stdin or -f) to the org public key");
+  seal->add_option("--public-key", sa.public_key, "Org public JWK (org-key.pub.jwk)")->required();
+  seal->add_option("--cluster", sa.cluster, "Cluster name the values are bound to")->required();
+  seal->add_option("--namespace", sa.namespace_, "Namespace the values are bound to")->required();
+  seal->add_option("--service-account", sa.service_account, "ServiceAccount allowed to open the values")->required();
+  seal->add_option("-f,--filename", sa.file, "Read the Secret from FILE instead of stdin");
+  seal->add_option("-o,--output", sa.output, "Output format")->check(CLI::IsMember({"yaml", "json"}));
+  seal->add_option("--from-literal", sa.literals, "KEY=VALUE: build the Secret from literals (needs --name)");
+  seal->add_option("--from-file", sa.files, "[KEY=]PATH: build the Secret from files (needs --name)");
+  seal->add_option("--name", sa.name, "Secret name when building from --from-literal/--from-file");
+  seal->add_option("--type", sa.type, "Secret type when building from literals (default Opaque)");
+  seal->footer(kExitCodesHelp);
+
+  std::string org_key, unseal_file, unseal_output = "yaml";
+  CLI::App* unseal = app.add_subcommand(
+      "unseal", "Break-glass: open a sealed Secret (stdin or -f) with the org private key and print it in clear");
+  unseal->add_option("--org-key", org_key, "Org private JWK or key set file (mode 0600)")->required();
+  unseal->add_option("-f,--filename", unseal_file, "Read the sealed Secret from FILE instead of stdin");
+  unseal->add_option("-o,--output", unseal_output, "Output format")->check(CLI::IsMember({"yaml", "json"}));
+  unseal->footer(kExitCodesHelp);
+
+  std::vector<std::string> storage(args.begin(), args.end());
+  if (storage.empty()) storage.emplace_back("astis");
+  std::vector<char*> argv;
+  for (auto& s : storage) argv.push_back(s.data());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e, env.out, env.err);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  try {
+    if (keygen->parsed()) {
+      auto r = Keygen(keygen_out, env.rng);
+      if (!r.ok()) return Fail(env, "keygen", r.status());
+      env.out << "wrote " << r->private_path << " (private, 0600) and " << r->public_path << "\nkid " << r->kid
+              << "\n";
+      return kExitOk;
+    }
+    if (seal->parsed()) return RunSeal(sa, env);
+    if (unseal->parsed()) return RunUnseal(org_key, unseal_file, unseal_output, env);
+  } catch (const std::exception&) {
+    // Third-party exceptions stop here; their text may quote input, so it is
+    // not printed.
+    return Fail(env, "error", Error(Code::kInternal, "unexpected internal error"));
+  }
+  return kExitUsage;
+}
+
+}  // namespace astis::cli

@@ -1,0 +1,288 @@
+#include "cli/commands.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "capsule/binding.h"
+#include "capsule/capsule.h"
+#include "capsule/seal.h"
+#include "common/encoding.h"
+#include "crypto/secret_bytes.h"
+
+namespace astis::cli {
+namespace {
+
+using capsule::Binding;
+
+// Quote renders a Secret key or name for an error message (JSON-escaped, so
+// a control character cannot forge a log line). Keys are not secret.
+std::string Quote(std::string_view s) { return DumpJson(Json(std::string(s))); }
+
+Status WriteNewFile(const std::string& path, std::string_view text, mode_t mode) {
+  // O_EXCL: never overwrite, never follow a planted symlink. Test:
+  // KeygenRefusesOverwrite.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) {
+    if (errno == EEXIST) return Error(Code::kAlreadyExists, path + " already exists; refusing to overwrite");
+    return Error(Code::kIo, "cannot create " + path + ": " + std::strerror(errno));
+  }
+  Status st;
+  if (::fchmod(fd, mode) != 0) st = Error(Code::kIo, "cannot chmod " + path);
+  size_t off = 0;
+  while (st.ok() && off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      st = Error(Code::kIo, "cannot write " + path);
+      break;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (st.ok() && ::fsync(fd) != 0) st = Error(Code::kIo, "cannot sync " + path);
+  if (::close(fd) != 0 && st.ok()) st = Error(Code::kIo, "cannot close " + path);
+  if (!st.ok()) ::unlink(path.c_str());
+  return st;
+}
+
+Status RequireSecretKind(const Json& secret) {
+  if (!secret.is_object()) return Error(Code::kInvalidArgument, "manifest is not an object");
+  auto kind = secret.find("kind");
+  auto api = secret.find("apiVersion");
+  if (kind == secret.end() || !kind->is_string() || kind->get<std::string>() != "Secret")
+    return Error(Code::kInvalidArgument, "manifest is not a Secret (kind must be \"Secret\")");
+  if (api == secret.end() || !api->is_string() || api->get<std::string>() != "v1")
+    return Error(Code::kInvalidArgument, "Secret apiVersion must be \"v1\"");
+  auto meta = secret.find("metadata");
+  if (meta == secret.end() || !meta->is_object()) return Error(Code::kInvalidArgument, "Secret has no metadata");
+  auto name = meta->find("name");
+  if (name == meta->end() || !name->is_string() || !capsule::IsDns1123Subdomain(name->get<std::string>()))
+    return Error(Code::kInvalidArgument, "Secret metadata.name missing or not a DNS-1123 subdomain");
+  return OkStatus();
+}
+
+// OptionalObject returns the object at obj[key], an empty object when the
+// member is absent or null, and an error when it is another type.
+Result<Json> OptionalObject(const Json& obj, std::string_view key, std::string_view what) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return Json::object();
+  if (!it->is_object()) return Error(Code::kInvalidArgument, std::string(what) + " is not a mapping");
+  return *it;
+}
+
+Result<std::string> OptionalString(const Json& obj, std::string_view key, std::string_view what) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return std::string();
+  if (!it->is_string()) return Error(Code::kInvalidArgument, std::string(what) + " is not a string");
+  return it->get<std::string>();
+}
+
+// DecodeDataValue decodes a Secret data value (standard base64) into SecretBytes.
+Result<SecretBytes> DecodeDataValue(const Json& v, const std::string& key) {
+  if (!v.is_string()) return Error(Code::kInvalidArgument, "data[" + Quote(key) + "] is not a string");
+  auto bytes = B64Decode(v.get<std::string>());
+  if (!bytes.ok()) return Error(Code::kInvalidArgument, "data[" + Quote(key) + "] is not valid base64");
+  SecretBytes out = SecretBytes::CopyFrom(*bytes);
+  SecureWipe(bytes->data(), bytes->size());
+  return out;
+}
+
+bool LooksSealed(const SecretBytes& v) { return v.RevealString().substr(0, 9) == capsule::kSealedValuePrefix; }
+
+}  // namespace
+
+Result<std::string> ReadFileLimited(const std::string& path, size_t limit) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error(errno == ENOENT ? Code::kNotFound : Code::kIo, "cannot open " + path);
+  std::string out;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return Error(Code::kIo, "cannot read " + path);
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > limit) {
+      ::close(fd);
+      SecureWipe(out.data(), out.size());
+      return Error(Code::kTooLarge, path + " exceeds the size limit");
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  SecureWipe(buf, sizeof buf);
+  ::close(fd);
+  return out;
+}
+
+Result<KeygenResult> Keygen(const std::string& dir, Random& rng) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error(Code::kIo, "cannot create directory " + dir + ": " + std::strerror(errno));
+  KeygenResult r{dir + "/org-key.jwk", dir + "/org-key.pub.jwk", ""};
+  struct stat st {};
+  for (const std::string& p : {r.private_path, r.public_path}) {
+    if (::lstat(p.c_str(), &st) == 0) return Error(Code::kAlreadyExists, p + " already exists; refusing to overwrite");
+  }
+  ASTIS_ASSIGN_OR_RETURN(capsule::OrgPrivateKey key, capsule::OrgPrivateKey::Generate(rng, SecretBytes::Protection::kLocked));
+  r.kid = key.kid();
+  {
+    std::string priv = DumpJson(key.ToPrivateJwk()) + "\n";
+    Status s = WriteNewFile(r.private_path, priv, 0600);
+    SecureWipe(priv.data(), priv.size());
+    ASTIS_RETURN_IF_ERROR(s);
+  }
+  Status s = WriteNewFile(r.public_path, DumpJson(key.public_key().ToJwk()) + "\n", 0644);
+  if (!s.ok()) {
+    ::unlink(r.private_path.c_str());
+    return s;
+  }
+  return r;
+}
+
+Result<Json> SealSecret(const Json& secret, const capsule::OrgPublicKey& org_key, const SealScope& scope,
+                        Random& rng, Clock& clock) {
+  ASTIS_RETURN_IF_ERROR(RequireSecretKind(secret));
+  Json out = secret;
+  Json& meta = out["metadata"];
+  const std::string name = meta["name"].get<std::string>();
+  ASTIS_ASSIGN_OR_RETURN(std::string ns, OptionalString(meta, "namespace", "metadata.namespace"));
+  // Test: SealRefusesNamespaceMismatch.
+  if (!ns.empty() && ns != scope.namespace_)
+    return Error(Code::kInvalidArgument, "Secret namespace " + Quote(ns) + " differs from --namespace " +
+                                             Quote(scope.namespace_));
+  meta["namespace"] = scope.namespace_;
+
+  ASTIS_ASSIGN_OR_RETURN(Json annotations, OptionalObject(meta, "annotations", "metadata.annotations"));
+  // Test: SealRefusesAlreadySealed.
+  if (annotations.contains(kAnnotationSealed))
+    return Error(Code::kInvalidArgument, "Secret is already sealed (astis.io/sealed annotation present)");
+  ASTIS_ASSIGN_OR_RETURN(Json data, OptionalObject(secret, "data", "data"));
+  ASTIS_ASSIGN_OR_RETURN(Json string_data, OptionalObject(secret, "stringData", "stringData"));
+  if (data.empty() && string_data.empty()) return Error(Code::kInvalidArgument, "Secret has no data to seal");
+
+  Json sealed_data = Json::object();
+  auto seal_one = [&](const std::string& key, const SecretBytes& plaintext) -> Status {
+    if (LooksSealed(plaintext))
+      return Error(Code::kInvalidArgument, "data[" + Quote(key) + "] is already a sealed value");
+    Binding b{scope.cluster, scope.namespace_, scope.service_account, name, key};
+    auto v = capsule::Seal(org_key, b, plaintext.Reveal(), rng, clock);
+    if (!v.ok()) return v.status().Annotate("sealing data[" + Quote(key) + "]");
+    sealed_data[key] = B64Encode(v->ToString());
+    return OkStatus();
+  };
+  for (auto it = data.begin(); it != data.end(); ++it) {
+    ASTIS_ASSIGN_OR_RETURN(SecretBytes pt, DecodeDataValue(it.value(), it.key()));
+    ASTIS_RETURN_IF_ERROR(seal_one(it.key(), pt));
+  }
+  for (auto it = string_data.begin(); it != string_data.end(); ++it) {
+    // Test: SealRefusesKeyInDataAndStringData.
+    if (data.contains(it.key()))
+      return Error(Code::kInvalidArgument, "key " + Quote(it.key()) + " is in both data and stringData");
+    if (!it.value().is_string())
+      return Error(Code::kInvalidArgument, "stringData[" + Quote(it.key()) + "] is not a string (quote it)");
+    SecretBytes pt = SecretBytes::CopyFrom(it.value().get_ref<const std::string&>());
+    ASTIS_RETURN_IF_ERROR(seal_one(it.key(), pt));
+  }
+
+  out.erase("stringData");
+  out["data"] = std::move(sealed_data);
+  annotations.erase(kLastAppliedAnnotation);
+  annotations[kAnnotationSealed] = "v1";
+  annotations[kAnnotationServiceAccount] = scope.service_account;
+  annotations[kAnnotationCluster] = scope.cluster;
+  meta["annotations"] = std::move(annotations);
+  return out;
+}
+
+Result<Json> UnsealSecret(const Json& secret, const capsule::OrgKeySet& keys) {
+  ASTIS_RETURN_IF_ERROR(RequireSecretKind(secret));
+  Json out = secret;
+  Json& meta = out["metadata"];
+  const std::string name = meta["name"].get<std::string>();
+  ASTIS_ASSIGN_OR_RETURN(std::string ns, OptionalString(meta, "namespace", "metadata.namespace"));
+  if (ns.empty()) return Error(Code::kInvalidArgument, "sealed Secret has no metadata.namespace");
+  ASTIS_ASSIGN_OR_RETURN(Json annotations, OptionalObject(meta, "annotations", "metadata.annotations"));
+  ASTIS_ASSIGN_OR_RETURN(std::string cluster, OptionalString(annotations, kAnnotationCluster, "astis.io/cluster"));
+  ASTIS_ASSIGN_OR_RETURN(std::string sa, OptionalString(annotations, kAnnotationServiceAccount,
+                                                         "astis.io/service-account"));
+  if (secret.contains("stringData")) return Error(Code::kInvalidArgument, "sealed Secret has stringData");
+  ASTIS_ASSIGN_OR_RETURN(Json data, OptionalObject(secret, "data", "data"));
+  if (data.empty()) return Error(Code::kInvalidArgument, "Secret has no data to unseal");
+
+  Json plain = Json::object();
+  for (auto it = data.begin(); it != data.end(); ++it) {
+    const std::string& key = it.key();
+    ASTIS_ASSIGN_OR_RETURN(SecretBytes text, DecodeDataValue(it.value(), key));
+    auto value = capsule::SealedValue::Parse(text.RevealString());
+    if (!value.ok()) return value.status().Annotate("data[" + Quote(key) + "]");
+    const Binding& b = value->capsule().binding();
+    // A value copied into another Secret, key or namespace is refused even
+    // though the org key would open it. Test: UnsealRefusesMovedValue.
+    if (b.namespace_ != ns || b.name != name || b.key != key)
+      return Error(Code::kCapsuleScope, "data[" + Quote(key) + "] is bound to " + Quote(b.namespace_) + "/" +
+                                            Quote(b.name) + "[" + Quote(b.key) + "], not to this Secret");
+    if ((!cluster.empty() && b.cluster != cluster) || (!sa.empty() && b.service_account != sa))
+      return Error(Code::kCapsuleScope,
+                   "data[" + Quote(key) + "] is bound to another cluster or ServiceAccount than annotated");
+    auto dek = capsule::OpenCapsule(keys, value->capsule());
+    if (!dek.ok()) return dek.status().Annotate("data[" + Quote(key) + "]");
+    auto pt = capsule::DecryptValue(*dek, *value);
+    if (!pt.ok()) return pt.status().Annotate("data[" + Quote(key) + "]");
+    plain[key] = B64Encode(pt->Reveal());
+  }
+  out["data"] = std::move(plain);
+  annotations.erase(kAnnotationSealed);
+  annotations.erase(kAnnotationCluster);
+  annotations.erase(kAnnotationServiceAccount);
+  if (annotations.empty()) {
+    meta.erase("annotations");
+  } else {
+    meta["annotations"] = std::move(annotations);
+  }
+  return out;
+}
+
+Result<Json> BuildSecret(const std::string& name, const std::string& namespace_, const std::string& type,
+                         const std::vector<SecretSource>& sources) {
+  if (!capsule::IsDns1123Subdomain(name))
+    return Error(Code::kInvalidArgument, "--name must be a DNS-1123 subdomain");
+  Json data = Json::object();
+  for (const auto& src : sources) {
+    std::string key;
+    std::string value;
+    size_t eq = src.spec.find('=');
+    if (src.kind == SecretSource::Kind::kLiteral) {
+      if (eq == std::string::npos || eq == 0)
+        return Error(Code::kInvalidArgument, "--from-literal expects KEY=VALUE");
+      key = src.spec.substr(0, eq);
+      value = src.spec.substr(eq + 1);
+    } else {
+      std::string path = eq == std::string::npos ? src.spec : src.spec.substr(eq + 1);
+      key = eq == std::string::npos ? path.substr(path.rfind('/') + 1) : src.spec.substr(0, eq);
+      ASTIS_ASSIGN_OR_RETURN(value, ReadFileLimited(path, capsule::kMaxSealedValueBytes / 2));
+    }
+    if (!capsule::IsSecretDataKey(key)) {
+      SecureWipe(value.data(), value.size());
+      return Error(Code::kInvalidArgument, "invalid Secret data key " + Quote(key));
+    }
+    if (data.contains(key)) {
+      SecureWipe(value.data(), value.size());
+      return Error(Code::kInvalidArgument, "duplicate Secret data key " + Quote(key));
+    }
+    data[key] = B64Encode(value);
+    SecureWipe(value.data(), value.size());
+  }
+  if (data.empty()) return Error(Code::kInvalidArgument, "no --from-literal or --from-file given");
+  Json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", {{"name", name}, {"namespace", namespace_}}},
+                 {"type", type.empty() ? "Opaque" : type},
+                 {"data", std::move(data)}};
+  return secret;
+}
+
+}  // namespace astis::cli

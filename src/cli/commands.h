@@ -1,0 +1,87 @@
+// The `astis` CLI's commands as functions over values, so tests call them
+// in-process. cli.h wires them to argv, stdin/stdout and exit codes.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "capsule/org_key.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/status.h"
+#include "crypto/random.h"
+
+namespace astis::cli {
+
+// Annotation names written by `astis seal` and removed by `astis unseal`.
+inline constexpr std::string_view kAnnotationSealed = "astis.io/sealed";
+inline constexpr std::string_view kAnnotationCluster = "astis.io/cluster";
+inline constexpr std::string_view kAnnotationServiceAccount = "astis.io/service-account";
+// kLastAppliedAnnotation holds kubectl's copy of the whole applied object,
+// plaintext included; sealing drops it.
+inline constexpr std::string_view kLastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration";
+
+// KeygenResult names the files Keygen wrote and the new key's KID.
+struct KeygenResult {
+  std::string private_path;
+  std::string public_path;
+  std::string kid;
+};
+
+// Keygen creates dir (mode 0700) when absent and writes dir/org-key.jwk (the
+// private JWK with "d" and "kid", mode 0600, O_EXCL) and dir/org-key.pub.jwk
+// (public JWK with "kid", mode 0644, O_EXCL). It refuses (kAlreadyExists)
+// when either file exists and writes nothing then; other errors are kIo or
+// kCrypto. On a failure after the private file was created, it is removed.
+Result<KeygenResult> Keygen(const std::string& dir, Random& rng);
+
+// SealScope is where sealed values may be opened: PROTOCOL.md §3.1 BIND
+// fields other than name and key (which come from the Secret).
+struct SealScope {
+  std::string cluster;
+  std::string namespace_;
+  std::string service_account;
+};
+
+// SealSecret returns secret with every data / stringData value replaced by
+// base64 of a sealed value (stringData folded into data), the annotations
+// astis.io/sealed "v1", astis.io/cluster, astis.io/service-account added,
+// metadata.namespace set to scope.namespace_ when absent, and kubectl's
+// last-applied-configuration annotation removed. Refuses (kInvalidArgument):
+// a kind other than v1 Secret, a missing or invalid metadata.name, a
+// namespace differing from scope, an already-sealed Secret, no values, a
+// key in both data and stringData, an invalid key, non-string values,
+// invalid base64 in data. Crypto errors are kCrypto. Messages name keys,
+// never values.
+Result<Json> SealSecret(const Json& secret, const capsule::OrgPublicKey& org_key, const SealScope& scope,
+                        Random& rng, Clock& clock);
+
+// UnsealSecret opens every value of a sealed Secret with keys and returns
+// the plain Secret (data = base64 of the plaintext, astis annotations
+// removed). Each value's binding must equal the Secret's own namespace,
+// name and data key, and the astis.io/cluster and astis.io/service-account
+// annotations when present (kCapsuleScope otherwise: a value moved to
+// another Secret is refused). Other errors: kInvalidArgument (shape),
+// kUnknownKey, kCapsuleInvalid, kCrypto.
+Result<Json> UnsealSecret(const Json& secret, const capsule::OrgKeySet& keys);
+
+// SecretSource is one --from-literal KEY=VALUE or --from-file [KEY=]PATH.
+struct SecretSource {
+  enum class Kind { kLiteral, kFile } kind;
+  std::string spec;  // the argument as given
+};
+
+// BuildSecret makes a v1 Secret named name in namespace_ with type type
+// (Opaque when empty) from sources, like `kubectl create secret generic`.
+// Refuses (kInvalidArgument) a spec without '=' for literals, a duplicate or
+// invalid key, an invalid name; unreadable files are kIo. The values pass
+// through the returned JSON (base64), which the caller seals at once.
+Result<Json> BuildSecret(const std::string& name, const std::string& namespace_, const std::string& type,
+                         const std::vector<SecretSource>& sources);
+
+// ReadFileLimited reads a whole file of at most limit bytes. Errors:
+// kNotFound, kIo, kTooLarge. The caller owns (and wipes, if secret) the text.
+Result<std::string> ReadFileLimited(const std::string& path, size_t limit);
+
+}  // namespace astis::cli

@@ -1,0 +1,53 @@
+#include "crypto/internal/ossl.h"
+
+#include <openssl/err.h>
+#include <sodium.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <string>
+
+namespace astis::crypto_internal {
+
+Status OsslError(Code code, std::string_view what) {
+  std::string msg(what);
+  unsigned long first = ERR_get_error();
+  if (first != 0) {
+    const char* reason = ERR_reason_error_string(first);
+    msg += " (openssl: ";
+    msg += reason != nullptr ? reason : "unknown reason";
+    msg += ")";
+  }
+  DrainOsslErrors();
+  if (code == Code::kOk) code = Code::kInternal;
+  return Status(code, std::move(msg));
+}
+
+void DrainOsslErrors() { ERR_clear_error(); }
+
+const EVP_MD* Sha256Md() {
+  static EVP_MD* const md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (m == nullptr) std::abort();
+    return m;
+  }();
+  return md;
+}
+
+EVP_KDF* HkdfKdf() {
+  static EVP_KDF* const kdf = [] {
+    EVP_KDF* k = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+    if (k == nullptr) std::abort();
+    return k;
+  }();
+  return kdf;
+}
+
+void EnsureSodium() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (sodium_init() < 0) std::abort();
+  });
+}
+
+}  // namespace astis::crypto_internal
