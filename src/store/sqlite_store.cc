@@ -1,0 +1,724 @@
+#include "store/sqlite_store.h"
+
+#include <mutex>
+#include <utility>
+
+#include "common/json.h"
+#include "store/internal/sqlite.h"
+
+namespace astis::store {
+namespace {
+
+using internal::Connection;
+using internal::IsConstraint;
+using internal::Statement;
+
+// ---------------------------------------------------------------- schema
+
+// Migration is one versioned schema step. Steps are applied in order, each
+// exactly once, recorded in schema_migrations; never edit a released step,
+// append a new one (and bump kSqliteSchemaVersion).
+struct Migration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+constexpr Migration kMigrations[] = {
+    {1, "initial schema", R"sql(
+CREATE TABLE clusters (
+  name        TEXT PRIMARY KEY,
+  issuer      TEXT NOT NULL,
+  audience    TEXT NOT NULL,
+  jwks_json   TEXT NOT NULL,
+  api_url     TEXT NOT NULL,
+  ca_file     TEXT NOT NULL,
+  token_file  TEXT NOT NULL,
+  mode        TEXT NOT NULL CHECK (mode IN ('strict', 'audit')),
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE workloads (
+  cluster          TEXT NOT NULL REFERENCES clusters (name) ON DELETE CASCADE,
+  namespace        TEXT NOT NULL,
+  service_account  TEXT NOT NULL,
+  image_digests    TEXT NOT NULL,  -- space-separated sha256:<hex>, validated
+  PRIMARY KEY (cluster, namespace, service_account)
+);
+CREATE TABLE api_keys (
+  id               TEXT PRIMARY KEY,
+  hash             BLOB NOT NULL CHECK (length(hash) = 32),
+  cluster          TEXT NOT NULL,
+  namespace        TEXT NOT NULL,
+  service_account  TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL,  -- 0 = never
+  revoked_at       INTEGER NOT NULL   -- 0 = not revoked
+);
+CREATE TABLE sessions (
+  id               TEXT PRIMARY KEY,
+  cluster          TEXT NOT NULL,
+  namespace        TEXT NOT NULL,
+  service_account  TEXT NOT NULL,
+  pod_name         TEXT NOT NULL,
+  pod_uid          TEXT NOT NULL,
+  jkt              TEXT NOT NULL,
+  recipient_jwk    TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL,
+  revoked          INTEGER NOT NULL CHECK (revoked IN (0, 1))
+);
+CREATE INDEX sessions_by_pod_uid ON sessions (cluster, pod_uid);
+CREATE INDEX sessions_by_pod_name ON sessions (cluster, namespace, pod_name);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE dpop_jti (
+  jkt         TEXT NOT NULL,
+  jti         TEXT NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  PRIMARY KEY (jkt, jti)
+);
+CREATE INDEX dpop_jti_by_expiry ON dpop_jti (expires_at);
+CREATE TABLE nonce_secrets (
+  slot        TEXT PRIMARY KEY CHECK (slot IN ('current', 'previous')),
+  secret      BLOB NOT NULL,
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE rate_windows (
+  bucket        TEXT NOT NULL,
+  window_start  INTEGER NOT NULL,
+  window_end    INTEGER NOT NULL,
+  count         INTEGER NOT NULL,
+  PRIMARY KEY (bucket, window_start)
+);
+CREATE INDEX rate_windows_by_end ON rate_windows (window_end);
+CREATE TABLE config_audit (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  at           INTEGER NOT NULL,
+  actor        TEXT NOT NULL,
+  action       TEXT NOT NULL,
+  detail_json  TEXT NOT NULL
+);
+)sql"},
+};
+
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion,
+              "one migration per schema version");
+
+#define ASTIS_SESSION_COLS \
+  "id, cluster, namespace, service_account, pod_name, pod_uid, jkt, recipient_jwk, created_at, expires_at, revoked"
+#define ASTIS_CLUSTER_COLS "name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at"
+#define ASTIS_APIKEY_COLS "id, hash, cluster, namespace, service_account, created_at, expires_at, revoked_at"
+
+Cluster ReadCluster(const Statement& s) {
+  Cluster c;
+  c.name = s.Text(0);
+  c.issuer = s.Text(1);
+  c.audience = s.Text(2);
+  c.jwks_json = s.Text(3);
+  c.api_url = s.Text(4);
+  c.ca_file = s.Text(5);
+  c.token_file = s.Text(6);
+  c.mode = s.Text(7);
+  c.created_at = s.Int(8);
+  return c;
+}
+
+std::string JoinDigests(const std::vector<std::string>& digests) {
+  std::string out;
+  for (const std::string& d : digests) {
+    if (!out.empty()) out += ' ';
+    out += d;
+  }
+  return out;
+}
+
+Result<Workload> ReadWorkload(const Statement& s) {
+  Workload w;
+  w.cluster = s.Text(0);
+  w.namespace_ = s.Text(1);
+  w.service_account = s.Text(2);
+  std::string joined = s.Text(3);
+  size_t pos = 0;
+  while (pos < joined.size()) {
+    size_t end = joined.find(' ', pos);
+    if (end == std::string::npos) end = joined.size();
+    w.image_digests.push_back(joined.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  // Re-validate on read: a row edited outside this code must not widen an
+  // allowlist (test WorkloadRejectsBadDigest covers the write side).
+  for (const std::string& d : w.image_digests) {
+    if (!IsValidImageDigest(d)) return Error(Code::kStoreUnavailable, "store: read workload: malformed stored digest");
+  }
+  return w;
+}
+
+ApiKey ReadApiKey(const Statement& s) {
+  ApiKey k;
+  k.id = s.Text(0);
+  k.hash = s.Blob(1);
+  k.cluster = s.Text(2);
+  k.namespace_ = s.Text(3);
+  k.service_account = s.Text(4);
+  k.created_at = s.Int(5);
+  k.expires_at = s.Int(6);
+  k.revoked_at = s.Int(7);
+  return k;
+}
+
+Session ReadSession(const Statement& s) {
+  Session x;
+  x.id = s.Text(0);
+  x.cluster = s.Text(1);
+  x.namespace_ = s.Text(2);
+  x.service_account = s.Text(3);
+  x.pod_name = s.Text(4);
+  x.pod_uid = s.Text(5);
+  x.jkt = s.Text(6);
+  x.recipient_jwk = s.Text(7);
+  x.created_at = s.Int(8);
+  x.expires_at = s.Int(9);
+  x.revoked = s.Int(10) != 0;
+  return x;
+}
+
+Status NotFound(std::string_view what) { return Error(Code::kNotFound, "store: " + std::string(what) + " not found"); }
+Status Invalid(std::string_view what) { return Error(Code::kInvalidArgument, "store: invalid " + std::string(what)); }
+bool IdOk(std::string_view s) { return !s.empty() && s.size() <= kMaxIdLength; }
+
+// ---------------------------------------------------------------- store
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
+
+  Status Init() {
+    std::lock_guard<std::mutex> lock(mu_);
+    // WAL lets readers proceed during a write; ":memory:" answers "memory".
+    ASTIS_ASSIGN_OR_RETURN(std::string mode, conn_->QueryText("PRAGMA journal_mode=WAL", "set journal mode"));
+    if (mode != "wal" && mode != "memory") return Error(Code::kStoreUnavailable, "store: WAL mode unavailable");
+    ASTIS_RETURN_IF_ERROR(conn_->Exec("PRAGMA synchronous=NORMAL", "set synchronous"));
+    ASTIS_RETURN_IF_ERROR(conn_->Exec("PRAGMA foreign_keys=ON", "enable foreign keys"));
+    // Overwrite deleted rows (nonce secrets, sessions) instead of leaving them in free pages.
+    ASTIS_RETURN_IF_ERROR(conn_->Exec("PRAGMA secure_delete=ON", "enable secure_delete"));
+    return Txn("migrate schema", [&]() -> Status { return MigrateLocked(); });
+  }
+
+  // ---- clusters
+  Status PutCluster(const Cluster& c) override {
+    ASTIS_RETURN_IF_ERROR(ValidateCluster(c));
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("put cluster", [&]() -> Status {
+      // Upsert, not REPLACE: REPLACE deletes the row first, which would
+      // cascade to the cluster's workloads. created_at keeps its first value.
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "INSERT INTO clusters (" ASTIS_CLUSTER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (name) DO UPDATE SET issuer = excluded.issuer, audience = excluded.audience, "
+          "jwks_json = excluded.jwks_json, api_url = excluded.api_url, ca_file = excluded.ca_file, "
+          "token_file = excluded.token_file, mode = excluded.mode",
+          "put cluster"));
+      s.Bind(c.name).Bind(c.issuer).Bind(c.audience).Bind(c.jwks_json).Bind(c.api_url).Bind(c.ca_file);
+      s.Bind(c.token_file).Bind(c.mode).Bind(c.created_at);
+      return s.Run();
+    });
+  }
+
+  Result<Cluster> GetCluster(std::string_view name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT " ASTIS_CLUSTER_COLS " FROM clusters WHERE name = ?", "get cluster"));
+    s.Bind(name);
+    ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return NotFound("cluster");
+    return ReadCluster(s);
+  }
+
+  Result<std::vector<Cluster>> ListClusters() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT " ASTIS_CLUSTER_COLS " FROM clusters ORDER BY name", "list clusters"));
+    std::vector<Cluster> out;
+    while (true) {
+      ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return out;
+      out.push_back(ReadCluster(s));
+    }
+  }
+
+  Status DeleteCluster(std::string_view name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("delete cluster", [&]() -> Status {
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare("DELETE FROM clusters WHERE name = ?", "delete cluster"));
+      s.Bind(name);
+      ASTIS_RETURN_IF_ERROR(s.Run());
+      if (conn_->Changes() == 0) return NotFound("cluster");
+      return OkStatus();
+    });
+  }
+
+  // ---- workloads
+  Status PutWorkload(const Workload& w) override {
+    ASTIS_RETURN_IF_ERROR(ValidateWorkload(w));
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("put workload", [&]() -> Status {
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "INSERT INTO workloads (cluster, namespace, service_account, image_digests) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (cluster, namespace, service_account) DO UPDATE SET image_digests = excluded.image_digests",
+          "put workload"));
+      s.Bind(w.cluster).Bind(w.namespace_).Bind(w.service_account).Bind(JoinDigests(w.image_digests));
+      Status st = s.Run();
+      if (!st.ok() && IsConstraint(s.last_rc())) return NotFound("cluster of workload");
+      return st;
+    });
+  }
+
+  Result<Workload> GetWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT cluster, namespace, service_account, image_digests FROM workloads "
+        "WHERE cluster = ? AND namespace = ? AND service_account = ?",
+        "get workload"));
+    s.Bind(cluster).Bind(ns).Bind(sa);
+    ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return NotFound("workload");
+    return ReadWorkload(s);
+  }
+
+  Result<std::vector<Workload>> ListWorkloads(std::optional<std::string_view> cluster) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT cluster, namespace, service_account, image_digests FROM workloads "
+        "WHERE (? = 0 OR cluster = ?) ORDER BY cluster, namespace, service_account",
+        "list workloads"));
+    s.Bind(int64_t{cluster.has_value() ? 1 : 0}).Bind(cluster.value_or(""));
+    std::vector<Workload> out;
+    while (true) {
+      ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return out;
+      ASTIS_ASSIGN_OR_RETURN(Workload w, ReadWorkload(s));
+      out.push_back(std::move(w));
+    }
+  }
+
+  Status DeleteWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("delete workload", [&]() -> Status {
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "DELETE FROM workloads WHERE cluster = ? AND namespace = ? AND service_account = ?", "delete workload"));
+      s.Bind(cluster).Bind(ns).Bind(sa);
+      ASTIS_RETURN_IF_ERROR(s.Run());
+      if (conn_->Changes() == 0) return NotFound("workload");
+      return OkStatus();
+    });
+  }
+
+  // ---- API keys
+  Status CreateApiKey(const ApiKey& k) override {
+    ASTIS_RETURN_IF_ERROR(ValidateApiKey(k));
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("create api key", [&]() -> Status {
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "INSERT INTO api_keys (" ASTIS_APIKEY_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "create api key"));
+      s.Bind(k.id).BindBlob(k.hash).Bind(k.cluster).Bind(k.namespace_).Bind(k.service_account);
+      s.Bind(k.created_at).Bind(k.expires_at).Bind(k.revoked_at);
+      Status st = s.Run();
+      if (!st.ok() && IsConstraint(s.last_rc())) return Error(Code::kAlreadyExists, "store: api key id already exists");
+      return st;
+    });
+  }
+
+  Result<ApiKey> GetApiKey(std::string_view id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT " ASTIS_APIKEY_COLS " FROM api_keys WHERE id = ?", "get api key"));
+    s.Bind(id);
+    ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return NotFound("api key");
+    return ReadApiKey(s);
+  }
+
+  Result<std::vector<ApiKey>> ListApiKeys() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT " ASTIS_APIKEY_COLS " FROM api_keys ORDER BY id", "list api keys"));
+    std::vector<ApiKey> out;
+    while (true) {
+      ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return out;
+      out.push_back(ReadApiKey(s));
+    }
+  }
+
+  Status RevokeApiKey(std::string_view id, int64_t now) override {
+    if (now <= 0) return Invalid("revocation time");
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("revoke api key", [&]() -> Status {
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?",
+          "revoke api key"));
+      s.Bind(now).Bind(id);
+      ASTIS_RETURN_IF_ERROR(s.Run());
+      if (conn_->Changes() == 0) return NotFound("api key");
+      return OkStatus();
+    });
+  }
+
+  // ---- sessions
+  Result<EnrollResult> EnrollSession(const Session& candidate, int64_t now) override {
+    ASTIS_RETURN_IF_ERROR(ValidateSessionCandidate(candidate, now));
+    std::lock_guard<std::mutex> lock(mu_);
+    // PROTOCOL.md §4.1: one active pin per Pod UID. BEGIN IMMEDIATE takes the
+    // write lock before the read below, so no other connection or process can
+    // create a competing session between our check and our write (test
+    // ConcurrentEnrollExactlyOneWins).
+    return Txn("enroll session", [&]() -> Result<EnrollResult> {
+      ASTIS_ASSIGN_OR_RETURN(std::optional<Session> active, ActivePinLocked(candidate.cluster, candidate.pod_uid, now));
+      if (active.has_value()) {
+        bool same_key = active->jkt == candidate.jkt && active->namespace_ == candidate.namespace_ &&
+                        active->service_account == candidate.service_account;
+        if (!same_key) return EnrollResult{EnrollOutcome::kPinnedConflict, std::move(*active)};
+        ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+            "UPDATE sessions SET expires_at = ?, recipient_jwk = ?, pod_name = ? WHERE id = ?", "extend session"));
+        s.Bind(candidate.expires_at).Bind(candidate.recipient_jwk).Bind(candidate.pod_name).Bind(active->id);
+        ASTIS_RETURN_IF_ERROR(s.Run());
+        active->expires_at = candidate.expires_at;
+        active->recipient_jwk = candidate.recipient_jwk;
+        active->pod_name = candidate.pod_name;
+        return EnrollResult{EnrollOutcome::kExtended, std::move(*active)};
+      }
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "INSERT INTO sessions (" ASTIS_SESSION_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)", "create session"));
+      s.Bind(candidate.id).Bind(candidate.cluster).Bind(candidate.namespace_).Bind(candidate.service_account);
+      s.Bind(candidate.pod_name).Bind(candidate.pod_uid).Bind(candidate.jkt).Bind(candidate.recipient_jwk);
+      s.Bind(now).Bind(candidate.expires_at);
+      Status st = s.Run();
+      if (!st.ok() && IsConstraint(s.last_rc())) return Error(Code::kAlreadyExists, "store: session id already exists");
+      ASTIS_RETURN_IF_ERROR(st);
+      Session stored = candidate;
+      stored.created_at = now;
+      stored.revoked = false;
+      return EnrollResult{EnrollOutcome::kCreated, std::move(stored)};
+    });
+  }
+
+  Result<Session> GetSession(std::string_view id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return GetSessionLocked(id);
+  }
+
+  Result<Session> RotateSessionKey(std::string_view id, std::string_view expected_old_jkt, std::string_view new_jkt,
+                                   std::string_view new_recipient_jwk, int64_t now) override {
+    if (!IdOk(new_jkt)) return Invalid("new jkt");
+    if (new_recipient_jwk.empty() || new_recipient_jwk.size() > kMaxTextLength) return Invalid("new recipient_jwk");
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("rotate session key", [&]() -> Result<Session> {
+      // PROTOCOL.md §4.3: compare-and-swap on the pinned jkt in one UPDATE,
+      // so of two rotations from the same old key only one matches (test
+      // ConcurrentRotateExactlyOneWins).
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "UPDATE sessions SET jkt = ?, recipient_jwk = ? "
+          "WHERE id = ? AND jkt = ? AND revoked = 0 AND expires_at > ?",
+          "rotate session key"));
+      s.Bind(new_jkt).Bind(new_recipient_jwk).Bind(id).Bind(expected_old_jkt).Bind(now);
+      ASTIS_RETURN_IF_ERROR(s.Run());
+      bool swapped = conn_->Changes() == 1;
+      ASTIS_ASSIGN_OR_RETURN(Session session, GetSessionLocked(id));
+      if (swapped) return session;
+      if (!session.IsActive(now)) return NotFound("active session");
+      return Error(Code::kFailedPrecondition, "store: session pin is not the expected key");
+    });
+  }
+
+  Status EndSession(std::string_view id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("end session", [&]() -> Status {
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare("UPDATE sessions SET revoked = 1 WHERE id = ?", "end session"));
+      s.Bind(id);
+      return s.Run();
+    });
+  }
+
+  Result<int64_t> RevokeSessionsForPod(const PodRef& pod) override {
+    if (pod.pod_uid.empty() && pod.pod_name.empty()) return Invalid("pod reference (no name or uid)");
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("revoke pod sessions", [&]() -> Result<int64_t> {
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "UPDATE sessions SET revoked = 1 WHERE revoked = 0 AND cluster = ? AND namespace = ? "
+          "AND ((? <> '' AND pod_uid = ?) OR (? = '' AND pod_name = ?))",
+          "revoke pod sessions"));
+      s.Bind(pod.cluster).Bind(pod.namespace_).Bind(pod.pod_uid).Bind(pod.pod_uid).Bind(pod.pod_uid).Bind(pod.pod_name);
+      ASTIS_RETURN_IF_ERROR(s.Run());
+      return conn_->Changes();
+    });
+  }
+
+  Result<std::vector<Session>> ListSessions(const SessionFilter& f) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT " ASTIS_SESSION_COLS " FROM sessions WHERE (? = '' OR cluster = ?) AND (? = '' OR namespace = ?) "
+        "AND (? = '' OR pod_uid = ?) AND (? = 0 OR (revoked = 0 AND expires_at > ?)) ORDER BY id",
+        "list sessions"));
+    s.Bind(f.cluster).Bind(f.cluster).Bind(f.namespace_).Bind(f.namespace_).Bind(f.pod_uid).Bind(f.pod_uid);
+    s.Bind(int64_t{f.active_at.has_value() ? 1 : 0}).Bind(f.active_at.value_or(0));
+    std::vector<Session> out;
+    while (true) {
+      ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return out;
+      out.push_back(ReadSession(s));
+    }
+  }
+
+  Result<int64_t> CountActiveSessions(int64_t now) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT COUNT(*) FROM sessions WHERE revoked = 0 AND expires_at > ?", "count sessions"));
+    s.Bind(now);
+    ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Error(Code::kStoreUnavailable, "store: count sessions: no result");
+    return s.Int(0);
+  }
+
+  // ---- DPoP replay set
+  Result<bool> InsertJti(std::string_view jkt, std::string_view jti, int64_t expires_at, int64_t now) override {
+    if (!IdOk(jkt)) return Invalid("jkt");
+    if (jti.empty() || jti.size() > kMaxJtiLength) return Invalid("jti");
+    if (expires_at <= now) return Invalid("jti expires_at (not after now)");
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("insert jti", [&]() -> Result<bool> {
+      // PROTOCOL.md §5 / RFC 9449 §11.1: a (jkt, jti) pair seen within its
+      // window is a replay. The primary key makes insert-if-absent one atomic
+      // statement; an entry already past its expiry (not yet purged) is
+      // re-armed instead (tests JtiReplayRefused, JtiAfterExpiryAccepted,
+      // ConcurrentJtiExactlyOneInserted).
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "INSERT INTO dpop_jti (jkt, jti, expires_at) VALUES (?, ?, ?) "
+          "ON CONFLICT (jkt, jti) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_jti.expires_at <= ?",
+          "insert jti"));
+      s.Bind(jkt).Bind(jti).Bind(expires_at).Bind(now);
+      ASTIS_RETURN_IF_ERROR(s.Run());
+      return conn_->Changes() == 1;
+    });
+  }
+
+  // ---- nonce secret
+  Result<SecretBytes> GetOrCreateNonceSecret(SecretBytes candidate, int64_t now) override {
+    ASTIS_RETURN_IF_ERROR(ValidateNonceSecret(candidate));
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("get or create nonce secret", [&]() -> Result<SecretBytes> {
+      // Insert-if-absent, then read back: whichever replica commits first
+      // decides the secret every replica uses (test NonceSecretSharedAcrossStores).
+      {
+        ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+            "INSERT INTO nonce_secrets (slot, secret, created_at) VALUES ('current', ?, ?) "
+            "ON CONFLICT (slot) DO NOTHING",
+            "create nonce secret"));
+        s.BindSecret(candidate).Bind(now);
+        ASTIS_RETURN_IF_ERROR(s.Run());
+      }
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "SELECT secret FROM nonce_secrets WHERE slot = 'current'", "read nonce secret"));
+      ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return Error(Code::kStoreUnavailable, "store: read nonce secret: missing after insert");
+      return s.Secret(0);
+    });
+  }
+
+  Result<NonceSecrets> GetNonceSecrets() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT slot, secret FROM nonce_secrets", "read nonce secrets"));
+    std::optional<SecretBytes> current;
+    NonceSecrets out;
+    while (true) {
+      ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      if (s.Text(0) == "current") {
+        current = s.Secret(1);
+      } else {
+        out.previous = s.Secret(1);
+      }
+    }
+    if (!current.has_value()) return NotFound("nonce secret");
+    out.current = std::move(*current);
+    return out;
+  }
+
+  Status RotateNonceSecret(SecretBytes next, int64_t now) override {
+    ASTIS_RETURN_IF_ERROR(ValidateNonceSecret(next));
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("rotate nonce secret", [&]() -> Status {
+      ASTIS_RETURN_IF_ERROR(conn_->Exec("DELETE FROM nonce_secrets WHERE slot = 'previous'", "drop previous nonce secret"));
+      ASTIS_RETURN_IF_ERROR(conn_->Exec("UPDATE nonce_secrets SET slot = 'previous' WHERE slot = 'current'",
+                                        "retire nonce secret"));
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "INSERT INTO nonce_secrets (slot, secret, created_at) VALUES ('current', ?, ?)", "insert nonce secret"));
+      s.BindSecret(next).Bind(now);
+      return s.Run();
+    });
+  }
+
+  // ---- rate limits
+  Result<bool> ConsumeRate(std::string_view bucket_key, int64_t window_start, int64_t window_end,
+                           int64_t limit) override {
+    if (!IdOk(bucket_key)) return Invalid("rate bucket key");
+    if (limit < 1) return Invalid("rate limit");
+    if (window_end <= window_start) return Invalid("rate window");
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("consume rate", [&]() -> Result<bool> {
+      // One statement: create the window's counter at 1, or increment it only
+      // while below the limit. A row changed means the request is allowed.
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "INSERT INTO rate_windows (bucket, window_start, window_end, count) VALUES (?, ?, ?, 1) "
+          "ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_windows.count + 1 "
+          "WHERE rate_windows.count < ?",
+          "consume rate"));
+      s.Bind(bucket_key).Bind(window_start).Bind(window_end).Bind(limit);
+      ASTIS_RETURN_IF_ERROR(s.Run());
+      return conn_->Changes() == 1;
+    });
+  }
+
+  // ---- config audit
+  Result<int64_t> AppendConfigAudit(std::string_view actor, std::string_view action, std::string_view detail_json,
+                                    int64_t now) override {
+    if (!IdOk(actor)) return Invalid("audit actor");
+    if (!IdOk(action)) return Invalid("audit action");
+    if (detail_json.size() > kMaxTextLength || !ParseJsonObject(detail_json).ok()) return Invalid("audit detail_json");
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("append config audit", [&]() -> Result<int64_t> {
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "INSERT INTO config_audit (at, actor, action, detail_json) VALUES (?, ?, ?, ?) RETURNING seq",
+          "append config audit"));
+      s.Bind(now).Bind(actor).Bind(action).Bind(detail_json);
+      ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return Error(Code::kStoreUnavailable, "store: append config audit: no sequence number");
+      int64_t seq = s.Int(0);
+      ASTIS_RETURN_IF_ERROR(s.Run());  // finish the statement before COMMIT
+      return seq;
+    });
+  }
+
+  Result<std::vector<ConfigAuditEntry>> ListConfigAudit(int64_t after_seq, int64_t limit) override {
+    if (limit < 1) return Invalid("audit list limit");
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT seq, at, actor, action, detail_json FROM config_audit WHERE seq > ? ORDER BY seq LIMIT ?",
+        "list config audit"));
+    s.Bind(after_seq).Bind(limit);
+    std::vector<ConfigAuditEntry> out;
+    while (true) {
+      ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return out;
+      out.push_back(ConfigAuditEntry{s.Int(0), s.Int(1), s.Text(2), s.Text(3), s.Text(4)});
+    }
+  }
+
+  // ---- expiry
+  Result<PurgeCounts> PurgeExpired(int64_t now, int64_t batch_limit) override {
+    if (batch_limit < 1) return Invalid("purge batch limit");
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("purge expired", [&]() -> Result<PurgeCounts> {
+      PurgeCounts counts;
+      ASTIS_ASSIGN_OR_RETURN(counts.sessions, DeleteBatchLocked(
+          "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ? LIMIT ?)",
+          "purge sessions", now, batch_limit));
+      ASTIS_ASSIGN_OR_RETURN(counts.jtis, DeleteBatchLocked(
+          "DELETE FROM dpop_jti WHERE rowid IN (SELECT rowid FROM dpop_jti WHERE expires_at <= ? LIMIT ?)",
+          "purge jti", now, batch_limit));
+      ASTIS_ASSIGN_OR_RETURN(counts.rate_windows, DeleteBatchLocked(
+          "DELETE FROM rate_windows WHERE rowid IN (SELECT rowid FROM rate_windows WHERE window_end <= ? LIMIT ?)",
+          "purge rate windows", now, batch_limit));
+      return counts;
+    });
+  }
+
+ private:
+  // Txn runs body inside BEGIN IMMEDIATE ... COMMIT, rolling back when body
+  // or COMMIT fails. mu_ must be held.
+  template <typename F>
+  auto Txn(std::string_view op, F&& body) -> decltype(body()) {
+    ASTIS_RETURN_IF_ERROR(conn_->Exec("BEGIN IMMEDIATE", op));
+    auto result = body();
+    if (!internal_status::IsOk(result)) {
+      (void)conn_->Exec("ROLLBACK", op);
+      return result;
+    }
+    Status committed = conn_->Exec("COMMIT", op);
+    if (!committed.ok()) {
+      (void)conn_->Exec("ROLLBACK", op);
+      return committed;
+    }
+    return result;
+  }
+
+  Status MigrateLocked() {
+    ASTIS_RETURN_IF_ERROR(conn_->Exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "applied_at INTEGER NOT NULL)",
+        "create schema_migrations"));
+    ASTIS_ASSIGN_OR_RETURN(Statement v, conn_->Prepare(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", "read schema version"));
+    ASTIS_ASSIGN_OR_RETURN(bool row, v.Step());
+    int64_t current = row ? v.Int(0) : 0;
+    ASTIS_RETURN_IF_ERROR(v.Run());
+    if (current > kSqliteSchemaVersion) {
+      return Error(Code::kFailedPrecondition, "store: database schema version " + std::to_string(current) +
+                                                  " is newer than this binary's " +
+                                                  std::to_string(kSqliteSchemaVersion));
+    }
+    for (const Migration& m : kMigrations) {
+      if (m.version <= current) continue;
+      ASTIS_RETURN_IF_ERROR(conn_->Exec(m.sql, "apply migration " + std::to_string(m.version)));
+      // applied_at is informational (operators), the only wall-clock read.
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "INSERT INTO schema_migrations (version, name, applied_at) "
+          "VALUES (?, ?, CAST(strftime('%s', 'now') AS INTEGER))",
+          "record migration"));
+      s.Bind(int64_t{m.version}).Bind(m.name);
+      ASTIS_RETURN_IF_ERROR(s.Run());
+    }
+    return OkStatus();
+  }
+
+  Result<std::optional<Session>> ActivePinLocked(std::string_view cluster, std::string_view pod_uid, int64_t now) {
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT " ASTIS_SESSION_COLS " FROM sessions "
+        "WHERE cluster = ? AND pod_uid = ? AND revoked = 0 AND expires_at > ? ORDER BY created_at DESC, id LIMIT 1",
+        "find active session"));
+    s.Bind(cluster).Bind(pod_uid).Bind(now);
+    ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return std::optional<Session>();
+    return std::optional<Session>(ReadSession(s));
+  }
+
+  Result<Session> GetSessionLocked(std::string_view id) {
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT " ASTIS_SESSION_COLS " FROM sessions WHERE id = ?", "get session"));
+    s.Bind(id);
+    ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return NotFound("session");
+    return ReadSession(s);
+  }
+
+  Result<int64_t> DeleteBatchLocked(const char* sql, std::string_view op, int64_t now, int64_t limit) {
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(sql, op));
+    s.Bind(now).Bind(limit);
+    ASTIS_RETURN_IF_ERROR(s.Run());
+    return conn_->Changes();
+  }
+
+  std::mutex mu_;  // serialises all use of conn_ (one connection per store)
+  std::unique_ptr<Connection> conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const SqliteOptions& options) {
+  if (path.empty()) return Error(Code::kInvalidArgument, "store: empty database path");
+  if (options.busy_timeout_ms < 0) return Error(Code::kInvalidArgument, "store: negative busy timeout");
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, internal::Connection::Open(path, options.busy_timeout_ms));
+  auto store = std::make_unique<SqliteStore>(std::move(conn));
+  ASTIS_RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace astis::store

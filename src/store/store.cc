@@ -1,0 +1,69 @@
+#include "store/store.h"
+
+#include <string>
+
+namespace astis::store {
+namespace {
+
+Status Invalid(std::string_view what) { return Error(Code::kInvalidArgument, "store: invalid " + std::string(what)); }
+
+bool IdOk(std::string_view s) { return !s.empty() && s.size() <= kMaxIdLength; }
+bool TextOk(std::string_view s) { return s.size() <= kMaxTextLength; }
+
+}  // namespace
+
+bool IsValidImageDigest(std::string_view s) {
+  constexpr std::string_view kPrefix = "sha256:";
+  if (s.size() != kPrefix.size() + 64 || s.substr(0, kPrefix.size()) != kPrefix) return false;
+  for (char c : s.substr(kPrefix.size())) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+Status ValidateCluster(const Cluster& c) {
+  if (!IdOk(c.name)) return Invalid("cluster name");
+  if (c.issuer.empty() || !TextOk(c.issuer)) return Invalid("cluster issuer");
+  if (!IdOk(c.audience)) return Invalid("cluster audience");
+  if (c.jwks_json.empty() || !TextOk(c.jwks_json)) return Invalid("cluster jwks_json");
+  if (!TextOk(c.api_url) || !TextOk(c.ca_file) || !TextOk(c.token_file)) return Invalid("cluster connection field");
+  if (c.mode != "strict" && c.mode != "audit") return Invalid("cluster mode (want strict or audit)");
+  return OkStatus();
+}
+
+Status ValidateWorkload(const Workload& w) {
+  if (!IdOk(w.cluster) || !IdOk(w.namespace_) || !IdOk(w.service_account)) return Invalid("workload name field");
+  if (w.image_digests.size() > 1024) return Invalid("workload image_digests (too many)");
+  for (const std::string& d : w.image_digests) {
+    if (!IsValidImageDigest(d)) return Invalid("workload image digest (want sha256:<64 lower-case hex>)");
+  }
+  return OkStatus();
+}
+
+Status ValidateApiKey(const ApiKey& k) {
+  if (!IdOk(k.id)) return Invalid("api key id");
+  if (k.hash.size() != 32) return Invalid("api key hash (want 32 bytes)");
+  if (!IdOk(k.cluster) || !IdOk(k.namespace_) || !IdOk(k.service_account)) return Invalid("api key scope");
+  if (k.expires_at < 0 || k.revoked_at < 0) return Invalid("api key times");
+  return OkStatus();
+}
+
+Status ValidateSessionCandidate(const Session& s, int64_t now) {
+  if (!IdOk(s.id)) return Invalid("session id");
+  if (!IdOk(s.cluster) || !IdOk(s.namespace_) || !IdOk(s.service_account)) return Invalid("session scope");
+  if (!IdOk(s.pod_name) || !IdOk(s.pod_uid)) return Invalid("session pod");
+  if (!IdOk(s.jkt)) return Invalid("session jkt");
+  if (s.recipient_jwk.empty() || !TextOk(s.recipient_jwk)) return Invalid("session recipient_jwk");
+  if (s.revoked) return Invalid("session candidate (revoked)");
+  if (s.expires_at <= now) return Invalid("session expires_at (not after now)");
+  return OkStatus();
+}
+
+Status ValidateNonceSecret(const SecretBytes& secret) {
+  if (secret.size() < kNonceSecretMinBytes || secret.size() > kNonceSecretMaxBytes) {
+    return Invalid("nonce secret length");
+  }
+  return OkStatus();
+}
+
+}  // namespace astis::store

@@ -1,0 +1,299 @@
+// astis::store — the edge's state (DESIGN.md "State"; PROTOCOL.md §4–6).
+//
+// Store is the one interface the edge and the CLI decide from: registered
+// clusters and workloads, API key hashes, sessions and their per-pod pins,
+// the DPoP jti replay set, the shared DPoP nonce secret, rate-limit counters
+// and the audit of configuration changes. Backends (SQLite now, PostgreSQL
+// later) must pass the same conformance suite (store_conformance.h), so every
+// guarantee below is stated in terms any transactional SQL database gives.
+// docs/store.md describes the schema and how each guarantee is achieved.
+//
+// Conventions for every method:
+// - Thread-safe: one Store may be shared by any number of threads, and any
+//   number of Store objects (threads, processes, edge replicas) may use one
+//   database at once.
+// - Time is always passed in (`now`, Unix seconds); a store never reads a
+//   clock, so tests are hermetic.
+// - A backend or I/O failure (database locked beyond its timeout, disk full,
+//   unreadable or corrupt file, lost connection) is Code::kStoreUnavailable;
+//   its message names the operation and never contains secret material or
+//   caller-supplied values beyond identifiers.
+// - Bad arguments are kInvalidArgument and change nothing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "crypto/secret_bytes.h"
+
+namespace astis::store {
+
+// Cluster is one registered cluster: gate 2's trust anchor and gate 4's API.
+struct Cluster {
+  std::string name;
+  std::string issuer;
+  std::string audience = "astis";
+  std::string jwks_json;  // the pinned JWKS, as JSON text
+  std::string api_url;
+  std::string ca_file;
+  std::string token_file;
+  std::string mode = "strict";  // "strict" | "audit" (PROTOCOL.md §6.4)
+  int64_t created_at = 0;
+};
+
+// Workload is one approved (cluster, namespace, ServiceAccount) with its
+// image allowlist; image_digests are "sha256:" + 64 lower-case hex digits.
+struct Workload {
+  std::string cluster;
+  std::string namespace_;
+  std::string service_account;
+  std::vector<std::string> image_digests;
+};
+
+// ApiKey is the stored half of a bound API key (PROTOCOL.md §6.1). The store
+// holds only the 32-byte hash of the secret part, never the secret.
+struct ApiKey {
+  std::string id;
+  std::vector<uint8_t> hash;  // exactly 32 bytes
+  std::string cluster;
+  std::string namespace_;
+  std::string service_account;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;  // 0 = never
+  int64_t revoked_at = 0;  // 0 = not revoked
+};
+
+// Session is one release session (PROTOCOL.md §4.1) and its pin: the DPoP
+// key thumbprint (jkt) and the pod's public X25519 recipient JWK.
+struct Session {
+  std::string id;
+  std::string cluster;
+  std::string namespace_;
+  std::string service_account;
+  std::string pod_name;
+  std::string pod_uid;
+  std::string jkt;
+  std::string recipient_jwk;  // public JWK text; never a private key
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  bool revoked = false;
+
+  // IsActive reports whether the session still pins its pod at `now`.
+  bool IsActive(int64_t now) const { return !revoked && now < expires_at; }
+};
+
+// EnrollOutcome says what EnrollSession did.
+enum class EnrollOutcome : uint8_t {
+  kCreated,         // no active session for the pod: the candidate was stored
+  kExtended,        // an active session with the same jkt: expiry and recipient updated
+  kPinnedConflict,  // an active session with another jkt: nothing changed
+};
+
+// EnrollResult is the outcome plus the session as now stored (for
+// kPinnedConflict: the existing session that holds the pin).
+struct EnrollResult {
+  EnrollOutcome outcome = EnrollOutcome::kCreated;
+  Session session;
+};
+
+// SessionFilter narrows ListSessions; an empty field matches everything.
+struct SessionFilter {
+  std::string cluster;
+  std::string namespace_;
+  std::string pod_uid;
+  std::optional<int64_t> active_at;  // when set, only sessions active then
+};
+
+// PodRef names the pod whose sessions RevokeSessionsForPod ends; pod_uid is
+// used when non-empty, otherwise pod_name (one of them must be set).
+struct PodRef {
+  std::string cluster;
+  std::string namespace_;
+  std::string pod_name;
+  std::string pod_uid;
+};
+
+// NonceSecrets is the shared DPoP nonce secret and, after a rotation, the one
+// it replaced (still accepted for nonces minted before the rotation).
+struct NonceSecrets {
+  SecretBytes current;
+  std::optional<SecretBytes> previous;
+};
+
+// ConfigAuditEntry is one recorded configuration change.
+struct ConfigAuditEntry {
+  int64_t seq = 0;  // strictly increasing
+  int64_t at = 0;
+  std::string actor;
+  std::string action;
+  std::string detail_json;
+};
+
+// PurgeCounts is how many rows one PurgeExpired call deleted, per kind.
+struct PurgeCounts {
+  int64_t sessions = 0;
+  int64_t jtis = 0;
+  int64_t rate_windows = 0;
+  int64_t total() const { return sessions + jtis + rate_windows; }
+};
+
+// kMaxIdLength, kMaxJtiLength and kMaxTextLength bound caller-supplied
+// values (bytes); longer ones are kInvalidArgument, so no caller can grow rows
+// without bound. kNonceSecretMinBytes/kNonceSecretMaxBytes bound the nonce
+// secret.
+inline constexpr size_t kMaxIdLength = 253;
+inline constexpr size_t kMaxJtiLength = 256;
+inline constexpr size_t kMaxTextLength = 64 * 1024;
+inline constexpr size_t kNonceSecretMinBytes = 32;
+inline constexpr size_t kNonceSecretMaxBytes = 64;
+
+// Store is the abstract state store. See the conventions at the top of this
+// file; each method adds only its own errors.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // ---- clusters
+  // PutCluster inserts or replaces the cluster named cluster.name.
+  // kInvalidArgument for an empty name/issuer/audience/jwks or a mode other
+  // than "strict"/"audit" (test ClusterRejectsBadMode).
+  virtual Status PutCluster(const Cluster& cluster) = 0;
+  // GetCluster returns the cluster; kNotFound when none has that name.
+  virtual Result<Cluster> GetCluster(std::string_view name) = 0;
+  // ListClusters returns every cluster ordered by name.
+  virtual Result<std::vector<Cluster>> ListClusters() = 0;
+  // DeleteCluster removes the cluster and its workloads; kNotFound when absent.
+  virtual Status DeleteCluster(std::string_view name) = 0;
+
+  // ---- workloads
+  // PutWorkload inserts or replaces a workload. kInvalidArgument for an
+  // empty name field or any digest that is not "sha256:" + 64 lower-case hex
+  // (test WorkloadRejectsBadDigest); kNotFound when the cluster is not
+  // registered (test WorkloadNeedsCluster).
+  virtual Status PutWorkload(const Workload& workload) = 0;
+  // GetWorkload returns one workload; kNotFound when absent.
+  virtual Result<Workload> GetWorkload(std::string_view cluster, std::string_view namespace_,
+                                       std::string_view service_account) = 0;
+  // ListWorkloads returns every workload (of one cluster when given), ordered.
+  virtual Result<std::vector<Workload>> ListWorkloads(std::optional<std::string_view> cluster) = 0;
+  // DeleteWorkload removes one workload; kNotFound when absent.
+  virtual Status DeleteWorkload(std::string_view cluster, std::string_view namespace_,
+                                std::string_view service_account) = 0;
+
+  // ---- API keys
+  // CreateApiKey stores a new key record. kAlreadyExists when the id is taken
+  // (test ApiKeyDuplicateIdRefused); kInvalidArgument when the hash is not 32
+  // bytes or a name field is empty.
+  virtual Status CreateApiKey(const ApiKey& key) = 0;
+  // GetApiKey returns the record (revoked or not); kNotFound when absent.
+  virtual Result<ApiKey> GetApiKey(std::string_view id) = 0;
+  // ListApiKeys returns every record ordered by id.
+  virtual Result<std::vector<ApiKey>> ListApiKeys() = 0;
+  // RevokeApiKey sets revoked_at = now if not already revoked (a second call
+  // keeps the first time); kNotFound when absent (test ApiKeyRevoke).
+  virtual Status RevokeApiKey(std::string_view id, int64_t now) = 0;
+
+  // ---- sessions and pins (PROTOCOL.md §4.1, §4.3, §4.4)
+  // EnrollSession atomically applies the per-pod pin rule to `candidate`
+  // (scoped by cluster + pod_uid): an active session with another jkt ->
+  // kPinnedConflict (nothing changed); one with the same jkt -> kExtended
+  // (expires_at and recipient_jwk taken from the candidate, id kept);
+  // otherwise the candidate is stored -> kCreated. Exactly one of several
+  // concurrent callers with different keys wins (test
+  // ConcurrentEnrollExactlyOneWins). kInvalidArgument for empty identifiers
+  // or expires_at <= now; kAlreadyExists when creating and candidate.id is
+  // already used.
+  virtual Result<EnrollResult> EnrollSession(const Session& candidate, int64_t now) = 0;
+  // GetSession returns the session (even if revoked or expired); kNotFound
+  // when absent (or purged).
+  virtual Result<Session> GetSession(std::string_view id) = 0;
+  // RotateSessionKey moves an active session's pin from expected_old_jkt to
+  // new_jkt (compare-and-swap, PROTOCOL.md §4.3) and returns the updated
+  // session. kFailedPrecondition when the pinned jkt is no longer
+  // expected_old_jkt, so of two concurrent rotations exactly one wins (test
+  // ConcurrentRotateExactlyOneWins); kNotFound when the session is absent,
+  // revoked or expired.
+  virtual Result<Session> RotateSessionKey(std::string_view id, std::string_view expected_old_jkt,
+                                           std::string_view new_jkt, std::string_view new_recipient_jwk,
+                                           int64_t now) = 0;
+  // EndSession revokes a session. Idempotent: an unknown or already ended
+  // session is OK (PROTOCOL.md §4.4).
+  virtual Status EndSession(std::string_view id) = 0;
+  // RevokeSessionsForPod revokes every unrevoked session of the pod and
+  // returns how many it revoked. kInvalidArgument when neither pod_uid nor
+  // pod_name is set.
+  virtual Result<int64_t> RevokeSessionsForPod(const PodRef& pod) = 0;
+  // ListSessions returns matching sessions ordered by id.
+  virtual Result<std::vector<Session>> ListSessions(const SessionFilter& filter) = 0;
+  // CountActiveSessions returns how many sessions are active at `now`.
+  virtual Result<int64_t> CountActiveSessions(int64_t now) = 0;
+
+  // ---- DPoP replay set (PROTOCOL.md §5 jti; RFC 9449 §11.1)
+  // InsertJti records (jkt, jti) until expires_at. Returns true when
+  // recorded, false when the pair is already recorded and not yet expired at
+  // `now` (a replay). Atomic: of concurrent callers with one pair exactly one
+  // gets true (test ConcurrentJtiExactlyOneInserted). The caller may pass a
+  // hash of the jti instead of the jti. kInvalidArgument for empty or
+  // over-long values or expires_at <= now.
+  virtual Result<bool> InsertJti(std::string_view jkt, std::string_view jti, int64_t expires_at,
+                                 int64_t now) = 0;
+
+  // ---- DPoP nonce secret (PROTOCOL.md §5 nonce; RFC 9449 §8)
+  // GetOrCreateNonceSecret stores `candidate` as the current secret if none
+  // exists and returns the stored current secret (so every replica ends up
+  // with the same one; test NonceSecretSharedAcrossStores). The candidate is
+  // consumed either way. kInvalidArgument unless 32..64 bytes.
+  virtual Result<SecretBytes> GetOrCreateNonceSecret(SecretBytes candidate, int64_t now) = 0;
+  // GetNonceSecrets returns current and previous secrets; kNotFound when no
+  // secret was ever created.
+  virtual Result<NonceSecrets> GetNonceSecrets() = 0;
+  // RotateNonceSecret makes `next` current and the old current previous (the
+  // one before is dropped). kInvalidArgument unless 32..64 bytes.
+  virtual Status RotateNonceSecret(SecretBytes next, int64_t now) = 0;
+
+  // ---- rate limits
+  // ConsumeRate counts one request against bucket_key's fixed window
+  // [window_start, window_end) and returns true while at most `limit`
+  // requests were counted in it, false (and no increment) beyond. Atomic
+  // across callers (test RateLimitWindow). kInvalidArgument for an empty key,
+  // limit < 1 or window_end <= window_start.
+  virtual Result<bool> ConsumeRate(std::string_view bucket_key, int64_t window_start, int64_t window_end,
+                                   int64_t limit) = 0;
+
+  // ---- admin audit of configuration changes
+  // AppendConfigAudit records one change and returns its sequence number.
+  // detail_json must be a JSON object and must not contain secrets (the
+  // caller's duty); kInvalidArgument when it does not parse.
+  virtual Result<int64_t> AppendConfigAudit(std::string_view actor, std::string_view action,
+                                            std::string_view detail_json, int64_t now) = 0;
+  // ListConfigAudit returns up to `limit` entries with seq > after_seq, in
+  // order.
+  virtual Result<std::vector<ConfigAuditEntry>> ListConfigAudit(int64_t after_seq, int64_t limit) = 0;
+
+  // ---- expiry
+  // PurgeExpired deletes at most batch_limit rows of each kind: sessions with
+  // expires_at <= now, jti entries with expires_at <= now, and rate windows
+  // with window_end <= now. Call until total() == 0 to drain (test
+  // PurgeExpiredBounded). kInvalidArgument when batch_limit < 1.
+  virtual Result<PurgeCounts> PurgeExpired(int64_t now, int64_t batch_limit) = 0;
+};
+
+// IsValidImageDigest reports whether s is "sha256:" followed by exactly 64
+// lower-case hex digits (the only form gate 4 compares against).
+bool IsValidImageDigest(std::string_view s);
+
+// ValidateCluster, ValidateWorkload, ValidateApiKey,
+// ValidateSessionCandidate and ValidateNonceSecret check a value before any
+// backend writes it; kInvalidArgument naming the field (never its value) on
+// failure. Every backend calls them, so all backends refuse the same inputs.
+Status ValidateCluster(const Cluster& cluster);
+Status ValidateWorkload(const Workload& workload);
+Status ValidateApiKey(const ApiKey& key);
+Status ValidateSessionCandidate(const Session& candidate, int64_t now);
+Status ValidateNonceSecret(const SecretBytes& secret);
+
+}  // namespace astis::store

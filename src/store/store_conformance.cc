@@ -1,0 +1,899 @@
+#include "store/store_conformance.h"
+
+#include <atomic>
+#include <latch>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "store/testing/fault_injecting_store.h"
+
+namespace astis::store::testing {
+namespace {
+
+constexpr int64_t kNow = 1'764'115'200;  // fixed injected time for every test
+
+Cluster MakeCluster(const std::string& name, const std::string& mode = "strict") {
+  Cluster c;
+  c.name = name;
+  c.issuer = "https://kubernetes.default.svc/" + name;
+  c.jwks_json = R"({"keys":[]})";
+  c.api_url = "https://api." + name + ".example:6443";
+  c.ca_file = "/etc/astis/" + name + "/ca.crt";
+  c.token_file = "/etc/astis/" + name + "/token";
+  c.mode = mode;
+  c.created_at = kNow;
+  return c;
+}
+
+std::string Digest(char fill) { return "sha256:" + std::string(64, fill); }
+
+Workload MakeWorkload(const std::string& cluster, const std::string& ns, const std::string& sa) {
+  return Workload{cluster, ns, sa, {Digest('a'), Digest('b')}};
+}
+
+ApiKey MakeApiKey(const std::string& id, uint8_t fill = 7) {
+  ApiKey k;
+  k.id = id;
+  k.hash.assign(32, fill);
+  k.cluster = "prod";
+  k.namespace_ = "payments";
+  k.service_account = "api";
+  k.created_at = kNow;
+  return k;
+}
+
+Session MakeSession(const std::string& id, const std::string& pod_uid, const std::string& jkt,
+                    int64_t expires_at = kNow + 900) {
+  Session s;
+  s.id = id;
+  s.cluster = "prod";
+  s.namespace_ = "payments";
+  s.service_account = "api";
+  s.pod_name = "api-" + pod_uid;
+  s.pod_uid = pod_uid;
+  s.jkt = jkt;
+  s.recipient_jwk = R"({"kty":"OKP","crv":"X25519","x":"recipient-)" + jkt + R"("})";
+  s.expires_at = expires_at;
+  return s;
+}
+
+SecretBytes FilledSecret(uint8_t fill, size_t n = 32) {
+  std::vector<uint8_t> bytes(n, fill);
+  return SecretBytes::CopyFrom(bytes);
+}
+
+}  // namespace
+
+void PrintTo(const StoreBackend& backend, std::ostream* os) { *os << backend.name; }
+
+std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>& info) { return info.param.name; }
+
+void StoreConformanceTest::SetUp() {
+  env_ = GetParam().make_env();
+  ASSERT_NE(env_, nullptr);
+  auto opened = env_->Open();
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  store_ = std::move(opened).value();
+}
+
+std::unique_ptr<Store> StoreConformanceTest::OpenAnother() {
+  auto opened = env_->Open();
+  EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+  if (!opened.ok()) return nullptr;
+  return std::move(opened).value();
+}
+
+#define ASTIS_REQUIRE_SHARED_STATE()                                                   \
+  if (!env_->SharesState()) GTEST_SKIP() << "backend " << GetParam().name              \
+                                         << " gives each store a private database"
+
+// ---------------------------------------------------------------- clusters
+
+TEST_P(StoreConformanceTest, ClusterPutGetListDelete) {
+  ASSERT_TRUE(store_->PutCluster(MakeCluster("b-cluster")).ok());
+  ASSERT_TRUE(store_->PutCluster(MakeCluster("a-cluster", "audit")).ok());
+  auto got = store_->GetCluster("a-cluster");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->issuer, "https://kubernetes.default.svc/a-cluster");
+  EXPECT_EQ(got->audience, "astis");
+  EXPECT_EQ(got->mode, "audit");
+  EXPECT_EQ(got->jwks_json, R"({"keys":[]})");
+  EXPECT_EQ(got->created_at, kNow);
+
+  // Replace keeps the first created_at and updates the rest.
+  Cluster changed = MakeCluster("a-cluster");
+  changed.issuer = "https://issuer.example";
+  changed.created_at = kNow + 100;
+  ASSERT_TRUE(store_->PutCluster(changed).ok());
+  got = store_->GetCluster("a-cluster");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->issuer, "https://issuer.example");
+  EXPECT_EQ(got->mode, "strict");
+  EXPECT_EQ(got->created_at, kNow);
+
+  auto list = store_->ListClusters();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "a-cluster");
+  EXPECT_EQ((*list)[1].name, "b-cluster");
+
+  ASSERT_TRUE(store_->DeleteCluster("a-cluster").ok());
+  EXPECT_EQ(store_->GetCluster("a-cluster").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->DeleteCluster("a-cluster").code(), Code::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, ClusterRejectsBadMode) {
+  EXPECT_EQ(store_->PutCluster(MakeCluster("prod", "permissive")).code(), Code::kInvalidArgument);
+  Cluster no_issuer = MakeCluster("prod");
+  no_issuer.issuer.clear();
+  EXPECT_EQ(store_->PutCluster(no_issuer).code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->GetCluster("prod").status().code(), Code::kNotFound);
+}
+
+// ---------------------------------------------------------------- workloads
+
+TEST_P(StoreConformanceTest, WorkloadPutGetListDelete) {
+  ASSERT_TRUE(store_->PutCluster(MakeCluster("prod")).ok());
+  ASSERT_TRUE(store_->PutCluster(MakeCluster("stage")).ok());
+  ASSERT_TRUE(store_->PutWorkload(MakeWorkload("prod", "payments", "api")).ok());
+  ASSERT_TRUE(store_->PutWorkload(Workload{"stage", "payments", "api", {}}).ok());
+
+  auto got = store_->GetWorkload("prod", "payments", "api");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->image_digests, (std::vector<std::string>{Digest('a'), Digest('b')}));
+
+  Workload replaced = MakeWorkload("prod", "payments", "api");
+  replaced.image_digests = {Digest('c')};
+  ASSERT_TRUE(store_->PutWorkload(replaced).ok());
+  got = store_->GetWorkload("prod", "payments", "api");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->image_digests, std::vector<std::string>{Digest('c')});
+
+  auto all = store_->ListWorkloads(std::nullopt);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u);
+  auto prod = store_->ListWorkloads(std::string_view("prod"));
+  ASSERT_TRUE(prod.ok());
+  ASSERT_EQ(prod->size(), 1u);
+  EXPECT_EQ((*prod)[0].cluster, "prod");
+  auto stage = store_->GetWorkload("stage", "payments", "api");
+  ASSERT_TRUE(stage.ok());
+  EXPECT_TRUE(stage->image_digests.empty());
+
+  ASSERT_TRUE(store_->DeleteWorkload("prod", "payments", "api").ok());
+  EXPECT_EQ(store_->GetWorkload("prod", "payments", "api").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->DeleteWorkload("prod", "payments", "api").code(), Code::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, WorkloadRejectsBadDigest) {
+  ASSERT_TRUE(store_->PutCluster(MakeCluster("prod")).ok());
+  const std::vector<std::string> bad = {
+      "sha256:" + std::string(63, 'a'),        // short
+      "sha256:" + std::string(65, 'a'),        // long
+      "sha256:" + std::string(64, 'A'),        // upper-case hex
+      "sha256:" + std::string(63, 'a') + "g",  // non-hex
+      "sha512:" + std::string(64, 'a'),        // other algorithm
+      std::string(64, 'a'),                    // no prefix
+      "nginx:latest",                          // a tag
+      "",                                      // empty
+      Digest('a') + " " + Digest('b'),         // two digests in one
+  };
+  for (const std::string& d : bad) {
+    Workload w = MakeWorkload("prod", "payments", "api");
+    w.image_digests.push_back(d);
+    EXPECT_EQ(store_->PutWorkload(w).code(), Code::kInvalidArgument) << d;
+  }
+  EXPECT_EQ(store_->GetWorkload("prod", "payments", "api").status().code(), Code::kNotFound);
+  EXPECT_TRUE(IsValidImageDigest(Digest('0')));
+}
+
+TEST_P(StoreConformanceTest, WorkloadNeedsCluster) {
+  EXPECT_EQ(store_->PutWorkload(MakeWorkload("nowhere", "payments", "api")).code(), Code::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, DeleteClusterRemovesWorkloads) {
+  ASSERT_TRUE(store_->PutCluster(MakeCluster("prod")).ok());
+  ASSERT_TRUE(store_->PutWorkload(MakeWorkload("prod", "payments", "api")).ok());
+  ASSERT_TRUE(store_->DeleteCluster("prod").ok());
+  auto all = store_->ListWorkloads(std::nullopt);
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty());
+}
+
+// ---------------------------------------------------------------- API keys
+
+TEST_P(StoreConformanceTest, ApiKeyCreateGetList) {
+  ApiKey k = MakeApiKey("key00001");
+  k.expires_at = kNow + 3600;
+  ASSERT_TRUE(store_->CreateApiKey(k).ok());
+  ASSERT_TRUE(store_->CreateApiKey(MakeApiKey("key00000", 9)).ok());
+  auto got = store_->GetApiKey("key00001");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->hash, k.hash);
+  EXPECT_EQ(got->cluster, "prod");
+  EXPECT_EQ(got->namespace_, "payments");
+  EXPECT_EQ(got->service_account, "api");
+  EXPECT_EQ(got->expires_at, kNow + 3600);
+  EXPECT_EQ(got->revoked_at, 0);
+  EXPECT_EQ(store_->GetApiKey("missing1").status().code(), Code::kNotFound);
+  auto list = store_->ListApiKeys();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].id, "key00000");
+}
+
+TEST_P(StoreConformanceTest, ApiKeyRevoke) {
+  ASSERT_TRUE(store_->CreateApiKey(MakeApiKey("key00001")).ok());
+  ASSERT_TRUE(store_->RevokeApiKey("key00001", kNow + 10).ok());
+  auto got = store_->GetApiKey("key00001");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->revoked_at, kNow + 10);
+  // A second revocation keeps the first time.
+  ASSERT_TRUE(store_->RevokeApiKey("key00001", kNow + 20).ok());
+  got = store_->GetApiKey("key00001");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->revoked_at, kNow + 10);
+  EXPECT_EQ(store_->RevokeApiKey("missing1", kNow).code(), Code::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, ApiKeyDuplicateIdRefused) {
+  ASSERT_TRUE(store_->CreateApiKey(MakeApiKey("key00001", 1)).ok());
+  EXPECT_EQ(store_->CreateApiKey(MakeApiKey("key00001", 2)).code(), Code::kAlreadyExists);
+  auto got = store_->GetApiKey("key00001");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->hash, std::vector<uint8_t>(32, 1));  // the first record is untouched
+}
+
+TEST_P(StoreConformanceTest, ApiKeyRejectsBadHash) {
+  ApiKey k = MakeApiKey("key00001");
+  k.hash.resize(31);
+  EXPECT_EQ(store_->CreateApiKey(k).code(), Code::kInvalidArgument);
+  k.hash.clear();
+  EXPECT_EQ(store_->CreateApiKey(k).code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->GetApiKey("key00001").status().code(), Code::kNotFound);
+}
+
+// ---------------------------------------------------------------- sessions
+
+TEST_P(StoreConformanceTest, EnrollCreatesSession) {
+  auto r = store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, EnrollOutcome::kCreated);
+  EXPECT_EQ(r->session.id, "s1");
+  EXPECT_EQ(r->session.created_at, kNow);
+  auto got = store_->GetSession("s1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->jkt, "jkt-A");
+  EXPECT_EQ(got->pod_uid, "uid-1");
+  EXPECT_EQ(got->pod_name, "api-uid-1");
+  EXPECT_EQ(got->expires_at, kNow + 900);
+  EXPECT_FALSE(got->revoked);
+  EXPECT_TRUE(got->IsActive(kNow));
+  EXPECT_EQ(store_->GetSession("nope").status().code(), Code::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, EnrollSameKeyExtends) {
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A", kNow + 100), kNow).ok());
+  Session again = MakeSession("s2", "uid-1", "jkt-A", kNow + 700);
+  again.recipient_jwk = R"({"kty":"OKP","crv":"X25519","x":"new"})";
+  auto r = store_->EnrollSession(again, kNow + 50);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, EnrollOutcome::kExtended);
+  EXPECT_EQ(r->session.id, "s1");  // the existing id, not the candidate's
+  EXPECT_EQ(r->session.expires_at, kNow + 700);
+  auto got = store_->GetSession("s1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->expires_at, kNow + 700);
+  EXPECT_EQ(got->recipient_jwk, again.recipient_jwk);
+  EXPECT_EQ(store_->GetSession("s2").status().code(), Code::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, EnrollDifferentKeyWhilePinnedConflicts) {
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).ok());
+  auto r = store_->EnrollSession(MakeSession("s2", "uid-1", "jkt-B"), kNow + 1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, EnrollOutcome::kPinnedConflict);
+  EXPECT_EQ(r->session.id, "s1");
+  EXPECT_EQ(r->session.jkt, "jkt-A");
+  EXPECT_EQ(store_->GetSession("s2").status().code(), Code::kNotFound);
+  // The same pod UID in another cluster is another pod.
+  Session other = MakeSession("s3", "uid-1", "jkt-B");
+  other.cluster = "stage";
+  auto r2 = store_->EnrollSession(other, kNow + 1);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->outcome, EnrollOutcome::kCreated);
+}
+
+TEST_P(StoreConformanceTest, EnrollAfterExpiryAllowsNewKey) {
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A", kNow + 100), kNow).ok());
+  auto before = store_->EnrollSession(MakeSession("s2", "uid-1", "jkt-B", kNow + 500), kNow + 99);
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->outcome, EnrollOutcome::kPinnedConflict);
+  auto after = store_->EnrollSession(MakeSession("s2", "uid-1", "jkt-B", kNow + 500), kNow + 100);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->outcome, EnrollOutcome::kCreated);
+  EXPECT_EQ(after->session.id, "s2");
+}
+
+TEST_P(StoreConformanceTest, EnrollAfterRevokeAllowsNewKey) {
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).ok());
+  ASSERT_TRUE(store_->EndSession("s1").ok());
+  auto r = store_->EnrollSession(MakeSession("s2", "uid-1", "jkt-B"), kNow + 1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, EnrollOutcome::kCreated);
+  auto old = store_->GetSession("s1");
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->revoked);
+}
+
+TEST_P(StoreConformanceTest, EnrollRejectsInvalidCandidate) {
+  EXPECT_EQ(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A", kNow), kNow).status().code(),
+            Code::kInvalidArgument);  // expires_at not after now
+  EXPECT_EQ(store_->EnrollSession(MakeSession("s1", "", "jkt-A"), kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->EnrollSession(MakeSession("s1", "uid-1", ""), kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->EnrollSession(MakeSession("", "uid-1", "jkt-A"), kNow).status().code(), Code::kInvalidArgument);
+  auto count = store_->CountActiveSessions(kNow);
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 0);
+}
+
+TEST_P(StoreConformanceTest, EnrollDuplicateIdRefused) {
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).ok());
+  EXPECT_EQ(store_->EnrollSession(MakeSession("s1", "uid-2", "jkt-B"), kNow).status().code(), Code::kAlreadyExists);
+  auto got = store_->GetSession("s1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->pod_uid, "uid-1");
+}
+
+// Runs `threads` callers, each enrolling pod uid-<round> with its own key
+// through stores[i % stores.size()], and checks exactly one wins per round.
+void ExpectExactlyOneEnrollWins(const std::vector<Store*>& stores, int rounds, int threads) {
+  for (int round = 0; round < rounds; ++round) {
+    std::atomic<int> created{0}, conflicts{0}, errors{0};
+    std::latch start(threads);
+    std::vector<std::thread> workers;
+    const std::string uid = "uid-" + std::to_string(round);
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        Session s = MakeSession("s-" + std::to_string(round) + "-" + std::to_string(t), uid, "jkt-" + std::to_string(t));
+        start.arrive_and_wait();
+        auto r = stores[static_cast<size_t>(t) % stores.size()]->EnrollSession(s, kNow);
+        if (!r.ok()) {
+          ++errors;
+        } else if (r->outcome == EnrollOutcome::kCreated) {
+          ++created;
+        } else if (r->outcome == EnrollOutcome::kPinnedConflict) {
+          ++conflicts;
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+    EXPECT_EQ(errors.load(), 0) << "round " << round;
+    EXPECT_EQ(created.load(), 1) << "round " << round;
+    EXPECT_EQ(conflicts.load(), threads - 1) << "round " << round;
+    SessionFilter f;
+    f.pod_uid = uid;
+    f.active_at = kNow;
+    auto active = stores[0]->ListSessions(f);
+    ASSERT_TRUE(active.ok());
+    EXPECT_EQ(active->size(), 1u) << "round " << round;
+  }
+}
+
+TEST_P(StoreConformanceTest, ConcurrentEnrollExactlyOneWins) {
+  ExpectExactlyOneEnrollWins({store_.get()}, 10, 8);
+}
+
+TEST_P(StoreConformanceTest, ConcurrentEnrollAcrossStoresExactlyOneWins) {
+  ASTIS_REQUIRE_SHARED_STATE();
+  // Two "replicas": separate Store objects (connections) on one database.
+  std::unique_ptr<Store> second = OpenAnother();
+  ASSERT_NE(second, nullptr);
+  ExpectExactlyOneEnrollWins({store_.get(), second.get()}, 10, 6);
+}
+
+TEST_P(StoreConformanceTest, RotateCompareAndSwap) {
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).ok());
+  auto rotated = store_->RotateSessionKey("s1", "jkt-A", "jkt-B", R"({"x":"B"})", kNow + 5);
+  ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
+  EXPECT_EQ(rotated->jkt, "jkt-B");
+  EXPECT_EQ(rotated->recipient_jwk, R"({"x":"B"})");
+  // The old key no longer matches: compare fails, nothing changes.
+  auto stale = store_->RotateSessionKey("s1", "jkt-A", "jkt-C", R"({"x":"C"})", kNow + 6);
+  EXPECT_EQ(stale.status().code(), Code::kFailedPrecondition);
+  auto got = store_->GetSession("s1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->jkt, "jkt-B");
+  // The pin moved: enrolling with the old key now conflicts.
+  auto enroll_old = store_->EnrollSession(MakeSession("s2", "uid-1", "jkt-A"), kNow + 7);
+  ASSERT_TRUE(enroll_old.ok());
+  EXPECT_EQ(enroll_old->outcome, EnrollOutcome::kPinnedConflict);
+}
+
+TEST_P(StoreConformanceTest, RotateRefusesEndedOrExpiredSession) {
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A", kNow + 100), kNow).ok());
+  EXPECT_EQ(store_->RotateSessionKey("s1", "jkt-A", "jkt-B", "{}", kNow + 100).status().code(), Code::kNotFound);
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s2", "uid-2", "jkt-A"), kNow).ok());
+  ASSERT_TRUE(store_->EndSession("s2").ok());
+  EXPECT_EQ(store_->RotateSessionKey("s2", "jkt-A", "jkt-B", "{}", kNow).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->RotateSessionKey("none", "jkt-A", "jkt-B", "{}", kNow).status().code(), Code::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, ConcurrentRotateExactlyOneWins) {
+  std::vector<std::unique_ptr<Store>> extra;
+  std::vector<Store*> stores = {store_.get()};
+  if (env_->SharesState()) {
+    extra.push_back(OpenAnother());
+    ASSERT_NE(extra.back(), nullptr);
+    stores.push_back(extra.back().get());
+  }
+  constexpr int kThreads = 8;
+  for (int round = 0; round < 5; ++round) {
+    const std::string id = "s" + std::to_string(round);
+    ASSERT_TRUE(store_->EnrollSession(MakeSession(id, "uid-" + id, "jkt-old"), kNow).ok());
+    std::atomic<int> won{0}, lost{0}, other{0};
+    std::latch start(kThreads);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < kThreads; ++t) {
+      workers.emplace_back([&, t] {
+        start.arrive_and_wait();
+        auto r = stores[static_cast<size_t>(t) % stores.size()]->RotateSessionKey(
+            id, "jkt-old", "jkt-new-" + std::to_string(t), "{}", kNow + 1);
+        if (r.ok()) {
+          ++won;
+        } else if (r.status().code() == Code::kFailedPrecondition) {
+          ++lost;
+        } else {
+          ++other;
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+    EXPECT_EQ(won.load(), 1);
+    EXPECT_EQ(lost.load(), kThreads - 1);
+    EXPECT_EQ(other.load(), 0);
+  }
+}
+
+TEST_P(StoreConformanceTest, EndSessionIdempotent) {
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).ok());
+  ASSERT_TRUE(store_->EndSession("s1").ok());
+  ASSERT_TRUE(store_->EndSession("s1").ok());
+  EXPECT_TRUE(store_->EndSession("never-existed").ok());
+  auto got = store_->GetSession("s1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->revoked);
+  EXPECT_FALSE(got->IsActive(kNow));
+}
+
+TEST_P(StoreConformanceTest, RevokeSessionsForPodByUidAndName) {
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).ok());
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s2", "uid-2", "jkt-B"), kNow).ok());
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s3", "uid-3", "jkt-C"), kNow).ok());
+
+  auto by_uid = store_->RevokeSessionsForPod(PodRef{"prod", "payments", "", "uid-1"});
+  ASSERT_TRUE(by_uid.ok());
+  EXPECT_EQ(*by_uid, 1);
+  auto by_name = store_->RevokeSessionsForPod(PodRef{"prod", "payments", "api-uid-2", ""});
+  ASSERT_TRUE(by_name.ok());
+  EXPECT_EQ(*by_name, 1);
+  auto again = store_->RevokeSessionsForPod(PodRef{"prod", "payments", "", "uid-1"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+  auto wrong_ns = store_->RevokeSessionsForPod(PodRef{"prod", "other", "", "uid-3"});
+  ASSERT_TRUE(wrong_ns.ok());
+  EXPECT_EQ(*wrong_ns, 0);
+  EXPECT_EQ(store_->RevokeSessionsForPod(PodRef{"prod", "payments", "", ""}).status().code(),
+            Code::kInvalidArgument);
+
+  auto count = store_->CountActiveSessions(kNow);
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 1);
+  auto s3 = store_->GetSession("s3");
+  ASSERT_TRUE(s3.ok());
+  EXPECT_FALSE(s3->revoked);
+}
+
+TEST_P(StoreConformanceTest, ListSessionsFilters) {
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A", kNow + 10), kNow).ok());
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s2", "uid-2", "jkt-B"), kNow).ok());
+  Session other_ns = MakeSession("s3", "uid-3", "jkt-C");
+  other_ns.namespace_ = "billing";
+  ASSERT_TRUE(store_->EnrollSession(other_ns, kNow).ok());
+
+  auto all = store_->ListSessions(SessionFilter{});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].id, "s1");
+
+  SessionFilter by_ns;
+  by_ns.namespace_ = "billing";
+  auto billing = store_->ListSessions(by_ns);
+  ASSERT_TRUE(billing.ok());
+  ASSERT_EQ(billing->size(), 1u);
+  EXPECT_EQ((*billing)[0].id, "s3");
+
+  SessionFilter active;
+  active.active_at = kNow + 10;  // s1 has expired by then
+  auto live = store_->ListSessions(active);
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ(live->size(), 2u);
+
+  SessionFilter other_cluster;
+  other_cluster.cluster = "stage";
+  auto none = store_->ListSessions(other_cluster);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(StoreConformanceTest, CountActiveSessions) {
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A", kNow + 10), kNow).ok());
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s2", "uid-2", "jkt-B", kNow + 20), kNow).ok());
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s3", "uid-3", "jkt-C", kNow + 20), kNow).ok());
+  ASSERT_TRUE(store_->EndSession("s3").ok());
+  auto at0 = store_->CountActiveSessions(kNow);
+  auto at10 = store_->CountActiveSessions(kNow + 10);
+  auto at20 = store_->CountActiveSessions(kNow + 20);
+  ASSERT_TRUE(at0.ok() && at10.ok() && at20.ok());
+  EXPECT_EQ(*at0, 2);
+  EXPECT_EQ(*at10, 1);
+  EXPECT_EQ(*at20, 0);
+}
+
+// ---------------------------------------------------------------- DPoP jti
+
+TEST_P(StoreConformanceTest, JtiReplayRefused) {
+  auto first = store_->InsertJti("jkt-A", "jti-1", kNow + 120, kNow);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_TRUE(*first);
+  auto replay = store_->InsertJti("jkt-A", "jti-1", kNow + 150, kNow + 30);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_FALSE(*replay);
+  // Scoped by key: the same jti under another jkt is not a replay.
+  auto other_key = store_->InsertJti("jkt-B", "jti-1", kNow + 120, kNow);
+  ASSERT_TRUE(other_key.ok());
+  EXPECT_TRUE(*other_key);
+}
+
+TEST_P(StoreConformanceTest, JtiAfterExpiryAccepted) {
+  ASSERT_TRUE(store_->InsertJti("jkt-A", "jti-1", kNow + 120, kNow).ok());
+  ASSERT_TRUE(store_->InsertJti("jkt-A", "jti-2", kNow + 120, kNow).ok());
+  // Expired but not yet purged: accepted again (re-armed).
+  auto before_purge = store_->InsertJti("jkt-A", "jti-1", kNow + 300, kNow + 120);
+  ASSERT_TRUE(before_purge.ok());
+  EXPECT_TRUE(*before_purge);
+  // After a purge the entry is gone and the pair is accepted.
+  auto purged = store_->PurgeExpired(kNow + 120, 100);
+  ASSERT_TRUE(purged.ok());
+  EXPECT_EQ(purged->jtis, 1);  // jti-2 only; jti-1 was re-armed until kNow + 300
+  auto after_purge = store_->InsertJti("jkt-A", "jti-2", kNow + 240, kNow + 121);
+  ASSERT_TRUE(after_purge.ok());
+  EXPECT_TRUE(*after_purge);
+  auto still_replay = store_->InsertJti("jkt-A", "jti-1", kNow + 400, kNow + 121);
+  ASSERT_TRUE(still_replay.ok());
+  EXPECT_FALSE(*still_replay);
+}
+
+TEST_P(StoreConformanceTest, ConcurrentJtiExactlyOneInserted) {
+  std::vector<std::unique_ptr<Store>> extra;
+  std::vector<Store*> stores = {store_.get()};
+  if (env_->SharesState()) {
+    extra.push_back(OpenAnother());
+    ASSERT_NE(extra.back(), nullptr);
+    stores.push_back(extra.back().get());
+  }
+  constexpr int kThreads = 8;
+  for (int round = 0; round < 10; ++round) {
+    std::atomic<int> inserted{0}, replays{0}, errors{0};
+    std::latch start(kThreads);
+    std::vector<std::thread> workers;
+    const std::string jti = "jti-" + std::to_string(round);
+    for (int t = 0; t < kThreads; ++t) {
+      workers.emplace_back([&, t] {
+        start.arrive_and_wait();
+        auto r = stores[static_cast<size_t>(t) % stores.size()]->InsertJti("jkt-A", jti, kNow + 60, kNow);
+        if (!r.ok()) {
+          ++errors;
+        } else if (*r) {
+          ++inserted;
+        } else {
+          ++replays;
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_EQ(inserted.load(), 1);
+    EXPECT_EQ(replays.load(), kThreads - 1);
+  }
+}
+
+TEST_P(StoreConformanceTest, JtiRejectsBadInput) {
+  EXPECT_EQ(store_->InsertJti("", "jti", kNow + 1, kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->InsertJti("jkt", "", kNow + 1, kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->InsertJti("jkt", std::string(kMaxJtiLength + 1, 'x'), kNow + 1, kNow).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(store_->InsertJti("jkt", "jti", kNow, kNow).status().code(), Code::kInvalidArgument);
+}
+
+// ---------------------------------------------------------------- nonce secret
+
+TEST_P(StoreConformanceTest, NonceSecretCreatedOnce) {
+  EXPECT_EQ(store_->GetNonceSecrets().status().code(), Code::kNotFound);
+  auto first = store_->GetOrCreateNonceSecret(FilledSecret(1), kNow);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_TRUE(*first == FilledSecret(1));
+  auto second = store_->GetOrCreateNonceSecret(FilledSecret(2), kNow + 1);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(*second == FilledSecret(1));  // the candidate lost
+  auto both = store_->GetNonceSecrets();
+  ASSERT_TRUE(both.ok());
+  EXPECT_TRUE(both->current == FilledSecret(1));
+  EXPECT_FALSE(both->previous.has_value());
+}
+
+TEST_P(StoreConformanceTest, NonceSecretRotationKeepsPrevious) {
+  ASSERT_TRUE(store_->GetOrCreateNonceSecret(FilledSecret(1), kNow).ok());
+  ASSERT_TRUE(store_->RotateNonceSecret(FilledSecret(2, 64), kNow + 10).ok());
+  auto s = store_->GetNonceSecrets();
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s->current == FilledSecret(2, 64));
+  ASSERT_TRUE(s->previous.has_value());
+  EXPECT_TRUE(*s->previous == FilledSecret(1));
+  ASSERT_TRUE(store_->RotateNonceSecret(FilledSecret(3), kNow + 20).ok());
+  s = store_->GetNonceSecrets();
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s->current == FilledSecret(3));
+  ASSERT_TRUE(s->previous.has_value());
+  EXPECT_TRUE(*s->previous == FilledSecret(2, 64));  // only one previous is kept
+  auto current = store_->GetOrCreateNonceSecret(FilledSecret(9), kNow + 30);
+  ASSERT_TRUE(current.ok());
+  EXPECT_TRUE(*current == FilledSecret(3));
+}
+
+TEST_P(StoreConformanceTest, NonceSecretRejectsBadLength) {
+  EXPECT_EQ(store_->GetOrCreateNonceSecret(FilledSecret(1, 31), kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->GetOrCreateNonceSecret(FilledSecret(1, 65), kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->RotateNonceSecret(SecretBytes(), kNow).code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->GetNonceSecrets().status().code(), Code::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, NonceSecretSharedAcrossStores) {
+  ASTIS_REQUIRE_SHARED_STATE();
+  std::unique_ptr<Store> replica = OpenAnother();
+  ASSERT_NE(replica, nullptr);
+  constexpr int kThreads = 6;
+  std::vector<SecretBytes> seen(kThreads);
+  std::latch start(kThreads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      Store* s = (t % 2 == 0) ? store_.get() : replica.get();
+      start.arrive_and_wait();
+      auto r = s->GetOrCreateNonceSecret(FilledSecret(static_cast<uint8_t>(t + 1)), kNow);
+      if (r.ok()) seen[static_cast<size_t>(t)] = std::move(r).value();
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(seen[static_cast<size_t>(t)].size(), 32u) << "caller " << t << " failed";
+    EXPECT_TRUE(seen[static_cast<size_t>(t)] == seen[0]) << "caller " << t << " got another secret";
+  }
+}
+
+// ---------------------------------------------------------------- rate limits
+
+TEST_P(StoreConformanceTest, RateLimitWindow) {
+  for (int i = 0; i < 3; ++i) {
+    auto r = store_->ConsumeRate("apikey:k1", kNow, kNow + 60, 3);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(*r) << "request " << i;
+  }
+  auto fourth = store_->ConsumeRate("apikey:k1", kNow, kNow + 60, 3);
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_FALSE(*fourth);
+  auto other_bucket = store_->ConsumeRate("apikey:k2", kNow, kNow + 60, 3);
+  ASSERT_TRUE(other_bucket.ok());
+  EXPECT_TRUE(*other_bucket);
+  auto next_window = store_->ConsumeRate("apikey:k1", kNow + 60, kNow + 120, 3);
+  ASSERT_TRUE(next_window.ok());
+  EXPECT_TRUE(*next_window);
+  EXPECT_EQ(store_->ConsumeRate("", kNow, kNow + 60, 3).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->ConsumeRate("k", kNow, kNow + 60, 0).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->ConsumeRate("k", kNow, kNow, 3).status().code(), Code::kInvalidArgument);
+}
+
+TEST_P(StoreConformanceTest, ConcurrentRateLimitNeverExceeds) {
+  std::vector<std::unique_ptr<Store>> extra;
+  std::vector<Store*> stores = {store_.get()};
+  if (env_->SharesState()) {
+    extra.push_back(OpenAnother());
+    ASSERT_NE(extra.back(), nullptr);
+    stores.push_back(extra.back().get());
+  }
+  constexpr int kThreads = 8, kPerThread = 10, kLimit = 25;
+  std::atomic<int> allowed{0}, denied{0}, errors{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = stores[static_cast<size_t>(t) % stores.size()]->ConsumeRate("pod:uid-1", kNow, kNow + 60, kLimit);
+        if (!r.ok()) {
+          ++errors;
+        } else if (*r) {
+          ++allowed;
+        } else {
+          ++denied;
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(allowed.load(), kLimit);
+  EXPECT_EQ(denied.load(), kThreads * kPerThread - kLimit);
+}
+
+// ---------------------------------------------------------------- config audit
+
+TEST_P(StoreConformanceTest, ConfigAuditAppendList) {
+  auto a = store_->AppendConfigAudit("alice", "cluster.put", R"({"cluster":"prod"})", kNow);
+  auto b = store_->AppendConfigAudit("bob", "apikey.revoke", R"({"id":"key00001"})", kNow + 1);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_LT(*a, *b);
+  auto all = store_->ListConfigAudit(0, 100);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].actor, "alice");
+  EXPECT_EQ((*all)[0].action, "cluster.put");
+  EXPECT_EQ((*all)[0].detail_json, R"({"cluster":"prod"})");
+  EXPECT_EQ((*all)[0].at, kNow);
+  EXPECT_EQ((*all)[1].seq, *b);
+  auto after = store_->ListConfigAudit(*a, 100);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].actor, "bob");
+  auto limited = store_->ListConfigAudit(0, 1);
+  ASSERT_TRUE(limited.ok());
+  EXPECT_EQ(limited->size(), 1u);
+}
+
+TEST_P(StoreConformanceTest, ConfigAuditRejectsNonJson) {
+  EXPECT_EQ(store_->AppendConfigAudit("alice", "x", "not json", kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->AppendConfigAudit("alice", "x", "[1]", kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->AppendConfigAudit("alice", "x", R"({"a":1,"a":2})", kNow).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(store_->AppendConfigAudit("", "x", "{}", kNow).status().code(), Code::kInvalidArgument);
+  auto all = store_->ListConfigAudit(0, 100);
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty());
+}
+
+// ---------------------------------------------------------------- expiry
+
+TEST_P(StoreConformanceTest, PurgeExpiredBounded) {
+  for (int i = 0; i < 5; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_TRUE(store_->EnrollSession(MakeSession("old" + n, "uid-old" + n, "jkt", kNow + 10), kNow).ok());
+    ASSERT_TRUE(store_->InsertJti("jkt", "old" + n, kNow + 10, kNow).ok());
+    ASSERT_TRUE(store_->ConsumeRate("bucket" + n, kNow, kNow + 10, 5).ok());
+  }
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("live", "uid-live", "jkt", kNow + 100), kNow).ok());
+  ASSERT_TRUE(store_->InsertJti("jkt", "live", kNow + 100, kNow).ok());
+  ASSERT_TRUE(store_->ConsumeRate("bucket-live", kNow + 10, kNow + 100, 5).ok());
+
+  auto nothing = store_->PurgeExpired(kNow + 9, 2);
+  ASSERT_TRUE(nothing.ok());
+  EXPECT_EQ(nothing->total(), 0);
+
+  auto first = store_->PurgeExpired(kNow + 10, 2);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->sessions, 2);
+  EXPECT_EQ(first->jtis, 2);
+  EXPECT_EQ(first->rate_windows, 2);
+  int64_t rounds = 1, total = first->total();
+  while (true) {
+    auto more = store_->PurgeExpired(kNow + 10, 2);
+    ASSERT_TRUE(more.ok());
+    if (more->total() == 0) break;
+    EXPECT_LE(more->sessions, 2);
+    total += more->total();
+    ASSERT_LT(++rounds, 10);
+  }
+  EXPECT_EQ(total, 15);
+  EXPECT_EQ(rounds, 3);
+  EXPECT_EQ(store_->GetSession("old0").status().code(), Code::kNotFound);
+  EXPECT_TRUE(store_->GetSession("live").ok());
+  auto live_replay = store_->InsertJti("jkt", "live", kNow + 200, kNow + 10);
+  ASSERT_TRUE(live_replay.ok());
+  EXPECT_FALSE(*live_replay);  // unexpired entry survived the purge
+  EXPECT_EQ(store_->PurgeExpired(kNow, 0).status().code(), Code::kInvalidArgument);
+}
+
+// ---------------------------------------------------------------- migrations and sharing
+
+TEST_P(StoreConformanceTest, MigrationsIdempotent) {
+  ASTIS_REQUIRE_SHARED_STATE();
+  ASSERT_TRUE(store_->PutCluster(MakeCluster("prod")).ok());
+  store_.reset();
+  // Reopening (and opening twice at once) re-runs no migration and keeps data.
+  std::unique_ptr<Store> a = OpenAnother();
+  std::unique_ptr<Store> b = OpenAnother();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(a->GetCluster("prod").ok());
+  EXPECT_TRUE(b->GetCluster("prod").ok());
+}
+
+TEST_P(StoreConformanceTest, ConcurrentOpenMigratesOnce) {
+  ASTIS_REQUIRE_SHARED_STATE();
+  constexpr int kThreads = 4;
+  std::vector<std::unique_ptr<Store>> opened(kThreads);
+  std::latch start(kThreads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      auto r = env_->Open();
+      if (r.ok()) opened[static_cast<size_t>(t)] = std::move(r).value();
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (int t = 0; t < kThreads; ++t) ASSERT_NE(opened[static_cast<size_t>(t)], nullptr) << "open " << t;
+  ASSERT_TRUE(opened[0]->PutCluster(MakeCluster("prod")).ok());
+  EXPECT_TRUE(opened[kThreads - 1]->GetCluster("prod").ok());
+}
+
+TEST_P(StoreConformanceTest, TwoStoresSeeSameState) {
+  ASTIS_REQUIRE_SHARED_STATE();
+  std::unique_ptr<Store> replica = OpenAnother();
+  ASSERT_NE(replica, nullptr);
+  ASSERT_TRUE(store_->PutCluster(MakeCluster("prod")).ok());
+  ASSERT_TRUE(store_->CreateApiKey(MakeApiKey("key00001")).ok());
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).ok());
+  ASSERT_TRUE(store_->InsertJti("jkt-A", "jti-1", kNow + 60, kNow).ok());
+
+  EXPECT_TRUE(replica->GetCluster("prod").ok());
+  EXPECT_TRUE(replica->GetApiKey("key00001").ok());
+  auto pinned = replica->EnrollSession(MakeSession("s2", "uid-1", "jkt-B"), kNow + 1);
+  ASSERT_TRUE(pinned.ok());
+  EXPECT_EQ(pinned->outcome, EnrollOutcome::kPinnedConflict);
+  auto replay = replica->InsertJti("jkt-A", "jti-1", kNow + 60, kNow + 1);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_FALSE(*replay);
+  ASSERT_TRUE(replica->EndSession("s1").ok());
+  auto ended = store_->GetSession("s1");
+  ASSERT_TRUE(ended.ok());
+  EXPECT_TRUE(ended->revoked);
+}
+
+// ---------------------------------------------------------------- fault injection
+
+TEST_P(StoreConformanceTest, FaultInjectionReturnsStoreUnavailable) {
+  FaultInjectingStore faulty(*store_);
+  ASSERT_TRUE(faulty.PutCluster(MakeCluster("prod")).ok());
+  faulty.SetFailing(true);
+  EXPECT_EQ(faulty.GetCluster("prod").status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(faulty.PutCluster(MakeCluster("stage")).code(), Code::kStoreUnavailable);
+  EXPECT_EQ(faulty.EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).status().code(),
+            Code::kStoreUnavailable);
+  EXPECT_EQ(faulty.InsertJti("jkt-A", "jti-1", kNow + 60, kNow).status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(faulty.ConsumeRate("k", kNow, kNow + 60, 1).status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(faulty.GetOrCreateNonceSecret(FilledSecret(1), kNow).status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(faulty.PurgeExpired(kNow, 10).status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(faulty.failed_calls(), 7);
+  // Nothing reached the wrapped store while failing.
+  EXPECT_EQ(store_->GetCluster("stage").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->GetSession("s1").status().code(), Code::kNotFound);
+  // Recovery: calls pass through again.
+  faulty.SetFailing(false);
+  EXPECT_TRUE(faulty.GetCluster("prod").ok());
+  auto jti = faulty.InsertJti("jkt-A", "jti-1", kNow + 60, kNow);
+  ASSERT_TRUE(jti.ok());
+  EXPECT_TRUE(*jti);
+}
+
+}  // namespace astis::store::testing

@@ -1,0 +1,84 @@
+#include "store/testing/fault_injecting_store.h"
+
+#include <utility>
+
+namespace astis::store {
+
+Status FaultInjectingStore::Refusal() {
+  if (!failing_.load()) return OkStatus();
+  failed_calls_.fetch_add(1);
+  return Error(Code::kStoreUnavailable, "store: injected fault");
+}
+
+// Each method: refuse while failing, else delegate.
+#define ASTIS_FAULT_OR(call)               \
+  do {                                     \
+    ASTIS_RETURN_IF_ERROR(Refusal());      \
+    return inner_.call;                    \
+  } while (0)
+
+Status FaultInjectingStore::PutCluster(const Cluster& c) { ASTIS_FAULT_OR(PutCluster(c)); }
+Result<Cluster> FaultInjectingStore::GetCluster(std::string_view name) { ASTIS_FAULT_OR(GetCluster(name)); }
+Result<std::vector<Cluster>> FaultInjectingStore::ListClusters() { ASTIS_FAULT_OR(ListClusters()); }
+Status FaultInjectingStore::DeleteCluster(std::string_view name) { ASTIS_FAULT_OR(DeleteCluster(name)); }
+Status FaultInjectingStore::PutWorkload(const Workload& w) { ASTIS_FAULT_OR(PutWorkload(w)); }
+Result<Workload> FaultInjectingStore::GetWorkload(std::string_view cluster, std::string_view ns,
+                                                  std::string_view sa) {
+  ASTIS_FAULT_OR(GetWorkload(cluster, ns, sa));
+}
+Result<std::vector<Workload>> FaultInjectingStore::ListWorkloads(std::optional<std::string_view> cluster) {
+  ASTIS_FAULT_OR(ListWorkloads(cluster));
+}
+Status FaultInjectingStore::DeleteWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) {
+  ASTIS_FAULT_OR(DeleteWorkload(cluster, ns, sa));
+}
+Status FaultInjectingStore::CreateApiKey(const ApiKey& k) { ASTIS_FAULT_OR(CreateApiKey(k)); }
+Result<ApiKey> FaultInjectingStore::GetApiKey(std::string_view id) { ASTIS_FAULT_OR(GetApiKey(id)); }
+Result<std::vector<ApiKey>> FaultInjectingStore::ListApiKeys() { ASTIS_FAULT_OR(ListApiKeys()); }
+Status FaultInjectingStore::RevokeApiKey(std::string_view id, int64_t now) { ASTIS_FAULT_OR(RevokeApiKey(id, now)); }
+Result<EnrollResult> FaultInjectingStore::EnrollSession(const Session& candidate, int64_t now) {
+  ASTIS_FAULT_OR(EnrollSession(candidate, now));
+}
+Result<Session> FaultInjectingStore::GetSession(std::string_view id) { ASTIS_FAULT_OR(GetSession(id)); }
+Result<Session> FaultInjectingStore::RotateSessionKey(std::string_view id, std::string_view expected_old_jkt,
+                                                      std::string_view new_jkt, std::string_view new_recipient_jwk,
+                                                      int64_t now) {
+  ASTIS_FAULT_OR(RotateSessionKey(id, expected_old_jkt, new_jkt, new_recipient_jwk, now));
+}
+Status FaultInjectingStore::EndSession(std::string_view id) { ASTIS_FAULT_OR(EndSession(id)); }
+Result<int64_t> FaultInjectingStore::RevokeSessionsForPod(const PodRef& pod) {
+  ASTIS_FAULT_OR(RevokeSessionsForPod(pod));
+}
+Result<std::vector<Session>> FaultInjectingStore::ListSessions(const SessionFilter& filter) {
+  ASTIS_FAULT_OR(ListSessions(filter));
+}
+Result<int64_t> FaultInjectingStore::CountActiveSessions(int64_t now) { ASTIS_FAULT_OR(CountActiveSessions(now)); }
+Result<bool> FaultInjectingStore::InsertJti(std::string_view jkt, std::string_view jti, int64_t expires_at,
+                                            int64_t now) {
+  ASTIS_FAULT_OR(InsertJti(jkt, jti, expires_at, now));
+}
+Result<SecretBytes> FaultInjectingStore::GetOrCreateNonceSecret(SecretBytes candidate, int64_t now) {
+  ASTIS_FAULT_OR(GetOrCreateNonceSecret(std::move(candidate), now));
+}
+Result<NonceSecrets> FaultInjectingStore::GetNonceSecrets() { ASTIS_FAULT_OR(GetNonceSecrets()); }
+Status FaultInjectingStore::RotateNonceSecret(SecretBytes next, int64_t now) {
+  ASTIS_FAULT_OR(RotateNonceSecret(std::move(next), now));
+}
+Result<bool> FaultInjectingStore::ConsumeRate(std::string_view bucket_key, int64_t window_start, int64_t window_end,
+                                              int64_t limit) {
+  ASTIS_FAULT_OR(ConsumeRate(bucket_key, window_start, window_end, limit));
+}
+Result<int64_t> FaultInjectingStore::AppendConfigAudit(std::string_view actor, std::string_view action,
+                                                       std::string_view detail_json, int64_t now) {
+  ASTIS_FAULT_OR(AppendConfigAudit(actor, action, detail_json, now));
+}
+Result<std::vector<ConfigAuditEntry>> FaultInjectingStore::ListConfigAudit(int64_t after_seq, int64_t limit) {
+  ASTIS_FAULT_OR(ListConfigAudit(after_seq, limit));
+}
+Result<PurgeCounts> FaultInjectingStore::PurgeExpired(int64_t now, int64_t batch_limit) {
+  ASTIS_FAULT_OR(PurgeExpired(now, batch_limit));
+}
+
+#undef ASTIS_FAULT_OR
+
+}  // namespace astis::store
