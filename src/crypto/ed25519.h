@@ -40,6 +40,12 @@ class Ed25519PrivateKey {
   // Sign signs msg deterministically (RFC 8032 §5.1.6).
   Ed25519Signature Sign(std::span<const uint8_t> msg) const;
 
+  // IsLocked reports whether the private key's memory is mlock'd.
+  bool IsLocked() const { return sk_.IsLocked(); }
+  // TestOnlyDataAddress exposes the key buffer's address (no read access) so
+  // a test can check /proc/self/smaps for the lock and don't-dump flags.
+  const void* TestOnlyDataAddress() const { return sk_.TestOnlyDataAddress(); }
+
  private:
   Ed25519PrivateKey(SecretBytes expanded, Ed25519PublicKey pk) : sk_(std::move(expanded)), public_key_(pk) {}
   SecretBytes sk_;  // libsodium's 64-byte secret key (seed || pk)

@@ -1,0 +1,347 @@
+#include "audit/audit_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <span>
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "common/encoding.h"
+#include "common/json.h"
+#include "crypto/sha256.h"
+
+namespace astis::audit {
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+
+constexpr std::string_view kGenesisInput = "astis audit log v1 genesis";
+
+std::string HashLine(std::string_view line) { return HexEncode(Sha256(line)); }
+
+std::string Errno(std::string_view what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
+
+void PutIfSet(OrderedJson& obj, const char* name, const std::string& value) {
+  if (!value.empty()) obj[name] = value;
+}
+
+// AppendEventMembers adds the event's members to obj in a fixed order.
+void AppendEventMembers(OrderedJson& obj, const AuditEvent& e, int64_t time_ms) {
+  obj["time"] = FormatRfc3339Millis(time_ms);
+  obj["event"] = e.event;
+  obj["decision"] = std::string(DecisionName(e.decision));
+  if (e.gate != 0) obj["gate"] = e.gate;
+  obj["code"] = std::string(WireName(e.code));
+  PutIfSet(obj, "reason", e.reason);
+  PutIfSet(obj, "cluster", e.cluster);
+  PutIfSet(obj, "namespace", e.namespace_);
+  PutIfSet(obj, "serviceAccount", e.service_account);
+  PutIfSet(obj, "pod", e.pod);
+  PutIfSet(obj, "podUid", e.pod_uid);
+  PutIfSet(obj, "apiKeyId", e.api_key_id);
+  PutIfSet(obj, "jkt", e.jkt);
+  if (!e.capsules.empty()) {
+    OrderedJson caps = OrderedJson::array();
+    for (const CapsuleRef& c : e.capsules) {
+      OrderedJson ref = OrderedJson::object();
+      ref["kid"] = c.kid;
+      ref["bind"] = {{"cluster", c.cluster},
+                     {"namespace", c.namespace_},
+                     {"serviceAccount", c.service_account},
+                     {"name", c.name},
+                     {"key", c.key}};
+      ref["code"] = std::string(WireName(c.code));
+      caps.push_back(std::move(ref));
+    }
+    obj["capsules"] = std::move(caps);
+  }
+  PutIfSet(obj, "requestId", e.request_id);
+}
+
+// Dump never throws: invalid UTF-8 is replaced, control characters escaped.
+std::string Dump(const OrderedJson& obj) {
+  return obj.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+}
+
+Status ReadAt(int fd, uint64_t offset, std::span<uint8_t> out) {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error(Code::kIo, n < 0 ? Errno("audit log read") : "audit log read: unexpected end");
+    done += static_cast<size_t>(n);
+  }
+  return OkStatus();
+}
+
+Status WriteAll(int fd, std::string_view data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error(Code::kIo, n < 0 ? Errno("audit log write") : "audit log write: no progress");
+    done += static_cast<size_t>(n);
+  }
+  return OkStatus();
+}
+
+// LineStart returns the offset just after the last '\n' before end (or 0),
+// scanning backwards at most max_line bytes.
+Result<uint64_t> LineStart(int fd, uint64_t end, size_t max_line) {
+  constexpr size_t kBlock = 4096;
+  std::vector<uint8_t> buf(kBlock);
+  uint64_t pos = end;
+  while (pos > 0) {
+    if (end - pos > max_line) return Error(Code::kFailedPrecondition, "audit log: last line exceeds the line limit");
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kBlock, pos));
+    ASTIS_RETURN_IF_ERROR(ReadAt(fd, pos - n, std::span<uint8_t>(buf.data(), n)));
+    for (size_t i = n; i > 0; --i) {
+      if (buf[i - 1] == '\n') return pos - n + i;
+    }
+    pos -= n;
+  }
+  return uint64_t{0};
+}
+
+Result<std::string> ReadRange(int fd, uint64_t begin, uint64_t end) {
+  std::string out(static_cast<size_t>(end - begin), '\0');
+  ASTIS_RETURN_IF_ERROR(ReadAt(fd, begin, std::span<uint8_t>(reinterpret_cast<uint8_t*>(out.data()), out.size())));
+  return out;
+}
+
+struct ChainLine {
+  int64_t seq = 0;
+  std::string prev;
+};
+
+// ParseChainLine checks that line is a JSON object with an integer "seq" and
+// a string "prev". The message never echoes the line.
+Result<ChainLine> ParseChainLine(std::string_view line, size_t max_bytes) {
+  JsonLimits limits;
+  limits.max_bytes = max_bytes;
+  auto obj = ParseJsonObject(line, limits);
+  if (!obj.ok()) return Error(Code::kFailedPrecondition, "not a JSON object");
+  auto seq = GetInt(*obj, "seq");
+  auto prev = GetString(*obj, "prev");
+  if (!seq.ok() || !prev.ok()) return Error(Code::kFailedPrecondition, "missing \"seq\" or \"prev\"");
+  return ChainLine{*seq, *prev};
+}
+
+}  // namespace
+
+std::string_view GenesisPrev() {
+  static const std::string genesis = HashLine(kGenesisInput);
+  return genesis;
+}
+
+std::string_view DecisionName(Decision d) {
+  switch (d) {
+    case Decision::kAllow:
+      return "allow";
+    case Decision::kDeny:
+      return "deny";
+    case Decision::kWouldDeny:
+      return "would_deny";
+  }
+  return "deny";
+}
+
+std::string FormatRfc3339Millis(int64_t unix_ms) {
+  int64_t secs = unix_ms / 1000;
+  int64_t ms = unix_ms % 1000;
+  if (ms < 0) {
+    ms += 1000;
+    secs -= 1;
+  }
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+std::string SerializeEvent(const AuditEvent& event) {
+  OrderedJson obj = OrderedJson::object();
+  AppendEventMembers(obj, event, event.time_unix_ms);
+  return Dump(obj);
+}
+
+FileAuditLog::FileAuditLog(int fd, Clock& clock, FileAuditOptions options, uint64_t next_seq, std::string prev)
+    : fd_(fd), clock_(clock), options_(options), next_seq_(next_seq), prev_(std::move(prev)) {}
+
+FileAuditLog::~FileAuditLog() {
+  if (fd_ >= 0) {
+    if (unsynced_ > 0) (void)fdatasync(fd_);
+    close(fd_);
+  }
+}
+
+Result<std::unique_ptr<FileAuditLog>> FileAuditLog::Open(const std::string& path, Clock& clock,
+                                                         FileAuditOptions options) {
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Error(errno == ENOENT ? Code::kNotFound : Code::kIo, Errno("audit log open " + path));
+  // Owning the fd from here on: every error path below closes it.
+  std::unique_ptr<FileAuditLog> log(new FileAuditLog(fd, clock, options, 1, std::string(GenesisPrev())));
+
+  struct stat st{};
+  if (fstat(fd, &st) != 0) return Error(Code::kIo, Errno("audit log stat " + path));
+  if (!S_ISREG(st.st_mode)) return Error(Code::kIo, "audit log " + path + " is not a regular file");
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size == 0) return log;
+
+  uint8_t last = 0;
+  ASTIS_RETURN_IF_ERROR(ReadAt(fd, size - 1, std::span<uint8_t>(&last, 1)));
+  std::string torn_hash;
+  uint64_t torn_bytes = 0;
+  if (last != '\n') {
+    // A line without its '\n' is a write cut short (crash, full disk).
+    // Test: ReopenRefusesTornTail / ReopenRepairsTornTail.
+    ASTIS_ASSIGN_OR_RETURN(uint64_t start, LineStart(fd, size, options.max_line_bytes));
+    if (!options.repair_torn_tail)
+      return Error(Code::kFailedPrecondition,
+                   "audit log " + path + ": torn last line at byte " + std::to_string(start) +
+                       " (verify the log; reopen with repair to truncate it)");
+    ASTIS_ASSIGN_OR_RETURN(std::string torn, ReadRange(fd, start, size));
+    torn_hash = HashLine(torn);
+    torn_bytes = size - start;
+    if (ftruncate(fd, static_cast<off_t>(start)) != 0) return Error(Code::kIo, Errno("audit log truncate"));
+    if (fdatasync(fd) != 0) return Error(Code::kIo, Errno("audit log sync"));
+    size = start;
+  }
+  if (size > 0) {
+    ASTIS_ASSIGN_OR_RETURN(uint64_t start, LineStart(fd, size - 1, options.max_line_bytes));
+    ASTIS_ASSIGN_OR_RETURN(std::string line, ReadRange(fd, start, size - 1));
+    auto parsed = ParseChainLine(line, options.max_line_bytes);
+    if (!parsed.ok() || parsed->seq < 1)
+      return Error(Code::kFailedPrecondition, "audit log " + path + ": last line is not a chain line");
+    log->next_seq_ = static_cast<uint64_t>(parsed->seq) + 1;
+    log->prev_ = HashLine(line);
+  }
+  if (torn_bytes > 0) {
+    AuditEvent e;
+    e.event = "audit.torn_tail";
+    e.decision = Decision::kAllow;
+    e.reason = "truncated a torn last line of " + std::to_string(torn_bytes) + " bytes, sha256 " + torn_hash;
+    ASTIS_RETURN_IF_ERROR(log->Append(e));
+  }
+  return log;
+}
+
+Status FileAuditLog::Append(const AuditEvent& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return AppendLocked(event);
+}
+
+Status FileAuditLog::AppendLocked(const AuditEvent& event) {
+  if (broken_) return Error(Code::kIo, "audit log: refusing to append after a failed write");
+  OrderedJson obj = OrderedJson::object();
+  obj["seq"] = next_seq_;
+  obj["prev"] = prev_;
+  AppendEventMembers(obj, event, event.time_unix_ms != 0 ? event.time_unix_ms : clock_.NowUnixMillis());
+  std::string line = Dump(obj);
+  if (line.size() > options_.max_line_bytes) return Error(Code::kTooLarge, "audit log: event exceeds the line limit");
+  std::string hash = HashLine(line);
+  line.push_back('\n');
+  // One write() of the whole line; O_APPEND places it at the end.
+  Status written = WriteAll(fd_, line);
+  if (!written.ok()) {
+    broken_ = true;
+    return written;
+  }
+  ++unsynced_;
+  if (options_.sync_every_lines != 0 && unsynced_ >= options_.sync_every_lines) {
+    if (fdatasync(fd_) != 0) {
+      broken_ = true;
+      return Error(Code::kIo, Errno("audit log sync"));
+    }
+    unsynced_ = 0;
+  }
+  prev_ = std::move(hash);
+  ++next_seq_;
+  return OkStatus();
+}
+
+Status FileAuditLog::Sync() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fdatasync(fd_) != 0) return Error(Code::kIo, Errno("audit log sync"));
+  unsynced_ = 0;
+  return OkStatus();
+}
+
+uint64_t FileAuditLog::next_seq() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_seq_;
+}
+
+std::string FileAuditLog::head_hash() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return prev_;
+}
+
+Result<VerifyReport> VerifyAuditLog(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rbe");
+  if (f == nullptr) return Error(errno == ENOENT ? Code::kNotFound : Code::kIo, Errno("audit log open " + path));
+  VerifyReport report;
+  report.head_hash = std::string(GenesisPrev());
+  char* buf = nullptr;
+  size_t cap = 0;
+  auto fail = [&report](std::string problem) {
+    report.ok = false;
+    report.first_bad_line = report.lines + 1;
+    report.problem = std::move(problem);
+  };
+  report.ok = true;
+  for (;;) {
+    errno = 0;
+    ssize_t n = getline(&buf, &cap, f);
+    if (n < 0) {
+      if (errno != 0) {
+        std::free(buf);
+        std::fclose(f);
+        return Error(Code::kIo, Errno("audit log read " + path));
+      }
+      break;
+    }
+    std::string_view line(buf, static_cast<size_t>(n));
+    if (line.back() != '\n') {
+      report.torn_tail = true;
+      fail("torn last line (no newline)");
+      break;
+    }
+    line.remove_suffix(1);
+    const uint64_t expected_seq = report.lines + 1;
+    auto parsed = ParseChainLine(line, std::max<size_t>(line.size(), 1));
+    if (!parsed.ok()) {
+      fail(parsed.status().message());
+      break;
+    }
+    if (parsed->seq < 1 || static_cast<uint64_t>(parsed->seq) != expected_seq) {
+      fail("seq " + std::to_string(parsed->seq) + " where " + std::to_string(expected_seq) + " was expected");
+      break;
+    }
+    if (parsed->prev != report.head_hash) {
+      fail(expected_seq == 1 ? "first line does not chain to the genesis value"
+                             : "prev does not match the hash of line " + std::to_string(expected_seq - 1));
+      break;
+    }
+    report.head_hash = HashLine(line);
+    report.last_seq = expected_seq;
+    report.lines = expected_seq;
+  }
+  std::free(buf);
+  std::fclose(f);
+  return report;
+}
+
+}  // namespace astis::audit

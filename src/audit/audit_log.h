@@ -1,0 +1,165 @@
+// The audit log: one hash-chained JSON line per security decision.
+//
+// Every line is a JSON object carrying "seq" (1, 2, 3, ...) and "prev", the
+// lower-case hex SHA-256 of the exact bytes of the previous line (without its
+// '\n'); the first line chains to GenesisPrev(). Editing, deleting, inserting
+// or reordering lines breaks the chain, and VerifyAuditLog finds the first
+// line where it breaks. See docs/audit-log.md for the format, the fsync
+// policy and what the chain cannot detect on its own (removal of whole lines
+// at the tail: anchor the head hash elsewhere).
+//
+// AuditEvent has no member for plaintext, DEKs, API key secrets, tokens or
+// ciphertext, so none can be logged by accident (audit_log_test.cc
+// NoSecretFields).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace astis::audit {
+
+// GenesisPrev returns the "prev" value of the first line of every log: the hex
+// SHA-256 of the ASCII string "astis audit log v1 genesis".
+std::string_view GenesisPrev();
+
+// Decision is the outcome recorded for an event.
+enum class Decision : uint8_t { kAllow, kDeny, kWouldDeny };
+
+// DecisionName returns "allow", "deny" or "would_deny". It cannot fail.
+std::string_view DecisionName(Decision d);
+
+// CapsuleRef identifies a capsule in an event by its key id and binding and
+// the per-capsule outcome; it deliberately has no room for enc/ct bytes.
+struct CapsuleRef {
+  std::string kid;
+  std::string cluster;
+  std::string namespace_;
+  std::string service_account;
+  std::string name;
+  std::string key;
+  Code code = Code::kOk;
+};
+
+// AuditEvent is one decision. Strings are operator-facing identifiers and
+// reasons; callers never put secret material in them (the type has no
+// secret-bearing member). Empty strings and a zero gate are omitted from the
+// line.
+struct AuditEvent {
+  // time_unix_ms is the event time; 0 means "stamp it with the sink's clock".
+  int64_t time_unix_ms = 0;
+  std::string event;  // "session.establish", "unwrap", "session.rotate", "session.end", "admin.*", "cvs.rewrap"
+  Decision decision = Decision::kAllow;
+  int gate = 0;            // 1-4 for a gate decision, 0 otherwise
+  Code code = Code::kOk;   // recorded as its wire name
+  std::string reason;      // detailed operator text (never sent to clients)
+  std::string cluster;
+  std::string namespace_;
+  std::string service_account;
+  std::string pod;
+  std::string pod_uid;
+  std::string api_key_id;  // the public id part of the API key, never its secret
+  std::string jkt;         // DPoP key thumbprint
+  std::vector<CapsuleRef> capsules;
+  std::string request_id;
+};
+
+// FormatRfc3339Millis renders Unix milliseconds as "YYYY-MM-DDTHH:MM:SS.mmmZ"
+// (RFC 3339 §5.6, UTC). It cannot fail for years 0..9999.
+std::string FormatRfc3339Millis(int64_t unix_ms);
+
+// SerializeEvent renders the event members of a line (without "seq" and
+// "prev") as a compact JSON object; control characters in every string are
+// escaped, so no field can break a line. It cannot fail.
+std::string SerializeEvent(const AuditEvent& event);
+
+// AuditSink receives audit events. Implementations are thread-safe.
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  // Append records event durably per the sink's policy. A non-OK result
+  // means the event may not be recorded; callers on a request path fail
+  // closed on it.
+  virtual Status Append(const AuditEvent& event) = 0;
+};
+
+// FileAuditOptions tunes a FileAuditLog.
+struct FileAuditOptions {
+  // sync_every_lines: fdatasync after every N appended lines. 1 (default)
+  // makes each line durable before Append returns; N > 1 trades the last
+  // N-1 lines on power loss for throughput; 0 syncs only on Sync().
+  uint32_t sync_every_lines = 1;
+  // repair_torn_tail: when the existing log ends in a torn line (a crash
+  // mid-write), truncate it and append an "audit.torn_tail" event recording
+  // how many bytes were dropped and their SHA-256. When false (default),
+  // Open refuses such a log with kFailedPrecondition so an operator looks.
+  bool repair_torn_tail = false;
+  // max_line_bytes bounds one line; a longer event is refused (kTooLarge).
+  size_t max_line_bytes = 256 * 1024;
+};
+
+// FileAuditLog appends hash-chained JSON lines to one file (created 0600).
+// Thread-safe: appends are serialised, so seq and prev always follow file
+// order. After a failed write the log refuses further appends (kIo): the
+// chain would otherwise continue past a possibly torn line.
+class FileAuditLog final : public AuditSink {
+ public:
+  // Open opens or creates path and continues the chain from its last line.
+  // Errors: kIo when the file cannot be opened or read; kFailedPrecondition
+  // when the last line is torn (unless options.repair_torn_tail) or is not a
+  // chain line. clock must outlive the log.
+  static Result<std::unique_ptr<FileAuditLog>> Open(const std::string& path, Clock& clock,
+                                                    FileAuditOptions options = {});
+  ~FileAuditLog() override;
+  FileAuditLog(const FileAuditLog&) = delete;
+  FileAuditLog& operator=(const FileAuditLog&) = delete;
+
+  // Append writes one line (see the file comment). Errors: kTooLarge for an
+  // oversize line, kIo for a write or sync failure (then the log is broken).
+  Status Append(const AuditEvent& event) override;
+  // Sync fdatasyncs the file now. Errors: kIo.
+  Status Sync();
+  // next_seq is the seq the next line will carry.
+  uint64_t next_seq() const;
+  // head_hash is the hex SHA-256 of the last line (GenesisPrev() if empty).
+  std::string head_hash() const;
+
+ private:
+  FileAuditLog(int fd, Clock& clock, FileAuditOptions options, uint64_t next_seq, std::string prev);
+  Status AppendLocked(const AuditEvent& event);
+
+  mutable std::mutex mu_;
+  int fd_;
+  Clock& clock_;
+  FileAuditOptions options_;
+  uint64_t next_seq_;
+  std::string prev_;
+  uint32_t unsynced_ = 0;
+  bool broken_ = false;
+};
+
+// VerifyReport is the outcome of VerifyAuditLog.
+struct VerifyReport {
+  bool ok = false;
+  uint64_t lines = 0;            // complete lines read
+  uint64_t first_bad_line = 0;   // 1-based; 0 when ok
+  std::string problem;           // what is wrong at first_bad_line
+  bool torn_tail = false;        // the file ends in a line without '\n'
+  uint64_t last_seq = 0;         // seq of the last good line
+  std::string head_hash;         // hex SHA-256 of the last good line
+};
+
+// VerifyAuditLog reads path and checks every line: valid JSON object, "seq"
+// equal to its position, "prev" equal to the hash of the line before. It
+// reports the first line where a check fails (for an edited line k that is
+// line k+1, whose "prev" no longer matches). Errors (as opposed to a bad
+// report): kIo / kNotFound when the file cannot be read.
+Result<VerifyReport> VerifyAuditLog(const std::string& path);
+
+}  // namespace astis::audit

@@ -1,0 +1,309 @@
+#include "audit/audit_log.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/encoding.h"
+#include "common/json.h"
+#include "crypto/sha256.h"
+
+namespace astis::audit {
+namespace {
+
+// A member named like secret material must not exist on AuditEvent.
+template <typename T>
+concept HasPlaintext = requires(T t) { t.plaintext; };
+template <typename T>
+concept HasDek = requires(T t) { t.dek; };
+template <typename T>
+concept HasToken = requires(T t) { t.token; };
+template <typename T>
+concept HasApiKeySecret = requires(T t) { t.api_key_secret; };
+template <typename T>
+concept HasApiKey = requires(T t) { t.api_key; };
+template <typename T>
+concept HasSecret = requires(T t) { t.secret; };
+template <typename T>
+concept HasCiphertext = requires(T t) { t.ciphertext; };
+template <typename T>
+concept HasCt = requires(T t) { t.ct; };
+template <typename T>
+concept HasEnc = requires(T t) { t.enc; };
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "astis-audit-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/audit.log";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  AuditEvent Event(int i) {
+    AuditEvent e;
+    e.event = "unwrap";
+    e.decision = i % 2 == 0 ? Decision::kAllow : Decision::kDeny;
+    e.gate = i % 5;
+    e.code = i % 2 == 0 ? Code::kOk : Code::kPodNotLive;
+    e.reason = "event number " + std::to_string(i);
+    e.cluster = "prod-eu1";
+    e.namespace_ = "payments";
+    e.service_account = "api";
+    e.pod = "api-7d9f";
+    e.pod_uid = "uid-" + std::to_string(i);
+    e.request_id = "req-" + std::to_string(i);
+    return e;
+  }
+
+  void WriteEvents(int n) {
+    auto log = FileAuditLog::Open(path_, clock_);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    for (int i = 0; i < n; ++i) ASSERT_TRUE((*log)->Append(Event(i)).ok());
+  }
+
+  std::vector<std::string> ReadLines() {
+    std::ifstream in(path_, std::ios::binary);
+    std::vector<std::string> lines;
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(line);
+    return lines;
+  }
+
+  void WriteLines(const std::vector<std::string>& lines) {
+    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+    for (const auto& l : lines) out << l << '\n';
+  }
+
+  VerifyReport Verify() {
+    auto report = VerifyAuditLog(path_);
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return report.ok() ? *report : VerifyReport{};
+  }
+
+  FakeClock clock_{1764115200};
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(AuditLogTest, ChainVerifies) {
+  auto log = FileAuditLog::Open(path_, clock_);
+  ASSERT_TRUE(log.ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*log)->Append(Event(i)).ok());
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, 5u);
+  EXPECT_EQ(r.last_seq, 5u);
+  EXPECT_EQ(r.head_hash, (*log)->head_hash());
+
+  std::vector<std::string> lines = ReadLines();
+  ASSERT_EQ(lines.size(), 5u);
+  auto first = ParseJsonObject(lines[0]);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ((*first)["prev"], std::string(GenesisPrev()));
+  EXPECT_EQ((*first)["seq"], 1);
+  EXPECT_EQ((*first)["time"], "2025-11-26T00:00:00.000Z");
+  auto second = ParseJsonObject(lines[1]);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ((*second)["prev"], HexEncode(Sha256(lines[0])));
+  EXPECT_EQ(GenesisPrev(), HexEncode(Sha256(std::string_view("astis audit log v1 genesis"))));
+}
+
+TEST_F(AuditLogTest, EmptyLogVerifies) {
+  WriteEvents(0);
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.lines, 0u);
+  EXPECT_EQ(r.head_hash, GenesisPrev());
+}
+
+TEST_F(AuditLogTest, DetectsEditedLine) {
+  WriteEvents(5);
+  std::vector<std::string> lines = ReadLines();
+  size_t at = lines[2].find("event number 2");
+  ASSERT_NE(at, std::string::npos);
+  lines[2].replace(at, 14, "event number 9");  // still valid JSON, same seq/prev
+  WriteLines(lines);
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_line, 4u);  // line 4's prev no longer matches line 3
+  EXPECT_NE(r.problem.find("line 3"), std::string::npos) << r.problem;
+}
+
+TEST_F(AuditLogTest, DetectsDeletedLine) {
+  WriteEvents(5);
+  std::vector<std::string> lines = ReadLines();
+  lines.erase(lines.begin() + 2);
+  WriteLines(lines);
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_line, 3u);
+}
+
+TEST_F(AuditLogTest, DetectsDeletedFirstLine) {
+  WriteEvents(3);
+  std::vector<std::string> lines = ReadLines();
+  lines.erase(lines.begin());
+  WriteLines(lines);
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_line, 1u);
+}
+
+TEST_F(AuditLogTest, DetectsReorderedLines) {
+  WriteEvents(5);
+  std::vector<std::string> lines = ReadLines();
+  std::swap(lines[1], lines[2]);
+  WriteLines(lines);
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_line, 2u);
+}
+
+TEST_F(AuditLogTest, DetectsInsertedLine) {
+  WriteEvents(5);
+  std::vector<std::string> lines = ReadLines();
+  // A forged line that chains correctly to line 2 and claims seq 3: the
+  // original line 3 that follows it no longer fits.
+  Json forged = {{"seq", 3}, {"prev", HexEncode(Sha256(lines[1]))}, {"event", "unwrap"}, {"decision", "allow"}};
+  lines.insert(lines.begin() + 2, DumpJson(forged));
+  WriteLines(lines);
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_line, 4u);
+}
+
+TEST_F(AuditLogTest, DetectsTruncatedTail) {
+  WriteEvents(5);
+  auto size = std::filesystem::file_size(path_);
+  std::filesystem::resize_file(path_, size - 10);  // a crash mid-write
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.torn_tail);
+  EXPECT_EQ(r.first_bad_line, 5u);
+  EXPECT_EQ(r.lines, 4u);
+}
+
+TEST_F(AuditLogTest, ReopenRefusesTornTail) {
+  WriteEvents(3);
+  std::filesystem::resize_file(path_, std::filesystem::file_size(path_) - 1);  // drop only the '\n'
+  auto log = FileAuditLog::Open(path_, clock_);
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), Code::kFailedPrecondition);
+}
+
+TEST_F(AuditLogTest, ReopenRepairsTornTail) {
+  WriteEvents(3);
+  std::filesystem::resize_file(path_, std::filesystem::file_size(path_) - 7);
+  FileAuditOptions options;
+  options.repair_torn_tail = true;
+  auto log = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_TRUE((*log)->Append(Event(7)).ok());
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, 4u);  // 2 intact + audit.torn_tail + the new event
+  std::vector<std::string> lines = ReadLines();
+  EXPECT_NE(lines[2].find("audit.torn_tail"), std::string::npos);
+}
+
+TEST_F(AuditLogTest, ReopenContinuesChain) {
+  WriteEvents(3);
+  auto log = FileAuditLog::Open(path_, clock_);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ((*log)->next_seq(), 4u);
+  EXPECT_EQ((*log)->head_hash(), HexEncode(Sha256(ReadLines().back())));
+  ASSERT_TRUE((*log)->Append(Event(3)).ok());
+  ASSERT_TRUE((*log)->Append(Event(4)).ok());
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, 5u);
+}
+
+TEST_F(AuditLogTest, ReopenRefusesForeignLastLine) {
+  WriteLines({"not a chain line"});
+  auto log = FileAuditLog::Open(path_, clock_);
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), Code::kFailedPrecondition);
+}
+
+TEST_F(AuditLogTest, CreatesFileOwnerOnly) {
+  WriteEvents(1);
+  struct stat st{};
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0077, 0u);
+}
+
+TEST_F(AuditLogTest, ConcurrentAppendsStayChained) {
+  FileAuditOptions options;
+  options.sync_every_lines = 0;  // batch: one Sync at the end
+  auto log = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(log.ok());
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) EXPECT_TRUE((*log)->Append(Event(t * 1000 + i)).ok());
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE((*log)->Sync().ok());
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+TEST_F(AuditLogTest, RefusesOversizeEvent) {
+  FileAuditOptions options;
+  options.max_line_bytes = 1024;
+  auto log = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(log.ok());
+  AuditEvent e = Event(0);
+  e.reason.assign(2048, 'x');
+  Status s = (*log)->Append(e);
+  EXPECT_EQ(s.code(), Code::kTooLarge);
+  EXPECT_TRUE((*log)->Append(Event(1)).ok());  // the log is still usable
+  EXPECT_TRUE(Verify().ok);
+}
+
+TEST(AuditEventTest, NoSecretFields) {
+  static_assert(!HasPlaintext<AuditEvent> && !HasDek<AuditEvent> && !HasToken<AuditEvent> &&
+                !HasApiKeySecret<AuditEvent> && !HasApiKey<AuditEvent> && !HasSecret<AuditEvent> &&
+                !HasCiphertext<AuditEvent> && !HasCt<AuditEvent> && !HasEnc<AuditEvent>);
+  static_assert(!HasCiphertext<CapsuleRef> && !HasCt<CapsuleRef> && !HasEnc<CapsuleRef> && !HasDek<CapsuleRef>);
+
+  // An operator-supplied reason cannot forge a second line or new members:
+  // control characters and quotes are escaped by the serializer.
+  AuditEvent e;
+  e.event = "admin.test";
+  e.decision = Decision::kWouldDeny;
+  e.reason = "x\n{\"seq\":1,\"prev\":\"00\"}\r\x01\"";
+  std::string line = SerializeEvent(e);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_EQ(line.find('\r'), std::string::npos);
+  EXPECT_EQ(line.find('\x01'), std::string::npos);
+  auto parsed = ParseJsonObject(line);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ((*parsed)["reason"], e.reason);
+  EXPECT_EQ((*parsed)["decision"], "would_deny");
+  EXPECT_FALSE(parsed->contains("seq"));
+}
+
+TEST(AuditEventTest, FormatsRfc3339Utc) {
+  EXPECT_EQ(FormatRfc3339Millis(1764115200123), "2025-11-26T00:00:00.123Z");
+  EXPECT_EQ(FormatRfc3339Millis(0), "1970-01-01T00:00:00.000Z");
+}
+
+}  // namespace
+}  // namespace astis::audit

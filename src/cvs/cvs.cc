@@ -1,0 +1,114 @@
+#include "cvs/cvs.h"
+
+#include <utility>
+
+#include "capsule/capsule.h"
+#include "capsule/seal.h"
+#include "crypto/secret_bytes.h"
+
+namespace astis::cvs {
+namespace {
+
+struct Outcome {
+  RewrapResult result;
+  audit::CapsuleRef ref;
+};
+
+// RewrapOne handles one capsule. Whole-call failures (the recipient key
+// cannot be sealed to) come back as a non-OK Status; per-capsule refusals as
+// a result code.
+Result<Outcome> RewrapOne(const capsule::OrgKeySet& keys, const VerifiedScope& scope,
+                          const X25519PublicKey& recipient, std::string_view session_id,
+                          std::span<const uint8_t> bytes, Random& rng) {
+  Outcome out;
+  // PROTOCOL.md §4.2 capsule_invalid: not a §3.1 capsule.
+  // Test: TamperedCapsuleIsCapsuleInvalid.
+  auto parsed = capsule::Capsule::Parse(bytes);
+  if (!parsed.ok()) {
+    out.result.code = Code::kCapsuleInvalid;
+    out.ref.code = Code::kCapsuleInvalid;
+    return out;
+  }
+  const capsule::Capsule& cap = *parsed;
+  const capsule::Binding& b = cap.binding();
+  out.ref = audit::CapsuleRef{cap.kid(), b.cluster, b.namespace_, b.service_account, b.name, b.key, Code::kOk};
+
+  // PROTOCOL.md §4.2 capsule_scope: the binding must equal the verified
+  // identity before any key is used. Test: CapsuleFromOtherNamespaceIsCapsuleScope.
+  Status scoped = capsule::CheckCapsuleScope(cap, scope.cluster, scope.namespace_, scope.service_account);
+  if (!scoped.ok()) {
+    out.result.code = out.ref.code = Code::kCapsuleScope;
+    return out;
+  }
+  // PROTOCOL.md §4.2 unknown_key / capsule_invalid. Tests: UnknownKidIsUnknownKey,
+  // TamperedCapsuleIsCapsuleInvalid, RetiredKeyStillOpens.
+  auto dek = capsule::OpenCapsule(keys, cap);
+  if (!dek.ok()) {
+    Code code = dek.status().code() == Code::kUnknownKey ? Code::kUnknownKey : Code::kCapsuleInvalid;
+    out.result.code = out.ref.code = code;
+    return out;
+  }
+  // PROTOCOL.md §4.2: HPKE SealBase(pkR = recipient, info "astis rewrap v1",
+  // aad = CAPSULE_HASH || session id, pt = DEK). Test: RewrapsForMatchingScope.
+  auto rewrapped = capsule::Rewrap(*dek, recipient, cap.hash(), session_id, rng);
+  dek->Wipe();  // the DEK is gone before any response is built
+  if (!rewrapped.ok())
+    return Error(Code::kCrypto, "cvs: rewrap to the recipient failed (kid " + cap.kid() + ")");
+  out.result.code = Code::kOk;
+  out.result.enc = std::move(rewrapped->enc);
+  out.result.ct = std::move(rewrapped->ct);
+  return out;
+}
+
+}  // namespace
+
+CvsService::CvsService(capsule::OrgKeySet keys, Random& rng, audit::AuditSink* audit)
+    : keys_(std::make_shared<const capsule::OrgKeySet>(std::move(keys))), rng_(rng), audit_(audit) {}
+
+std::shared_ptr<const capsule::OrgKeySet> CvsService::Keys() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return keys_;
+}
+
+void CvsService::ReplaceKeys(capsule::OrgKeySet keys) {
+  auto fresh = std::make_shared<const capsule::OrgKeySet>(std::move(keys));
+  std::lock_guard<std::mutex> lock(mu_);
+  keys_ = std::move(fresh);
+}
+
+Status CvsService::Ping() { return OkStatus(); }
+
+Result<std::vector<RewrapResult>> CvsService::Rewrap(const VerifiedScope& scope, const X25519PublicKey& recipient,
+                                                     std::string_view session_id,
+                                                     std::span<const std::vector<uint8_t>> capsules) {
+  // PROTOCOL.md §4.2: 1 to 64 capsules. Test: RejectsEmptyAndOversizeBatch.
+  if (capsules.empty() || capsules.size() > kMaxCapsulesPerCall)
+    return Error(Code::kBadRequest, "cvs: a batch holds 1 to 64 capsules");
+  if (session_id.empty()) return Error(Code::kBadRequest, "cvs: empty session id");
+
+  std::shared_ptr<const capsule::OrgKeySet> keys = Keys();
+  std::vector<RewrapResult> results;
+  results.reserve(capsules.size());
+  audit::AuditEvent event;
+  event.event = "cvs.rewrap";
+  event.cluster = scope.cluster;
+  event.namespace_ = scope.namespace_;
+  event.service_account = scope.service_account;
+  size_t refused = 0;
+  for (const std::vector<uint8_t>& bytes : capsules) {
+    ASTIS_ASSIGN_OR_RETURN(Outcome outcome, RewrapOne(*keys, scope, recipient, session_id, bytes, rng_));
+    if (outcome.result.code != Code::kOk) ++refused;
+    results.push_back(std::move(outcome.result));
+    event.capsules.push_back(std::move(outcome.ref));
+  }
+  if (audit_ != nullptr) {
+    event.decision = refused == 0 ? audit::Decision::kAllow : audit::Decision::kDeny;
+    event.reason = std::to_string(capsules.size() - refused) + " of " + std::to_string(capsules.size()) +
+                   " capsules rewrapped";
+    Status logged = audit_->Append(event);
+    if (!logged.ok()) return Error(Code::kIo, "cvs: audit log append failed");
+  }
+  return results;
+}
+
+}  // namespace astis::cvs

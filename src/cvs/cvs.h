@@ -1,0 +1,101 @@
+// The conversion service (CVS): the only component that holds org private
+// keys. It opens a capsule only for the identity the edge verified and
+// reseals the capsule's DEK to the pod's recipient key (PROTOCOL.md §4.2).
+//
+// CvsPort is what the edge calls; CvsService is the in-process
+// implementation (Tier 1, or the server side of the remote mode in
+// cvs/remote.h). See docs/cvs.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/audit_log.h"
+#include "capsule/org_key.h"
+#include "common/status.h"
+#include "crypto/random.h"
+#include "crypto/x25519.h"
+
+namespace astis::cvs {
+
+// kMaxCapsulesPerCall is the PROTOCOL.md §4.2 batch limit (1 to 64).
+inline constexpr size_t kMaxCapsulesPerCall = 64;
+
+// VerifiedScope is the identity the edge established through gates 1-4
+// (cluster addressed, token namespace and ServiceAccount). The CVS trusts it
+// as given: the edge is the only authenticated caller (mutual TLS in remote
+// mode).
+struct VerifiedScope {
+  std::string cluster;
+  std::string namespace_;
+  std::string service_account;
+};
+
+// RewrapResult is one capsule's outcome: kOk with enc/ct (the DEK HPKE-sealed
+// to the recipient, PROTOCOL.md §4.2), or kCapsuleScope, kUnknownKey or
+// kCapsuleInvalid with empty enc/ct. Nothing in it is secret.
+struct RewrapResult {
+  Code code = Code::kCapsuleInvalid;
+  std::vector<uint8_t> enc;
+  std::vector<uint8_t> ct;
+};
+
+// CvsPort rewraps capsules for a verified identity. Implementations are
+// thread-safe.
+class CvsPort {
+ public:
+  virtual ~CvsPort() = default;
+  // Rewrap returns one result per capsule, in request order; one capsule's
+  // failure never affects another's. Whole-call errors: kBadRequest for an
+  // empty or over-long batch or an empty session id, kCvsUnavailable when a
+  // remote CVS cannot be reached or answers malformed, kCrypto when sealing
+  // to the recipient fails (e.g. a low-order recipient key).
+  virtual Result<std::vector<RewrapResult>> Rewrap(const VerifiedScope& scope, const X25519PublicKey& recipient,
+                                                   std::string_view session_id,
+                                                   std::span<const std::vector<uint8_t>> capsules) = 0;
+  // Ping returns OK when the CVS can serve, kCvsUnavailable otherwise.
+  virtual Status Ping() = 0;
+};
+
+// CvsService is the in-process CVS. It owns its org key set (replaceable
+// after a rotation) and borrows rng and, if given, an audit sink that
+// receives one "cvs.rewrap" event per call (kids, bindings and per-capsule
+// codes; never a DEK). rng must be thread-safe (SystemRandom is); rng and
+// audit must outlive the service.
+class CvsService final : public CvsPort {
+ public:
+  CvsService(capsule::OrgKeySet keys, Random& rng, audit::AuditSink* audit = nullptr);
+
+  // Rewrap implements CvsPort::Rewrap for each capsule: parse
+  // (capsule_invalid), binding equals scope (capsule_scope), open with the
+  // key named by kid (unknown_key / capsule_invalid), reseal the DEK to
+  // recipient with aad CAPSULE_HASH || session id. Each DEK lives only in
+  // locked SecretBytes and is wiped before the next capsule is handled. An
+  // audit failure fails the call (kIo), since the decision would go
+  // unrecorded.
+  Result<std::vector<RewrapResult>> Rewrap(const VerifiedScope& scope, const X25519PublicKey& recipient,
+                                           std::string_view session_id,
+                                           std::span<const std::vector<uint8_t>> capsules) override;
+  // Ping returns OK: an in-process CVS with a loaded key set can serve.
+  Status Ping() override;
+
+  // ReplaceKeys swaps in a new key set (after RotateOrgKeys). Calls already
+  // running finish with the old set. It cannot fail.
+  void ReplaceKeys(capsule::OrgKeySet keys);
+
+ private:
+  std::shared_ptr<const capsule::OrgKeySet> Keys() const;
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const capsule::OrgKeySet> keys_;
+  Random& rng_;
+  audit::AuditSink* audit_;
+};
+
+}  // namespace astis::cvs

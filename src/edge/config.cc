@@ -1,0 +1,183 @@
+#include "edge/config.h"
+
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/encoding.h"
+
+namespace astis::edge {
+namespace {
+
+Status Bad(std::string_view field, std::string_view why) {
+  return Error(Code::kInvalidArgument, std::string(field) + ": " + std::string(why));
+}
+
+std::string Join(std::string_view prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+}
+
+// CheckKeys refuses a non-map node and any key outside allowed.
+Status CheckKeys(const YAML::Node& node, std::string_view where, std::initializer_list<std::string_view> allowed) {
+  if (!node.IsMap()) return Bad(where.empty() ? "(top level)" : where, "must be a mapping");
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) return Bad(where, "keys must be strings");
+    const std::string key = kv.first.Scalar();
+    bool known = false;
+    for (auto a : allowed) known = known || a == key;
+    if (!known) return Bad(Join(where, key), "unknown key");
+  }
+  return OkStatus();
+}
+
+Status GetStr(const YAML::Node& map, std::string_view where, const char* key, std::string& out, bool required) {
+  const YAML::Node n = map[key];
+  if (!n) return required ? Bad(Join(where, key), "required") : OkStatus();
+  if (!n.IsScalar() || n.Scalar().empty()) return Bad(Join(where, key), "must be a non-empty string");
+  out = n.Scalar();
+  return OkStatus();
+}
+
+Status GetInt(const YAML::Node& map, std::string_view where, const char* key, int64_t& out, int64_t lo, int64_t hi) {
+  const YAML::Node n = map[key];
+  if (!n) return OkStatus();
+  const std::string field = Join(where, key);
+  if (!n.IsScalar()) return Bad(field, "must be an integer");
+  const std::string& s = n.Scalar();
+  if (s.empty() || s.size() > 18) return Bad(field, "must be an integer");
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return Bad(field, "must be a non-negative integer");
+    v = v * 10 + (c - '0');
+  }
+  if (v < lo || v > hi) return Bad(field, "out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  out = v;
+  return OkStatus();
+}
+
+Status CheckHttpsBase(std::string_view field, const std::string& url) {
+  constexpr std::string_view kScheme = "https://";
+  if (url.rfind(kScheme, 0) != 0) return Bad(field, "must be an https:// URL");
+  const std::string_view rest = std::string_view(url).substr(kScheme.size());
+  if (rest.empty()) return Bad(field, "missing host");
+  for (char c : rest) {
+    if (c == '?' || c == '#' || c == '@' || c <= ' ' || c == 0x7f) {
+      return Bad(field, "must not contain a query, fragment, userinfo or whitespace");
+    }
+  }
+  if (url.back() == '/') return Bad(field, "must not end with '/'");
+  return OkStatus();
+}
+
+Status Fill(const YAML::Node& root, EdgeConfig& c) {
+  ASTIS_RETURN_IF_ERROR(CheckKeys(root, "", {"listen", "tls", "external_base_url", "store", "cvs", "audit_log",
+                                             "session_ttl_seconds", "dpop", "token", "limits", "admin"}));
+  if (const YAML::Node n = root["listen"]) {
+    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "listen", {"address", "port"}));
+    ASTIS_RETURN_IF_ERROR(GetStr(n, "listen", "address", c.listen.address, false));
+    int64_t port = c.listen.port;
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "listen", "port", port, 0, 65535));
+    c.listen.port = static_cast<uint16_t>(port);
+  }
+  const YAML::Node tls = root["tls"];
+  if (!tls) return Bad("tls", "required");
+  ASTIS_RETURN_IF_ERROR(CheckKeys(tls, "tls", {"cert_file", "key_file"}));
+  ASTIS_RETURN_IF_ERROR(GetStr(tls, "tls", "cert_file", c.tls.cert_file, true));
+  ASTIS_RETURN_IF_ERROR(GetStr(tls, "tls", "key_file", c.tls.key_file, true));
+
+  ASTIS_RETURN_IF_ERROR(GetStr(root, "", "external_base_url", c.external_base_url, true));
+  ASTIS_RETURN_IF_ERROR(CheckHttpsBase("external_base_url", c.external_base_url));
+
+  const YAML::Node store = root["store"];
+  if (!store) return Bad("store", "required");
+  ASTIS_RETURN_IF_ERROR(CheckKeys(store, "store", {"backend", "path"}));
+  ASTIS_RETURN_IF_ERROR(GetStr(store, "store", "backend", c.store.backend, false));
+  if (c.store.backend != "sqlite") return Bad("store.backend", "must be \"sqlite\"");
+  ASTIS_RETURN_IF_ERROR(GetStr(store, "store", "path", c.store.path, true));
+
+  const YAML::Node cvs = root["cvs"];
+  if (!cvs) return Bad("cvs", "required");
+  ASTIS_RETURN_IF_ERROR(CheckKeys(cvs, "cvs", {"mode", "org_keys", "url", "ca_file", "client_cert_file",
+                                               "client_key_file", "server_cert_sha256"}));
+  std::string mode;
+  ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "mode", mode, true));
+  if (mode == "embedded") {
+    c.cvs.mode = CvsMode::kEmbedded;
+    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "org_keys", c.cvs.org_keys, true));
+    for (const char* k : {"url", "ca_file", "client_cert_file", "client_key_file", "server_cert_sha256"}) {
+      if (cvs[k]) return Bad(Join("cvs", k), "only allowed with mode: remote");
+    }
+  } else if (mode == "remote") {
+    c.cvs.mode = CvsMode::kRemote;
+    if (cvs["org_keys"]) return Bad("cvs.org_keys", "only allowed with mode: embedded");
+    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "url", c.cvs.url, true));
+    ASTIS_RETURN_IF_ERROR(CheckHttpsBase("cvs.url", c.cvs.url));
+    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "ca_file", c.cvs.ca_file, true));
+    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "client_cert_file", c.cvs.client_cert_file, true));
+    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "client_key_file", c.cvs.client_key_file, true));
+    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "server_cert_sha256", c.cvs.server_cert_sha256, true));
+    auto pin = HexDecode(c.cvs.server_cert_sha256);
+    if (!pin.ok() || pin->size() != 32) return Bad("cvs.server_cert_sha256", "must be 64 hex digits");
+  } else {
+    return Bad("cvs.mode", "must be \"embedded\" or \"remote\"");
+  }
+
+  ASTIS_RETURN_IF_ERROR(GetStr(root, "", "audit_log", c.audit_log, true));
+  ASTIS_RETURN_IF_ERROR(GetInt(root, "", "session_ttl_seconds", c.session_ttl_seconds, 60, 86400));
+  if (const YAML::Node n = root["dpop"]) {
+    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "dpop", {"max_skew_seconds", "nonce_window_seconds"}));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "dpop", "max_skew_seconds", c.dpop.max_skew_seconds, 1, 600));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "dpop", "nonce_window_seconds", c.dpop.nonce_window_seconds, 10, 3600));
+  }
+  if (const YAML::Node n = root["token"]) {
+    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "token", {"max_skew_seconds"}));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "token", "max_skew_seconds", c.token.max_skew_seconds, 0, 600));
+  }
+  if (const YAML::Node n = root["limits"]) {
+    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "limits", {"max_body_bytes", "max_capsules_per_request",
+                                                  "rate_per_api_key_per_minute", "rate_per_pod_uid_per_minute"}));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "limits", "max_body_bytes", c.limits.max_body_bytes, 1024, 16 << 20));
+    // PROTOCOL.md §4.2: 1 to 64 capsules; a smaller limit is allowed, a larger one is not.
+    ASTIS_RETURN_IF_ERROR(
+        GetInt(n, "limits", "max_capsules_per_request", c.limits.max_capsules_per_request, 1, 64));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "limits", "rate_per_api_key_per_minute", c.limits.rate_per_api_key_per_minute,
+                                 1, 1000000));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "limits", "rate_per_pod_uid_per_minute", c.limits.rate_per_pod_uid_per_minute,
+                                 1, 1000000));
+  }
+  if (const YAML::Node n = root["admin"]) {
+    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "admin", {"unix_socket"}));
+    ASTIS_RETURN_IF_ERROR(GetStr(n, "admin", "unix_socket", c.admin.unix_socket, false));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<EdgeConfig> ParseEdgeConfig(std::string_view yaml_text) {
+  EdgeConfig config;
+  try {
+    const YAML::Node root = YAML::Load(std::string(yaml_text));
+    ASTIS_RETURN_IF_ERROR(Fill(root, config));
+  } catch (const YAML::Exception& e) {
+    return Error(Code::kInvalidArgument, "config: YAML syntax error at line " + std::to_string(e.mark.line + 1));
+  } catch (const std::exception&) {
+    return Error(Code::kInvalidArgument, "config: unreadable YAML");
+  }
+  return config;
+}
+
+Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(Code::kIo, "cannot read config file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto parsed = ParseEdgeConfig(ss.str());
+  if (!parsed.ok()) return parsed.status().Annotate(path);
+  return parsed;
+}
+
+}  // namespace astis::edge

@@ -1,0 +1,73 @@
+// Edge configuration (docs/configuration.md): a YAML file read once at start.
+//
+// Validation is strict and happens before the edge serves anything: an
+// unknown key, a missing required field, a wrong type or an out-of-range value
+// is an error whose message names the field ("dpop.max_skew_seconds: ...").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace astis::edge {
+
+// CvsMode selects the in-process CVS (org keys on this host) or a remote one.
+enum class CvsMode { kEmbedded, kRemote };
+
+// EdgeConfig is the validated configuration. A plain value; copyable.
+struct EdgeConfig {
+  struct Listen {
+    std::string address = "0.0.0.0";
+    uint16_t port = 8443;
+  } listen;
+  struct Tls {
+    std::string cert_file;
+    std::string key_file;
+  } tls;
+  // external_base_url is the https origin pods address ("https://edge.example"),
+  // without a trailing slash; DPoP htu = external_base_url + request path.
+  std::string external_base_url;
+  struct Store {
+    std::string backend = "sqlite";
+    std::string path;
+  } store;
+  struct Cvs {
+    CvsMode mode = CvsMode::kEmbedded;
+    std::string org_keys;          // embedded: org key set file (0600)
+    std::string url;               // remote: https URL of the CVS
+    std::string ca_file;           // remote
+    std::string client_cert_file;  // remote
+    std::string client_key_file;   // remote
+    std::string server_cert_sha256;  // remote: hex SHA-256 of the CVS leaf cert DER
+  } cvs;
+  std::string audit_log;
+  int64_t session_ttl_seconds = 900;
+  struct Dpop {
+    int64_t max_skew_seconds = 60;
+    int64_t nonce_window_seconds = 60;
+  } dpop;
+  struct Token {
+    int64_t max_skew_seconds = 60;
+  } token;
+  struct Limits {
+    int64_t max_body_bytes = 256 * 1024;
+    int64_t max_capsules_per_request = 64;
+    int64_t rate_per_api_key_per_minute = 600;
+    int64_t rate_per_pod_uid_per_minute = 300;
+  } limits;
+  struct Admin {
+    std::string unix_socket;
+  } admin;
+};
+
+// ParseEdgeConfig parses and validates YAML text. Errors are
+// kInvalidArgument with a message naming the offending field; yaml-cpp
+// exceptions never escape.
+Result<EdgeConfig> ParseEdgeConfig(std::string_view yaml_text);
+
+// LoadEdgeConfig reads path (kIo when unreadable) and calls ParseEdgeConfig.
+Result<EdgeConfig> LoadEdgeConfig(const std::string& path);
+
+}  // namespace astis::edge

@@ -1,0 +1,135 @@
+#include "edge/config.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace astis::edge {
+namespace {
+
+constexpr char kMinimal[] = R"(
+tls: {cert_file: /etc/astis/tls.crt, key_file: /etc/astis/tls.key}
+external_base_url: https://edge.example.com
+store: {backend: sqlite, path: /var/lib/astis/edge.db}
+cvs: {mode: embedded, org_keys: /etc/astis/org-keys.json}
+audit_log: /var/log/astis/audit.jsonl
+)";
+
+Status ParseWith(const std::string& extra) { return ParseEdgeConfig(std::string(kMinimal) + extra).status(); }
+
+TEST(EdgeConfig, MinimalGetsDefaults) {
+  auto c = ParseEdgeConfig(kMinimal);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->session_ttl_seconds, 900);
+  EXPECT_EQ(c->dpop.max_skew_seconds, 60);
+  EXPECT_EQ(c->dpop.nonce_window_seconds, 60);
+  EXPECT_EQ(c->token.max_skew_seconds, 60);
+  EXPECT_EQ(c->limits.max_capsules_per_request, 64);
+  EXPECT_EQ(c->cvs.mode, CvsMode::kEmbedded);
+  EXPECT_EQ(c->external_base_url, "https://edge.example.com");
+}
+
+TEST(EdgeConfig, FullRemoteConfigParses) {
+  auto c = ParseEdgeConfig(R"(
+listen: {address: 127.0.0.1, port: 9443}
+tls: {cert_file: a, key_file: b}
+external_base_url: https://edge.example.com:8443
+store: {path: /tmp/x.db}
+cvs:
+  mode: remote
+  url: https://cvs.internal:9000
+  ca_file: ca.pem
+  client_cert_file: c.pem
+  client_key_file: k.pem
+  server_cert_sha256: 0000000000000000000000000000000000000000000000000000000000000000
+audit_log: a.log
+session_ttl_seconds: 600
+dpop: {max_skew_seconds: 30, nonce_window_seconds: 120}
+token: {max_skew_seconds: 10}
+limits: {max_body_bytes: 65536, max_capsules_per_request: 32, rate_per_api_key_per_minute: 10, rate_per_pod_uid_per_minute: 5}
+admin: {unix_socket: /run/astis/admin.sock}
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->listen.port, 9443);
+  EXPECT_EQ(c->cvs.mode, CvsMode::kRemote);
+  EXPECT_EQ(c->limits.max_capsules_per_request, 32);
+  EXPECT_EQ(c->dpop.nonce_window_seconds, 120);
+  EXPECT_EQ(c->admin.unix_socket, "/run/astis/admin.sock");
+}
+
+TEST(EdgeConfig, RejectsUnknownTopLevelKey) {
+  Status s = ParseWith("debug: true\n");
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("debug"), std::string::npos);
+}
+
+TEST(EdgeConfig, RejectsUnknownNestedKey) {
+  Status s = ParseWith("dpop: {max_skew_seconds: 10, allow_none: true}\n");
+  EXPECT_NE(s.message().find("dpop.allow_none"), std::string::npos) << s.message();
+}
+
+TEST(EdgeConfig, RejectsHttpBaseUrl) {
+  auto c = ParseEdgeConfig(R"(
+tls: {cert_file: a, key_file: b}
+external_base_url: http://edge.example.com
+store: {path: x}
+cvs: {mode: embedded, org_keys: k}
+audit_log: a
+)");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("external_base_url"), std::string::npos);
+}
+
+TEST(EdgeConfig, RejectsMissingRequiredField) {
+  auto c = ParseEdgeConfig("tls: {cert_file: a, key_file: b}\nexternal_base_url: https://e\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("store"), std::string::npos);
+}
+
+TEST(EdgeConfig, RejectsOutOfRangeSkew) {
+  Status s = ParseWith("dpop: {max_skew_seconds: 100000}\n");
+  EXPECT_NE(s.message().find("dpop.max_skew_seconds"), std::string::npos) << s.message();
+}
+
+TEST(EdgeConfig, RejectsMoreThan64Capsules) {
+  Status s = ParseWith("limits: {max_capsules_per_request: 65}\n");
+  EXPECT_NE(s.message().find("limits.max_capsules_per_request"), std::string::npos) << s.message();
+}
+
+TEST(EdgeConfig, RejectsNonIntegerTtl) {
+  Status s = ParseWith("session_ttl_seconds: 15m\n");
+  EXPECT_NE(s.message().find("session_ttl_seconds"), std::string::npos) << s.message();
+}
+
+TEST(EdgeConfig, RejectsRemoteFieldsInEmbeddedMode) {
+  auto c = ParseEdgeConfig(R"(
+tls: {cert_file: a, key_file: b}
+external_base_url: https://e
+store: {path: x}
+cvs: {mode: embedded, org_keys: k, url: https://cvs}
+audit_log: a
+)");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("cvs.url"), std::string::npos);
+}
+
+TEST(EdgeConfig, RejectsBadPin) {
+  auto c = ParseEdgeConfig(R"(
+tls: {cert_file: a, key_file: b}
+external_base_url: https://e
+store: {path: x}
+cvs: {mode: remote, url: https://cvs, ca_file: a, client_cert_file: b, client_key_file: c, server_cert_sha256: abc}
+audit_log: a
+)");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("cvs.server_cert_sha256"), std::string::npos);
+}
+
+TEST(EdgeConfig, RejectsYamlSyntaxErrorWithoutThrowing) {
+  auto c = ParseEdgeConfig("tls: {cert_file: [\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace astis::edge

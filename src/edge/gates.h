@@ -1,0 +1,180 @@
+// The four gates of PROTOCOL.md §6, as functions of injected inputs.
+//
+// Each gate returns a verified type that only that gate can construct, or a
+// Status whose code is the gate-level wire code of PROTOCOL.md §7 and whose
+// message is the detailed reason for the audit log (never sent to a client).
+// The edge's EdgeService does the I/O (store, Kubernetes) and calls these.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "crypto/random.h"
+#include "crypto/secret_bytes.h"
+#include "crypto/sha256.h"
+#include "jose/jwk.h"
+
+namespace astis::edge {
+
+// ---------------------------------------------------------------- gate 1
+
+// kApiKeyHeader is the request header carrying the API key (PROTOCOL.md §4).
+inline constexpr std::string_view kApiKeyHeader = "X-Astis-Api-Key";
+
+// PresentedApiKey is the syntactically valid `astis_<id>_<secret>` a client
+// sent; nothing about it is verified. Owns the secret (wiped on release).
+class PresentedApiKey {
+ public:
+  // Parse accepts exactly "astis_" + id ([a-z0-9]{8,32}) + "_" + secret
+  // (strict b64u, 32 to 128 characters). Anything else is kApiKeyInvalid
+  // (test ApiKeyMalformed); the message never echoes the value.
+  static Result<PresentedApiKey> Parse(std::string_view header_value);
+  const std::string& id() const { return id_; }
+  // hash returns SHA-256 of the ASCII secret part: what the store holds.
+  const Sha256Digest& hash() const { return hash_; }
+
+ private:
+  PresentedApiKey(std::string id, Sha256Digest hash) : id_(std::move(id)), hash_(hash) {}
+  std::string id_;
+  Sha256Digest hash_{};
+};
+
+// ApiKeyFacts is what the store knows about one API key id.
+struct ApiKeyFacts {
+  std::string id;
+  std::vector<uint8_t> hash;  // SHA-256 of the secret part
+  std::string cluster, namespace_, service_account;
+  int64_t expires_at = 0;  // 0 = never
+  int64_t revoked_at = 0;  // 0 = not revoked
+};
+
+class VerifiedIdentity;
+
+// VerifiedApiKey is an API key that exists, matched its hash, is neither
+// revoked nor expired and is scoped to the verified identity. Only
+// VerifyApiKey constructs one.
+class VerifiedApiKey {
+ public:
+  const std::string& id() const { return id_; }
+
+ private:
+  friend Result<VerifiedApiKey> VerifyApiKey(const PresentedApiKey&, const std::optional<ApiKeyFacts>&,
+                                             const VerifiedIdentity&, int64_t);
+  explicit VerifiedApiKey(std::string id) : id_(std::move(id)) {}
+  std::string id_;
+};
+
+// VerifyApiKey checks a presented key against the store's record (nullopt:
+// no such id) and the verified token identity. kApiKeyInvalid when unknown,
+// hash mismatch (constant-time compare), revoked or expired (tests
+// ApiKeyUnknown, ApiKeyWrongSecret, ApiKeyRevoked, ApiKeyExpired);
+// kScopeMismatch when valid but scoped to another cluster, namespace or
+// ServiceAccount (ApiKeyOtherCluster, ApiKeyOtherNamespace, ApiKeyOtherSa).
+Result<VerifiedApiKey> VerifyApiKey(const PresentedApiKey& presented, const std::optional<ApiKeyFacts>& record,
+                                    const VerifiedIdentity& identity, int64_t now);
+
+// GeneratedApiKey is a fresh API key: the full header value (shown to the
+// operator once, never stored) and what the store keeps.
+struct GeneratedApiKey {
+  std::string id;
+  SecretBytes header_value;  // "astis_<id>_<secret>"
+  Sha256Digest hash{};       // SHA-256 of the secret part
+};
+
+// GenerateApiKey draws a 16-character id and a 256-bit secret from rng.
+// Fails only when rng fails (kCrypto).
+Result<GeneratedApiKey> GenerateApiKey(Random& rng);
+
+// ---------------------------------------------------------------- gate 2
+
+// ClusterTrust is what gate 2 needs of a registered cluster. Owns its JWKS.
+struct ClusterTrust {
+  std::string name;
+  std::string issuer;
+  std::string audience = "astis";
+  std::shared_ptr<const jose::JwkSet> jwks;  // the pinned JWKS
+};
+
+// VerifiedIdentity is the identity a ServiceAccount token proved. Only
+// VerifyServiceAccountToken constructs one.
+class VerifiedIdentity {
+ public:
+  const std::string& cluster() const { return cluster_; }
+  const std::string& namespace_() const { return namespace__; }
+  const std::string& service_account() const { return service_account_; }
+  const std::string& pod_name() const { return pod_name_; }
+  const std::string& pod_uid() const { return pod_uid_; }
+  int64_t token_exp() const { return exp_; }
+
+ private:
+  friend Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view, std::span<const ClusterTrust>,
+                                                           int64_t, int64_t);
+  VerifiedIdentity() = default;
+  std::string cluster_, namespace__, service_account_, pod_name_, pod_uid_;
+  int64_t exp_ = 0;
+};
+
+// ParseDpopAuthorization extracts the token from exactly one
+// "Authorization: DPoP <token>" header value (scheme case-insensitive,
+// RFC 9449 §7.1). kTokenInvalid otherwise (test TokenWrongScheme).
+Result<std::string> ParseDpopAuthorization(std::string_view header_value);
+
+// VerifyServiceAccountToken implements PROTOCOL.md §6.2. The cluster is the
+// one whose pinned issuer equals the token's `iss` (exactly one must match).
+// Then: signature by the pinned JWKS key named by `kid`, alg from the key
+// (none and HMAC refused), aud contains the cluster audience, exp/nbf/iat
+// within max_skew, kubernetes.io.{namespace, serviceaccount.name, pod.name,
+// pod.uid} present, sub == system:serviceaccount:<ns>:<sa>. Every failure is
+// kTokenInvalid with the reason in the message.
+Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, std::span<const ClusterTrust> clusters,
+                                                  int64_t now, int64_t max_skew);
+
+// ---------------------------------------------------------------- gate 3
+
+// ProofRequest is the request a DPoP proof must match (PROTOCOL.md §5).
+struct ProofRequest {
+  size_t dpop_header_count = 0;
+  std::string_view dpop_header;  // the proof, when count == 1
+  std::string_view method;
+  std::string_view htu;          // external_base_url + path
+  std::string_view access_token; // the ServiceAccount JWT (for ath)
+  std::string_view body;         // exact body bytes (bh when non-empty)
+};
+
+// ReplayCheck records (jkt, jti) until expires_at and returns false when it
+// was already recorded (a replay). Errors are the store's (kStoreUnavailable).
+using ReplayCheck = std::function<Result<bool>(std::string_view jkt, std::string_view jti, int64_t expires_at)>;
+
+// VerifiedProof is a DPoP proof that verified and was not a replay. Only
+// VerifyProof constructs one.
+class VerifiedProof {
+ public:
+  const std::string& jkt() const { return jkt_; }
+  int64_t iat() const { return iat_; }
+
+ private:
+  friend Result<VerifiedProof> VerifyProof(const ProofRequest&, int64_t, int64_t,
+                                           const std::function<bool(std::string_view)>&, const ReplayCheck&);
+  VerifiedProof(std::string jkt, int64_t iat) : jkt_(std::move(jkt)), iat_(iat) {}
+  std::string jkt_;
+  int64_t iat_ = 0;
+};
+
+// VerifyProof implements PROTOCOL.md §5 / RFC 9449 §4.3: exactly one DPoP
+// header, jose::VerifyDpopProof with htm, htu, ath, bh (non-empty body),
+// nonce_valid, then the replay check. Errors: kDpopInvalid, kUseDpopNonce
+// (missing or stale nonce, RFC 9449 §8), kDpopReplay, or the replay
+// check's own error (kStoreUnavailable).
+Result<VerifiedProof> VerifyProof(const ProofRequest& request, int64_t now, int64_t max_skew,
+                                  const std::function<bool(std::string_view)>& nonce_valid,
+                                  const ReplayCheck& replay);
+
+}  // namespace astis::edge

@@ -1,0 +1,689 @@
+#include "edge/service.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <set>
+
+#include "capsule/capsule.h"
+#include "capsule/seal.h"
+#include "common/encoding.h"
+#include "common/json.h"
+#include "jose/dpop.h"
+#include "jose/jwk.h"
+#include "jose/jws.h"
+#include "kube/pod.h"
+
+namespace astis::edge {
+namespace {
+
+constexpr std::string_view kSessionsPath = "/v1/sessions";
+constexpr std::string_view kUnwrapPath = "/v1/unwrap";
+constexpr std::string_view kRotatePath = "/v1/sessions/rotate";
+constexpr size_t kSessionIdBytes = 16;  // 128 bits (PROTOCOL.md §4.1)
+constexpr int64_t kRateWindowSeconds = 60;
+constexpr double kBucketsSeconds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
+// GenericMessage is the only text a client sees for a code (error blinding).
+std::string_view GenericMessage(Code code) {
+  switch (code) {
+    case Code::kBadRequest: return "the request is malformed";
+    case Code::kApiKeyInvalid: return "the API key is not valid";
+    case Code::kTokenInvalid: return "the ServiceAccount token is not valid";
+    case Code::kDpopInvalid: return "the DPoP proof is not valid";
+    case Code::kDpopReplay: return "the DPoP proof was already used";
+    case Code::kUseDpopNonce: return "a fresh DPoP nonce is required";
+    case Code::kSessionInvalid: return "the session is not valid for this key and pod";
+    case Code::kScopeMismatch: return "the credentials are not scoped to this workload";
+    case Code::kPodNotLive: return "the pod is not live";
+    case Code::kImageNotAllowed: return "the pod runs an image that is not approved";
+    case Code::kCredentialPinned: return "another key is pinned to this pod";
+    case Code::kTooLarge: return "the request is too large";
+    case Code::kRateLimited: return "too many requests";
+    case Code::kKubeUnavailable: return "the cluster API is unavailable";
+    case Code::kCvsUnavailable: return "the conversion service is unavailable";
+    case Code::kStoreUnavailable: return "the state store is unavailable";
+    case Code::kCapsuleScope: return "the capsule is bound to another workload";
+    case Code::kUnknownKey: return "the capsule's key is unknown";
+    case Code::kCapsuleInvalid: return "the capsule is not valid";
+    default: return "internal error";
+  }
+}
+
+// IsWireCode reports whether code may be sent to a client (PROTOCOL.md §7).
+bool IsWireCode(Code code) { return code >= Code::kBadRequest && code <= Code::kCapsuleInvalid; }
+
+Json ErrorObject(Code code) {
+  const Code c = IsWireCode(code) ? code : Code::kInternal;
+  return Json{{"error", Json{{"code", std::string(IsWireCode(code) ? WireName(c) : "internal_error")},
+                             {"message", std::string(GenericMessage(c))}}}};
+}
+
+net::ServerResponse JsonResponse(int status, const Json& body) {
+  net::ServerResponse resp;
+  resp.status = status;
+  resp.body = DumpJson(body);
+  resp.headers.emplace_back("Content-Type", "application/json");
+  return resp;
+}
+
+// StoreFailure maps a store error to the wire: everything but "not found"
+// is store_unavailable (fail closed).
+Status StoreFailure(const Status& s, std::string_view what) {
+  return Error(Code::kStoreUnavailable, std::string(what) + ": " + s.message());
+}
+
+Status BadRequest(std::string reason) { return Error(Code::kBadRequest, std::move(reason)); }
+
+// ExactMembers requires obj to be an object with exactly the given members.
+Status ExactMembers(const Json& obj, std::initializer_list<std::string_view> members) {
+  if (!obj.is_object()) return BadRequest("body is not a JSON object");
+  for (auto m : members) {
+    if (!obj.contains(std::string(m))) return BadRequest("missing member " + std::string(m));
+  }
+  if (obj.size() != members.size()) return BadRequest("unknown member in body");
+  return OkStatus();
+}
+
+bool IsSessionId(std::string_view id) {
+  if (id.size() < 22 || id.size() > 64) return false;
+  return B64uDecode(id).ok();
+}
+
+// ParseRecipient accepts only a public OKP/X25519 JWK (PROTOCOL.md §4.1).
+Result<std::pair<X25519PublicKey, std::string>> ParseRecipient(const Json& j) {
+  auto jwk = jose::Jwk::Parse(j);
+  if (!jwk.ok() || jwk->kty() != jose::KeyType::kOkp || jwk->crv() != "X25519" || !jwk->RequirePublic().ok()) {
+    return BadRequest("recipient is not a public X25519 JWK");
+  }
+  auto pk = jwk->ToX25519Public();
+  if (!pk.ok()) return BadRequest("recipient is not a public X25519 JWK");
+  return std::make_pair(*pk, DumpJson(jwk->ToJson()));
+}
+
+}  // namespace
+
+std::string FormatRfc3339(int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+struct EdgeService::Request {
+  const net::ServerRequest& http;
+  std::string endpoint;  // metrics label
+  int64_t now = 0;
+  int64_t start_ms = 0;
+  int gate = 0;           // gate that refused (for metrics and audit)
+  std::string code;       // wire code of a refusal (metrics label)
+  bool audit_mode = false;
+  bool audited = false;   // a /v1 request that must leave an audit line
+  audit::AuditEvent event;
+  std::string session_id;  // recorded in the audit reason (AuditEvent has no session member)
+  Json body;
+};
+
+struct EdgeService::Authed {
+  VerifiedIdentity identity;
+  VerifiedProof proof;
+  std::string api_key_id;
+  std::string token;
+};
+
+Result<std::unique_ptr<EdgeService>> EdgeService::Create(EdgeConfig config, EdgeDeps deps) {
+  if (deps.store == nullptr || !deps.kube || deps.cvs == nullptr || deps.audit == nullptr || deps.clock == nullptr ||
+      deps.rng == nullptr) {
+    return Error(Code::kInvalidArgument, "edge: a dependency is missing");
+  }
+  ASTIS_ASSIGN_OR_RETURN(NonceIssuer nonce, NonceIssuerFromStore(*deps.store, *deps.rng,
+                                                                config.dpop.nonce_window_seconds,
+                                                                deps.clock->NowUnix()));
+  auto clusters = deps.store->ListClusters();
+  if (clusters.ok()) {
+    for (const auto& c : *clusters) {
+      // PROTOCOL.md §6.4: audit mode is announced loudly at start-up.
+      if (c.mode == "audit") {
+        std::fprintf(stderr, "WARNING: cluster %s is in AUDIT MODE: gate 4 refusals are recorded as would_deny "
+                     "and NOT enforced\n", c.name.c_str());
+      }
+    }
+  }
+  auto service = std::unique_ptr<EdgeService>(new EdgeService(std::move(config), std::move(deps), std::move(nonce)));
+  service->duration_buckets_.assign(std::size(kBucketsSeconds), 0);
+  return service;
+}
+
+net::ServerResponse EdgeService::Handle(const net::ServerRequest& http) {
+  Request r{http};
+  r.now = deps_.clock->NowUnix();
+  r.start_ms = deps_.clock->NowUnixMillis();
+  return Finish(r, Dispatch(r));
+}
+
+net::ServerResponse EdgeService::Dispatch(Request& r) {
+  const std::string& m = r.http.method;
+  const std::string& path = r.http.path;
+  if (m == "GET" && path == "/healthz") {
+    r.endpoint = "healthz";
+    return JsonResponse(200, Json{{"status", "ok"}});
+  }
+  if (m == "GET" && path == "/readyz") {
+    r.endpoint = "readyz";
+    r.code = "not_ready";
+    return Ready();
+  }
+  if (m == "GET" && path == "/metrics") {
+    r.endpoint = "metrics";
+    net::ServerResponse resp;
+    resp.body = MetricsText();
+    resp.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
+    return resp;
+  }
+  if (m == "POST" && path == kSessionsPath) return Establish(r);
+  if (m == "POST" && path == kUnwrapPath) return Unwrap(r);
+  if (m == "POST" && path == kRotatePath) return Rotate(r);
+  if (m == "DELETE" && path.size() > kSessionsPath.size() + 1 && path.rfind(std::string(kSessionsPath) + "/", 0) == 0) {
+    return End(r, std::string_view(path).substr(kSessionsPath.size() + 1));
+  }
+  r.endpoint = "other";
+  r.code = "not_found";
+  net::ServerResponse resp = JsonResponse(404, Json{{"error", {{"code", "not_found"}, {"message", "no such endpoint"}}}});
+  return resp;
+}
+
+// ---------------------------------------------------------------- helpers
+
+net::ServerResponse EdgeService::Refuse(Request& r, const Status& status) {
+  const Code code = status.code();
+  r.code = IsWireCode(code) ? std::string(WireName(code)) : "internal_error";
+  r.event.decision = audit::Decision::kDeny;
+  r.event.code = code;
+  r.event.gate = r.gate;
+  r.event.reason = status.message();
+  net::ServerResponse resp = JsonResponse(IsWireCode(code) ? HttpStatus(code) : 500, ErrorObject(code));
+  // RFC 9449 §7.1 / §8: WWW-Authenticate with the DPoP error.
+  if (code == Code::kUseDpopNonce) {
+    resp.headers.emplace_back("WWW-Authenticate", "DPoP error=\"use_dpop_nonce\"");
+  } else if (code == Code::kDpopInvalid || code == Code::kDpopReplay) {
+    resp.headers.emplace_back("WWW-Authenticate", "DPoP error=\"invalid_dpop_proof\"");
+  }
+  return resp;
+}
+
+audit::AuditEvent EdgeService::Stamped(const Request& r) const {
+  audit::AuditEvent e = r.event;
+  e.time_unix_ms = deps_.clock->NowUnixMillis();
+  if (!r.session_id.empty()) e.reason = "session " + r.session_id + (e.reason.empty() ? "" : ": " + e.reason);
+  return e;
+}
+
+void EdgeService::Audit(Request& r) {
+  if (!r.audited) return;
+  // A refusal is returned even if its audit line cannot be written; success
+  // paths check Append themselves and fail closed.
+  (void)deps_.audit->Append(Stamped(r));
+}
+
+net::ServerResponse EdgeService::Finish(Request& r, net::ServerResponse resp) {
+  // PROTOCOL.md §5: every response carries a current DPoP-Nonce.
+  resp.headers.emplace_back("DPoP-Nonce", nonce_.Current(r.now));
+  resp.headers.emplace_back("Cache-Control", "no-store");
+  if (r.audit_mode) resp.headers.emplace_back("Astis-Audit-Mode", "true");  // PROTOCOL.md §6.4
+  if (r.audited && r.event.decision != audit::Decision::kAllow) Audit(r);
+  const std::string code = resp.status < 400 ? "ok" : r.code.empty() ? std::to_string(resp.status) : r.code;
+  Count(r.endpoint, code, resp.status >= 400 ? r.gate : 0, deps_.clock->NowUnixMillis() - r.start_ms);
+  return resp;
+}
+
+void EdgeService::Count(const std::string& endpoint, std::string_view code, int gate, int64_t millis) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_total_[{endpoint, std::string(code)}];
+  if (gate > 0) ++gate_refusals_[gate];
+  const double seconds = static_cast<double>(millis) / 1000.0;
+  for (size_t i = 0; i < std::size(kBucketsSeconds); ++i) {
+    if (seconds <= kBucketsSeconds[i]) ++duration_buckets_[i];
+  }
+  ++duration_count_;
+  duration_sum_ += seconds;
+}
+
+std::string EdgeService::MetricsText() {
+  std::string out;
+  int64_t active = -1;
+  if (auto n = deps_.store->CountActiveSessions(deps_.clock->NowUnix()); n.ok()) active = static_cast<int64_t>(*n);
+  std::lock_guard<std::mutex> lock(mu_);
+  out += "# HELP astis_requests_total Requests by endpoint and result code.\n# TYPE astis_requests_total counter\n";
+  for (const auto& [k, v] : requests_total_) {
+    out += "astis_requests_total{endpoint=\"" + k.first + "\",code=\"" + k.second + "\"} " + std::to_string(v) + "\n";
+  }
+  out += "# HELP astis_gate_refusals_total Refusals by gate.\n# TYPE astis_gate_refusals_total counter\n";
+  for (const auto& [g, v] : gate_refusals_) {
+    out += "astis_gate_refusals_total{gate=\"" + std::to_string(g) + "\"} " + std::to_string(v) + "\n";
+  }
+  out += "# HELP astis_request_duration_seconds Request handling time.\n"
+         "# TYPE astis_request_duration_seconds histogram\n";
+  for (size_t i = 0; i < std::size(kBucketsSeconds); ++i) {
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", kBucketsSeconds[i]);
+    out += "astis_request_duration_seconds_bucket{le=\"" + std::string(le) + "\"} " +
+           std::to_string(duration_buckets_[i]) + "\n";
+  }
+  out += "astis_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(duration_count_) + "\n";
+  char sum[64];
+  std::snprintf(sum, sizeof sum, "%.6f", duration_sum_);
+  out += "astis_request_duration_seconds_sum " + std::string(sum) + "\n";
+  out += "astis_request_duration_seconds_count " + std::to_string(duration_count_) + "\n";
+  if (active >= 0) {
+    out += "# HELP astis_active_sessions Sessions neither ended nor expired.\n# TYPE astis_active_sessions gauge\n";
+    out += "astis_active_sessions " + std::to_string(active) + "\n";
+  }
+  return out;
+}
+
+net::ServerResponse EdgeService::Ready() {
+  Json checks = Json::object();
+  bool ok = true;
+  auto clusters = deps_.store->ListClusters();
+  checks["store"] = clusters.ok() ? "ok" : "unavailable";
+  ok = ok && clusters.ok();
+  const bool cvs_ok = deps_.cvs->Ping().ok();
+  checks["cvs"] = cvs_ok ? "ok" : "unavailable";
+  ok = ok && cvs_ok;
+  if (clusters.ok()) {
+    for (const auto& c : *clusters) {
+      kube::KubeClient* k = deps_.kube(c.name);
+      const bool kube_ok = k != nullptr && k->Ping().ok();
+      checks["cluster/" + c.name] = kube_ok ? "ok" : "unavailable";
+      ok = ok && kube_ok;
+    }
+  }
+  return JsonResponse(ok ? 200 : 503, Json{{"status", ok ? "ready" : "not_ready"}, {"checks", checks}});
+}
+
+// ---------------------------------------------------------------- gates 1-4
+
+Result<std::vector<ClusterTrust>> EdgeService::Clusters(std::map<std::string, std::string>* modes) {
+  auto clusters = deps_.store->ListClusters();
+  if (!clusters.ok()) return StoreFailure(clusters.status(), "list clusters");
+  std::vector<ClusterTrust> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& c : *clusters) {
+    auto it = jwks_cache_.find(c.jwks_json);
+    if (it == jwks_cache_.end()) {
+      auto set = jose::JwkSet::Parse(c.jwks_json);
+      if (!set.ok()) continue;  // a cluster with an unusable JWKS authenticates nobody
+      it = jwks_cache_.emplace(c.jwks_json, std::make_shared<const jose::JwkSet>(std::move(set).value())).first;
+    }
+    out.push_back(ClusterTrust{c.name, c.issuer, c.audience.empty() ? "astis" : c.audience, it->second});
+    (*modes)[c.name] = c.mode;
+  }
+  return out;
+}
+
+Result<EdgeService::Authed> EdgeService::Authenticate(Request& r) {
+  // Gate 1, format only (PROTOCOL.md §6.1): exactly one well-formed key header.
+  r.gate = 1;
+  if (r.http.HeaderCount(kApiKeyHeader) != 1) return Error(Code::kApiKeyInvalid, "api key: need exactly one header");
+  ASTIS_ASSIGN_OR_RETURN(PresentedApiKey key, PresentedApiKey::Parse(*r.http.Header(kApiKeyHeader)));
+  r.event.api_key_id = key.id();
+
+  // Gate 2 (PROTOCOL.md §6.2).
+  r.gate = 2;
+  if (r.http.HeaderCount("Authorization") != 1) return Error(Code::kTokenInvalid, "token: need exactly one header");
+  ASTIS_ASSIGN_OR_RETURN(std::string token, ParseDpopAuthorization(*r.http.Header("Authorization")));
+  std::map<std::string, std::string> modes;
+  ASTIS_ASSIGN_OR_RETURN(std::vector<ClusterTrust> clusters, Clusters(&modes));
+  ASTIS_ASSIGN_OR_RETURN(VerifiedIdentity identity,
+                         VerifyServiceAccountToken(token, clusters, r.now, config_.token.max_skew_seconds));
+  r.event.cluster = identity.cluster();
+  r.event.namespace_ = identity.namespace_();
+  r.event.service_account = identity.service_account();
+  r.event.pod = identity.pod_name();
+  r.event.pod_uid = identity.pod_uid();
+  r.audit_mode = modes[identity.cluster()] == "audit";
+
+  // Gate 1, record and scope.
+  r.gate = 1;
+  std::optional<ApiKeyFacts> facts;
+  auto rec = deps_.store->GetApiKey(key.id());
+  if (rec.ok()) {
+    facts = ApiKeyFacts{rec->id, rec->hash, rec->cluster,
+                        rec->namespace_, rec->service_account, rec->expires_at, rec->revoked_at};
+  } else if (rec.status().code() != Code::kNotFound) {
+    return StoreFailure(rec.status(), "api key lookup");
+  }
+  ASTIS_ASSIGN_OR_RETURN(VerifiedApiKey verified_key, VerifyApiKey(key, facts, identity, r.now));
+
+  // Rate limits, after authentication so nobody can spend another's quota.
+  r.gate = 0;
+  const int64_t window = r.now - r.now % kRateWindowSeconds;
+  for (const auto& [bucket, limit] :
+       {std::pair{"key:" + verified_key.id(), config_.limits.rate_per_api_key_per_minute},
+        std::pair{"pod:" + identity.pod_uid(), config_.limits.rate_per_pod_uid_per_minute}}) {
+    auto allowed = deps_.store->ConsumeRate(bucket, window, window + kRateWindowSeconds, limit);
+    if (!allowed.ok()) return StoreFailure(allowed.status(), "rate limit");
+    if (!*allowed) return Error(Code::kRateLimited, "rate limit exceeded for " + bucket);
+  }
+
+  // Gate 3 (PROTOCOL.md §5, RFC 9449 §4.3).
+  r.gate = 3;
+  const std::string htu = config_.external_base_url + r.http.path;
+  ProofRequest pr;
+  pr.dpop_header_count = r.http.HeaderCount("DPoP");
+  const std::optional<std::string> dpop = r.http.Header("DPoP");
+  pr.dpop_header = dpop.has_value() ? std::string_view(*dpop) : std::string_view();
+  pr.method = r.http.method;
+  pr.htu = htu;
+  pr.access_token = token;
+  pr.body = r.http.body;
+  const int64_t now = r.now;
+  auto nonce_ok = [this, now](std::string_view n) { return nonce_.IsValid(n, now); };
+  auto replay = [this, now](std::string_view jkt, std::string_view jti, int64_t expires_at) -> Result<bool> {
+    // The jti is stored hashed: fixed length whatever the client sent.
+    auto inserted = deps_.store->InsertJti(jkt, jose::DpopHash(jti), expires_at, now);
+    if (!inserted.ok()) return StoreFailure(inserted.status(), "jti insert");
+    return *inserted;
+  };
+  ASTIS_ASSIGN_OR_RETURN(VerifiedProof proof, VerifyProof(pr, r.now, config_.dpop.max_skew_seconds, nonce_ok, replay));
+  r.event.jkt = proof.jkt();
+  r.gate = 0;
+  return Authed{std::move(identity), std::move(proof), verified_key.id(), std::move(token)};
+}
+
+Result<store::Session> EdgeService::CheckSession(Request& r, const Authed& a, std::string_view session_id,
+                                                 bool allow_ended) {
+  // PROTOCOL.md §4.2-4.4: the proof's key and the token's pod must be the session's pin.
+  r.gate = 3;
+  if (!IsSessionId(session_id)) return Error(Code::kSessionInvalid, "session: malformed id");
+  auto s = deps_.store->GetSession(session_id);
+  if (!s.ok()) {
+    if (s.status().code() == Code::kNotFound) return Error(Code::kSessionInvalid, "session: unknown");
+    return StoreFailure(s.status(), "session lookup");
+  }
+  if (!allow_ended && (s->revoked || s->expires_at <= r.now)) return Error(Code::kSessionInvalid, "session: ended");
+  if (s->jkt != a.proof.jkt()) return Error(Code::kSessionInvalid, "session: proof key is not the pinned key");
+  if (s->pod_uid != a.identity.pod_uid() || s->cluster != a.identity.cluster() ||
+      s->namespace_ != a.identity.namespace_() || s->service_account != a.identity.service_account()) {
+    return Error(Code::kSessionInvalid, "session: belongs to another pod");
+  }
+  r.gate = 0;
+  return s;
+}
+
+Status EdgeService::CheckPod(Request& r, const Authed& a) {
+  // Gate 4 (PROTOCOL.md §6.4), from fresh state on every call.
+  r.gate = 4;
+  const VerifiedIdentity& id = a.identity;
+  Status decision;
+  auto workload = deps_.store->GetWorkload(id.cluster(), id.namespace_(), id.service_account());
+  if (!workload.ok() && workload.status().code() != Code::kNotFound) {
+    return StoreFailure(workload.status(), "workload lookup");
+  }
+  kube::KubeClient* client = deps_.kube(id.cluster());
+  if (!workload.ok()) {
+    // No registered workload means no approved image (docs/edge.md).
+    decision = Error(Code::kImageNotAllowed, "no workload registered for this service account");
+  } else if (client == nullptr) {
+    return Error(Code::kKubeUnavailable, "no Kubernetes client for cluster " + id.cluster());
+  } else {
+    auto pod = client->GetPod(id.namespace_(), id.pod_name());
+    if (!pod.ok()) {
+      if (pod.status().code() != Code::kPodNotLive) {
+        return Error(Code::kKubeUnavailable, "pod read: " + pod.status().message());  // fail closed
+      }
+      decision = pod.status();
+    } else {
+      kube::PodExpectation expect{id.namespace_(), id.pod_name(), id.pod_uid(),
+                                  std::set<std::string>(workload->image_digests.begin(), workload->image_digests.end())};
+      decision = kube::EvaluatePod(*pod, expect);
+    }
+  }
+  if (decision.ok()) {
+    r.gate = 0;
+    return decision;
+  }
+  if (decision.code() != Code::kPodNotLive && decision.code() != Code::kImageNotAllowed) {
+    decision = Error(Code::kKubeUnavailable, decision.message());
+  }
+  if (r.audit_mode) {
+    // PROTOCOL.md §6.4 audit mode: record would_deny, let the request through.
+    audit::AuditEvent e = Stamped(r);
+    e.decision = audit::Decision::kWouldDeny;
+    e.gate = 4;
+    e.code = decision.code();
+    e.reason = decision.message();
+    ASTIS_RETURN_IF_ERROR(deps_.audit->Append(e));
+    r.gate = 0;
+    return OkStatus();
+  }
+  return decision;
+}
+
+// ---------------------------------------------------------------- endpoints
+
+#define EDGE_TRY(r, expr)                         \
+  do {                                            \
+    Status edge_status_ = (expr);                 \
+    if (!edge_status_.ok()) return Refuse(r, edge_status_); \
+  } while (0)
+
+#define EDGE_ASSIGN(r, decl, expr)                                            \
+  auto ASTIS_CONCAT_(edge_res_, __LINE__) = (expr);                            \
+  if (!ASTIS_CONCAT_(edge_res_, __LINE__).ok())                                \
+    return Refuse(r, ASTIS_CONCAT_(edge_res_, __LINE__).status());             \
+  decl = std::move(ASTIS_CONCAT_(edge_res_, __LINE__)).value()
+
+namespace {
+Status ParseBody(const net::ServerRequest& http, int64_t max_bytes, Json* out) {
+  if (http.body.size() > static_cast<size_t>(max_bytes)) return Error(Code::kTooLarge, "body over the limit");
+  if (!http.query.empty()) return BadRequest("query string not allowed");
+  auto body = ParseJsonObject(http.body, JsonLimits{static_cast<size_t>(max_bytes), 8});
+  if (!body.ok()) return BadRequest("body: " + body.status().message());
+  *out = std::move(body).value();
+  return OkStatus();
+}
+}  // namespace
+
+net::ServerResponse EdgeService::Establish(Request& r) {
+  r.endpoint = "sessions";
+  r.audited = true;
+  r.event.event = "session.establish";
+  EDGE_TRY(r, ParseBody(r.http, config_.limits.max_body_bytes, &r.body));
+  EDGE_TRY(r, ExactMembers(r.body, {"recipient"}));
+  EDGE_ASSIGN(r, auto recipient, ParseRecipient(r.body["recipient"]));
+  EDGE_ASSIGN(r, Authed a, Authenticate(r));
+  EDGE_TRY(r, CheckPod(r, a));
+
+  std::vector<uint8_t> raw(kSessionIdBytes);
+  EDGE_TRY(r, deps_.rng->Fill(raw));
+  store::Session candidate;
+  candidate.id = B64uEncode(raw);
+  candidate.cluster = a.identity.cluster();
+  candidate.namespace_ = a.identity.namespace_();
+  candidate.service_account = a.identity.service_account();
+  candidate.pod_name = a.identity.pod_name();
+  candidate.pod_uid = a.identity.pod_uid();
+  candidate.jkt = a.proof.jkt();
+  candidate.recipient_jwk = recipient.second;
+  candidate.created_at = r.now;
+  // PROTOCOL.md §4.1: expiresAt = min(now + TTL, token exp).
+  candidate.expires_at = std::min(r.now + config_.session_ttl_seconds, a.identity.token_exp());
+  if (candidate.expires_at <= r.now) {
+    r.gate = 2;  // accepted within the skew, but no time left to open a session
+    return Refuse(r, Error(Code::kTokenInvalid, "token: expires now"));
+  }
+  auto enrolled = deps_.store->EnrollSession(candidate, r.now);
+  if (!enrolled.ok()) return Refuse(r, StoreFailure(enrolled.status(), "enroll session"));
+  if (enrolled->outcome == store::EnrollOutcome::kPinnedConflict) {
+    r.gate = 3;  // PROTOCOL.md §4.1: one DPoP key per live Pod UID (test SecondEnrollmentPinned)
+    return Refuse(r, Error(Code::kCredentialPinned, "another key is pinned to this pod uid"));
+  }
+  const store::Session& s = enrolled->session;
+  r.event.reason = enrolled->outcome == store::EnrollOutcome::kExtended ? "session extended" : "session created";
+  EDGE_TRY(r, deps_.audit->Append(Stamped(r)));
+  return JsonResponse(201, Json{{"session", s.id},
+                                {"expiresAt", FormatRfc3339(s.expires_at)},
+                                {"cluster", s.cluster},
+                                {"pod", {{"namespace", s.namespace_}, {"name", s.pod_name}, {"uid", s.pod_uid}}}});
+}
+
+net::ServerResponse EdgeService::Unwrap(Request& r) {
+  r.endpoint = "unwrap";
+  r.audited = true;
+  r.event.event = "unwrap";
+  EDGE_TRY(r, ParseBody(r.http, config_.limits.max_body_bytes, &r.body));
+  EDGE_TRY(r, ExactMembers(r.body, {"session", "capsules"}));
+  const Json& jsession = r.body["session"];
+  const Json& jcaps = r.body["capsules"];
+  if (!jsession.is_string() || !jcaps.is_array()) return Refuse(r, BadRequest("session or capsules of wrong type"));
+  // PROTOCOL.md §4.2: 1 to 64 capsules (tests OversizeBatch, EmptyBatchBadRequest).
+  if (jcaps.size() > static_cast<size_t>(config_.limits.max_capsules_per_request)) {
+    return Refuse(r, Error(Code::kTooLarge, "more capsules than allowed"));
+  }
+  if (jcaps.empty()) return Refuse(r, BadRequest("no capsules"));
+  for (const Json& c : jcaps) {
+    if (!c.is_string()) return Refuse(r, BadRequest("capsule is not a string"));
+  }
+  EDGE_ASSIGN(r, Authed a, Authenticate(r));
+  EDGE_ASSIGN(r, store::Session session, CheckSession(r, a, jsession.get_ref<const std::string&>(), false));
+  r.session_id = session.id;
+  auto recipient_jwk = jose::Jwk::ParseText(session.recipient_jwk);
+  if (!recipient_jwk.ok()) return Refuse(r, Error(Code::kInternal, "stored recipient key unreadable"));
+  EDGE_ASSIGN(r, X25519PublicKey recipient, recipient_jwk->ToX25519Public());
+  EDGE_TRY(r, CheckPod(r, a));
+
+  // Per capsule: parse (capsule_invalid), scope (capsule_scope); the rest go to the CVS.
+  std::vector<Json> results(jcaps.size());
+  std::vector<std::vector<uint8_t>> forward;
+  std::vector<size_t> forward_index;
+  for (size_t i = 0; i < jcaps.size(); ++i) {
+    audit::CapsuleRef ref;
+    auto bytes = B64uDecode(jcaps[i].get_ref<const std::string&>());
+    auto cap = bytes.ok() ? capsule::Capsule::Parse(std::span<const uint8_t>(*bytes))
+                          : Result<capsule::Capsule>(BadRequest("capsule not b64u"));
+    Code code = Code::kOk;
+    if (!cap.ok()) {
+      code = Code::kCapsuleInvalid;
+    } else {
+      ref.kid = cap->kid();
+      ref.cluster = cap->binding().cluster;
+      ref.namespace_ = cap->binding().namespace_;
+      ref.service_account = cap->binding().service_account;
+      ref.name = cap->binding().name;
+      ref.key = cap->binding().key;
+      if (!capsule::CheckCapsuleScope(*cap, a.identity.cluster(), a.identity.namespace_(),
+                                      a.identity.service_account()).ok()) {
+        code = Code::kCapsuleScope;
+      }
+    }
+    ref.code = code;
+    r.event.capsules.push_back(ref);
+    if (code != Code::kOk) {
+      results[i] = ErrorObject(code);
+    } else {
+      forward.push_back(std::move(*bytes));
+      forward_index.push_back(i);
+    }
+  }
+  if (!forward.empty()) {
+    cvs::VerifiedScope scope{a.identity.cluster(), a.identity.namespace_(), a.identity.service_account()};
+    auto rewrapped = deps_.cvs->Rewrap(scope, recipient, session.id, forward);
+    if (!rewrapped.ok() || rewrapped->size() != forward.size()) {
+      const std::string why = rewrapped.ok() ? "result count mismatch" : rewrapped.status().message();
+      return Refuse(r, Error(Code::kCvsUnavailable, "cvs: " + why));  // test CvsDown
+    }
+    for (size_t k = 0; k < forward.size(); ++k) {
+      const cvs::RewrapResult& res = (*rewrapped)[k];
+      const size_t i = forward_index[k];
+      if (res.code == Code::kOk) {
+        results[i] = Json{{"enc", B64uEncode(res.enc)}, {"ct", B64uEncode(res.ct)}};
+      } else {
+        const Code c = (res.code == Code::kCapsuleScope || res.code == Code::kUnknownKey) ? res.code
+                                                                                          : Code::kCapsuleInvalid;
+        results[i] = ErrorObject(c);
+        r.event.capsules[i].code = c;
+      }
+    }
+  }
+  EDGE_TRY(r, deps_.audit->Append(Stamped(r)));
+  return JsonResponse(200, Json{{"results", results}});
+}
+
+net::ServerResponse EdgeService::Rotate(Request& r) {
+  r.endpoint = "rotate";
+  r.audited = true;
+  r.event.event = "session.rotate";
+  EDGE_TRY(r, ParseBody(r.http, config_.limits.max_body_bytes, &r.body));
+  EDGE_TRY(r, ExactMembers(r.body, {"session", "key", "recipient", "pop"}));
+  const Json& jsession = r.body["session"];
+  const Json& jpop = r.body["pop"];
+  if (!jsession.is_string() || !jpop.is_string()) return Refuse(r, BadRequest("session or pop of wrong type"));
+  auto new_key = jose::Jwk::Parse(r.body["key"]);
+  if (!new_key.ok() || new_key->kty() != jose::KeyType::kOkp || new_key->crv() != "Ed25519" ||
+      !new_key->RequirePublic().ok()) {
+    return Refuse(r, BadRequest("key is not a public Ed25519 JWK"));
+  }
+  EDGE_ASSIGN(r, auto recipient, ParseRecipient(r.body["recipient"]));
+  EDGE_ASSIGN(r, Authed a, Authenticate(r));  // the proof is by the current (pinned) key
+  EDGE_ASSIGN(r, store::Session session, CheckSession(r, a, jsession.get_ref<const std::string&>(), false));
+  r.session_id = session.id;
+
+  // PROTOCOL.md §4.3: pop is a JWS by the NEW key over {"session","prev","iat"}
+  // (test RotateWithoutNewKeyProofRefused).
+  r.gate = 3;
+  auto pop = jose::UnverifiedJws::Parse(jpop.get_ref<const std::string&>());
+  if (!pop.ok()) return Refuse(r, Error(Code::kDpopInvalid, "rotate pop: " + pop.status().message()));
+  auto verified = jose::VerifyJws(*pop, *new_key);
+  if (!verified.ok()) return Refuse(r, Error(Code::kDpopInvalid, "rotate pop: " + verified.status().message()));
+  auto payload = ParseJsonObject(verified->payload());
+  if (!payload.ok() || !ExactMembers(*payload, {"session", "prev", "iat"}).ok()) {
+    return Refuse(r, Error(Code::kDpopInvalid, "rotate pop: payload shape"));
+  }
+  const Json& p = *payload;
+  if (!p["session"].is_string() || p["session"] != session.id || !p["prev"].is_string() ||
+      p["prev"] != a.proof.jkt() || !p["iat"].is_number_integer() ||
+      std::abs(p["iat"].get<int64_t>() - r.now) > config_.dpop.max_skew_seconds) {
+    return Refuse(r, Error(Code::kDpopInvalid, "rotate pop: session, prev or iat mismatch"));
+  }
+  const std::string new_jkt = new_key->Thumbprint();
+  if (new_jkt == a.proof.jkt()) return Refuse(r, BadRequest("new key equals the pinned key"));
+  r.gate = 0;
+  auto rotated = deps_.store->RotateSessionKey(session.id, a.proof.jkt(), new_jkt, recipient.second, r.now);
+  if (!rotated.ok()) {
+    const Code c = rotated.status().code();
+    if (c == Code::kFailedPrecondition || c == Code::kNotFound) {
+      r.gate = 3;
+      return Refuse(r, Error(Code::kSessionInvalid, "rotate: pin changed concurrently or session ended"));
+    }
+    return Refuse(r, StoreFailure(rotated.status(), "rotate"));
+  }
+  r.event.reason = "pin moved to " + new_jkt;
+  EDGE_TRY(r, deps_.audit->Append(Stamped(r)));
+  return JsonResponse(200, Json{{"session", session.id}, {"expiresAt", FormatRfc3339(session.expires_at)}});
+}
+
+net::ServerResponse EdgeService::End(Request& r, std::string_view session_id) {
+  r.endpoint = "sessions_delete";
+  r.audited = true;
+  r.event.event = "session.end";
+  if (r.http.body.size() > static_cast<size_t>(config_.limits.max_body_bytes)) {
+    return Refuse(r, Error(Code::kTooLarge, "body over the limit"));
+  }
+  if (!r.http.query.empty()) return Refuse(r, BadRequest("query string not allowed"));
+  EDGE_ASSIGN(r, Authed a, Authenticate(r));
+  // PROTOCOL.md §4.4: idempotent, so an already-ended session is accepted (test DeleteEndsSession).
+  EDGE_ASSIGN(r, store::Session session, CheckSession(r, a, session_id, true));
+  r.session_id = session.id;
+  Status ended = deps_.store->EndSession(session.id);
+  if (!ended.ok()) return Refuse(r, StoreFailure(ended, "end session"));
+  EDGE_TRY(r, deps_.audit->Append(Stamped(r)));
+  net::ServerResponse resp;
+  resp.status = 204;
+  return resp;
+}
+
+}  // namespace astis::edge

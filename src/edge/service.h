@@ -1,0 +1,107 @@
+// EdgeService: the pod-facing HTTP API of PROTOCOL.md §4-7.
+//
+// Handle() is a pure function of the request and the injected world (store,
+// Kubernetes clients, CVS, audit sink, clock, randomness): no sockets, no
+// wall clock, so every refusal is tested hermetically (service_test.cc). It
+// never throws and fails closed: a dependency that cannot answer refuses the
+// request with its *_unavailable code.
+//
+// Order of checks (docs/edge.md): size and body parsing, gate 1 format,
+// gate 2 (token), gate 1 (key record and scope), rate limits, gate 3 (DPoP,
+// replay, session pin), gate 4 (live pod, images), then the operation.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/audit_log.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "crypto/random.h"
+#include "cvs/cvs.h"
+#include "edge/config.h"
+#include "edge/gates.h"
+#include "edge/nonce.h"
+#include "kube/client.h"
+#include "net/http_server.h"
+#include "store/store.h"
+
+namespace astis::edge {
+
+// KubeClientLookup returns the KubeClient of a registered cluster, or nullptr
+// when none is configured (gate 4 then refuses with kube_unavailable). The
+// returned client is owned by the lookup's provider and outlives the call.
+using KubeClientLookup = std::function<kube::KubeClient*(std::string_view cluster)>;
+
+// EdgeDeps are the injected collaborators; EdgeService borrows them all, so
+// they must outlive it.
+struct EdgeDeps {
+  store::Store* store = nullptr;
+  KubeClientLookup kube;
+  cvs::CvsPort* cvs = nullptr;
+  audit::AuditSink* audit = nullptr;
+  Clock* clock = nullptr;
+  Random* rng = nullptr;
+};
+
+class EdgeService {
+ public:
+  // Create validates deps (kInvalidArgument if one is missing), obtains the
+  // replicas' shared nonce secret from the store (kStoreUnavailable), and
+  // logs every cluster in audit mode to stderr. The service borrows deps.
+  static Result<std::unique_ptr<EdgeService>> Create(EdgeConfig config, EdgeDeps deps);
+
+  // Handle answers one request. It cannot fail: every outcome, including a
+  // dependency failure, is an HTTP response; error bodies are exactly
+  // {"error":{"code","message"}} with a generic message, and every response
+  // carries a fresh DPoP-Nonce. Thread-safe.
+  net::ServerResponse Handle(const net::ServerRequest& request);
+
+  // MetricsText renders the Prometheus text exposition of /metrics.
+  std::string MetricsText();
+
+ private:
+  struct Request;   // per-request state (defined in service.cc)
+  struct Authed;    // the outcome of gates 1-3
+  EdgeService(EdgeConfig config, EdgeDeps deps, NonceIssuer nonce)
+      : config_(std::move(config)), deps_(std::move(deps)), nonce_(std::move(nonce)) {}
+
+  net::ServerResponse Dispatch(Request& r);
+  net::ServerResponse Establish(Request& r);
+  net::ServerResponse Unwrap(Request& r);
+  net::ServerResponse Rotate(Request& r);
+  net::ServerResponse End(Request& r, std::string_view session_id);
+  net::ServerResponse Ready();
+  Result<Authed> Authenticate(Request& r);
+  Result<store::Session> CheckSession(Request& r, const Authed& a, std::string_view session_id, bool allow_ended);
+  Status CheckPod(Request& r, const Authed& a);
+  Result<std::vector<ClusterTrust>> Clusters(std::map<std::string, std::string>* modes);
+  net::ServerResponse Refuse(Request& r, const Status& status);
+  net::ServerResponse Finish(Request& r, net::ServerResponse response);
+  void Audit(Request& r);
+  audit::AuditEvent Stamped(const Request& r) const;
+  void Count(const std::string& endpoint, std::string_view code, int gate, int64_t millis);
+
+  EdgeConfig config_;
+  EdgeDeps deps_;
+  NonceIssuer nonce_;
+
+  std::mutex mu_;  // guards the caches and metrics below
+  std::map<std::string, std::shared_ptr<const jose::JwkSet>> jwks_cache_;  // by JWKS text
+  std::map<std::pair<std::string, std::string>, uint64_t> requests_total_;
+  std::map<int, uint64_t> gate_refusals_;
+  std::vector<uint64_t> duration_buckets_;
+  uint64_t duration_count_ = 0;
+  double duration_sum_ = 0;
+};
+
+// FormatRfc3339 renders Unix seconds as "YYYY-MM-DDTHH:MM:SSZ" (UTC). Cannot fail.
+std::string FormatRfc3339(int64_t unix_seconds);
+
+}  // namespace astis::edge

@@ -1,0 +1,374 @@
+#include "kube/pod.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/json.h"
+
+namespace astis::kube {
+namespace {
+
+std::string TestdataDir() {
+  const char* env = std::getenv("ASTIS_TESTDATA_DIR");
+  return env != nullptr ? env : ASTIS_TESTDATA_DIR;
+}
+
+std::string ReadPodFile(const std::string& name) {
+  std::ifstream in(TestdataDir() + "/kubernetes/" + name, std::ios::binary);
+  EXPECT_TRUE(in.good()) << name;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+PodView LoadPod(const std::string& name) {
+  Result<PodView> pod = ParsePod(ReadPodFile(name));
+  EXPECT_TRUE(pod.ok()) << name << ": " << pod.status().ToString();
+  return pod.ok() ? *pod : PodView{};
+}
+
+// The digests the testdata pods run (read from the files, not invented).
+constexpr char kNginxSlim[] = "sha256:8b4501fe0fe221df663c22e16539f399e89594552f400408303c42f3dd8d0e52";
+constexpr char kNginxAlpine[] = "sha256:482ead44b2203fa32b3390abdaf97cbdc8ad15c07fb03a3e68d7c35a19ad7595";
+constexpr char kBusybox[] = "sha256:08d47903601328b0ea5a81c6ce59656e0177caa271dd60023a793cf2f0046f51";
+constexpr char kIstioBase[] = "sha256:61673929bc39a86dca7d978b27fc632d3e590bc59cd8b2f386408751d007c91e";
+constexpr char kOther[] = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+
+PodExpectation ExpectFor(const PodView& pod, std::set<std::string> digests) {
+  return PodExpectation{pod.ns, pod.name, pod.uid, std::move(digests)};
+}
+
+// --- ParsePod -------------------------------------------------------------
+
+TEST(ParsePodTest, ParsesDockerPullableRunning) {
+  PodView pod = LoadPod("pod-docker-pullable-running.json");
+  EXPECT_EQ(pod.name, "nginx-7fb78fb6d8-2w75j");
+  EXPECT_EQ(pod.ns, "default");
+  EXPECT_EQ(pod.uid, "91bb1cf2-2c03-11ea-883f-42010a800044");
+  EXPECT_EQ(pod.resource_version, "87290191");
+  EXPECT_FALSE(pod.deletion_timestamp.has_value());
+  EXPECT_EQ(pod.phase, "Running");
+  ASSERT_EQ(pod.containers.size(), 1u);
+  EXPECT_EQ(pod.containers[0].name, "nginx");
+  EXPECT_EQ(pod.containers[0].image, "k8s.gcr.io/nginx-slim:0.8");
+  ASSERT_EQ(pod.container_statuses.size(), 1u);
+  EXPECT_EQ(pod.container_statuses[0].image_id, std::string("docker-pullable://k8s.gcr.io/nginx-slim@") + kNginxSlim);
+  EXPECT_TRUE(pod.init_containers.empty());
+  EXPECT_TRUE(pod.ephemeral_containers.empty());
+}
+
+TEST(ParsePodTest, ParsesInitContainers) {
+  PodView pod = LoadPod("pod-init-containers-docker-pullable.json");
+  ASSERT_EQ(pod.init_containers.size(), 1u);
+  EXPECT_EQ(pod.init_containers[0].name, "ic1");
+  ASSERT_EQ(pod.init_container_statuses.size(), 1u);
+  EXPECT_EQ(pod.init_container_statuses[0].name, "ic1");
+}
+
+TEST(ParsePodTest, ParsesTerminatingEphemeral) {
+  PodView pod = LoadPod("pod-derived-terminating-ephemeral.json");
+  ASSERT_TRUE(pod.deletion_timestamp.has_value());
+  EXPECT_EQ(*pod.deletion_timestamp, "2019-08-09T06:00:00Z");
+  ASSERT_EQ(pod.ephemeral_containers.size(), 1u);
+  EXPECT_EQ(pod.ephemeral_containers[0].name, "debugger-7x2kq");
+  EXPECT_EQ(pod.ephemeral_containers[0].image, "busybox:1.36");
+  ASSERT_EQ(pod.ephemeral_container_statuses.size(), 1u);
+}
+
+TEST(ParsePodTest, ParsesSidecarContainerd) {
+  PodView pod = LoadPod("pod-sidecar-containerd-digest.json");
+  ASSERT_EQ(pod.init_containers.size(), 2u);
+  EXPECT_EQ(pod.init_containers[1].name, "sidecar");
+  ASSERT_EQ(pod.init_container_statuses.size(), 2u);
+  EXPECT_EQ(pod.container_statuses[0].image_id, std::string("docker.io/istio/base@") + kIstioBase);
+}
+
+TEST(ParsePodTest, ParsesAllFieldsRoundtrip) {
+  PodView pod = LoadPod("pod-all-fields-roundtrip.json");
+  EXPECT_EQ(pod.name, "nameValue");
+  EXPECT_EQ(pod.uid, "uidValue");
+  EXPECT_EQ(pod.phase, "phaseValue");
+  EXPECT_EQ(pod.containers.size(), 1u);
+  EXPECT_EQ(pod.init_containers.size(), 1u);
+  EXPECT_EQ(pod.ephemeral_containers.size(), 1u);
+  EXPECT_EQ(pod.ephemeral_container_statuses.size(), 1u);
+  EXPECT_EQ(pod.ephemeral_container_statuses[0].image_id, "imageIDValue");
+}
+
+TEST(ParsePodTest, RejectsNotJson) {
+  EXPECT_EQ(ParsePod("not json").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParsePod("[]").status().code(), Code::kInvalidArgument);
+}
+
+TEST(ParsePodTest, RejectsDuplicateKey) {
+  Result<PodView> pod = ParsePod(
+      R"({"metadata":{"name":"a","namespace":"b","uid":"u","uid":"v"},"spec":{"containers":[]}})");
+  EXPECT_EQ(pod.status().code(), Code::kInvalidArgument);
+}
+
+TEST(ParsePodTest, RejectsWrongKind) {
+  Result<PodView> pod =
+      ParsePod(R"({"kind":"Status","metadata":{"name":"a","namespace":"b","uid":"u"},"spec":{"containers":[]}})");
+  EXPECT_EQ(pod.status().code(), Code::kInvalidArgument);
+}
+
+TEST(ParsePodTest, RejectsMissingUid) {
+  Result<PodView> pod = ParsePod(R"({"metadata":{"name":"a","namespace":"b"},"spec":{"containers":[]}})");
+  EXPECT_EQ(pod.status().code(), Code::kInvalidArgument);
+}
+
+TEST(ParsePodTest, RejectsMissingContainers) {
+  Result<PodView> pod = ParsePod(R"({"metadata":{"name":"a","namespace":"b","uid":"u"},"spec":{}})");
+  EXPECT_EQ(pod.status().code(), Code::kInvalidArgument);
+}
+
+TEST(ParsePodTest, RejectsNullDeletionTimestamp) {
+  Result<PodView> pod = ParsePod(
+      R"({"metadata":{"name":"a","namespace":"b","uid":"u","deletionTimestamp":null},"spec":{"containers":[]}})");
+  EXPECT_EQ(pod.status().code(), Code::kInvalidArgument);
+}
+
+TEST(ParsePodTest, RejectsNonStringImageId) {
+  Result<PodView> pod = ParsePod(
+      R"({"metadata":{"name":"a","namespace":"b","uid":"u"},"spec":{"containers":[{"name":"c","image":"i"}]},)"
+      R"("status":{"phase":"Running","containerStatuses":[{"name":"c","imageID":5}]}})");
+  EXPECT_EQ(pod.status().code(), Code::kInvalidArgument);
+}
+
+TEST(ParsePodTest, RejectsTooDeep) {
+  std::string deep = R"({"metadata":{"name":"a","namespace":"b","uid":"u","x":)";
+  for (int i = 0; i < 100; ++i) deep += "[";
+  for (int i = 0; i < 100; ++i) deep += "]";
+  deep += R"(},"spec":{"containers":[]}})";
+  EXPECT_EQ(ParsePod(deep).status().code(), Code::kInvalidArgument);
+}
+
+// --- DigestFromImageId ----------------------------------------------------
+
+TEST(DigestFromImageIdTest, AcceptsDockerPullable) {
+  Result<std::string> d = DigestFromImageId(std::string("docker-pullable://k8s.gcr.io/nginx-slim@") + kNginxSlim);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(*d, kNginxSlim);
+}
+
+TEST(DigestFromImageIdTest, AcceptsRegistryRepoDigest) {
+  Result<std::string> d = DigestFromImageId(std::string("docker.io/istio/base@") + kIstioBase);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(*d, kIstioBase);
+  Result<std::string> lib = DigestFromImageId(std::string("docker.io/library/busybox@") + kBusybox);
+  ASSERT_TRUE(lib.ok());
+  EXPECT_EQ(*lib, kBusybox);
+  Result<std::string> port = DigestFromImageId(std::string("registry.local:5000/team/app@") + kOther);
+  ASSERT_TRUE(port.ok());
+  EXPECT_EQ(*port, kOther);
+}
+
+TEST(DigestFromImageIdTest, AcceptsBareSha256) {
+  Result<std::string> d = DigestFromImageId(kBusybox);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(*d, kBusybox);
+}
+
+TEST(DigestFromImageIdTest, AcceptsDockerSchemeBareDigest) {
+  Result<std::string> d = DigestFromImageId(std::string("docker://") + kBusybox);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(*d, kBusybox);
+}
+
+TEST(DigestFromImageIdTest, RejectsTagOnly) {
+  EXPECT_EQ(DigestFromImageId("nginx:alpine").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(DigestFromImageId("docker-pullable://nginx:1.25").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(DigestFromImageId("docker.io/library/nginx:latest").status().code(), Code::kInvalidArgument);
+}
+
+TEST(DigestFromImageIdTest, RejectsEmpty) {
+  EXPECT_EQ(DigestFromImageId("").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(DigestFromImageId("docker-pullable://").status().code(), Code::kInvalidArgument);
+}
+
+TEST(DigestFromImageIdTest, RejectsShortDigest) {
+  std::string shorter(kBusybox);
+  shorter.pop_back();
+  EXPECT_EQ(DigestFromImageId(shorter).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(DigestFromImageId(std::string(kBusybox) + "0").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(DigestFromImageId("nginx@sha256:").status().code(), Code::kInvalidArgument);
+}
+
+TEST(DigestFromImageIdTest, RejectsUppercaseHex) {
+  std::string upper = std::string("nginx@") + kBusybox;
+  for (size_t i = upper.find("sha256:") + 7; i < upper.size(); ++i) {
+    if (upper[i] >= 'a' && upper[i] <= 'f') upper[i] = static_cast<char>(upper[i] - 'a' + 'A');
+  }
+  EXPECT_EQ(DigestFromImageId(upper).status().code(), Code::kInvalidArgument);
+}
+
+TEST(DigestFromImageIdTest, RejectsSha512) {
+  std::string sha512 = "nginx@sha512:" + std::string(128, 'a');
+  EXPECT_EQ(DigestFromImageId(sha512).status().code(), Code::kInvalidArgument);
+}
+
+TEST(DigestFromImageIdTest, RejectsContainerdScheme) {
+  // containerd:// prefixes container IDs, never image IDs.
+  EXPECT_EQ(DigestFromImageId(std::string("containerd://") + kBusybox).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(DigestFromImageId(std::string("cri-o://") + kBusybox).status().code(), Code::kInvalidArgument);
+}
+
+TEST(DigestFromImageIdTest, RejectsMalformedReferences) {
+  EXPECT_EQ(DigestFromImageId(std::string("@") + kBusybox).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(DigestFromImageId(std::string("a@b@") + kBusybox).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(DigestFromImageId(std::string("nginx @") + kBusybox).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(DigestFromImageId(std::string(kBusybox) + "\n").status().code(), Code::kInvalidArgument);
+  std::string nonhex = kBusybox;
+  nonhex.back() = 'g';
+  EXPECT_EQ(DigestFromImageId(nonhex).status().code(), Code::kInvalidArgument);
+}
+
+// --- EvaluatePod ----------------------------------------------------------
+
+TEST(EvaluatePodTest, AllowsRunningPodWithAllowedDigests) {
+  PodView single = LoadPod("pod-docker-pullable-running.json");
+  EXPECT_TRUE(EvaluatePod(single, ExpectFor(single, {kNginxSlim})).ok());
+  PodView init = LoadPod("pod-init-containers-docker-pullable.json");
+  EXPECT_TRUE(EvaluatePod(init, ExpectFor(init, {kNginxAlpine})).ok());
+  PodView sidecar = LoadPod("pod-sidecar-containerd-digest.json");
+  GateDecision d = DecidePod(sidecar, ExpectFor(sidecar, {kIstioBase, kOther}));
+  EXPECT_TRUE(d.allowed()) << d.reason;
+  EXPECT_EQ(d.code, Code::kOk);
+}
+
+TEST(EvaluatePodTest, RefusesUidMismatch) {
+  PodView pod = LoadPod("pod-docker-pullable-running.json");
+  PodExpectation expect = ExpectFor(pod, {kNginxSlim});
+  expect.uid = "00000000-0000-0000-0000-000000000000";
+  Status s = EvaluatePod(pod, expect);
+  EXPECT_EQ(s.code(), Code::kPodNotLive);
+  EXPECT_NE(s.message().find("UID"), std::string::npos);
+}
+
+TEST(EvaluatePodTest, RefusesOtherPodName) {
+  PodView pod = LoadPod("pod-docker-pullable-running.json");
+  PodExpectation expect = ExpectFor(pod, {kNginxSlim});
+  expect.name = "another";
+  EXPECT_EQ(EvaluatePod(pod, expect).code(), Code::kPodNotLive);
+  expect = ExpectFor(pod, {kNginxSlim});
+  expect.ns = "kube-system";
+  EXPECT_EQ(EvaluatePod(pod, expect).code(), Code::kPodNotLive);
+}
+
+TEST(EvaluatePodTest, RefusesDeletionTimestamp) {
+  PodView pod = LoadPod("pod-derived-terminating-ephemeral.json");
+  ASSERT_EQ(pod.phase, "Running");  // only the deletionTimestamp makes it not live
+  GateDecision d = DecidePod(pod, ExpectFor(pod, {kNginxAlpine, kBusybox}));
+  EXPECT_EQ(d.code, Code::kPodNotLive);
+  EXPECT_NE(d.reason.find("terminating"), std::string::npos);
+}
+
+TEST(EvaluatePodTest, RefusesPending) {
+  PodView pod = LoadPod("pod-docker-pullable-running.json");
+  for (const char* phase : {"Pending", "Succeeded", "Failed", "Unknown", ""}) {
+    pod.phase = phase;
+    EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxSlim})).code(), Code::kPodNotLive) << phase;
+  }
+}
+
+TEST(EvaluatePodTest, RefusesUnapprovedImage) {
+  PodView pod = LoadPod("pod-docker-pullable-running.json");
+  GateDecision d = DecidePod(pod, ExpectFor(pod, {kOther}));
+  EXPECT_EQ(d.code, Code::kImageNotAllowed);
+  EXPECT_EQ(d.container, "nginx");
+  EXPECT_NE(d.reason.find(kNginxSlim), std::string::npos);
+  EXPECT_EQ(DecidePod(pod, ExpectFor(pod, {})).code, Code::kImageNotAllowed);
+}
+
+TEST(EvaluatePodTest, RefusesUnapprovedInitContainer) {
+  PodView pod = LoadPod("pod-init-containers-docker-pullable.json");
+  pod.init_container_statuses[0].image_id = std::string("docker-pullable://evil@") + kOther;
+  GateDecision d = DecidePod(pod, ExpectFor(pod, {kNginxAlpine}));
+  EXPECT_EQ(d.code, Code::kImageNotAllowed);
+  EXPECT_EQ(d.container, "ic1");
+}
+
+TEST(EvaluatePodTest, RefusesUnapprovedSidecar) {
+  PodView pod = LoadPod("pod-sidecar-containerd-digest.json");
+  ASSERT_EQ(pod.init_container_statuses[1].name, "sidecar");
+  pod.init_container_statuses[1].image_id = std::string("docker.io/evil/proxy@") + kOther;
+  GateDecision d = DecidePod(pod, ExpectFor(pod, {kIstioBase}));
+  EXPECT_EQ(d.code, Code::kImageNotAllowed);
+  EXPECT_EQ(d.container, "sidecar");
+}
+
+TEST(EvaluatePodTest, RefusesUnapprovedEphemeralContainer) {
+  PodView pod = LoadPod("pod-derived-terminating-ephemeral.json");
+  pod.deletion_timestamp.reset();  // a live pod with a debug container attached
+  // Allowed without the busybox debugger...
+  EXPECT_TRUE(EvaluatePod(pod, ExpectFor(pod, {kNginxAlpine, kBusybox})).ok());
+  // ...refused with it.
+  GateDecision d = DecidePod(pod, ExpectFor(pod, {kNginxAlpine}));
+  EXPECT_EQ(d.code, Code::kImageNotAllowed);
+  EXPECT_EQ(d.container, "debugger-7x2kq");
+  EXPECT_NE(d.reason.find("ephemeral"), std::string::npos);
+}
+
+TEST(EvaluatePodTest, RefusesContainerWithoutStatus) {
+  PodView pod = LoadPod("pod-init-containers-docker-pullable.json");
+  pod.container_statuses.clear();
+  GateDecision d = DecidePod(pod, ExpectFor(pod, {kNginxAlpine}));
+  EXPECT_EQ(d.code, Code::kImageNotAllowed);
+  EXPECT_EQ(d.container, "nginx");
+
+  // An ephemeral container added to the spec but not yet reported.
+  PodView eph = LoadPod("pod-derived-terminating-ephemeral.json");
+  eph.deletion_timestamp.reset();
+  eph.ephemeral_container_statuses.clear();
+  EXPECT_EQ(DecidePod(eph, ExpectFor(eph, {kNginxAlpine, kBusybox})).code, Code::kImageNotAllowed);
+}
+
+TEST(EvaluatePodTest, RefusesDuplicateStatus) {
+  PodView pod = LoadPod("pod-docker-pullable-running.json");
+  pod.container_statuses.push_back(pod.container_statuses[0]);
+  EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxSlim})).code(), Code::kImageNotAllowed);
+}
+
+TEST(EvaluatePodTest, RefusesStatusOfAnotherList) {
+  // A status in containerStatuses does not vouch for an init container.
+  PodView pod = LoadPod("pod-init-containers-docker-pullable.json");
+  pod.init_container_statuses[0].name = "other";
+  pod.container_statuses.push_back({"ic1", "nginx:alpine", std::string("docker-pullable://nginx@") + kNginxAlpine});
+  EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxAlpine})).code(), Code::kImageNotAllowed);
+}
+
+TEST(EvaluatePodTest, RefusesTagOnlyImageId) {
+  PodView pod = LoadPod("pod-docker-pullable-running.json");
+  pod.container_statuses[0].image_id = "k8s.gcr.io/nginx-slim:0.8";
+  GateDecision d = DecidePod(pod, ExpectFor(pod, {kNginxSlim}));
+  EXPECT_EQ(d.code, Code::kImageNotAllowed);
+  EXPECT_NE(d.reason.find("no usable sha256 digest"), std::string::npos);
+  pod.container_statuses[0].image_id = "";
+  EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxSlim})).code(), Code::kImageNotAllowed);
+}
+
+TEST(EvaluatePodTest, RefusesPodWithoutContainers) {
+  PodView pod = LoadPod("pod-docker-pullable-running.json");
+  pod.containers.clear();
+  EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxSlim})).code(), Code::kImageNotAllowed);
+}
+
+TEST(EvaluatePodTest, ReasonHasNoControlBytes) {
+  PodView pod = LoadPod("pod-docker-pullable-running.json");
+  pod.container_statuses[0].image_id = "evil\nFORGED audit line";
+  GateDecision d = DecidePod(pod, ExpectFor(pod, {kNginxSlim}));
+  EXPECT_EQ(d.code, Code::kImageNotAllowed);
+  EXPECT_EQ(d.reason.find('\n'), std::string::npos);
+}
+
+TEST(EvaluatePodTest, AllFieldsRoundtripIsRefused) {
+  PodView pod = LoadPod("pod-all-fields-roundtrip.json");
+  EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxSlim})).code(), Code::kPodNotLive);
+}
+
+}  // namespace
+}  // namespace astis::kube

@@ -1,0 +1,698 @@
+// Tests of HttpServer and HttpsClient over loopback (port 0, test PKI).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <chrono>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "net/http_server.h"
+#include "net/https_client.h"
+#include "net/testing/test_pki.h"
+
+namespace astis::net {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TestCert;
+using testing::TestPki;
+
+// --- raw socket helpers (for clients that misbehave on purpose) ---
+
+class RawSocket {
+ public:
+  explicit RawSocket(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    timeval tv{5, 0};  // safety net only: no test waits this long when passing
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawSocket() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  void Send(std::string_view data) { ASSERT_EQ(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL), ssize_t(data.size())); }
+  // ReadSome reads what is available (one recv).
+  std::string ReadSome() {
+    char buf[4096];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
+  // ReadAll reads until the peer closes (or the safety timeout).
+  std::string ReadAll(bool* closed) {
+    std::string out;
+    char buf[4096];
+    while (true) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) {
+        out.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      *closed = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+      return out;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+// A listening socket that never accepts or answers.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(fd_, 16);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentListener() { ::close(fd_); }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+ServerResponse Echo(const ServerRequest& req) {
+  ServerResponse res;
+  res.headers.emplace_back("Content-Type", "application/json");
+  res.headers.emplace_back("X-Echo-Path", req.path);
+  nlohmann::json body = {{"method", req.method}, {"path", req.path}, {"query", req.query},
+                         {"body", req.body},     {"peer", req.peer_address},
+                         {"test_header", req.Header("x-test").value_or("")},
+                         {"test_count", req.HeaderCount("X-Test")}};
+  res.body = body.dump();
+  return res;
+}
+
+class NetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<TestPki> pki = TestPki::Create();
+    ASSERT_TRUE(pki.ok()) << pki.status().ToString();
+    pki_ = std::make_unique<TestPki>(std::move(*pki));
+  }
+
+  ServerConfig TlsConfig() {
+    ServerConfig config;
+    config.tls = pki_->ServerTls();
+    config.threads = 2;
+    return config;
+  }
+
+  std::unique_ptr<HttpServer> Start(const ServerConfig& config, Handler handler = Echo) {
+    Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(config, std::move(handler));
+    EXPECT_TRUE(server.ok()) << server.status().ToString();
+    return server.ok() ? std::move(*server) : nullptr;
+  }
+
+  std::unique_ptr<HttpsClient> Client(uint16_t port, const TlsClientConfig& tls, ClientOptions options = {},
+                                      std::string scheme = "https") {
+    Result<std::unique_ptr<HttpsClient>> client =
+        HttpsClient::Create(scheme + "://127.0.0.1:" + std::to_string(port), tls, options);
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    return client.ok() ? std::move(*client) : nullptr;
+  }
+
+  static HttpRequest Get(std::string target = "/") {
+    HttpRequest req;
+    req.target = std::move(target);
+    return req;
+  }
+
+  std::unique_ptr<TestPki> pki_;
+};
+
+TEST_F(NetTest, ServerAnswersOverTls) {
+  auto server = Start(TlsConfig());
+  ASSERT_NE(server, nullptr);
+  ASSERT_NE(server->port(), 0);
+  auto client = Client(server->port(), pki_->ClientTls());
+  HttpRequest req;
+  req.method = "POST";
+  req.target = "/v1/echo?x=1";
+  req.headers = {{"X-Test", "yes"}, {"Content-Type", "application/json"}};
+  req.body = R"({"hello":"world"})";
+  Result<HttpResponse> res = client->Send(req);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->Header("x-echo-path"), "/v1/echo");
+  EXPECT_EQ(res->Header("X-Missing"), std::nullopt);
+  nlohmann::json body = nlohmann::json::parse(res->body);
+  EXPECT_EQ(body["method"], "POST");
+  EXPECT_EQ(body["path"], "/v1/echo");
+  EXPECT_EQ(body["query"], "x=1");
+  EXPECT_EQ(body["body"], req.body);
+  EXPECT_EQ(body["peer"], "127.0.0.1");
+  EXPECT_EQ(body["test_header"], "yes");
+  EXPECT_EQ(body["test_count"], 1);
+}
+
+TEST_F(NetTest, HeaderCountSeesDuplicates) {
+  auto server = Start(TlsConfig());
+  auto client = Client(server->port(), pki_->ClientTls());
+  HttpRequest req = Get();
+  req.headers = {{"X-Test", "a"}, {"x-test", "b"}};
+  Result<HttpResponse> res = client->Send(req);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(nlohmann::json::parse(res->body)["test_count"], 2);
+}
+
+TEST_F(NetTest, KeepAliveReusesConnection) {
+  auto server = Start(TlsConfig());
+  auto client = Client(server->port(), pki_->ClientTls());
+  for (int i = 0; i < 5; ++i) {
+    Result<HttpResponse> res = client->Send(Get("/n/" + std::to_string(i)));
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+    EXPECT_EQ(res->Header("X-Echo-Path"), "/n/" + std::to_string(i));
+  }
+  EXPECT_EQ(client->connections_opened(), 1u);
+}
+
+TEST_F(NetTest, MutualTlsRequiresClientCert) {
+  ServerConfig config = TlsConfig();
+  config.tls->client_ca_pem = pki_->ca_cert_pem();
+  std::optional<Sha256Digest> seen;
+  std::mutex mu;
+  auto server = Start(config, [&](const ServerRequest& req) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen = req.peer_cert_sha256;
+    return Echo(req);
+  });
+  auto anonymous = Client(server->port(), pki_->ClientTls());
+  Result<HttpResponse> refused = anonymous->Send(Get());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+
+  Result<TestCert> cert = pki_->IssueClientCert("edge");
+  ASSERT_TRUE(cert.ok());
+  auto authenticated = Client(server->port(), pki_->ClientTls(&*cert));
+  Result<HttpResponse> res = authenticated->Send(Get());
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(*seen, cert->sha256);
+}
+
+TEST_F(NetTest, MutualTlsRejectsUnpinnedClientCert) {
+  Result<TestCert> pinned = pki_->IssueClientCert("edge-a");
+  Result<TestCert> other = pki_->IssueClientCert("edge-b");
+  ASSERT_TRUE(pinned.ok() && other.ok());
+  ServerConfig config = TlsConfig();
+  config.tls->client_ca_pem = pki_->ca_cert_pem();
+  config.tls->pinned_client_cert_sha256 = {pinned->sha256};
+  auto server = Start(config);
+  Result<HttpResponse> refused = Client(server->port(), pki_->ClientTls(&*other))->Send(Get());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+  Result<HttpResponse> accepted = Client(server->port(), pki_->ClientTls(&*pinned))->Send(Get());
+  ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
+  EXPECT_EQ(accepted->status, 200);
+}
+
+TEST_F(NetTest, ClientRejectsUnpinnedServerCert) {
+  auto server = Start(TlsConfig());
+  TlsClientConfig wrong_pin = pki_->ClientTls();
+  wrong_pin.pinned_server_cert_sha256 = {Sha256("not the server certificate")};
+  Result<HttpResponse> refused = Client(server->port(), wrong_pin)->Send(Get());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+  TlsClientConfig right_pin = pki_->ClientTls();
+  right_pin.pinned_server_cert_sha256 = {pki_->server().sha256};
+  Result<HttpResponse> accepted = Client(server->port(), right_pin)->Send(Get());
+  ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
+}
+
+TEST_F(NetTest, ClientRejectsWrongCa) {
+  auto server = Start(TlsConfig());
+  Result<TestPki> other = TestPki::Create();
+  ASSERT_TRUE(other.ok());
+  Result<HttpResponse> res = Client(server->port(), other->ClientTls())->Send(Get());
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), Code::kUnavailable);
+}
+
+TEST_F(NetTest, ClientRejectsHostnameMismatch) {
+  auto server = Start(TlsConfig());
+  TlsClientConfig wrong = pki_->ClientTls();
+  wrong.server_name = "wrong.example";
+  Result<HttpResponse> refused = Client(server->port(), wrong)->Send(Get());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+  TlsClientConfig right = pki_->ClientTls();
+  right.server_name = "localhost";
+  Result<HttpResponse> accepted = Client(server->port(), right)->Send(Get());
+  ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
+}
+
+TEST_F(NetTest, RefusesTls11) {
+  auto server = Start(TlsConfig());
+  namespace asio = boost::asio;
+  auto handshake = [&](int version) {
+    asio::io_context ioc;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    SSL_CTX_set_security_level(ctx.native_handle(), 0);  // let OpenSSL 3 offer TLS 1.1 at all
+    SSL_CTX_set_min_proto_version(ctx.native_handle(), version);
+    SSL_CTX_set_max_proto_version(ctx.native_handle(), version);
+    ctx.set_verify_mode(asio::ssl::verify_none);
+    asio::ssl::stream<asio::ip::tcp::socket> stream(ioc, ctx);
+    stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), server->port()});
+    boost::system::error_code ec;
+    stream.handshake(asio::ssl::stream_base::client, ec);
+    return ec ? 0 : SSL_version(stream.native_handle());
+  };
+  EXPECT_EQ(handshake(TLS1_1_VERSION), 0);
+  EXPECT_EQ(handshake(TLS1_VERSION), 0);
+  EXPECT_EQ(handshake(TLS1_2_VERSION), TLS1_2_VERSION);
+  EXPECT_EQ(handshake(TLS1_3_VERSION), TLS1_3_VERSION);
+}
+
+TEST_F(NetTest, RejectsOversizeBody) {
+  ServerConfig config = TlsConfig();
+  config.limits.max_body_bytes = 1024;
+  std::atomic<int> calls{0};
+  auto server = Start(config, [&](const ServerRequest& req) {
+    ++calls;
+    return Echo(req);
+  });
+  auto client = Client(server->port(), pki_->ClientTls());
+  HttpRequest req;
+  req.method = "POST";
+  req.target = "/v1/unwrap";
+  req.body = std::string(64 * 1024, 'a');
+  Result<HttpResponse> res = client->Send(req);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 413);
+  nlohmann::json body = nlohmann::json::parse(res->body);
+  EXPECT_EQ(body["error"]["code"], "too_large");
+  EXPECT_EQ(calls.load(), 0);
+  req.body = std::string(1024, 'a');  // exactly at the limit: served
+  Result<HttpResponse> ok = client->Send(req);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->status, 200);
+}
+
+TEST_F(NetTest, RejectsOversizeChunkedBody) {
+  ServerConfig config;  // plain HTTP: raw client
+  config.limits.max_body_bytes = 16;
+  auto server = Start(config);
+  RawSocket raw(server->port());
+  ASSERT_TRUE(raw.connected());
+  raw.Send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n" + std::string(32, 'b') +
+           "\r\n0\r\n\r\n");
+  bool closed = false;
+  std::string response = raw.ReadAll(&closed);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 413")) << response;
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(NetTest, RejectsTooManyHeaders) {
+  ServerConfig config = TlsConfig();
+  config.limits.max_header_count = 64;
+  auto server = Start(config);
+  auto client = Client(server->port(), pki_->ClientTls());
+  HttpRequest req = Get();
+  for (int i = 0; i < 70; ++i) req.headers.emplace_back("X-H" + std::to_string(i), "v");
+  Result<HttpResponse> res = client->Send(req);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 431);
+}
+
+TEST_F(NetTest, RejectsOversizeHeader) {
+  auto server = Start(TlsConfig());
+  auto client = Client(server->port(), pki_->ClientTls());
+  HttpRequest req = Get();
+  req.headers.emplace_back("X-Big", std::string(9 * 1024, 'h'));
+  Result<HttpResponse> res = client->Send(req);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 431);
+}
+
+TEST_F(NetTest, RejectsNonOriginFormTarget) {
+  auto server = Start(ServerConfig{});
+  RawSocket raw(server->port());
+  raw.Send("GET http://evil.example/ HTTP/1.1\r\nHost: x\r\n\r\n");
+  bool closed = false;
+  std::string response = raw.ReadAll(&closed);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 400")) << response;
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(NetTest, RejectsMalformedRequest) {
+  auto server = Start(ServerConfig{});
+  RawSocket raw(server->port());
+  raw.Send("GET / HTTP/1.1\r\nBad Header Line\r\n\r\n");
+  bool closed = false;
+  std::string response = raw.ReadAll(&closed);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 400")) << response;
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(NetTest, SlowClientHeaderTimeout) {
+  ServerConfig config;  // plain HTTP so the raw client can speak it
+  config.threads = 1;   // one thread: a slow client must not hold it
+  config.limits.header_timeout = 300ms;
+  auto server = Start(config);
+  RawSocket slow(server->port());
+  slow.Send("GET / HTTP/1.1\r\nHost: x\r\nX-Half: ");
+  auto client = Client(server->port(), TlsClientConfig{}, {}, "http");
+  for (int i = 0; i < 3; ++i) {
+    Result<HttpResponse> res = client->Send(Get());
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+    EXPECT_EQ(res->status, 200);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  std::string response = slow.ReadAll(&closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(response, "");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST_F(NetTest, SilentClientHandshakeTimeout) {
+  ServerConfig config = TlsConfig();
+  config.limits.handshake_timeout = 300ms;
+  auto server = Start(config);
+  RawSocket silent(server->port());
+  bool closed = false;
+  silent.ReadAll(&closed);
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(NetTest, ClientTimesOutOnSilentServer) {
+  SilentListener listener;
+  ClientOptions options;
+  options.request_timeout = 300ms;
+  auto client = Client(listener.port(), pki_->ClientTls(), options);
+  const auto start = std::chrono::steady_clock::now();
+  Result<HttpResponse> res = client->Send(Get());
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), Code::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST_F(NetTest, ClientConnectRefusedIsUnavailable) {
+  uint16_t port = 0;
+  {
+    SilentListener listener;  // learn a free port, then close it
+    port = listener.port();
+  }
+  Result<HttpResponse> res = Client(port, pki_->ClientTls())->Send(Get());
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), Code::kUnavailable);
+}
+
+TEST_F(NetTest, ClientRejectsMalformedRequests) {
+  auto client = Client(1, pki_->ClientTls());
+  HttpRequest injected = Get();
+  injected.headers.emplace_back("X-A", "v\r\nX-Injected: 1");
+  EXPECT_EQ(client->Send(injected).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(client->Send(Get("http://absolute/")).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(client->Send(Get("/a b")).status().code(), Code::kInvalidArgument);
+  EXPECT_FALSE(HttpsClient::Create("ftp://127.0.0.1:1", pki_->ClientTls()).ok());
+  EXPECT_FALSE(HttpsClient::Create("https://127.0.0.1:99999", pki_->ClientTls()).ok());
+  EXPECT_FALSE(HttpsClient::Create("https://[::1", pki_->ClientTls()).ok());
+}
+
+TEST_F(NetTest, ClientRejectsOversizeResponse) {
+  auto server = Start(TlsConfig(), [](const ServerRequest&) {
+    ServerResponse res;
+    res.body = std::string(64 * 1024, 'r');
+    return res;
+  });
+  ClientOptions options;
+  options.max_response_body_bytes = 1024;
+  Result<HttpResponse> res = Client(server->port(), pki_->ClientTls(), options)->Send(Get());
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), Code::kUnavailable);
+  EXPECT_EQ(res.status().message().find("rrrr"), std::string::npos);
+}
+
+TEST_F(NetTest, ConcurrentClients) {
+  ServerConfig config = TlsConfig();
+  config.threads = 4;
+  auto server = Start(config);
+  ClientOptions options;
+  options.max_idle_connections = 8;
+  auto client = Client(server->port(), pki_->ClientTls(), options);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        HttpRequest req;
+        req.method = "POST";
+        req.target = "/c";
+        req.body = std::to_string(t) + ":" + std::to_string(i);
+        Result<HttpResponse> res = client->Send(req);
+        if (res.ok() && res->status == 200 && nlohmann::json::parse(res->body)["body"] == req.body) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 400);
+  EXPECT_LE(client->connections_opened(), 16u);
+}
+
+TEST_F(NetTest, GracefulStopFinishesInFlight) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  auto server = Start(TlsConfig(), [&](const ServerRequest& req) {
+    entered.set_value();
+    released.wait();
+    return Echo(req);
+  });
+  const uint16_t port = server->port();
+  auto client = Client(port, pki_->ClientTls());
+  auto in_flight = std::async(std::launch::async, [&] { return client->Send(Get("/slow")); });
+  entered.get_future().wait();
+  RawSocket idle(port);  // an idle connection: Stop closes it at once
+  auto stopper = std::async(std::launch::async, [&] { server->Stop(5s); });
+  bool closed = false;
+  idle.ReadAll(&closed);  // returns once Stop has begun
+  EXPECT_TRUE(closed);
+  release.set_value();
+  Result<HttpResponse> res = in_flight.get();
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->Header("Connection"), "close");
+  stopper.get();
+  EXPECT_EQ(server->active_connections(), 0u);
+  Result<HttpResponse> after = Client(port, pki_->ClientTls())->Send(Get());
+  EXPECT_EQ(after.status().code(), Code::kUnavailable);
+}
+
+TEST_F(NetTest, HandlerExceptionBecomes500) {
+  auto server = Start(TlsConfig(), [](const ServerRequest&) -> ServerResponse {
+    throw std::runtime_error("internal detail that must not leak");
+  });
+  auto client = Client(server->port(), pki_->ClientTls());
+  Result<HttpResponse> res = client->Send(Get());
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 500);
+  EXPECT_EQ(nlohmann::json::parse(res->body)["error"]["code"], "internal_error");
+  EXPECT_EQ(res->body.find("internal detail"), std::string::npos);
+  Result<HttpResponse> again = client->Send(Get());  // the server still serves
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->status, 500);
+}
+
+TEST_F(NetTest, HandlerInvalidHeaderBecomes500) {
+  auto server = Start(TlsConfig(), [](const ServerRequest&) {
+    ServerResponse res;
+    res.headers.emplace_back("X-Split", "a\r\nSet-Cookie: evil=1");
+    return res;
+  });
+  Result<HttpResponse> res = Client(server->port(), pki_->ClientTls())->Send(Get());
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 500);
+  EXPECT_EQ(res->Header("Set-Cookie"), std::nullopt);
+}
+
+TEST_F(NetTest, HandlerBodyOn204Becomes500) {
+  auto server = Start(TlsConfig(), [](const ServerRequest&) {
+    ServerResponse res;
+    res.status = 204;
+    res.body = "a 204 must not have a body";
+    return res;
+  });
+  Result<HttpResponse> res = Client(server->port(), pki_->ClientTls())->Send(Get());
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 500);
+}
+
+TEST_F(NetTest, ExpectContinueGets100) {
+  auto server = Start(ServerConfig{});
+  RawSocket raw(server->port());
+  raw.Send("POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(raw.ReadSome(), "HTTP/1.1 100 Continue\r\n\r\n");
+  raw.Send("hello");
+  bool closed = false;
+  std::string response = raw.ReadAll(&closed);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 200")) << response;
+  EXPECT_NE(response.find(R"("body":"hello")"), std::string::npos) << response;
+}
+
+TEST_F(NetTest, StreamingChunkedLines) {
+  std::atomic<bool> client_done{false};
+  auto server = Start(TlsConfig(), [&](const ServerRequest&) {
+    ServerResponse res;
+    res.headers.emplace_back("Content-Type", "application/json");
+    auto sent = std::make_shared<int>(0);
+    res.stream = [sent, &client_done](StreamWriter& writer) {
+      if (*sent < 3) return writer.WriteLine(R"({"n":)" + std::to_string((*sent)++) + "}");
+      // Nothing more to send: wait briefly, as a watch with no events does.
+      std::this_thread::sleep_for(10ms);
+      return !client_done.load();
+    };
+    return res;
+  });
+  auto client = Client(server->port(), pki_->ClientTls());
+  Result<std::unique_ptr<LineStream>> stream = client->OpenLineStream(Get("/watch"));
+  ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+  EXPECT_EQ((*stream)->status(), 200);
+  EXPECT_EQ(FindHeader((*stream)->headers(), "transfer-encoding"), "chunked");
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (int i = 0; i < 3; ++i) {
+    Result<std::optional<std::string>> line = (*stream)->NextLine(deadline);
+    ASSERT_TRUE(line.ok()) << line.status().ToString();
+    ASSERT_TRUE(line->has_value());
+    EXPECT_EQ(**line, R"({"n":)" + std::to_string(i) + "}");
+  }
+  // Cancel from another thread unblocks a NextLine that has nothing to read.
+  std::thread canceller([&] { (*stream)->Cancel(); });
+  const auto start = std::chrono::steady_clock::now();
+  Result<std::optional<std::string>> blocked = (*stream)->NextLine(std::chrono::steady_clock::now() + 10s);
+  canceller.join();
+  EXPECT_FALSE(blocked.ok());
+  EXPECT_EQ(blocked.status().code(), Code::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  client_done = true;
+}
+
+TEST_F(NetTest, StreamingEndsAtEof) {
+  auto server = Start(TlsConfig(), [](const ServerRequest&) {
+    ServerResponse res;
+    auto sent = std::make_shared<int>(0);
+    res.stream = [sent](StreamWriter& writer) {
+      if (*sent == 2) return false;
+      return writer.WriteLine("line" + std::to_string((*sent)++));
+    };
+    return res;
+  });
+  auto client = Client(server->port(), pki_->ClientTls());
+  Result<std::unique_ptr<LineStream>> stream = client->OpenLineStream(Get("/watch"));
+  ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  EXPECT_EQ((*stream)->NextLine(deadline).value(), std::optional<std::string>("line0"));
+  EXPECT_EQ((*stream)->NextLine(deadline).value(), std::optional<std::string>("line1"));
+  EXPECT_EQ((*stream)->NextLine(deadline).value(), std::nullopt);
+}
+
+TEST_F(NetTest, LineStreamReadsPlainBody) {
+  auto server = Start(TlsConfig(), [](const ServerRequest&) {
+    ServerResponse res;
+    res.body = "a\nbb\r\n\nlast";
+    return res;
+  });
+  auto client = Client(server->port(), pki_->ClientTls());
+  Result<std::unique_ptr<LineStream>> stream = client->OpenLineStream(Get());
+  ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::vector<std::string> lines;
+  while (true) {
+    Result<std::optional<std::string>> line = (*stream)->NextLine(deadline);
+    ASSERT_TRUE(line.ok()) << line.status().ToString();
+    if (!line->has_value()) break;
+    lines.push_back(**line);
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{"a", "bb", "", "last"}));
+}
+
+TEST_F(NetTest, LineStreamRejectsOverlongLine) {
+  auto server = Start(TlsConfig(), [](const ServerRequest&) {
+    ServerResponse res;
+    res.body = std::string(4096, 'x') + "\n";
+    return res;
+  });
+  ClientOptions options;
+  options.max_line_bytes = 1024;
+  auto client = Client(server->port(), pki_->ClientTls(), options);
+  Result<std::unique_ptr<LineStream>> stream = client->OpenLineStream(Get());
+  ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+  Result<std::optional<std::string>> line = (*stream)->NextLine(std::chrono::steady_clock::now() + 5s);
+  ASSERT_FALSE(line.ok());
+  EXPECT_EQ(line.status().code(), Code::kUnavailable);
+}
+
+TEST_F(NetTest, StopEndsStreams) {
+  auto server = Start(TlsConfig(), [](const ServerRequest&) {
+    ServerResponse res;
+    res.stream = [](StreamWriter& writer) {
+      std::this_thread::sleep_for(5ms);  // an idle watch
+      return !writer.stopping();
+    };
+    return res;
+  });
+  auto client = Client(server->port(), pki_->ClientTls());
+  Result<std::unique_ptr<LineStream>> stream = client->OpenLineStream(Get("/watch"));
+  ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+  server->Stop(2s);
+  Result<std::optional<std::string>> line = (*stream)->NextLine(std::chrono::steady_clock::now() + 5s);
+  // The server ends the body cleanly (last chunk) when it stops.
+  ASSERT_TRUE(line.ok()) << line.status().ToString();
+  EXPECT_EQ(*line, std::nullopt);
+}
+
+TEST_F(NetTest, PlainHttpLoopback) {
+  auto server = Start(ServerConfig{});
+  Result<HttpResponse> res = Client(server->port(), TlsClientConfig{}, {}, "http")->Send(Get("/p"));
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->Header("X-Echo-Path"), "/p");
+}
+
+TEST_F(NetTest, MaxConnectionsClosesExtra) {
+  ServerConfig config;
+  config.limits.max_connections = 1;
+  auto server = Start(config);
+  auto client = Client(server->port(), TlsClientConfig{}, {}, "http");
+  ASSERT_TRUE(client->Send(Get()).ok());  // holds the one allowed connection (keep-alive)
+  RawSocket extra(server->port());
+  bool closed = false;
+  std::string response = extra.ReadAll(&closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(response, "");
+}
+
+TEST_F(NetTest, StartRejectsBadBindAddress) {
+  ServerConfig config;
+  config.bind_address = "not-an-ip";
+  Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(config, Echo);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace astis::net
