@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "capsule/org_key.h"
+#include "cli/admin_cli.h"
 #include "cli/commands.h"
 #include "cli/secret_manifest.h"
 #include "crypto/secret_bytes.h"
@@ -107,7 +108,7 @@ int ExitCodeFor(const Status& status) {
 }
 
 int RunCli(const std::vector<std::string>& args, CliEnv& env) {
-  CLI::App app{"astis: seal Kubernetes Secret values for ASTIS Workload Secrets (PROTOCOL.md v1)", "astis"};
+  CLI::App app{"astis: seal Kubernetes Secret values and operate ASTIS Workload Secrets (PROTOCOL.md v1)", "astis"};
   app.footer(kExitCodesHelp);
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
@@ -139,6 +140,8 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   unseal->add_option("-o,--output", unseal_output, "Output format")->check(CLI::IsMember({"yaml", "json"}));
   unseal->footer(kExitCodesHelp);
 
+  AdminCommands admin(app);
+
   std::vector<std::string> storage(args.begin(), args.end());
   if (storage.empty()) storage.emplace_back("astis");
   std::vector<char*> argv;
@@ -160,6 +163,7 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
     }
     if (seal->parsed()) return RunSeal(sa, env);
     if (unseal->parsed()) return RunUnseal(org_key, unseal_file, unseal_output, env);
+    if (std::optional<int> code = admin.Run(env)) return *code;
   } catch (const std::exception&) {
     // Third-party exceptions stop here; their text may quote input, so it is
     // not printed.

@@ -1,0 +1,591 @@
+#include "cli/admin_cli.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <iomanip>
+#include <istream>
+#include <map>
+#include <ostream>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "audit/audit_log.h"
+#include "capsule/org_key.h"
+#include "cli/commands.h"
+#include "cli/cvs_process.h"
+#include "cli/secret_manifest.h"
+#include "common/encoding.h"
+#include "common/json.h"
+#include "cvs/key_management.h"
+#include "edge/config.h"
+#include "edge/gates.h"
+#include "edge/run.h"
+#include "jose/jwk.h"
+#include "store/sqlite_store.h"
+#include "store/store.h"
+
+namespace astis::cli {
+
+struct AdminCommands::Args {
+  // Processes.
+  CLI::App* serve = nullptr;
+  CLI::App* edge = nullptr;
+  CLI::App* cvs = nullptr;
+  std::string process_config;
+  // Store selection shared by the admin commands.
+  std::string store_path, config_path;
+  // cluster
+  CLI::App *cluster_add = nullptr, *cluster_list = nullptr, *cluster_remove = nullptr;
+  std::string name, issuer, audience = "astis", jwks_file, api_url, ca_file, token_file, mode = "strict";
+  // workload / apikey / session scope
+  CLI::App *workload_add = nullptr, *workload_list = nullptr, *workload_remove = nullptr;
+  std::string cluster, namespace_, service_account;
+  std::vector<std::string> images;
+  CLI::App *apikey_create = nullptr, *apikey_list = nullptr, *apikey_revoke = nullptr;
+  std::string expires_in, id;
+  CLI::App *session_list = nullptr, *session_revoke = nullptr;
+  std::string pod_uid;
+  // audit / keys
+  CLI::App* audit_verify = nullptr;
+  std::string audit_file;
+  CLI::App* key_rotate = nullptr;
+  CLI::App* reseal = nullptr;
+  std::string keys_file, input_file, output = "yaml";
+};
+
+namespace {
+
+constexpr size_t kMaxJwksBytes = 1024 * 1024;
+
+int Fail(CliEnv& env, std::string_view command, const Status& status) {
+  env.err << "astis " << command << ": " << status.ToString() << "\n";
+  return ExitCodeFor(status);
+}
+
+// Actor names the operator in the configuration audit: "cli:<login>".
+std::string Actor() {
+  if (const passwd* pw = getpwuid(geteuid()); pw != nullptr && pw->pw_name != nullptr) {
+    return std::string("cli:") + pw->pw_name;
+  }
+  return "cli:uid" + std::to_string(geteuid());
+}
+
+std::string FormatTime(int64_t unix_seconds) {
+  return unix_seconds == 0 ? "-" : audit::FormatRfc3339Millis(unix_seconds * 1000);
+}
+
+Result<std::unique_ptr<store::Store>> OpenStore(const std::string& store_path, const std::string& config_path) {
+  if (!store_path.empty() && !config_path.empty()) {
+    return Error(Code::kInvalidArgument, "give --store or --config, not both");
+  }
+  if (!store_path.empty()) return store::OpenSqliteStore(store_path);
+  if (config_path.empty()) return Error(Code::kInvalidArgument, "--store PATH or --config FILE is required");
+  ASTIS_ASSIGN_OR_RETURN(edge::EdgeConfig config, edge::LoadEdgeConfig(config_path));
+  return store::OpenSqliteStore(config.store.path);
+}
+
+// Audit records one admin change; a failure is reported (the change itself
+// is already committed) so the operator knows the trail is incomplete.
+Status Audit(store::Store& st, CliEnv& env, std::string_view action, const Json& detail) {
+  auto seq = st.AppendConfigAudit(Actor(), action, DumpJson(detail), env.clock.NowUnix());
+  if (!seq.ok()) return Error(seq.status().code(), "change applied but not audited: " + seq.status().message());
+  return OkStatus();
+}
+
+// ParseDuration reads "<n>s|m|h|d" (e.g. 30d) into seconds; kInvalidArgument
+// otherwise (test ApiKeyCreateRejectsBadExpiry).
+Result<int64_t> ParseDuration(std::string_view s) {
+  if (s.size() < 2 || s.size() > 8) return Error(Code::kInvalidArgument, "--expires-in: expected e.g. 90m, 12h, 30d");
+  int64_t n = 0;
+  for (char c : s.substr(0, s.size() - 1)) {
+    if (c < '0' || c > '9') return Error(Code::kInvalidArgument, "--expires-in: expected e.g. 90m, 12h, 30d");
+    n = n * 10 + (c - '0');
+  }
+  int64_t unit = 0;
+  switch (s.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: return Error(Code::kInvalidArgument, "--expires-in: unit must be s, m, h or d");
+  }
+  if (n <= 0) return Error(Code::kInvalidArgument, "--expires-in: must be positive");
+  return n * unit;
+}
+
+Result<std::string> ReadAll(const std::string& file, std::istream& in) {
+  if (!file.empty() && file != "-") return ReadFileLimited(file, kMaxManifestBytes);
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxManifestBytes) return Error(Code::kTooLarge, "stdin exceeds the size limit");
+  }
+  if (in.bad()) return Error(Code::kIo, "cannot read stdin");
+  return text;
+}
+
+// ---------------------------------------------------------------- processes
+
+int RunEdgeLike(const std::string& command, const std::string& config_path, edge::CvsMode required, CliEnv& env) {
+  auto config = edge::LoadEdgeConfig(config_path);
+  if (!config.ok()) {
+    env.err << "astis " << command << ": configuration: " << config.status().ToString() << "\n";
+    return kExitInput;
+  }
+  if (config->cvs.mode != required) {
+    env.err << "astis " << command << ": configuration: cvs.mode: "
+            << (required == edge::CvsMode::kEmbedded
+                    ? "`astis serve` runs the embedded CVS; use `astis edge` for cvs.mode remote"
+                    : "`astis edge` needs cvs.mode remote; use `astis serve` for the embedded CVS")
+            << "\n";
+    return kExitInput;
+  }
+  env.err.flush();
+  edge::EdgeProcessOptions options;
+  options.program = "astis " + command;
+  Status s = edge::RunEdgeProcess(*config, env.clock, env.rng, options);
+  if (!s.ok()) return Fail(env, command, s);
+  return kExitOk;
+}
+
+int RunCvs(const std::string& config_path, CliEnv& env) {
+  auto text = ReadFileLimited(config_path, 1024 * 1024);
+  if (!text.ok()) {
+    env.err << "astis cvs: configuration: " << text.status().ToString() << "\n";
+    return kExitInput;
+  }
+  auto config = ParseCvsProcessConfig(*text);
+  if (!config.ok()) {
+    env.err << "astis cvs: configuration: " << config.status().ToString() << "\n";
+    return kExitInput;
+  }
+  env.err.flush();
+  Status s = RunCvsProcess(*config, env.clock, env.rng);
+  if (!s.ok()) return Fail(env, "cvs", s);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------- clusters
+
+int ClusterAdd(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
+  constexpr std::string_view kCmd = "cluster add";
+  auto jwks_text = ReadFileLimited(a.jwks_file, kMaxJwksBytes);
+  if (!jwks_text.ok()) return Fail(env, kCmd, jwks_text.status());
+  // Gate 2 trusts only this pinned JWKS: refuse one the edge could not use
+  // (test ClusterAddRejectsBadJwks).
+  auto jwks = jose::JwkSet::Parse(*jwks_text);
+  if (!jwks.ok()) return Fail(env, kCmd, Error(Code::kInvalidArgument, "--jwks-file: " + jwks.status().message()));
+  if (a.api_url.rfind("https://", 0) != 0) {
+    return Fail(env, kCmd, Error(Code::kInvalidArgument, "--api-url: must be an https:// URL"));
+  }
+  store::Cluster c;
+  c.name = a.name;
+  c.issuer = a.issuer;
+  c.audience = a.audience;
+  c.jwks_json = *jwks_text;
+  c.api_url = a.api_url;
+  c.ca_file = a.ca_file;
+  c.token_file = a.token_file;
+  c.mode = a.mode;
+  c.created_at = env.clock.NowUnix();
+  if (Status s = st.PutCluster(c); !s.ok()) return Fail(env, kCmd, s);
+  if (Status s = Audit(st, env, "cluster.add",
+                       Json{{"name", c.name}, {"issuer", c.issuer}, {"audience", c.audience}, {"mode", c.mode},
+                            {"api_url", c.api_url}});
+      !s.ok()) {
+    return Fail(env, kCmd, s);
+  }
+  env.out << "cluster " << c.name << " registered (mode " << c.mode << ")\n";
+  if (c.mode == "audit") {
+    env.err << "WARNING: cluster " << c.name
+            << " is in AUDIT mode: gate 4 refusals are logged as would_deny, not enforced\n";
+  }
+  return kExitOk;
+}
+
+int ClusterList(store::Store& st, CliEnv& env) {
+  auto clusters = st.ListClusters();
+  if (!clusters.ok()) return Fail(env, "cluster list", clusters.status());
+  env.out << "NAME\tMODE\tISSUER\tAUDIENCE\tAPI_URL\n";
+  for (const auto& c : *clusters) {
+    env.out << c.name << "\t" << c.mode << "\t" << c.issuer << "\t" << c.audience << "\t" << c.api_url << "\n";
+  }
+  return kExitOk;
+}
+
+int ClusterRemove(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
+  if (Status s = st.DeleteCluster(a.name); !s.ok()) return Fail(env, "cluster remove", s);
+  if (Status s = Audit(st, env, "cluster.remove", Json{{"name", a.name}}); !s.ok()) {
+    return Fail(env, "cluster remove", s);
+  }
+  env.out << "cluster " << a.name << " removed (with its workloads)\n";
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------- workloads
+
+int WorkloadAdd(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
+  // Gate 4 compares exact digests only (PROTOCOL.md §6.4), so a tag or a
+  // malformed digest is refused here (test WorkloadAddRejectsBadDigest).
+  for (size_t i = 0; i < a.images.size(); ++i) {
+    if (!store::IsValidImageDigest(a.images[i])) {
+      return Fail(env, "workload add",
+                  Error(Code::kInvalidArgument,
+                        "--image #" + std::to_string(i + 1) + ": must be sha256: followed by 64 lower-case hex digits"));
+    }
+  }
+  store::Workload w{a.cluster, a.namespace_, a.service_account, a.images};
+  if (Status s = st.PutWorkload(w); !s.ok()) return Fail(env, "workload add", s);
+  if (Status s = Audit(st, env, "workload.add",
+                       Json{{"cluster", w.cluster}, {"namespace", w.namespace_},
+                            {"serviceAccount", w.service_account}, {"images", w.image_digests}});
+      !s.ok()) {
+    return Fail(env, "workload add", s);
+  }
+  env.out << "workload " << w.cluster << "/" << w.namespace_ << "/" << w.service_account << " approved with "
+          << w.image_digests.size() << " image digest(s)\n";
+  return kExitOk;
+}
+
+int WorkloadList(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
+  std::optional<std::string_view> cluster;
+  if (!a.cluster.empty()) cluster = a.cluster;
+  auto ws = st.ListWorkloads(cluster);
+  if (!ws.ok()) return Fail(env, "workload list", ws.status());
+  env.out << "CLUSTER\tNAMESPACE\tSERVICE_ACCOUNT\tIMAGES\n";
+  for (const auto& w : *ws) {
+    env.out << w.cluster << "\t" << w.namespace_ << "\t" << w.service_account << "\t";
+    for (size_t i = 0; i < w.image_digests.size(); ++i) env.out << (i ? "," : "") << w.image_digests[i];
+    env.out << "\n";
+  }
+  return kExitOk;
+}
+
+int WorkloadRemove(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
+  if (Status s = st.DeleteWorkload(a.cluster, a.namespace_, a.service_account); !s.ok()) {
+    return Fail(env, "workload remove", s);
+  }
+  if (Status s = Audit(st, env, "workload.remove",
+                       Json{{"cluster", a.cluster}, {"namespace", a.namespace_}, {"serviceAccount", a.service_account}});
+      !s.ok()) {
+    return Fail(env, "workload remove", s);
+  }
+  env.out << "workload " << a.cluster << "/" << a.namespace_ << "/" << a.service_account << " removed\n";
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------- API keys
+
+int ApiKeyCreate(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
+  constexpr std::string_view kCmd = "apikey create";
+  int64_t ttl = 0;
+  if (!a.expires_in.empty()) {
+    auto d = ParseDuration(a.expires_in);
+    if (!d.ok()) return Fail(env, kCmd, d.status());
+    ttl = *d;
+  }
+  if (auto c = st.GetCluster(a.cluster); !c.ok()) return Fail(env, kCmd, c.status());
+  auto key = edge::GenerateApiKey(env.rng);
+  if (!key.ok()) return Fail(env, kCmd, key.status());
+  const int64_t now = env.clock.NowUnix();
+  store::ApiKey rec;
+  rec.id = key->id;
+  rec.hash.assign(key->hash.begin(), key->hash.end());  // only the hash is stored (PROTOCOL.md §6.1)
+  rec.cluster = a.cluster;
+  rec.namespace_ = a.namespace_;
+  rec.service_account = a.service_account;
+  rec.created_at = now;
+  rec.expires_at = ttl == 0 ? 0 : now + ttl;
+  if (Status s = st.CreateApiKey(rec); !s.ok()) return Fail(env, kCmd, s);
+  if (Status s = Audit(st, env, "apikey.create",
+                       Json{{"id", rec.id}, {"cluster", rec.cluster}, {"namespace", rec.namespace_},
+                            {"serviceAccount", rec.service_account}, {"expires_at", rec.expires_at}});
+      !s.ok()) {
+    return Fail(env, kCmd, s);
+  }
+  // The only place the secret is ever shown: once, on stdout.
+  env.out << key->header_value.RevealString() << "\n";
+  env.out.flush();
+  env.err << "api key " << rec.id << " for " << rec.cluster << "/" << rec.namespace_ << "/" << rec.service_account
+          << ", expires " << FormatTime(rec.expires_at) << ". It is shown once and cannot be recovered.\n";
+  return kExitOk;
+}
+
+int ApiKeyList(store::Store& st, CliEnv& env) {
+  auto keys = st.ListApiKeys();
+  if (!keys.ok()) return Fail(env, "apikey list", keys.status());
+  env.out << "ID\tCLUSTER\tNAMESPACE\tSERVICE_ACCOUNT\tCREATED\tEXPIRES\tREVOKED\n";
+  for (const auto& k : *keys) {  // never the hash
+    env.out << k.id << "\t" << k.cluster << "\t" << k.namespace_ << "\t" << k.service_account << "\t"
+            << FormatTime(k.created_at) << "\t" << FormatTime(k.expires_at) << "\t" << FormatTime(k.revoked_at)
+            << "\n";
+  }
+  return kExitOk;
+}
+
+int ApiKeyRevoke(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
+  if (Status s = st.RevokeApiKey(a.id, env.clock.NowUnix()); !s.ok()) return Fail(env, "apikey revoke", s);
+  if (Status s = Audit(st, env, "apikey.revoke", Json{{"id", a.id}}); !s.ok()) return Fail(env, "apikey revoke", s);
+  env.out << "api key " << a.id << " revoked\n";
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------- sessions
+
+int SessionList(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
+  store::SessionFilter f;
+  f.cluster = a.cluster;
+  f.namespace_ = a.namespace_;
+  auto sessions = st.ListSessions(f);
+  if (!sessions.ok()) return Fail(env, "session list", sessions.status());
+  const int64_t now = env.clock.NowUnix();
+  env.out << "ID\tCLUSTER\tNAMESPACE\tSERVICE_ACCOUNT\tPOD\tPOD_UID\tEXPIRES\tSTATE\n";
+  for (const auto& s : *sessions) {
+    const char* state = s.revoked ? "revoked" : (s.IsActive(now) ? "active" : "expired");
+    env.out << s.id << "\t" << s.cluster << "\t" << s.namespace_ << "\t" << s.service_account << "\t" << s.pod_name
+            << "\t" << s.pod_uid << "\t" << FormatTime(s.expires_at) << "\t" << state << "\n";
+  }
+  return kExitOk;
+}
+
+int SessionRevoke(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
+  constexpr std::string_view kCmd = "session revoke";
+  if (a.id.empty() == a.pod_uid.empty()) {
+    env.err << "astis session revoke: give exactly one of --id or --pod-uid\n";
+    return kExitUsage;
+  }
+  int64_t revoked = 0;
+  if (!a.id.empty()) {
+    auto s = st.GetSession(a.id);
+    if (!s.ok()) return Fail(env, kCmd, s.status());
+    if (!s->revoked) {
+      if (Status e = st.EndSession(a.id); !e.ok()) return Fail(env, kCmd, e);
+      revoked = 1;
+    }
+  } else {
+    store::SessionFilter f;
+    f.pod_uid = a.pod_uid;
+    f.cluster = a.cluster;
+    auto sessions = st.ListSessions(f);
+    if (!sessions.ok()) return Fail(env, kCmd, sessions.status());
+    std::set<std::pair<std::string, std::string>> scopes;
+    for (const auto& s : *sessions) scopes.emplace(s.cluster, s.namespace_);
+    for (const auto& [cluster, ns] : scopes) {
+      auto n = st.RevokeSessionsForPod(store::PodRef{cluster, ns, "", a.pod_uid});
+      if (!n.ok()) return Fail(env, kCmd, n.status());
+      revoked += *n;
+    }
+  }
+  if (Status s = Audit(st, env, "session.revoke",
+                       Json{{"id", a.id}, {"pod_uid", a.pod_uid}, {"revoked", revoked}});
+      !s.ok()) {
+    return Fail(env, kCmd, s);
+  }
+  env.out << "revoked " << revoked << " session(s)\n";
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------- audit, keys
+
+int AuditVerify(const std::string& file, CliEnv& env) {
+  auto report = audit::VerifyAuditLog(file);
+  if (!report.ok()) return Fail(env, "audit verify", report.status());
+  if (!report->ok) {
+    env.err << "astis audit verify: " << file << ": line " << report->first_bad_line << ": " << report->problem
+            << " (chain broken: a line was edited, deleted, inserted or reordered)\n";
+    return kExitCrypto;
+  }
+  if (report->torn_tail) {
+    env.err << "astis audit verify: " << file << ": line " << report->lines + 1
+            << ": torn last line (no newline): a write was interrupted or the tail was cut\n";
+    return kExitCrypto;
+  }
+  env.out << "ok: " << report->lines << " lines, chain intact, last seq " << report->last_seq << ", head "
+          << report->head_hash << "\n";
+  return kExitOk;
+}
+
+int KeyRotate(const std::string& keys_file, CliEnv& env) {
+  auto r = cvs::RotateOrgKeys(keys_file, env.rng);
+  if (!r.ok()) return Fail(env, "key rotate", r.status());
+  env.out << "new active kid " << r->new_kid << "; previous " << r->previous_kid << " retired (" << r->retired_keys
+          << " retired key(s) kept)\n";
+  env.out << "public key to seal with:\n" << DumpJson(r->new_public_jwk) << "\n";
+  return kExitOk;
+}
+
+int ResealCmd(const AdminCommands::Args& a, CliEnv& env) {
+  constexpr std::string_view kCmd = "reseal";
+  auto keys = capsule::OrgKeySet::LoadFile(a.keys_file);
+  if (!keys.ok()) return Fail(env, kCmd, keys.status());
+  auto text = ReadAll(a.input_file, env.in);
+  if (!text.ok()) return Fail(env, kCmd, text.status());
+  auto secret = ParseManifest(*text);
+  if (!secret.ok()) return Fail(env, kCmd, secret.status());
+  const Json* ann = nullptr;
+  if (secret->contains("metadata") && (*secret)["metadata"].is_object() &&
+      (*secret)["metadata"].contains("annotations")) {
+    ann = &(*secret)["metadata"]["annotations"];
+  }
+  if (ann == nullptr || !ann->is_object() || !ann->contains(kAnnotationSealed) ||
+      (*ann)[std::string(kAnnotationSealed)] != "v1") {
+    return Fail(env, kCmd, Error(Code::kInvalidArgument, "not a sealed Secret (astis.io/sealed: v1 missing)"));
+  }
+  if (!secret->contains("data") || !(*secret)["data"].is_object() || (*secret)["data"].empty()) {
+    return Fail(env, kCmd, Error(Code::kInvalidArgument, "data: no sealed values"));
+  }
+  Json& data = (*secret)["data"];
+  std::vector<std::string> names, values;
+  for (auto it = data.begin(); it != data.end(); ++it) {
+    if (!it.value().is_string()) return Fail(env, kCmd, Error(Code::kInvalidArgument, "data." + it.key() + ": not a string"));
+    auto raw = B64Decode(it.value().get<std::string>());
+    if (!raw.ok()) return Fail(env, kCmd, Error(Code::kInvalidArgument, "data." + it.key() + ": invalid base64"));
+    names.push_back(it.key());
+    values.emplace_back(raw->begin(), raw->end());
+  }
+  auto resealed = cvs::Reseal(values, *keys, env.rng, env.clock);
+  if (!resealed.ok()) return Fail(env, kCmd, resealed.status());
+  size_t changed = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    data[names[i]] = B64Encode((*resealed)[i].value);
+    changed += (*resealed)[i].changed ? 1 : 0;
+  }
+  env.out << (a.output == "json" ? EmitJson(*secret) : EmitYaml(*secret));
+  env.out.flush();
+  if (!env.out) return Fail(env, kCmd, Error(Code::kIo, "cannot write output"));
+  env.err << "resealed " << changed << " of " << names.size() << " value(s) to kid " << keys->active().kid() << "\n";
+  return kExitOk;
+}
+
+void AddStoreOptions(CLI::App* cmd, AdminCommands::Args& a) {
+  cmd->add_option("--store", a.store_path, "SQLite store file of the edge");
+  cmd->add_option("--config", a.config_path, "Edge configuration file (its store.path is used)");
+}
+
+}  // namespace
+
+AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
+  Args& a = *a_;
+  a.serve = app.add_subcommand("serve", "Run the edge and the embedded CVS in one process (cvs.mode embedded)");
+  a.serve->add_option("--config", a.process_config, "Edge configuration file")->required();
+  a.edge = app.add_subcommand("edge", "Run the edge alone against a remote CVS (cvs.mode remote)");
+  a.edge->add_option("--config", a.process_config, "Edge configuration file")->required();
+  a.cvs = app.add_subcommand("cvs", "Run the CVS alone over mutual TLS (the edge's remote CVS)");
+  a.cvs->add_option("--config", a.process_config, "CVS configuration file (docs/admin.md)")->required();
+
+  CLI::App* cluster = app.add_subcommand("cluster", "Register, list and remove clusters")->require_subcommand(1);
+  a.cluster_add = cluster->add_subcommand("add", "Register (or replace) a cluster");
+  AddStoreOptions(a.cluster_add, a);
+  a.cluster_add->add_option("--name", a.name, "Cluster name")->required();
+  a.cluster_add->add_option("--issuer", a.issuer, "ServiceAccount token issuer (iss)")->required();
+  a.cluster_add->add_option("--audience", a.audience, "Token audience (default astis)");
+  a.cluster_add->add_option("--jwks-file", a.jwks_file, "The cluster's pinned JWKS (JSON)")->required();
+  a.cluster_add->add_option("--api-url", a.api_url, "Kubernetes API server https URL")->required();
+  a.cluster_add->add_option("--ca-file", a.ca_file, "API server CA bundle")->required();
+  a.cluster_add->add_option("--token-file", a.token_file, "Read-only API token file")->required();
+  a.cluster_add->add_option("--mode", a.mode, "strict or audit")->check(CLI::IsMember({"strict", "audit"}))->required();
+  a.cluster_list = cluster->add_subcommand("list", "List registered clusters");
+  AddStoreOptions(a.cluster_list, a);
+  a.cluster_remove = cluster->add_subcommand("remove", "Remove a cluster and its workloads");
+  AddStoreOptions(a.cluster_remove, a);
+  a.cluster_remove->add_option("--name", a.name, "Cluster name")->required();
+
+  CLI::App* workload = app.add_subcommand("workload", "Approve workloads and their image digests")->require_subcommand(1);
+  a.workload_add = workload->add_subcommand("add", "Approve (or replace) a workload");
+  a.workload_remove = workload->add_subcommand("remove", "Remove a workload");
+  for (CLI::App* c : {a.workload_add, a.workload_remove}) {
+    AddStoreOptions(c, a);
+    c->add_option("--cluster", a.cluster, "Cluster name")->required();
+    c->add_option("--namespace", a.namespace_, "Namespace")->required();
+    c->add_option("--service-account", a.service_account, "ServiceAccount")->required();
+  }
+  a.workload_add->add_option("--image", a.images, "Allowed image digest sha256:<64 hex> (repeatable)")->required();
+  a.workload_list = workload->add_subcommand("list", "List approved workloads");
+  AddStoreOptions(a.workload_list, a);
+  a.workload_list->add_option("--cluster", a.cluster, "Only this cluster");
+
+  CLI::App* apikey = app.add_subcommand("apikey", "Create, list and revoke bound API keys")->require_subcommand(1);
+  a.apikey_create = apikey->add_subcommand("create", "Create an API key (printed once on stdout)");
+  AddStoreOptions(a.apikey_create, a);
+  a.apikey_create->add_option("--cluster", a.cluster, "Cluster name")->required();
+  a.apikey_create->add_option("--namespace", a.namespace_, "Namespace")->required();
+  a.apikey_create->add_option("--service-account", a.service_account, "ServiceAccount")->required();
+  a.apikey_create->add_option("--expires-in", a.expires_in, "Lifetime, e.g. 30d, 12h (default: never)");
+  a.apikey_list = apikey->add_subcommand("list", "List API keys (ids, scope, expiry, revocation; never hashes)");
+  AddStoreOptions(a.apikey_list, a);
+  a.apikey_revoke = apikey->add_subcommand("revoke", "Revoke an API key");
+  AddStoreOptions(a.apikey_revoke, a);
+  a.apikey_revoke->add_option("--id", a.id, "API key id")->required();
+
+  CLI::App* session = app.add_subcommand("session", "List and revoke release sessions")->require_subcommand(1);
+  a.session_list = session->add_subcommand("list", "List sessions");
+  AddStoreOptions(a.session_list, a);
+  a.session_list->add_option("--cluster", a.cluster, "Only this cluster");
+  a.session_list->add_option("--namespace", a.namespace_, "Only this namespace");
+  a.session_revoke = session->add_subcommand("revoke", "Revoke one session (--id) or every session of a pod (--pod-uid)");
+  AddStoreOptions(a.session_revoke, a);
+  CLI::Option* id = a.session_revoke->add_option("--id", a.id, "Session id");
+  CLI::Option* uid = a.session_revoke->add_option("--pod-uid", a.pod_uid, "Pod UID");
+  id->excludes(uid);
+  a.session_revoke->add_option("--cluster", a.cluster, "With --pod-uid: only this cluster");
+
+  CLI::App* audit = app.add_subcommand("audit", "Audit log tools")->require_subcommand(1);
+  a.audit_verify = audit->add_subcommand("verify", "Verify an audit log's hash chain");
+  a.audit_verify->add_option("file", a.audit_file, "Audit log file (JSON lines)")->required();
+
+  CLI::App* key = app.add_subcommand("key", "Org key set management")->require_subcommand(1);
+  a.key_rotate = key->add_subcommand("rotate", "Generate a new active org key; the old ones stay as retired");
+  a.key_rotate->add_option("--keys", a.keys_file, "Org key set file (mode 0600)")->required();
+
+  a.reseal = app.add_subcommand("reseal", "Re-seal a sealed Secret (stdin or -f) to the active org key");
+  a.reseal->add_option("--keys", a.keys_file, "Org key set file (mode 0600)")->required();
+  a.reseal->add_option("-f,--filename", a.input_file, "Read the sealed Secret from FILE instead of stdin");
+  a.reseal->add_option("-o,--output", a.output, "Output format")->check(CLI::IsMember({"yaml", "json"}));
+}
+
+AdminCommands::~AdminCommands() = default;
+
+std::optional<int> AdminCommands::Run(CliEnv& env) {
+  Args& a = *a_;
+  if (a.serve->parsed()) return RunEdgeLike("serve", a.process_config, edge::CvsMode::kEmbedded, env);
+  if (a.edge->parsed()) return RunEdgeLike("edge", a.process_config, edge::CvsMode::kRemote, env);
+  if (a.cvs->parsed()) return RunCvs(a.process_config, env);
+  if (a.audit_verify->parsed()) return AuditVerify(a.audit_file, env);
+  if (a.key_rotate->parsed()) return KeyRotate(a.keys_file, env);
+  if (a.reseal->parsed()) return ResealCmd(a, env);
+
+  struct StoreCommand {
+    CLI::App* app;
+    const char* name;
+  };
+  const StoreCommand store_commands[] = {
+      {a.cluster_add, "cluster add"},     {a.cluster_list, "cluster list"},   {a.cluster_remove, "cluster remove"},
+      {a.workload_add, "workload add"},   {a.workload_list, "workload list"}, {a.workload_remove, "workload remove"},
+      {a.apikey_create, "apikey create"}, {a.apikey_list, "apikey list"},     {a.apikey_revoke, "apikey revoke"},
+      {a.session_list, "session list"},   {a.session_revoke, "session revoke"},
+  };
+  for (const auto& c : store_commands) {
+    if (!c.app->parsed()) continue;
+    auto st = OpenStore(a.store_path, a.config_path);
+    if (!st.ok()) return Fail(env, c.name, st.status());
+    store::Store& s = **st;
+    if (c.app == a.cluster_add) return ClusterAdd(a, s, env);
+    if (c.app == a.cluster_list) return ClusterList(s, env);
+    if (c.app == a.cluster_remove) return ClusterRemove(a, s, env);
+    if (c.app == a.workload_add) return WorkloadAdd(a, s, env);
+    if (c.app == a.workload_list) return WorkloadList(a, s, env);
+    if (c.app == a.workload_remove) return WorkloadRemove(a, s, env);
+    if (c.app == a.apikey_create) return ApiKeyCreate(a, s, env);
+    if (c.app == a.apikey_list) return ApiKeyList(s, env);
+    if (c.app == a.apikey_revoke) return ApiKeyRevoke(a, s, env);
+    if (c.app == a.session_list) return SessionList(a, s, env);
+    return SessionRevoke(a, s, env);
+  }
+  return std::nullopt;
+}
+
+}  // namespace astis::cli

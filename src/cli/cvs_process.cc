@@ -1,0 +1,140 @@
+#include "cli/cvs_process.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <initializer_list>
+
+#include <yaml-cpp/yaml.h>
+
+#include "audit/audit_log.h"
+#include "capsule/org_key.h"
+#include "common/encoding.h"
+#include "cvs/cvs.h"
+#include "cvs/remote.h"
+#include "edge/run.h"
+#include "net/tls.h"
+
+namespace astis::cli {
+namespace {
+
+Status Bad(std::string_view field, std::string_view why) {
+  return Error(Code::kInvalidArgument, std::string(field) + ": " + std::string(why));
+}
+
+Status CheckKeys(const YAML::Node& node, std::string_view where, std::initializer_list<std::string_view> allowed) {
+  if (!node.IsMap()) return Bad(where, "must be a mapping");
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) return Bad(where, "keys must be strings");
+    const std::string key = kv.first.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return Bad(std::string(where) + "." + key, "unknown key");
+    }
+  }
+  return OkStatus();
+}
+
+Status GetStr(const YAML::Node& map, std::string_view field, const char* key, std::string& out, bool required) {
+  const YAML::Node n = map[key];
+  if (!n) return required ? Bad(field, "required") : OkStatus();
+  if (!n.IsScalar() || n.Scalar().empty()) return Bad(field, "must be a non-empty string");
+  out = n.Scalar();
+  return OkStatus();
+}
+
+Status AddPin(const YAML::Node& n, std::vector<Sha256Digest>& pins) {
+  constexpr std::string_view kField = "tls.edge_client_cert_sha256";
+  if (!n.IsScalar()) return Bad(kField, "must be 64 hex digits");
+  auto bytes = HexDecode(n.Scalar());
+  Sha256Digest d{};
+  if (!bytes.ok() || bytes->size() != d.size()) return Bad(kField, "must be 64 hex digits");
+  std::copy(bytes->begin(), bytes->end(), d.begin());
+  pins.push_back(d);
+  return OkStatus();
+}
+
+Status Fill(const YAML::Node& root, CvsProcessConfig& c) {
+  ASTIS_RETURN_IF_ERROR(CheckKeys(root, "(top level)", {"listen", "tls", "org_keys", "audit_log"}));
+  if (const YAML::Node l = root["listen"]) {
+    ASTIS_RETURN_IF_ERROR(CheckKeys(l, "listen", {"address", "port"}));
+    ASTIS_RETURN_IF_ERROR(GetStr(l, "listen.address", "address", c.listen_address, false));
+    if (const YAML::Node p = l["port"]) {
+      const std::string s = p.IsScalar() ? p.Scalar() : "";
+      if (s.empty() || s.size() > 5 || !std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) ||
+          std::stoi(s) > 65535) {
+        return Bad("listen.port", "must be an integer in [0, 65535]");
+      }
+      c.listen_port = static_cast<uint16_t>(std::stoi(s));
+    }
+  }
+  const YAML::Node tls = root["tls"];
+  if (!tls) return Bad("tls", "required");
+  ASTIS_RETURN_IF_ERROR(CheckKeys(tls, "tls", {"cert_file", "key_file", "client_ca_file", "edge_client_cert_sha256"}));
+  ASTIS_RETURN_IF_ERROR(GetStr(tls, "tls.cert_file", "cert_file", c.cert_file, true));
+  ASTIS_RETURN_IF_ERROR(GetStr(tls, "tls.key_file", "key_file", c.key_file, true));
+  // The CVS never serves without mutual TLS and a pinned edge certificate.
+  ASTIS_RETURN_IF_ERROR(GetStr(tls, "tls.client_ca_file", "client_ca_file", c.client_ca_file, true));
+  const YAML::Node pins = tls["edge_client_cert_sha256"];
+  if (!pins) return Bad("tls.edge_client_cert_sha256", "required");
+  if (pins.IsSequence()) {
+    for (const auto& p : pins) ASTIS_RETURN_IF_ERROR(AddPin(p, c.edge_client_cert_sha256));
+  } else {
+    ASTIS_RETURN_IF_ERROR(AddPin(pins, c.edge_client_cert_sha256));
+  }
+  if (c.edge_client_cert_sha256.empty()) return Bad("tls.edge_client_cert_sha256", "at least one pin required");
+  ASTIS_RETURN_IF_ERROR(GetStr(root, "org_keys", "org_keys", c.org_keys, true));
+  ASTIS_RETURN_IF_ERROR(GetStr(root, "audit_log", "audit_log", c.audit_log, true));
+  return OkStatus();
+}
+
+Status Step(std::string_view what, const Status& s) {
+  return Error(s.code(), std::string(what) + ": " + s.message());
+}
+
+}  // namespace
+
+Result<CvsProcessConfig> ParseCvsProcessConfig(std::string_view yaml_text) {
+  CvsProcessConfig c;
+  try {
+    const YAML::Node root = YAML::Load(std::string(yaml_text));
+    ASTIS_RETURN_IF_ERROR(Fill(root, c));
+  } catch (const std::exception&) {
+    // yaml-cpp messages may quote the input; report the position-free kind only.
+    return Error(Code::kInvalidArgument, "configuration is not valid YAML");
+  }
+  return c;
+}
+
+Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
+                     const std::function<void(uint16_t)>& on_listening) {
+  edge::BlockTerminationSignals();
+  auto keys = capsule::OrgKeySet::LoadFile(config.org_keys);
+  if (!keys.ok()) return Step("org keys", keys.status());
+  auto audit_log = audit::FileAuditLog::Open(config.audit_log, clock);
+  if (!audit_log.ok()) return Step("audit log", audit_log.status());
+  auto tls = net::LoadTlsServerConfig(config.cert_file, config.key_file);
+  if (!tls.ok()) return Step("tls", tls.status());
+  auto ca = net::ReadPemFile(config.client_ca_file);
+  if (!ca.ok()) return Step("tls.client_ca_file", ca.status());
+  tls->client_ca_pem = std::move(ca).value();
+  tls->pinned_client_cert_sha256 = config.edge_client_cert_sha256;
+
+  cvs::CvsService service(std::move(keys).value(), rng, audit_log->get());
+  cvs::CvsServerConfig sc;
+  sc.bind_address = config.listen_address;
+  sc.port = config.listen_port;
+  sc.tls = std::move(tls).value();
+  auto server = cvs::StartCvsServer(std::move(sc), service);
+  if (!server.ok()) return Step("listen", server.status());
+  std::fprintf(stderr, "astis cvs: serving on %s:%u\n", config.listen_address.c_str(), (*server)->port());
+  std::fflush(stderr);
+  if (on_listening) on_listening((*server)->port());
+  int sig = edge::WaitForTerminationSignal();
+  std::fprintf(stderr, "astis cvs: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->Stop(std::chrono::milliseconds(5000));
+  return OkStatus();
+}
+
+}  // namespace astis::cli

@@ -1,0 +1,138 @@
+#include "edge/run.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "audit/audit_log.h"
+#include "capsule/org_key.h"
+#include "common/encoding.h"
+#include "cvs/cvs.h"
+#include "cvs/remote.h"
+#include "edge/service.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "net/http_server.h"
+#include "net/tls.h"
+#include "store/sqlite_store.h"
+
+namespace astis::edge {
+namespace {
+
+Status Step(std::string_view what, const Status& s) {
+  return Error(s.code(), std::string(what) + ": " + std::string(s.message()));
+}
+
+Result<std::unique_ptr<cvs::CvsPort>> MakeCvs(const EdgeConfig& c, audit::AuditSink& audit, Random& rng) {
+  if (c.cvs.mode == CvsMode::kEmbedded) {
+    ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet keys, capsule::OrgKeySet::LoadFile(c.cvs.org_keys));
+    return std::unique_ptr<cvs::CvsPort>(new cvs::CvsService(std::move(keys), rng, &audit));
+  }
+  net::TlsClientConfig tls;
+  ASTIS_ASSIGN_OR_RETURN(std::string ca, net::ReadPemFile(c.cvs.ca_file));
+  ASTIS_ASSIGN_OR_RETURN(std::string cert, net::ReadPemFile(c.cvs.client_cert_file));
+  ASTIS_ASSIGN_OR_RETURN(SecretBytes key, net::ReadKeyFile(c.cvs.client_key_file));
+  ASTIS_ASSIGN_OR_RETURN(std::vector<uint8_t> pin, HexDecode(c.cvs.server_cert_sha256));
+  Sha256Digest digest{};
+  if (pin.size() != digest.size()) return Error(Code::kInvalidArgument, "cvs.server_cert_sha256: not 32 bytes");
+  std::copy(pin.begin(), pin.end(), digest.begin());
+  tls.ca_pem = std::move(ca);
+  tls.client_cert_pem = std::move(cert);
+  tls.client_key_pem = std::move(key);
+  tls.pinned_server_cert_sha256.push_back(digest);
+  ASTIS_ASSIGN_OR_RETURN(auto client, cvs::RemoteCvsClient::Create(c.cvs.url, tls));
+  return std::unique_ptr<cvs::CvsPort>(std::move(client));
+}
+
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+void BlockTerminationSignals() {
+  sigset_t set = TerminationSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForTerminationSignal() {
+  sigset_t set = TerminationSignals();
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  return sig;
+}
+
+Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const EdgeProcessOptions& options) {
+  BlockTerminationSignals();
+  const char* prog = options.program.c_str();
+  auto store = store::OpenSqliteStore(config.store.path);
+  if (!store.ok()) return Step("store", store.status());
+  auto audit_log = audit::FileAuditLog::Open(config.audit_log, clock);
+  if (!audit_log.ok()) return Step("audit log", audit_log.status());
+  auto cvs_port = MakeCvs(config, **audit_log, rng);
+  if (!cvs_port.ok()) return Step("cvs", cvs_port.status());
+
+  // One read-only Kubernetes client per cluster registered at start-up. A
+  // cluster whose client cannot be built has none: gate 4 then refuses its
+  // pods (kube_unavailable) and /readyz reports it.
+  std::map<std::string, std::unique_ptr<kube::KubeClient>, std::less<>> kube_clients;
+  auto clusters = (*store)->ListClusters();
+  if (!clusters.ok()) return Step("list clusters", clusters.status());
+  for (const auto& c : *clusters) {
+    auto conn = kube::Explicit(c.api_url, c.ca_file, c.token_file);
+    Result<std::unique_ptr<kube::HttpKubeClient>> client =
+        conn.ok() ? kube::HttpKubeClient::Create(*conn, clock)
+                  : Result<std::unique_ptr<kube::HttpKubeClient>>(conn.status());
+    if (!client.ok()) {
+      std::fprintf(stderr, "%s: cluster %s: no API client: %s\n", prog, c.name.c_str(),
+                   client.status().ToString().c_str());
+      continue;
+    }
+    kube_clients.emplace(c.name, std::move(client).value());
+  }
+
+  EdgeDeps deps;
+  deps.store = store->get();
+  deps.kube = [&kube_clients](std::string_view name) -> kube::KubeClient* {
+    auto it = kube_clients.find(name);
+    return it == kube_clients.end() ? nullptr : it->second.get();
+  };
+  deps.cvs = cvs_port->get();
+  deps.audit = audit_log->get();
+  deps.clock = &clock;
+  deps.rng = &rng;
+  // EdgeService::Create announces every audit-mode cluster on stderr.
+  auto service = EdgeService::Create(config, deps);
+  if (!service.ok()) return Step("edge", service.status());
+
+  auto tls = net::LoadTlsServerConfig(config.tls.cert_file, config.tls.key_file);
+  if (!tls.ok()) return Step("tls", tls.status());
+  net::ServerConfig sc;
+  sc.bind_address = config.listen.address;
+  sc.port = config.listen.port;
+  sc.tls = std::move(tls).value();
+  sc.limits.max_body_bytes = static_cast<size_t>(config.limits.max_body_bytes) + 1;  // the edge answers 413 itself
+  EdgeService* svc = service->get();
+  auto server = net::HttpServer::Start(sc, [svc](const net::ServerRequest& r) { return svc->Handle(r); });
+  if (!server.ok()) return Step("listen", server.status());
+  std::fprintf(stderr, "%s: serving on %s:%u\n", prog, config.listen.address.c_str(), (*server)->port());
+  std::fflush(stderr);
+  if (options.on_listening) options.on_listening((*server)->port());
+  int sig = WaitForTerminationSignal();
+  std::fprintf(stderr, "%s: %s received, stopping\n", prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->Stop(std::chrono::milliseconds(5000));
+  return OkStatus();
+}
+
+}  // namespace astis::edge
