@@ -6,11 +6,15 @@ set -euo pipefail
 
 PACKAGES=(
   # toolchain
-  build-essential g++ cmake ninja-build pkg-config git
+  build-essential g++ cmake ninja-build pkg-config git ccache
   clang-14 libclang-rt-14-dev llvm-14
   # libraries (see docs/architecture.md "Dependencies")
   libssl-dev libsodium-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libboost1.81-dev libboost-system1.81-dev libsqlite3-dev libpq-dev
+  # PostgreSQL server for the HA store tests (started by the tests on a free port)
+  postgresql
+  # Go wrapper of the SDK (cgo)
+  golang-go
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # interoperability client (written only from PROTOCOL.md, no npm deps)
@@ -25,6 +29,12 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# kubectl drives the Kubernetes stand-in tests and renders deploy/ with
+# kustomize. Any kubectl on PATH will do; otherwise Debian's kubernetes-client.
+if ! command -v kubectl >/dev/null 2>&1; then
+  missing+=(kubernetes-client)
+fi
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
