@@ -1,0 +1,1083 @@
+#include "store/postgres_store.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/encoding.h"
+#include "common/json.h"
+
+namespace astis::store {
+namespace {
+
+// ---------------------------------------------------------------- schema
+
+// Migration is one versioned schema step, applied in order, each exactly once,
+// recorded in schema_migrations. Never edit a released step: append a new one
+// and bump kPostgresSchemaVersion. Identifier columns use the "C" collation so
+// ORDER BY is byte order on every server, as in the SQLite backend.
+struct Migration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+constexpr Migration kMigrations[] = {
+    {1, "initial schema", R"sql(
+CREATE TABLE clusters (
+  name        TEXT COLLATE "C" PRIMARY KEY,
+  issuer      TEXT NOT NULL,
+  audience    TEXT NOT NULL,
+  jwks_json   TEXT NOT NULL,
+  api_url     TEXT NOT NULL,
+  ca_file     TEXT NOT NULL,
+  token_file  TEXT NOT NULL,
+  mode        TEXT NOT NULL CHECK (mode IN ('strict', 'audit')),
+  created_at  BIGINT NOT NULL
+);
+CREATE TABLE workloads (
+  cluster          TEXT COLLATE "C" NOT NULL REFERENCES clusters (name) ON DELETE CASCADE,
+  namespace        TEXT COLLATE "C" NOT NULL,
+  service_account  TEXT COLLATE "C" NOT NULL,
+  image_digests    TEXT NOT NULL,  -- space-separated sha256:<hex>, validated on write and read
+  PRIMARY KEY (cluster, namespace, service_account)
+);
+CREATE TABLE api_keys (
+  id               TEXT COLLATE "C" PRIMARY KEY,
+  hash             BYTEA NOT NULL CHECK (octet_length(hash) = 32),
+  cluster          TEXT NOT NULL,
+  namespace        TEXT NOT NULL,
+  service_account  TEXT NOT NULL,
+  created_at       BIGINT NOT NULL,
+  expires_at       BIGINT NOT NULL,  -- 0 = never
+  revoked_at       BIGINT NOT NULL   -- 0 = not revoked
+);
+CREATE TABLE sessions (
+  id               TEXT COLLATE "C" PRIMARY KEY,
+  cluster          TEXT COLLATE "C" NOT NULL,
+  namespace        TEXT COLLATE "C" NOT NULL,
+  service_account  TEXT NOT NULL,
+  pod_name         TEXT COLLATE "C" NOT NULL,
+  pod_uid          TEXT COLLATE "C" NOT NULL,
+  jkt              TEXT NOT NULL,
+  recipient_jwk    TEXT NOT NULL,
+  created_at       BIGINT NOT NULL,
+  expires_at       BIGINT NOT NULL,
+  revoked          BOOLEAN NOT NULL
+);
+CREATE INDEX sessions_by_pod_uid ON sessions (cluster, pod_uid);
+CREATE INDEX sessions_by_pod_name ON sessions (cluster, namespace, pod_name);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE dpop_jti (
+  jkt         TEXT COLLATE "C" NOT NULL,
+  jti         TEXT COLLATE "C" NOT NULL,
+  expires_at  BIGINT NOT NULL,
+  PRIMARY KEY (jkt, jti)
+);
+CREATE INDEX dpop_jti_by_expiry ON dpop_jti (expires_at);
+CREATE TABLE nonce_secrets (
+  slot        TEXT PRIMARY KEY CHECK (slot IN ('current', 'previous')),
+  secret      BYTEA NOT NULL,
+  created_at  BIGINT NOT NULL
+);
+CREATE TABLE rate_windows (
+  bucket        TEXT COLLATE "C" NOT NULL,
+  window_start  BIGINT NOT NULL,
+  window_end    BIGINT NOT NULL,
+  count         BIGINT NOT NULL,
+  PRIMARY KEY (bucket, window_start)
+);
+CREATE INDEX rate_windows_by_end ON rate_windows (window_end);
+CREATE TABLE config_audit (
+  seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at           BIGINT NOT NULL,
+  actor        TEXT NOT NULL,
+  action       TEXT NOT NULL,
+  detail_json  TEXT NOT NULL
+);
+)sql"},
+};
+
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kPostgresSchemaVersion,
+              "one migration per schema version");
+
+// Advisory lock keys (two-int4 form, so they never collide with one-bigint
+// keys an operator may use). kLockClass spells "ASTI".
+constexpr int kLockClass = 0x41535449;
+constexpr int kLockMigrate = 1;      // (kLockClass, 1): schema migrations
+constexpr int kLockNonce = 2;        // (kLockClass, 2): nonce secret rotation
+constexpr int kLockPinClass = kLockClass + 1;  // (kLockPinClass, hashtext(cluster/pod_uid)): enroll
+
+#define ASTIS_PG_SESSION_COLS \
+  "id, cluster, namespace, service_account, pod_name, pod_uid, jkt, recipient_jwk, created_at, expires_at, revoked"
+#define ASTIS_PG_CLUSTER_COLS "name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at"
+#define ASTIS_PG_APIKEY_SELECT \
+  "id, encode(hash, 'hex'), cluster, namespace, service_account, created_at, expires_at, revoked_at"
+
+Status NotFound(std::string_view what) { return Error(Code::kNotFound, "store: " + std::string(what) + " not found"); }
+Status Invalid(std::string_view what) { return Error(Code::kInvalidArgument, "store: invalid " + std::string(what)); }
+bool IdOk(std::string_view s) { return !s.empty() && s.size() <= kMaxIdLength; }
+
+// IsValidUtf8Text reports whether s is well-formed UTF-8 without NUL bytes:
+// the only strings a PostgreSQL text parameter can carry unchanged (libpq
+// text parameters end at NUL; the server refuses other encodings).
+bool IsValidUtf8Text(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0) return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // truncated sequence
+    for (size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+// DescribeSqlState names an error class for operators; never the server's
+// message text, which can quote bound values.
+std::string DescribeSqlState(std::string_view state) {
+  std::string d = state.empty() ? "connection lost" : "SQLSTATE " + std::string(state);
+  if (state == "57014") return d + " (statement timeout or cancelled)";
+  if (state == "57P01" || state == "57P02" || state == "57P03") return d + " (server shutting down or starting)";
+  if (state.substr(0, 2) == "08") return d + " (connection failure)";
+  if (state == "40001" || state == "40P01") return d + " (serialization failure or deadlock)";
+  if (state.substr(0, 2) == "53") return d + " (server out of resources)";
+  if (state.substr(0, 2) == "23") return d + " (constraint violation)";
+  if (state.substr(0, 2) == "42") return d + " (schema or permission error)";
+  return d;
+}
+
+// ---------------------------------------------------------------- libpq wrappers
+
+// Params holds bound parameters ($1, $2, ...). Text values are copied into
+// stable storage; bytes are bound in binary format; a secret is bound by
+// pointer to its SecretBytes (never copied here), which must outlive Exec.
+class Params {
+ public:
+  Params& Text(std::string_view v) {
+    if (!IsValidUtf8Text(v)) valid_ = false;
+    owned_.emplace_back(v);
+    return Push(owned_.back().c_str(), 0, 0);
+  }
+  Params& Int(int64_t v) {
+    owned_.push_back(std::to_string(v));
+    return Push(owned_.back().c_str(), 0, 0);
+  }
+  Params& Bool(bool v) { return Push(v ? "true" : "false", 0, 0); }
+  Params& Bytes(std::span<const uint8_t> v) {
+    owned_.emplace_back(reinterpret_cast<const char*>(v.data()), v.size());
+    return Push(owned_.back().data(), static_cast<int>(v.size()), 1);
+  }
+  Params& Secret(const SecretBytes& s) {
+    return Push(reinterpret_cast<const char*>(s.Reveal().data()), static_cast<int>(s.size()), 1);
+  }
+
+  bool valid() const { return valid_; }
+  int count() const { return static_cast<int>(values_.size()); }
+  const char* const* values() const { return values_.data(); }
+  const int* lengths() const { return lengths_.data(); }
+  const int* formats() const { return formats_.data(); }
+
+ private:
+  Params& Push(const char* value, int length, int format) {
+    values_.push_back(value);
+    lengths_.push_back(length);
+    formats_.push_back(format);
+    return *this;
+  }
+  std::deque<std::string> owned_;  // deque: element addresses stay stable
+  std::vector<const char*> values_;
+  std::vector<int> lengths_;
+  std::vector<int> formats_;
+  bool valid_ = true;
+};
+
+// Rows owns one PGresult. Rows made with wipe=true zero every value before
+// the result is freed (the nonce secret passes through them).
+class Rows {
+ public:
+  Rows(PGresult* r, bool wipe, std::string op) : r_(r), wipe_(wipe), op_(std::move(op)) {}
+  Rows(Rows&& o) noexcept : r_(std::exchange(o.r_, nullptr)), wipe_(o.wipe_), op_(std::move(o.op_)) {}
+  Rows& operator=(Rows&&) = delete;
+  Rows(const Rows&) = delete;
+  ~Rows() {
+    if (r_ == nullptr) return;
+    if (wipe_) {
+      for (int i = 0; i < PQntuples(r_); ++i) {
+        for (int j = 0; j < PQnfields(r_); ++j) SecureWipe(PQgetvalue(r_, i, j), static_cast<size_t>(PQgetlength(r_, i, j)));
+      }
+    }
+    PQclear(r_);
+  }
+
+  int size() const { return PQntuples(r_); }
+  bool empty() const { return size() == 0; }
+  // Affected is the row count of an INSERT/UPDATE/DELETE.
+  int64_t Affected() const {
+    std::string_view t = PQcmdTuples(r_);
+    int64_t n = 0;
+    std::from_chars(t.data(), t.data() + t.size(), n);
+    return n;
+  }
+  std::string Text(int row, int col) const {
+    return std::string(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)));
+  }
+  Result<int64_t> Int(int row, int col) const {
+    std::string_view t(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)));
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc() || end != t.data() + t.size()) {
+      return Error(Code::kStoreUnavailable, "store: " + op_ + ": malformed integer column");
+    }
+    return v;
+  }
+  bool Bool(int row, int col) const { return PQgetvalue(r_, row, col)[0] == 't'; }
+  // Secret copies a binary-format column into a SecretBytes.
+  SecretBytes Secret(int row, int col) const {
+    return SecretBytes::CopyFrom(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(PQgetvalue(r_, row, col)),
+                                                          static_cast<size_t>(PQgetlength(r_, row, col))));
+  }
+
+ private:
+  PGresult* r_;
+  bool wipe_;
+  std::string op_;
+};
+
+void IgnoreNotice(void* /*arg*/, const char* /*message*/) {}  // notices may quote values: never printed
+
+// Conn is one libpq connection, used by one thread at a time.
+class Conn {
+ public:
+  explicit Conn(PGconn* c) : c_(c) {
+    if (c_ != nullptr) PQsetNoticeProcessor(c_, IgnoreNotice, nullptr);
+  }
+  ~Conn() { PQfinish(c_); }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // Exec runs one statement with bound parameters. Errors are
+  // kStoreUnavailable naming op and the SQLSTATE (kept in sqlstate()), or
+  // kInvalidArgument when a text parameter cannot be sent unchanged.
+  Result<Rows> Exec(std::string_view op, const char* sql, const Params& p = Params(), bool binary_result = false) {
+    sqlstate_.clear();
+    if (!p.valid()) return Invalid("text value for " + std::string(op) + " (NUL byte or not UTF-8)");
+    PGresult* r = PQexecParams(c_, sql, p.count(), nullptr, p.values(), p.lengths(), p.formats(), binary_result ? 1 : 0);
+    Rows rows(r, binary_result, std::string(op));
+    ExecStatusType st = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return rows;
+    const char* state = r == nullptr ? nullptr : PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    sqlstate_ = state == nullptr ? "" : state;
+    if (sqlstate_.empty() || sqlstate_.starts_with("08") || sqlstate_.starts_with("57P")) broken_ = true;
+    return Error(Code::kStoreUnavailable, "store: " + std::string(op) + ": " + DescribeSqlState(sqlstate_));
+  }
+
+  // ExecScript runs parameterless SQL that may hold several statements (a
+  // compiled-in migration step only; never caller input). Errors as Exec.
+  Status ExecScript(std::string_view op, const char* sql) {
+    sqlstate_.clear();
+    PGresult* r = PQexec(c_, sql);
+    Rows rows(r, false, std::string(op));
+    if (r != nullptr && PQresultStatus(r) == PGRES_COMMAND_OK) return OkStatus();
+    const char* state = r == nullptr ? nullptr : PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    sqlstate_ = state == nullptr ? "" : state;
+    if (sqlstate_.empty() || sqlstate_.starts_with("08") || sqlstate_.starts_with("57P")) broken_ = true;
+    return Error(Code::kStoreUnavailable, "store: " + std::string(op) + ": " + DescribeSqlState(sqlstate_));
+  }
+
+  const std::string& sqlstate() const { return sqlstate_; }
+  // Broken reports whether the connection must be discarded.
+  bool Broken() const { return broken_ || PQstatus(c_) != CONNECTION_OK; }
+  // Idle reports whether no transaction is open (safe to pool).
+  bool Idle() const { return PQtransactionStatus(c_) == PQTRANS_IDLE; }
+  // StillAlive reads whatever the server sent while the connection sat idle
+  // (without blocking: libpq sockets are non-blocking) and reports whether it
+  // is still usable; a server restart shows up here as end of file.
+  bool StillAlive() { return PQconsumeInput(c_) == 1 && PQstatus(c_) == CONNECTION_OK && !broken_; }
+
+ private:
+  PGconn* c_;
+  std::string sqlstate_;
+  bool broken_ = false;
+};
+
+// Pool is a bounded set of connections shared by the threads of one store.
+class Pool {
+ public:
+  // conninfo_z is the conninfo with a trailing NUL byte.
+  Pool(SecretBytes conninfo_z, const PostgresOptions& options)
+      : conninfo_z_(std::move(conninfo_z)), options_(options) {}
+  ~Pool() = default;  // idle_ closes its connections; leases must be back
+
+  // Lease is one connection lent to one call; reused says whether it came
+  // from the idle set (so it may have died while idle).
+  struct Lease {
+    std::unique_ptr<Conn> conn;
+    bool reused = false;
+  };
+
+  // Acquire lends an idle live connection or opens a new one when below the
+  // bound; kStoreUnavailable after acquire_timeout_ms or when connecting fails.
+  Result<Lease> Acquire(std::string_view op) {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.acquire_timeout_ms);
+    while (true) {
+      while (!idle_.empty()) {
+        std::unique_ptr<Conn> c = std::move(idle_.back());
+        idle_.pop_back();
+        if (c->StillAlive()) return Lease{std::move(c), true};
+        --open_;  // died while idle: discard (its peers are checked as they come up)
+      }
+      if (open_ < options_.pool_size) break;
+      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+          open_ >= options_.pool_size) {
+        return Error(Code::kStoreUnavailable, "store: " + std::string(op) + ": no free database connection");
+      }
+    }
+    ++open_;
+    lock.unlock();
+    Result<std::unique_ptr<Conn>> made = Connect(op);
+    if (!made.ok()) {
+      lock.lock();
+      --open_;
+      cv_.notify_one();
+      return made.status();
+    }
+    return Lease{std::move(made).value(), false};
+  }
+
+  // Release returns a connection: pooled when healthy and idle, otherwise
+  // closed, and a broken one also closes every idle peer (after a server
+  // restart they are all dead; the next call connects afresh).
+  void Release(std::unique_ptr<Conn> c) {
+    std::vector<std::unique_ptr<Conn>> doomed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (c->Broken() || !c->Idle()) {
+        doomed.push_back(std::move(c));
+        --open_;
+        if (doomed.back()->Broken()) {
+          open_ -= static_cast<int>(idle_.size());
+          for (auto& i : idle_) doomed.push_back(std::move(i));
+          idle_.clear();
+        }
+      } else {
+        idle_.push_back(std::move(c));
+      }
+    }
+    cv_.notify_all();
+    // doomed closes outside the lock.
+  }
+
+ private:
+  Result<std::unique_ptr<Conn>> Connect(std::string_view op) {
+    // Options first, the caller's conninfo (expanded from "dbname") after, so
+    // the conninfo's own connect_timeout/application_name win.
+    const std::string timeout = std::to_string(options_.connect_timeout_s);
+    const char* keys[] = {"connect_timeout", "application_name", "dbname", "client_encoding", nullptr};
+    const char* values[] = {timeout.c_str(), "astis", reinterpret_cast<const char*>(conninfo_z_.Reveal().data()),
+                            "UTF8", nullptr};
+    auto c = std::make_unique<Conn>(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+    if (c->Broken()) {
+      // PQerrorMessage is not copied: it can echo host, user or option text.
+      return Error(Code::kStoreUnavailable, "store: " + std::string(op) + ": cannot connect to PostgreSQL");
+    }
+    Params p;
+    p.Text(std::to_string(options_.statement_timeout_ms));
+    ASTIS_RETURN_IF_ERROR(c->Exec("set statement timeout", "SELECT set_config('statement_timeout', $1, false)", p));
+    return c;
+  }
+
+  SecretBytes conninfo_z_;
+  PostgresOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Conn>> idle_;
+  int open_ = 0;  // lent + idle
+};
+
+// ---------------------------------------------------------------- row readers
+
+Result<Cluster> ReadCluster(const Rows& r, int i) {
+  Cluster c;
+  c.name = r.Text(i, 0);
+  c.issuer = r.Text(i, 1);
+  c.audience = r.Text(i, 2);
+  c.jwks_json = r.Text(i, 3);
+  c.api_url = r.Text(i, 4);
+  c.ca_file = r.Text(i, 5);
+  c.token_file = r.Text(i, 6);
+  c.mode = r.Text(i, 7);
+  ASTIS_ASSIGN_OR_RETURN(c.created_at, r.Int(i, 8));
+  return c;
+}
+
+std::string JoinDigests(const std::vector<std::string>& digests) {
+  std::string out;
+  for (const std::string& d : digests) {
+    if (!out.empty()) out += ' ';
+    out += d;
+  }
+  return out;
+}
+
+Result<Workload> ReadWorkload(const Rows& r, int i) {
+  Workload w;
+  w.cluster = r.Text(i, 0);
+  w.namespace_ = r.Text(i, 1);
+  w.service_account = r.Text(i, 2);
+  std::string joined = r.Text(i, 3);
+  size_t pos = 0;
+  while (pos < joined.size()) {
+    size_t end = joined.find(' ', pos);
+    if (end == std::string::npos) end = joined.size();
+    w.image_digests.push_back(joined.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  // Re-validate on read: a row edited outside this code must not widen an
+  // allowlist (test WorkloadRejectsBadDigest covers the write side).
+  for (const std::string& d : w.image_digests) {
+    if (!IsValidImageDigest(d)) return Error(Code::kStoreUnavailable, "store: read workload: malformed stored digest");
+  }
+  return w;
+}
+
+Result<ApiKey> ReadApiKey(const Rows& r, int i) {
+  ApiKey k;
+  k.id = r.Text(i, 0);
+  auto hash = HexDecode(r.Text(i, 1));
+  if (!hash.ok()) return Error(Code::kStoreUnavailable, "store: read api key: malformed hash");
+  k.hash = std::move(hash).value();
+  k.cluster = r.Text(i, 2);
+  k.namespace_ = r.Text(i, 3);
+  k.service_account = r.Text(i, 4);
+  ASTIS_ASSIGN_OR_RETURN(k.created_at, r.Int(i, 5));
+  ASTIS_ASSIGN_OR_RETURN(k.expires_at, r.Int(i, 6));
+  ASTIS_ASSIGN_OR_RETURN(k.revoked_at, r.Int(i, 7));
+  return k;
+}
+
+Result<Session> ReadSession(const Rows& r, int i) {
+  Session s;
+  s.id = r.Text(i, 0);
+  s.cluster = r.Text(i, 1);
+  s.namespace_ = r.Text(i, 2);
+  s.service_account = r.Text(i, 3);
+  s.pod_name = r.Text(i, 4);
+  s.pod_uid = r.Text(i, 5);
+  s.jkt = r.Text(i, 6);
+  s.recipient_jwk = r.Text(i, 7);
+  ASTIS_ASSIGN_OR_RETURN(s.created_at, r.Int(i, 8));
+  ASTIS_ASSIGN_OR_RETURN(s.expires_at, r.Int(i, 9));
+  s.revoked = r.Bool(i, 10);
+  return s;
+}
+
+template <typename T, typename F>
+Result<std::vector<T>> ReadAll(const Rows& r, F read) {
+  std::vector<T> out;
+  out.reserve(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i) {
+    ASTIS_ASSIGN_OR_RETURN(T v, read(r, i));
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- store
+
+// Mode says how Run wraps a call: kRead (one statement, repeatable on a fresh
+// connection if the pooled one was dead), kWrite (one autocommit statement,
+// never repeated: it may have applied) or kTxn (BEGIN ... COMMIT; repeated
+// only when BEGIN itself failed on a dead pooled connection).
+enum class Mode : uint8_t { kRead, kWrite, kTxn };
+
+class PostgresStore final : public Store {
+ public:
+  PostgresStore(SecretBytes conninfo_z, const PostgresOptions& options) : pool_(std::move(conninfo_z), options) {}
+
+  Status Migrate() {
+    return Run("migrate schema", Mode::kTxn, [&](Conn& c) -> Status {
+      // Replicas starting at once serialise here; the lock is released at
+      // COMMIT/ROLLBACK (test ConcurrentMigrationFromManyStores).
+      Params lock;
+      lock.Int(kLockClass).Int(kLockMigrate);
+      ASTIS_RETURN_IF_ERROR(c.Exec("migrate schema", "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", lock));
+      ASTIS_RETURN_IF_ERROR(c.Exec("create schema_migrations",
+                                   "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                                   "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"));
+      ASTIS_ASSIGN_OR_RETURN(Rows v, c.Exec("read schema version",
+                                            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+      ASTIS_ASSIGN_OR_RETURN(int64_t current, v.Int(0, 0));
+      if (current > kPostgresSchemaVersion) {
+        return Error(Code::kFailedPrecondition, "store: database schema version " + std::to_string(current) +
+                                                    " is newer than this binary's " +
+                                                    std::to_string(kPostgresSchemaVersion) +
+                                                    "; upgrade the binary (test RefusesNewerSchema)");
+      }
+      for (const Migration& m : kMigrations) {
+        if (m.version <= current) continue;
+        const std::string op = "apply migration " + std::to_string(m.version);
+        ASTIS_RETURN_IF_ERROR(c.ExecScript(op, m.sql));
+        Params p;
+        p.Int(m.version).Text(m.name);
+        // applied_at (server now()) is informational, the only wall-clock value.
+        ASTIS_RETURN_IF_ERROR(c.Exec("record migration",
+                                     "INSERT INTO schema_migrations (version, name) VALUES ($1::int4, $2)", p));
+      }
+      return OkStatus();
+    });
+  }
+
+  // ---- clusters
+  Status PutCluster(const Cluster& cl) override {
+    ASTIS_RETURN_IF_ERROR(ValidateCluster(cl));
+    return Run("put cluster", Mode::kWrite, [&](Conn& c) -> Status {
+      Params p;
+      p.Text(cl.name).Text(cl.issuer).Text(cl.audience).Text(cl.jwks_json).Text(cl.api_url).Text(cl.ca_file);
+      p.Text(cl.token_file).Text(cl.mode).Int(cl.created_at);
+      // Upsert; created_at keeps its first value.
+      return c.Exec("put cluster",
+                    "INSERT INTO clusters (" ASTIS_PG_CLUSTER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+                    "ON CONFLICT (name) DO UPDATE SET issuer = EXCLUDED.issuer, audience = EXCLUDED.audience, "
+                    "jwks_json = EXCLUDED.jwks_json, api_url = EXCLUDED.api_url, ca_file = EXCLUDED.ca_file, "
+                    "token_file = EXCLUDED.token_file, mode = EXCLUDED.mode",
+                    p)
+          .status();
+    });
+  }
+
+  Result<Cluster> GetCluster(std::string_view name) override {
+    return Run("get cluster", Mode::kRead, [&](Conn& c) -> Result<Cluster> {
+      Params p;
+      p.Text(name);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("get cluster", "SELECT " ASTIS_PG_CLUSTER_COLS " FROM clusters WHERE name = $1", p));
+      if (r.empty()) return NotFound("cluster");
+      return ReadCluster(r, 0);
+    });
+  }
+
+  Result<std::vector<Cluster>> ListClusters() override {
+    return Run("list clusters", Mode::kRead, [&](Conn& c) -> Result<std::vector<Cluster>> {
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list clusters", "SELECT " ASTIS_PG_CLUSTER_COLS " FROM clusters ORDER BY name"));
+      return ReadAll<Cluster>(r, ReadCluster);
+    });
+  }
+
+  Status DeleteCluster(std::string_view name) override {
+    return Run("delete cluster", Mode::kWrite, [&](Conn& c) -> Status {
+      Params p;
+      p.Text(name);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("delete cluster", "DELETE FROM clusters WHERE name = $1", p));
+      if (r.Affected() == 0) return NotFound("cluster");
+      return OkStatus();
+    });
+  }
+
+  // ---- workloads
+  Status PutWorkload(const Workload& w) override {
+    ASTIS_RETURN_IF_ERROR(ValidateWorkload(w));
+    return Run("put workload", Mode::kWrite, [&](Conn& c) -> Status {
+      Params p;
+      p.Text(w.cluster).Text(w.namespace_).Text(w.service_account).Text(JoinDigests(w.image_digests));
+      auto r = c.Exec("put workload",
+                      "INSERT INTO workloads (cluster, namespace, service_account, image_digests) VALUES ($1, $2, $3, $4) "
+                      "ON CONFLICT (cluster, namespace, service_account) DO UPDATE SET image_digests = EXCLUDED.image_digests",
+                      p);
+      if (!r.ok() && c.sqlstate() == "23503") return NotFound("cluster of workload");  // foreign_key_violation
+      return r.status();
+    });
+  }
+
+  Result<Workload> GetWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) override {
+    return Run("get workload", Mode::kRead, [&](Conn& c) -> Result<Workload> {
+      Params p;
+      p.Text(cluster).Text(ns).Text(sa);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("get workload",
+                                            "SELECT cluster, namespace, service_account, image_digests FROM workloads "
+                                            "WHERE cluster = $1 AND namespace = $2 AND service_account = $3",
+                                            p));
+      if (r.empty()) return NotFound("workload");
+      return ReadWorkload(r, 0);
+    });
+  }
+
+  Result<std::vector<Workload>> ListWorkloads(std::optional<std::string_view> cluster) override {
+    return Run("list workloads", Mode::kRead, [&](Conn& c) -> Result<std::vector<Workload>> {
+      Params p;
+      p.Bool(cluster.has_value()).Text(cluster.value_or(""));
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list workloads",
+                                            "SELECT cluster, namespace, service_account, image_digests FROM workloads "
+                                            "WHERE (NOT $1::boolean OR cluster = $2) "
+                                            "ORDER BY cluster, namespace, service_account",
+                                            p));
+      return ReadAll<Workload>(r, ReadWorkload);
+    });
+  }
+
+  Status DeleteWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) override {
+    return Run("delete workload", Mode::kWrite, [&](Conn& c) -> Status {
+      Params p;
+      p.Text(cluster).Text(ns).Text(sa);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("delete workload",
+                                            "DELETE FROM workloads WHERE cluster = $1 AND namespace = $2 "
+                                            "AND service_account = $3",
+                                            p));
+      if (r.Affected() == 0) return NotFound("workload");
+      return OkStatus();
+    });
+  }
+
+  // ---- API keys
+  Status CreateApiKey(const ApiKey& k) override {
+    ASTIS_RETURN_IF_ERROR(ValidateApiKey(k));
+    return Run("create api key", Mode::kWrite, [&](Conn& c) -> Status {
+      Params p;
+      p.Text(k.id).Bytes(k.hash).Text(k.cluster).Text(k.namespace_).Text(k.service_account);
+      p.Int(k.created_at).Int(k.expires_at).Int(k.revoked_at);
+      auto r = c.Exec("create api key",
+                      "INSERT INTO api_keys (id, hash, cluster, namespace, service_account, created_at, expires_at, "
+                      "revoked_at) VALUES ($1, $2::bytea, $3, $4, $5, $6, $7, $8)",
+                      p);
+      if (!r.ok() && c.sqlstate() == "23505") return Error(Code::kAlreadyExists, "store: api key id already exists");
+      return r.status();
+    });
+  }
+
+  Result<ApiKey> GetApiKey(std::string_view id) override {
+    return Run("get api key", Mode::kRead, [&](Conn& c) -> Result<ApiKey> {
+      Params p;
+      p.Text(id);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("get api key", "SELECT " ASTIS_PG_APIKEY_SELECT " FROM api_keys WHERE id = $1", p));
+      if (r.empty()) return NotFound("api key");
+      return ReadApiKey(r, 0);
+    });
+  }
+
+  Result<std::vector<ApiKey>> ListApiKeys() override {
+    return Run("list api keys", Mode::kRead, [&](Conn& c) -> Result<std::vector<ApiKey>> {
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list api keys", "SELECT " ASTIS_PG_APIKEY_SELECT " FROM api_keys ORDER BY id"));
+      return ReadAll<ApiKey>(r, ReadApiKey);
+    });
+  }
+
+  Status RevokeApiKey(std::string_view id, int64_t now) override {
+    if (now <= 0) return Invalid("revocation time");
+    return Run("revoke api key", Mode::kWrite, [&](Conn& c) -> Status {
+      Params p;
+      p.Int(now).Text(id);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("revoke api key",
+                                            "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN $1 "
+                                            "ELSE revoked_at END WHERE id = $2",
+                                            p));
+      if (r.Affected() == 0) return NotFound("api key");
+      return OkStatus();
+    });
+  }
+
+  // ---- sessions
+  Result<EnrollResult> EnrollSession(const Session& s, int64_t now) override {
+    ASTIS_RETURN_IF_ERROR(ValidateSessionCandidate(s, now));
+    return Run("enroll session", Mode::kTxn, [&](Conn& c) -> Result<EnrollResult> {
+      // PROTOCOL.md §4.1: one active pin per (cluster, Pod UID). READ
+      // COMMITTED alone would let two callers both see "no active session"
+      // and both insert, so the transaction first takes an advisory lock on
+      // the pod (held to COMMIT); the read below then sees whatever the
+      // previous holder committed (tests ConcurrentEnrollExactlyOneWins,
+      // EnrollRaceAcrossReplicasExactlyOneWins). Cluster names are DNS
+      // labels, so "cluster/pod_uid" is unambiguous.
+      Params lock;
+      lock.Int(kLockPinClass).Text(s.cluster + "/" + s.pod_uid);
+      ASTIS_RETURN_IF_ERROR(c.Exec("enroll session", "SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text))", lock));
+      Params q;
+      q.Text(s.cluster).Text(s.pod_uid).Int(now);
+      ASTIS_ASSIGN_OR_RETURN(Rows active,
+                             c.Exec("find active session",
+                                    "SELECT " ASTIS_PG_SESSION_COLS " FROM sessions WHERE cluster = $1 AND pod_uid = $2 "
+                                    "AND NOT revoked AND expires_at > $3 ORDER BY created_at DESC, id LIMIT 1",
+                                    q));
+      if (!active.empty()) {
+        ASTIS_ASSIGN_OR_RETURN(Session existing, ReadSession(active, 0));
+        bool same_key = existing.jkt == s.jkt && existing.namespace_ == s.namespace_ &&
+                        existing.service_account == s.service_account;
+        if (!same_key) return EnrollResult{EnrollOutcome::kPinnedConflict, std::move(existing)};
+        Params u;
+        u.Int(s.expires_at).Text(s.recipient_jwk).Text(s.pod_name).Text(existing.id);
+        ASTIS_RETURN_IF_ERROR(c.Exec("extend session",
+                                     "UPDATE sessions SET expires_at = $1, recipient_jwk = $2, pod_name = $3 WHERE id = $4",
+                                     u));
+        existing.expires_at = s.expires_at;
+        existing.recipient_jwk = s.recipient_jwk;
+        existing.pod_name = s.pod_name;
+        return EnrollResult{EnrollOutcome::kExtended, std::move(existing)};
+      }
+      Params ins;
+      ins.Text(s.id).Text(s.cluster).Text(s.namespace_).Text(s.service_account).Text(s.pod_name).Text(s.pod_uid);
+      ins.Text(s.jkt).Text(s.recipient_jwk).Int(now).Int(s.expires_at);
+      auto r = c.Exec("create session",
+                      "INSERT INTO sessions (" ASTIS_PG_SESSION_COLS ") "
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, false)",
+                      ins);
+      if (!r.ok() && c.sqlstate() == "23505") return Error(Code::kAlreadyExists, "store: session id already exists");
+      ASTIS_RETURN_IF_ERROR(r);
+      Session stored = s;
+      stored.created_at = now;
+      stored.revoked = false;
+      return EnrollResult{EnrollOutcome::kCreated, std::move(stored)};
+    });
+  }
+
+  Result<Session> GetSession(std::string_view id) override {
+    return Run("get session", Mode::kRead, [&](Conn& c) { return GetSessionOn(c, id); });
+  }
+
+  Result<Session> RotateSessionKey(std::string_view id, std::string_view expected_old_jkt, std::string_view new_jkt,
+                                   std::string_view new_recipient_jwk, int64_t now) override {
+    if (!IdOk(new_jkt)) return Invalid("new jkt");
+    if (new_recipient_jwk.empty() || new_recipient_jwk.size() > kMaxTextLength) return Invalid("new recipient_jwk");
+    return Run("rotate session key", Mode::kTxn, [&](Conn& c) -> Result<Session> {
+      // PROTOCOL.md §4.3: compare-and-swap on the pinned jkt in one UPDATE;
+      // concurrent rotations queue on the row lock and re-check the WHERE on
+      // the winner's version, so exactly one matches (tests
+      // ConcurrentRotateExactlyOneWins, RotationCasAcrossReplicas).
+      Params p;
+      p.Text(new_jkt).Text(new_recipient_jwk).Text(id).Text(expected_old_jkt).Int(now);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("rotate session key",
+                                            "UPDATE sessions SET jkt = $1, recipient_jwk = $2 WHERE id = $3 AND jkt = $4 "
+                                            "AND NOT revoked AND expires_at > $5 RETURNING " ASTIS_PG_SESSION_COLS,
+                                            p));
+      if (!r.empty()) return ReadSession(r, 0);
+      ASTIS_ASSIGN_OR_RETURN(Session session, GetSessionOn(c, id));
+      if (!session.IsActive(now)) return NotFound("active session");
+      return Error(Code::kFailedPrecondition, "store: session pin is not the expected key");
+    });
+  }
+
+  Status EndSession(std::string_view id) override {
+    return Run("end session", Mode::kWrite, [&](Conn& c) -> Status {
+      Params p;
+      p.Text(id);
+      return c.Exec("end session", "UPDATE sessions SET revoked = true WHERE id = $1", p).status();
+    });
+  }
+
+  Result<int64_t> RevokeSessionsForPod(const PodRef& pod) override {
+    if (pod.pod_uid.empty() && pod.pod_name.empty()) return Invalid("pod reference (no name or uid)");
+    return Run("revoke pod sessions", Mode::kWrite, [&](Conn& c) -> Result<int64_t> {
+      Params p;
+      p.Text(pod.cluster).Text(pod.namespace_).Text(pod.pod_uid).Text(pod.pod_name);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("revoke pod sessions",
+                                            "UPDATE sessions SET revoked = true WHERE NOT revoked AND cluster = $1 "
+                                            "AND namespace = $2 AND (($3::text <> '' AND pod_uid = $3) OR "
+                                            "($3 = '' AND pod_name = $4))",
+                                            p));
+      return r.Affected();
+    });
+  }
+
+  Result<std::vector<Session>> ListSessions(const SessionFilter& f) override {
+    return Run("list sessions", Mode::kRead, [&](Conn& c) -> Result<std::vector<Session>> {
+      Params p;
+      p.Text(f.cluster).Text(f.namespace_).Text(f.pod_uid).Bool(f.active_at.has_value()).Int(f.active_at.value_or(0));
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list sessions",
+                                            "SELECT " ASTIS_PG_SESSION_COLS " FROM sessions WHERE ($1::text = '' OR cluster = $1) "
+                                            "AND ($2::text = '' OR namespace = $2) AND ($3::text = '' OR pod_uid = $3) "
+                                            "AND (NOT $4::boolean OR (NOT revoked AND expires_at > $5)) ORDER BY id",
+                                            p));
+      return ReadAll<Session>(r, ReadSession);
+    });
+  }
+
+  Result<int64_t> CountActiveSessions(int64_t now) override {
+    return Run("count sessions", Mode::kRead, [&](Conn& c) -> Result<int64_t> {
+      Params p;
+      p.Int(now);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("count sessions",
+                                            "SELECT COUNT(*) FROM sessions WHERE NOT revoked AND expires_at > $1", p));
+      return r.Int(0, 0);
+    });
+  }
+
+  // ---- DPoP replay set
+  Result<bool> InsertJti(std::string_view jkt, std::string_view jti, int64_t expires_at, int64_t now) override {
+    if (!IdOk(jkt)) return Invalid("jkt");
+    if (jti.empty() || jti.size() > kMaxJtiLength) return Invalid("jti");
+    if (expires_at <= now) return Invalid("jti expires_at (not after now)");
+    return Run("insert jti", Mode::kWrite, [&](Conn& c) -> Result<bool> {
+      // PROTOCOL.md §5 / RFC 9449 §11.1: a (jkt, jti) pair seen within its
+      // window is a replay. One statement on the primary key: a concurrent
+      // inserter waits for the first to commit, then its ON CONFLICT branch
+      // sees the unexpired row and changes nothing (tests JtiReplayRefused,
+      // ConcurrentJtiExactlyOneInserted, JtiReplayAcrossReplicas). A row past
+      // its expiry but not yet purged is re-armed (JtiAfterExpiryAccepted).
+      Params p;
+      p.Text(jkt).Text(jti).Int(expires_at).Int(now);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("insert jti",
+                                            "INSERT INTO dpop_jti (jkt, jti, expires_at) VALUES ($1, $2, $3) "
+                                            "ON CONFLICT (jkt, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at "
+                                            "WHERE dpop_jti.expires_at <= $4",
+                                            p));
+      return r.Affected() == 1;
+    });
+  }
+
+  // ---- nonce secret
+  Result<SecretBytes> GetOrCreateNonceSecret(SecretBytes candidate, int64_t now) override {
+    ASTIS_RETURN_IF_ERROR(ValidateNonceSecret(candidate));
+    return Run("get or create nonce secret", Mode::kTxn, [&](Conn& c) -> Result<SecretBytes> {
+      // First writer wins: a concurrent INSERT waits for the first to commit
+      // and then does nothing; the SELECT (a fresh snapshot under READ
+      // COMMITTED) reads the winner (test NonceSecretSharedAcrossStores).
+      Params p;
+      p.Secret(candidate).Int(now);
+      ASTIS_RETURN_IF_ERROR(c.Exec("create nonce secret",
+                                   "INSERT INTO nonce_secrets (slot, secret, created_at) VALUES ('current', $1::bytea, $2) "
+                                   "ON CONFLICT (slot) DO NOTHING",
+                                   p));
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("read nonce secret", "SELECT secret FROM nonce_secrets WHERE slot = 'current'",
+                                            Params(), /*binary_result=*/true));
+      if (r.empty()) return Error(Code::kStoreUnavailable, "store: read nonce secret: missing after insert");
+      return r.Secret(0, 0);
+    });
+  }
+
+  Result<NonceSecrets> GetNonceSecrets() override {
+    return Run("read nonce secrets", Mode::kRead, [&](Conn& c) -> Result<NonceSecrets> {
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("read nonce secrets", "SELECT slot, secret FROM nonce_secrets", Params(),
+                                            /*binary_result=*/true));
+      std::optional<SecretBytes> current;
+      NonceSecrets out;
+      for (int i = 0; i < r.size(); ++i) {
+        if (r.Text(i, 0) == "current") {
+          current = r.Secret(i, 1);
+        } else {
+          out.previous = r.Secret(i, 1);
+        }
+      }
+      if (!current.has_value()) return NotFound("nonce secret");
+      out.current = std::move(*current);
+      return out;
+    });
+  }
+
+  Status RotateNonceSecret(SecretBytes next, int64_t now) override {
+    ASTIS_RETURN_IF_ERROR(ValidateNonceSecret(next));
+    return Run("rotate nonce secret", Mode::kTxn, [&](Conn& c) -> Status {
+      // Serialise rotations: two interleaved ones would both try to move a
+      // row into the 'previous' slot.
+      Params lock;
+      lock.Int(kLockClass).Int(kLockNonce);
+      ASTIS_RETURN_IF_ERROR(c.Exec("rotate nonce secret", "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", lock));
+      ASTIS_RETURN_IF_ERROR(c.Exec("drop previous nonce secret", "DELETE FROM nonce_secrets WHERE slot = 'previous'"));
+      ASTIS_RETURN_IF_ERROR(c.Exec("retire nonce secret",
+                                   "UPDATE nonce_secrets SET slot = 'previous' WHERE slot = 'current'"));
+      Params p;
+      p.Secret(next).Int(now);
+      return c.Exec("insert nonce secret",
+                    "INSERT INTO nonce_secrets (slot, secret, created_at) VALUES ('current', $1::bytea, $2)", p)
+          .status();
+    });
+  }
+
+  // ---- rate limits
+  Result<bool> ConsumeRate(std::string_view bucket_key, int64_t window_start, int64_t window_end,
+                           int64_t limit) override {
+    if (!IdOk(bucket_key)) return Invalid("rate bucket key");
+    if (limit < 1) return Invalid("rate limit");
+    if (window_end <= window_start) return Invalid("rate window");
+    return Run("consume rate", Mode::kWrite, [&](Conn& c) -> Result<bool> {
+      // One upsert: create the window's counter at 1, or increment it only
+      // while below the limit; a row changed means allowed (tests
+      // RateLimitWindow, ConcurrentRateLimitNeverExceeds).
+      Params p;
+      p.Text(bucket_key).Int(window_start).Int(window_end).Int(limit);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("consume rate",
+                                            "INSERT INTO rate_windows (bucket, window_start, window_end, count) "
+                                            "VALUES ($1, $2, $3, 1) ON CONFLICT (bucket, window_start) DO UPDATE "
+                                            "SET count = rate_windows.count + 1 WHERE rate_windows.count < $4",
+                                            p));
+      return r.Affected() == 1;
+    });
+  }
+
+  // ---- config audit
+  Result<int64_t> AppendConfigAudit(std::string_view actor, std::string_view action, std::string_view detail_json,
+                                    int64_t now) override {
+    if (!IdOk(actor)) return Invalid("audit actor");
+    if (!IdOk(action)) return Invalid("audit action");
+    if (detail_json.size() > kMaxTextLength || !ParseJsonObject(detail_json).ok()) return Invalid("audit detail_json");
+    return Run("append config audit", Mode::kWrite, [&](Conn& c) -> Result<int64_t> {
+      Params p;
+      p.Int(now).Text(actor).Text(action).Text(detail_json);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("append config audit",
+                                            "INSERT INTO config_audit (at, actor, action, detail_json) "
+                                            "VALUES ($1, $2, $3, $4) RETURNING seq",
+                                            p));
+      if (r.empty()) return Error(Code::kStoreUnavailable, "store: append config audit: no sequence number");
+      return r.Int(0, 0);
+    });
+  }
+
+  Result<std::vector<ConfigAuditEntry>> ListConfigAudit(int64_t after_seq, int64_t limit) override {
+    if (limit < 1) return Invalid("audit list limit");
+    return Run("list config audit", Mode::kRead, [&](Conn& c) -> Result<std::vector<ConfigAuditEntry>> {
+      Params p;
+      p.Int(after_seq).Int(limit);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list config audit",
+                                            "SELECT seq, at, actor, action, detail_json FROM config_audit "
+                                            "WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                            p));
+      std::vector<ConfigAuditEntry> out;
+      for (int i = 0; i < r.size(); ++i) {
+        ConfigAuditEntry e;
+        ASTIS_ASSIGN_OR_RETURN(e.seq, r.Int(i, 0));
+        ASTIS_ASSIGN_OR_RETURN(e.at, r.Int(i, 1));
+        e.actor = r.Text(i, 2);
+        e.action = r.Text(i, 3);
+        e.detail_json = r.Text(i, 4);
+        out.push_back(std::move(e));
+      }
+      return out;
+    });
+  }
+
+  // ---- expiry
+  Result<PurgeCounts> PurgeExpired(int64_t now, int64_t batch_limit) override {
+    if (batch_limit < 1) return Invalid("purge batch limit");
+    return Run("purge expired", Mode::kTxn, [&](Conn& c) -> Result<PurgeCounts> {
+      // At most batch_limit rows per kind (test PurgeExpiredBounded,
+      // PurgeBatchesBoundedOnPostgres). Rows are picked by ctid, and the
+      // outer condition is re-checked on the row version DELETE finally
+      // sees, so a session extended concurrently is not deleted.
+      PurgeCounts counts;
+      ASTIS_ASSIGN_OR_RETURN(counts.sessions,
+                             DeleteBatch(c, "purge sessions",
+                                         "DELETE FROM sessions WHERE ctid IN (SELECT ctid FROM sessions "
+                                         "WHERE expires_at <= $1 LIMIT $2) AND expires_at <= $1",
+                                         now, batch_limit));
+      ASTIS_ASSIGN_OR_RETURN(counts.jtis,
+                             DeleteBatch(c, "purge jti",
+                                         "DELETE FROM dpop_jti WHERE ctid IN (SELECT ctid FROM dpop_jti "
+                                         "WHERE expires_at <= $1 LIMIT $2) AND expires_at <= $1",
+                                         now, batch_limit));
+      ASTIS_ASSIGN_OR_RETURN(counts.rate_windows,
+                             DeleteBatch(c, "purge rate windows",
+                                         "DELETE FROM rate_windows WHERE ctid IN (SELECT ctid FROM rate_windows "
+                                         "WHERE window_end <= $1 LIMIT $2) AND window_end <= $1",
+                                         now, batch_limit));
+      return counts;
+    });
+  }
+
+ private:
+  // Run executes fn on a pooled connection according to mode (see Mode),
+  // rolling back a failed transaction, and returns the connection.
+  template <typename F>
+  auto Run(std::string_view op, Mode mode, F&& fn) -> decltype(fn(std::declval<Conn&>())) {
+    for (int attempt = 0;; ++attempt) {
+      ASTIS_ASSIGN_OR_RETURN(Pool::Lease lease, pool_.Acquire(op));
+      Conn& c = *lease.conn;
+      // Repeating is safe only when nothing that could have applied was sent:
+      // a read, or a BEGIN that failed (dead pooled connection, e.g. after a
+      // server restart between the liveness check and the send).
+      const bool may_repeat = lease.reused && attempt == 0;
+      if (mode == Mode::kTxn) {
+        auto begun = c.Exec(op, "BEGIN");
+        if (!begun.ok()) {
+          const bool broken = c.Broken();
+          pool_.Release(std::move(lease.conn));
+          if (broken && may_repeat) continue;
+          return begun.status();
+        }
+      }
+      auto result = fn(c);
+      const bool ok = internal_status::IsOk(result);
+      if (mode == Mode::kTxn) {
+        if (!ok) {
+          (void)c.Exec(op, "ROLLBACK");
+        } else {
+          auto committed = c.Exec(op, "COMMIT");
+          if (!committed.ok()) {
+            pool_.Release(std::move(lease.conn));
+            return committed.status();
+          }
+        }
+      }
+      const bool broken = c.Broken();
+      pool_.Release(std::move(lease.conn));
+      if (!ok && broken && mode == Mode::kRead && may_repeat) continue;
+      return result;
+    }
+  }
+
+  Result<Session> GetSessionOn(Conn& c, std::string_view id) {
+    Params p;
+    p.Text(id);
+    ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("get session", "SELECT " ASTIS_PG_SESSION_COLS " FROM sessions WHERE id = $1", p));
+    if (r.empty()) return NotFound("session");
+    return ReadSession(r, 0);
+  }
+
+  static Result<int64_t> DeleteBatch(Conn& c, std::string_view op, const char* sql, int64_t now, int64_t limit) {
+    Params p;
+    p.Int(now).Int(limit);
+    ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec(op, sql, p));
+    return r.Affected();
+  }
+
+  Pool pool_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenPostgresStore(const SecretBytes& conninfo, const PostgresOptions& options) {
+  if (conninfo.empty()) return Error(Code::kInvalidArgument, "store: empty PostgreSQL conninfo");
+  for (uint8_t b : conninfo.Reveal()) {
+    if (b == 0) return Error(Code::kInvalidArgument, "store: PostgreSQL conninfo contains a NUL byte");
+  }
+  if (options.pool_size < 1 || options.pool_size > 256) return Error(Code::kInvalidArgument, "store: pool_size out of range");
+  if (options.statement_timeout_ms < 1) return Error(Code::kInvalidArgument, "store: statement_timeout_ms must be positive");
+  if (options.connect_timeout_s < 1) return Error(Code::kInvalidArgument, "store: connect_timeout_s must be positive");
+  if (options.acquire_timeout_ms < 0) return Error(Code::kInvalidArgument, "store: negative acquire_timeout_ms");
+  // Keep a NUL-terminated copy for PQconnectdbParams, inside SecretBytes.
+  SecretBytes z(conninfo.size() + 1);
+  std::copy(conninfo.Reveal().begin(), conninfo.Reveal().end(), z.RevealMutable().begin());
+  auto store = std::make_unique<PostgresStore>(std::move(z), options);
+  ASTIS_RETURN_IF_ERROR(store->Migrate());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace astis::store

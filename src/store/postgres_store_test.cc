@@ -1,0 +1,549 @@
+// PostgreSQL backend: the conformance suite against a throwaway server, plus
+// PostgreSQL-specific tests (replicas, migrations, outage and recovery,
+// timeouts, pool bound) and OpenStore. One PgServer per process, a fresh
+// database per test; skipped loudly when PostgreSQL is not installed.
+#include "store/postgres_store.h"
+
+#include <libpq-fe.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <latch>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "store/open_store.h"
+#include "store/store_conformance.h"
+#include "store/testing/pg_server.h"
+
+namespace astis::store::testing {
+namespace {
+
+constexpr int64_t kNow = 1'764'115'200;
+
+// ---------------------------------------------------------------- shared server
+
+std::once_flag g_once;
+std::unique_ptr<PgServer> g_server;
+std::string g_start_error;
+
+// SharedServer starts the process's one server on first use; nullptr (and
+// g_start_error) when it cannot.
+PgServer* SharedServer() {
+  std::call_once(g_once, [] {
+    auto started = PgServer::Start();
+    if (started.ok()) {
+      g_server = std::move(started).value();
+    } else {
+      g_start_error = started.status().ToString();
+    }
+  });
+  return g_server.get();
+}
+
+// Stops and removes the server after the last test.
+class ServerCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override { g_server.reset(); }
+};
+[[maybe_unused]] ::testing::Environment* const g_cleanup = ::testing::AddGlobalTestEnvironment(new ServerCleanup);
+
+#define ASTIS_REQUIRE_PG(server)                                                             \
+  PgServer* server = SharedServer();                                                         \
+  if (server == nullptr) GTEST_SKIP() << "SKIPPING PostgreSQL test: " << g_start_error
+
+// FreshDatabase creates an empty database on server and returns its DSN.
+std::string FreshDatabase(PgServer& server) {
+  static std::atomic<int> next{0};
+  const std::string name = "t_" + std::to_string(next.fetch_add(1));
+  Status st = server.CreateDatabase(name);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return server.Dsn(name);
+}
+
+SecretBytes Secret(const std::string& s) { return SecretBytes::CopyFrom(std::string_view(s)); }
+
+Result<std::unique_ptr<Store>> Open(const std::string& dsn, PostgresOptions options = {}) {
+  return OpenPostgresStore(Secret(dsn), options);
+}
+
+// QueryInt runs a one-value query over its own libpq connection (checks
+// that the store's own API cannot make).
+int64_t QueryInt(const std::string& dsn, const std::string& sql) {
+  PGconn* c = PQconnectdb(dsn.c_str());
+  int64_t v = -1;
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) v = std::atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+  }
+  PQfinish(c);
+  return v;
+}
+
+// ---------------------------------------------------------------- conformance
+
+class PostgresEnv final : public StoreTestEnv {
+ public:
+  PostgresEnv() {
+    PgServer* server = SharedServer();
+    if (server != nullptr) dsn_ = FreshDatabase(*server);
+  }
+  Result<std::unique_ptr<Store>> Open() override {
+    if (dsn_.empty()) return Error(Code::kFailedPrecondition, "no PostgreSQL: " + g_start_error);
+    return OpenPostgresStore(Secret(dsn_));
+  }
+  bool SharesState() const override { return true; }
+
+ private:
+  std::string dsn_;
+};
+
+std::vector<StoreBackend> PostgresBackends() {
+  if (!PgServer::BinariesAvailable()) return {};  // PostgresAvailable.ServerStarts says why
+  return {StoreBackend{"Postgres", [] { return std::unique_ptr<StoreTestEnv>(new PostgresEnv()); }}};
+}
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(StoreConformanceTest);
+INSTANTIATE_TEST_SUITE_P(Postgres, StoreConformanceTest, ::testing::ValuesIn(PostgresBackends()), StoreBackendName);
+
+TEST(PostgresAvailable, ServerStarts) {
+  ASTIS_REQUIRE_PG(server);
+  EXPECT_GT(server->port(), 0);
+  EXPECT_EQ(QueryInt(server->Dsn(), "SELECT 1"), 1);
+}
+
+// ---------------------------------------------------------------- migrations
+
+TEST(PostgresStoreTest, ConcurrentMigrationFromManyStores) {
+  ASTIS_REQUIRE_PG(server);
+  const std::string dsn = FreshDatabase(*server);
+  constexpr int kThreads = 6;
+  std::vector<std::unique_ptr<Store>> opened(kThreads);
+  std::vector<Status> errors(kThreads);
+  std::latch start(kThreads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      auto r = Open(dsn);
+      if (r.ok()) {
+        opened[static_cast<size_t>(t)] = std::move(r).value();
+      } else {
+        errors[static_cast<size_t>(t)] = r.status();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_NE(opened[static_cast<size_t>(t)], nullptr) << errors[static_cast<size_t>(t)].ToString();
+  }
+  EXPECT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM schema_migrations"), kPostgresSchemaVersion);
+  EXPECT_EQ(QueryInt(dsn, "SELECT MAX(version) FROM schema_migrations"), kPostgresSchemaVersion);
+  // Reopening applies nothing again.
+  ASSERT_TRUE(Open(dsn).ok());
+  EXPECT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM schema_migrations"), kPostgresSchemaVersion);
+}
+
+TEST(PostgresStoreTest, RefusesNewerSchema) {
+  ASTIS_REQUIRE_PG(server);
+  const std::string dsn = FreshDatabase(*server);
+  ASSERT_TRUE(Open(dsn).ok());
+  const std::string db = dsn.substr(dsn.rfind('=') + 1);
+  ASSERT_TRUE(server->ExecSql(db, "INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')").ok());
+  auto reopened = Open(dsn);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(reopened.status().message().find("newer"), std::string::npos) << reopened.status().message();
+}
+
+// ---------------------------------------------------------------- replicas
+
+Session MakeSession(const std::string& id, const std::string& pod_uid, const std::string& jkt) {
+  Session s;
+  s.id = id;
+  s.cluster = "prod";
+  s.namespace_ = "payments";
+  s.service_account = "api";
+  s.pod_name = "api-" + pod_uid;
+  s.pod_uid = pod_uid;
+  s.jkt = jkt;
+  s.recipient_jwk = R"({"kty":"OKP","crv":"X25519","x":"r"})";
+  s.expires_at = kNow + 900;
+  return s;
+}
+
+// Replicas opens n stores (separate pools) on one fresh database.
+std::vector<std::unique_ptr<Store>> Replicas(PgServer& server, int n, PostgresOptions options = {}) {
+  const std::string dsn = FreshDatabase(server);
+  std::vector<std::unique_ptr<Store>> out;
+  for (int i = 0; i < n; ++i) {
+    auto r = Open(dsn, options);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (r.ok()) out.push_back(std::move(r).value());
+  }
+  return out;
+}
+
+TEST(PostgresStoreTest, EnrollRaceAcrossReplicasExactlyOneWins) {
+  ASTIS_REQUIRE_PG(server);
+  auto stores = Replicas(*server, 2);
+  ASSERT_EQ(stores.size(), 2u);
+  constexpr int kThreads = 8;
+  for (int round = 0; round < 8; ++round) {
+    std::atomic<int> created{0}, conflicts{0}, errors{0};
+    std::latch start(kThreads);
+    std::vector<std::thread> workers;
+    const std::string uid = "uid-" + std::to_string(round);
+    for (int t = 0; t < kThreads; ++t) {
+      workers.emplace_back([&, t] {
+        Session s = MakeSession("s" + std::to_string(round) + "-" + std::to_string(t), uid, "jkt-" + std::to_string(t));
+        start.arrive_and_wait();
+        auto r = stores[static_cast<size_t>(t % 2)]->EnrollSession(s, kNow);
+        if (!r.ok()) {
+          ++errors;
+        } else if (r->outcome == EnrollOutcome::kCreated) {
+          ++created;
+        } else if (r->outcome == EnrollOutcome::kPinnedConflict) {
+          ++conflicts;
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_EQ(created.load(), 1) << "round " << round;
+    EXPECT_EQ(conflicts.load(), kThreads - 1);
+  }
+}
+
+TEST(PostgresStoreTest, JtiReplayAcrossReplicas) {
+  ASTIS_REQUIRE_PG(server);
+  auto stores = Replicas(*server, 3);
+  ASSERT_EQ(stores.size(), 3u);
+  auto first = stores[0]->InsertJti("jkt-A", "jti-1", kNow + 60, kNow);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_TRUE(*first);
+  auto replay = stores[1]->InsertJti("jkt-A", "jti-1", kNow + 60, kNow + 1);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_FALSE(*replay);
+  constexpr int kThreads = 9;
+  std::atomic<int> inserted{0}, replays{0}, errors{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      auto r = stores[static_cast<size_t>(t % 3)]->InsertJti("jkt-B", "jti-race", kNow + 60, kNow);
+      if (!r.ok()) {
+        ++errors;
+      } else if (*r) {
+        ++inserted;
+      } else {
+        ++replays;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(inserted.load(), 1);
+  EXPECT_EQ(replays.load(), kThreads - 1);
+}
+
+TEST(PostgresStoreTest, RotationCasAcrossReplicas) {
+  ASTIS_REQUIRE_PG(server);
+  auto stores = Replicas(*server, 2);
+  ASSERT_EQ(stores.size(), 2u);
+  ASSERT_TRUE(stores[0]->EnrollSession(MakeSession("s1", "uid-1", "jkt-old"), kNow).ok());
+  constexpr int kThreads = 6;
+  std::atomic<int> won{0}, lost{0}, other{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      auto r = stores[static_cast<size_t>(t % 2)]->RotateSessionKey("s1", "jkt-old", "jkt-" + std::to_string(t),
+                                                                    "{}", kNow + 1);
+      if (r.ok()) {
+        ++won;
+      } else if (r.status().code() == Code::kFailedPrecondition) {
+        ++lost;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(lost.load(), kThreads - 1);
+  EXPECT_EQ(other.load(), 0);
+  auto got = stores[1]->GetSession("s1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_NE(got->jkt, "jkt-old");
+}
+
+// ---------------------------------------------------------------- failures
+
+TEST(PostgresStoreTest, ServerRestartRecoversWithoutReopen) {
+  if (!PgServer::BinariesAvailable()) GTEST_SKIP() << "SKIPPING: PostgreSQL server binaries not found";
+  // A dedicated server: stopping the shared one would disturb other tests.
+  auto own = PgServer::Start();
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  PgServer& server = **own;
+  ASSERT_TRUE(server.CreateDatabase("restart").ok());
+  auto opened = Open(server.Dsn("restart"));
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Store& store = **opened;
+  Cluster c;
+  c.name = "prod";
+  c.issuer = "https://issuer";
+  c.jwks_json = "{}";
+  ASSERT_TRUE(store.PutCluster(c).ok());
+
+  ASSERT_TRUE(server.Stop().ok());
+  const std::string secret_jti = "jti-value-never-in-messages";
+  auto get = store.GetCluster("prod");
+  EXPECT_EQ(get.status().code(), Code::kStoreUnavailable);
+  EXPECT_NE(get.status().message().find("get cluster"), std::string::npos) << get.status().message();
+  auto jti = store.InsertJti("jkt-A", secret_jti, kNow + 60, kNow);
+  EXPECT_EQ(jti.status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(jti.status().message().find(secret_jti), std::string::npos);
+  EXPECT_EQ(store.EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(store.GetOrCreateNonceSecret(SecretBytes(32), kNow).status().code(), Code::kStoreUnavailable);
+
+  ASSERT_TRUE(server.Restart().ok());
+  auto again = store.GetCluster("prod");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->issuer, "https://issuer");
+  auto inserted = store.InsertJti("jkt-A", secret_jti, kNow + 60, kNow);
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  EXPECT_TRUE(*inserted);
+
+  // Restart while connections sit idle in the pool: the next calls still work.
+  ASSERT_TRUE(server.Stop().ok());
+  ASSERT_TRUE(server.Restart().ok());
+  auto after_idle = store.GetCluster("prod");
+  EXPECT_TRUE(after_idle.ok()) << after_idle.status().ToString();
+  auto replay = store.InsertJti("jkt-A", secret_jti, kNow + 60, kNow + 1);
+  ASSERT_TRUE(replay.ok()) << replay.status().ToString();
+  EXPECT_FALSE(*replay);
+}
+
+TEST(PostgresStoreTest, UnreachableServerIsStoreUnavailable) {
+  // Nothing listens on a port the kernel just handed out and released.
+  PostgresOptions options;
+  options.connect_timeout_s = 2;
+  auto r = Open("host=127.0.0.1 port=1 user=nobody password=hunter2 dbname=x", options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(r.status().message().find("hunter2"), std::string::npos);
+  EXPECT_EQ(OpenPostgresStore(SecretBytes()).status().code(), Code::kInvalidArgument);
+  PostgresOptions bad;
+  bad.pool_size = 0;
+  EXPECT_EQ(Open("dbname=x", bad).status().code(), Code::kInvalidArgument);
+}
+
+TEST(PostgresStoreTest, StatementTimeoutIsStoreUnavailable) {
+  ASTIS_REQUIRE_PG(server);
+  const std::string dsn = FreshDatabase(*server);
+  PostgresOptions options;
+  options.statement_timeout_ms = 300;
+  auto opened = Open(dsn, options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  // Another session holds the pod's enroll lock, so the enroll waits past
+  // the statement timeout.
+  PGconn* holder = PQconnectdb(dsn.c_str());
+  ASSERT_EQ(PQstatus(holder), CONNECTION_OK);
+  PGresult* r = PQexec(holder, "SELECT pg_advisory_lock(1095980106, hashtext('prod/uid-1'))");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
+  PQclear(r);
+  auto enrolled = (*opened)->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow);
+  EXPECT_EQ(enrolled.status().code(), Code::kStoreUnavailable);
+  EXPECT_NE(enrolled.status().message().find("57014"), std::string::npos) << enrolled.status().message();
+  PQfinish(holder);  // releases the lock
+  auto retried = (*opened)->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow);
+  ASSERT_TRUE(retried.ok()) << retried.status().ToString();
+  EXPECT_EQ(retried->outcome, EnrollOutcome::kCreated);
+}
+
+TEST(PostgresStoreTest, RejectsTextThatCannotBeBound) {
+  ASTIS_REQUIRE_PG(server);
+  auto opened = Open(FreshDatabase(*server));
+  ASSERT_TRUE(opened.ok());
+  Store& store = **opened;
+  // A NUL would truncate a libpq text parameter ("s1\0x" would read "s1").
+  ASSERT_TRUE(store.EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).ok());
+  EXPECT_EQ(store.GetSession(std::string("s1\0x", 4)).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store.InsertJti("jkt-A", std::string("a\0b", 3), kNow + 1, kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store.InsertJti("jkt-A", "\xff\xfe", kNow + 1, kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store.InsertJti("jkt-A", "\xc0\xaf", kNow + 1, kNow).status().code(), Code::kInvalidArgument);  // overlong
+  auto utf8 = store.InsertJti("jkt-A", "j\xc3\xa9t\xe2\x82\xac", kNow + 1, kNow);
+  ASSERT_TRUE(utf8.ok()) << utf8.status().ToString();
+  EXPECT_TRUE(*utf8);
+}
+
+TEST(PostgresStoreTest, PurgeBatchesBoundedOnPostgres) {
+  ASTIS_REQUIRE_PG(server);
+  const std::string dsn = FreshDatabase(*server);
+  auto opened = Open(dsn);
+  ASSERT_TRUE(opened.ok());
+  Store& store = **opened;
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(store.InsertJti("jkt", "j" + std::to_string(i), kNow + 5, kNow).ok());
+  ASSERT_TRUE(store.InsertJti("jkt", "live", kNow + 100, kNow).ok());
+  std::vector<int64_t> batches;
+  while (true) {
+    auto p = store.PurgeExpired(kNow + 5, 10);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    if (p->total() == 0) break;
+    batches.push_back(p->jtis);
+    ASSERT_LT(batches.size(), 10u);
+  }
+  EXPECT_EQ(batches, (std::vector<int64_t>{10, 10, 5}));
+  EXPECT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM dpop_jti"), 1);
+}
+
+TEST(PostgresStoreTest, PoolNeverExceedsBound) {
+  ASTIS_REQUIRE_PG(server);
+  const std::string dsn = FreshDatabase(*server);
+  PostgresOptions options;
+  options.pool_size = 2;
+  auto opened = Open(dsn, options);
+  ASSERT_TRUE(opened.ok());
+  Store& store = **opened;
+  constexpr int kThreads = 8;
+  std::atomic<int> errors{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int i = 0; i < 10; ++i) {
+        if (!store.InsertJti("jkt", std::to_string(t) + "-" + std::to_string(i), kNow + 60, kNow).ok()) ++errors;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(errors.load(), 0);
+  const std::string db = dsn.substr(dsn.rfind('=') + 1);
+  EXPECT_LE(QueryInt(dsn, "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'astis' AND datname = '" +
+                              db + "'"),
+            2);
+  EXPECT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM dpop_jti"), kThreads * 10);
+}
+
+TEST(PostgresStoreTest, OpenStoreWithDsnFile) {
+  ASTIS_REQUIRE_PG(server);
+  const std::string dsn = FreshDatabase(*server);
+  const std::string path = server->dir() + "/dsn";
+  {
+    std::ofstream out(path);
+    out << dsn << "\n";
+  }
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  StoreOptions options;
+  options.backend = "postgres";
+  options.postgres_dsn_file = path;
+  options.pool_size = 2;
+  auto opened = OpenStore(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto r = (*opened)->ConsumeRate("k", kNow, kNow + 60, 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(*r);
+}
+
+// ---------------------------------------------------------------- OpenStore (no server)
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = "/tmp/astis-openstore-XXXXXX";
+    if (::mkdtemp(templ.data()) != nullptr) path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string WriteFile(const std::string& path, const std::string& text, mode_t mode) {
+  {
+    std::ofstream out(path);
+    out << text;
+  }
+  EXPECT_EQ(::chmod(path.c_str(), mode), 0);
+  return path;
+}
+
+TEST(OpenStoreTest, UnknownBackendRefused) {
+  StoreOptions options;
+  options.backend = "mysql";
+  EXPECT_EQ(OpenStore(options).status().code(), Code::kInvalidArgument);
+  options.backend = "";
+  EXPECT_EQ(OpenStore(options).status().code(), Code::kInvalidArgument);
+}
+
+TEST(OpenStoreTest, MissingFieldsRefused) {
+  StoreOptions sqlite;
+  sqlite.backend = "sqlite";
+  EXPECT_EQ(OpenStore(sqlite).status().code(), Code::kInvalidArgument);
+  StoreOptions pg;
+  pg.backend = "postgres";
+  EXPECT_EQ(OpenStore(pg).status().code(), Code::kInvalidArgument);
+  TempDir dir;
+  pg.postgres_dsn_file = WriteFile(dir.path() + "/dsn", "dbname=x", 0600);
+  pg.pool_size = 0;
+  EXPECT_EQ(OpenStore(pg).status().code(), Code::kInvalidArgument);
+}
+
+TEST(OpenStoreTest, DsnFileWithBadPermissionsRefused) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  StoreOptions options;
+  options.backend = "postgres";
+  for (mode_t mode : {0644, 0640, 0604, 0660}) {
+    options.postgres_dsn_file = WriteFile(dir.path() + "/dsn", "password=hunter2 dbname=x", mode);
+    auto r = OpenStore(options);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kPermissionDenied) << std::oct << mode;
+    EXPECT_EQ(r.status().message().find("hunter2"), std::string::npos);
+  }
+  // A symlink is not followed, even to a 0600 file.
+  const std::string target = WriteFile(dir.path() + "/real", "dbname=x", 0600);
+  ASSERT_EQ(::symlink(target.c_str(), (dir.path() + "/link").c_str()), 0);
+  options.postgres_dsn_file = dir.path() + "/link";
+  EXPECT_FALSE(OpenStore(options).ok());
+  options.postgres_dsn_file = dir.path() + "/missing";
+  EXPECT_EQ(OpenStore(options).status().code(), Code::kIo);
+  options.postgres_dsn_file = WriteFile(dir.path() + "/empty", " \n", 0600);
+  EXPECT_EQ(OpenStore(options).status().code(), Code::kInvalidArgument);
+}
+
+TEST(OpenStoreTest, DsnFileTrimmedAndKeptSecret) {
+  TempDir dir;
+  auto dsn = ReadDsnFile(WriteFile(dir.path() + "/dsn", "  host=/x dbname=y password=p\n\n", 0600));
+  ASSERT_TRUE(dsn.ok()) << dsn.status().ToString();
+  EXPECT_TRUE(*dsn == SecretBytes::CopyFrom(std::string_view("host=/x dbname=y password=p")));
+}
+
+TEST(OpenStoreTest, OpensSqlite) {
+  TempDir dir;
+  StoreOptions options;
+  options.backend = "sqlite";
+  options.sqlite_path = dir.path() + "/state.db";
+  auto opened = OpenStore(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto r = (*opened)->InsertJti("jkt", "jti", kNow + 1, kNow);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(*r);
+}
+
+}  // namespace
+}  // namespace astis::store::testing
