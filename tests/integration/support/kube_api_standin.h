@@ -1,6 +1,7 @@
-// KubeApiStandin: a small kube-apiserver stand-in for integration tests
-// (test-only). It serves, over HTTPS on loopback with its own run-time test
-// PKI, the two reads the edge makes of a cluster's API:
+// KubeApiStandin: the integration tests' kube-apiserver stand-in (test-only),
+// now a thin layer over the full stand-in in tools/kube-standin
+// (astis::kube_standin, docs/kube-standin.md). What the edge relies on is
+// unchanged:
 //
 //   GET /api/v1/namespaces/{ns}/pods/{name}  -> 200 the Pod JSON put in, or
 //                                               404 a NotFound Status object
@@ -9,26 +10,22 @@
 // Every request must carry `Authorization: Bearer <read token>` (compared in
 // constant time); anything else is 401 with the Kubernetes Status object
 // {"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}.
-// The read token is read-only: a method other than GET is 403 Forbidden. Any
-// other path is 404 NotFound. Pods are real Pod objects (MakePod builds them
-// from the shapes in testdata/kubernetes/pod-*.json); the test edits them
-// while the server runs (put, replace, delete, add an ephemeral container)
-// and can Stop() the API and Restart() it on the same port.
+// The read token is read-only: a write is 403 Forbidden. Pods are real Pod
+// objects (MakePod builds them from the shapes in
+// testdata/kubernetes/pod-*.json); the test edits them while the server runs
+// (put, replace, delete, add an ephemeral container) and can Stop() the API
+// and Restart() it on the same port. standin() exposes everything else
+// (admin token, watch, TokenRequest, OIDC, kubeconfig).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <utility>
 
 #include "common/json.h"
 #include "common/status.h"
-#include "net/http_server.h"
-#include "net/testing/test_pki.h"
+#include "kube-standin/kube_standin.h"
 
 namespace astis::integration {
 
@@ -53,60 +50,54 @@ Result<Json> MakePod(std::string_view testdata_file, const PodIdentity& id);
 class KubeApiStandin {
  public:
   // Start creates the stand-in's own CA and server certificate and serves on
-  // 127.0.0.1, port 0. read_token is the only credential accepted. Fails
-  // with the errors of TestPki::Create and net::HttpServer::Start.
+  // 127.0.0.1, port 0. read_token is the read-only credential (the admin
+  // token is random: standin().AdminToken()). Fails with the errors of
+  // kubestandin::KubeStandin::Start.
   static Result<std::unique_ptr<KubeApiStandin>> Start(std::string read_token);
   // ~KubeApiStandin stops the server (zero grace) if it is running.
-  ~KubeApiStandin();
+  ~KubeApiStandin() = default;
   KubeApiStandin(const KubeApiStandin&) = delete;
   KubeApiStandin& operator=(const KubeApiStandin&) = delete;
 
   // url is "https://127.0.0.1:<port>"; the port stays the same across
   // Stop/Restart.
-  std::string url() const;
-  uint16_t port() const { return port_; }
+  std::string url() const { return impl_->url(); }
+  uint16_t port() const { return impl_->port(); }
   // ca_cert_pem is the stand-in's trust anchor (what the edge must trust).
-  const std::string& ca_cert_pem() const { return pki_.ca_cert_pem(); }
+  const std::string& ca_cert_pem() const { return impl_->ca_cert_pem(); }
 
   // PutPod stores or replaces pod under its metadata.namespace/name and
   // bumps metadata.resourceVersion. Fails with kInvalidArgument when those
   // members are missing.
-  Status PutPod(Json pod);
+  Status PutPod(Json pod) { return impl_->PutPod(std::move(pod)); }
   // DeletePod removes a pod; GET then answers 404. Returns whether it existed.
-  bool DeletePod(std::string_view ns, std::string_view name);
+  bool DeletePod(std::string_view ns, std::string_view name) { return impl_->DeletePod(ns, name); }
   // AddEphemeralContainer adds what `kubectl debug` leaves on a pod: an
   // entry in spec.ephemeralContainers (name, image) and a running status in
   // status.ephemeralContainerStatuses with image_id. Fails with kNotFound
   // when the pod is absent.
   Status AddEphemeralContainer(std::string_view ns, std::string_view name, std::string_view container,
-                               std::string_view image, std::string_view image_id);
+                               std::string_view image, std::string_view image_id) {
+    return impl_->AddEphemeralContainer(ns, name, container, image, image_id);
+  }
 
   // Stop shuts the API down (connections close, new ones are refused).
   // Idempotent; must not be called from a handler.
-  void Stop();
+  void Stop() { impl_->Stop(); }
   // Restart serves again on the same port, with the same pods. Fails with
   // kFailedPrecondition if running, else as net::HttpServer::Start.
-  Status Restart();
+  Status Restart() { return impl_->Restart(); }
 
   // requests / unauthorized count requests received and those refused 401.
-  int requests() const { return requests_.load(); }
-  int unauthorized() const { return unauthorized_.load(); }
+  int requests() const { return impl_->requests(); }
+  int unauthorized() const { return impl_->unauthorized(); }
+
+  // standin is the full stand-in behind this one (owned here).
+  kubestandin::KubeStandin& standin() { return *impl_; }
 
  private:
-  KubeApiStandin(net::testing::TestPki pki, std::string read_token)
-      : pki_(std::move(pki)), read_token_(std::move(read_token)) {}
-  Status Listen(uint16_t port);
-  net::ServerResponse Handle(const net::ServerRequest& request);
-
-  net::testing::TestPki pki_;
-  const std::string read_token_;
-  uint16_t port_ = 0;
-  std::unique_ptr<net::HttpServer> server_;
-  std::atomic<int> requests_{0};
-  std::atomic<int> unauthorized_{0};
-  std::mutex mu_;  // guards pods_ and resource_version_
-  std::map<std::pair<std::string, std::string>, Json, std::less<>> pods_;
-  int64_t resource_version_ = 1000;
+  explicit KubeApiStandin(std::unique_ptr<kubestandin::KubeStandin> impl) : impl_(std::move(impl)) {}
+  std::unique_ptr<kubestandin::KubeStandin> impl_;
 };
 
 }  // namespace astis::integration

@@ -1,0 +1,107 @@
+// astis-kube-standin: runs the kube-apiserver stand-in (test/demo tool) and
+// writes what a script needs to talk to it into --dir (docs/kube-standin.md).
+// DIR/url is written last, atomically, so a script can wait for it.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "kube-standin/kube_standin.h"
+
+namespace {
+
+using astis::Code;
+using astis::Error;
+using astis::Status;
+
+int Usage() {
+  std::cerr << "usage: astis-kube-standin --dir DIR [--port N] [--bind ADDR] [--issuer URL] "
+               "[--token-alg RS256|ES256] [--bookmark-ms N]\n";
+  return 2;
+}
+
+// WriteAtomic writes text to path through a temporary file and a rename.
+Status WriteAtomic(const std::string& path, std::string_view text, mode_t mode) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return Error(Code::kIo, "cannot write " + tmp);
+    ::chmod(tmp.c_str(), mode);
+    out << text;
+    if (!out.flush()) return Error(Code::kIo, "cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Error(Code::kIo, "cannot rename " + tmp);
+  return astis::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir;
+  astis::kubestandin::StandinOptions options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) return Usage();
+    const std::string v = argv[++i];
+    if (a == "--dir") {
+      dir = v;
+    } else if (a == "--port") {
+      char* end = nullptr;
+      const long p = std::strtol(v.c_str(), &end, 10);
+      if (*end != '\0' || p < 0 || p > 65535) return Usage();
+      options.port = static_cast<uint16_t>(p);
+    } else if (a == "--bind") {
+      options.bind_address = v;
+    } else if (a == "--issuer") {
+      options.issuer = v;
+    } else if (a == "--token-alg") {
+      if (v != "RS256" && v != "ES256") return Usage();
+      options.token_alg = v == "RS256" ? astis::kubestandin::TokenAlg::kRs256 : astis::kubestandin::TokenAlg::kEs256;
+    } else if (a == "--bookmark-ms") {
+      options.bookmark_interval = std::chrono::milliseconds(std::strtol(v.c_str(), nullptr, 10));
+    } else {
+      return Usage();
+    }
+  }
+  if (dir.empty()) return Usage();
+  options.log = [](std::string_view line) { std::cerr << "kube-standin: " << line << std::endl; };
+
+  // Block SIGTERM/SIGINT before any thread starts, so only sigwait sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto standin = astis::kubestandin::KubeStandin::Start(std::move(options));
+  if (!standin.ok()) {
+    std::cerr << "astis-kube-standin: " << standin.status().ToString() << "\n";
+    return 1;
+  }
+  astis::kubestandin::KubeStandin& s = **standin;
+  const std::string admin(s.AdminToken().RevealString());
+  const std::string read(s.ReadToken().RevealString());
+  for (const Status& st : {WriteAtomic(dir + "/ca.crt", s.ca_cert_pem(), 0644),
+                           WriteAtomic(dir + "/admin.token", admin + "\n", 0600),
+                           WriteAtomic(dir + "/read.token", read + "\n", 0600),
+                           s.WriteKubeconfig(dir + "/kubeconfig", admin),
+                           s.WriteKubeconfig(dir + "/kubeconfig-read", read),
+                           WriteAtomic(dir + "/jwks.json", s.JwksJson() + "\n", 0644),
+                           WriteAtomic(dir + "/issuer", s.issuer() + "\n", 0644),
+                           WriteAtomic(dir + "/url", s.url() + "\n", 0644)}) {
+    if (!st.ok()) {
+      std::cerr << "astis-kube-standin: " << st.ToString() << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "kube-standin: serving " << s.url() << " (state in " << dir << ")" << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::cerr << "kube-standin: signal " << sig << ", stopping" << std::endl;
+  s.Stop();
+  return 0;
+}
