@@ -13,6 +13,7 @@
 #include "capsule/org_key.h"
 #include "common/encoding.h"
 #include "cvs/cvs.h"
+#include "cvs/process_hardening.h"
 #include "cvs/remote.h"
 #include "edge/run.h"
 #include "net/tls.h"
@@ -109,6 +110,10 @@ Result<CvsProcessConfig> ParseCvsProcessConfig(std::string_view yaml_text) {
 
 Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
                      const std::function<void(uint16_t)>& on_listening) {
+  // No core file and no same-user ptrace or /proc/<pid>/mem read: this
+  // process holds the org private keys and, transiently, DEKs. Before any
+  // key is loaded. Test: CvsProcessIsNotDumpable (tests/hardening).
+  ASTIS_RETURN_IF_ERROR(cvs::DisableCoreDumps());
   edge::BlockTerminationSignals();
   auto keys = capsule::OrgKeySet::LoadFile(config.org_keys);
   if (!keys.ok()) return Step("org keys", keys.status());

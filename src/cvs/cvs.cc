@@ -6,6 +6,10 @@
 #include "capsule/seal.h"
 #include "crypto/secret_bytes.h"
 
+// Test hook (cvs/testing/dek_observer.h): weak, so it is null unless a test
+// links astis::cvs_testing, which defines it. The `astis` binary never does.
+extern "C" __attribute__((weak)) void astis_cvs_testing_observe_dek(const uint8_t* dek, size_t size);
+
 namespace astis::cvs {
 namespace {
 
@@ -48,6 +52,7 @@ Result<Outcome> RewrapOne(const capsule::OrgKeySet& keys, const VerifiedScope& s
     out.result.code = out.ref.code = code;
     return out;
   }
+  if (astis_cvs_testing_observe_dek != nullptr) astis_cvs_testing_observe_dek(dek->Reveal().data(), dek->size());
   // PROTOCOL.md §4.2: HPKE SealBase(pkR = recipient, info "astis rewrap v1",
   // aad = CAPSULE_HASH || session id, pt = DEK). Test: RewrapsForMatchingScope.
   auto rewrapped = capsule::Rewrap(*dek, recipient, cap.hash(), session_id, rng);
