@@ -11,6 +11,10 @@
 #include "cli/commands.h"
 #include "cli/secret_manifest.h"
 #include "crypto/secret_bytes.h"
+#include "lint/contract.h"
+#include "lint/lint.h"
+#include "lint/yaml_documents.h"
+#include "mcp/server.h"
 
 namespace astis::cli {
 namespace {
@@ -85,6 +89,49 @@ int RunUnseal(const std::string& org_key, const std::string& file, const std::st
   return kExitOk;
 }
 
+// LoadContract reads and validates a workload contract file.
+Result<lint::Contract> LoadContract(const std::string& path) {
+  ASTIS_ASSIGN_OR_RETURN(std::string text, ReadFileLimited(path, lint::kMaxManifestFileBytes));
+  return lint::ParseContract(text);
+}
+
+int RunLint(const std::string& path, const std::string& contract_path, const std::string& format, CliEnv& env) {
+  std::optional<lint::Contract> contract;
+  if (!contract_path.empty()) {
+    auto c = LoadContract(contract_path);
+    if (!c.ok()) return Fail(env, "lint", c.status());
+    contract = std::move(*c);
+  }
+  std::vector<lint::LintInput> inputs;
+  if (path == "-") {
+    auto text = ReadInput("", env.in);
+    if (!text.ok()) return Fail(env, "lint", text.status());
+    inputs.push_back({"(stdin)", std::move(*text)});
+  } else {
+    auto read = lint::ReadLintInputs(path);
+    if (!read.ok()) return Fail(env, "lint", read.status());
+    inputs = std::move(*read);
+  }
+  lint::LintReport report = lint::Lint(inputs, contract ? &*contract : nullptr);
+  env.out << (format == "json" ? DumpJson(lint::ToJson(report)) + "\n" : lint::FormatText(report));
+  env.out.flush();
+  if (!env.out) return Fail(env, "lint", Error(Code::kIo, "cannot write output"));
+  // Errors fail the run (CI); warnings do not.
+  return report.errors() > 0 ? kExitInput : kExitOk;
+}
+
+int RunMcp(const std::string& contract_path, CliEnv& env) {
+  std::optional<lint::Contract> contract;
+  if (!contract_path.empty()) {
+    auto c = LoadContract(contract_path);
+    if (!c.ok()) return Fail(env, "mcp", c.status());
+    contract = std::move(*c);
+  }
+  mcp::Server server(std::move(contract));
+  env.err << "astis mcp: serving MCP on stdio\n";
+  return server.Run(env.in, env.out, env.err);
+}
+
 }  // namespace
 
 int ExitCodeFor(const Status& status) {
@@ -140,6 +187,20 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   unseal->add_option("-o,--output", unseal_output, "Output format")->check(CLI::IsMember({"yaml", "json"}));
   unseal->footer(kExitCodesHelp);
 
+  std::string lint_path, lint_contract, lint_format = "text";
+  CLI::App* lint_cmd = app.add_subcommand(
+      "lint", "Check Kubernetes manifests for the ASTIS workload rules (docs/lint.md); exit 2 on any error finding");
+  lint_cmd->add_option("-f,--filename", lint_path, "Manifest file, directory of *.yaml/*.yml/*.json, or - for stdin")
+      ->required();
+  lint_cmd->add_option("--contract", lint_contract, "Workload contract (YAML or JSON) to check against");
+  lint_cmd->add_option("--format", lint_format, "Output format")->check(CLI::IsMember({"text", "json"}));
+  lint_cmd->footer(kExitCodesHelp);
+
+  std::string mcp_contract;
+  CLI::App* mcp_cmd = app.add_subcommand(
+      "mcp", "Serve the ASTIS Model Context Protocol tools on stdio (JSON-RPC; docs/mcp.md)");
+  mcp_cmd->add_option("--contract", mcp_contract, "Default workload contract for the tools (YAML or JSON)");
+
   AdminCommands admin(app);
 
   std::vector<std::string> storage(args.begin(), args.end());
@@ -163,6 +224,8 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
     }
     if (seal->parsed()) return RunSeal(sa, env);
     if (unseal->parsed()) return RunUnseal(org_key, unseal_file, unseal_output, env);
+    if (lint_cmd->parsed()) return RunLint(lint_path, lint_contract, lint_format, env);
+    if (mcp_cmd->parsed()) return RunMcp(mcp_contract, env);
     if (std::optional<int> code = admin.Run(env)) return *code;
   } catch (const std::exception&) {
     // Third-party exceptions stop here; their text may quote input, so it is

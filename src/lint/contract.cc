@@ -1,0 +1,165 @@
+#include "lint/contract.h"
+
+#include <set>
+
+#include "capsule/binding.h"
+#include "lint/yaml_documents.h"
+
+namespace astis::lint {
+namespace {
+
+inline constexpr size_t kMaxListItems = 64;
+
+Status Invalid(std::string_view member, std::string_view what) {
+  return Error(Code::kInvalidArgument, "contract: " + std::string(member) + " " + std::string(what));
+}
+
+Result<std::string> RequiredString(const Json& j, std::string_view key) {
+  auto it = j.find(key);
+  if (it == j.end()) return Invalid(key, "is required");
+  if (!it->is_string()) return Invalid(key, "must be a string");
+  return it->get<std::string>();
+}
+
+Result<std::string> Label(const Json& j, std::string_view key) {
+  ASTIS_ASSIGN_OR_RETURN(std::string s, RequiredString(j, key));
+  if (!capsule::IsDns1123Label(s)) return Invalid(key, "must be a DNS-1123 label");
+  return s;
+}
+
+Result<std::vector<std::string>> StringList(const Json& j, std::string_view key) {
+  auto it = j.find(key);
+  if (it == j.end()) return Invalid(key, "is required");
+  if (!it->is_array()) return Invalid(key, "must be an array of strings");
+  if (it->empty() || it->size() > kMaxListItems) return Invalid(key, "must have 1 to 64 items");
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& v : *it) {
+    if (!v.is_string()) return Invalid(key, "must be an array of strings");
+    if (!seen.insert(v.get<std::string>()).second) return Invalid(key, "has a duplicate item");
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+// IsImageRepository accepts "[host[:port]/]path" of [a-z0-9._-] components
+// with no tag and no digest: the digest comes from imageDigests.
+bool IsImageRepository(std::string_view s) {
+  if (s.empty() || s.size() > 255 || s.front() == '/' || s.back() == '/') return false;
+  size_t last_slash = s.rfind('/');
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/';
+    // A port is allowed only in the first component (the registry host).
+    if (c == ':') ok = last_slash != std::string_view::npos && i < s.find('/');
+    if (!ok) return false;
+  }
+  return s.find("//") == std::string_view::npos;
+}
+
+}  // namespace
+
+bool IsImageDigest(std::string_view s) {
+  constexpr std::string_view kPrefix = "sha256:";
+  if (s.size() != kPrefix.size() + 64 || s.substr(0, kPrefix.size()) != kPrefix) return false;
+  for (char c : s.substr(kPrefix.size())) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+Result<Contract> ContractFromJson(const Json& j) {
+  if (!j.is_object()) return Error(Code::kInvalidArgument, "contract: must be an object");
+  static const std::set<std::string, std::less<>> kKnown = {
+      "cluster", "namespace", "serviceAccount", "app", "image", "imageDigests",
+      "secrets", "edgeUrl",   "audience",       "tokenExpirationSeconds"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    // Test: ContractTest.RejectsUnknownMember.
+    if (kKnown.count(it.key()) == 0) return Error(Code::kInvalidArgument, "contract: unknown member");
+  }
+  Contract c;
+  ASTIS_ASSIGN_OR_RETURN(c.cluster_, Label(j, "cluster"));
+  ASTIS_ASSIGN_OR_RETURN(c.namespace_, Label(j, "namespace"));
+  ASTIS_ASSIGN_OR_RETURN(c.service_account_, Label(j, "serviceAccount"));
+  if (j.contains("app")) {
+    ASTIS_ASSIGN_OR_RETURN(c.app_, Label(j, "app"));
+  } else {
+    c.app_ = c.service_account_;
+  }
+  ASTIS_ASSIGN_OR_RETURN(c.image_, RequiredString(j, "image"));
+  if (!IsImageRepository(c.image_)) return Invalid("image", "must be a repository without tag or digest");
+  ASTIS_ASSIGN_OR_RETURN(c.image_digests_, StringList(j, "imageDigests"));
+  for (const auto& d : c.image_digests_) {
+    // Test: ContractTest.RejectsBadDigest.
+    if (!IsImageDigest(d)) return Invalid("imageDigests", "items must be sha256:<64 lower-case hex>");
+  }
+
+  auto secrets = j.find("secrets");
+  if (secrets == j.end()) return Invalid("secrets", "is required");
+  if (!secrets->is_array() || secrets->empty() || secrets->size() > kMaxListItems)
+    return Invalid("secrets", "must be an array of 1 to 64 objects");
+  std::set<std::string> names, keys;
+  for (const auto& s : *secrets) {
+    if (!s.is_object()) return Invalid("secrets", "items must be objects");
+    for (auto it = s.begin(); it != s.end(); ++it) {
+      if (it.key() != "name" && it.key() != "keys") return Error(Code::kInvalidArgument, "contract: unknown member");
+    }
+    ContractSecret cs;
+    ASTIS_ASSIGN_OR_RETURN(cs.name, RequiredString(s, "name"));
+    if (!capsule::IsDns1123Subdomain(cs.name)) return Invalid("secrets[].name", "must be a DNS-1123 subdomain");
+    if (!names.insert(cs.name).second) return Invalid("secrets[].name", "is duplicated");
+    ASTIS_ASSIGN_OR_RETURN(cs.keys, StringList(s, "keys"));
+    for (const auto& k : cs.keys) {
+      // The SDK refuses "." / ".." / "..*" names (docs/sdk.md), and all keys
+      // share one mounted directory. Test: ContractTest.RejectsDuplicateKeyAcrossSecrets.
+      if (!capsule::IsSecretDataKey(k) || k.rfind("..", 0) == 0) return Invalid("secrets[].keys", "must be Secret data keys");
+      if (!keys.insert(k).second) return Invalid("secrets[].keys", "must be unique across secrets");
+    }
+    c.secrets_.push_back(std::move(cs));
+  }
+
+  ASTIS_ASSIGN_OR_RETURN(c.edge_url_, RequiredString(j, "edgeUrl"));
+  // PROTOCOL.md §4: HTTPS only. Test: ContractTest.RejectsHttpEdgeUrl.
+  if (c.edge_url_.rfind("https://", 0) != 0 || c.edge_url_.size() <= 8 || c.edge_url_.size() > 2048 ||
+      c.edge_url_.find_first_of(" \t\r\n\"'`$\\,") != std::string::npos)
+    return Invalid("edgeUrl", "must be one https:// URL");
+  if (j.contains("audience")) {
+    ASTIS_ASSIGN_OR_RETURN(c.audience_, RequiredString(j, "audience"));
+    if (c.audience_.empty() || c.audience_.size() > 253 ||
+        c.audience_.find_first_of(" \t\r\n\"'`$\\") != std::string::npos)
+      return Invalid("audience", "must be 1 to 253 characters without spaces or quotes");
+  }
+  if (j.contains("tokenExpirationSeconds")) {
+    const Json& t = j.at("tokenExpirationSeconds");
+    if (!t.is_number_integer()) return Invalid("tokenExpirationSeconds", "must be an integer");
+    c.token_expiration_seconds_ = t.get<int64_t>();
+    // Test: ContractTest.RejectsShortTokenExpiration.
+    if (c.token_expiration_seconds_ < kMinTokenExpirationSeconds ||
+        c.token_expiration_seconds_ > kMaxTokenExpirationSeconds)
+      return Invalid("tokenExpirationSeconds", "must be between 600 and 172800");
+  }
+  return c;
+}
+
+Result<Contract> ParseContract(std::string_view text) {
+  ASTIS_ASSIGN_OR_RETURN(std::vector<Json> docs, ParseYamlDocuments(text));
+  if (docs.size() != 1) return Error(Code::kInvalidArgument, "contract: expected exactly one document");
+  return ContractFromJson(docs[0]);
+}
+
+Json Contract::ToJson() const {
+  Json secrets = Json::array();
+  for (const auto& s : secrets_) secrets.push_back({{"name", s.name}, {"keys", s.keys}});
+  return Json{{"cluster", cluster_},
+              {"namespace", namespace_},
+              {"serviceAccount", service_account_},
+              {"app", app_},
+              {"image", image_},
+              {"imageDigests", image_digests_},
+              {"secrets", secrets},
+              {"edgeUrl", edge_url_},
+              {"audience", audience_},
+              {"tokenExpirationSeconds", token_expiration_seconds_}};
+}
+
+}  // namespace astis::lint

@@ -1,0 +1,338 @@
+#include "lint/lint.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "capsule/org_key.h"
+#include "capsule/seal.h"
+#include "common/clock.h"
+#include "common/encoding.h"
+#include "crypto/random.h"
+
+namespace astis::lint {
+namespace {
+
+const std::string kDigest = "sha256:" + std::string(64, 'b');
+
+Contract TestContract() {
+  auto c = ContractFromJson(Json{{"cluster", "prod-eu1"},
+                                 {"namespace", "payments"},
+                                 {"serviceAccount", "api"},
+                                 {"image", "registry.example.com/payments/api"},
+                                 {"imageDigests", {kDigest}},
+                                 {"secrets", {{{"name", "db-creds"}, {"keys", {"password"}}}}},
+                                 {"edgeUrl", "https://edge.example.com"}});
+  EXPECT_TRUE(c.ok());
+  return *c;
+}
+
+Json GoodDeployment() {
+  return Json::parse(R"({
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "api", "namespace": "payments"},
+    "spec": {"template": {"spec": {
+      "serviceAccountName": "api",
+      "automountServiceAccountToken": false,
+      "containers": [{"name": "api",
+        "image": "registry.example.com/payments/api@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+        "volumeMounts": [{"name": "astis-token", "mountPath": "/var/run/secrets/astis", "readOnly": true}]}],
+      "volumes": [{"name": "astis-token", "projected": {"sources": [
+        {"serviceAccountToken": {"audience": "astis", "expirationSeconds": 3600, "path": "token"}}]}}]
+    }}}})");
+}
+
+// SealedSecret seals "pw" for (cluster, ns, sa, name, key) with a fresh org key.
+Json SealedSecret(const std::string& cluster, const std::string& ns, const std::string& sa, const std::string& name,
+                  const std::string& key) {
+  auto org = capsule::OrgPrivateKey::Generate(DefaultRandom());
+  EXPECT_TRUE(org.ok());
+  FakeClock clock(1764115200);
+  auto v = capsule::Seal(org->public_key(), capsule::Binding{cluster, ns, sa, name, key}, AsBytes("pw"),
+                         DefaultRandom(), clock);
+  EXPECT_TRUE(v.ok()) << v.status().ToString();
+  return Json{{"apiVersion", "v1"},
+              {"kind", "Secret"},
+              {"metadata", {{"name", name}, {"namespace", ns}}},
+              {"data", {{key, B64Encode(v->ToString())}}}};
+}
+
+LintReport LintDocs(const std::vector<Json>& docs, const Contract* contract = nullptr) {
+  std::string text;
+  for (const auto& d : docs) text += d.dump() + "\n---\n";
+  std::vector<LintInput> in{{"test.yaml", text}};
+  return Lint(in, contract);
+}
+
+size_t Count(const LintReport& r, std::string_view rule) {
+  size_t n = 0;
+  for (const auto& f : r.findings) n += f.rule == rule ? 1 : 0;
+  return n;
+}
+
+TEST(LintTest, AcceptsGoodDeploymentWithAndWithoutContract) {
+  Contract c = TestContract();
+  auto r = LintDocs({GoodDeployment(), SealedSecret("prod-eu1", "payments", "api", "db-creds", "password")}, &c);
+  EXPECT_EQ(r.findings.size(), 0u) << FormatText(r);
+  EXPECT_EQ(r.objects, 2u);
+  r = LintDocs({GoodDeployment()});
+  EXPECT_EQ(r.findings.size(), 0u) << FormatText(r);
+}
+
+TEST(LintTest, FlagsImageByTag) {
+  Json d = GoodDeployment();
+  d["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/payments/api:1.2";
+  d["spec"]["template"]["spec"]["initContainers"] = {{{"name", "init"}, {"image", "busybox"}}};
+  d["spec"]["template"]["spec"]["ephemeralContainers"] = {{{"name", "dbg"}, {"image", "x@sha256:123"}}};
+  auto r = LintDocs({d});
+  EXPECT_EQ(Count(r, "image-not-pinned"), 3u) << FormatText(r);
+  EXPECT_EQ(r.errors(), 3u);
+  EXPECT_EQ(r.findings[0].kind, "Deployment");
+  EXPECT_EQ(r.findings[0].namespace_, "payments");
+  EXPECT_EQ(r.findings[0].name, "api");
+  EXPECT_FALSE(r.findings[0].fix.empty());
+}
+
+TEST(LintTest, FlagsImageNotInContract) {
+  Contract c = TestContract();
+  Json d = GoodDeployment();
+  d["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/payments/api@sha256:" + std::string(64, 'c');
+  auto r = LintDocs({d}, &c);
+  EXPECT_EQ(Count(r, "image-not-allowed"), 1u) << FormatText(r);
+  // Without a contract there is no allowlist.
+  EXPECT_EQ(Count(LintDocs({d}), "image-not-allowed"), 0u);
+}
+
+TEST(LintTest, FlagsMissingTokenVolume) {
+  Json d = GoodDeployment();
+  d["spec"]["template"]["spec"].erase("volumes");
+  EXPECT_EQ(Count(LintDocs({d}), "token-volume-missing"), 1u);
+}
+
+TEST(LintTest, FlagsWrongAudience) {
+  Contract c = TestContract();
+  Json d = GoodDeployment();
+  d["spec"]["template"]["spec"]["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"].erase("audience");
+  EXPECT_EQ(Count(LintDocs({d}, &c), "token-audience"), 1u);
+  d["spec"]["template"]["spec"]["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]["audience"] = "vault";
+  EXPECT_EQ(Count(LintDocs({d}), "token-audience"), 1u);
+}
+
+TEST(LintTest, FlagsShortTokenExpiration) {
+  Json d = GoodDeployment();
+  auto& tok = d["spec"]["template"]["spec"]["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"];
+  tok["expirationSeconds"] = 599;
+  EXPECT_EQ(Count(LintDocs({d}), "token-expiration"), 1u);
+  tok["expirationSeconds"] = 600;
+  EXPECT_EQ(Count(LintDocs({d}), "token-expiration"), 0u);
+  tok.erase("expirationSeconds");  // the API server default is 3600
+  EXPECT_EQ(LintDocs({d}).findings.size(), 0u);
+}
+
+TEST(LintTest, FlagsTokenNotMounted) {
+  Json d = GoodDeployment();
+  d["spec"]["template"]["spec"]["containers"][0].erase("volumeMounts");
+  // Mounted only in an init container does not count.
+  d["spec"]["template"]["spec"]["initContainers"] = Json::parse(
+      R"([{"name":"i","image":"x@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+           "volumeMounts":[{"name":"astis-token","mountPath":"/t"}]}])");
+  auto r = LintDocs({d});
+  EXPECT_EQ(Count(r, "token-not-mounted"), 1u) << FormatText(r);
+}
+
+TEST(LintTest, FlagsAutomountedToken) {
+  Json d = GoodDeployment();
+  d["spec"]["template"]["spec"]["automountServiceAccountToken"] = true;
+  EXPECT_EQ(Count(LintDocs({d}), "automount-token"), 1u);
+  d["spec"]["template"]["spec"].erase("automountServiceAccountToken");
+  EXPECT_EQ(Count(LintDocs({d}), "automount-token"), 1u);
+  // A ServiceAccount that does not turn it off does not help.
+  Json sa = {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "api"}, {"namespace", "payments"}}}};
+  EXPECT_EQ(Count(LintDocs({d, sa}), "automount-token"), 1u);
+}
+
+TEST(LintTest, AcceptsAutomountOffOnServiceAccount) {
+  Json d = GoodDeployment();
+  d["spec"]["template"]["spec"].erase("automountServiceAccountToken");
+  Json sa = {{"apiVersion", "v1"},
+             {"kind", "ServiceAccount"},
+             {"metadata", {{"name", "api"}, {"namespace", "payments"}}},
+             {"automountServiceAccountToken", false}};
+  EXPECT_EQ(Count(LintDocs({sa, d}), "automount-token"), 0u);
+  // The pod spec wins over its ServiceAccount.
+  d["spec"]["template"]["spec"]["automountServiceAccountToken"] = true;
+  EXPECT_EQ(Count(LintDocs({sa, d}), "automount-token"), 1u);
+}
+
+TEST(LintTest, FlagsServiceAccountMismatch) {
+  Contract c = TestContract();
+  Json d = GoodDeployment();
+  d["spec"]["template"]["spec"]["serviceAccountName"] = "other";
+  EXPECT_EQ(Count(LintDocs({d}, &c), "service-account"), 1u);
+  EXPECT_EQ(Count(LintDocs({d}), "service-account"), 0u);
+}
+
+TEST(LintTest, FlagsDefaultServiceAccount) {
+  Json d = GoodDeployment();
+  d["spec"]["template"]["spec"].erase("serviceAccountName");
+  EXPECT_EQ(Count(LintDocs({d}), "service-account"), 1u);
+  d["spec"]["template"]["spec"]["serviceAccountName"] = "default";
+  EXPECT_EQ(Count(LintDocs({d}), "service-account"), 1u);
+}
+
+TEST(LintTest, FlagsNamespaceMismatch) {
+  Contract c = TestContract();
+  Json d = GoodDeployment();
+  d["metadata"]["namespace"] = "billing";
+  EXPECT_EQ(Count(LintDocs({d}, &c), "namespace"), 1u);
+}
+
+TEST(LintTest, ChecksPodsCronJobsAndLists) {
+  Json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", "p"}}},
+              {"spec", GoodDeployment()["spec"]["template"]["spec"]}};
+  pod["spec"]["containers"][0]["image"] = "nginx";
+  Json cron = {{"apiVersion", "batch/v1"}, {"kind", "CronJob"}, {"metadata", {{"name", "c"}}},
+               {"spec", {{"jobTemplate", {{"spec", {{"template", {{"spec", pod["spec"]}}}}}}}}}};
+  Json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", {pod, cron}}};
+  auto r = LintDocs({list});
+  EXPECT_EQ(Count(r, "image-not-pinned"), 2u) << FormatText(r);
+  EXPECT_EQ(r.objects, 2u);
+}
+
+TEST(LintTest, FlagsPlaintextInSealedSecret) {
+  Contract c = TestContract();
+  Json plain = {{"apiVersion", "v1"},
+                {"kind", "Secret"},
+                {"metadata", {{"name", "db-creds"}, {"namespace", "payments"}}},
+                {"stringData", {{"password", "hunter2"}}}};
+  auto r = LintDocs({plain}, &c);
+  EXPECT_EQ(Count(r, "plaintext-secret"), 1u) << FormatText(r);
+  EXPECT_EQ(r.findings[0].severity, Severity::kError);
+  EXPECT_EQ(FormatText(r).find("hunter2"), std::string::npos);
+  EXPECT_EQ(ToJson(r).dump().find("hunter2"), std::string::npos);
+  // Without a contract: a Secret mixing sealed and plaintext values is an error.
+  Json mixed = SealedSecret("prod-eu1", "payments", "api", "db-creds", "password");
+  mixed["data"]["user"] = B64Encode(std::string("admin"));
+  r = LintDocs({mixed});
+  EXPECT_EQ(Count(r, "plaintext-secret"), 1u) << FormatText(r);
+  EXPECT_EQ(r.errors(), 1u);
+}
+
+TEST(LintTest, WarnsPlaintextOpaqueSecret) {
+  Json plain = {{"apiVersion", "v1"},
+                {"kind", "Secret"},
+                {"metadata", {{"name", "other"}}},
+                {"data", {{"k", B64Encode(std::string("v"))}}}};
+  auto r = LintDocs({plain});
+  EXPECT_EQ(Count(r, "plaintext-secret"), 1u);
+  EXPECT_EQ(r.errors(), 0u);
+  EXPECT_EQ(r.warnings(), 1u);
+  plain["type"] = "kubernetes.io/tls";
+  EXPECT_EQ(LintDocs({plain}).findings.size(), 0u);
+}
+
+TEST(LintTest, FlagsMissingContractKey) {
+  Contract c = TestContract();
+  Json s = SealedSecret("prod-eu1", "payments", "api", "db-creds", "user");
+  auto r = LintDocs({s}, &c);
+  EXPECT_EQ(Count(r, "secret-key-missing"), 1u) << FormatText(r);
+}
+
+TEST(LintTest, FlagsSealedBindingMismatch) {
+  Contract c = TestContract();
+  // Sealed for another ServiceAccount: the edge would refuse it (capsule_scope).
+  auto r = LintDocs({SealedSecret("prod-eu1", "payments", "batch", "db-creds", "password")}, &c);
+  EXPECT_EQ(Count(r, "sealed-binding-mismatch"), 1u) << FormatText(r);
+  // Sealed for another Secret name, even without a contract.
+  Json moved = SealedSecret("prod-eu1", "payments", "api", "db-creds", "password");
+  moved["metadata"]["name"] = "copied";
+  EXPECT_EQ(Count(LintDocs({moved}), "sealed-binding-mismatch"), 1u);
+}
+
+TEST(LintTest, FlagsMalformedSealedValue) {
+  Json s = {{"apiVersion", "v1"},
+            {"kind", "Secret"},
+            {"metadata", {{"name", "db-creds"}}},
+            {"stringData", {{"password", "astis.v1.notvalid"}}}};
+  auto r = LintDocs({s});
+  EXPECT_EQ(Count(r, "sealed-value-invalid"), 1u) << FormatText(r);
+}
+
+TEST(LintTest, FlagsRoleGrantingExec) {
+  Json role = Json::parse(R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role",
+    "metadata":{"name":"dev","namespace":"payments"},
+    "rules":[{"apiGroups":[""],"resources":["pods"],"verbs":["get","list","watch"]},
+             {"apiGroups":[""],"resources":["pods/exec"],"verbs":["create"]}]})");
+  EXPECT_EQ(Count(LintDocs({role}), "rbac-pod-exec"), 1u);
+  Json cr = role;
+  cr["kind"] = "ClusterRole";
+  cr["rules"][1] = Json::parse(R"({"apiGroups":["*"],"resources":["pods/ephemeralcontainers"],"verbs":["patch"]})");
+  EXPECT_EQ(Count(LintDocs({cr}), "rbac-pod-exec"), 1u);
+  cr["rules"][1] = Json::parse(R"({"apiGroups":["*"],"resources":["*"],"verbs":["*"]})");
+  EXPECT_EQ(Count(LintDocs({cr}), "rbac-pod-exec"), 1u);
+  cr["rules"][1] = Json::parse(R"({"apiGroups":[""],"resources":["pods/attach"],"verbs":["get"]})");
+  EXPECT_EQ(Count(LintDocs({cr}), "rbac-pod-exec"), 1u);
+}
+
+TEST(LintTest, AcceptsReadOnlyRole) {
+  Json role = Json::parse(R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role",
+    "metadata":{"name":"reader"},
+    "rules":[{"apiGroups":[""],"resources":["pods","pods/log"],"verbs":["get","list","watch"]},
+             {"apiGroups":["apps"],"resources":["*"],"verbs":["*"]},
+             {"apiGroups":[""],"resources":["pods/ephemeralcontainers"],"verbs":["get"]}]})");
+  EXPECT_EQ(LintDocs({role}).findings.size(), 0u);
+}
+
+TEST(LintTest, ReportsInvalidYaml) {
+  std::vector<LintInput> in{{"bad.yaml", "a: [\n"}, {"good.yaml", GoodDeployment().dump()}, {"scalar.yaml", "hello\n"}};
+  auto r = Lint(in, nullptr);
+  ASSERT_EQ(r.findings.size(), 2u) << FormatText(r);
+  EXPECT_EQ(r.findings[0].rule, "yaml-invalid");
+  EXPECT_EQ(r.findings[0].file, "bad.yaml");
+  EXPECT_EQ(r.findings[1].file, "scalar.yaml");
+  EXPECT_EQ(r.objects, 1u);
+}
+
+TEST(LintTest, ToleratesWrongTypesEverywhere) {
+  for (const char* y : {"kind: Deployment\nspec: 5\n", "kind: Deployment\nspec: {template: {spec: {containers: 7}}}\n",
+                        "kind: Secret\ndata: [1]\n", "kind: Secret\ndata: {a: 5}\n", "kind: Role\nrules: {a: 1}\n",
+                        "kind: Pod\nspec: {volumes: [{projected: {sources: [{serviceAccountToken: 3}]}}]}\n",
+                        "kind: List\nitems: [{kind: List, items: [1]}]\n", "- 1\n- 2\n"}) {
+    std::vector<LintInput> in{{"x.yaml", y}};
+    auto r = Lint(in, nullptr);
+    EXPECT_FALSE(FormatText(r).empty());
+  }
+}
+
+TEST(LintTest, JsonAndTextOutput) {
+  Json d = GoodDeployment();
+  d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx";
+  auto r = LintDocs({d});
+  Json j = ToJson(r);
+  EXPECT_EQ(j.at("errors"), 1);
+  EXPECT_EQ(j.at("findings")[0].at("rule"), "image-not-pinned");
+  EXPECT_EQ(j.at("findings")[0].at("severity"), "error");
+  EXPECT_NE(FormatText(r).find("test.yaml: error [image-not-pinned] Deployment payments/api"), std::string::npos);
+}
+
+TEST(LintTest, ReadsFilesAndDirectories) {
+  auto dir = std::filesystem::temp_directory_path() / ("astis-lint-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "b.yaml") << "kind: ConfigMap\n";
+  std::ofstream(dir / "a.yml") << "kind: ConfigMap\n";
+  std::ofstream(dir / "notes.txt") << "x";
+  auto in = ReadLintInputs(dir.string());
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  ASSERT_EQ(in->size(), 2u);
+  EXPECT_NE((*in)[0].file.find("a.yml"), std::string::npos);
+  auto one = ReadLintInputs((dir / "b.yaml").string());
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->at(0).text, "kind: ConfigMap\n");
+  EXPECT_EQ(ReadLintInputs((dir / "missing").string()).status().code(), Code::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace astis::lint

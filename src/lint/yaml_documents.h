@@ -1,0 +1,28 @@
+// Multi-document YAML to JSON for linting Kubernetes manifests.
+//
+// yaml-cpp throws; this is the boundary where its exceptions become a Status.
+// The conversion follows the YAML 1.2 core schema like `astis seal`'s
+// ParseManifest (src/cli/secret_manifest.h), but accepts any number of
+// documents, because `kubectl apply -f` does.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "common/json.h"
+#include "common/status.h"
+
+namespace astis::lint {
+
+// kMaxManifestFileBytes bounds one linted file or one lint_manifests text.
+inline constexpr size_t kMaxManifestFileBytes = 8 * 1024 * 1024;
+
+// ParseYamlDocuments parses text (YAML, or JSON, which YAML 1.2 contains)
+// into one Json value per non-empty document, in order. It refuses
+// (kInvalidArgument) YAML syntax errors, duplicate mapping keys, non-scalar
+// keys, unsupported tags, nesting deeper than 64, and more than 100000 nodes
+// per document (alias bombs); kTooLarge above kMaxManifestFileBytes. It never
+// throws and messages never echo the input. Test: YamlDocumentsTest.*.
+Result<std::vector<Json>> ParseYamlDocuments(std::string_view text);
+
+}  // namespace astis::lint
