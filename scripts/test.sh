@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 scripts/install-deps.sh
+scripts/npm-deps.sh
 
 passed=0
 failed=0
