@@ -1,0 +1,3 @@
+module astis.dev/astis
+
+go 1.19
