@@ -1,0 +1,58 @@
+// The configuration files shipped in deploy/ (the edge and CVS ConfigMaps)
+// are parsed with the binaries' own strict parsers, so a key the edge or CVS
+// would refuse at start-up fails here instead of in a cluster.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "cli/cvs_process.h"
+#include "edge/config.h"
+
+namespace astis {
+namespace {
+
+std::string ReadDeployFile(const std::string& relative) {
+  std::ifstream in(std::string(ASTIS_DEPLOY_DIR) + "/" + relative, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void ExpectRemoteEdgeConfig(const std::string& relative) {
+  std::string text = ReadDeployFile(relative);
+  ASSERT_FALSE(text.empty()) << relative;
+  auto config = edge::ParseEdgeConfig(text);
+  ASSERT_TRUE(config.ok()) << relative << ": " << config.status().ToString();
+  // The edge in Kubernetes never holds org keys: it calls a separate CVS.
+  EXPECT_EQ(config->cvs.mode, edge::CvsMode::kRemote) << relative;
+  EXPECT_TRUE(config->cvs.org_keys.empty()) << relative;
+  EXPECT_EQ(config->store.backend, "postgres") << relative;
+  EXPECT_EQ(config->listen.port, 8443) << relative;
+}
+
+TEST(DeployConfig, Tier1EdgeConfigParses) { ExpectRemoteEdgeConfig("base/edge/edge.yaml"); }
+
+TEST(DeployConfig, Tier2EdgeConfigParses) { ExpectRemoteEdgeConfig("overlays/tier2-edge/edge.yaml"); }
+
+TEST(DeployConfig, CvsConfigParses) {
+  std::string text = ReadDeployFile("base/cvs/cvs.yaml");
+  ASSERT_FALSE(text.empty());
+  auto config = cli::ParseCvsProcessConfig(text);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->listen_port, 9443);
+  EXPECT_FALSE(config->client_ca_file.empty());
+  EXPECT_EQ(config->edge_client_cert_sha256.size(), 1u);
+  EXPECT_EQ(config->org_keys, "/etc/astis/org-keys/org-keys.json");
+}
+
+// The parsers are strict, so this test would notice a typo in deploy/: an
+// unknown key in an otherwise valid shipped file is refused.
+TEST(DeployConfig, RejectsUnknownKeyInShippedCvsConfig) {
+  std::string text = ReadDeployFile("base/cvs/cvs.yaml") + "debug: true\n";
+  EXPECT_FALSE(cli::ParseCvsProcessConfig(text).ok());
+}
+
+}  // namespace
+}  // namespace astis
