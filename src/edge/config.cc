@@ -74,7 +74,7 @@ Status CheckHttpsBase(std::string_view field, const std::string& url) {
 
 Status Fill(const YAML::Node& root, EdgeConfig& c) {
   ASTIS_RETURN_IF_ERROR(CheckKeys(root, "", {"listen", "tls", "external_base_url", "store", "cvs", "audit_log",
-                                             "session_ttl_seconds", "dpop", "token", "limits", "admin"}));
+                                             "session_ttl_seconds", "dpop", "token", "limits", "admin", "watch"}));
   if (const YAML::Node n = root["listen"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "listen", {"address", "port"}));
     ASTIS_RETURN_IF_ERROR(GetStr(n, "listen", "address", c.listen.address, false));
@@ -147,6 +147,23 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
                                  1, 1000000));
     ASTIS_RETURN_IF_ERROR(GetInt(n, "limits", "rate_per_pod_uid_per_minute", c.limits.rate_per_pod_uid_per_minute,
                                  1, 1000000));
+  }
+  if (const YAML::Node n = root["watch"]) {
+    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "watch", {"enabled", "rescan_seconds", "timeout_seconds", "staleness_seconds"}));
+    if (const YAML::Node e = n["enabled"]) {
+      if (!e.IsScalar() || (e.Scalar() != "true" && e.Scalar() != "false")) {
+        return Bad("watch.enabled", "must be true or false");
+      }
+      c.watch.enabled = e.Scalar() == "true";
+    }
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "watch", "rescan_seconds", c.watch.rescan_seconds, 1, 3600));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "watch", "timeout_seconds", c.watch.timeout_seconds, 10, 1800));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "watch", "staleness_seconds", c.watch.staleness_seconds, 10, 3600));
+    // A watch request that lasts longer than the staleness bound would make a
+    // quiet namespace flap unhealthy between bookmarks.
+    if (c.watch.staleness_seconds <= c.watch.timeout_seconds) {
+      return Bad("watch.staleness_seconds", "must exceed watch.timeout_seconds");
+    }
   }
   if (const YAML::Node n = root["admin"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "admin", {"unix_socket"}));

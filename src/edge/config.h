@@ -60,6 +60,14 @@ struct EdgeConfig {
   struct Admin {
     std::string unix_socket;
   } admin;
+  // watch: the pod watches behind session revocation and cached gate 4
+  // (docs/edge.md "Pod watch").
+  struct Watch {
+    bool enabled = true;
+    int64_t rescan_seconds = 30;     // how often clusters/workloads are re-read
+    int64_t timeout_seconds = 60;    // server-side duration of one watch request
+    int64_t staleness_seconds = 120; // silence after which a watch is unhealthy
+  } watch;
 };
 
 // ParseEdgeConfig parses and validates YAML text. Errors are

@@ -15,6 +15,7 @@
 #include "common/encoding.h"
 #include "cvs/cvs.h"
 #include "cvs/remote.h"
+#include "edge/pod_monitor.h"
 #include "edge/service.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -60,6 +61,41 @@ sigset_t TerminationSignals() {
 
 }  // namespace
 
+KubeClientCache::KubeClientCache(store::Store& store, const Clock& clock, KubeClientBuilder builder,
+                                 int64_t recheck_ms)
+    : store_(store), clock_(clock), builder_(std::move(builder)), recheck_ms_(recheck_ms) {}
+
+kube::KubeClient* KubeClientCache::Get(std::string_view cluster) {
+  const int64_t now = clock_.NowUnixMillis();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(cluster);
+  if (it != entries_.end() && now - it->second.checked_ms < recheck_ms_) return it->second.client.get();
+  if (it == entries_.end()) it = entries_.emplace(std::string(cluster), Entry{}).first;
+  Entry& e = it->second;
+  auto record = store_.GetCluster(cluster);
+  if (!record.ok() && record.status().code() != Code::kNotFound) {
+    return e.client.get();  // store hiccup: keep what we have, re-check next time
+  }
+  e.checked_ms = now;
+  const std::string fingerprint =
+      record.ok() ? record->api_url + '\n' + record->ca_file + '\n' + record->token_file : std::string();
+  if (fingerprint == e.fingerprint && (e.client != nullptr || !record.ok())) return e.client.get();
+  const bool changed = fingerprint != e.fingerprint;
+  e.fingerprint = fingerprint;
+  if (e.client != nullptr) retired_.push_back(std::move(e.client));  // may still be in use by a request
+  if (!record.ok()) return nullptr;
+  auto client = builder_(*record);
+  if (!client.ok()) {
+    if (changed) {
+      std::fprintf(stderr, "edge: cluster %s: no API client: %s\n", record->name.c_str(),
+                   client.status().ToString().c_str());
+    }
+    return nullptr;
+  }
+  e.client = std::move(client).value();
+  return e.client.get();
+}
+
 void BlockTerminationSignals() {
   sigset_t set = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
@@ -83,31 +119,30 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   auto cvs_port = MakeCvs(config, **audit_log, rng);
   if (!cvs_port.ok()) return Step("cvs", cvs_port.status());
 
-  // One read-only Kubernetes client per cluster registered at start-up. A
-  // cluster whose client cannot be built has none: gate 4 then refuses its
-  // pods (kube_unavailable) and /readyz reports it.
-  std::map<std::string, std::unique_ptr<kube::KubeClient>, std::less<>> kube_clients;
-  auto clusters = (*store)->ListClusters();
-  if (!clusters.ok()) return Step("list clusters", clusters.status());
-  for (const auto& c : *clusters) {
-    auto conn = kube::Explicit(c.api_url, c.ca_file, c.token_file);
-    Result<std::unique_ptr<kube::HttpKubeClient>> client =
-        conn.ok() ? kube::HttpKubeClient::Create(*conn, clock)
-                  : Result<std::unique_ptr<kube::HttpKubeClient>>(conn.status());
-    if (!client.ok()) {
-      std::fprintf(stderr, "%s: cluster %s: no API client: %s\n", prog, c.name.c_str(),
-                   client.status().ToString().c_str());
-      continue;
-    }
-    kube_clients.emplace(c.name, std::move(client).value());
+  // Read-only Kubernetes clients, built on first use and rebuilt when the
+  // cluster record changes (clusters added to a running edge work at once).
+  KubeClientCache kube_clients(**store, clock, [&clock](const store::Cluster& c)
+                                                  -> Result<std::unique_ptr<kube::KubeClient>> {
+    ASTIS_ASSIGN_OR_RETURN(kube::ClusterConnection conn, kube::Explicit(c.api_url, c.ca_file, c.token_file));
+    ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<kube::HttpKubeClient> client, kube::HttpKubeClient::Create(conn, clock));
+    return std::unique_ptr<kube::KubeClient>(std::move(client));
+  });
+  if (auto clusters = (*store)->ListClusters(); !clusters.ok()) return Step("list clusters", clusters.status());
+
+  // Pod watches: revocation on pod deletion/replacement/new images, and
+  // gate 4 from memory while healthy (docs/edge.md "Pod watch").
+  std::unique_ptr<PodMonitor> monitor;
+  if (config.watch.enabled) {
+    kube::WatchOptions wo;
+    wo.timeout_seconds = config.watch.timeout_seconds;
+    wo.staleness_seconds = config.watch.staleness_seconds;
+    monitor = std::make_unique<PodMonitor>(**store, **audit_log, clock, MakePodWatcherFactory(clock, rng, wo));
   }
 
   EdgeDeps deps;
   deps.store = store->get();
-  deps.kube = [&kube_clients](std::string_view name) -> kube::KubeClient* {
-    auto it = kube_clients.find(name);
-    return it == kube_clients.end() ? nullptr : it->second.get();
-  };
+  deps.kube = [&kube_clients](std::string_view name) -> kube::KubeClient* { return kube_clients.Get(name); };
+  deps.pods = monitor.get();
   deps.cvs = cvs_port->get();
   deps.audit = audit_log->get();
   deps.clock = &clock;
@@ -126,12 +161,14 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   EdgeService* svc = service->get();
   auto server = net::HttpServer::Start(sc, [svc](const net::ServerRequest& r) { return svc->Handle(r); });
   if (!server.ok()) return Step("listen", server.status());
+  if (monitor) monitor->StartRescanning(std::chrono::seconds(config.watch.rescan_seconds));
   std::fprintf(stderr, "%s: serving on %s:%u\n", prog, config.listen.address.c_str(), (*server)->port());
   std::fflush(stderr);
   if (options.on_listening) options.on_listening((*server)->port());
   int sig = WaitForTerminationSignal();
   std::fprintf(stderr, "%s: %s received, stopping\n", prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Stop(std::chrono::milliseconds(5000));
+  if (monitor) monitor->Stop();
   return OkStatus();
 }
 

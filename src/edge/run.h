@@ -4,12 +4,19 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
 #include "crypto/random.h"
 #include "edge/config.h"
+#include "kube/client.h"
+#include "store/store.h"
 
 namespace astis::edge {
 
@@ -22,8 +29,43 @@ struct EdgeProcessOptions {
   std::function<void(uint16_t)> on_listening;
 };
 
+// KubeClientBuilder builds the API client of one registered cluster.
+using KubeClientBuilder = std::function<Result<std::unique_ptr<kube::KubeClient>>(const store::Cluster& cluster)>;
+
+// KubeClientCache is the edge's KubeClientLookup over the store: it builds a
+// cluster's client on first use and re-reads the cluster record at most every
+// recheck_ms (by clock), rebuilding the client when api_url, ca_file or
+// token_file changed, so `astis cluster add` / `cluster set` reach a running
+// edge. A cluster that is unknown or whose client cannot be built yields
+// nullptr (gate 4 then refuses with kube_unavailable; the failure is printed
+// on stderr once per record). Replaced clients are kept until the cache is
+// destroyed, so a pointer handed out stays valid. Thread-safe; borrows store
+// and clock, which must outlive it.
+class KubeClientCache {
+ public:
+  // KubeClientCache builds nothing until Get. Cannot fail.
+  KubeClientCache(store::Store& store, const Clock& clock, KubeClientBuilder builder, int64_t recheck_ms = 5000);
+  // Get returns the client of cluster or nullptr; see the class comment.
+  kube::KubeClient* Get(std::string_view cluster);
+
+ private:
+  struct Entry {
+    std::string fingerprint;
+    std::unique_ptr<kube::KubeClient> client;
+    int64_t checked_ms = 0;
+  };
+  store::Store& store_;
+  const Clock& clock_;
+  KubeClientBuilder builder_;
+  const int64_t recheck_ms_;
+  std::mutex mu_;
+  std::map<std::string, Entry, std::less<>> entries_;
+  std::vector<std::unique_ptr<kube::KubeClient>> retired_;
+};
+
 // RunEdgeProcess opens the SQLite store, the audit log, the embedded or
-// remote CVS and one HttpKubeClient per registered cluster, serves
+// remote CVS, a KubeClientCache and (config.watch.enabled) a PodMonitor
+// rescanning every config.watch.rescan_seconds, serves
 // EdgeService over HTTPS on config.listen, prints "<program>: serving on
 // ADDRESS:PORT" to stderr, then blocks until SIGTERM or SIGINT and stops
 // gracefully (5 s grace). It blocks SIGTERM/SIGINT in the calling thread

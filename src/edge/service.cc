@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <optional>
 #include <set>
 
 #include "capsule/capsule.h"
@@ -281,6 +282,7 @@ std::string EdgeService::MetricsText() {
     out += "# HELP astis_active_sessions Sessions neither ended nor expired.\n# TYPE astis_active_sessions gauge\n";
     out += "astis_active_sessions " + std::to_string(active) + "\n";
   }
+  if (deps_.pods != nullptr) out += deps_.pods->MetricsText();
   return out;
 }
 
@@ -299,6 +301,13 @@ net::ServerResponse EdgeService::Ready() {
       const bool kube_ok = k != nullptr && k->Ping().ok();
       checks["cluster/" + c.name] = kube_ok ? "ok" : "unavailable";
       ok = ok && kube_ok;
+    }
+  }
+  if (deps_.pods != nullptr) {
+    // Reported, not required: gate 4 falls back to direct reads while a
+    // watch is unhealthy, so the edge stays ready (docs/edge.md).
+    for (const WatchState& w : deps_.pods->States()) {
+      checks["watch/" + w.cluster + "/" + w.ns] = w.stats.healthy ? "healthy" : "unhealthy";
     }
   }
   return JsonResponse(ok ? 200 : 503, Json{{"status", ok ? "ready" : "not_ready"}, {"checks", checks}});
@@ -415,7 +424,8 @@ Result<store::Session> EdgeService::CheckSession(Request& r, const Authed& a, st
 }
 
 Status EdgeService::CheckPod(Request& r, const Authed& a) {
-  // Gate 4 (PROTOCOL.md §6.4), from fresh state on every call.
+  // Gate 4 (PROTOCOL.md §6.4): from the pod watch while it is healthy,
+  // otherwise (and to confirm a cached refusal) a fresh read of the API.
   r.gate = 4;
   const VerifiedIdentity& id = a.identity;
   Status decision;
@@ -423,23 +433,43 @@ Status EdgeService::CheckPod(Request& r, const Authed& a) {
   if (!workload.ok() && workload.status().code() != Code::kNotFound) {
     return StoreFailure(workload.status(), "workload lookup");
   }
-  kube::KubeClient* client = deps_.kube(id.cluster());
   if (!workload.ok()) {
     // No registered workload means no approved image (docs/edge.md).
     decision = Error(Code::kImageNotAllowed, "no workload registered for this service account");
-  } else if (client == nullptr) {
-    return Error(Code::kKubeUnavailable, "no Kubernetes client for cluster " + id.cluster());
   } else {
-    auto pod = client->GetPod(id.namespace_(), id.pod_name());
-    if (!pod.ok()) {
-      if (pod.status().code() != Code::kPodNotLive) {
-        return Error(Code::kKubeUnavailable, "pod read: " + pod.status().message());  // fail closed
+    kube::PodExpectation expect{id.namespace_(), id.pod_name(), id.pod_uid(),
+                                std::set<std::string>(workload->image_digests.begin(), workload->image_digests.end())};
+    // cached is the watch cache's verdict, when the watch is healthy.
+    std::optional<Status> cached;
+    if (deps_.pods != nullptr) {
+      auto pod = deps_.pods->CachedPod(id.cluster(), id.namespace_(), id.pod_name());
+      if (pod.ok()) {
+        cached = pod->has_value() ? kube::EvaluatePod(**pod, expect)
+                                  : Error(Code::kPodNotLive, "pod absent from the watch cache");
       }
-      decision = pod.status();
+    }
+    if (cached.has_value() && cached->ok()) {
+      decision = OkStatus();  // test Gate4FromCacheWhenHealthy: no API read
     } else {
-      kube::PodExpectation expect{id.namespace_(), id.pod_name(), id.pod_uid(),
-                                  std::set<std::string>(workload->image_digests.begin(), workload->image_digests.end())};
-      decision = kube::EvaluatePod(*pod, expect);
+      // A cached refusal may only mean the watch has not seen a just-started
+      // pod yet, so the API decides; if it cannot answer, the cached refusal
+      // stands (test Gate4CachedRefusalStandsWhenApiDown).
+      kube::KubeClient* client = deps_.kube(id.cluster());
+      Result<kube::PodView> pod = client == nullptr
+                                      ? Result<kube::PodView>(Error(Code::kKubeUnavailable,
+                                                                    "no Kubernetes client for cluster " + id.cluster()))
+                                      : client->GetPod(id.namespace_(), id.pod_name());
+      if (!pod.ok() && pod.status().code() != Code::kPodNotLive) {
+        if (!cached.has_value()) {
+          // Fail closed (test Gate4RefusesWhenWatchAndApiDown).
+          return Error(Code::kKubeUnavailable, "pod read: " + pod.status().message());
+        }
+        decision = *cached;
+      } else if (!pod.ok()) {
+        decision = pod.status();
+      } else {
+        decision = kube::EvaluatePod(*pod, expect);
+      }
     }
   }
   if (decision.ok()) {

@@ -28,6 +28,7 @@
 #include "edge/config.h"
 #include "edge/gates.h"
 #include "edge/nonce.h"
+#include "edge/pod_monitor.h"
 #include "kube/client.h"
 #include "net/http_server.h"
 #include "store/store.h"
@@ -48,6 +49,11 @@ struct EdgeDeps {
   audit::AuditSink* audit = nullptr;
   Clock* clock = nullptr;
   Random* rng = nullptr;
+  // pods, when set, serves gate 4 from its pod watches while they are
+  // healthy (a cache refusal is confirmed by a direct read) and adds the
+  // watch state to /readyz and /metrics; nullptr: every gate 4 check reads
+  // the API directly. Optional.
+  PodMonitor* pods = nullptr;
 };
 
 class EdgeService {

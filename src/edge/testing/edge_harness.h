@@ -210,6 +210,7 @@ class EdgeHarness {
     deps.audit = &audit_sink;
     deps.clock = &clock;
     deps.rng = &DefaultRandom();
+    deps.pods = pods;
     service = Must(EdgeService::Create(config, deps));
   }
 
@@ -334,6 +335,7 @@ class EdgeHarness {
   std::unique_ptr<Ed25519PrivateKey> pod_dpop;
   std::unique_ptr<X25519PrivateKey> pod_recipient;
   EdgeConfig config;
+  PodMonitor* pods = nullptr;  // set, then MakeService(), to serve gate 4 from watches
   std::unique_ptr<EdgeService> service;
 };
 

@@ -1,0 +1,271 @@
+#include "edge/pod_monitor.h"
+
+#include <cstdio>
+#include <set>
+
+#include "kube/config.h"
+
+namespace astis::edge {
+namespace {
+
+std::string Fingerprint(const store::Cluster& c) { return c.api_url + '\n' + c.ca_file + '\n' + c.token_file; }
+
+// Label escapes a Prometheus label value (\, " and newline).
+std::string Label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+PodMonitor::PodMonitor(store::Store& store, audit::AuditSink& audit, const Clock& clock, WatchFactory factory)
+    : store_(store), audit_(audit), clock_(clock), factory_(std::move(factory)) {}
+
+PodMonitor::~PodMonitor() { Stop(); }
+
+Status PodMonitor::Rescan() {
+  std::lock_guard<std::mutex> scan(scan_mu_);
+  auto clusters = store_.ListClusters();
+  if (!clusters.ok()) return clusters.status();
+  auto workloads = store_.ListWorkloads(std::nullopt);
+  if (!workloads.ok()) return workloads.status();
+  std::map<std::string, const store::Cluster*> by_name;
+  std::map<std::string, std::string> modes;
+  for (const auto& c : *clusters) {
+    by_name[c.name] = &c;
+    modes[c.name] = c.mode;
+  }
+  std::map<Key, const store::Cluster*> desired;
+  for (const auto& w : *workloads) {
+    auto it = by_name.find(w.cluster);
+    if (it != by_name.end()) desired[{w.cluster, w.namespace_}] = it->second;
+  }
+  std::vector<std::unique_ptr<kube::PodWatch>> retired;
+  std::vector<std::pair<Key, const store::Cluster*>> to_start;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    modes_ = std::move(modes);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      auto want = desired.find(it->first);
+      if (want == desired.end() || want->second == nullptr || Fingerprint(*want->second) != it->second.fingerprint ||
+          it->second.watch == nullptr) {
+        if (it->second.watch) retired.push_back(std::move(it->second.watch));
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [key, cluster] : desired) {
+      if (entries_.find(key) == entries_.end()) to_start.emplace_back(key, cluster);
+    }
+  }
+  retired.clear();  // stops them (outside mu_: a stopping watch may still be in OnChange)
+  for (const auto& [key, cluster] : to_start) {
+    const std::string cname = key.first, ns = key.second;
+    Entry e;
+    e.fingerprint = Fingerprint(*cluster);
+    auto watch = factory_(*cluster, ns, [this, cname, ns](const kube::PodChange& c) { OnChange(cname, ns, c); });
+    if (watch.ok()) {
+      e.watch = std::move(watch).value();
+    } else {
+      e.error = watch.status().message();
+      std::fprintf(stderr, "edge: pod watch of %s/%s not started: %s\n", cname.c_str(), ns.c_str(), e.error.c_str());
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    entries_[key] = std::move(e);
+  }
+  return OkStatus();
+}
+
+void PodMonitor::StartRescanning(std::chrono::milliseconds interval) {
+  std::lock_guard<std::mutex> lock(loop_mu_);
+  if (loop_.joinable() || stopping_) return;
+  loop_ = std::thread([this, interval] {
+    std::unique_lock<std::mutex> l(loop_mu_);
+    while (!stopping_) {
+      l.unlock();
+      Status s = Rescan();
+      if (!s.ok()) std::fprintf(stderr, "edge: pod watch rescan failed: %s\n", s.ToString().c_str());
+      l.lock();
+      loop_cv_.wait_for(l, interval, [this] { return stopping_; });
+    }
+  });
+}
+
+void PodMonitor::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    stopping_ = true;
+  }
+  loop_cv_.notify_all();
+  if (loop_.joinable()) loop_.join();
+  std::lock_guard<std::mutex> scan(scan_mu_);
+  std::map<Key, Entry> entries;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    entries.swap(entries_);
+  }
+  entries.clear();  // stops every watch outside mu_
+}
+
+Result<std::optional<kube::PodView>> PodMonitor::CachedPod(std::string_view cluster, std::string_view ns,
+                                                           std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(Key{std::string(cluster), std::string(ns)});
+  if (it == entries_.end() || it->second.watch == nullptr) {
+    return Error(Code::kKubeUnavailable, "no pod watch for this namespace");
+  }
+  return it->second.watch->CachedPod(name);
+}
+
+std::vector<WatchState> PodMonitor::States() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<WatchState> out;
+  for (const auto& [key, e] : entries_) {
+    WatchState s{key.first, key.second, {}, e.error};
+    if (e.watch) s.stats = e.watch->Stats();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+uint64_t PodMonitor::sessions_revoked() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return revoked_;
+}
+
+std::string PodMonitor::MetricsText() const {
+  const std::vector<WatchState> states = States();
+  std::string healthy, restarts, relists;
+  for (const auto& s : states) {
+    const std::string labels = "{cluster=\"" + Label(s.cluster) + "\",namespace=\"" + Label(s.ns) + "\"} ";
+    healthy += "astis_watch_healthy" + labels + (s.stats.healthy ? "1" : "0") + "\n";
+    restarts += "astis_watch_restarts_total" + labels + std::to_string(s.stats.restarts) + "\n";
+    relists += "astis_watch_relists_total" + labels + std::to_string(s.stats.relists) + "\n";
+  }
+  std::string out;
+  out += "# HELP astis_watch_healthy 1 while the pod watch of a cluster namespace serves gate 4.\n"
+         "# TYPE astis_watch_healthy gauge\n" + healthy;
+  out += "# HELP astis_watch_restarts_total Pod watch streams reopened.\n"
+         "# TYPE astis_watch_restarts_total counter\n" + restarts;
+  out += "# HELP astis_watch_relists_total Pod re-LISTs after 410 Gone.\n"
+         "# TYPE astis_watch_relists_total counter\n" + relists;
+  std::lock_guard<std::mutex> lock(mu_);
+  out += "# HELP astis_watch_sessions_revoked_total Sessions revoked because of pod watch events.\n"
+         "# TYPE astis_watch_sessions_revoked_total counter\n"
+         "astis_watch_sessions_revoked_total " + std::to_string(revoked_) + "\n";
+  out += "# HELP astis_watch_revoke_failures_total Watch revocations that failed (store or audit).\n"
+         "# TYPE astis_watch_revoke_failures_total counter\n"
+         "astis_watch_revoke_failures_total " + std::to_string(revoke_failures_) + "\n";
+  return out;
+}
+
+void PodMonitor::OnChange(const std::string& cluster, const std::string& ns, const kube::PodChange& change) {
+  if (!change.before && !change.after) return;
+  const std::string name = change.after ? change.after->name : change.before->name;
+  const int64_t now = clock_.NowUnix();
+  auto fail = [&](const std::string& what) {
+    std::fprintf(stderr, "edge: pod watch %s/%s/%s: %s\n", cluster.c_str(), ns.c_str(), name.c_str(), what.c_str());
+    std::lock_guard<std::mutex> lock(mu_);
+    ++revoke_failures_;
+  };
+  store::SessionFilter filter;
+  filter.cluster = cluster;
+  filter.namespace_ = ns;
+  filter.active_at = now;
+  auto sessions = store_.ListSessions(filter);
+  if (!sessions.ok()) return fail("list sessions: " + sessions.status().message());
+
+  // Decide once per pod UID; every active session of a refused UID goes.
+  std::map<std::string, Status> refused;  // pod uid -> why
+  std::set<std::string> allowed;
+  for (const store::Session& s : *sessions) {
+    if (s.pod_name != name || refused.count(s.pod_uid) > 0 || allowed.count(s.pod_uid) > 0) continue;
+    Status why = OkStatus();
+    if (!change.after) {
+      if (s.pod_uid != change.before->uid) continue;  // a newer pod of that name is not affected
+      why = Error(Code::kPodNotLive, "watch: pod deleted");  // test WatchDeletionRevokesSessions
+    } else if (s.pod_uid != change.after->uid) {
+      why = Error(Code::kPodNotLive, "watch: pod replaced under the same name");  // test WatchNewUidRevokes
+    } else {
+      auto wl = store_.GetWorkload(cluster, ns, s.service_account);
+      if (!wl.ok() && wl.status().code() != Code::kNotFound) {
+        fail("workload lookup: " + wl.status().message());
+        continue;
+      }
+      if (!wl.ok()) {
+        why = Error(Code::kImageNotAllowed, "watch: no workload registered for this service account");
+      } else {
+        // PROTOCOL.md §6.4 re-applied to the new pod state, e.g. an ephemeral
+        // container with an unapproved image (test WatchEphemeralContainerRevokes).
+        kube::PodExpectation expect{ns, name, s.pod_uid,
+                                    std::set<std::string>(wl->image_digests.begin(), wl->image_digests.end())};
+        kube::GateDecision d = kube::DecidePod(*change.after, expect);
+        if (!d.allowed()) why = Error(d.code, "watch: " + d.reason);
+      }
+    }
+    if (why.ok()) {
+      allowed.insert(s.pod_uid);
+    } else {
+      refused.emplace(s.pod_uid, why);
+    }
+  }
+  if (refused.empty()) return;
+  std::string mode;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = modes_.find(cluster);
+    mode = it == modes_.end() ? "strict" : it->second;
+  }
+  for (const auto& [uid, why] : refused) {
+    const bool audit_mode = mode == "audit";
+    int64_t n = 0;
+    if (!audit_mode) {
+      auto revoked = store_.RevokeSessionsForPod(store::PodRef{cluster, ns, name, uid});
+      if (!revoked.ok()) {
+        fail("revoke: " + revoked.status().message());
+        continue;
+      }
+      n = *revoked;
+      std::lock_guard<std::mutex> lock(mu_);
+      revoked_ += static_cast<uint64_t>(n);
+    }
+    for (const store::Session& s : *sessions) {
+      if (s.pod_uid != uid || s.pod_name != name) continue;
+      audit::AuditEvent e;
+      e.time_unix_ms = clock_.NowUnixMillis();
+      e.event = "session.revoke";
+      e.decision = audit_mode ? audit::Decision::kWouldDeny : audit::Decision::kDeny;
+      e.gate = 4;
+      e.code = why.code();
+      e.reason = "session " + s.id + ": " + why.message();
+      e.cluster = cluster;
+      e.namespace_ = ns;
+      e.service_account = s.service_account;
+      e.pod = name;
+      e.pod_uid = uid;
+      e.jkt = s.jkt;
+      if (Status a = audit_.Append(e); !a.ok()) fail("audit: " + a.message());
+    }
+  }
+}
+
+WatchFactory MakePodWatcherFactory(const Clock& clock, Random& rng, kube::WatchOptions options) {
+  return [&clock, &rng, options](const store::Cluster& c, const std::string& ns,
+                                 kube::PodChangeCallback on_change) -> Result<std::unique_ptr<kube::PodWatch>> {
+    ASTIS_ASSIGN_OR_RETURN(kube::ClusterConnection conn, kube::Explicit(c.api_url, c.ca_file, c.token_file));
+    ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<kube::PodWatcher> w,
+                           kube::PodWatcher::Start(conn, ns, clock, rng, std::move(on_change), options));
+    return std::unique_ptr<kube::PodWatch>(std::move(w));
+  };
+}
+
+}  // namespace astis::edge
