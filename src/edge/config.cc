@@ -93,10 +93,18 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
 
   const YAML::Node store = root["store"];
   if (!store) return Bad("store", "required");
-  ASTIS_RETURN_IF_ERROR(CheckKeys(store, "store", {"backend", "path"}));
+  ASTIS_RETURN_IF_ERROR(CheckKeys(store, "store", {"backend", "path", "dsn_file", "pool_size"}));
   ASTIS_RETURN_IF_ERROR(GetStr(store, "store", "backend", c.store.backend, false));
-  if (c.store.backend != "sqlite") return Bad("store.backend", "must be \"sqlite\"");
-  ASTIS_RETURN_IF_ERROR(GetStr(store, "store", "path", c.store.path, true));
+  if (c.store.backend == "sqlite") {
+    if (store["dsn_file"] || store["pool_size"]) return Bad("store", "dsn_file and pool_size are for backend postgres");
+    ASTIS_RETURN_IF_ERROR(GetStr(store, "store", "path", c.store.path, true));
+  } else if (c.store.backend == "postgres") {
+    if (store["path"]) return Bad("store.path", "is for backend sqlite; postgres takes dsn_file");
+    ASTIS_RETURN_IF_ERROR(GetStr(store, "store", "dsn_file", c.store.dsn_file, true));
+    ASTIS_RETURN_IF_ERROR(GetInt(store, "store", "pool_size", c.store.pool_size, 1, 256));
+  } else {
+    return Bad("store.backend", "must be \"sqlite\" or \"postgres\"");
+  }
 
   const YAML::Node cvs = root["cvs"];
   if (!cvs) return Bad("cvs", "required");

@@ -29,9 +29,14 @@ struct EdgeConfig {
   // external_base_url is the https origin pods address ("https://edge.example"),
   // without a trailing slash; DPoP htu = external_base_url + request path.
   std::string external_base_url;
+  // store selects the state store: "sqlite" (path: the database file, one
+  // edge) or "postgres" (dsn_file: a 0600 file holding a libpq conninfo,
+  // shared by every replica; pool_size connections per process).
   struct Store {
     std::string backend = "sqlite";
     std::string path;
+    std::string dsn_file;
+    int64_t pool_size = 8;
   } store;
   struct Cvs {
     CvsMode mode = CvsMode::kEmbedded;

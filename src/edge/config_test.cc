@@ -1,4 +1,5 @@
 #include "edge/config.h"
+#include "edge/run.h"
 
 #include <string>
 
@@ -78,6 +79,44 @@ audit_log: a
 )");
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("external_base_url"), std::string::npos);
+}
+
+// WithStore replaces the minimal config's store line.
+std::string WithStore(const std::string& store_line) {
+  std::string text = kMinimal;
+  const std::string old = "store: {backend: sqlite, path: /var/lib/astis/edge.db}";
+  text.replace(text.find(old), old.size(), store_line);
+  return text;
+}
+
+TEST(EdgeConfig, PostgresStoreParses) {
+  auto c = ParseEdgeConfig(WithStore("store: {backend: postgres, dsn_file: /etc/astis/pg/dsn, pool_size: 4}"));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->store.backend, "postgres");
+  EXPECT_EQ(c->store.dsn_file, "/etc/astis/pg/dsn");
+  EXPECT_EQ(c->store.pool_size, 4);
+  const store::StoreOptions o = StoreOptionsOf(*c);
+  EXPECT_EQ(o.backend, "postgres");
+  EXPECT_EQ(o.postgres_dsn_file, "/etc/astis/pg/dsn");
+  EXPECT_EQ(o.pool_size, 4);
+}
+
+TEST(EdgeConfig, RejectsPostgresWithoutDsnFile) {
+  auto c = ParseEdgeConfig(WithStore("store: {backend: postgres}"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("store.dsn_file"), std::string::npos) << c.status().message();
+}
+
+TEST(EdgeConfig, RejectsMixedStoreFields) {
+  EXPECT_FALSE(ParseEdgeConfig(WithStore("store: {backend: postgres, dsn_file: /d, path: /p}")).ok());
+  EXPECT_FALSE(ParseEdgeConfig(WithStore("store: {backend: sqlite, path: /p, dsn_file: /d}")).ok());
+  EXPECT_FALSE(ParseEdgeConfig(WithStore("store: {backend: postgres, dsn_file: /d, pool_size: 0}")).ok());
+}
+
+TEST(EdgeConfig, RejectsUnknownStoreBackend) {
+  auto c = ParseEdgeConfig(WithStore("store: {backend: mysql, path: /p}"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("store.backend"), std::string::npos) << c.status().message();
 }
 
 TEST(EdgeConfig, RejectsMissingRequiredField) {

@@ -14,6 +14,7 @@
 #include "capsule/org_key.h"
 #include "common/encoding.h"
 #include "cvs/cvs.h"
+#include "cvs/process_hardening.h"
 #include "cvs/remote.h"
 #include "edge/pod_monitor.h"
 #include "edge/service.h"
@@ -21,7 +22,7 @@
 #include "kube/config.h"
 #include "net/http_server.h"
 #include "net/tls.h"
-#include "store/sqlite_store.h"
+#include "store/open_store.h"
 
 namespace astis::edge {
 namespace {
@@ -109,13 +110,28 @@ int WaitForTerminationSignal() {
   return sig;
 }
 
+store::StoreOptions StoreOptionsOf(const EdgeConfig& config) {
+  store::StoreOptions o;
+  o.backend = config.store.backend;
+  o.sqlite_path = config.store.path;
+  o.postgres_dsn_file = config.store.dsn_file;
+  o.pool_size = static_cast<int>(config.store.pool_size);
+  return o;
+}
+
 Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const EdgeProcessOptions& options) {
   BlockTerminationSignals();
   const char* prog = options.program.c_str();
-  auto store = store::OpenSqliteStore(config.store.path);
+  auto store = store::OpenStore(StoreOptionsOf(config));
   if (!store.ok()) return Step("store", store.status());
   auto audit_log = audit::FileAuditLog::Open(config.audit_log, clock);
   if (!audit_log.ok()) return Step("audit log", audit_log.status());
+  // With the embedded CVS this process holds the org private keys and, while
+  // unwrapping, DEKs: no core file may ever contain them (docs/threat-model.md;
+  // test hardening_core_dump covers `astis cvs`, which calls the same function).
+  if (config.cvs.mode == CvsMode::kEmbedded) {
+    if (Status s = cvs::DisableCoreDumps(); !s.ok()) return Step("disable core dumps", s);
+  }
   auto cvs_port = MakeCvs(config, **audit_log, rng);
   if (!cvs_port.ok()) return Step("cvs", cvs_port.status());
 

@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "crypto/random.h"
 #include "edge/config.h"
+#include "store/open_store.h"
 #include "kube/client.h"
 #include "store/store.h"
 
@@ -76,6 +77,10 @@ class KubeClientCache {
 // be built is reported on stderr and served without one (gate 4 refuses
 // its pods with kube_unavailable). Everything it opens is released on return.
 Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const EdgeProcessOptions& options = {});
+
+// StoreOptionsOf maps the edge configuration's store section to
+// store::OpenStore's options (the CLI opens the same store the same way).
+store::StoreOptions StoreOptionsOf(const EdgeConfig& config);
 
 // BlockTerminationSignals blocks SIGTERM and SIGINT in the calling thread
 // (threads created afterwards inherit the mask). It cannot fail.
