@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/encoding.h"
+#include "common/file_mode.h"
 #include "jose/jwk.h"
 
 namespace astis::capsule {
@@ -68,11 +69,14 @@ Result<std::string> ReadWholeFile(const std::string& path, bool is_private) {
     ::close(fd);
     return Error(Code::kIo, "key file is not a regular file: " + path);
   }
-  // A private key readable by group or others is refused, not warned about:
-  // the file is the org key. Test: RefusesGroupReadablePrivateKey.
-  if (is_private && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    ::close(fd);
-    return Error(Code::kPermissionDenied, "private key file " + path + " is accessible by group or others; chmod 600 it");
+  // A private key readable by others, or by a group the owner did not grant
+  // as root, is refused, not warned about: the file is the org key.
+  // Test: RefusesGroupReadablePrivateKey (rule: common/file_mode.h).
+  if (is_private) {
+    if (Status s = CheckSecretFileMode(st, "private key file", path); !s.ok()) {
+      ::close(fd);
+      return s;
+    }
   }
   auto text = ReadFileBounded(fd, kMaxKeyFileBytes);
   ::close(fd);

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "common/file_mode.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
@@ -32,10 +33,7 @@ Result<SecretBytes> ReadDsnFile(const std::string& path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Error(Code::kIo, "store: cannot stat postgres DSN file " + path);
   if (!S_ISREG(st.st_mode)) return Error(Code::kInvalidArgument, "store: postgres DSN file is not a regular file: " + path);
-  if ((st.st_mode & 077) != 0) {
-    return Error(Code::kPermissionDenied,
-                 "store: postgres DSN file " + path + " is accessible by group or others; chmod 600 it");
-  }
+  ASTIS_RETURN_IF_ERROR(CheckSecretFileMode(st, "store: postgres DSN file", path));
   if (st.st_size <= 0 || static_cast<size_t>(st.st_size) > kMaxDsnBytes) {
     return Error(Code::kInvalidArgument, "store: postgres DSN file is empty or larger than 4 KiB: " + path);
   }
