@@ -4,7 +4,8 @@
 # under ASan+UBSan, then each libFuzzer target briefly.
 #
 #   ASTIS_FUZZ_SECONDS  seconds per fuzz target (default 15; 0 skips fuzzing)
-#   ASTIS_SKIP_ASAN=1   skip the sanitizer pass (local iteration only; CI never sets it)
+#   ASTIS_SKIP_ASAN=1   skip the ASan pass (local iteration only; CI never sets it)
+#   ASTIS_SKIP_TSAN=1   skip the TSan pass (local iteration only; CI never sets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,6 +47,29 @@ if [[ ${ASTIS_SKIP_ASAN:-0} != 1 ]]; then
   run_ctest asan
 fi
 
+# TSan over the concurrent parts only (store, kube watch, edge, SDK engine,
+# net, CVS): building everything a third time would double the run for code
+# that has no threads of its own.
+tsan_targets=(store_test kube_watch_test edge_watch_test edge_service_test sdk_engine_test sdk_real_edge_test
+  net_test cvs_test)
+if [[ ${ASTIS_SKIP_TSAN:-0} != 1 ]]; then
+  echo "== build (tsan: ${tsan_targets[*]})"
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan -j "$(nproc)" --target "${tsan_targets[@]}"
+  for t in "${tsan_targets[@]}"; do
+    bin=$(find build/tsan/src -name "$t" -type f -perm -u+x | head -1)
+    echo "-- tsan: $t"
+    if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "$bin" --gtest_brief=1 > "build/tsan/$t.log" 2>&1; then
+      passed=$((passed + 1))
+      tail -1 "build/tsan/$t.log"
+    else
+      failed=$((failed + 1))
+      echo "test: tsan $t FAILED (build/tsan/$t.log):" >&2
+      tail -40 "build/tsan/$t.log" >&2
+    fi
+  done
+fi
+
 fuzz_secs=${ASTIS_FUZZ_SECONDS:-15}
 if [[ $fuzz_secs != 0 ]]; then
   echo "== fuzz (${fuzz_secs}s per target)"
@@ -58,6 +82,6 @@ fi
 
 cd "$root"
 echo
-echo "test summary (release + asan ctest cases, fuzz run as one):"
+echo "test summary (release + asan ctest cases, each tsan binary as one, fuzz run as one):"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
