@@ -1,17 +1,18 @@
 #include "cli/admin_cli.h"
 
-#include <pwd.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iomanip>
 #include <istream>
 #include <map>
 #include <ostream>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "admin/client.h"
+#include "admin/operations.h"
 #include "audit/audit_log.h"
 #include "capsule/org_key.h"
 #include "cli/commands.h"
@@ -23,7 +24,7 @@
 #include "edge/config.h"
 #include "edge/gates.h"
 #include "edge/run.h"
-#include "jose/jwk.h"
+#include "store/open_store.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
 
@@ -36,7 +37,7 @@ struct AdminCommands::Args {
   CLI::App* cvs = nullptr;
   std::string process_config;
   // Store selection shared by the admin commands.
-  std::string store_path, config_path;
+  std::string store_path, config_path, admin_socket;
   // cluster
   CLI::App *cluster_add = nullptr, *cluster_list = nullptr, *cluster_remove = nullptr;
   std::string name, issuer, audience = "astis", jwks_file, api_url, ca_file, token_file, mode = "strict";
@@ -58,19 +59,18 @@ struct AdminCommands::Args {
 
 namespace {
 
-constexpr size_t kMaxJwksBytes = 1024 * 1024;
-
 int Fail(CliEnv& env, std::string_view command, const Status& status) {
   env.err << "astis " << command << ": " << status.ToString() << "\n";
   return ExitCodeFor(status);
 }
 
 // Actor names the operator in the configuration audit: "cli:<login>".
-std::string Actor() {
-  if (const passwd* pw = getpwuid(geteuid()); pw != nullptr && pw->pw_name != nullptr) {
-    return std::string("cli:") + pw->pw_name;
-  }
-  return "cli:uid" + std::to_string(geteuid());
+std::string Actor() { return admin::ActorForUid(geteuid()); }
+
+// GenerateKey is the edge's API key generator, handed to the admin operations.
+Result<admin::NewApiKey> GenerateKey(Random& rng) {
+  ASTIS_ASSIGN_OR_RETURN(edge::GeneratedApiKey key, edge::GenerateApiKey(rng));
+  return admin::NewApiKey{std::move(key.id), std::move(key.header_value), key.hash};
 }
 
 std::string FormatTime(int64_t unix_seconds) {
@@ -84,15 +84,8 @@ Result<std::unique_ptr<store::Store>> OpenStore(const std::string& store_path, c
   if (!store_path.empty()) return store::OpenSqliteStore(store_path);
   if (config_path.empty()) return Error(Code::kInvalidArgument, "--store PATH or --config FILE is required");
   ASTIS_ASSIGN_OR_RETURN(edge::EdgeConfig config, edge::LoadEdgeConfig(config_path));
-  return store::OpenSqliteStore(config.store.path);
-}
-
-// Audit records one admin change; a failure is reported (the change itself
-// is already committed) so the operator knows the trail is incomplete.
-Status Audit(store::Store& st, CliEnv& env, std::string_view action, const Json& detail) {
-  auto seq = st.AppendConfigAudit(Actor(), action, DumpJson(detail), env.clock.NowUnix());
-  if (!seq.ok()) return Error(seq.status().code(), "change applied but not audited: " + seq.status().message());
-  return OkStatus();
+  // The edge's own store, SQLite or PostgreSQL, opened exactly as the edge does.
+  return store::OpenStore(edge::StoreOptionsOf(config));
 }
 
 // ParseDuration reads "<n>s|m|h|d" (e.g. 30d) into seconds; kInvalidArgument
@@ -169,46 +162,32 @@ int RunCvs(const std::string& config_path, CliEnv& env) {
   return kExitOk;
 }
 
-// ---------------------------------------------------------------- clusters
+// ---------------------------------------------------------------- store commands
+//
+// Each admin command over the store reads its files and flags here, calls
+// one admin::Operations method (the store directly, or the edge's admin
+// socket with --admin-socket) and prints the typed result, so both paths
+// print the same text and exit with the same code.
 
-int ClusterAdd(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
+int ClusterAdd(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& env) {
   constexpr std::string_view kCmd = "cluster add";
-  auto jwks_text = ReadFileLimited(a.jwks_file, kMaxJwksBytes);
+  // The store keeps the JWKS text, so the file is read here and sent as
+  // content; --ca-file and --token-file are paths on the edge host.
+  auto jwks_text = ReadFileLimited(a.jwks_file, admin::kMaxJwksBytes);
   if (!jwks_text.ok()) return Fail(env, kCmd, jwks_text.status());
-  // Gate 2 trusts only this pinned JWKS: refuse one the edge could not use
-  // (test ClusterAddRejectsBadJwks).
-  auto jwks = jose::JwkSet::Parse(*jwks_text);
-  if (!jwks.ok()) return Fail(env, kCmd, Error(Code::kInvalidArgument, "--jwks-file: " + jwks.status().message()));
-  if (a.api_url.rfind("https://", 0) != 0) {
-    return Fail(env, kCmd, Error(Code::kInvalidArgument, "--api-url: must be an https:// URL"));
-  }
-  store::Cluster c;
-  c.name = a.name;
-  c.issuer = a.issuer;
-  c.audience = a.audience;
-  c.jwks_json = *jwks_text;
-  c.api_url = a.api_url;
-  c.ca_file = a.ca_file;
-  c.token_file = a.token_file;
-  c.mode = a.mode;
-  c.created_at = env.clock.NowUnix();
-  if (Status s = st.PutCluster(c); !s.ok()) return Fail(env, kCmd, s);
-  if (Status s = Audit(st, env, "cluster.add",
-                       Json{{"name", c.name}, {"issuer", c.issuer}, {"audience", c.audience}, {"mode", c.mode},
-                            {"api_url", c.api_url}});
-      !s.ok()) {
-    return Fail(env, kCmd, s);
-  }
-  env.out << "cluster " << c.name << " registered (mode " << c.mode << ")\n";
-  if (c.mode == "audit") {
-    env.err << "WARNING: cluster " << c.name
+  admin::ClusterAddArgs args{a.name, a.issuer, a.audience, *jwks_text, a.api_url, a.ca_file, a.token_file, a.mode};
+  auto added = ops.ClusterAdd(args);
+  if (!added.ok()) return Fail(env, kCmd, added.status());
+  env.out << "cluster " << added->name << " registered (mode " << added->mode << ")\n";
+  if (added->mode == "audit") {
+    env.err << "WARNING: cluster " << added->name
             << " is in AUDIT mode: gate 4 refusals are logged as would_deny, not enforced\n";
   }
   return kExitOk;
 }
 
-int ClusterList(store::Store& st, CliEnv& env) {
-  auto clusters = st.ListClusters();
+int ClusterList(admin::Operations& ops, CliEnv& env) {
+  auto clusters = ops.ClusterList();
   if (!clusters.ok()) return Fail(env, "cluster list", clusters.status());
   env.out << "NAME\tMODE\tISSUER\tAUDIENCE\tAPI_URL\n";
   for (const auto& c : *clusters) {
@@ -217,44 +196,22 @@ int ClusterList(store::Store& st, CliEnv& env) {
   return kExitOk;
 }
 
-int ClusterRemove(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
-  if (Status s = st.DeleteCluster(a.name); !s.ok()) return Fail(env, "cluster remove", s);
-  if (Status s = Audit(st, env, "cluster.remove", Json{{"name", a.name}}); !s.ok()) {
-    return Fail(env, "cluster remove", s);
-  }
+int ClusterRemove(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& env) {
+  if (Status s = ops.ClusterRemove(a.name); !s.ok()) return Fail(env, "cluster remove", s);
   env.out << "cluster " << a.name << " removed (with its workloads)\n";
   return kExitOk;
 }
 
-// ---------------------------------------------------------------- workloads
-
-int WorkloadAdd(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
-  // Gate 4 compares exact digests only (PROTOCOL.md §6.4), so a tag or a
-  // malformed digest is refused here (test WorkloadAddRejectsBadDigest).
-  for (size_t i = 0; i < a.images.size(); ++i) {
-    if (!store::IsValidImageDigest(a.images[i])) {
-      return Fail(env, "workload add",
-                  Error(Code::kInvalidArgument,
-                        "--image #" + std::to_string(i + 1) + ": must be sha256: followed by 64 lower-case hex digits"));
-    }
-  }
-  store::Workload w{a.cluster, a.namespace_, a.service_account, a.images};
-  if (Status s = st.PutWorkload(w); !s.ok()) return Fail(env, "workload add", s);
-  if (Status s = Audit(st, env, "workload.add",
-                       Json{{"cluster", w.cluster}, {"namespace", w.namespace_},
-                            {"serviceAccount", w.service_account}, {"images", w.image_digests}});
-      !s.ok()) {
-    return Fail(env, "workload add", s);
-  }
-  env.out << "workload " << w.cluster << "/" << w.namespace_ << "/" << w.service_account << " approved with "
-          << w.image_digests.size() << " image digest(s)\n";
+int WorkloadAdd(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& env) {
+  auto w = ops.WorkloadAdd(store::Workload{a.cluster, a.namespace_, a.service_account, a.images});
+  if (!w.ok()) return Fail(env, "workload add", w.status());
+  env.out << "workload " << w->cluster << "/" << w->namespace_ << "/" << w->service_account << " approved with "
+          << w->image_digests.size() << " image digest(s)\n";
   return kExitOk;
 }
 
-int WorkloadList(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
-  std::optional<std::string_view> cluster;
-  if (!a.cluster.empty()) cluster = a.cluster;
-  auto ws = st.ListWorkloads(cluster);
+int WorkloadList(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& env) {
+  auto ws = ops.WorkloadList(a.cluster);
   if (!ws.ok()) return Fail(env, "workload list", ws.status());
   env.out << "CLUSTER\tNAMESPACE\tSERVICE_ACCOUNT\tIMAGES\n";
   for (const auto& w : *ws) {
@@ -265,22 +222,15 @@ int WorkloadList(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
   return kExitOk;
 }
 
-int WorkloadRemove(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
-  if (Status s = st.DeleteWorkload(a.cluster, a.namespace_, a.service_account); !s.ok()) {
-    return Fail(env, "workload remove", s);
-  }
-  if (Status s = Audit(st, env, "workload.remove",
-                       Json{{"cluster", a.cluster}, {"namespace", a.namespace_}, {"serviceAccount", a.service_account}});
-      !s.ok()) {
+int WorkloadRemove(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& env) {
+  if (Status s = ops.WorkloadRemove(admin::WorkloadKey{a.cluster, a.namespace_, a.service_account}); !s.ok()) {
     return Fail(env, "workload remove", s);
   }
   env.out << "workload " << a.cluster << "/" << a.namespace_ << "/" << a.service_account << " removed\n";
   return kExitOk;
 }
 
-// ---------------------------------------------------------------- API keys
-
-int ApiKeyCreate(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
+int ApiKeyCreate(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& env) {
   constexpr std::string_view kCmd = "apikey create";
   int64_t ttl = 0;
   if (!a.expires_in.empty()) {
@@ -288,35 +238,19 @@ int ApiKeyCreate(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
     if (!d.ok()) return Fail(env, kCmd, d.status());
     ttl = *d;
   }
-  if (auto c = st.GetCluster(a.cluster); !c.ok()) return Fail(env, kCmd, c.status());
-  auto key = edge::GenerateApiKey(env.rng);
+  auto key = ops.ApiKeyCreate(admin::ApiKeyCreateArgs{a.cluster, a.namespace_, a.service_account, ttl});
   if (!key.ok()) return Fail(env, kCmd, key.status());
-  const int64_t now = env.clock.NowUnix();
-  store::ApiKey rec;
-  rec.id = key->id;
-  rec.hash.assign(key->hash.begin(), key->hash.end());  // only the hash is stored (PROTOCOL.md §6.1)
-  rec.cluster = a.cluster;
-  rec.namespace_ = a.namespace_;
-  rec.service_account = a.service_account;
-  rec.created_at = now;
-  rec.expires_at = ttl == 0 ? 0 : now + ttl;
-  if (Status s = st.CreateApiKey(rec); !s.ok()) return Fail(env, kCmd, s);
-  if (Status s = Audit(st, env, "apikey.create",
-                       Json{{"id", rec.id}, {"cluster", rec.cluster}, {"namespace", rec.namespace_},
-                            {"serviceAccount", rec.service_account}, {"expires_at", rec.expires_at}});
-      !s.ok()) {
-    return Fail(env, kCmd, s);
-  }
   // The only place the secret is ever shown: once, on stdout.
-  env.out << key->header_value.RevealString() << "\n";
+  env.out << key->key.RevealString() << "\n";
   env.out.flush();
-  env.err << "api key " << rec.id << " for " << rec.cluster << "/" << rec.namespace_ << "/" << rec.service_account
-          << ", expires " << FormatTime(rec.expires_at) << ". It is shown once and cannot be recovered.\n";
+  env.err << "api key " << key->id << " for " << key->cluster << "/" << key->namespace_ << "/"
+          << key->service_account << ", expires " << FormatTime(key->expires_at)
+          << ". It is shown once and cannot be recovered.\n";
   return kExitOk;
 }
 
-int ApiKeyList(store::Store& st, CliEnv& env) {
-  auto keys = st.ListApiKeys();
+int ApiKeyList(admin::Operations& ops, CliEnv& env) {
+  auto keys = ops.ApiKeyList();
   if (!keys.ok()) return Fail(env, "apikey list", keys.status());
   env.out << "ID\tCLUSTER\tNAMESPACE\tSERVICE_ACCOUNT\tCREATED\tEXPIRES\tREVOKED\n";
   for (const auto& k : *keys) {  // never the hash
@@ -327,66 +261,55 @@ int ApiKeyList(store::Store& st, CliEnv& env) {
   return kExitOk;
 }
 
-int ApiKeyRevoke(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
-  if (Status s = st.RevokeApiKey(a.id, env.clock.NowUnix()); !s.ok()) return Fail(env, "apikey revoke", s);
-  if (Status s = Audit(st, env, "apikey.revoke", Json{{"id", a.id}}); !s.ok()) return Fail(env, "apikey revoke", s);
+int ApiKeyRevoke(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& env) {
+  if (Status s = ops.ApiKeyRevoke(a.id); !s.ok()) return Fail(env, "apikey revoke", s);
   env.out << "api key " << a.id << " revoked\n";
   return kExitOk;
 }
 
-// ---------------------------------------------------------------- sessions
-
-int SessionList(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
-  store::SessionFilter f;
-  f.cluster = a.cluster;
-  f.namespace_ = a.namespace_;
-  auto sessions = st.ListSessions(f);
+int SessionList(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& env) {
+  auto sessions = ops.SessionList(admin::SessionListArgs{a.cluster, a.namespace_});
   if (!sessions.ok()) return Fail(env, "session list", sessions.status());
-  const int64_t now = env.clock.NowUnix();
   env.out << "ID\tCLUSTER\tNAMESPACE\tSERVICE_ACCOUNT\tPOD\tPOD_UID\tEXPIRES\tSTATE\n";
   for (const auto& s : *sessions) {
-    const char* state = s.revoked ? "revoked" : (s.IsActive(now) ? "active" : "expired");
     env.out << s.id << "\t" << s.cluster << "\t" << s.namespace_ << "\t" << s.service_account << "\t" << s.pod_name
-            << "\t" << s.pod_uid << "\t" << FormatTime(s.expires_at) << "\t" << state << "\n";
+            << "\t" << s.pod_uid << "\t" << FormatTime(s.expires_at) << "\t" << s.state << "\n";
   }
   return kExitOk;
 }
 
-int SessionRevoke(const AdminCommands::Args& a, store::Store& st, CliEnv& env) {
-  constexpr std::string_view kCmd = "session revoke";
-  if (a.id.empty() == a.pod_uid.empty()) {
-    env.err << "astis session revoke: give exactly one of --id or --pod-uid\n";
-    return kExitUsage;
-  }
-  int64_t revoked = 0;
-  if (!a.id.empty()) {
-    auto s = st.GetSession(a.id);
-    if (!s.ok()) return Fail(env, kCmd, s.status());
-    if (!s->revoked) {
-      if (Status e = st.EndSession(a.id); !e.ok()) return Fail(env, kCmd, e);
-      revoked = 1;
-    }
-  } else {
-    store::SessionFilter f;
-    f.pod_uid = a.pod_uid;
-    f.cluster = a.cluster;
-    auto sessions = st.ListSessions(f);
-    if (!sessions.ok()) return Fail(env, kCmd, sessions.status());
-    std::set<std::pair<std::string, std::string>> scopes;
-    for (const auto& s : *sessions) scopes.emplace(s.cluster, s.namespace_);
-    for (const auto& [cluster, ns] : scopes) {
-      auto n = st.RevokeSessionsForPod(store::PodRef{cluster, ns, "", a.pod_uid});
-      if (!n.ok()) return Fail(env, kCmd, n.status());
-      revoked += *n;
-    }
-  }
-  if (Status s = Audit(st, env, "session.revoke",
-                       Json{{"id", a.id}, {"pod_uid", a.pod_uid}, {"revoked", revoked}});
-      !s.ok()) {
-    return Fail(env, kCmd, s);
-  }
-  env.out << "revoked " << revoked << " session(s)\n";
+int SessionRevoke(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& env) {
+  auto revoked = ops.SessionRevoke(admin::SessionRevokeArgs{a.id, a.pod_uid, a.cluster});
+  if (!revoked.ok()) return Fail(env, "session revoke", revoked.status());
+  env.out << "revoked " << *revoked << " session(s)\n";
   return kExitOk;
+}
+
+// Backend is where the store commands run: the store opened here, or the
+// edge's admin socket. store outlives ops (declared first).
+struct Backend {
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<admin::Operations> ops;
+};
+
+Result<Backend> OpenBackend(const AdminCommands::Args& a, CliEnv& env) {
+  std::string socket = a.admin_socket;
+  if (!socket.empty() && (!a.store_path.empty() || !a.config_path.empty())) {
+    return Error(Code::kInvalidArgument, "give --admin-socket or --store/--config, not both");
+  }
+  // ASTIS_ADMIN_SOCKET applies only when no store was named explicitly.
+  if (socket.empty() && a.store_path.empty() && a.config_path.empty()) {
+    if (const char* env_socket = std::getenv("ASTIS_ADMIN_SOCKET"); env_socket != nullptr) socket = env_socket;
+  }
+  Backend b;
+  if (!socket.empty()) {
+    ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<admin::AdminClient> client, admin::AdminClient::Connect(socket));
+    b.ops = admin::RemoteOperations(std::move(client));
+    return b;
+  }
+  ASTIS_ASSIGN_OR_RETURN(b.store, OpenStore(a.store_path, a.config_path));
+  b.ops = std::make_unique<admin::LocalOperations>(*b.store, env.clock, env.rng, GenerateKey, Actor());
+  return b;
 }
 
 // ---------------------------------------------------------------- audit, keys
@@ -464,6 +387,8 @@ int ResealCmd(const AdminCommands::Args& a, CliEnv& env) {
 void AddStoreOptions(CLI::App* cmd, AdminCommands::Args& a) {
   cmd->add_option("--store", a.store_path, "SQLite store file of the edge");
   cmd->add_option("--config", a.config_path, "Edge configuration file (its store.path is used)");
+  cmd->add_option("--admin-socket", a.admin_socket,
+                  "Run through the edge's admin socket instead of the store (default: $ASTIS_ADMIN_SOCKET)");
 }
 
 }  // namespace
@@ -570,20 +495,24 @@ std::optional<int> AdminCommands::Run(CliEnv& env) {
   };
   for (const auto& c : store_commands) {
     if (!c.app->parsed()) continue;
-    auto st = OpenStore(a.store_path, a.config_path);
-    if (!st.ok()) return Fail(env, c.name, st.status());
-    store::Store& s = **st;
-    if (c.app == a.cluster_add) return ClusterAdd(a, s, env);
-    if (c.app == a.cluster_list) return ClusterList(s, env);
-    if (c.app == a.cluster_remove) return ClusterRemove(a, s, env);
-    if (c.app == a.workload_add) return WorkloadAdd(a, s, env);
-    if (c.app == a.workload_list) return WorkloadList(a, s, env);
-    if (c.app == a.workload_remove) return WorkloadRemove(a, s, env);
-    if (c.app == a.apikey_create) return ApiKeyCreate(a, s, env);
-    if (c.app == a.apikey_list) return ApiKeyList(s, env);
-    if (c.app == a.apikey_revoke) return ApiKeyRevoke(a, s, env);
-    if (c.app == a.session_list) return SessionList(a, s, env);
-    return SessionRevoke(a, s, env);
+    if (c.app == a.session_revoke && a.id.empty() == a.pod_uid.empty()) {
+      env.err << "astis session revoke: give exactly one of --id or --pod-uid\n";
+      return kExitUsage;
+    }
+    auto backend = OpenBackend(a, env);
+    if (!backend.ok()) return Fail(env, c.name, backend.status());
+    admin::Operations& ops = *backend->ops;
+    if (c.app == a.cluster_add) return ClusterAdd(a, ops, env);
+    if (c.app == a.cluster_list) return ClusterList(ops, env);
+    if (c.app == a.cluster_remove) return ClusterRemove(a, ops, env);
+    if (c.app == a.workload_add) return WorkloadAdd(a, ops, env);
+    if (c.app == a.workload_list) return WorkloadList(a, ops, env);
+    if (c.app == a.workload_remove) return WorkloadRemove(a, ops, env);
+    if (c.app == a.apikey_create) return ApiKeyCreate(a, ops, env);
+    if (c.app == a.apikey_list) return ApiKeyList(ops, env);
+    if (c.app == a.apikey_revoke) return ApiKeyRevoke(a, ops, env);
+    if (c.app == a.session_list) return SessionList(a, ops, env);
+    return SessionRevoke(a, ops, env);
   }
   return std::nullopt;
 }

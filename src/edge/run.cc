@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "admin/server.h"
 #include "audit/audit_log.h"
 #include "capsule/org_key.h"
 #include "common/encoding.h"
@@ -175,6 +176,20 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   sc.tls = std::move(tls).value();
   sc.limits.max_body_bytes = static_cast<size_t>(config.limits.max_body_bytes) + 1;  // the edge answers 413 itself
   EdgeService* svc = service->get();
+  // The authenticated admin endpoint (docs/admin.md "Admin socket"): the
+  // same operations as `astis cluster|workload|apikey|session` on the store.
+  std::unique_ptr<admin::AdminServer> admin_server;
+  if (!config.admin.unix_socket.empty()) {
+    admin::AdminServerOptions ao;
+    ao.audit = audit_log->get();
+    ao.api_key_generator = [](Random& r) -> Result<admin::NewApiKey> {
+      ASTIS_ASSIGN_OR_RETURN(GeneratedApiKey k, GenerateApiKey(r));
+      return admin::NewApiKey{std::move(k.id), std::move(k.header_value), k.hash};
+    };
+    auto started = admin::AdminServer::Start(config.admin.unix_socket, **store, clock, rng, std::move(ao));
+    if (!started.ok()) return Step("admin socket", started.status());
+    admin_server = std::move(started).value();
+  }
   auto server = net::HttpServer::Start(sc, [svc](const net::ServerRequest& r) { return svc->Handle(r); });
   if (!server.ok()) return Step("listen", server.status());
   if (monitor) monitor->StartRescanning(std::chrono::seconds(config.watch.rescan_seconds));
@@ -183,6 +198,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   if (options.on_listening) options.on_listening((*server)->port());
   int sig = WaitForTerminationSignal();
   std::fprintf(stderr, "%s: %s received, stopping\n", prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (admin_server) admin_server->Stop();
   (*server)->Stop(std::chrono::milliseconds(5000));
   if (monitor) monitor->Stop();
   return OkStatus();
