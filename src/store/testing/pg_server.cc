@@ -138,7 +138,10 @@ Result<std::unique_ptr<PgServer>> PgServer::Start() {
   {
     std::ofstream touch(log);
   }
-  if (s->run_uid_ >= 0) (void)::chown(log.c_str(), static_cast<uid_t>(s->run_uid_), static_cast<gid_t>(s->run_gid_));
+  if (s->run_uid_ >= 0 &&
+      ::chown(log.c_str(), static_cast<uid_t>(s->run_uid_), static_cast<gid_t>(s->run_gid_)) != 0) {
+    return Error(Code::kIo, "cannot chown " + log + " to postgres");
+  }
 
   int rc = Run({s->bindir_ + "/initdb", "-D", s->dir_ + "/data", "-U", s->user_, "--auth-local=trust",
                 "--auth-host=scram-sha-256", "-N", "-E", "UTF8", "--locale=C"},

@@ -1,0 +1,84 @@
+// The system under test for astis-bench (bench/load): what the load generator
+// needs to know about a running edge and its cluster's Kubernetes API, and
+// InProcessWorld, which starts both in this process wired as
+// RunEdgeProcess (src/edge/run.cc) wires them. Benchmark tool, not product
+// runtime; see docs/performance.md.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "capsule/org_key.h"
+#include "common/status.h"
+#include "crypto/secret_bytes.h"
+
+namespace astis::kubestandin {
+class KubeStandin;
+}
+
+namespace astis::bench {
+
+// Target describes a running edge and the kube-apiserver (stand-in) of the
+// cluster it serves. Plain value; it owns copies of the credentials, which
+// are never printed.
+struct Target {
+  std::string edge_url;     // https origin pods use == the edge's external_base_url
+  std::string edge_ca_pem;  // trust anchor of the edge's TLS certificate
+  SecretBytes api_key;      // X-Astis-Api-Key value bound to (cluster, ns, sa)
+  std::string kube_url;     // the stand-in's https origin
+  std::string kube_ca_pem;
+  SecretBytes kube_admin_token;  // creates pods, service accounts, tokens
+  std::string cluster;
+  std::string ns;
+  std::string service_account;
+  std::string digest;  // "sha256:<hex>" on the workload's allowlist
+  std::shared_ptr<const capsule::OrgPublicKey> org_public;  // seals the capsules
+};
+
+// LoadTargetFiles builds a Target for an edge started outside this process
+// (scripts/bench.sh): edge_ca_file and api_key_file are PEM / one-line
+// files, kube_dir is the directory astis-kube-standin --dir wrote (url,
+// ca.crt, admin.token), org_public_file is `astis keygen`'s org-key.pub.jwk.
+// Fails with kIo naming the unreadable file or kInvalidArgument for a bad key.
+Result<Target> LoadTargetFiles(const std::string& edge_url, const std::string& edge_ca_file,
+                               const std::string& api_key_file, const std::string& kube_dir,
+                               const std::string& org_public_file, const std::string& cluster,
+                               const std::string& ns, const std::string& service_account,
+                               const std::string& digest);
+
+// WorldOptions tune InProcessWorld.
+struct WorldOptions {
+  unsigned server_threads = 2;  // the edge's HTTP worker threads
+  bool watch = true;            // serve gate 4 from a pod watch (else: a direct GET per request)
+};
+
+// InProcessWorld is a kube-apiserver stand-in plus an edge (HTTPS server,
+// EdgeService, SQLite file store, file audit log, embedded CVS with a fresh
+// org key, HttpKubeClient, PodMonitor) in this process, on loopback port 0,
+// in a private temporary directory removed on destruction. Rate limits are
+// raised to their maximum so the load is not throttled. Not copyable.
+class InProcessWorld {
+ public:
+  // Start brings everything up and waits (bounded, 10 s) until the pod watch
+  // is connected when options.watch. Fails with the first component's error.
+  static Result<std::unique_ptr<InProcessWorld>> Start(const WorldOptions& options = {});
+  // ~InProcessWorld stops the servers and watches and removes the directory.
+  ~InProcessWorld();
+  InProcessWorld(const InProcessWorld&) = delete;
+  InProcessWorld& operator=(const InProcessWorld&) = delete;
+
+  // target describes this world to the load generator.
+  const Target& target() const { return target_; }
+  // WatchHealthy reports whether gate 4 is being served from the watch now.
+  bool WatchHealthy() const;
+
+  struct Parts;  // defined in bench_world.cc
+
+ private:
+  InProcessWorld() = default;
+  std::unique_ptr<Parts> parts_;
+  Target target_;
+};
+
+}  // namespace astis::bench

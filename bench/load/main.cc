@@ -1,0 +1,302 @@
+// astis-bench: a load generator acting as N pods against an edge + CVS, with
+// the crypto floor measured in the same run (docs/performance.md).
+//
+//   astis-bench --in-process [--pods N] [--seconds S] [--batch B]
+//   astis-bench --edge-url URL --edge-ca FILE --api-key-file FILE --kube-dir DIR
+//               --org-public FILE --cluster C --namespace NS --service-account SA
+//               --digest sha256:... --server-pid PID [...]
+//   astis-bench pki --out DIR      (TLS files for an edge on 127.0.0.1)
+//   astis-bench [external options] pod --out DIR   (a pod token + sealed value)
+//
+// Prints a Markdown report; --expect-clean exits 1 unless every phase
+// completed requests with zero unexpected errors (the bench_smoke test).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "capsule/seal.h"
+#include "common/clock.h"
+#include "common/encoding.h"
+#include "crypto/random.h"
+#include "load/bench_world.h"
+#include "load/crypto_floor.h"
+#include "load/load_generator.h"
+#include "load/proc_stats.h"
+#include "net/testing/test_pki.h"
+
+namespace astis::bench {
+namespace {
+
+// Fmt renders v with `decimals` digits after the point.
+std::string Fmt(int decimals, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// Pct renders a ratio as a whole percentage ("0%" when den is 0).
+std::string Pct(double num, double den) { return den > 0 ? Fmt(0, 100 * num / den) + "%" : "-"; }
+
+// Report renders one run as Markdown.
+std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadOptions& lo, const SetupReport& setup,
+                   const std::vector<PhaseReport>& phases, const std::string& mode) {
+  std::ostringstream o;
+  o << "### Crypto floor (this machine, this run, one core)\n\n"
+    << "| primitive | µs |\n| --- | ---: |\n"
+    << "| RS256 verify (RSA-2048 token, gate 2) | " << Fmt(1, f.rs256_verify_us) << " |\n"
+    << "| ES256 verify (P-256 token, gate 2) | " << Fmt(1, f.es256_verify_us) << " |\n"
+    << "| Ed25519 verify (DPoP proof, gate 3) | " << Fmt(1, f.ed25519_verify_us) << " |\n"
+    << "| X25519 keygen | " << Fmt(1, f.x25519_keygen_us) << " |\n"
+    << "| X25519 agree | " << Fmt(1, f.x25519_agree_us) << " |\n"
+    << "| HPKE open (CVS: capsule) | " << Fmt(1, f.hpke_open_us) << " |\n"
+    << "| HPKE seal (CVS: rewrap to pod) | " << Fmt(1, f.hpke_seal_us) << " |\n"
+    << "| **establishment floor** (token + proof) | " << Fmt(1, f.EstablishUs(es256)) << " |\n"
+    << "| **unwrap floor** (token + proof + open + seal) | " << Fmt(1, f.UnwrapUs(es256)) << " |\n"
+    << "| **per-secret floor, batch of " << lo.batch << "** | " << Fmt(1, f.PerSecretUs(es256, lo.batch))
+    << " |\n\n";
+  o << "### Load (" << mode << ", " << setup.pods << " pods, one keep-alive connection each, " << cores
+    << " cores for the floor)\n\n"
+    << "Setup: " << setup.pods << " pods created, tokens requested, sessions established and "
+    << setup.values_verified << " values unwrapped and decrypted end to end in " << Fmt(2, setup.seconds)
+    << " s.\n\n"
+    << "| phase | requests/s | secrets/s | p50 ms | p90 ms | p99 ms | max ms | floor/s on " << cores
+    << " cores | achieved/floor | server CPU µs/op | floor µs/op | CPU efficiency | server cores busy | RSS MB | "
+       "errors |\n"
+    << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  for (const PhaseReport& p : phases) {
+    const double rps = p.seconds > 0 ? static_cast<double>(p.requests) / p.seconds : 0;
+    const double sps = p.seconds > 0 ? static_cast<double>(p.secrets) / p.seconds : 0;
+    // The unit the floor is counted in: a session, an unwrap, or a secret.
+    double floor_us = 0, achieved = 0;
+    uint64_t ops = p.requests;
+    switch (p.phase) {
+      case Phase::kEstablish:
+        floor_us = f.EstablishUs(es256);
+        achieved = rps;
+        break;
+      case Phase::kUnwrap:
+        floor_us = f.UnwrapUs(es256);
+        achieved = rps;
+        break;
+      case Phase::kBatch:
+        floor_us = f.PerSecretUs(es256, lo.batch);
+        achieved = sps;
+        ops = p.secrets;
+        break;
+    }
+    const double floor_rate = floor_us > 0 ? cores * 1e6 / floor_us : 0;
+    const double cpu_us_per_op = ops > 0 ? p.server_cpu_seconds * 1e6 / static_cast<double>(ops) : 0;
+    o << "| " << PhaseName(p.phase) << (p.phase == Phase::kBatch ? " x" + std::to_string(lo.batch) : "") << " | "
+      << Fmt(0, rps) << " | " << Fmt(0, sps) << " | " << Fmt(2, p.p50_us / 1000) << " | "
+      << Fmt(2, p.p90_us / 1000) << " | " << Fmt(2, p.p99_us / 1000) << " | "
+      << Fmt(2, p.max_us / 1000) << " | " << Fmt(0, floor_rate) << " | "
+      << Pct(achieved, floor_rate) << " | " << Fmt(0, cpu_us_per_op)
+      << " | " << Fmt(0, floor_us) << " | "
+      << Pct(floor_us, cpu_us_per_op) << " | "
+      << Fmt(2, p.seconds > 0 ? p.server_cpu_seconds / p.seconds : 0) << " | "
+      << Fmt(1, static_cast<double>(p.server_rss_kb) / 1024) << " | " << p.errors << " |\n";
+  }
+  o << "\nachieved/floor = measured rate / (cores x 1e6 / floor µs). CPU efficiency = floor µs / server CPU µs per "
+       "op (independent of how busy the client kept the server).";
+  if (mode == "in-process") {
+    o << " In-process: server CPU is this process's CPU minus the pod threads' own CPU; RSS includes the pods.";
+  }
+  o << "\n";
+  for (const PhaseReport& p : phases) {
+    for (const auto& [kind, n] : p.error_kinds) {
+      o << "\n- " << PhaseName(p.phase) << " error " << kind << ": " << n;
+    }
+    if (p.nonce_retries > 0) o << "\n- " << PhaseName(p.phase) << ": " << p.nonce_retries << " nonce retries (RFC 9449 §8)";
+  }
+  o << "\n";
+  return o.str();
+}
+
+int WritePki(const std::string& dir) {
+  auto pki = net::testing::TestPki::Create();
+  if (!pki.ok()) {
+    std::cerr << "astis-bench: " << pki.status().ToString() << "\n";
+    return 1;
+  }
+  auto files = pki->WriteFiles(dir);
+  if (!files.ok()) {
+    std::cerr << "astis-bench: " << files.status().ToString() << "\n";
+    return 1;
+  }
+  std::cout << files->ca_cert << "\n" << files->server_cert << "\n" << files->server_key << "\n";
+  return 0;
+}
+
+// WritePod creates a pod and its token through the stand-in and writes what
+// an SDK process needs (the SDK cold-start measurement of scripts/bench.sh):
+// DIR/token (0600) and DIR/secrets/bench-value, a value sealed to it.
+int WritePod(const Target& t, const std::string& dir) {
+  auto run = [&]() -> Status {
+    ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<net::HttpsClient> kube, KubeAdminClient(t));
+    ASTIS_RETURN_IF_ERROR(EnsureServiceAccount(*kube, t));
+    std::vector<uint8_t> id(4);
+    ASTIS_RETURN_IF_ERROR(DefaultRandom().Fill(id));
+    ASTIS_ASSIGN_OR_RETURN(BoundPod pod, CreateBoundPod(*kube, t, "bench-cold-" + HexEncode(id)));
+    const std::string plaintext = "cold start value";
+    ASTIS_ASSIGN_OR_RETURN(capsule::SealedValue v,
+                           capsule::Seal(*t.org_public,
+                                         capsule::Binding{t.cluster, t.ns, t.service_account, "bench", "bench-value"},
+                                         AsBytes(plaintext), DefaultRandom(), DefaultClock()));
+    std::filesystem::create_directories(dir + "/secrets");
+    {
+      std::ofstream tok(dir + "/token", std::ios::trunc);
+      tok << pod.token;
+      if (!tok) return Error(Code::kIo, "cannot write " + dir + "/token");
+    }
+    std::filesystem::permissions(dir + "/token",
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::ofstream val(dir + "/secrets/bench-value", std::ios::trunc);
+    val << v.ToString();
+    if (!val) return Error(Code::kIo, "cannot write the sealed value");
+    return OkStatus();
+  };
+  if (Status s = run(); !s.ok()) {
+    std::cerr << "astis-bench pod: " << s.ToString() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"astis-bench: N pods against an edge, with the crypto floor measured in the same run"};
+  std::string pki_out;
+  auto* pki = app.add_subcommand("pki", "write ca.pem, server.pem, server-key.pem for an edge on 127.0.0.1");
+  pki->add_option("--out", pki_out, "existing directory")->required();
+  std::string pod_out;
+  auto* pod_cmd = app.add_subcommand(
+      "pod", "external: create one pod with a bound token and a sealed value in DIR (token, secrets/bench-value)");
+  pod_cmd->add_option("--out", pod_out, "existing directory")->required();
+  app.fallthrough();
+
+  bool in_process = false, expect_clean = false, no_watch = false;
+  LoadOptions lo;
+  std::string phases_csv = "establish,unwrap,batch";
+  int floor_ms = 300;
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  unsigned server_threads = 2;
+  std::string edge_url, edge_ca, api_key_file, kube_dir, org_public, cluster, ns, sa, digest, out_file;
+  app.add_flag("--in-process", in_process, "start the edge and a Kubernetes API stand-in in this process");
+  app.add_flag("--no-watch", no_watch, "in-process: gate 4 reads the API on every request (no pod watch)");
+  app.add_option("--server-threads", server_threads, "in-process: the edge's HTTP threads");
+  app.add_option("--pods", lo.pods, "concurrent pods")->check(CLI::Range(1, 4096));
+  app.add_option("--seconds", lo.phase_seconds, "seconds per phase")->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--batch", lo.batch, "capsules per batched unwrap")->check(CLI::Range(1, 64));
+  app.add_option("--phases", phases_csv, "comma-separated: establish,unwrap,batch");
+  app.add_option("--floor-ms", floor_ms, "ms per primitive when measuring the crypto floor")->check(CLI::Range(10, 10000));
+  app.add_option("--cores", cores, "cores the server may use (floor throughput = cores / floor cost)");
+  app.add_option("--server-pid", lo.server_pid, "external: the edge's pid (CPU and RSS from /proc)");
+  app.add_option("--edge-url", edge_url, "external: the edge's external_base_url");
+  app.add_option("--edge-ca", edge_ca, "external: CA file of the edge's TLS certificate");
+  app.add_option("--api-key-file", api_key_file, "external: file holding the API key");
+  app.add_option("--kube-dir", kube_dir, "external: the --dir of astis-kube-standin");
+  app.add_option("--org-public", org_public, "external: org-key.pub.jwk");
+  app.add_option("--cluster", cluster, "external: registered cluster name");
+  app.add_option("--namespace", ns, "external: workload namespace");
+  app.add_option("--service-account", sa, "external: workload ServiceAccount");
+  app.add_option("--digest", digest, "external: an allowlisted sha256:<hex> image digest");
+  app.add_option("--out", out_file, "also write the report to this file");
+  app.add_flag("--expect-clean", expect_clean, "exit 1 unless every phase completed requests without errors");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (*pki) return WritePki(pki_out);
+
+  std::vector<Phase> phases;
+  std::stringstream ss(phases_csv);
+  for (std::string name; std::getline(ss, name, ',');) {
+    if (name == "establish") phases.push_back(Phase::kEstablish);
+    else if (name == "unwrap") phases.push_back(Phase::kUnwrap);
+    else if (name == "batch") phases.push_back(Phase::kBatch);
+    else {
+      std::cerr << "astis-bench: unknown phase " << name << "\n";
+      return 2;
+    }
+  }
+
+  std::unique_ptr<InProcessWorld> world;
+  Target external;
+  const Target* target = nullptr;
+  if (in_process) {
+    WorldOptions wo;
+    wo.server_threads = server_threads;
+    wo.watch = !no_watch;
+    auto w = InProcessWorld::Start(wo);
+    if (!w.ok()) {
+      std::cerr << "astis-bench: in-process world: " << w.status().ToString() << "\n";
+      return 1;
+    }
+    world = std::move(w).value();
+    target = &world->target();
+    lo.server_pid = 0;
+  } else {
+    if (edge_url.empty() || edge_ca.empty() || api_key_file.empty() || kube_dir.empty() || org_public.empty() ||
+        cluster.empty() || ns.empty() || sa.empty() || digest.empty() || (!*pod_cmd && lo.server_pid <= 0)) {
+      std::cerr << "astis-bench: give --in-process, or every external option (see --help)\n";
+      return 2;
+    }
+    auto t = LoadTargetFiles(edge_url, edge_ca, api_key_file, kube_dir, org_public, cluster, ns, sa, digest);
+    if (!t.ok()) {
+      std::cerr << "astis-bench: " << t.status().ToString() << "\n";
+      return 1;
+    }
+    external = std::move(t).value();
+    target = &external;
+  }
+  if (*pod_cmd) return WritePod(*target, pod_out);
+
+  // The floor first, on a quiet machine, then the load.
+  auto floor = MeasureCryptoFloor(std::chrono::milliseconds(floor_ms));
+  if (!floor.ok()) {
+    std::cerr << "astis-bench: crypto floor: " << floor.status().ToString() << "\n";
+    return 1;
+  }
+  SetupReport setup;
+  auto gen = LoadGenerator::Setup(*target, lo, &setup);
+  if (!gen.ok()) {
+    std::cerr << "astis-bench: setup: " << gen.status().ToString() << "\n";
+    return 1;
+  }
+  std::vector<PhaseReport> reports;
+  for (Phase p : phases) {
+    std::cerr << "astis-bench: " << PhaseName(p) << " for " << lo.phase_seconds << " s\n";
+    reports.push_back((*gen)->Run(p));
+  }
+  const std::string text =
+      Report(*floor, /*es256=*/false, cores, lo, setup, reports, in_process ? "in-process" : "external edge");
+  std::cout << text;
+  if (!out_file.empty()) {
+    std::ofstream out(out_file, std::ios::trunc);
+    out << text;
+  }
+  if (expect_clean) {
+    for (const PhaseReport& p : reports) {
+      if (p.requests == 0 || p.errors != 0) {
+        std::cerr << "astis-bench: " << PhaseName(p.phase) << ": " << p.requests << " requests, " << p.errors
+                  << " unexpected errors\n";
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace astis::bench
+
+int main(int argc, char** argv) { return astis::bench::Main(argc, argv); }

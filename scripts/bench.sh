@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# bench.sh — the whole performance comparison (docs/performance.md, issue #8):
+# builds a RelWithDebInfo tree with the benchmarks, runs every Google
+# Benchmark microbenchmark, starts the Kubernetes API stand-in
+# (astis-kube-standin) and a real edge (`astis serve`, embedded CVS, SQLite,
+# pod watch), registers the cluster, workload and API key with the `astis`
+# CLI, runs astis-bench against it (N pods, keep-alive, real tokens and DPoP
+# proofs; the crypto floor measured in the same run), and writes a Markdown
+# report with the exact commands to bench/results/<date>-<host>.md.
+#
+#   ASTIS_BENCH_BUILD    build directory (default build/bench)
+#   ASTIS_BENCH_PODS     concurrent pods (default 64)
+#   ASTIS_BENCH_SECONDS  seconds per load phase (default 10)
+#   ASTIS_BENCH_BATCH    capsules per batched unwrap (default 16)
+#   ASTIS_BENCH_MIN_TIME Google Benchmark min time per benchmark, seconds (default 0.3)
+#   ASTIS_BENCH_OUT      report path (default bench/results/<date>-<host>.md)
+#   ASTIS_BENCH_NO_BUILD=1  use the binaries already in ASTIS_BENCH_BUILD as they are
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+build=${ASTIS_BENCH_BUILD:-build/bench}
+pods=${ASTIS_BENCH_PODS:-64}
+secs=${ASTIS_BENCH_SECONDS:-10}
+batch=${ASTIS_BENCH_BATCH:-16}
+min_time=${ASTIS_BENCH_MIN_TIME:-0.3}
+out=${ASTIS_BENCH_OUT:-bench/results/$(date -u +%Y-%m-%d)-$(hostname -s).md}
+
+log() { echo "bench: $*" >&2; }
+
+micro=(astis_crypto_bench astis_jose_bench astis_capsule_bench astis_kube_bench astis_store_bench astis_edge_bench)
+if [[ ${ASTIS_BENCH_NO_BUILD:-0} != 1 ]]; then
+  log "build ($build)"
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DASTIS_BUILD_BENCH=ON \
+    -DASTIS_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$build" -j "$(nproc)" --target astis astis-bench astis-kube-standin astis_run
+  # A microbenchmark that does not build is reported, not fatal.
+  cmake --build "$build" -j "$(nproc)" --target "${micro[@]}" -- -k 0 || log "some microbenchmarks did not build"
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# cmd: run and record a command (the report lists every one).
+commands=()
+cmd() {
+  commands+=("$*")
+  "$@"
+}
+
+astis="$build/src/cli/astis"
+standin="$build/tools/kube-standin/astis-kube-standin"
+loadgen="$build/bench/astis-bench"
+
+log "Kubernetes API stand-in"
+mkdir -p "$work/kube"
+commands+=("$standin --dir \$W/kube --port 0 &")
+"$standin" --dir "$work/kube" --port 0 2>"$work/standin.log" &
+pids+=($!)
+for _ in $(seq 1 200); do [[ -s $work/kube/url ]] && break; sleep 0.05; done
+[[ -s $work/kube/url ]] || { log "stand-in did not start"; cat "$work/standin.log" >&2; exit 1; }
+
+log "org key, edge TLS, store records"
+cmd "$astis" keygen --out "$work/keys" >/dev/null
+mkdir -p "$work/tls"
+cmd "$loadgen" pki --out "$work/tls" >/dev/null
+store="$work/edge.db"
+digest=sha256:5f0c0e8f3b6a4d1c9e2b7a6f5d4c3b2a19087f6e5d4c3b2a1908f7e6d5c4b3a2
+cmd "$astis" cluster add --store "$store" --name bench-c1 --issuer "$(cat "$work/kube/issuer")" --audience astis \
+  --jwks-file "$work/kube/jwks.json" --api-url "$(cat "$work/kube/url")" --ca-file "$work/kube/ca.crt" \
+  --token-file "$work/kube/read.token" --mode strict >/dev/null
+cmd "$astis" workload add --store "$store" --cluster bench-c1 --namespace bench --service-account loadgen \
+  --image "$digest" >/dev/null
+commands+=("$astis apikey create --store $store --cluster bench-c1 --namespace bench --service-account loadgen --expires-in 1d > \$W/apikey")
+( umask 077; "$astis" apikey create --store "$store" --cluster bench-c1 --namespace bench \
+  --service-account loadgen --expires-in 1d >"$work/apikey" )
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$work/edge.yaml" <<YAML
+listen:
+  address: 127.0.0.1
+  port: $port
+tls:
+  cert_file: $work/tls/server.pem
+  key_file: $work/tls/server-key.pem
+external_base_url: https://127.0.0.1:$port
+store:
+  backend: sqlite
+  path: $store
+cvs:
+  mode: embedded
+  org_keys: $work/keys/org-key.jwk
+audit_log: $work/audit.jsonl
+limits:
+  rate_per_api_key_per_minute: 1000000
+  rate_per_pod_uid_per_minute: 1000000
+YAML
+
+log "edge on 127.0.0.1:$port"
+commands+=("$astis serve --config \$W/edge.yaml &   # rate limits raised to 1000000/min, see the config below")
+"$astis" serve --config "$work/edge.yaml" 2>"$work/edge.log" &
+edge_pid=$!
+pids+=("$edge_pid")
+for _ in $(seq 1 200); do grep -q "serving on" "$work/edge.log" 2>/dev/null && break; sleep 0.05; done
+grep -q "serving on" "$work/edge.log" || { log "edge did not start"; cat "$work/edge.log" >&2; exit 1; }
+sleep 1  # let the pod watch's first LIST complete (gate 4 from a healthy watch)
+
+log "load: $pods pods, ${secs}s per phase"
+loadout="$work/load.md"
+cmd "$loadgen" --edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-key-file "$work/apikey" \
+  --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" --cluster bench-c1 --namespace bench \
+  --service-account loadgen --digest "$digest" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
+  --batch "$batch" --out "$loadout" >/dev/null
+
+log "SDK cold start: astis-run, process start to plaintext, against the same edge"
+mkdir -p "$work/pod"
+cmd "$loadgen" --edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" \
+  --api-key-file "$work/apikey" --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" \
+  --cluster bench-c1 --namespace bench --service-account loadgen --digest "$digest" pod --out "$work/pod"
+runner="$build/src/sdk/astis-run"
+cold="$work/cold.txt"
+: >"$cold"
+commands+=("ASTIS_EDGE_URL=https://127.0.0.1:$port ASTIS_CA_FILE=\$W/tls/ca.pem ASTIS_API_KEY_FILE=\$W/apikey ASTIS_TOKEN_PATH=\$W/pod/token ASTIS_SECRETS_DIR=\$W/pod/secrets $runner --env V=bench-value -- /bin/true   # x20, timed")
+for _ in $(seq 1 20); do
+  t0=$(date +%s%N)
+  ASTIS_EDGE_URL="https://127.0.0.1:$port" ASTIS_CA_FILE="$work/tls/ca.pem" ASTIS_API_KEY_FILE="$work/apikey" \
+    ASTIS_TOKEN_PATH="$work/pod/token" ASTIS_SECRETS_DIR="$work/pod/secrets" \
+    "$runner" --env V=bench-value -- /bin/true
+  t1=$(date +%s%N)
+  echo $(( (t1 - t0) / 1000 )) >>"$cold"
+done
+
+log "load (in process, for comparison)"
+inproc="$work/inproc.md"
+cmd "$loadgen" --in-process --pods "$pods" --seconds "$secs" --batch "$batch" --out "$inproc" >/dev/null
+
+log "microbenchmarks"
+microout="$work/micro.txt"
+: >"$microout"
+for b in "${micro[@]}"; do
+  bin="$build/bench/$b"
+  [[ -x $bin ]] || { log "$b not built, skipped"; echo "($b not built)" >>"$microout"; continue; }
+  cmd "$bin" --benchmark_min_time="$min_time" --benchmark_format=console --benchmark_color=false \
+    >>"$microout" 2>/dev/null || { log "$b failed"; echo "($b failed)" >>"$microout"; }
+done
+
+mkdir -p "$(dirname "$out")"
+{
+  echo "# ASTIS performance report"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "- commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (+ local changes)')"
+  echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
+  echo "- build: RelWithDebInfo ($build), $(${CXX:-c++} --version | head -1)"
+  echo
+  echo "## Against a real edge (\`astis serve\`, embedded CVS, SQLite file, pod watch) and the stand-in"
+  echo
+  cat "$loadout"
+  echo
+  echo "## SDK cold start (\`astis-run --env V=bench-value -- /bin/true\`, 20 runs, µs)"
+  echo
+  echo "Process start to plaintext in the environment, plus ending the session and exec of /bin/true"
+  echo "(an upper bound on start-to-first-plaintext; target < 20 ms):"
+  echo
+  sort -n "$cold" | awk '{a[NR]=$1} END {printf "min %d, median %d, p90 %d, max %d\n", a[1], a[int((NR+1)/2)], a[int(NR*0.9)], a[NR]}'
+  echo
+  echo "## In process (edge + stand-in inside astis-bench)"
+  echo
+  cat "$inproc"
+  echo
+  echo "## Microbenchmarks (Google Benchmark, one thread)"
+  echo
+  echo '```'
+  grep -v '^\*\*\*' "$microout"
+  echo '```'
+  echo
+  echo "## Commands (\$W is a fresh temporary directory)"
+  echo
+  echo '```'
+  for c in "${commands[@]}"; do echo "${c//$work/\$W}"; done
+  echo '```'
+  echo
+  echo "Edge configuration:"
+  echo
+  echo '```yaml'
+  sed "s#$work#\$W#g" "$work/edge.yaml"
+  echo '```'
+} >"$out"
+log "wrote $out"
