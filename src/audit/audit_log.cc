@@ -239,8 +239,59 @@ Result<std::unique_ptr<FileAuditLog>> FileAuditLog::Open(const std::string& path
 }
 
 Status FileAuditLog::Append(const AuditEvent& event) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return AppendLocked(event);
+  if (options_.sync_every_lines != 1) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return AppendLocked(event);
+  }
+  uint64_t mine = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_RETURN_IF_ERROR(AppendLocked(event));
+    std::lock_guard<std::mutex> g(sync_mu_);
+    mine = ++written_;
+  }
+  return SyncThrough(mine);
+}
+
+// SyncThrough returns once the first line_count lines written are durable.
+// Whoever finds no sync in progress becomes the leader and fdatasyncs every
+// line written so far; the others wait for a sync that covers their line.
+// A failed sync breaks the log for everyone waiting (they may not report a
+// decision as recorded when it may not be).
+Status FileAuditLog::SyncThrough(uint64_t line_count) {
+  std::unique_lock<std::mutex> g(sync_mu_);
+  while (synced_ < line_count) {
+    if (sync_failed_) return Error(Code::kIo, "audit log: a sync failed; the log is broken");
+    if (syncing_) {
+      sync_cv_.wait(g);
+      continue;
+    }
+    syncing_ = true;
+    const uint64_t target = written_;
+    g.unlock();
+    const int rc = fdatasync(fd_);
+    const int saved_errno = errno;
+    g.lock();
+    syncing_ = false;
+    ++syncs_;
+    if (rc != 0) {
+      sync_failed_ = true;
+      sync_cv_.notify_all();
+      g.unlock();
+      std::lock_guard<std::mutex> lock(mu_);
+      broken_ = true;
+      errno = saved_errno;
+      return Error(Code::kIo, Errno("audit log sync"));
+    }
+    synced_ = std::max(synced_, target);
+    sync_cv_.notify_all();
+  }
+  return OkStatus();
+}
+
+uint64_t FileAuditLog::syncs() const {
+  std::lock_guard<std::mutex> g(sync_mu_);
+  return syncs_;
 }
 
 Status FileAuditLog::AppendLocked(const AuditEvent& event) {
@@ -260,7 +311,8 @@ Status FileAuditLog::AppendLocked(const AuditEvent& event) {
     return written;
   }
   ++unsynced_;
-  if (options_.sync_every_lines != 0 && unsynced_ >= options_.sync_every_lines) {
+  // sync_every_lines == 1 is group-committed by Append (SyncThrough).
+  if (options_.sync_every_lines > 1 && unsynced_ >= options_.sync_every_lines) {
     if (fdatasync(fd_) != 0) {
       broken_ = true;
       return Error(Code::kIo, Errno("audit log sync"));
@@ -276,6 +328,9 @@ Status FileAuditLog::Sync() {
   std::lock_guard<std::mutex> lock(mu_);
   if (fdatasync(fd_) != 0) return Error(Code::kIo, Errno("audit log sync"));
   unsynced_ = 0;
+  std::lock_guard<std::mutex> g(sync_mu_);
+  ++syncs_;
+  synced_ = written_;
   return OkStatus();
 }
 

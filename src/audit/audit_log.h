@@ -13,6 +13,7 @@
 // NoSecretFields).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -122,6 +123,10 @@ class FileAuditLog final : public AuditSink {
 
   // Append writes one line (see the file comment). Errors: kTooLarge for an
   // oversize line, kIo for a write or sync failure (then the log is broken).
+  // With sync_every_lines == 1 the line is durable when Append returns, by
+  // group commit: concurrent appenders write their lines in chain order and
+  // one of them fdatasyncs for all (tests EveryAppendDurableBeforeReturn,
+  // GroupCommitKeepsChainAndDurability).
   Status Append(const AuditEvent& event) override;
   // Sync fdatasyncs the file now. Errors: kIo.
   Status Sync();
@@ -129,6 +134,8 @@ class FileAuditLog final : public AuditSink {
   uint64_t next_seq() const;
   // head_hash is the hex SHA-256 of the last line (GenesisPrev() if empty).
   std::string head_hash() const;
+  // syncs counts the fdatasync calls made so far (metrics and tests).
+  uint64_t syncs() const;
 
  private:
   FileAuditLog(int fd, Clock& clock, FileAuditOptions options, uint64_t next_seq, std::string prev);
@@ -142,6 +149,17 @@ class FileAuditLog final : public AuditSink {
   std::string prev_;
   uint32_t unsynced_ = 0;
   bool broken_ = false;
+
+  // Group commit state (sync_every_lines == 1), guarded by sync_mu_:
+  // written_ is the count of lines written, synced_ of lines known durable.
+  Status SyncThrough(uint64_t line_count);
+  mutable std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  uint64_t written_ = 0;
+  uint64_t synced_ = 0;
+  bool syncing_ = false;
+  bool sync_failed_ = false;
+  uint64_t syncs_ = 0;
 };
 
 // VerifyReport is the outcome of VerifyAuditLog.

@@ -264,6 +264,35 @@ TEST_F(AuditLogTest, ConcurrentAppendsStayChained) {
   EXPECT_EQ(r.lines, static_cast<uint64_t>(kThreads * kPerThread));
 }
 
+TEST_F(AuditLogTest, EveryAppendDurableBeforeReturn) {
+  auto log = FileAuditLog::Open(path_, clock_);  // default: sync_every_lines = 1
+  ASSERT_TRUE(log.ok());
+  for (uint64_t i = 1; i <= 5; ++i) {
+    ASSERT_TRUE((*log)->Append(Event(static_cast<int>(i))).ok());
+    EXPECT_EQ((*log)->syncs(), i);  // alone, every line gets its own fdatasync
+  }
+}
+
+TEST_F(AuditLogTest, GroupCommitKeepsChainAndDurability) {
+  auto log = FileAuditLog::Open(path_, clock_);  // default: each Append durable on return
+  ASSERT_TRUE(log.ok());
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) EXPECT_TRUE((*log)->Append(Event(t * 1000 + i)).ok());
+    });
+  }
+  for (auto& th : threads) th.join();
+  // Concurrent appenders share syncs, never need more than one per line.
+  EXPECT_GE((*log)->syncs(), 1u);
+  EXPECT_LE((*log)->syncs(), static_cast<uint64_t>(kThreads * kPerThread));
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
 TEST_F(AuditLogTest, RefusesOversizeEvent) {
   FileAuditOptions options;
   options.max_line_bytes = 1024;
