@@ -18,6 +18,7 @@
 #include "cvs/process_hardening.h"
 #include "cvs/remote.h"
 #include "edge/pod_monitor.h"
+#include "edge/purger.h"
 #include "edge/service.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -193,6 +194,10 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   auto server = net::HttpServer::Start(sc, [svc](const net::ServerRequest& r) { return svc->Handle(r); });
   if (!server.ok()) return Step("listen", server.status());
   if (monitor) monitor->StartRescanning(std::chrono::seconds(config.watch.rescan_seconds));
+  // Expired sessions, jti entries and rate windows are deleted every minute
+  // in bounded batches (docs/store.md "What is purged when").
+  ExpiryPurger purger(**store, clock);
+  purger.Start();
   std::fprintf(stderr, "%s: serving on %s:%u\n", prog, config.listen.address.c_str(), (*server)->port());
   std::fflush(stderr);
   if (options.on_listening) options.on_listening((*server)->port());
@@ -200,6 +205,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   std::fprintf(stderr, "%s: %s received, stopping\n", prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
   if (admin_server) admin_server->Stop();
   (*server)->Stop(std::chrono::milliseconds(5000));
+  purger.Stop();
   if (monitor) monitor->Stop();
   return OkStatus();
 }

@@ -1,5 +1,6 @@
 #include "net/http_server.h"
 
+#include <fcntl.h>
 #include <openssl/ssl.h>
 
 #include <array>
@@ -31,6 +32,13 @@
 
 namespace astis::net {
 namespace {
+
+// SetCloseOnExec marks fd FD_CLOEXEC; a failure only means a forked child
+// could inherit it, so it is not fatal.
+void SetCloseOnExec(int fd) {
+  const int flags = ::fcntl(fd, F_GETFD);
+  if (flags >= 0) (void)::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -90,6 +98,10 @@ class HttpServer::Impl {
     if (ec) return Status(Code::kInvalidArgument, "bind address is not an IP address: " + address);
     tcp::endpoint endpoint(addr, port);
     acceptor_.open(endpoint.protocol(), ec);
+    // Asio does not open sockets close-on-exec: a child a test (or an
+    // embedding program) forks would inherit the listening port and keep it
+    // bound after Stop(). Test: ListeningSocketIsCloseOnExec.
+    if (!ec) SetCloseOnExec(acceptor_.native_handle());
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
@@ -526,6 +538,7 @@ void HttpServer::Impl::OnAccept(error_code ec, tcp::socket socket) {
     });
     return;
   }
+  SetCloseOnExec(socket.native_handle());
   if (active_connections() >= limits_.max_connections) {
     error_code ignored;
     socket.close(ignored);  // over the connection limit: closed at once

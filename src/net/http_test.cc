@@ -1,5 +1,6 @@
 // Tests of HttpServer and HttpsClient over loopback (port 0, test PKI).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -166,6 +167,29 @@ TEST_F(NetTest, ServerAnswersOverTls) {
   EXPECT_EQ(body["peer"], "127.0.0.1");
   EXPECT_EQ(body["test_header"], "yes");
   EXPECT_EQ(body["test_count"], 1);
+}
+
+TEST_F(NetTest, ListeningSocketIsCloseOnExec) {
+  auto server = Start(TlsConfig());
+  ASSERT_NE(server, nullptr);
+  // Find the fd bound to the server's port and check FD_CLOEXEC, so a forked
+  // and exec'd child cannot keep the port after Stop().
+  int found = 0;
+  for (int fd = 3; fd < 1024; ++fd) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof(addr);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.sin_family != AF_INET) continue;
+    if (ntohs(addr.sin_port) != server->port()) continue;
+    int type = 0;
+    socklen_t tlen = sizeof(type);
+    int accepting = 0;
+    socklen_t alen = sizeof(accepting);
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_STREAM) continue;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &alen) != 0 || accepting == 0) continue;
+    ++found;
+    EXPECT_NE(::fcntl(fd, F_GETFD) & FD_CLOEXEC, 0) << "fd " << fd;
+  }
+  EXPECT_EQ(found, 1);
 }
 
 TEST_F(NetTest, HeaderCountSeesDuplicates) {

@@ -1,0 +1,47 @@
+#include "edge/purger.h"
+
+#include <cstdio>
+
+namespace astis::edge {
+
+Result<store::PurgeCounts> ExpiryPurger::RunOnce() {
+  store::PurgeCounts total;
+  for (int i = 0; i < options_.max_batches; ++i) {
+    ASTIS_ASSIGN_OR_RETURN(store::PurgeCounts batch, store_.PurgeExpired(clock_.NowUnix(), options_.batch_limit));
+    total.sessions += batch.sessions;
+    total.jtis += batch.jtis;
+    total.rate_windows += batch.rate_windows;
+    if (batch.sessions < options_.batch_limit && batch.jtis < options_.batch_limit &&
+        batch.rate_windows < options_.batch_limit) {
+      break;  // every kind drained
+    }
+  }
+  return total;
+}
+
+void ExpiryPurger::Start() {
+  thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      if (cv_.wait_for(lock, options_.interval, [this] { return stopping_; })) break;
+      lock.unlock();
+      Result<store::PurgeCounts> r = RunOnce();
+      if (!r.ok()) {
+        std::fprintf(stderr, "astis-edge: purge of expired rows failed (%s); retrying in %lld ms\n",
+                     r.status().ToString().c_str(), static_cast<long long>(options_.interval.count()));
+      }
+      lock.lock();
+    }
+  });
+}
+
+void ExpiryPurger::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace astis::edge
