@@ -9,6 +9,6 @@ root=$(pwd)
 scripts/install-deps.sh
 echo "== build (release)"
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target astis
+cmake --build --preset release -j "$(nproc)" --target astis astis_run astis-kube-standin
 
 exec "$root/scripts/demo-run.sh" "$root/build/release"

@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -68,6 +70,11 @@ int main(int argc, char** argv) {
     }
   }
   if (dir.empty()) return Usage();
+  // The directory is created (0700: it holds the tokens) when missing.
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    std::cerr << "astis-kube-standin: cannot create " << dir << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
   options.log = [](std::string_view line) { std::cerr << "kube-standin: " << line << std::endl; };
 
   // Block SIGTERM/SIGINT before any thread starts, so only sigwait sees them.
