@@ -551,6 +551,11 @@ void HttpServer::Impl::OnAccept(error_code ec, tcp::socket socket) {
     }
     Register(session);
     session->Begin();
+    // Stop may have taken its snapshot of sessions (to close idle ones)
+    // between the stopping_ check above and Register: a connection accepted
+    // in that window is told here instead, so it cannot hold Stop for the
+    // whole grace period (test GracefulStopFinishesInFlight).
+    if (stopping_.load()) session->StopIdle();
   }
   Accept();
 }
