@@ -13,6 +13,18 @@ root=$(pwd)
 scripts/install-deps.sh
 scripts/npm-deps.sh
 
+# The whole run needs a few GiB of disk (four build trees, ccache, throwaway
+# PostgreSQL clusters); say so up front rather than fail half-way with ENOSPC.
+disk_report() {
+  local avail
+  avail=$(df -Pk . | awk 'NR==2 {print int($4 / 1024)}')
+  echo "== disk: ${avail} MiB free; build trees: $(du -sh build 2>/dev/null | cut -f1)"
+  if [[ $avail -lt 3072 ]]; then
+    echo "test: warning: less than 3 GiB free on $(df -P . | awk 'NR==2 {print $6}')" >&2
+  fi
+}
+disk_report
+
 passed=0
 failed=0
 run_ctest() {  # run_ctest PRESET
@@ -81,6 +93,7 @@ if [[ $fuzz_secs != 0 ]]; then
 fi
 
 cd "$root"
+disk_report
 echo
 echo "test summary (release + asan ctest cases, each tsan binary as one, fuzz run as one):"
 echo "$passed passed, $failed failed"

@@ -37,8 +37,21 @@ int RunShell(const std::string& cmd) {
   return rc == -1 ? -1 : WEXITSTATUS(rc);
 }
 
+std::filesystem::path TestTempDir() {
+  return std::filesystem::temp_directory_path() / ("astis-mcp-" + std::to_string(::getpid()));
+}
+
+// The files TempFile writes are removed when the test program ends, so a run
+// leaves nothing in /tmp.
+struct RemoveTestTempDir {
+  ~RemoveTestTempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(TestTempDir(), ec);
+  }
+} remove_test_temp_dir_at_exit;
+
 std::filesystem::path TempFile(const std::string& name, const std::string& text) {
-  auto dir = std::filesystem::temp_directory_path() / ("astis-mcp-" + std::to_string(::getpid()));
+  auto dir = TestTempDir();
   std::filesystem::create_directories(dir);
   auto p = dir / name;
   std::ofstream(p) << text;
