@@ -1,6 +1,7 @@
 #include "edge/service.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -367,17 +368,6 @@ Result<EdgeService::Authed> EdgeService::Authenticate(Request& r) {
   }
   ASTIS_ASSIGN_OR_RETURN(VerifiedApiKey verified_key, VerifyApiKey(key, facts, identity, r.now));
 
-  // Rate limits, after authentication so nobody can spend another's quota.
-  r.gate = 0;
-  const int64_t window = r.now - r.now % kRateWindowSeconds;
-  for (const auto& [bucket, limit] :
-       {std::pair{"key:" + verified_key.id(), config_.limits.rate_per_api_key_per_minute},
-        std::pair{"pod:" + identity.pod_uid(), config_.limits.rate_per_pod_uid_per_minute}}) {
-    auto allowed = deps_.store->ConsumeRate(bucket, window, window + kRateWindowSeconds, limit);
-    if (!allowed.ok()) return StoreFailure(allowed.status(), "rate limit");
-    if (!*allowed) return Error(Code::kRateLimited, "rate limit exceeded for " + bucket);
-  }
-
   // Gate 3 (PROTOCOL.md §5, RFC 9449 §4.3).
   r.gate = 3;
   const std::string htu = config_.external_base_url + r.http.path;
@@ -390,17 +380,56 @@ Result<EdgeService::Authed> EdgeService::Authenticate(Request& r) {
   pr.access_token = token;
   pr.body = r.http.body;
   const int64_t now = r.now;
+  // Rate limits count every authenticated request (API key and token
+  // verified), so nobody can spend another's quota. A request whose proof
+  // verifies is counted in the same store write that records its jti
+  // (Store::AdmitRequest: one transaction instead of three,
+  // docs/performance.md); a refused proof is counted afterwards, and an
+  // exhausted limit answers 429 before any gate-3 refusal (tests
+  // RateLimitPerApiKey, RateLimitPerPodUid, RateLimitedBeforeBadProof).
+  const int64_t window = now - now % kRateWindowSeconds;
+  const std::array<store::RateCharge, 2> charges{
+      store::RateCharge{"key:" + verified_key.id(), window, window + kRateWindowSeconds,
+                        config_.limits.rate_per_api_key_per_minute},
+      store::RateCharge{"pod:" + identity.pod_uid(), window, window + kRateWindowSeconds,
+                        config_.limits.rate_per_pod_uid_per_minute}};
+  bool charged = false;
   auto nonce_ok = [this, now](std::string_view n) { return nonce_.IsValid(n, now); };
-  auto replay = [this, now](std::string_view jkt, std::string_view jti, int64_t expires_at) -> Result<bool> {
+  auto replay = [this, &r, &charges, &charged, now](std::string_view jkt, std::string_view jti,
+                                                   int64_t expires_at) -> Result<bool> {
+    charged = true;
     // The jti is stored hashed: fixed length whatever the client sent.
-    auto inserted = deps_.store->InsertJti(jkt, jose::DpopHash(jti), expires_at, now);
-    if (!inserted.ok()) return StoreFailure(inserted.status(), "jti insert");
-    return *inserted;
+    const std::string jti_hash = jose::DpopHash(jti);
+    auto admitted = deps_.store->AdmitRequest(charges, store::JtiUse{jkt, jti_hash, expires_at}, now);
+    if (!admitted.ok()) return StoreFailure(admitted.status(), "admit request");
+    switch (admitted->outcome) {
+      case store::Admission::Outcome::kRateLimited:
+        r.gate = 0;
+        return Error(Code::kRateLimited, "rate limit exceeded for " + charges[admitted->limited].bucket_key);
+      case store::Admission::Outcome::kReplay:
+        return false;
+      case store::Admission::Outcome::kAdmitted:
+        return true;
+    }
+    return Error(Code::kInternal, "admit request: unknown outcome");
   };
-  ASTIS_ASSIGN_OR_RETURN(VerifiedProof proof, VerifyProof(pr, r.now, config_.dpop.max_skew_seconds, nonce_ok, replay));
-  r.event.jkt = proof.jkt();
+  auto proof = VerifyProof(pr, r.now, config_.dpop.max_skew_seconds, nonce_ok, replay);
+  if (!proof.ok()) {
+    if (!charged) {
+      const int gate = r.gate;
+      r.gate = 0;
+      for (const store::RateCharge& c : charges) {
+        auto allowed = deps_.store->ConsumeRate(c.bucket_key, c.window_start, c.window_end, c.limit);
+        if (!allowed.ok()) return StoreFailure(allowed.status(), "rate limit");
+        if (!*allowed) return Error(Code::kRateLimited, "rate limit exceeded for " + c.bucket_key);
+      }
+      r.gate = gate;
+    }
+    return proof.status();
+  }
+  r.event.jkt = proof->jkt();
   r.gate = 0;
-  return Authed{std::move(identity), std::move(proof), verified_key.id(), std::move(token)};
+  return Authed{std::move(identity), *std::move(proof), verified_key.id(), std::move(token)};
 }
 
 Result<store::Session> EdgeService::CheckSession(Request& r, const Authed& a, std::string_view session_id,

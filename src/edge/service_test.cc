@@ -784,6 +784,40 @@ TEST_F(EdgeServiceTest, RateLimited) {
   EXPECT_EQ(h.Send(h.EstablishCall()).status, 201);
 }
 
+TEST_F(EdgeServiceTest, RateLimitPerApiKey) {
+  h.config.limits.rate_per_api_key_per_minute = 1;
+  h.MakeService();
+  EXPECT_EQ(h.Send(h.EstablishCall()).status, 201);
+  auto r = h.Send(h.EstablishCall());
+  ExpectRefused(r, 429, "rate_limited");
+  auto events = h.audit_sink.events();
+  ASSERT_FALSE(events.empty());
+  EXPECT_NE(events.back().reason.find("key:"), std::string::npos) << events.back().reason;
+}
+
+// Requests whose DPoP proof is refused still spend the pod's quota, and an
+// exhausted quota is answered 429 before the proof is even looked at.
+TEST_F(EdgeServiceTest, RateLimitedBeforeBadProof) {
+  h.config.limits.rate_per_pod_uid_per_minute = 2;
+  h.MakeService();
+  Call bad = h.EstablishCall();
+  bad.iat = kNow - 61;  // a stale proof: dpop_invalid
+  ExpectRefused(h.Send(bad), 401, "dpop_invalid");
+  ExpectRefused(h.Send(bad), 401, "dpop_invalid");
+  ExpectRefused(h.Send(bad), 429, "rate_limited");
+  ExpectRefused(h.Send(h.EstablishCall()), 429, "rate_limited");
+}
+
+// A replayed proof is counted too: replaying cannot be used to probe for free.
+TEST_F(EdgeServiceTest, ReplayedProofSpendsQuota) {
+  h.config.limits.rate_per_pod_uid_per_minute = 2;
+  h.MakeService();
+  net::ServerRequest req = h.Build(h.EstablishCall());
+  EXPECT_EQ(h.service->Handle(req).status, 201);
+  ExpectRefused(h.service->Handle(req), 401, "dpop_replay");
+  ExpectRefused(h.service->Handle(req), 429, "rate_limited");
+}
+
 TEST_F(EdgeServiceTest, ErrorMessageIsBlinded) {
   // The client sees a generic message; the detail goes to the audit log.
   Call c = h.EstablishCall();

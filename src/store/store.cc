@@ -66,4 +66,21 @@ Status ValidateNonceSecret(const SecretBytes& secret) {
   return OkStatus();
 }
 
+Status ValidateAdmission(std::span<const RateCharge> charges, const JtiUse& jti, int64_t now) {
+  if (charges.size() > kMaxRateCharges) return Invalid("rate charges (too many)");
+  for (size_t i = 0; i < charges.size(); ++i) {
+    const RateCharge& c = charges[i];
+    if (!IdOk(c.bucket_key)) return Invalid("rate bucket key");
+    if (c.limit < 1) return Invalid("rate limit");
+    if (c.window_end <= c.window_start) return Invalid("rate window");
+    for (size_t j = 0; j < i; ++j) {
+      if (charges[j].bucket_key == c.bucket_key) return Invalid("rate charges (one bucket twice)");
+    }
+  }
+  if (!IdOk(jti.jkt)) return Invalid("jkt");
+  if (jti.jti.empty() || jti.jti.size() > kMaxJtiLength) return Invalid("jti");
+  if (jti.expires_at <= now) return Invalid("jti expires_at (not after now)");
+  return OkStatus();
+}
+
 }  // namespace astis::store

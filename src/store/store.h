@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,37 @@ struct Workload {
   std::string service_account;
   std::vector<std::string> image_digests;
 };
+
+// RateCharge is one rate-limit bucket a request is counted against: a fixed
+// window [window_start, window_end) allowing at most `limit` requests.
+struct RateCharge {
+  std::string bucket_key;
+  int64_t window_start = 0;
+  int64_t window_end = 0;
+  int64_t limit = 0;
+};
+
+// JtiUse is one presented DPoP proof identifier, kept until expires_at
+// (PROTOCOL.md §5 jti; RFC 9449 §11.1). jti may be a hash of the jti.
+struct JtiUse {
+  std::string_view jkt;
+  std::string_view jti;
+  int64_t expires_at = 0;
+};
+
+// Admission is the outcome of Store::AdmitRequest.
+struct Admission {
+  enum class Outcome : uint8_t {
+    kAdmitted,     // every bucket below its limit, jti fresh
+    kRateLimited,  // charges[limited] was already at its limit
+    kReplay,       // the (jkt, jti) pair is recorded and unexpired
+  };
+  Outcome outcome = Outcome::kAdmitted;
+  size_t limited = 0;  // index of the first bucket over its limit (kRateLimited)
+};
+
+// kMaxRateCharges bounds the buckets one AdmitRequest may charge.
+inline constexpr size_t kMaxRateCharges = 4;
 
 // ApiKey is the stored half of a bound API key (PROTOCOL.md §6.1). The store
 // holds only the 32-byte hash of the secret part, never the secret.
@@ -264,6 +296,19 @@ class Store {
   virtual Result<bool> ConsumeRate(std::string_view bucket_key, int64_t window_start, int64_t window_end,
                                    int64_t limit) = 0;
 
+  // ---- one request's writes, together
+  // AdmitRequest is ConsumeRate for every charge and InsertJti for `jti` in
+  // one atomic step (SQLite: one transaction; PostgreSQL: one statement, one
+  // commit): the writes every /v1 request makes, at the cost of one. Every
+  // charge is attempted and every bucket below its limit is counted, and the
+  // jti is recorded, whatever the outcome (a refused proof stays spent).
+  // The outcome is kRateLimited (first bucket at its limit) before kReplay
+  // before kAdmitted. Atomic across callers like the two calls it replaces
+  // (tests AdmitRequest*, ConcurrentAdmitNeverExceeds). kInvalidArgument,
+  // changing nothing, for what ConsumeRate or InsertJti refuse, more than
+  // kMaxRateCharges charges, or two charges to one bucket.
+  virtual Result<Admission> AdmitRequest(std::span<const RateCharge> charges, const JtiUse& jti, int64_t now) = 0;
+
   // ---- admin audit of configuration changes
   // AppendConfigAudit records one change and returns its sequence number.
   // detail_json must be a JSON object and must not contain secrets (the
@@ -295,5 +340,6 @@ Status ValidateWorkload(const Workload& workload);
 Status ValidateApiKey(const ApiKey& key);
 Status ValidateSessionCandidate(const Session& candidate, int64_t now);
 Status ValidateNonceSecret(const SecretBytes& secret);
+Status ValidateAdmission(std::span<const RateCharge> charges, const JtiUse& jti, int64_t now);
 
 }  // namespace astis::store

@@ -737,6 +737,151 @@ TEST_P(StoreConformanceTest, ConcurrentRateLimitNeverExceeds) {
   EXPECT_EQ(denied.load(), kThreads * kPerThread - kLimit);
 }
 
+// ---------------------------------------------------------------- request admission
+
+namespace {
+std::vector<RateCharge> Charges(int64_t key_limit, int64_t pod_limit, int64_t window = kNow) {
+  return {RateCharge{"key:k1", window, window + 60, key_limit}, RateCharge{"pod:uid-1", window, window + 60, pod_limit}};
+}
+}  // namespace
+
+TEST_P(StoreConformanceTest, AdmitRequestAdmitsThenRefusesReplay) {
+  auto first = store_->AdmitRequest(Charges(10, 10), JtiUse{"jkt-A", "jti-1", kNow + 60}, kNow);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->outcome, Admission::Outcome::kAdmitted);
+  auto replay = store_->AdmitRequest(Charges(10, 10), JtiUse{"jkt-A", "jti-1", kNow + 90}, kNow + 30);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(replay->outcome, Admission::Outcome::kReplay);
+  // The jti recorded by AdmitRequest is the one InsertJti sees, and back.
+  auto via_insert = store_->InsertJti("jkt-A", "jti-1", kNow + 90, kNow + 30);
+  ASSERT_TRUE(via_insert.ok());
+  EXPECT_FALSE(*via_insert);
+  ASSERT_TRUE(store_->InsertJti("jkt-A", "jti-2", kNow + 90, kNow + 30).ok());
+  auto after_insert = store_->AdmitRequest(Charges(10, 10), JtiUse{"jkt-A", "jti-2", kNow + 90}, kNow + 30);
+  ASSERT_TRUE(after_insert.ok());
+  EXPECT_EQ(after_insert->outcome, Admission::Outcome::kReplay);
+  // Another key's identical jti is not a replay; an expired entry is re-armed.
+  auto other_key = store_->AdmitRequest(Charges(10, 10), JtiUse{"jkt-B", "jti-1", kNow + 60}, kNow);
+  ASSERT_TRUE(other_key.ok());
+  EXPECT_EQ(other_key->outcome, Admission::Outcome::kAdmitted);
+  auto rearmed = store_->AdmitRequest(Charges(10, 10, kNow + 60), JtiUse{"jkt-A", "jti-1", kNow + 200}, kNow + 100);
+  ASSERT_TRUE(rearmed.ok());
+  EXPECT_EQ(rearmed->outcome, Admission::Outcome::kAdmitted);
+}
+
+TEST_P(StoreConformanceTest, AdmitRequestCountsEveryBucketAndNamesTheFirstOverLimit) {
+  // Pod bucket allows 2: the third request is limited by charge 1 (the pod).
+  for (int i = 0; i < 2; ++i) {
+    auto r = store_->AdmitRequest(Charges(5, 2), JtiUse{"jkt-A", "jti-" + std::to_string(i), kNow + 60}, kNow);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->outcome, Admission::Outcome::kAdmitted) << i;
+  }
+  auto third = store_->AdmitRequest(Charges(5, 2), JtiUse{"jkt-A", "jti-2", kNow + 120}, kNow);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->outcome, Admission::Outcome::kRateLimited);
+  EXPECT_EQ(third->limited, 1u);
+  // The key bucket counted the limited request too (3 of 5 used): two more
+  // fit, via ConsumeRate, which shares the counters.
+  for (int i = 0; i < 2; ++i) {
+    auto r = store_->ConsumeRate("key:k1", kNow, kNow + 60, 5);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(*r) << i;
+  }
+  auto key_full = store_->AdmitRequest(Charges(5, 100), JtiUse{"jkt-A", "jti-3", kNow + 60}, kNow);
+  ASSERT_TRUE(key_full.ok());
+  EXPECT_EQ(key_full->outcome, Admission::Outcome::kRateLimited);
+  EXPECT_EQ(key_full->limited, 0u);
+  // A rate-limited request's jti is spent: presenting it again is a replay
+  // once the window allows requests again.
+  auto spent = store_->AdmitRequest(Charges(5, 2, kNow + 60), JtiUse{"jkt-A", "jti-2", kNow + 150}, kNow + 60);
+  ASSERT_TRUE(spent.ok());
+  EXPECT_EQ(spent->outcome, Admission::Outcome::kReplay);
+  // Rate limiting is reported before a replay.
+  auto both = store_->AdmitRequest(Charges(5, 2), JtiUse{"jkt-A", "jti-0", kNow + 60}, kNow);
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->outcome, Admission::Outcome::kRateLimited);
+}
+
+TEST_P(StoreConformanceTest, AdmitRequestWithoutChargesIsInsertJti) {
+  auto r = store_->AdmitRequest({}, JtiUse{"jkt-A", "jti-1", kNow + 60}, kNow);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Admission::Outcome::kAdmitted);
+  auto again = store_->AdmitRequest({}, JtiUse{"jkt-A", "jti-1", kNow + 60}, kNow);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->outcome, Admission::Outcome::kReplay);
+}
+
+TEST_P(StoreConformanceTest, AdmitRequestRefusesBadArgumentsAndChangesNothing) {
+  const JtiUse ok_jti{"jkt-A", "jti-1", kNow + 60};
+  std::vector<RateCharge> twice = {RateCharge{"key:k1", kNow, kNow + 60, 5}, RateCharge{"key:k1", kNow, kNow + 60, 5}};
+  EXPECT_EQ(store_->AdmitRequest(twice, ok_jti, kNow).status().code(), Code::kInvalidArgument);
+  std::vector<RateCharge> many;
+  for (size_t i = 0; i <= kMaxRateCharges; ++i) many.push_back(RateCharge{"b" + std::to_string(i), kNow, kNow + 60, 5});
+  EXPECT_EQ(store_->AdmitRequest(many, ok_jti, kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->AdmitRequest(Charges(0, 5), ok_jti, kNow).status().code(), Code::kInvalidArgument);
+  std::vector<RateCharge> empty_key = {RateCharge{"", kNow, kNow + 60, 5}};
+  EXPECT_EQ(store_->AdmitRequest(empty_key, ok_jti, kNow).status().code(), Code::kInvalidArgument);
+  std::vector<RateCharge> no_window = {RateCharge{"k", kNow, kNow, 5}};
+  EXPECT_EQ(store_->AdmitRequest(no_window, ok_jti, kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->AdmitRequest(Charges(5, 5), JtiUse{"", "jti-1", kNow + 60}, kNow).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(store_->AdmitRequest(Charges(5, 5), JtiUse{"jkt-A", "", kNow + 60}, kNow).status().code(),
+            Code::kInvalidArgument);
+  const std::string long_jti(kMaxJtiLength + 1, 'x');
+  EXPECT_EQ(store_->AdmitRequest(Charges(5, 5), JtiUse{"jkt-A", long_jti, kNow + 60}, kNow).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(store_->AdmitRequest(Charges(5, 5), JtiUse{"jkt-A", "jti-1", kNow}, kNow).status().code(),
+            Code::kInvalidArgument);
+  // None of the refused calls recorded the jti or counted a request.
+  auto fresh = store_->AdmitRequest(Charges(1, 1), ok_jti, kNow);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->outcome, Admission::Outcome::kAdmitted);
+}
+
+TEST_P(StoreConformanceTest, ConcurrentAdmitNeverExceeds) {
+  std::vector<std::unique_ptr<Store>> extra;
+  std::vector<Store*> stores = {store_.get()};
+  if (env_->SharesState()) {
+    extra.push_back(OpenAnother());
+    ASSERT_NE(extra.back(), nullptr);
+    stores.push_back(extra.back().get());
+  }
+  // Distinct jtis, one pod bucket limit: exactly kLimit admitted. Then every
+  // caller replays one shared jti: exactly one admitted.
+  constexpr int kThreads = 8, kPerThread = 10, kLimit = 25;
+  std::atomic<int> admitted{0}, limited{0}, replays{0}, errors{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      Store* s = stores[static_cast<size_t>(t) % stores.size()];
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string jti = "t" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = s->AdmitRequest(Charges(1000, kLimit), JtiUse{"jkt-A", jti, kNow + 60}, kNow);
+        if (!r.ok()) {
+          ++errors;
+        } else if (r->outcome == Admission::Outcome::kAdmitted) {
+          ++admitted;
+        } else if (r->outcome == Admission::Outcome::kRateLimited) {
+          ++limited;
+        }
+      }
+      auto shared = s->AdmitRequest(Charges(1000, 1000, kNow + 60), JtiUse{"jkt-A", "shared", kNow + 120}, kNow + 60);
+      if (!shared.ok()) {
+        ++errors;
+      } else if (shared->outcome == Admission::Outcome::kReplay) {
+        ++replays;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(admitted.load(), kLimit);
+  EXPECT_EQ(limited.load(), kThreads * kPerThread - kLimit);
+  EXPECT_EQ(replays.load(), kThreads - 1);
+}
+
 // ---------------------------------------------------------------- config audit
 
 TEST_P(StoreConformanceTest, ConfigAuditAppendList) {
@@ -882,9 +1027,11 @@ TEST_P(StoreConformanceTest, FaultInjectionReturnsStoreUnavailable) {
             Code::kStoreUnavailable);
   EXPECT_EQ(faulty.InsertJti("jkt-A", "jti-1", kNow + 60, kNow).status().code(), Code::kStoreUnavailable);
   EXPECT_EQ(faulty.ConsumeRate("k", kNow, kNow + 60, 1).status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(faulty.AdmitRequest(Charges(1, 1), JtiUse{"jkt-A", "jti-1", kNow + 60}, kNow).status().code(),
+            Code::kStoreUnavailable);
   EXPECT_EQ(faulty.GetOrCreateNonceSecret(FilledSecret(1), kNow).status().code(), Code::kStoreUnavailable);
   EXPECT_EQ(faulty.PurgeExpired(kNow, 10).status().code(), Code::kStoreUnavailable);
-  EXPECT_EQ(faulty.failed_calls(), 7);
+  EXPECT_EQ(faulty.failed_calls(), 8);
   // Nothing reached the wrapped store while failing.
   EXPECT_EQ(store_->GetCluster("stage").status().code(), Code::kNotFound);
   EXPECT_EQ(store_->GetSession("s1").status().code(), Code::kNotFound);

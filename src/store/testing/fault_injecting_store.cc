@@ -68,6 +68,10 @@ Result<bool> FaultInjectingStore::ConsumeRate(std::string_view bucket_key, int64
                                               int64_t limit) {
   ASTIS_FAULT_OR(ConsumeRate(bucket_key, window_start, window_end, limit));
 }
+Result<Admission> FaultInjectingStore::AdmitRequest(std::span<const RateCharge> charges, const JtiUse& jti,
+                                                    int64_t now) {
+  ASTIS_FAULT_OR(AdmitRequest(charges, jti, now));
+}
 Result<int64_t> FaultInjectingStore::AppendConfigAudit(std::string_view actor, std::string_view action,
                                                        std::string_view detail_json, int64_t now) {
   ASTIS_FAULT_OR(AppendConfigAudit(actor, action, detail_json, now));

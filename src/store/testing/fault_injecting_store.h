@@ -51,6 +51,7 @@ class FaultInjectingStore final : public Store {
   Result<SecretBytes> GetOrCreateNonceSecret(SecretBytes candidate, int64_t now) override;
   Result<NonceSecrets> GetNonceSecrets() override;
   Status RotateNonceSecret(SecretBytes next, int64_t now) override;
+  Result<Admission> AdmitRequest(std::span<const RateCharge> charges, const JtiUse& jti, int64_t now) override;
   Result<bool> ConsumeRate(std::string_view bucket_key, int64_t window_start, int64_t window_end,
                            int64_t limit) override;
   Result<int64_t> AppendConfigAudit(std::string_view actor, std::string_view action, std::string_view detail_json,
