@@ -5,6 +5,7 @@
 // throwaway cluster from src/store/testing/pg_server.h; skipped otherwise).
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <memory>
@@ -34,10 +35,19 @@ Status Seed(Store& s) {
   Cluster c;
   c.name = "bench-c1";
   c.issuer = "https://issuer.example.com";
-  c.jwks_json = R"({"keys":[]})";
+  // About the size of a real cluster JWKS (an RSA-2048 and a P-256 key).
+  c.jwks_json = R"({"keys":[{"kty":"RSA","kid":"rsa-1","alg":"RS256","use":"sig","e":"AQAB","n":")" +
+                std::string(342, 'x') + R"("},{"kty":"EC","kid":"ec-1","alg":"ES256","use":"sig","crv":"P-256","x":")" +
+                std::string(43, 'y') + R"(","y":")" + std::string(43, 'z') + R"("}]})";
   c.api_url = "https://127.0.0.1:6443";
   c.created_at = kNow;
   ASTIS_RETURN_IF_ERROR(s.PutCluster(c));
+  Workload w;
+  w.cluster = "bench-c1";
+  w.namespace_ = "bench";
+  w.service_account = "loadgen";
+  w.image_digests = {"sha256:" + std::string(64, 'a'), "sha256:" + std::string(64, 'b')};
+  ASTIS_RETURN_IF_ERROR(s.PutWorkload(w));
   ApiKey k;
   k.id = "benchkey0001";
   k.hash.assign(32, 0x42);
@@ -128,6 +138,53 @@ void BM_StoreConsumeRate(benchmark::State& state) {
   }
 }
 
+// The writes of one /v1 request: both rate counters and the jti, in one
+// store call (what the edge does) ...
+void BM_StoreAdmitRequest(benchmark::State& state) {
+  Store* s = StoreOrSkip(state);
+  if (s == nullptr) return;
+  const std::array<RateCharge, 2> charges{RateCharge{"key:benchkey0001", kNow, kNow + 60, 1'000'000'000},
+                                          RateCharge{"pod:uid-bench", kNow, kNow + 60, 1'000'000'000}};
+  for (auto _ : state) {
+    const std::string jti = Unique("jti-");
+    auto r = s->AdmitRequest(charges, JtiUse{"jkt-bench", jti, kNow + 120}, kNow);
+    if (!r.ok() || r->outcome != Admission::Outcome::kAdmitted) state.SkipWithError("admit failed");
+  }
+}
+
+// ... and the same writes as three calls (what it did before AdmitRequest).
+void BM_StoreThreeWrites(benchmark::State& state) {
+  Store* s = StoreOrSkip(state);
+  if (s == nullptr) return;
+  for (auto _ : state) {
+    auto a = s->ConsumeRate("key:benchkey0001", kNow, kNow + 60, 1'000'000'000);
+    auto b = s->ConsumeRate("pod:uid-bench", kNow, kNow + 60, 1'000'000'000);
+    auto c = s->InsertJti("jkt-bench", Unique("jti-"), kNow + 120, kNow);
+    if (!a.ok() || !b.ok() || !c.ok()) state.SkipWithError("write failed");
+  }
+}
+
+// The reads gate 2 and gate 4 make per request.
+void BM_StoreListClusters(benchmark::State& state) {
+  Store* s = StoreOrSkip(state);
+  if (s == nullptr) return;
+  for (auto _ : state) {
+    auto r = s->ListClusters();
+    if (!r.ok() || r->empty()) state.SkipWithError("list failed");
+    benchmark::DoNotOptimize(r);
+  }
+}
+
+void BM_StoreGetWorkload(benchmark::State& state) {
+  Store* s = StoreOrSkip(state);
+  if (s == nullptr) return;
+  for (auto _ : state) {
+    auto r = s->GetWorkload("bench-c1", "bench", "loadgen");
+    if (!r.ok()) state.SkipWithError("get workload failed");
+    benchmark::DoNotOptimize(r);
+  }
+}
+
 Session Candidate(const std::string& uid) {
   Session c;
   c.id = Unique("sess-0123456789abcdef-");
@@ -185,6 +242,10 @@ BENCHMARK(BM_StoreConsumeRate)->Arg(0)->Arg(1);
 BENCHMARK(BM_StoreEnrollNew)->Arg(0)->Arg(1);
 BENCHMARK(BM_StoreEnrollExtend)->Arg(0)->Arg(1);
 BENCHMARK(BM_StoreGetSession)->Arg(0)->Arg(1);
+BENCHMARK(BM_StoreAdmitRequest)->Arg(0)->Arg(1);
+BENCHMARK(BM_StoreThreeWrites)->Arg(0)->Arg(1);
+BENCHMARK(BM_StoreListClusters)->Arg(0)->Arg(1);
+BENCHMARK(BM_StoreGetWorkload)->Arg(0)->Arg(1);
 
 }  // namespace
 }  // namespace astis::store

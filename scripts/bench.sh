@@ -15,6 +15,9 @@
 #   ASTIS_BENCH_MIN_TIME Google Benchmark min time per benchmark, seconds (default 0.3)
 #   ASTIS_BENCH_OUT      report path (default bench/results/<date>-<host>.md)
 #   ASTIS_BENCH_NO_BUILD=1  use the binaries already in ASTIS_BENCH_BUILD as they are
+#   ASTIS_BENCH_PERF=FILE   also profile the edge during the external load with
+#                           `perf record -g` into FILE (then: perf report -i FILE)
+#   ASTIS_BENCH_ONLY_LOAD=1 stop after the external load (profiling runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -112,10 +115,24 @@ sleep 1  # let the pod watch's first LIST complete (gate 4 from a healthy watch)
 
 log "load: $pods pods, ${secs}s per phase"
 loadout="$work/load.md"
+perf_pid=
+if [[ -n ${ASTIS_BENCH_PERF:-} ]]; then
+  perf record -e cpu-clock -F 2000 -g -p "$edge_pid" -o "$ASTIS_BENCH_PERF" 2>"$work/perf.log" &
+  perf_pid=$!
+fi
 cmd "$loadgen" --edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-key-file "$work/apikey" \
   --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" --cluster bench-c1 --namespace bench \
   --service-account loadgen --digest "$digest" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
   --batch "$batch" --out "$loadout" >/dev/null
+if [[ -n $perf_pid ]]; then
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" 2>/dev/null || true
+  log "profile of the edge in $ASTIS_BENCH_PERF"
+fi
+if [[ ${ASTIS_BENCH_ONLY_LOAD:-0} == 1 ]]; then
+  cat "$loadout"
+  exit 0
+fi
 
 log "SDK cold start: astis-run, process start to plaintext, against the same edge"
 mkdir -p "$work/pod"

@@ -128,6 +128,14 @@ class FileAuditLog final : public AuditSink {
   // one of them fdatasyncs for all (tests EveryAppendDurableBeforeReturn,
   // GroupCommitKeepsChainAndDurability).
   Status Append(const AuditEvent& event) override;
+  // AppendDeferringSync writes the line like Append but does not wait for
+  // it to reach the disk: the next Append (or Sync) makes it durable along
+  // with its own line. Only for a record whose decision takes effect after
+  // a later Append by the same request: the embedded CVS's rewrap line,
+  // whose DEKs reach the pod only after the edge's line for that request is
+  // durable (docs/audit-log.md "Durability"; test
+  // DeferredLineDurableWithTheNextAppend). Errors as Append.
+  Status AppendDeferringSync(const AuditEvent& event);
   // Sync fdatasyncs the file now. Errors: kIo.
   Status Sync();
   // next_seq is the seq the next line will carry.
@@ -160,6 +168,18 @@ class FileAuditLog final : public AuditSink {
   bool syncing_ = false;
   bool sync_failed_ = false;
   uint64_t syncs_ = 0;
+};
+
+// DeferSyncSink is an AuditSink over a FileAuditLog whose Append is the
+// log's AppendDeferringSync (see there for when that is sound). It borrows
+// the log.
+class DeferSyncSink final : public AuditSink {
+ public:
+  explicit DeferSyncSink(FileAuditLog& log) : log_(log) {}
+  Status Append(const AuditEvent& event) override { return log_.AppendDeferringSync(event); }
+
+ private:
+  FileAuditLog& log_;
 };
 
 // VerifyReport is the outcome of VerifyAuditLog.

@@ -273,6 +273,25 @@ TEST_F(AuditLogTest, EveryAppendDurableBeforeReturn) {
   }
 }
 
+// The embedded CVS's line is written without its own fdatasync; the edge's
+// line for the same request, appended next, makes both durable with one.
+TEST_F(AuditLogTest, DeferredLineDurableWithTheNextAppend) {
+  auto log = FileAuditLog::Open(path_, clock_);
+  ASSERT_TRUE(log.ok());
+  DeferSyncSink cvs_sink(**log);
+  ASSERT_TRUE(cvs_sink.Append(Event(1)).ok());
+  EXPECT_EQ((*log)->syncs(), 0u);  // written, not yet synced
+  EXPECT_EQ((*log)->next_seq(), 2u);
+  ASSERT_TRUE((*log)->Append(Event(2)).ok());
+  EXPECT_EQ((*log)->syncs(), 1u);  // one sync for both lines
+  ASSERT_TRUE(cvs_sink.Append(Event(3)).ok());
+  ASSERT_TRUE((*log)->Sync().ok());  // an explicit Sync covers it too
+  ASSERT_TRUE((*log)->Append(Event(4)).ok());
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, 4u);
+}
+
 TEST_F(AuditLogTest, GroupCommitKeepsChainAndDurability) {
   auto log = FileAuditLog::Open(path_, clock_);  // default: each Append durable on return
   ASSERT_TRUE(log.ok());

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <new>
 
+#include "crypto/internal/locked_pool.h"
 #include "crypto/internal/ossl.h"
 #include "crypto/internal/secret_bytes_testing.h"
 
@@ -27,6 +28,18 @@ void SetReleaseHookForTesting(ReleaseHook hook) { g_release_hook.store(hook); }
 SecretBytes::SecretBytes(size_t n, Protection protection) : protection_(protection) {
   if (n == 0) return;  // Empty secrets allocate nothing.
   if (protection == Protection::kLocked) {
+    // Small buffers come from the locked pool (mlock'd, MADV_DONTDUMP,
+    // guard pages around each arena; crypto/internal/locked_pool.h says why
+    // and what it trades). Larger ones, or any once the pool is full, get
+    // their own sodium_malloc mapping.
+    if (auto block = crypto_internal::LockedPool::Global().Allocate(n); block.data != nullptr) {
+      data_ = block.data;
+      locked_ = block.locked;
+      pooled_ = true;
+      size_ = n;
+      std::memset(data_, 0, n);
+      return;
+    }
     crypto_internal::EnsureSodium();
     // sodium_malloc places the buffer against a guard page, and calls
     // sodium_mlock (MADV_DONTDUMP, then mlock) on its page-aligned region but
@@ -60,10 +73,12 @@ SecretBytes SecretBytes::CopyFrom(std::string_view data, Protection protection) 
 }
 
 SecretBytes::SecretBytes(SecretBytes&& other) noexcept
-    : data_(other.data_), size_(other.size_), protection_(other.protection_), locked_(other.locked_) {
+    : data_(other.data_), size_(other.size_), protection_(other.protection_), locked_(other.locked_),
+      pooled_(other.pooled_) {
   other.data_ = nullptr;
   other.size_ = 0;
   other.locked_ = false;
+  other.pooled_ = false;
 }
 
 SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
@@ -73,9 +88,11 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
     size_ = other.size_;
     protection_ = other.protection_;
     locked_ = other.locked_;
+    pooled_ = other.pooled_;
     other.data_ = nullptr;
     other.size_ = 0;
     other.locked_ = false;
+    other.pooled_ = false;
   }
   return *this;
 }
@@ -90,7 +107,9 @@ void SecretBytes::Release() {
   if (data_ == nullptr) return;
   SecureWipe(data_, size_);
   if (auto hook = g_release_hook.load(); hook != nullptr) hook(data_, size_);
-  if (protection_ == Protection::kLocked) {
+  if (pooled_) {
+    crypto_internal::LockedPool::Global().Free(data_, size_);
+  } else if (protection_ == Protection::kLocked) {
     sodium_free(data_);  // munlocks and frees, guard pages included
   } else {
     delete[] data_;
@@ -98,6 +117,7 @@ void SecretBytes::Release() {
   data_ = nullptr;
   size_ = 0;
   locked_ = false;
+  pooled_ = false;
 }
 
 bool operator==(const SecretBytes& a, const SecretBytes& b) { return ConstantTimeEquals(a.Reveal(), b.Reveal()); }

@@ -3,8 +3,11 @@
 // - wiped on release (sodium_memzero / OPENSSL_cleanse semantics),
 // - compared only in constant time (operator== uses CRYPTO_memcmp),
 // - never printable (no operator<<, no formatter; the type is not a string),
-// - optionally locked in RAM and excluded from core dumps (Protection::kLocked:
-//   sodium_malloc guard pages + mlock + MADV_DONTDUMP), as the SDK and CVS use.
+// - optionally locked in RAM and excluded from core dumps (Protection::kLocked),
+//   as the SDK and CVS use: buffers up to 4 KiB come from mlock'd,
+//   MADV_DONTDUMP, MADV_WIPEONFORK arenas fenced by guard pages
+//   (crypto/internal/locked_pool.h), larger ones from sodium_malloc (a guard
+//   page each side, mlock, MADV_DONTDUMP).
 //
 // Raw access goes through Reveal()/RevealMutable() only, so every place that
 // touches secret bytes is found with `grep -rn Reveal src/`.
@@ -73,6 +76,7 @@ class SecretBytes {
   size_t size_ = 0;
   Protection protection_ = Protection::kPlain;
   bool locked_ = false;
+  bool pooled_ = false;  // from crypto_internal::LockedPool (kLocked only)
 };
 
 // No stream output: printing a secret is a compile error.
