@@ -18,6 +18,7 @@
 #   ASTIS_BENCH_PERF=FILE   also profile the edge during the external load with
 #                           `perf record -g` into FILE (then: perf report -i FILE)
 #   ASTIS_BENCH_ONLY_LOAD=1 stop after the external load (profiling runs)
+#   ASTIS_BENCH_PHASES   phases of the external load (default establish,unwrap,batch)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -123,7 +124,7 @@ fi
 cmd "$loadgen" --edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-key-file "$work/apikey" \
   --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" --cluster bench-c1 --namespace bench \
   --service-account loadgen --digest "$digest" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
-  --batch "$batch" --out "$loadout" >/dev/null
+  --batch "$batch" --phases "${ASTIS_BENCH_PHASES:-establish,unwrap,batch}" --out "$loadout" >/dev/null
 if [[ -n $perf_pid ]]; then
   kill -INT "$perf_pid" 2>/dev/null || true
   wait "$perf_pid" 2>/dev/null || true

@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <utility>
 
-#include "admin/internal/json_reader.h"
 #include "admin/internal/line_io.h"
 #include "admin/internal/protocol.h"
 #include "common/json.h"
@@ -253,19 +252,10 @@ std::string AdminServer::HandleLine(const std::string& line, Operations& ops, co
     Record("admin.request", audit::Decision::kDeny, s.code(), s.message() + " from " + actor);
     return ErrorLine(s);
   };
-  auto request = ParseJsonObject(line, JsonLimits{options_.max_line_bytes, 16});
-  if (!request.ok()) return refuse(Error(Code::kInvalidArgument, "malformed request: " + request.status().message()));
-  int64_t version = 0;
-  std::string op;
-  const Json* args = nullptr;
-  if (Status s = internal::JsonReader(*request, "request").Int("v", version).Str("op", op).Object("args", args).Done();
-      !s.ok()) {
-    return refuse(Error(Code::kInvalidArgument, "malformed request: " + s.message()));
-  }
-  if (version != internal::kProtocolVersion) return refuse(Error(Code::kInvalidArgument, "unsupported version"));
-  if (!internal::IsKnownOp(op)) return refuse(Error(Code::kInvalidArgument, "unknown op"));
-
-  Result<Json> result = internal::Dispatch(ops, op, *args);
+  auto request = internal::DecodeRequest(line, options_.max_line_bytes);
+  if (!request.ok()) return refuse(request.status());
+  const std::string& op = request->op;
+  Result<Json> result = internal::Dispatch(ops, op, request->args);
   const Status& status = result.status();
   Record("admin." + op, result.ok() ? audit::Decision::kAllow : audit::Decision::kDeny,
              result.ok() ? Code::kOk : status.code(), result.ok() ? "by " + actor : status.message() + " by " + actor);

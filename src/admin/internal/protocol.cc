@@ -259,6 +259,22 @@ bool IsKnownOp(std::string_view op) {
   return false;
 }
 
+Result<AdminRequest> DecodeRequest(std::string_view line, size_t max_line) {
+  auto request = ParseJsonObject(line, JsonLimits{max_line, 16});
+  if (!request.ok()) return Error(Code::kInvalidArgument, "malformed request: " + request.status().message());
+  int64_t version = 0;
+  AdminRequest out;
+  const Json* args = nullptr;
+  if (Status s = JsonReader(*request, "request").Int("v", version).Str("op", out.op).Object("args", args).Done();
+      !s.ok()) {
+    return Error(Code::kInvalidArgument, "malformed request: " + s.message());
+  }
+  if (version != kProtocolVersion) return Error(Code::kInvalidArgument, "unsupported version");
+  if (!IsKnownOp(out.op)) return Error(Code::kInvalidArgument, "unknown op");
+  out.args = *args;
+  return out;
+}
+
 Result<Json> Dispatch(Operations& ops, std::string_view op, const Json& args) {
   if (op == "cluster.add") {
     ClusterAddArgs a;

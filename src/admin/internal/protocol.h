@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "admin/operations.h"
@@ -19,6 +20,20 @@ inline constexpr int64_t kProtocolVersion = 1;
 
 // IsKnownOp reports whether op names an operation ("cluster.add", ...).
 bool IsKnownOp(std::string_view op);
+
+// AdminRequest is one decoded request line: a known op and its args object.
+struct AdminRequest {
+  std::string op;
+  Json args;
+};
+
+// DecodeRequest parses one request line strictly (docs/admin.md "Admin
+// socket"): a JSON object of at most max_line bytes and depth 16 with
+// exactly the members "v" (kProtocolVersion), "op" (IsKnownOp) and "args"
+// (an object). kInvalidArgument saying what is wrong ("malformed request:
+// ...", "unsupported version", "unknown op"); it never echoes the line.
+// Fuzzed by admin_request_fuzz.
+Result<AdminRequest> DecodeRequest(std::string_view line, size_t max_line);
 
 // Dispatch decodes args strictly for op (kInvalidArgument for a missing,
 // mistyped or unexpected member; kInvalidArgument "unknown op" for an op not
