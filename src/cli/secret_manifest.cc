@@ -1,109 +1,17 @@
 #include "cli/secret_manifest.h"
 
 #include <cctype>
-#include <cerrno>
-#include <cstdlib>
 #include <set>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
 
+#include "lint/yaml_documents.h"
+
 namespace astis::cli {
 namespace {
 
-inline constexpr size_t kMaxNodes = 100000;
-inline constexpr size_t kMaxDepth = 64;
-
-bool IsPlainYamlNull(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
-
-// IsDigits reports whether s is one or more ASCII digits.
-bool IsDigits(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
-std::string_view StripSign(std::string_view s) {
-  return (!s.empty() && (s[0] == '-' || s[0] == '+')) ? s.substr(1) : s;
-}
-
-// IsCoreInt matches [-+]?[0-9]+ (YAML 1.2 core schema, decimal).
-bool IsCoreInt(std::string_view s) { return IsDigits(StripSign(s)); }
-
-// IsCoreFloat matches [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?.
-bool IsCoreFloat(std::string_view s) {
-  s = StripSign(s);
-  size_t e = s.find_first_of("eE");
-  std::string_view mant = s.substr(0, e);
-  if (e != std::string_view::npos && !IsDigits(StripSign(s.substr(e + 1)))) return false;
-  size_t dot = mant.find('.');
-  if (dot == std::string_view::npos) return IsDigits(mant);
-  std::string_view ip = mant.substr(0, dot), fp = mant.substr(dot + 1);
-  if (ip.empty()) return IsDigits(fp);
-  return IsDigits(ip) && (fp.empty() || IsDigits(fp));
-}
-
-// ResolvePlainScalar applies the YAML 1.2 core schema (§10.3.2) to a plain
-// (unquoted) scalar.
-Json ResolvePlainScalar(const std::string& s) {
-  if (IsPlainYamlNull(s)) return Json(nullptr);
-  if (s == "true" || s == "True" || s == "TRUE") return Json(true);
-  if (s == "false" || s == "False" || s == "FALSE") return Json(false);
-  if (IsCoreInt(s)) {
-    errno = 0;
-    char* end = nullptr;
-    long long v = std::strtoll(s.c_str(), &end, 10);
-    if (errno == 0 && end == s.c_str() + s.size()) return Json(static_cast<int64_t>(v));
-    return Json(s);  // out of range: keep the text
-  }
-  if (IsCoreFloat(s)) return Json(std::strtod(s.c_str(), nullptr));
-  return Json(s);
-}
-
-class YamlToJson {
- public:
-  Result<Json> Convert(const YAML::Node& node, size_t depth) {
-    if (++nodes_ > kMaxNodes) return Error(Code::kInvalidArgument, "manifest: too many YAML nodes");
-    if (depth > kMaxDepth) return Error(Code::kInvalidArgument, "manifest: YAML nesting too deep");
-    switch (node.Type()) {
-      case YAML::NodeType::Null:
-      case YAML::NodeType::Undefined:
-        return Json(nullptr);
-      case YAML::NodeType::Scalar: {
-        const std::string& tag = node.Tag();
-        if (tag == "!" || tag == "tag:yaml.org,2002:str") return Json(node.Scalar());
-        if (tag != "?" && !tag.empty()) return Error(Code::kInvalidArgument, "manifest: unsupported YAML tag");
-        return ResolvePlainScalar(node.Scalar());
-      }
-      case YAML::NodeType::Sequence: {
-        Json arr = Json::array();
-        for (const auto& item : node) {
-          ASTIS_ASSIGN_OR_RETURN(Json v, Convert(item, depth + 1));
-          arr.push_back(std::move(v));
-        }
-        return arr;
-      }
-      case YAML::NodeType::Map: {
-        Json obj = Json::object();
-        for (const auto& kv : node) {
-          if (!kv.first.IsScalar()) return Error(Code::kInvalidArgument, "manifest: non-scalar mapping key");
-          const std::string key = kv.first.Scalar();
-          // Duplicate keys are an error (PROTOCOL.md "Words"; yaml-cpp keeps both).
-          if (obj.contains(key)) return Error(Code::kInvalidArgument, "manifest: duplicate mapping key");
-          ASTIS_ASSIGN_OR_RETURN(Json v, Convert(kv.second, depth + 1));
-          obj[key] = std::move(v);
-        }
-        return obj;
-      }
-    }
-    return Error(Code::kInvalidArgument, "manifest: unknown YAML node");
-  }
-
- private:
-  size_t nodes_ = 0;
-};
+inline constexpr size_t kMaxDepth = 64;  // JSON input; YAML has lint::ParseYamlDocuments' limits
 
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
@@ -227,26 +135,17 @@ Result<Json> ParseManifest(std::string_view text) {
     if (!j.ok()) return j.status().Annotate("manifest");
     return j;
   }
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception&) {
-    return Error(Code::kInvalidArgument, "manifest: malformed YAML");
-  }
-  std::vector<const YAML::Node*> present;
-  for (const auto& d : docs) {
-    if (!d.IsNull()) present.push_back(&d);
-  }
-  if (present.empty()) return Error(Code::kInvalidArgument, "manifest: empty input");
+  // One YAML→JSON converter for the whole product (YAML 1.2 core schema,
+  // duplicate keys and unknown tags refused, node and depth limits): the
+  // linter's, which `astis lint` and the MCP tools use too and
+  // mcp_message_fuzz reaches.
+  auto docs = lint::ParseYamlDocuments(text);
+  if (!docs.ok()) return docs.status().Annotate("manifest");
+  if (docs->empty()) return Error(Code::kInvalidArgument, "manifest: empty input");
   // Test: SecretManifestTest.RejectsMultiDocument.
-  if (present.size() != 1) return Error(Code::kInvalidArgument, "manifest: expected exactly one YAML document");
-  if (!present[0]->IsMap()) return Error(Code::kInvalidArgument, "manifest: document is not a mapping");
-  try {
-    YamlToJson conv;
-    return conv.Convert(*present[0], 0);
-  } catch (const YAML::Exception&) {
-    return Error(Code::kInvalidArgument, "manifest: malformed YAML");
-  }
+  if (docs->size() != 1) return Error(Code::kInvalidArgument, "manifest: expected exactly one YAML document");
+  if (!(*docs)[0].is_object()) return Error(Code::kInvalidArgument, "manifest: document is not a mapping");
+  return std::move((*docs)[0]);
 }
 
 std::string EmitYaml(const Json& manifest) {

@@ -1,9 +1,10 @@
 // Multi-document YAML to JSON for linting Kubernetes manifests.
 //
 // yaml-cpp throws; this is the boundary where its exceptions become a Status.
-// The conversion follows the YAML 1.2 core schema like `astis seal`'s
-// ParseManifest (src/cli/secret_manifest.h), but accepts any number of
-// documents, because `kubectl apply -f` does.
+// The product's one YAML-to-JSON converter (YAML 1.2 core schema): `astis
+// lint`, the MCP tools and `astis seal`'s ParseManifest
+// (src/cli/secret_manifest.h, which then requires exactly one document) all
+// parse YAML through it.
 #pragma once
 
 #include <string_view>
