@@ -6,9 +6,12 @@
 
 #include <libpq-fe.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -119,6 +122,51 @@ TEST(PostgresAvailable, ServerStarts) {
 }
 
 // ---------------------------------------------------------------- migrations
+
+// A test process killed without running ~PgServer (SIGKILL, a ctest
+// timeout) must not leave PostgreSQL running or its directory behind: the
+// reaper PgServer::Start leaves behind stops the server and removes it.
+TEST(PostgresStoreTest, PgServerReaperCleansUpAfterOwnerIsKilled) {
+  if (!PgServer::BinariesAvailable()) GTEST_SKIP() << "PostgreSQL server binaries not installed";
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t owner = ::fork();
+  ASSERT_GE(owner, 0);
+  if (owner == 0) {
+    ::close(fds[0]);
+    auto pg = PgServer::Start();
+    const std::string line = (pg.ok() ? (*pg)->dir() : std::string()) + "\n";
+    if (::write(fds[1], line.data(), line.size()) < 0) ::_exit(1);
+    ::pause();  // until killed: ~PgServer never runs
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string dir;
+  char c = 0;
+  while (::read(fds[0], &c, 1) == 1 && c != '\n') dir.push_back(c);
+  ::close(fds[0]);
+  if (dir.empty()) {
+    ::kill(owner, SIGKILL);
+    ::waitpid(owner, nullptr, 0);
+    GTEST_SKIP() << "PgServer::Start failed in the child (see PostgresAvailable.ServerStarts)";
+  }
+  std::ifstream pidfile(dir + "/data/postmaster.pid");
+  pid_t postmaster = 0;
+  pidfile >> postmaster;
+  ASSERT_GT(postmaster, 0) << "no postmaster.pid in " << dir;
+  ASSERT_EQ(::kill(postmaster, 0), 0) << "the server is not running";
+
+  ASSERT_EQ(::kill(owner, SIGKILL), 0);
+  ASSERT_EQ(::waitpid(owner, nullptr, 0), owner);
+  // Polling with a deadline: the reaper works asynchronously by design.
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; ++i) {
+    gone = ::kill(postmaster, 0) != 0 && !std::filesystem::exists(dir);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(::kill(postmaster, 0), 0) << "PostgreSQL still running after its owner was killed";
+  EXPECT_FALSE(std::filesystem::exists(dir)) << dir << " left behind";
+}
 
 TEST(PostgresStoreTest, ConcurrentMigrationFromManyStores) {
   ASTIS_REQUIRE_PG(server);

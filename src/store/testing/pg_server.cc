@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -167,13 +168,73 @@ Result<std::unique_ptr<PgServer>> PgServer::Start() {
     }
     if (s->RunPgCtl("start").ok()) {
       s->running_ = true;
+      s->StartReaper();
       return s;
     }
   }
   return Error(Code::kInternal, "PostgreSQL did not start; see " + log);
 }
 
+// StartReaper forks `sh` reading a pipe whose only write end this process
+// holds (close-on-exec, so servers the test starts do not keep it open).
+// Reading returns end of file when this process is gone; the reaper then
+// sends the postmaster SIGQUIT (immediate shutdown), waits for it to exit
+// and removes the directory. Best effort: without a reaper the tests work
+// as before.
+void PgServer::StartReaper() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return;
+  static const char kScript[] =
+      "while read -r _; do :; done\n"
+      "pid=$(head -n 1 \"$1/data/postmaster.pid\" 2>/dev/null)\n"
+      "if [ -n \"$pid\" ]; then\n"
+      "  kill -QUIT \"$pid\" 2>/dev/null\n"
+      "  n=0; while kill -0 \"$pid\" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done\n"
+      "fi\n"
+      "rm -rf \"$1\"\n";
+  std::vector<std::string> args = {"/bin/sh", "-c", kScript, "astis-pg-reaper", dir_};
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return;
+  }
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    ::setsid();
+    ::dup2(fds[0], 0);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    if (devnull >= 0) {
+      ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[0]);
+  reaper_fd_ = fds[1];
+  reaper_pid_ = pid;
+}
+
+// StopReaper ends the reaper without letting it act (the owner cleans up).
+void PgServer::StopReaper() {
+  if (reaper_pid_ > 0) {
+    ::kill(reaper_pid_, SIGKILL);
+    while (::waitpid(reaper_pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    reaper_pid_ = -1;
+  }
+  if (reaper_fd_ >= 0) {
+    ::close(reaper_fd_);
+    reaper_fd_ = -1;
+  }
+}
+
 PgServer::~PgServer() {
+  StopReaper();
   if (running_) (void)Stop();
   if (!dir_.empty()) {
     std::error_code ec;

@@ -22,7 +22,11 @@ namespace astis::store::testing {
 // PgServer owns one running (or stopped) throwaway cluster.
 class PgServer {
  public:
-  // Start makes and starts a cluster; the caller owns it.
+  // Start makes and starts a cluster; the caller owns it. A reaper process
+  // (its own session, so a kill of the test's process group spares it)
+  // waits for the owning process to end: if the test process dies without
+  // running ~PgServer (SIGKILL, a ctest timeout), the reaper stops the
+  // server and removes its directory (test PostgresStoreTest.PgServerReaperCleansUpAfterOwnerIsKilled).
   // kFailedPrecondition when no /usr/lib/postgresql/<version>/bin/initdb
   // exists (or $ASTIS_PG_BINDIR lacks one) or, as root, there is no
   // `postgres` user (tests skip on it); kIo or kInternal when initdb or the
@@ -60,6 +64,8 @@ class PgServer {
  private:
   PgServer() = default;
   Status RunPgCtl(const std::string& action);
+  void StartReaper();
+  void StopReaper();
 
   std::string bindir_;
   std::string dir_;   // temp dir: data/, the socket, server.log
@@ -68,6 +74,8 @@ class PgServer {
   bool running_ = false;
   int run_uid_ = -1;  // >= 0: run server binaries as this uid (we are root)
   int run_gid_ = -1;
+  int reaper_fd_ = -1;  // write end of the pipe the reaper reads; closes when we die
+  int reaper_pid_ = -1;
 };
 
 }  // namespace astis::store::testing
