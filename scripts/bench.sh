@@ -19,6 +19,8 @@
 #                           `perf record -g` into FILE (then: perf report -i FILE)
 #   ASTIS_BENCH_ONLY_LOAD=1 stop after the external load (profiling runs)
 #   ASTIS_BENCH_PHASES   phases of the external load (default establish,unwrap,batch)
+#   ASTIS_BENCH_RATE     open-loop requests/s offered in total (default 200)
+#   ASTIS_BENCH_SOAK     soak: pods/sessions to establish after the load (default 0: skipped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -135,6 +137,14 @@ if [[ ${ASTIS_BENCH_ONLY_LOAD:-0} == 1 ]]; then
   exit 0
 fi
 
+rate=${ASTIS_BENCH_RATE:-200}
+log "open-loop load: $pods pods, $rate requests/s offered, ${secs}s per phase"
+openout="$work/open.md"
+cmd "$loadgen" --edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-key-file "$work/apikey" \
+  --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" --cluster bench-c1 --namespace bench \
+  --service-account loadgen --digest "$digest" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
+  --batch "$batch" --rate "$rate" --out "$openout" >/dev/null
+
 log "SDK cold start: astis-run, process start to plaintext, against the same edge"
 mkdir -p "$work/pod"
 cmd "$loadgen" --edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" \
@@ -152,6 +162,19 @@ for _ in $(seq 1 20); do
   t1=$(date +%s%N)
   echo $(( (t1 - t0) / 1000 )) >>"$cold"
 done
+
+# The soak leaves N sessions on the edge, so it runs after everything else
+# that uses this edge.
+soak=${ASTIS_BENCH_SOAK:-0}
+soakout="$work/soak.md"
+: >"$soakout"
+if (( soak > 0 )); then
+  log "soak: $soak pods, one session each"
+  cmd "$loadgen" --edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-key-file "$work/apikey" \
+    --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" --cluster bench-c1 --namespace bench \
+    --service-account loadgen --digest "$digest" --server-pid "$edge_pid" --phases "" \
+    --soak-sessions "$soak" --store-file "$store" --out "$soakout" >/dev/null
+fi
 
 log "load (in process, for comparison)"
 inproc="$work/inproc.md"
@@ -179,6 +202,16 @@ mkdir -p "$(dirname "$out")"
   echo "## Against a real edge (\`astis serve\`, embedded CVS, SQLite file, pod watch) and the stand-in"
   echo
   cat "$loadout"
+  echo
+  echo "## Open loop against the same edge (\`--rate $rate\`, $pods pods)"
+  echo
+  cat "$openout"
+  if [[ -s $soakout ]]; then
+    echo
+    echo "## Soak (\`--soak-sessions $soak\`)"
+    echo
+    cat "$soakout"
+  fi
   echo
   echo "## SDK cold start (\`astis-run --env V=bench-value -- /bin/true\`, 20 runs, µs)"
   echo

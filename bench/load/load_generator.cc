@@ -19,6 +19,7 @@
 #include "jose/dpop.h"
 #include "jose/jwk.h"
 #include "load/proc_stats.h"
+#include "load/schedule.h"
 #include "net/https_client.h"
 #include "net/tls.h"
 
@@ -36,6 +37,41 @@ const char* PhaseName(Phase p) {
   return "?";
 }
 
+std::string EdgeErrorCode(const std::string& body) {
+  auto j = ParseJson(body);
+  if (!j.ok() || !j->is_object() || !j->contains("error") || !(*j)["error"].is_object()) return "";
+  const Json& e = (*j)["error"];
+  return e.contains("code") && e["code"].is_string() ? e["code"].get<std::string>() : "";
+}
+
+Result<net::HttpResponse> SendWithProof(net::HttpsClient& edge, const Target& t, const std::string& token,
+                                        const std::string& ath, const Ed25519PrivateKey& dpop, std::string& nonce,
+                                        const std::string& method, const std::string& path, const std::string& body,
+                                        uint64_t* retries) {
+  for (int attempt = 0;; ++attempt) {
+    net::HttpRequest req;
+    req.method = method;
+    req.target = path;
+    req.body = body;
+    ASTIS_ASSIGN_OR_RETURN(std::string jti, jose::NewDpopJti(DefaultRandom()));
+    std::optional<std::string> bh;
+    if (!body.empty()) bh = jose::DpopHash(body);
+    req.headers.emplace_back("X-Astis-Api-Key", std::string(t.api_key.RevealString()));
+    req.headers.emplace_back("Authorization", "DPoP " + token);
+    req.headers.emplace_back(
+        "DPoP", jose::MakeDpopProof(dpop, method, t.edge_url + path, DefaultClock().NowUnix(), jti, ath,
+                                    nonce.empty() ? std::nullopt : std::optional<std::string_view>(nonce),
+                                    bh ? std::optional<std::string_view>(*bh) : std::nullopt));
+    if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+    ASTIS_ASSIGN_OR_RETURN(net::HttpResponse resp, edge.Send(req));
+    if (auto n = resp.Header("DPoP-Nonce"); n.has_value()) nonce = *n;
+    const bool use_nonce =
+        resp.status == 401 && resp.Header("WWW-Authenticate").value_or("") == "DPoP error=\"use_dpop_nonce\"";
+    if (!use_nonce || attempt == 1) return resp;
+    if (retries != nullptr) ++*retries;
+  }
+}
+
 namespace {
 
 net::TlsClientConfig TrustOnly(const std::string& ca_pem) {
@@ -44,16 +80,20 @@ net::TlsClientConfig TrustOnly(const std::string& ca_pem) {
   return tls;
 }
 
-// ErrorCodeOf returns the PROTOCOL.md §7 code of an error body, or "".
-std::string ErrorCodeOf(const std::string& body) {
-  auto j = ParseJson(body);
-  if (!j.ok() || !j->is_object() || !j->contains("error") || !(*j)["error"].is_object()) return "";
-  const Json& e = (*j)["error"];
-  return e.contains("code") && e["code"].is_string() ? e["code"].get<std::string>() : "";
+// TokenAlg reads the "alg" of a compact JWS's protected header (the pod's
+// own token, only to report which verify the edge does), or "?".
+std::string TokenAlg(const std::string& jws) {
+  const size_t dot = jws.find('.');
+  if (dot == std::string::npos) return "?";
+  auto header = B64uDecodeToString(std::string_view(jws).substr(0, dot));
+  if (!header.ok()) return "?";
+  auto j = ParseJson(*header);
+  if (!j.ok() || !j->is_object() || !j->contains("alg") || !(*j)["alg"].is_string()) return "?";
+  return (*j)["alg"].get<std::string>();
 }
 
 Status Unexpected(std::string_view step, const net::HttpResponse& r) {
-  std::string code = ErrorCodeOf(r.body);
+  std::string code = EdgeErrorCode(r.body);
   return Error(Code::kUnavailable, std::string(step) + ": HTTP " + std::to_string(r.status) +
                                        (code.empty() ? "" : " " + code));
 }
@@ -75,33 +115,10 @@ struct LoadGenerator::Pod {
   std::vector<std::string> capsules_b64u;
   std::string establish_body;
 
-  // Send sends one request with the three credentials and a fresh proof;
-  // on 401 use_dpop_nonce it retries once with the nonce just received
-  // (RFC 9449 §8), counting the retry.
+  // Send sends one request with the pod's credentials (SendWithProof).
   Result<net::HttpResponse> Send(const Target& t, const std::string& method, const std::string& path,
                                  const std::string& body, uint64_t* retries) {
-    for (int attempt = 0;; ++attempt) {
-      net::HttpRequest req;
-      req.method = method;
-      req.target = path;
-      req.body = body;
-      ASTIS_ASSIGN_OR_RETURN(std::string jti, jose::NewDpopJti(DefaultRandom()));
-      std::optional<std::string> bh;
-      if (!body.empty()) bh = jose::DpopHash(body);
-      req.headers.emplace_back("X-Astis-Api-Key", std::string(t.api_key.RevealString()));
-      req.headers.emplace_back("Authorization", "DPoP " + token);
-      req.headers.emplace_back(
-          "DPoP", jose::MakeDpopProof(*dpop, method, t.edge_url + path, DefaultClock().NowUnix(), jti, ath,
-                                      nonce.empty() ? std::nullopt : std::optional<std::string_view>(nonce),
-                                      bh ? std::optional<std::string_view>(*bh) : std::nullopt));
-      if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-      ASTIS_ASSIGN_OR_RETURN(net::HttpResponse resp, http->Send(req));
-      if (auto n = resp.Header("DPoP-Nonce"); n.has_value()) nonce = *n;
-      const bool use_nonce =
-          resp.status == 401 && resp.Header("WWW-Authenticate").value_or("") == "DPoP error=\"use_dpop_nonce\"";
-      if (!use_nonce || attempt == 1) return resp;
-      if (retries != nullptr) ++*retries;
-    }
+    return SendWithProof(*http, t, token, ath, *dpop, nonce, method, path, body, retries);
   }
 
   std::string UnwrapBody(size_t first, size_t count) const {
@@ -213,6 +230,7 @@ Result<std::unique_ptr<LoadGenerator>> LoadGenerator::Setup(const Target& t, con
     pod->uid = std::move(bound.uid);
     pod->token = std::move(bound.token);
     pod->ath = jose::DpopHash(pod->token);
+    if (report != nullptr && report->token_alg.empty()) report->token_alg = TokenAlg(pod->token);
 
     ASTIS_ASSIGN_OR_RETURN(Ed25519PrivateKey dpop, Ed25519PrivateKey::Generate(rng));
     pod->dpop = std::make_unique<Ed25519PrivateKey>(std::move(dpop));
@@ -273,17 +291,31 @@ PhaseReport LoadGenerator::Run(Phase phase) {
   using SteadyClock = std::chrono::steady_clock;
   PhaseReport rep;
   rep.phase = phase;
+  rep.offered_rate = options_.rate > 0 ? options_.rate : 0;
   struct PerThread {
-    std::vector<uint32_t> latencies_us;
-    uint64_t requests = 0, secrets = 0, errors = 0, retries = 0;
+    std::vector<uint64_t> latencies_us;
+    uint64_t requests = 0, secrets = 0, errors = 0, retries = 0, unsent = 0;
     std::map<std::string, uint64_t> kinds;
     double cpu_seconds = 0;
   };
   std::vector<PerThread> per(pods_.size());
   const size_t capsules = phase == Phase::kBatch ? static_cast<size_t>(options_.batch) : 1;
+  // Open loop: one schedule per pod (schedule.h); empty for a closed loop.
+  std::vector<PodSchedule> schedules;
+  if (options_.rate > 0) {
+    for (size_t i = 0; i < pods_.size(); ++i) {
+      auto s = PodSchedule::Make(options_.rate, static_cast<int>(pods_.size()), static_cast<int>(i));
+      if (!s.ok()) {
+        ++rep.errors;
+        ++rep.error_kinds["schedule:" + s.status().message()];
+        return rep;
+      }
+      schedules.push_back(*s);
+    }
+  }
   std::atomic<int> ready{0};
   std::atomic<bool> go{false};
-  SteadyClock::time_point deadline;
+  SteadyClock::time_point start, deadline;  // written before go is set, read after
 
   std::vector<std::thread> threads;
   threads.reserve(pods_.size());
@@ -295,12 +327,31 @@ PhaseReport LoadGenerator::Run(Phase phase) {
       ++ready;
       while (!go.load()) std::this_thread::yield();
       const double cpu0 = ThreadCpuSeconds();
+      const bool open_loop = !schedules.empty();
       size_t next = i;  // rotate through the pod's capsules
-      while (SteadyClock::now() < deadline) {
+      for (uint64_t k = 0;; ++k) {
+        // t0 is when the request should go: its scheduled time (open loop),
+        // or now (closed loop). Latency counts from t0.
+        SteadyClock::time_point t0;
+        if (open_loop) {
+          t0 = start + schedules[i].At(k);
+          if (t0 >= deadline) break;
+          const auto now = SteadyClock::now();
+          if (now >= deadline) {
+            // Behind schedule when the phase ended: what was due is unsent.
+            out.unsent = schedules[i].CountBefore(deadline - start) - k;
+            break;
+          }
+          // Late (the previous answer came after t0): send at once, and the
+          // lateness counts in this request's latency (schedule.h).
+          if (now < t0) std::this_thread::sleep_until(t0);
+        } else {
+          t0 = SteadyClock::now();
+          if (t0 >= deadline) break;
+        }
         const bool establish = phase == Phase::kEstablish;
         const std::string body = establish ? pod.establish_body : pod.UnwrapBody(next, capsules);
         next += capsules;
-        const auto t0 = SteadyClock::now();
         auto resp = pod.Send(target_, "POST", establish ? "/v1/sessions" : "/v1/unwrap", body, &out.retries);
         const auto t1 = SteadyClock::now();
         if (!resp.ok()) {
@@ -311,11 +362,10 @@ PhaseReport LoadGenerator::Run(Phase phase) {
         const int want = establish ? 201 : 200;
         if (resp->status != want) {
           ++out.errors;
-          ++out.kinds["http_" + std::to_string(resp->status) + ":" + ErrorCodeOf(resp->body)];
+          ++out.kinds["http_" + std::to_string(resp->status) + ":" + EdgeErrorCode(resp->body)];
           continue;
         }
-        out.latencies_us.push_back(
-            static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()));
+        out.latencies_us.push_back(OpenLoopLatencyUs(t0 - start, t1 - start));
         ++out.requests;
         if (!establish) {
           auto j = ParseJson(resp->body);
@@ -329,7 +379,7 @@ PhaseReport LoadGenerator::Run(Phase phase) {
               ++out.secrets;
             } else {
               ++out.errors;
-              ++out.kinds["capsule:" + ErrorCodeOf(DumpJson(r))];
+              ++out.kinds["capsule:" + EdgeErrorCode(DumpJson(r))];
             }
           }
         }
@@ -339,7 +389,7 @@ PhaseReport LoadGenerator::Run(Phase phase) {
   }
   while (ready.load() < static_cast<int>(threads.size())) std::this_thread::yield();
   auto before = ReadProcStats(options_.server_pid);
-  const auto start = SteadyClock::now();
+  start = SteadyClock::now();
   deadline = start + std::chrono::microseconds(static_cast<int64_t>(options_.phase_seconds * 1e6));
   go.store(true);
   for (auto& th : threads) th.join();
@@ -347,7 +397,7 @@ PhaseReport LoadGenerator::Run(Phase phase) {
   auto after = ReadProcStats(options_.server_pid);
 
   rep.seconds = std::chrono::duration<double>(end - start).count();
-  std::vector<uint32_t> all;
+  std::vector<uint64_t> all;
   double client_cpu = 0;
   for (PerThread& p : per) {
     all.insert(all.end(), p.latencies_us.begin(), p.latencies_us.end());
@@ -355,20 +405,16 @@ PhaseReport LoadGenerator::Run(Phase phase) {
     rep.secrets += p.secrets;
     rep.errors += p.errors;
     rep.nonce_retries += p.retries;
+    rep.unsent += p.unsent;
     for (const auto& [k, v] : p.kinds) rep.error_kinds[k] += v;
     client_cpu += p.cpu_seconds;
   }
   if (phase == Phase::kEstablish) rep.secrets = 0;
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double q) -> double {
-    if (all.empty()) return 0;
-    size_t idx = static_cast<size_t>(q * static_cast<double>(all.size() - 1) + 0.5);
-    return all[std::min(idx, all.size() - 1)];
-  };
-  rep.p50_us = pct(0.50);
-  rep.p90_us = pct(0.90);
-  rep.p99_us = pct(0.99);
-  rep.max_us = all.empty() ? 0 : all.back();
+  const LatencySummary lat = Summarize(all);
+  rep.p50_us = lat.p50_us;
+  rep.p90_us = lat.p90_us;
+  rep.p99_us = lat.p99_us;
+  rep.max_us = lat.max_us;
   if (before.ok() && after.ok()) {
     rep.server_cpu_seconds = after->cpu_seconds - before->cpu_seconds;
     // In process, the pods' own threads are subtracted (what is left is

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "crypto/ed25519.h"
 #include "load/bench_world.h"
 #include "net/https_client.h"
 
@@ -35,6 +36,10 @@ struct LoadOptions {
   double phase_seconds = 5;    // measured duration of each phase
   int batch = 16;              // capsules per batched unwrap (1..64)
   int64_t server_pid = 0;      // process whose CPU/RSS is reported; 0: this process
+  // rate > 0: open loop, `rate` requests/s offered in total, each pod on its
+  // own fixed schedule (schedule.h), latency from the scheduled send time.
+  // 0: closed loop (each pod sends again as soon as its answer arrives).
+  double rate = 0;
   std::string pod_prefix = "bench-pod";
 };
 
@@ -42,6 +47,8 @@ struct LoadOptions {
 struct PhaseReport {
   Phase phase = Phase::kUnwrap;
   double seconds = 0;
+  double offered_rate = 0;     // open loop: requests/s offered; 0: closed loop
+  uint64_t unsent = 0;         // open loop: sends scheduled in the phase but not made (pods behind)
   uint64_t requests = 0;       // completed with the expected status
   uint64_t secrets = 0;        // capsules rewrapped successfully
   uint64_t errors = 0;         // unexpected statuses, per-capsule errors, transport failures
@@ -58,6 +65,7 @@ struct SetupReport {
   int pods = 0;
   double seconds = 0;
   uint64_t values_verified = 0;  // sealed values unwrapped, opened and decrypted to the expected plaintext
+  std::string token_alg;         // "alg" of the pods' tokens (JWS header), e.g. "RS256": picks the floor
 };
 
 // BoundPod is a pod created through the Kubernetes API and its bound token.
@@ -67,6 +75,21 @@ struct BoundPod {
   std::string uid;
   std::string token;
 };
+
+// EdgeErrorCode returns the PROTOCOL.md §7 error code of an edge error body,
+// or "" when the body is not one. Cannot fail.
+std::string EdgeErrorCode(const std::string& body);
+
+// SendWithProof sends one request to the edge with the API key, `token` as
+// the DPoP-bound access token (ath = b64u(SHA-256(token))) and a fresh DPoP
+// proof signed by dpop carrying `nonce` (updated from every DPoP-Nonce
+// answer); on 401 use_dpop_nonce it retries once with the new nonce
+// (RFC 9449 §8), counting the retry in *retries when given. Fails with the
+// transport error; any HTTP answer is returned, never turned into an error.
+Result<net::HttpResponse> SendWithProof(net::HttpsClient& edge, const Target& t, const std::string& token,
+                                        const std::string& ath, const Ed25519PrivateKey& dpop, std::string& nonce,
+                                        const std::string& method, const std::string& path, const std::string& body,
+                                        uint64_t* retries);
 
 // KubeAdminClient connects to target.kube_url trusting target.kube_ca_pem.
 // Fails with kInvalidArgument on a bad URL. The caller owns the client.

@@ -5,6 +5,8 @@
 //   astis-bench --edge-url URL --edge-ca FILE --api-key-file FILE --kube-dir DIR
 //               --org-public FILE --cluster C --namespace NS --service-account SA
 //               --digest sha256:... --server-pid PID [...]
+//   [--rate R]                     (open loop: R requests/s in total; default closed loop)
+//   [--soak-sessions N [--soak-workers W] [--store-file PATH]]  (N pods, one session each)
 //   astis-bench pki --out DIR      (TLS files for an edge on 127.0.0.1)
 //   astis-bench [external options] pod --out DIR   (a pod token + sealed value)
 //
@@ -16,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -31,6 +34,7 @@
 #include "load/crypto_floor.h"
 #include "load/load_generator.h"
 #include "load/proc_stats.h"
+#include "load/soak.h"
 #include "net/testing/test_pki.h"
 
 namespace astis::bench {
@@ -59,19 +63,23 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
     << "| X25519 agree | " << Fmt(1, f.x25519_agree_us) << " |\n"
     << "| HPKE open (CVS: capsule) | " << Fmt(1, f.hpke_open_us) << " |\n"
     << "| HPKE seal (CVS: rewrap to pod) | " << Fmt(1, f.hpke_seal_us) << " |\n"
-    << "| **establishment floor** (token + proof) | " << Fmt(1, f.EstablishUs(es256)) << " |\n"
+    << "| **establishment floor** (" << (es256 ? "ES256" : "RS256") << " token + proof) | "
+    << Fmt(1, f.EstablishUs(es256)) << " |\n"
     << "| **unwrap floor** (token + proof + open + seal) | " << Fmt(1, f.UnwrapUs(es256)) << " |\n"
     << "| **per-secret floor, batch of " << lo.batch << "** | " << Fmt(1, f.PerSecretUs(es256, lo.batch))
     << " |\n\n";
   o << "### Load (" << mode << ", " << setup.pods << " pods, one keep-alive connection each, " << cores
     << " cores for the floor)\n\n"
-    << "Setup: " << setup.pods << " pods created, tokens requested, sessions established and "
+    << "Setup: " << setup.pods << " pods created, " << setup.token_alg
+    << " tokens requested, sessions established and "
     << setup.values_verified << " values unwrapped and decrypted end to end in " << Fmt(2, setup.seconds)
     << " s.\n\n"
-    << "| phase | requests/s | secrets/s | p50 ms | p90 ms | p99 ms | max ms | floor/s on " << cores
+    << "| phase | offered/s (open loop) | requests/s | secrets/s | p50 ms | p90 ms | p99 ms | max ms | floor/s on "
+    << cores
     << " cores | achieved/floor | server CPU µs/op | floor µs/op | CPU efficiency | server cores busy | RSS MB | "
        "errors |\n"
-    << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+    << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+       "|\n";
   for (const PhaseReport& p : phases) {
     const double rps = p.seconds > 0 ? static_cast<double>(p.requests) / p.seconds : 0;
     const double sps = p.seconds > 0 ? static_cast<double>(p.secrets) / p.seconds : 0;
@@ -96,7 +104,8 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
     const double floor_rate = floor_us > 0 ? cores * 1e6 / floor_us : 0;
     const double cpu_us_per_op = ops > 0 ? p.server_cpu_seconds * 1e6 / static_cast<double>(ops) : 0;
     o << "| " << PhaseName(p.phase) << (p.phase == Phase::kBatch ? " x" + std::to_string(lo.batch) : "") << " | "
-      << Fmt(0, rps) << " | " << Fmt(0, sps) << " | " << Fmt(2, p.p50_us / 1000) << " | "
+      << (p.offered_rate > 0 ? Fmt(0, p.offered_rate) : std::string("closed loop")) << " | " << Fmt(0, rps)
+      << " | " << Fmt(0, sps) << " | " << Fmt(2, p.p50_us / 1000) << " | "
       << Fmt(2, p.p90_us / 1000) << " | " << Fmt(2, p.p99_us / 1000) << " | "
       << Fmt(2, p.max_us / 1000) << " | " << Fmt(0, floor_rate) << " | "
       << Pct(achieved, floor_rate) << " | " << Fmt(0, cpu_us_per_op)
@@ -105,6 +114,9 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
       << Fmt(2, p.seconds > 0 ? p.server_cpu_seconds / p.seconds : 0) << " | "
       << Fmt(1, static_cast<double>(p.server_rss_kb) / 1024) << " | " << p.errors << " |\n";
   }
+  o << "\noffered/s: an open-loop row (`--rate`) offers that many requests/s in total, each pod on a fixed "
+       "schedule, and its latencies count from the scheduled send time (no coordinated omission); \"closed loop\": "
+       "each pod sends again as soon as its answer arrives, so latency includes queueing behind the other pods.";
   o << "\nachieved/floor = measured rate / (cores x 1e6 / floor µs). CPU efficiency = floor µs / server CPU µs per "
        "op (independent of how busy the client kept the server).";
   if (mode == "in-process") {
@@ -114,6 +126,10 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
   for (const PhaseReport& p : phases) {
     for (const auto& [kind, n] : p.error_kinds) {
       o << "\n- " << PhaseName(p.phase) << " error " << kind << ": " << n;
+    }
+    if (p.unsent > 0) {
+      o << "\n- " << PhaseName(p.phase) << ": " << p.unsent
+        << " scheduled requests not sent before the phase ended (pods behind: the offered rate exceeds capacity)";
     }
     if (p.nonce_retries > 0) o << "\n- " << PhaseName(p.phase) << ": " << p.nonce_retries << " nonce retries (RFC 9449 §8)";
   }
@@ -195,7 +211,18 @@ int Main(int argc, char** argv) {
   app.add_option("--pods", lo.pods, "concurrent pods")->check(CLI::Range(1, 4096));
   app.add_option("--seconds", lo.phase_seconds, "seconds per phase")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--batch", lo.batch, "capsules per batched unwrap")->check(CLI::Range(1, 64));
-  app.add_option("--phases", phases_csv, "comma-separated: establish,unwrap,batch");
+  app.add_option("--phases", phases_csv, "comma-separated: establish,unwrap,batch (\"\" for none: soak only)");
+  app.add_option("--rate", lo.rate, "open loop: requests/s offered in total across the pods (0: closed loop)")
+      ->check(CLI::Range(0.0, 1e7));
+  SoakOptions soak;
+  app.add_option("--soak-sessions", soak.sessions,
+                 "soak: create this many pods and establish one session each, after the phases")
+      ->check(CLI::Range(int64_t{0}, int64_t{10000000}));
+  app.add_option("--soak-workers", soak.workers, "soak: worker threads (one API and one edge connection each)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--soak-settle-seconds", soak.settle_seconds, "soak: wait before the final RSS sample")
+      ->check(CLI::Range(0.0, 600.0));
+  app.add_option("--store-file", soak.store_file, "soak: the edge's SQLite file, whose size (and -wal) is reported");
   app.add_option("--floor-ms", floor_ms, "ms per primitive when measuring the crypto floor")->check(CLI::Range(10, 10000));
   app.add_option("--cores", cores, "cores the server may use (floor throughput = cores / floor cost)");
   app.add_option("--server-pid", lo.server_pid, "external: the edge's pid (CPU and RSS from /proc)");
@@ -260,25 +287,44 @@ int Main(int argc, char** argv) {
   }
   if (*pod_cmd) return WritePod(*target, pod_out);
 
-  // The floor first, on a quiet machine, then the load.
-  auto floor = MeasureCryptoFloor(std::chrono::milliseconds(floor_ms));
-  if (!floor.ok()) {
-    std::cerr << "astis-bench: crypto floor: " << floor.status().ToString() << "\n";
-    return 1;
+  if (phases.empty() && soak.sessions == 0) {
+    std::cerr << "astis-bench: nothing to do (no phases and no --soak-sessions)\n";
+    return 2;
   }
-  SetupReport setup;
-  auto gen = LoadGenerator::Setup(*target, lo, &setup);
-  if (!gen.ok()) {
-    std::cerr << "astis-bench: setup: " << gen.status().ToString() << "\n";
-    return 1;
-  }
+  std::string text;
   std::vector<PhaseReport> reports;
-  for (Phase p : phases) {
-    std::cerr << "astis-bench: " << PhaseName(p) << " for " << lo.phase_seconds << " s\n";
-    reports.push_back((*gen)->Run(p));
+  if (!phases.empty()) {
+    // The floor first, on a quiet machine, then the load.
+    auto floor = MeasureCryptoFloor(std::chrono::milliseconds(floor_ms));
+    if (!floor.ok()) {
+      std::cerr << "astis-bench: crypto floor: " << floor.status().ToString() << "\n";
+      return 1;
+    }
+    SetupReport setup;
+    auto gen = LoadGenerator::Setup(*target, lo, &setup);
+    if (!gen.ok()) {
+      std::cerr << "astis-bench: setup: " << gen.status().ToString() << "\n";
+      return 1;
+    }
+    for (Phase p : phases) {
+      std::cerr << "astis-bench: " << PhaseName(p) << " for " << lo.phase_seconds << " s\n";
+      reports.push_back((*gen)->Run(p));
+    }
+    text = Report(*floor, /*es256=*/setup.token_alg == "ES256", cores, lo, setup, reports,
+                  in_process ? "in-process" : "external edge");
   }
-  const std::string text =
-      Report(*floor, /*es256=*/false, cores, lo, setup, reports, in_process ? "in-process" : "external edge");
+  std::optional<SoakReport> soaked;
+  if (soak.sessions > 0) {
+    soak.server_pid = lo.server_pid;
+    std::cerr << "astis-bench: soak: " << soak.sessions << " pods and sessions, " << soak.workers << " workers\n";
+    auto r = RunSoak(*target, soak);
+    if (!r.ok()) {
+      std::cerr << "astis-bench: soak: " << r.status().ToString() << "\n";
+      return 1;
+    }
+    soaked = std::move(r).value();
+    text += (text.empty() ? "" : "\n") + SoakMarkdown(*soaked);
+  }
   std::cout << text;
   if (!out_file.empty()) {
     std::ofstream out(out_file, std::ios::trunc);
@@ -291,6 +337,11 @@ int Main(int argc, char** argv) {
                   << " unexpected errors\n";
         return 1;
       }
+    }
+    if (soaked.has_value() &&
+        (soaked->errors != 0 || soaked->established != static_cast<uint64_t>(soak.sessions))) {
+      std::cerr << "astis-bench: soak: " << soaked->established << " sessions, " << soaked->errors << " errors\n";
+      return 1;
     }
   }
   return 0;
