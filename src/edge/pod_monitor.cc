@@ -180,6 +180,7 @@ void PodMonitor::OnChange(const std::string& cluster, const std::string& ns, con
   store::SessionFilter filter;
   filter.cluster = cluster;
   filter.namespace_ = ns;
+  filter.pod_name = name;  // one pod's sessions, from an index (not every session in the namespace)
   filter.active_at = now;
   auto sessions = store_.ListSessions(filter);
   if (!sessions.ok()) return fail("list sessions: " + sessions.status().message());

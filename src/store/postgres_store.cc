@@ -811,10 +811,15 @@ class PostgresStore final : public Store {
   Result<std::vector<Session>> ListSessions(const SessionFilter& f) override {
     return Run("list sessions", Mode::kRead, [&](Conn& c) -> Result<std::vector<Session>> {
       Params p;
+      // Unnamed statements are planned with their parameter values, so the
+      // empty-filter terms fold away and sessions_by_pod_name serves the
+      // pod watch's one-pod query (test ListSessionsByPodName).
       p.Text(f.cluster).Text(f.namespace_).Text(f.pod_uid).Bool(f.active_at.has_value()).Int(f.active_at.value_or(0));
+      p.Text(f.pod_name);
       ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list sessions",
                                             "SELECT " ASTIS_PG_SESSION_COLS " FROM sessions WHERE ($1::text = '' OR cluster = $1) "
                                             "AND ($2::text = '' OR namespace = $2) AND ($3::text = '' OR pod_uid = $3) "
+                                            "AND ($6::text = '' OR pod_name = $6) "
                                             "AND (NOT $4::boolean OR (NOT revoked AND expires_at > $5)) ORDER BY id",
                                             p));
       return ReadAll<Session>(r, ReadSession);

@@ -453,12 +453,30 @@ class SqliteStore final : public Store {
 
   Result<std::vector<Session>> ListSessions(const SessionFilter& f) override {
     std::lock_guard<std::mutex> lock(mu_);
-    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-        "SELECT " ASTIS_SESSION_COLS " FROM sessions WHERE (? = '' OR cluster = ?) AND (? = '' OR namespace = ?) "
-        "AND (? = '' OR pod_uid = ?) AND (? = 0 OR (revoked = 0 AND expires_at > ?)) ORDER BY id",
-        "list sessions"));
-    s.Bind(f.cluster).Bind(f.cluster).Bind(f.namespace_).Bind(f.namespace_).Bind(f.pod_uid).Bind(f.pod_uid);
-    s.Bind(int64_t{f.active_at.has_value() ? 1 : 0}).Bind(f.active_at.value_or(0));
+    const int64_t only_active = f.active_at.has_value() ? 1 : 0;
+    // The pod watch asks for one pod's sessions on every event (PodMonitor);
+    // that form gets its own statement, which SQLite answers from the index
+    // sessions_by_pod_name. The general form's "(? = '' OR col = ?)" terms
+    // cannot use an index: with 10,000 sessions each watch event read them
+    // all (test ListSessionsByPodName; docs/performance.md "Soak").
+    const bool one_pod = !f.cluster.empty() && !f.namespace_.empty() && !f.pod_name.empty() && f.pod_uid.empty();
+    ASTIS_ASSIGN_OR_RETURN(
+        Statement s,
+        one_pod ? conn_->Prepare("SELECT " ASTIS_SESSION_COLS " FROM sessions WHERE cluster = ? AND namespace = ? "
+                                 "AND pod_name = ? AND (? = 0 OR (revoked = 0 AND expires_at > ?)) ORDER BY id",
+                                 "list sessions")
+                : conn_->Prepare("SELECT " ASTIS_SESSION_COLS " FROM sessions WHERE (? = '' OR cluster = ?) "
+                                 "AND (? = '' OR namespace = ?) AND (? = '' OR pod_uid = ?) "
+                                 "AND (? = '' OR pod_name = ?) AND (? = 0 OR (revoked = 0 AND expires_at > ?)) "
+                                 "ORDER BY id",
+                                 "list sessions"));
+    if (one_pod) {
+      s.Bind(f.cluster).Bind(f.namespace_).Bind(f.pod_name);
+    } else {
+      s.Bind(f.cluster).Bind(f.cluster).Bind(f.namespace_).Bind(f.namespace_).Bind(f.pod_uid).Bind(f.pod_uid);
+      s.Bind(f.pod_name).Bind(f.pod_name);
+    }
+    s.Bind(only_active).Bind(f.active_at.value_or(0));
     std::vector<Session> out;
     while (true) {
       ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());

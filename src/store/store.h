@@ -137,6 +137,7 @@ struct SessionFilter {
   std::string cluster;
   std::string namespace_;
   std::string pod_uid;
+  std::string pod_name;
   std::optional<int64_t> active_at;  // when set, only sessions active then
 };
 

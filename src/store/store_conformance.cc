@@ -527,6 +527,44 @@ TEST_P(StoreConformanceTest, ListSessionsFilters) {
   EXPECT_TRUE(none->empty());
 }
 
+// The pod watch's query (PodMonitor::OnChange): one pod's sessions by name.
+TEST_P(StoreConformanceTest, ListSessionsByPodName) {
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).ok());
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s2", "uid-2", "jkt-B"), kNow).ok());
+  Session same_name_other_ns = MakeSession("s3", "uid-3", "jkt-C");
+  same_name_other_ns.pod_name = "api-uid-1";
+  same_name_other_ns.namespace_ = "billing";
+  ASSERT_TRUE(store_->EnrollSession(same_name_other_ns, kNow).ok());
+  Session replaced = MakeSession("s4", "uid-4", "jkt-D", kNow + 5);  // an earlier pod of that name
+  replaced.pod_name = "api-uid-1";
+  ASSERT_TRUE(store_->EnrollSession(replaced, kNow).ok());
+
+  SessionFilter one_pod;
+  one_pod.cluster = "prod";
+  one_pod.namespace_ = "payments";
+  one_pod.pod_name = "api-uid-1";
+  auto both = store_->ListSessions(one_pod);
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ((*both)[0].id, "s1");
+  EXPECT_EQ((*both)[1].id, "s4");
+  one_pod.active_at = kNow + 10;  // s4 has expired by then
+  auto live = store_->ListSessions(one_pod);
+  ASSERT_TRUE(live.ok());
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ((*live)[0].id, "s1");
+  // The name alone, across namespaces (the general form of the query).
+  SessionFilter by_name;
+  by_name.pod_name = "api-uid-1";
+  auto everywhere = store_->ListSessions(by_name);
+  ASSERT_TRUE(everywhere.ok());
+  EXPECT_EQ(everywhere->size(), 3u);
+  by_name.pod_name = "no-such-pod";
+  auto none = store_->ListSessions(by_name);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_P(StoreConformanceTest, CountActiveSessions) {
   ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A", kNow + 10), kNow).ok());
   ASSERT_TRUE(store_->EnrollSession(MakeSession("s2", "uid-2", "jkt-B", kNow + 20), kNow).ok());
