@@ -539,6 +539,15 @@ void HttpServer::Impl::OnAccept(error_code ec, tcp::socket socket) {
     return;
   }
   SetCloseOnExec(socket.native_handle());
+  // No Nagle: a TLS 1.3 server sends its session tickets and then the
+  // response as separate small segments; with Nagle the second waits for
+  // the client's delayed ACK (40 ms on Linux). A fresh SDK connection (a
+  // pod's cold start) paid that once: 14 ms best, 55 ms median, before this
+  // (docs/performance.md "SDK cold start").
+  {
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+  }
   if (active_connections() >= limits_.max_connections) {
     error_code ignored;
     socket.close(ignored);  // over the connection limit: closed at once
