@@ -3,6 +3,7 @@
 // test starts the stand-in in-process (one test runs the astis-kube-standin
 // executable), writes a kubeconfig and runs kubectl as a child process with a
 // hard timeout. Without kubectl the tests skip loudly.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -15,6 +16,7 @@
 #include <future>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/encoding.h"
@@ -90,17 +92,28 @@ class KubectlTest : public ::testing::Test {
     std::vector<std::string> argv = {program};
     if (!kubeconfig.empty()) argv.insert(argv.end(), {"--kubeconfig", kubeconfig, "--cache-dir", dir_ + "/cache"});
     argv.insert(argv.end(), args.begin(), args.end());
+    // Everything the child needs is built before fork: the stand-in's
+    // threads run in this process, and a child of a threaded process may
+    // only make async-signal-safe calls until exec (freopen or setenv could
+    // wait forever on a lock another thread held at fork; seen once as a
+    // 60 s ctest timeout under ASan).
+    std::vector<char*> cargv;
+    for (std::string& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    std::vector<std::string> env = {"HOME=" + dir_};
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string_view(*e).rfind("HOME=", 0) != 0) env.emplace_back(*e);
+    }
+    std::vector<char*> cenv;
+    for (std::string& e : env) cenv.push_back(e.data());
+    cenv.push_back(nullptr);
     const pid_t pid = fork();
     if (pid == 0) {
-      FILE* o = std::freopen(out.c_str(), "w", stdout);
-      FILE* e = std::freopen(err.c_str(), "w", stderr);
-      if (o == nullptr || e == nullptr) _exit(126);
-      ::setenv("HOME", dir_.c_str(), 1);
       ::alarm(20);  // a hung kubectl dies (SIGALRM) instead of hanging ctest
-      std::vector<char*> cargv;
-      for (std::string& a : argv) cargv.push_back(a.data());
-      cargv.push_back(nullptr);
-      execv(program.c_str(), cargv.data());
+      const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) _exit(126);
+      ::execve(program.c_str(), cargv.data(), cenv.data());
       _exit(127);
     }
     int status = 0;
@@ -255,10 +268,12 @@ TEST_F(KubectlTest, ReadTokenRefusals) {
 TEST_F(KubectlTest, ExecutableWritesItsDirectoryAndServesKubectl) {
   const std::string state = dir_ + "/state";
   std::filesystem::create_directories(state);
+  const std::string log_path = dir_ + "/standin.log";
   const pid_t pid = fork();
   if (pid == 0) {
-    FILE* e = std::freopen((dir_ + "/standin.log").c_str(), "w", stderr);
-    if (e == nullptr) _exit(126);
+    // Async-signal-safe calls only until exec (see Exec).
+    const int e = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (e < 0 || ::dup2(e, 2) < 0) _exit(126);
     execl(ASTIS_STANDIN_BINARY, ASTIS_STANDIN_BINARY, "--dir", state.c_str(), "--issuer", "https://issuer.example",
           static_cast<char*>(nullptr));
     _exit(127);
