@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,6 +30,12 @@ struct Backend {
   std::unique_ptr<testing::PgServer> pg;  // PostgreSQL only
   std::unique_ptr<Store> store;
   std::string error;  // why the backend is unavailable
+  std::string dir;    // SQLite only: the temporary directory, removed at exit
+  ~Backend() {
+    store.reset();
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+  }
 };
 
 Status Seed(Store& s) {
@@ -66,6 +73,7 @@ Backend& GetBackend(int which) {
     Backend& b = backends[which];
     if (which == 0) {
       auto dir = net::testing::MakeTempDir();
+      if (dir.ok()) b.dir = *dir;
       auto s = dir.ok() ? OpenSqliteStore(*dir + "/bench.db") : Result<std::unique_ptr<Store>>(dir.status());
       if (!s.ok()) {
         b.error = s.status().ToString();
