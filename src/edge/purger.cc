@@ -15,6 +15,11 @@ Result<store::PurgeCounts> ExpiryPurger::RunOnce() {
         batch.rate_windows < options_.batch_limit) {
       break;  // every kind drained
     }
+    if (i + 1 < options_.max_batches && options_.pause.count() > 0) {
+      // Give the store back to requests between batches; Stop ends the pass.
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, options_.pause, [this] { return stopping_; })) break;
+    }
   }
   return total;
 }

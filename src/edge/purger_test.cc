@@ -1,6 +1,7 @@
 #include "edge/purger.h"
 
 #include <chrono>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -54,6 +55,27 @@ TEST_F(PurgerTest, PurgerPassIsBounded) {
   auto second = purger.RunOnce();
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->jtis, 5);
+}
+
+TEST_F(PurgerTest, StopInterruptsAPass) {
+  AddJtis(25);
+  clock_.Advance(11);
+  // Batches of 1 with an hour's pause: the pass sits in its first pause
+  // until Stop, which ends it at once, leaving the rest for later.
+  ExpiryPurger purger(*store_, clock_,
+                      PurgeOptions{.batch_limit = 1, .max_batches = 25, .interval = std::chrono::hours(1),
+                                   .pause = std::chrono::hours(1)});
+  std::thread pass([&] {
+    auto r = purger.RunOnce();
+    ASSERT_TRUE(r.ok());
+    // Whenever Stop lands (before the pause or during it), the first batch
+    // ran and the pass ended in its first pause: exactly one row.
+    EXPECT_EQ(r->jtis, 1);
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  purger.Stop();
+  pass.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::minutes(1));
 }
 
 TEST_F(PurgerTest, StartStopIsPrompt) {
