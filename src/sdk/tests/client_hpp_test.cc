@@ -3,6 +3,7 @@
 // the edge's FakeClock is set to now.
 #include "astis/client.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -31,9 +32,12 @@ class ClientHppTest : public SdkFixture {
   static std::string Run(const std::string& command) {
     const std::string out = ::testing::TempDir() + "/astis_example_out.txt";
     const int rc = std::system((command + " > " + out + " 2>&1").c_str());
-    std::ifstream f(out);
     std::stringstream ss;
-    ss << f.rdbuf();
+    {
+      std::ifstream f(out);
+      ss << f.rdbuf();
+    }
+    std::remove(out.c_str());  // the example printed test secrets: leave nothing in /tmp
     return "rc=" + std::to_string(rc) + "\n" + ss.str();
   }
 };
