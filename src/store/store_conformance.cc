@@ -84,6 +84,15 @@ std::unique_ptr<Store> StoreConformanceTest::OpenAnother() {
   return std::move(opened).value();
 }
 
+std::vector<Store*> StoreConformanceTest::Replicas() {
+  std::vector<Store*> stores = {store_.get()};
+  if (env_->SharesState()) {
+    if (replica_ == nullptr) replica_ = OpenAnother();
+    if (replica_ != nullptr) stores.push_back(replica_.get());
+  }
+  return stores;
+}
+
 #define ASTIS_REQUIRE_SHARED_STATE()                                                   \
   if (!env_->SharesState()) GTEST_SKIP() << "backend " << GetParam().name              \
                                          << " gives each store a private database"
@@ -421,13 +430,8 @@ TEST_P(StoreConformanceTest, RotateRefusesEndedOrExpiredSession) {
 }
 
 TEST_P(StoreConformanceTest, ConcurrentRotateExactlyOneWins) {
-  std::vector<std::unique_ptr<Store>> extra;
-  std::vector<Store*> stores = {store_.get()};
-  if (env_->SharesState()) {
-    extra.push_back(OpenAnother());
-    ASSERT_NE(extra.back(), nullptr);
-    stores.push_back(extra.back().get());
-  }
+  const std::vector<Store*> stores = Replicas();
+  ASSERT_FALSE(HasFailure());
   constexpr int kThreads = 8;
   for (int round = 0; round < 5; ++round) {
     const std::string id = "s" + std::to_string(round);
@@ -614,13 +618,8 @@ TEST_P(StoreConformanceTest, JtiAfterExpiryAccepted) {
 }
 
 TEST_P(StoreConformanceTest, ConcurrentJtiExactlyOneInserted) {
-  std::vector<std::unique_ptr<Store>> extra;
-  std::vector<Store*> stores = {store_.get()};
-  if (env_->SharesState()) {
-    extra.push_back(OpenAnother());
-    ASSERT_NE(extra.back(), nullptr);
-    stores.push_back(extra.back().get());
-  }
+  const std::vector<Store*> stores = Replicas();
+  ASSERT_FALSE(HasFailure());
   constexpr int kThreads = 8;
   for (int round = 0; round < 10; ++round) {
     std::atomic<int> inserted{0}, replays{0}, errors{0};
@@ -743,13 +742,8 @@ TEST_P(StoreConformanceTest, RateLimitWindow) {
 }
 
 TEST_P(StoreConformanceTest, ConcurrentRateLimitNeverExceeds) {
-  std::vector<std::unique_ptr<Store>> extra;
-  std::vector<Store*> stores = {store_.get()};
-  if (env_->SharesState()) {
-    extra.push_back(OpenAnother());
-    ASSERT_NE(extra.back(), nullptr);
-    stores.push_back(extra.back().get());
-  }
+  const std::vector<Store*> stores = Replicas();
+  ASSERT_FALSE(HasFailure());
   constexpr int kThreads = 8, kPerThread = 10, kLimit = 25;
   std::atomic<int> allowed{0}, denied{0}, errors{0};
   std::latch start(kThreads);
@@ -877,13 +871,8 @@ TEST_P(StoreConformanceTest, AdmitRequestRefusesBadArgumentsAndChangesNothing) {
 }
 
 TEST_P(StoreConformanceTest, ConcurrentAdmitNeverExceeds) {
-  std::vector<std::unique_ptr<Store>> extra;
-  std::vector<Store*> stores = {store_.get()};
-  if (env_->SharesState()) {
-    extra.push_back(OpenAnother());
-    ASSERT_NE(extra.back(), nullptr);
-    stores.push_back(extra.back().get());
-  }
+  const std::vector<Store*> stores = Replicas();
+  ASSERT_FALSE(HasFailure());
   // Distinct jtis, one pod bucket limit: exactly kLimit admitted. Then every
   // caller replays one shared jti: exactly one admitted.
   constexpr int kThreads = 8, kPerThread = 10, kLimit = 25;

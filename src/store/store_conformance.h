@@ -17,6 +17,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "store/store.h"
 
@@ -52,9 +53,15 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
   void SetUp() override;
   // OpenAnother opens a second store on the same database (asserts success).
   std::unique_ptr<Store> OpenAnother();
+  // Replicas returns the stores a race test spreads its callers over:
+  // store_, plus a second store on the same database when the backend
+  // shares state (kept open by this fixture). Opening it failing is a test
+  // failure; callers ASSERT_FALSE(HasFailure()) before racing.
+  std::vector<Store*> Replicas();
 
   std::unique_ptr<StoreTestEnv> env_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<Store> replica_;  // Replicas()' second store
 };
 
 }  // namespace astis::store::testing
