@@ -187,6 +187,17 @@ bool IdOk(std::string_view s) { return !s.empty() && s.size() <= kMaxIdLength; }
 
 // ---------------------------------------------------------------- store
 
+// The upserts of InsertJti and ConsumeRate, shared with AdmitRequest (which
+// runs them in one transaction). Statements are cached by address, so one
+// definition is also one prepared statement.
+constexpr char kInsertJtiSql[] =
+    "INSERT INTO dpop_jti (jkt, jti, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (jkt, jti) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_jti.expires_at <= ?";
+constexpr char kConsumeRateSql[] =
+    "INSERT INTO rate_windows (bucket, window_start, window_end, count) VALUES (?, ?, ?, 1) "
+    "ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_windows.count + 1 "
+    "WHERE rate_windows.count < ?";
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
@@ -507,10 +518,7 @@ class SqliteStore final : public Store {
       // statement; an entry already past its expiry (not yet purged) is
       // re-armed instead (tests JtiReplayRefused, JtiAfterExpiryAccepted,
       // ConcurrentJtiExactlyOneInserted).
-      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "INSERT INTO dpop_jti (jkt, jti, expires_at) VALUES (?, ?, ?) "
-          "ON CONFLICT (jkt, jti) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_jti.expires_at <= ?",
-          "insert jti"));
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(kInsertJtiSql, "insert jti"));
       s.Bind(jkt).Bind(jti).Bind(expires_at).Bind(now);
       ASTIS_RETURN_IF_ERROR(s.Run());
       return conn_->Changes() == 1;
@@ -584,11 +592,7 @@ class SqliteStore final : public Store {
     return Txn("consume rate", [&]() -> Result<bool> {
       // One statement: create the window's counter at 1, or increment it only
       // while below the limit. A row changed means the request is allowed.
-      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "INSERT INTO rate_windows (bucket, window_start, window_end, count) VALUES (?, ?, ?, 1) "
-          "ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_windows.count + 1 "
-          "WHERE rate_windows.count < ?",
-          "consume rate"));
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(kConsumeRateSql, "consume rate"));
       s.Bind(bucket_key).Bind(window_start).Bind(window_end).Bind(limit);
       ASTIS_RETURN_IF_ERROR(s.Run());
       return conn_->Changes() == 1;
@@ -605,11 +609,7 @@ class SqliteStore final : public Store {
       Admission out;
       bool limited = false;
       for (size_t i = 0; i < charges.size(); ++i) {
-        ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-            "INSERT INTO rate_windows (bucket, window_start, window_end, count) VALUES (?, ?, ?, 1) "
-            "ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_windows.count + 1 "
-            "WHERE rate_windows.count < ?",
-            "consume rate"));
+        ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(kConsumeRateSql, "consume rate"));
         s.Bind(charges[i].bucket_key).Bind(charges[i].window_start).Bind(charges[i].window_end).Bind(charges[i].limit);
         ASTIS_RETURN_IF_ERROR(s.Run());
         if (conn_->Changes() != 1 && !limited) {
@@ -618,10 +618,7 @@ class SqliteStore final : public Store {
           out.limited = i;
         }
       }
-      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "INSERT INTO dpop_jti (jkt, jti, expires_at) VALUES (?, ?, ?) "
-          "ON CONFLICT (jkt, jti) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_jti.expires_at <= ?",
-          "insert jti"));
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(kInsertJtiSql, "insert jti"));
       s.Bind(jti.jkt).Bind(jti.jti).Bind(jti.expires_at).Bind(now);
       ASTIS_RETURN_IF_ERROR(s.Run());
       if (conn_->Changes() != 1 && !limited) out.outcome = Admission::Outcome::kReplay;
