@@ -116,6 +116,11 @@ for _ in $(seq 1 200); do grep -q "serving on" "$work/edge.log" 2>/dev/null && b
 grep -q "serving on" "$work/edge.log" || { log "edge did not start"; cat "$work/edge.log" >&2; exit 1; }
 sleep 1  # let the pod watch's first LIST complete (gate 4 from a healthy watch)
 
+# The edge and workload every external astis-bench run targets.
+target=(--edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-key-file "$work/apikey"
+  --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" --cluster bench-c1 --namespace bench
+  --service-account loadgen --digest "$digest")
+
 log "load: $pods pods, ${secs}s per phase"
 loadout="$work/load.md"
 perf_pid=
@@ -123,9 +128,7 @@ if [[ -n ${ASTIS_BENCH_PERF:-} ]]; then
   perf record -e cpu-clock -F 2000 -g -p "$edge_pid" -o "$ASTIS_BENCH_PERF" 2>"$work/perf.log" &
   perf_pid=$!
 fi
-cmd "$loadgen" --edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-key-file "$work/apikey" \
-  --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" --cluster bench-c1 --namespace bench \
-  --service-account loadgen --digest "$digest" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
+cmd "$loadgen" "${target[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
   --batch "$batch" --phases "${ASTIS_BENCH_PHASES:-establish,unwrap,batch}" --out "$loadout" >/dev/null
 if [[ -n $perf_pid ]]; then
   kill -INT "$perf_pid" 2>/dev/null || true
@@ -140,16 +143,12 @@ fi
 rate=${ASTIS_BENCH_RATE:-200}
 log "open-loop load: $pods pods, $rate requests/s offered, ${secs}s per phase"
 openout="$work/open.md"
-cmd "$loadgen" --edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-key-file "$work/apikey" \
-  --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" --cluster bench-c1 --namespace bench \
-  --service-account loadgen --digest "$digest" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
+cmd "$loadgen" "${target[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
   --batch "$batch" --rate "$rate" --out "$openout" >/dev/null
 
 log "SDK cold start: astis-run, process start to plaintext, against the same edge"
 mkdir -p "$work/pod"
-cmd "$loadgen" --edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" \
-  --api-key-file "$work/apikey" --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" \
-  --cluster bench-c1 --namespace bench --service-account loadgen --digest "$digest" pod --out "$work/pod"
+cmd "$loadgen" "${target[@]}" pod --out "$work/pod"
 runner="$build/src/sdk/astis-run"
 cold="$work/cold.txt"
 : >"$cold"
@@ -170,9 +169,7 @@ soakout="$work/soak.md"
 : >"$soakout"
 if (( soak > 0 )); then
   log "soak: $soak pods, one session each"
-  cmd "$loadgen" --edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-key-file "$work/apikey" \
-    --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" --cluster bench-c1 --namespace bench \
-    --service-account loadgen --digest "$digest" --server-pid "$edge_pid" --phases "" \
+  cmd "$loadgen" "${target[@]}" --server-pid "$edge_pid" --phases "" \
     --soak-sessions "$soak" --store-file "$store" --out "$soakout" >/dev/null
 fi
 
