@@ -95,14 +95,13 @@ class Linter {
   }
 
   void AddFileFinding(const std::string& file, std::string rule, std::string message, std::string fix) {
-    report_.findings.push_back(
-        Finding{Severity::kError, std::move(rule), file, "", "", "", std::move(message), std::move(fix)});
+    report_.Add(Finding{Severity::kError, std::move(rule), file, "", "", "", std::move(message), std::move(fix)});
   }
 
  private:
   void Add(Severity sev, const Object& o, std::string rule, std::string message, std::string fix) {
-    report_.findings.push_back(Finding{sev, std::move(rule), *o.file, o.kind, o.namespace_, o.name, std::move(message),
-                                       std::move(fix)});
+    report_.Add(Finding{sev, std::move(rule), *o.file, o.kind, o.namespace_, o.name, std::move(message),
+                        std::move(fix)});
   }
 
   std::string Audience() const { return contract_ ? contract_->audience() : std::string(kDefaultAudience); }
@@ -350,9 +349,27 @@ class Linter {
 std::string_view SeverityName(Severity s) { return s == Severity::kError ? "error" : "warning"; }
 
 size_t LintReport::errors() const {
-  return std::count_if(findings.begin(), findings.end(), [](const Finding& f) { return f.severity == Severity::kError; });
+  return omitted_errors +
+         std::count_if(findings.begin(), findings.end(), [](const Finding& f) { return f.severity == Severity::kError; });
 }
-size_t LintReport::warnings() const { return findings.size() - errors(); }
+size_t LintReport::warnings() const { return findings.size() + omitted() - errors(); }
+
+void LintReport::Add(Finding f) {
+  if (findings.size() >= kMaxReportedFindings) {
+    ++(f.severity == Severity::kError ? omitted_errors : omitted_warnings);
+    return;
+  }
+  // A field is cut on a UTF-8 boundary so the JSON rendering stays valid.
+  auto clip = [](std::string& s) {
+    if (s.size() <= kMaxFindingFieldBytes) return;
+    size_t n = kMaxFindingFieldBytes - 3;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    s.resize(n);
+    s += "...";
+  };
+  for (std::string* s : {&f.rule, &f.file, &f.kind, &f.namespace_, &f.name, &f.message, &f.fix}) clip(*s);
+  findings.push_back(std::move(f));
+}
 
 LintReport Lint(std::span<const LintInput> inputs, const Contract* contract) {
   LintReport report;
@@ -416,6 +433,9 @@ std::string FormatText(const LintReport& report) {
     }
     s << ": " << f.message << "\n    fix: " << f.fix << "\n";
   }
+  if (report.omitted() > 0)
+    s << "... " << report.omitted() << " more finding(s) not shown (a report keeps the first " << kMaxReportedFindings
+      << ")\n";
   s << report.errors() << " error(s), " << report.warnings() << " warning(s) in " << report.objects << " object(s)\n";
   return s.str();
 }
@@ -435,6 +455,7 @@ Json ToJson(const LintReport& report) {
   return Json{{"errors", report.errors()},
               {"warnings", report.warnings()},
               {"objects", report.objects},
+              {"omitted", report.omitted()},
               {"findings", findings}};
 }
 

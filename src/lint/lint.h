@@ -37,12 +37,26 @@ struct LintInput {
   std::string text;
 };
 
-// LintReport holds every finding in input order.
+// kMaxReportedFindings bounds the findings a report keeps. Aliases let a
+// small text name one container many thousand times, and every finding
+// would otherwise be held, formatted and (over MCP) serialised twice.
+inline constexpr size_t kMaxReportedFindings = 1000;
+
+// kMaxFindingFieldBytes bounds each text field of a Finding (names longer
+// than Kubernetes allows are cut, marked with "...").
+inline constexpr size_t kMaxFindingFieldBytes = 512;
+
+// LintReport holds the first kMaxReportedFindings findings in input order
+// and counts the rest. Test: LintTest.CapsFindingsAndCountsTheRest.
 struct LintReport {
   std::vector<Finding> findings;
-  size_t objects = 0;  // Kubernetes objects examined
-  size_t errors() const;
+  size_t objects = 0;           // Kubernetes objects examined
+  size_t omitted_errors = 0;    // findings past the cap, by severity
+  size_t omitted_warnings = 0;
+  size_t errors() const;        // including the omitted ones
   size_t warnings() const;
+  size_t omitted() const { return omitted_errors + omitted_warnings; }
+  void Add(Finding f);          // keeps or counts f; clips its fields
 };
 
 // Lint checks every document of every input. It cannot fail: an input that
@@ -58,11 +72,12 @@ LintReport Lint(std::span<const LintInput> inputs, const Contract* contract);
 // per file, kInvalidArgument for a directory with no manifest files.
 Result<std::vector<LintInput>> ReadLintInputs(const std::string& path);
 
-// FormatText renders one line per finding plus a summary line; it cannot fail.
+// FormatText renders one line per kept finding, a line for the omitted
+// ones, and a summary line; it cannot fail.
 std::string FormatText(const LintReport& report);
 
-// ToJson renders {"errors":N,"warnings":N,"objects":N,"findings":[...]}; it
-// cannot fail.
+// ToJson renders {"errors":N,"warnings":N,"objects":N,"omitted":N,
+// "findings":[...]}; it cannot fail.
 Json ToJson(const LintReport& report);
 
 }  // namespace astis::lint

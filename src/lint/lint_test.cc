@@ -81,6 +81,46 @@ TEST(LintTest, AcceptsGoodDeploymentWithAndWithoutContract) {
   EXPECT_EQ(r.findings.size(), 0u) << FormatText(r);
 }
 
+// One container aliased 1,500 times in a few KB of YAML: the report keeps
+// the first kMaxReportedFindings findings and counts the rest, so memory and
+// output stay bounded while the totals stay true.
+TEST(LintTest, CapsFindingsAndCountsTheRest) {
+  std::string y =
+      "kind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n  serviceAccountName: app\n"
+      "  automountServiceAccountToken: false\n  containers: [&c {name: c, image: \"busybox:latest\"}";
+  for (int i = 1; i < 1500; ++i) y += ", *c";
+  y += "]\n";
+  std::vector<LintInput> in{{"bomb.yaml", y}};
+  LintReport r = Lint(in, nullptr);
+  ASSERT_EQ(r.findings.size(), kMaxReportedFindings);
+  // 1,500 image-not-pinned + token-volume-missing.
+  EXPECT_EQ(r.errors(), 1501u);
+  EXPECT_EQ(r.warnings(), 0u);
+  EXPECT_EQ(r.omitted(), 501u);
+  EXPECT_NE(FormatText(r).find("... 501 more finding(s) not shown"), std::string::npos);
+  EXPECT_NE(FormatText(r).find("1501 error(s)"), std::string::npos);
+  Json j = ToJson(r);
+  EXPECT_EQ(j.at("omitted"), 501);
+  EXPECT_EQ(j.at("errors"), 1501);
+  EXPECT_EQ(j.at("findings").size(), kMaxReportedFindings);
+}
+
+// A name far past Kubernetes' limits is cut in the finding, not copied into
+// each of its findings whole.
+TEST(LintTest, ClipsLongFieldsInFindings) {
+  Json d = GoodDeployment();
+  d["metadata"]["name"] = std::string(100000, 'n');
+  d["spec"]["template"]["spec"]["containers"][0]["name"] = std::string(100000, 'c');
+  d["spec"]["template"]["spec"]["containers"][0]["image"] = "busybox:" + std::string(100, 't');
+  auto r = LintDocs({d});
+  ASSERT_EQ(Count(r, "image-not-pinned"), 1u) << FormatText(r).substr(0, 2000);
+  for (const auto& f : r.findings) {
+    EXPECT_LE(f.name.size(), kMaxFindingFieldBytes);
+    EXPECT_LE(f.message.size(), kMaxFindingFieldBytes);
+  }
+  EXPECT_EQ(r.findings[0].name.substr(r.findings[0].name.size() - 3), "...");
+}
+
 TEST(LintTest, FlagsImageByTag) {
   Json d = GoodDeployment();
   d["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/payments/api:1.2";

@@ -9,7 +9,6 @@
 namespace astis::lint {
 namespace {
 
-inline constexpr size_t kMaxNodes = 100000;
 inline constexpr size_t kMaxDepth = 64;
 
 bool IsDigits(std::string_view s) {
@@ -52,16 +51,29 @@ Json ResolvePlainScalar(const std::string& s) {
   return Json(s);
 }
 
+// Converter expands aliases, so what it builds can be far larger than the
+// text (an "alias bomb": ten anchors of ten aliases each make 10^10 nodes
+// from a few hundred bytes). One Converter serves every document of a text,
+// and its budgets are the text's own size plus a constant: a text without
+// aliases never reaches them (each node takes at least one byte of input,
+// each scalar byte at most 2/3 of an input byte: an escape like \L), and
+// any text converts into memory linear in its length. Tests:
+// YamlDocumentsTest.RejectsAliasBomb, .NodeBudgetSpansDocuments,
+// .RejectsLongScalarAliasBomb, .AcceptsLargeAliasFreeInput.
 class Converter {
  public:
+  explicit Converter(size_t text_bytes)
+      : max_nodes_(kBaseNodeBudget + text_bytes), max_scalar_bytes_(kBaseScalarBudget + 2 * text_bytes) {}
+
   Result<Json> Convert(const YAML::Node& node, size_t depth) {
-    if (++nodes_ > kMaxNodes) return Error(Code::kInvalidArgument, "YAML: too many nodes");
+    if (++nodes_ > max_nodes_) return Error(Code::kInvalidArgument, "YAML: too many nodes");
     if (depth > kMaxDepth) return Error(Code::kInvalidArgument, "YAML: nesting too deep");
     switch (node.Type()) {
       case YAML::NodeType::Null:
       case YAML::NodeType::Undefined:
         return Json(nullptr);
       case YAML::NodeType::Scalar: {
+        ASTIS_RETURN_IF_ERROR(ChargeScalar(node.Scalar()));
         const std::string& tag = node.Tag();
         if (tag == "!" || tag == "tag:yaml.org,2002:str") return Json(node.Scalar());
         if (tag != "?" && !tag.empty()) return Error(Code::kInvalidArgument, "YAML: unsupported tag");
@@ -80,6 +92,7 @@ class Converter {
         for (const auto& kv : node) {
           if (!kv.first.IsScalar()) return Error(Code::kInvalidArgument, "YAML: non-scalar mapping key");
           const std::string key = kv.first.Scalar();
+          ASTIS_RETURN_IF_ERROR(ChargeScalar(key));
           // PROTOCOL.md "Words": duplicate keys are an error (yaml-cpp keeps both).
           if (obj.contains(key)) return Error(Code::kInvalidArgument, "YAML: duplicate mapping key");
           ASTIS_ASSIGN_OR_RETURN(Json v, Convert(kv.second, depth + 1));
@@ -92,7 +105,19 @@ class Converter {
   }
 
  private:
+  static constexpr size_t kBaseNodeBudget = 100000;
+  static constexpr size_t kBaseScalarBudget = 1 << 20;
+
+  Status ChargeScalar(const std::string& s) {
+    scalar_bytes_ += s.size();
+    if (scalar_bytes_ > max_scalar_bytes_) return Error(Code::kInvalidArgument, "YAML: too much scalar data");
+    return Status();
+  }
+
+  const size_t max_nodes_;
+  const size_t max_scalar_bytes_;
   size_t nodes_ = 0;
+  size_t scalar_bytes_ = 0;
 };
 
 }  // namespace
@@ -102,9 +127,9 @@ Result<std::vector<Json>> ParseYamlDocuments(std::string_view text) {
   std::vector<Json> out;
   try {
     std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+    Converter conv(text.size());  // one budget for the whole text, not per document
     for (const auto& d : docs) {
       if (d.IsNull()) continue;
-      Converter conv;
       ASTIS_ASSIGN_OR_RETURN(Json j, conv.Convert(d, 0));
       out.push_back(std::move(j));
     }

@@ -21,9 +21,11 @@ inline constexpr size_t kMaxManifestFileBytes = 8 * 1024 * 1024;
 // ParseYamlDocuments parses text (YAML, or JSON, which YAML 1.2 contains)
 // into one Json value per non-empty document, in order. It refuses
 // (kInvalidArgument) YAML syntax errors, duplicate mapping keys, non-scalar
-// keys, unsupported tags, nesting deeper than 64, and more than 100000 nodes
-// per document (alias bombs); kTooLarge above kMaxManifestFileBytes. It never
-// throws and messages never echo the input. Test: YamlDocumentsTest.*.
+// keys, unsupported tags, nesting deeper than 64, and alias expansion beyond
+// budgets linear in text.size() (100000 nodes + one per input byte, 1 MiB +
+// two scalar bytes per input byte, over all documents together: alias
+// bombs); kTooLarge above kMaxManifestFileBytes. It never throws and
+// messages never echo the input. Test: YamlDocumentsTest.*.
 Result<std::vector<Json>> ParseYamlDocuments(std::string_view text);
 
 }  // namespace astis::lint

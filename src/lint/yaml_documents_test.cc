@@ -44,6 +44,48 @@ TEST(YamlDocumentsTest, RejectsDeepNesting) {
   EXPECT_FALSE(ParseYamlDocuments(std::string(5000, '[')).ok());
 }
 
+// Each document is under the budget on its own (about 11,000 nodes); twenty
+// of them are not. The budget once applied per document, which let one text
+// expand to any number of 100,000-node documents.
+TEST(YamlDocumentsTest, NodeBudgetSpansDocuments) {
+  const std::string doc =
+      "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+      "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+      "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n";
+  ASSERT_TRUE(ParseYamlDocuments(doc).ok());
+  std::string text;
+  for (int i = 0; i < 20; ++i) text += doc + "---\n";
+  auto docs = ParseYamlDocuments(text);
+  ASSERT_FALSE(docs.ok());
+  EXPECT_NE(docs.status().message().find("too many nodes"), std::string::npos) << docs.status().message();
+}
+
+// Few nodes, but each alias copies a 4,000-byte scalar: 400 copies are 1.6 MB
+// from a 6 KB text.
+TEST(YamlDocumentsTest, RejectsLongScalarAliasBomb) {
+  std::string text = "a: &a " + std::string(4000, 'x') + "\nb: [";
+  for (int i = 0; i < 400; ++i) text += i ? ", *a" : "*a";
+  text += "]\n";
+  auto docs = ParseYamlDocuments(text);
+  ASSERT_FALSE(docs.ok());
+  EXPECT_NE(docs.status().message().find("too much scalar data"), std::string::npos) << docs.status().message();
+}
+
+// The budgets grow with the text: a large manifest without aliases is
+// never refused by them.
+TEST(YamlDocumentsTest, AcceptsLargeAliasFreeInput) {
+  std::string seq = "[1";
+  for (int i = 1; i < 150000; ++i) seq += ",1";
+  seq += "]\n";
+  auto docs = ParseYamlDocuments(seq);
+  ASSERT_TRUE(docs.ok()) << docs.status().message();
+  EXPECT_EQ(docs->at(0).size(), 150000u);
+  auto big = ParseYamlDocuments("a: \"" + std::string(3 << 20, 'y') + "\"\n");
+  ASSERT_TRUE(big.ok()) << big.status().message();
+  EXPECT_EQ(big->at(0).at("a").get<std::string>().size(), size_t{3} << 20);
+}
+
 TEST(YamlDocumentsTest, RejectsCustomTags) {
   EXPECT_FALSE(ParseYamlDocuments("a: !!binary aGVsbG8=\n").ok());
 }
