@@ -2,9 +2,15 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <vector>
 
-#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/mark.h>
+#include <yaml-cpp/parser.h>
 
 namespace astis::lint {
 namespace {
@@ -51,73 +57,191 @@ Json ResolvePlainScalar(const std::string& s) {
   return Json(s);
 }
 
-// Converter expands aliases, so what it builds can be far larger than the
-// text (an "alias bomb": ten anchors of ten aliases each make 10^10 nodes
-// from a few hundred bytes). One Converter serves every document of a text,
-// and its budgets are the text's own size plus a constant: a text without
+// Builder turns yaml-cpp's parse events straight into Json: no YAML::Node
+// graph, and every refusal decided here rather than after the fact.
+//
+// Aliases are expanded (Json has no shared nodes), so what it builds can be
+// far larger than the text: ten anchors of ten aliases each make 10^10 nodes
+// from a few hundred bytes. One Builder serves every document of a text and
+// its budgets are the text's own size plus a constant: a text without
 // aliases never reaches them (each node takes at least one byte of input,
-// each scalar byte at most 2/3 of an input byte: an escape like \L), and
-// any text converts into memory linear in its length. Tests:
-// YamlDocumentsTest.RejectsAliasBomb, .NodeBudgetSpansDocuments,
-// .RejectsLongScalarAliasBomb, .AcceptsLargeAliasFreeInput.
-class Converter {
+// each scalar byte at most 2/3 of an input byte: an escape like \L), and any
+// text becomes memory linear in its length. An alias is charged what its
+// anchor cost. Tests: YamlDocumentsTest.RejectsAliasBomb,
+// .NodeBudgetSpansDocuments, .RejectsLongScalarAliasBomb,
+// .AcceptsLargeAliasFreeInput.
+//
+// yaml-cpp 0.7 (Debian 12) never consumes a stray ',' at document level
+// (",", "[a],", "- a\n,"): each HandleNextDocument reports one more empty
+// document at the same position, and LoadAll collects them until memory
+// runs out (jbeder/yaml-cpp#1040, fixed upstream by #1318/#1319 after 0.7).
+// A document that starts where the previous one started is therefore a
+// syntax error here. Test: YamlDocumentsTest.RejectsStrayCommaWithoutLooping
+// (found by mcp_message_fuzz: fuzz/regressions/mcp_message/oom-yaml-cpp-stray-comma).
+class Builder final : public YAML::EventHandler {
  public:
-  explicit Converter(size_t text_bytes)
-      : max_nodes_(kBaseNodeBudget + text_bytes), max_scalar_bytes_(kBaseScalarBudget + 2 * text_bytes) {}
+  explicit Builder(size_t text_bytes)
+      : max_nodes_(kBaseNodeBudget + text_bytes),
+        max_scalar_bytes_(kBaseScalarBudget + 2 * text_bytes),
+        max_documents_(text_bytes + 1) {}
 
-  Result<Json> Convert(const YAML::Node& node, size_t depth) {
-    if (++nodes_ > max_nodes_) return Error(Code::kInvalidArgument, "YAML: too many nodes");
-    if (depth > kMaxDepth) return Error(Code::kInvalidArgument, "YAML: nesting too deep");
-    switch (node.Type()) {
-      case YAML::NodeType::Null:
-      case YAML::NodeType::Undefined:
-        return Json(nullptr);
-      case YAML::NodeType::Scalar: {
-        ASTIS_RETURN_IF_ERROR(ChargeScalar(node.Scalar()));
-        const std::string& tag = node.Tag();
-        if (tag == "!" || tag == "tag:yaml.org,2002:str") return Json(node.Scalar());
-        if (tag != "?" && !tag.empty()) return Error(Code::kInvalidArgument, "YAML: unsupported tag");
-        return ResolvePlainScalar(node.Scalar());
-      }
-      case YAML::NodeType::Sequence: {
-        Json arr = Json::array();
-        for (const auto& item : node) {
-          ASTIS_ASSIGN_OR_RETURN(Json v, Convert(item, depth + 1));
-          arr.push_back(std::move(v));
-        }
-        return arr;
-      }
-      case YAML::NodeType::Map: {
-        Json obj = Json::object();
-        for (const auto& kv : node) {
-          if (!kv.first.IsScalar()) return Error(Code::kInvalidArgument, "YAML: non-scalar mapping key");
-          const std::string key = kv.first.Scalar();
-          ASTIS_RETURN_IF_ERROR(ChargeScalar(key));
-          // PROTOCOL.md "Words": duplicate keys are an error (yaml-cpp keeps both).
-          if (obj.contains(key)) return Error(Code::kInvalidArgument, "YAML: duplicate mapping key");
-          ASTIS_ASSIGN_OR_RETURN(Json v, Convert(kv.second, depth + 1));
-          obj[key] = std::move(v);
-        }
-        return obj;
-      }
-    }
-    return Error(Code::kInvalidArgument, "YAML: unknown node type");
+  // Refusal carries a Status out of the parser's call stack; it is caught in
+  // ParseYamlDocuments, the same boundary as yaml-cpp's own exceptions.
+  struct Refusal {
+    Status status;
+  };
+
+  std::vector<Json>& documents() { return documents_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (last_start_ && last_start_->pos == mark.pos) Refuse("YAML: syntax error at line " + Line(mark));
+    if (++document_count_ > max_documents_) Refuse("YAML: too many documents");
+    last_start_ = mark;
+    anchors_.clear();  // anchors are per document (YAML 1.2 §3.2.2.2)
+    stack_.clear();
+    root_.reset();
   }
+
+  void OnDocumentEnd() override {
+    // An empty document, or one that is just null, holds no object.
+    if (root_ && !root_->is_null()) documents_.push_back(std::move(*root_));
+    root_.reset();
+  }
+
+  void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override {
+    RefuseKey();
+    Complete(Json(nullptr), anchor, Charge(1, 0));
+  }
+
+  void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
+    RefuseKey();
+    if (anchor >= anchors_.size() || !anchors_[anchor])
+      Refuse("YAML: alias to an anchor that is not complete");  // e.g. &a [*a]
+    const Anchored& a = *anchors_[anchor];
+    Charge(a.nodes, a.scalar_bytes);
+    EnterValue();
+    Attach(Json(a.value));
+  }
+
+  void OnScalar(const YAML::Mark&, const std::string& tag, YAML::anchor_t anchor, const std::string& value) override {
+    if (ExpectingKey()) {
+      // PROTOCOL.md "Words": duplicate keys are an error (yaml-cpp keeps both).
+      Charge(1, value.size());
+      if (stack_.back().value.contains(value)) Refuse("YAML: duplicate mapping key");
+      if (anchor != YAML::NullAnchor) Remember(anchor, Json(value), 1, value.size());
+      stack_.back().key = value;
+      return;
+    }
+    const Cost cost = Charge(1, value.size());
+    EnterValue();
+    if (tag == "!" || tag == "tag:yaml.org,2002:str") return Complete(Json(value), anchor, cost);
+    if (tag != "?" && !tag.empty()) Refuse("YAML: unsupported tag");
+    Complete(ResolvePlainScalar(value), anchor, cost);
+  }
+
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    Open(Json::array(), anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    Open(Json::object(), anchor);
+  }
+  void OnMapEnd() override { Close(); }
 
  private:
   static constexpr size_t kBaseNodeBudget = 100000;
   static constexpr size_t kBaseScalarBudget = 1 << 20;
 
-  Status ChargeScalar(const std::string& s) {
-    scalar_bytes_ += s.size();
-    if (scalar_bytes_ > max_scalar_bytes_) return Error(Code::kInvalidArgument, "YAML: too much scalar data");
-    return Status();
+  struct Cost {
+    size_t nodes_before, scalar_bytes_before;
+  };
+  struct Frame {
+    Json value;
+    YAML::anchor_t anchor;
+    Cost cost;
+    std::optional<std::string> key;  // maps: the key awaiting its value
+  };
+  struct Anchored {
+    Json value;
+    size_t nodes, scalar_bytes;
+  };
+
+  [[noreturn]] static void Refuse(std::string message) {
+    throw Refusal{Error(Code::kInvalidArgument, std::move(message))};
+  }
+  static std::string Line(const YAML::Mark& m) { return std::to_string(m.line + 1); }
+
+  bool ExpectingKey() const { return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().key; }
+  void RefuseKey() const {
+    if (ExpectingKey()) Refuse("YAML: non-scalar mapping key");
+  }
+
+  // Charge counts nodes and scalar bytes against the budgets and returns the
+  // totals before, so a completed value knows what it cost.
+  Cost Charge(size_t nodes, size_t scalar_bytes) {
+    Cost before{nodes_, scalar_bytes_};
+    nodes_ += nodes;
+    scalar_bytes_ += scalar_bytes;
+    if (nodes_ > max_nodes_) Refuse("YAML: too many nodes");
+    if (scalar_bytes_ > max_scalar_bytes_) Refuse("YAML: too much scalar data");
+    return before;
+  }
+
+  // EnterValue checks the depth a new value would sit at (the root is 0).
+  void EnterValue() const {
+    if (stack_.size() > kMaxDepth) Refuse("YAML: nesting too deep");
+  }
+
+  void Open(Json empty, YAML::anchor_t anchor) {
+    RefuseKey();
+    const Cost cost = Charge(1, 0);
+    EnterValue();
+    stack_.push_back(Frame{std::move(empty), anchor, cost, std::nullopt});
+  }
+
+  void Close() {
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    Complete(std::move(f.value), f.anchor, f.cost);
+  }
+
+  void Remember(YAML::anchor_t anchor, Json value, size_t nodes, size_t scalar_bytes) {
+    if (anchor >= anchors_.size()) anchors_.resize(anchor + 1);
+    anchors_[anchor] = Anchored{std::move(value), nodes, scalar_bytes};
+  }
+
+  // Complete records an anchored value, then hands it to its parent.
+  void Complete(Json value, YAML::anchor_t anchor, Cost before) {
+    if (anchor != YAML::NullAnchor) Remember(anchor, value, nodes_ - before.nodes_before, scalar_bytes_ - before.scalar_bytes_before);
+    Attach(std::move(value));
+  }
+
+  void Attach(Json value) {
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return;
+    }
+    Frame& parent = stack_.back();
+    if (parent.value.is_array()) {
+      parent.value.push_back(std::move(value));
+      return;
+    }
+    parent.value[*parent.key] = std::move(value);
+    parent.key.reset();
   }
 
   const size_t max_nodes_;
   const size_t max_scalar_bytes_;
+  const size_t max_documents_;
   size_t nodes_ = 0;
   size_t scalar_bytes_ = 0;
+  size_t document_count_ = 0;
+  std::optional<YAML::Mark> last_start_;
+  std::vector<std::optional<Anchored>> anchors_;
+  std::vector<Frame> stack_;
+  std::optional<Json> root_;
+  std::vector<Json> documents_;
 };
 
 }  // namespace
@@ -126,13 +250,14 @@ Result<std::vector<Json>> ParseYamlDocuments(std::string_view text) {
   if (text.size() > kMaxManifestFileBytes) return Error(Code::kTooLarge, "YAML: input exceeds the size limit");
   std::vector<Json> out;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    Converter conv(text.size());  // one budget for the whole text, not per document
-    for (const auto& d : docs) {
-      if (d.IsNull()) continue;
-      ASTIS_ASSIGN_OR_RETURN(Json j, conv.Convert(d, 0));
-      out.push_back(std::move(j));
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    Builder builder(text.size());  // one budget for the whole text, not per document
+    while (parser.HandleNextDocument(builder)) {
     }
+    out = std::move(builder.documents());
+  } catch (const Builder::Refusal& r) {
+    return r.status;
   } catch (const YAML::Exception& e) {
     // The mark (line/column) is safe to report; the message text may quote input.
     if (e.mark.is_null()) return Error(Code::kInvalidArgument, "YAML: syntax error");

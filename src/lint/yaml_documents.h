@@ -1,6 +1,7 @@
 // Multi-document YAML to JSON for linting Kubernetes manifests.
 //
-// yaml-cpp throws; this is the boundary where its exceptions become a Status.
+// yaml-cpp's parser throws; this is the boundary where its exceptions become
+// a Status. Its events are turned into Json directly (no YAML::Node graph).
 // The product's one YAML-to-JSON converter (YAML 1.2 core schema): `astis
 // lint`, the MCP tools and `astis seal`'s ParseManifest
 // (src/cli/secret_manifest.h, which then requires exactly one document) all
@@ -21,7 +22,9 @@ inline constexpr size_t kMaxManifestFileBytes = 8 * 1024 * 1024;
 // ParseYamlDocuments parses text (YAML, or JSON, which YAML 1.2 contains)
 // into one Json value per non-empty document, in order. It refuses
 // (kInvalidArgument) YAML syntax errors, duplicate mapping keys, non-scalar
-// keys, unsupported tags, nesting deeper than 64, and alias expansion beyond
+// keys, aliases as keys or inside their own anchor, a document that makes no
+// progress (yaml-cpp 0.7's stray-comma loop), unsupported tags, nesting
+// deeper than 64, and alias expansion beyond
 // budgets linear in text.size() (100000 nodes + one per input byte, 1 MiB +
 // two scalar bytes per input byte, over all documents together: alias
 // bombs); kTooLarge above kMaxManifestFileBytes. It never throws and

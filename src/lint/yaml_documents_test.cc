@@ -86,6 +86,45 @@ TEST(YamlDocumentsTest, AcceptsLargeAliasFreeInput) {
   EXPECT_EQ(big->at(0).at("a").get<std::string>().size(), size_t{3} << 20);
 }
 
+// yaml-cpp 0.7 never consumes a ',' at document level and reports empty
+// documents forever; LoadAll ran out of memory on these (mcp_message_fuzz,
+// jbeder/yaml-cpp#1040). Each must be a prompt syntax error.
+TEST(YamlDocumentsTest, RejectsStrayCommaWithoutLooping) {
+  for (const char* y : {",", ", a", "[a],", "{a: b},", "- a\n,", "x\n---\n,", "\"a\",", "...\n,", "# c\n,",
+                        ",kind: Pod\nspec: {containers: [{name: a}]}\n"}) {
+    auto docs = ParseYamlDocuments(y);
+    ASSERT_FALSE(docs.ok()) << y;
+    EXPECT_NE(docs.status().message().find("syntax error"), std::string::npos) << y << ": " << docs.status().message();
+  }
+}
+
+TEST(YamlDocumentsTest, ExpandsAliasesLikeCopies) {
+  auto docs = ParseYamlDocuments("base: &b {image: x, ports: [80, 443]}\nk: &k name\none: *b\ntwo: *b\nthree: *k\n");
+  ASSERT_TRUE(docs.ok()) << docs.status().message();
+  const Json& d = docs->at(0);
+  EXPECT_EQ(d.at("one"), d.at("base"));
+  EXPECT_EQ(d.at("two").at("ports"), Json::array({80, 443}));
+  EXPECT_EQ(d.at("three"), "name");
+  EXPECT_EQ(d.at("k"), "name");
+}
+
+TEST(YamlDocumentsTest, RejectsAliasInsideItsOwnAnchor) {
+  auto docs = ParseYamlDocuments("a: &a [x, *a]\n");
+  ASSERT_FALSE(docs.ok());
+  EXPECT_NE(docs.status().message().find("not complete"), std::string::npos) << docs.status().message();
+}
+
+TEST(YamlDocumentsTest, AnchorsDoNotCrossDocuments) {
+  EXPECT_FALSE(ParseYamlDocuments("a: &a {kind: Pod}\n---\nb: *a\n").ok());
+}
+
+TEST(YamlDocumentsTest, RejectsNonScalarKeys) {
+  for (const char* y : {"? [a]\n: 1\n", "? {a: b}\n: 1\n", "x: &k a\n*k : 1\n", "? \n: 1\n"}) {
+    auto docs = ParseYamlDocuments(y);
+    EXPECT_FALSE(docs.ok()) << y;
+  }
+}
+
 TEST(YamlDocumentsTest, RejectsCustomTags) {
   EXPECT_FALSE(ParseYamlDocuments("a: !!binary aGVsbG8=\n").ok());
 }
