@@ -76,11 +76,12 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
   ASTIS_RETURN_IF_ERROR(CheckKeys(root, "", {"listen", "tls", "external_base_url", "store", "cvs", "audit_log",
                                              "session_ttl_seconds", "dpop", "token", "limits", "admin", "watch"}));
   if (const YAML::Node n = root["listen"]) {
-    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "listen", {"address", "port"}));
+    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "listen", {"address", "port", "threads"}));
     ASTIS_RETURN_IF_ERROR(GetStr(n, "listen", "address", c.listen.address, false));
     int64_t port = c.listen.port;
     ASTIS_RETURN_IF_ERROR(GetInt(n, "listen", "port", port, 0, 65535));
     c.listen.port = static_cast<uint16_t>(port);
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "listen", "threads", c.listen.threads, 0, 256));
   }
   const YAML::Node tls = root["tls"];
   if (!tls) return Bad("tls", "required");

@@ -16,11 +16,21 @@ namespace astis::edge {
 // CvsMode selects the in-process CVS (org keys on this host) or a remote one.
 enum class CvsMode { kEmbedded, kRemote };
 
+// kDefaultThreadsPerCore sizes the edge's request threads when
+// listen.threads is 0 (measured: docs/performance.md "Request threads").
+inline constexpr unsigned kDefaultThreadsPerCore = 4;
+
 // EdgeConfig is the validated configuration. A plain value; copyable.
 struct EdgeConfig {
   struct Listen {
     std::string address = "0.0.0.0";
     uint16_t port = 8443;
+    // threads serving requests; 0 = kDefaultThreadsPerCore per core. A
+    // request blocks its thread on the audit log's fdatasync, the store and
+    // (remote CVS, gate 4 without a watch) the network, so a pool of one
+    // thread per core leaves cores idle and gives the audit log's group
+    // commit nothing to group (docs/performance.md).
+    int64_t threads = 0;
   } listen;
   struct Tls {
     std::string cert_file;

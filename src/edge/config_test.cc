@@ -28,6 +28,17 @@ TEST(EdgeConfig, MinimalGetsDefaults) {
   EXPECT_EQ(c->limits.max_capsules_per_request, 64);
   EXPECT_EQ(c->cvs.mode, CvsMode::kEmbedded);
   EXPECT_EQ(c->external_base_url, "https://edge.example.com");
+  EXPECT_EQ(c->listen.threads, 0);  // run.cc: kDefaultThreadsPerCore per core
+}
+
+TEST(EdgeConfig, ListenThreadsParsesAndIsBounded) {
+  auto c = ParseEdgeConfig(std::string(kMinimal) + "listen: {port: 9443, threads: 12}\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->listen.threads, 12);
+  for (const char* bad : {"listen: {threads: 257}\n", "listen: {threads: -1}\n", "listen: {threads: many}\n"}) {
+    Status s = ParseWith(bad);
+    EXPECT_NE(s.message().find("listen.threads"), std::string::npos) << bad << ": " << s.message();
+  }
 }
 
 TEST(EdgeConfig, FullRemoteConfigParses) {
