@@ -17,10 +17,12 @@
 #   ASTIS_BENCH_NO_BUILD=1  use the binaries already in ASTIS_BENCH_BUILD as they are
 #   ASTIS_BENCH_PERF=FILE   also profile the edge during the external load with
 #                           `perf record -g` into FILE (then: perf report -i FILE)
-#   ASTIS_BENCH_ONLY_LOAD=1 stop after the external load (profiling runs)
+#   ASTIS_BENCH_ONLY_LOAD=1 stop after the external load (profiling runs);
+#                           =open: only the open-loop load (ASTIS_BENCH_PHASES, ASTIS_BENCH_RATE)
 #   ASTIS_BENCH_PHASES   phases of the external load (default establish,unwrap,batch)
 #   ASTIS_BENCH_RATE     open-loop requests/s offered in total (default 200)
 #   ASTIS_BENCH_SOAK     soak: pods/sessions to establish after the load (default 0: skipped)
+#   ASTIS_BENCH_THREADS  the edge's listen.threads (default 0: the edge's default, 4 per core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -91,6 +93,7 @@ cat >"$work/edge.yaml" <<YAML
 listen:
   address: 127.0.0.1
   port: $port
+  threads: ${ASTIS_BENCH_THREADS:-0}
 tls:
   cert_file: $work/tls/server.pem
   key_file: $work/tls/server-key.pem
@@ -121,6 +124,17 @@ target=(--edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-
   --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" --cluster bench-c1 --namespace bench
   --service-account loadgen --digest "$digest")
 
+only=${ASTIS_BENCH_ONLY_LOAD:-0}
+phases=${ASTIS_BENCH_PHASES:-establish,unwrap,batch}
+rate=${ASTIS_BENCH_RATE:-200}
+if [[ $only == open ]]; then
+  log "open-loop load only: $pods pods, $rate requests/s offered, ${secs}s per phase"
+  cmd "$loadgen" "${target[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
+    --batch "$batch" --rate "$rate" --phases "$phases" --out "$work/open.md" >/dev/null
+  cat "$work/open.md"
+  exit 0
+fi
+
 log "load: $pods pods, ${secs}s per phase"
 loadout="$work/load.md"
 perf_pid=
@@ -129,18 +143,17 @@ if [[ -n ${ASTIS_BENCH_PERF:-} ]]; then
   perf_pid=$!
 fi
 cmd "$loadgen" "${target[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
-  --batch "$batch" --phases "${ASTIS_BENCH_PHASES:-establish,unwrap,batch}" --out "$loadout" >/dev/null
+  --batch "$batch" --phases "$phases" --out "$loadout" >/dev/null
 if [[ -n $perf_pid ]]; then
   kill -INT "$perf_pid" 2>/dev/null || true
   wait "$perf_pid" 2>/dev/null || true
   log "profile of the edge in $ASTIS_BENCH_PERF"
 fi
-if [[ ${ASTIS_BENCH_ONLY_LOAD:-0} == 1 ]]; then
+if [[ $only == 1 ]]; then
   cat "$loadout"
   exit 0
 fi
 
-rate=${ASTIS_BENCH_RATE:-200}
 log "open-loop load: $pods pods, $rate requests/s offered, ${secs}s per phase"
 openout="$work/open.md"
 cmd "$loadgen" "${target[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \

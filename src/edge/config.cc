@@ -183,6 +183,10 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
 
 }  // namespace
 
+unsigned DefaultThreadsPerCore(const EdgeConfig& config) {
+  return (config.store.backend == "postgres" || config.cvs.mode == CvsMode::kRemote) ? 4 : 1;
+}
+
 Result<EdgeConfig> ParseEdgeConfig(std::string_view yaml_text) {
   EdgeConfig config;
   try {

@@ -28,7 +28,8 @@ TEST(EdgeConfig, MinimalGetsDefaults) {
   EXPECT_EQ(c->limits.max_capsules_per_request, 64);
   EXPECT_EQ(c->cvs.mode, CvsMode::kEmbedded);
   EXPECT_EQ(c->external_base_url, "https://edge.example.com");
-  EXPECT_EQ(c->listen.threads, 0);  // run.cc: kDefaultThreadsPerCore per core
+  EXPECT_EQ(c->listen.threads, 0);  // run.cc: DefaultThreadsPerCore per core
+  EXPECT_EQ(DefaultThreadsPerCore(*c), 1u);
 }
 
 TEST(EdgeConfig, ListenThreadsParsesAndIsBounded) {
@@ -67,6 +68,7 @@ admin: {unix_socket: /run/astis/admin.sock}
   EXPECT_EQ(c->limits.max_capsules_per_request, 32);
   EXPECT_EQ(c->dpop.nonce_window_seconds, 120);
   EXPECT_EQ(c->admin.unix_socket, "/run/astis/admin.sock");
+  EXPECT_EQ(DefaultThreadsPerCore(*c), 4u);  // a remote CVS: requests wait on the network
 }
 
 TEST(EdgeConfig, RejectsUnknownTopLevelKey) {
@@ -110,6 +112,7 @@ TEST(EdgeConfig, PostgresStoreParses) {
   EXPECT_EQ(o.backend, "postgres");
   EXPECT_EQ(o.postgres_dsn_file, "/etc/astis/pg/dsn");
   EXPECT_EQ(o.pool_size, 4);
+  EXPECT_EQ(DefaultThreadsPerCore(*c), 4u);  // PostgreSQL: requests wait on the network
 }
 
 TEST(EdgeConfig, RejectsPostgresWithoutDsnFile) {

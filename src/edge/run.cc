@@ -184,7 +184,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   sc.limits.max_body_bytes = static_cast<size_t>(config.limits.max_body_bytes) + 1;  // the edge answers 413 itself
   sc.threads = config.listen.threads > 0
                    ? static_cast<unsigned>(config.listen.threads)
-                   : kDefaultThreadsPerCore * std::max(1u, std::thread::hardware_concurrency());
+                   : DefaultThreadsPerCore(config) * std::max(1u, std::thread::hardware_concurrency());
   EdgeService* svc = service->get();
   // The authenticated admin endpoint (docs/admin.md "Admin socket"): the
   // same operations as `astis cluster|workload|apikey|session` on the store.
