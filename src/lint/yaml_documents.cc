@@ -64,12 +64,13 @@ Json ResolvePlainScalar(const std::string& s) {
 // far larger than the text: ten anchors of ten aliases each make 10^10 nodes
 // from a few hundred bytes. One Builder serves every document of a text and
 // its budgets are the text's own size plus a constant: a text without
-// aliases never reaches them (each node takes at least one byte of input,
-// each scalar byte at most 2/3 of an input byte: an escape like \L), and any
-// text becomes memory linear in its length. An alias is charged what its
-// anchor cost. Tests: YamlDocumentsTest.RejectsAliasBomb,
-// .NodeBudgetSpansDocuments, .RejectsLongScalarAliasBomb,
-// .AcceptsLargeAliasFreeInput.
+// anchors never reaches them (each node takes at least one byte of input,
+// and an escape like \L turns two input bytes into at most three scalar
+// bytes), and any text becomes memory linear in its length. An alias is
+// charged what its anchor cost, and so is the copy an anchor keeps. Tests:
+// YamlDocumentsTest.RejectsAliasBomb, .NodeBudgetSpansDocuments,
+// .RejectsLongScalarAliasBomb, .AcceptsLargeAliasFreeInput,
+// .ChargesNestedAnchorCopies.
 //
 // yaml-cpp 0.7 (Debian 12) never consumes a stray ',' at document level
 // (",", "[a],", "- a\n,"): each HandleNextDocument reports one more empty
@@ -206,7 +207,12 @@ class Builder final : public YAML::EventHandler {
     Complete(std::move(f.value), f.anchor, f.cost);
   }
 
+  // Remember keeps a copy of an anchored value for its aliases. The copy is
+  // charged like an expansion: anchors nested 64 deep around one large
+  // sequence would otherwise hold 64 copies of it beyond any budget.
+  // Test: YamlDocumentsTest.ChargesNestedAnchorCopies.
   void Remember(YAML::anchor_t anchor, Json value, size_t nodes, size_t scalar_bytes) {
+    Charge(nodes, scalar_bytes);
     if (anchor >= anchors_.size()) anchors_.resize(anchor + 1);
     anchors_[anchor] = Anchored{std::move(value), nodes, scalar_bytes};
   }

@@ -108,6 +108,24 @@ TEST(YamlDocumentsTest, ExpandsAliasesLikeCopies) {
   EXPECT_EQ(d.at("k"), "name");
 }
 
+// 60 anchors nested around one 5,000-element sequence: each anchor keeps a
+// copy for its aliases, 300,000 nodes held for a 10 KB text, though no
+// alias is ever used. The copies are charged to the budget.
+TEST(YamlDocumentsTest, ChargesNestedAnchorCopies) {
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += "&a" + std::to_string(i) + " [";
+  text += "1";
+  for (int i = 1; i < 5000; ++i) text += ",1";
+  text += std::string(60, ']') + "\n";
+  auto docs = ParseYamlDocuments(text);
+  ASSERT_FALSE(docs.ok());
+  EXPECT_NE(docs.status().message().find("too many nodes"), std::string::npos) << docs.status().message();
+  // One anchored copy of a large sequence is within budget.
+  std::string one = "&a [1";
+  for (int i = 1; i < 5000; ++i) one += ",1";
+  EXPECT_TRUE(ParseYamlDocuments(one + "]\n").ok());
+}
+
 TEST(YamlDocumentsTest, RejectsAliasInsideItsOwnAnchor) {
   auto docs = ParseYamlDocuments("a: &a [x, *a]\n");
   ASSERT_FALSE(docs.ok());
