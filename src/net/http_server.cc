@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "net/internal/ossl.h"
+#include "net/internal/request_parse.h"
 #include "net/internal/tls_context.h"
 
 namespace astis::net {
@@ -50,11 +51,6 @@ using error_code = boost::system::error_code;
 constexpr size_t kLingerDrainBytes = 1024 * 1024;
 constexpr std::chrono::milliseconds kLingerTimeout{1000};
 constexpr std::chrono::milliseconds kLingerTimeoutStopping{100};
-
-bool IsHttpParseError(const error_code& ec) {
-  return ec.category() == http::make_error_code(http::error::bad_target).category() &&
-         ec != http::error::end_of_stream && ec != http::error::partial_message;
-}
 
 }  // namespace
 
@@ -305,8 +301,7 @@ class Session final : public SessionBase {
   void ReadHeader() {
     state_ = State::kReadingHeader;
     parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(limits().max_header_bytes));
-    parser_->body_limit(limits().max_body_bytes);
+    internal::ApplyLimits(*parser_, limits());
     tcp_layer().expires_after(limits().header_timeout);
     http::async_read_header(stream_, buffer_, *parser_, [self = Self()](error_code ec, size_t) {
       self->OnHeader(ec);
@@ -316,13 +311,11 @@ class Session final : public SessionBase {
   void OnHeader(error_code ec) {
     if (ec) return OnReadError(ec);
     state_ = State::kBusy;
-    const auto& req = parser_->get();
-    if (static_cast<size_t>(std::distance(req.begin(), req.end())) > limits().max_header_count) {
-      return SendError(431, "bad_request", "too many header fields");
+    // Checked by RejectsTooManyHeaders (431) and RejectsNonOriginFormTarget.
+    if (auto refusal = internal::CheckHeader(*parser_, limits())) {
+      return SendError(refusal->status, refusal->code, refusal->message);
     }
-    // RFC 9112 §3.2: only origin-form is served (no absolute-form,
-    // authority-form or asterisk-form). Checked by RejectsNonOriginFormTarget.
-    if (!req.target().starts_with('/')) return SendError(400, "bad_request", "request target must be origin-form");
+    const auto& req = parser_->get();
     // RFC 9110 §10.1.1: a server that will read the body SHOULD answer
     // "100-continue" with an interim 100 response.
     if (!parser_->is_done() && beast::iequals(req[http::field::expect], "100-continue")) {
@@ -347,26 +340,18 @@ class Session final : public SessionBase {
 
   void OnReadError(const error_code& ec) {
     // Checked by RejectsOversizeBody (413) and RejectsTooManyHeaders (431).
-    if (ec == http::error::body_limit) return SendError(413, "too_large", "request body too large");
-    if (ec == http::error::header_limit) return SendError(431, "bad_request", "request header too large");
-    if (IsHttpParseError(ec)) return SendError(400, "bad_request", "malformed request");
+    if (auto refusal = internal::RefusalForReadError(ec)) {
+      return SendError(refusal->status, refusal->code, refusal->message);
+    }
     // Timeouts (the timer already closed the socket), resets, TLS errors.
     Close();
   }
 
   void Dispatch() {
-    auto& req = parser_->get();
-    ServerRequest request;
-    request.method = std::string(req.method_string());
-    request.target = std::string(req.target());
-    size_t q = request.target.find('?');
-    request.path = request.target.substr(0, q);
-    if (q != std::string::npos) request.query = request.target.substr(q + 1);
-    for (const auto& field : req) request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    request.body = std::move(req.body());
+    const bool keep_alive = parser_->get().keep_alive();
+    ServerRequest request = internal::TakeRequest(*parser_);
     request.peer_address = peer_address_;
     request.peer_cert_sha256 = peer_cert_sha256_;
-    const bool keep_alive = req.keep_alive();
     parser_.reset();
 
     ServerResponse response;

@@ -351,6 +351,25 @@ TEST_F(NetTest, RejectsOversizeChunkedBody) {
   EXPECT_TRUE(closed);
 }
 
+// The last chunk of a chunked body arriving as "0\r\n", "\r", "\n" (a slow
+// or adversarial client) is a valid request. Boost 1.81's Beast asserts on
+// it (boostorg/beast#2861) and aborted builds with assertions on; found by
+// http_request_fuzz (src/net/internal/boost_assert.cc).
+TEST_F(NetTest, ChunkedEndSplitAcrossReads) {
+  ServerConfig config;  // plain HTTP: raw client
+  auto server = Start(config);
+  RawSocket raw(server->port());
+  ASSERT_TRUE(raw.connected());
+  raw.Send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n");
+  std::this_thread::sleep_for(100ms);
+  raw.Send("\r");
+  std::this_thread::sleep_for(100ms);
+  raw.Send("\n");
+  bool closed = false;
+  std::string response = raw.ReadAll(&closed);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 200")) << response;
+}
+
 TEST_F(NetTest, RejectsTooManyHeaders) {
   ServerConfig config = TlsConfig();
   config.limits.max_header_count = 64;
