@@ -12,7 +12,8 @@
 // Invariants (trap on violation): a refusal is 400 bad_request, 413
 // too_large or 431 bad_request; a completed request has a non-empty
 // method, an origin-form target equal to path ["?" query], a body within
-// max_body_bytes and at most max_header_count fields, each with a non-empty
+// max_body_bytes and at most max_header_count fields (trailer fields are
+// not header fields: found here, see TakeRequest), each with a non-empty
 // name and a value free of CR, LF and NUL.
 #include <boost/asio/buffer.hpp>
 #include <cstddef>
@@ -67,6 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     RequestParser parser;
     astis::net::internal::ApplyLimits(parser, limits);
     bool header_checked = false;
+    size_t header_fields = 0;
     boost::system::error_code ec;
     while (!parser.is_done()) {
       size_t used = pending.empty() ? 0 : parser.put(boost::asio::buffer(pending), ec);
@@ -93,6 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           CheckRefusal(*refusal);
           return 0;  // the server answers and closes
         }
+        header_fields = astis::net::internal::FieldCount(parser);
       }
     }
     if (ec) {
@@ -106,9 +109,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         CheckRefusal(*refusal);
         return 0;
       }
+      header_fields = astis::net::internal::FieldCount(parser);
     }
     const bool keep_alive = parser.get().keep_alive();
-    astis::net::ServerRequest req = astis::net::internal::TakeRequest(parser);
+    astis::net::ServerRequest req = astis::net::internal::TakeRequest(parser, header_fields);
     CheckRequest(req, limits);
     if (!keep_alive) return 0;
   }

@@ -315,6 +315,7 @@ class Session final : public SessionBase {
     if (auto refusal = internal::CheckHeader(*parser_, limits())) {
       return SendError(refusal->status, refusal->code, refusal->message);
     }
+    header_fields_ = internal::FieldCount(*parser_);
     const auto& req = parser_->get();
     // RFC 9110 §10.1.1: a server that will read the body SHOULD answer
     // "100-continue" with an interim 100 response.
@@ -349,7 +350,7 @@ class Session final : public SessionBase {
 
   void Dispatch() {
     const bool keep_alive = parser_->get().keep_alive();
-    ServerRequest request = internal::TakeRequest(*parser_);
+    ServerRequest request = internal::TakeRequest(*parser_, header_fields_);
     request.peer_address = peer_address_;
     request.peer_cert_sha256 = peer_cert_sha256_;
     parser_.reset();
@@ -498,6 +499,7 @@ class Session final : public SessionBase {
   Stream stream_;
   beast::flat_buffer buffer_{16 * 1024};
   std::optional<http::request_parser<http::string_body>> parser_;
+  size_t header_fields_ = 0;  // fields in the header section (the rest are trailers)
   State state_ = State::kHandshake;
   std::string peer_address_;
   std::optional<Sha256Digest> peer_cert_sha256_;

@@ -370,6 +370,27 @@ TEST_F(NetTest, ChunkedEndSplitAcrossReads) {
   EXPECT_TRUE(response.starts_with("HTTP/1.1 200")) << response;
 }
 
+// RFC 9110 §6.5.1: trailer fields must not be merged into the header
+// section. Beast appends them to the request's fields; the server drops
+// them, or a client could add fields (credentials, or more than
+// max_header_count) after the header checks ran. Found by
+// http_request_fuzz.
+TEST_F(NetTest, TrailerFieldsAreNotHeaders) {
+  ServerConfig config;  // plain HTTP: raw client
+  auto server = Start(config);
+  RawSocket raw(server->port());
+  ASSERT_TRUE(raw.connected());
+  raw.Send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+           "5\r\nhello\r\n0\r\nX-Test: smuggled\r\n\r\n");
+  bool closed = false;
+  std::string response = raw.ReadAll(&closed);
+  ASSERT_TRUE(response.starts_with("HTTP/1.1 200")) << response;
+  const nlohmann::json body = nlohmann::json::parse(response.substr(response.find("\r\n\r\n") + 4));
+  EXPECT_EQ(body.at("body"), "hello");
+  EXPECT_EQ(body.at("test_header"), "");
+  EXPECT_EQ(body.at("test_count"), 0);
+}
+
 TEST_F(NetTest, RejectsTooManyHeaders) {
   ServerConfig config = TlsConfig();
   config.limits.max_header_count = 64;

@@ -13,7 +13,7 @@ void ApplyLimits(RequestParser& parser, const ServerLimits& limits) {
 
 std::optional<Refusal> CheckHeader(const RequestParser& parser, const ServerLimits& limits) {
   const auto& req = parser.get();
-  if (static_cast<size_t>(std::distance(req.begin(), req.end())) > limits.max_header_count) {
+  if (FieldCount(parser) > limits.max_header_count) {
     return Refusal{431, "bad_request", "too many header fields"};
   }
   // RFC 9112 §3.2: only origin-form is served (no absolute-form,
@@ -31,7 +31,12 @@ std::optional<Refusal> RefusalForReadError(const boost::system::error_code& ec) 
   return std::nullopt;
 }
 
-ServerRequest TakeRequest(RequestParser& parser) {
+size_t FieldCount(const RequestParser& parser) {
+  const auto& req = parser.get();
+  return static_cast<size_t>(std::distance(req.begin(), req.end()));
+}
+
+ServerRequest TakeRequest(RequestParser& parser, size_t header_fields) {
   auto& req = parser.get();
   ServerRequest request;
   request.method = std::string(req.method_string());
@@ -39,7 +44,10 @@ ServerRequest TakeRequest(RequestParser& parser) {
   const size_t q = request.target.find('?');
   request.path = request.target.substr(0, q);
   if (q != std::string::npos) request.query = request.target.substr(q + 1);
-  for (const auto& field : req) request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  for (const auto& field : req) {
+    if (request.headers.size() == header_fields) break;  // the rest are trailer fields
+    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
   request.body = std::move(req.body());
   return request;
 }

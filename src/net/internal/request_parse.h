@@ -46,10 +46,19 @@ std::optional<Refusal> CheckHeader(const RequestParser& parser, const ServerLimi
 // connection is closed without an answer.
 std::optional<Refusal> RefusalForReadError(const boost::system::error_code& ec);
 
+// FieldCount is the number of fields the parser holds; called when the
+// header is complete it is the header section's size. It cannot fail.
+size_t FieldCount(const RequestParser& parser);
+
 // TakeRequest moves a complete request out of parser into a ServerRequest
-// (method, target split into path and query at the first '?', header
-// fields in order, body); peer fields are left to the caller. It cannot
-// fail.
-ServerRequest TakeRequest(RequestParser& parser);
+// (method, target split into path and query at the first '?', the first
+// header_fields fields in order, body); peer fields are left to the caller.
+// Beast appends a chunked body's trailer fields to the same field list;
+// they are dropped here, because RFC 9110 §6.5.1 forbids merging trailer
+// fields into the header section (a client could otherwise add credential
+// headers, or fields past max_header_count, after the header checks ran).
+// Test: NetTest.TrailerFieldsAreNotHeaders (found by http_request_fuzz).
+// It cannot fail.
+ServerRequest TakeRequest(RequestParser& parser, size_t header_fields);
 
 }  // namespace astis::net::internal
