@@ -1,7 +1,9 @@
 // Core dumps and ptrace access are off in the process that holds org keys
 // (issue #9): `astis cvs` calls cvs::DisableCoreDumps before loading keys.
 //
-// CvsProcessIsNotDumpable starts the real `astis cvs` binary as a child and
+// CvsProcessIsNotDumpable starts the real `astis cvs` binary as a child (and
+// ServeWithEmbeddedCvsIsNotDumpable `astis serve`, which holds the org keys
+// in the edge process) and
 // checks from outside: /proc/<pid>/limits shows a core size limit of 0, and
 // the process is non-dumpable. The kernel makes /proc/<pid>/* of a
 // non-dumpable process owned by root (proc(5), PR_SET_DUMPABLE), so the
@@ -122,83 +124,132 @@ TEST(CoreDumpTest, DisableCoreDumpsInChild) {
 }
 
 #ifdef ASTIS_CLI_BINARY
-TEST(CoreDumpTest, CvsProcessIsNotDumpable) {
-  std::string dir = [] {
-    auto d = net::testing::MakeTempDir();
-    return d.ok() ? *d : std::string();
-  }();
-  ASSERT_FALSE(dir.empty());
-  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+// KeyDir is a temporary directory holding org keys made by the real CLI
+// (`keygen/`), the test PKI's files, and room for the store and audit log,
+// all owned by ChildUid(). Empty on failure (the test then fails).
+struct KeyDir {
+  std::string dir;
+  net::testing::TestPkiFiles files;
+  std::string edge_client_sha256_hex;
+};
+
+void MakeKeyDir(KeyDir& out) {
+  auto d = net::testing::MakeTempDir();
+  ASSERT_TRUE(d.ok());
+  out.dir = *d;
+  ASSERT_EQ(::chmod(out.dir.c_str(), 0755), 0);
   // keygen runs as the child uid: it needs a writable directory.
   if (::geteuid() == 0) {
-    ASSERT_EQ(::chown(dir.c_str(), kNobody, kNobody), 0);
+    ASSERT_EQ(::chown(out.dir.c_str(), kNobody, kNobody), 0);
   }
-  // Org keys from the real CLI.
-  const pid_t keygen = Spawn({ASTIS_CLI_BINARY, "keygen", "--out", dir + "/keys"}, -1);
+  const pid_t keygen = Spawn({ASTIS_CLI_BINARY, "keygen", "--out", out.dir + "/keys"}, -1);
   ASSERT_GT(keygen, 0);
   const int ks = Reap(keygen, std::chrono::seconds(30));
   ASSERT_TRUE(WIFEXITED(ks) && WEXITSTATUS(ks) == 0) << "astis keygen failed";
   auto pki = net::testing::TestPki::Create();
   ASSERT_TRUE(pki.ok());
-  auto files = pki->WriteFiles(dir);
+  auto files = pki->WriteFiles(out.dir);
   ASSERT_TRUE(files.ok());
+  out.files = *files;
   auto edge_cert = pki->IssueClientCert("astis-edge");
   ASSERT_TRUE(edge_cert.ok());
-  const std::string config = dir + "/cvs.yaml";
-  WriteFile(config, "listen: {address: 127.0.0.1, port: 0}\ntls:\n  cert_file: " + files->server_cert +
-                        "\n  key_file: " + files->server_key + "\n  client_ca_file: " + files->ca_cert +
-                        "\n  edge_client_cert_sha256: " + HexEncode(edge_cert->sha256) + "\norg_keys: " + dir +
-                        "/keys/org-key.jwk\naudit_log: " + dir + "/cvs-audit.log\n");
-  if (::geteuid() == 0) {
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-      ASSERT_EQ(::chown(e.path().c_str(), kNobody, kNobody), 0) << e.path();
-    }
-  }
+  out.edge_client_sha256_hex = HexEncode(edge_cert->sha256);
+}
 
+void ChownTree(const std::string& dir) {
+  if (::geteuid() != 0) return;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    ASSERT_EQ(::chown(e.path().c_str(), kNobody, kNobody), 0) << e.path();
+  }
+}
+
+// Inspection is what RunAndInspect saw of a server process from outside.
+struct Inspection {
+  bool serving = false;
+  uid_t owner = 1;          // owner of /proc/<pid>/status: 0 when non-dumpable
+  std::string core_line;    // "Max core file size" of /proc/<pid>/limits
+  uid_t control_owner = 0;  // the same for a control process of the same uid
+  int status = -1;          // wait status after SIGTERM
+  std::string err;          // the server's stderr
+};
+
+// RunAndInspect starts argv as ChildUid(), waits for "serving on" on its
+// stderr, reads its /proc ownership and core limit, does the same for a
+// control process (/bin/sleep, same uid: dumpable), and stops both.
+Inspection RunAndInspect(const std::vector<std::string>& argv) {
+  Inspection r;
   int errpipe[2];
-  ASSERT_EQ(::pipe(errpipe), 0);
-  const pid_t pid = Spawn({ASTIS_CLI_BINARY, "cvs", "--config", config}, errpipe[1]);
+  EXPECT_EQ(::pipe(errpipe), 0);
+  const pid_t pid = Spawn(argv, errpipe[1]);
   ::close(errpipe[1]);
-  ASSERT_GT(pid, 0);
-  std::string err;
+  EXPECT_GT(pid, 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (err.find("serving on") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+  while (r.err.find("serving on") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
     pollfd p{errpipe[0], POLLIN, 0};
     if (::poll(&p, 1, 1000) <= 0) continue;
     char buf[512];
     const ssize_t n = ::read(errpipe[0], buf, sizeof buf);
     if (n <= 0) break;
-    err.append(buf, static_cast<size_t>(n));
+    r.err.append(buf, static_cast<size_t>(n));
   }
-  const bool serving = err.find("serving on") != std::string::npos;
-  uid_t cvs_owner = 1;
-  std::string cvs_core;
-  if (serving) {
-    cvs_owner = ProcOwner(pid);
-    cvs_core = CoreLimitLine(pid);
+  r.serving = r.err.find("serving on") != std::string::npos;
+  if (r.serving) {
+    r.owner = ProcOwner(pid);
+    r.core_line = CoreLimitLine(pid);
   }
-  // Control: an ordinary process of the same uid is dumpable (its /proc
-  // entry is owned by that uid) and has the inherited core limit.
   const pid_t control = Spawn({"/bin/sleep", "30"}, -1);
-  ASSERT_GT(control, 0);
-  uid_t control_owner = 0;
-  for (int i = 0; i < 250 && (control_owner = ProcOwner(control)) != ChildUid(); ++i) {
+  EXPECT_GT(control, 0);
+  for (int i = 0; i < 250 && (r.control_owner = ProcOwner(control)) != ChildUid(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // bounded wait for the exec to happen
   }
   ::kill(control, SIGKILL);
   Reap(control, std::chrono::seconds(5));
   ::kill(pid, SIGTERM);
-  const int status = Reap(pid, std::chrono::seconds(10));
+  r.status = Reap(pid, std::chrono::seconds(10));
   ::close(errpipe[0]);
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  return r;
+}
 
-  ASSERT_TRUE(serving) << err;
-  EXPECT_EQ(control_owner, ChildUid()) << "control process should be dumpable";
-  EXPECT_EQ(cvs_owner, 0u) << "astis cvs is dumpable";
-  EXPECT_NE(cvs_core.find(" 0 "), std::string::npos) << cvs_core;
-  EXPECT_EQ(cvs_core.find("unlimited"), std::string::npos) << cvs_core;
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << err;
+void ExpectNotDumpable(const Inspection& r, const char* what) {
+  ASSERT_TRUE(r.serving) << r.err;
+  EXPECT_EQ(r.control_owner, ChildUid()) << "control process should be dumpable";
+  EXPECT_EQ(r.owner, 0u) << what << " is dumpable";
+  EXPECT_NE(r.core_line.find(" 0 "), std::string::npos) << r.core_line;
+  EXPECT_EQ(r.core_line.find("unlimited"), std::string::npos) << r.core_line;
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.err;
+}
+
+TEST(CoreDumpTest, CvsProcessIsNotDumpable) {
+  KeyDir k;
+  ASSERT_NO_FATAL_FAILURE(MakeKeyDir(k));
+  const std::string config = k.dir + "/cvs.yaml";
+  WriteFile(config, "listen: {address: 127.0.0.1, port: 0}\ntls:\n  cert_file: " + k.files.server_cert +
+                        "\n  key_file: " + k.files.server_key + "\n  client_ca_file: " + k.files.ca_cert +
+                        "\n  edge_client_cert_sha256: " + k.edge_client_sha256_hex + "\norg_keys: " + k.dir +
+                        "/keys/org-key.jwk\naudit_log: " + k.dir + "/cvs-audit.log\n");
+  ASSERT_NO_FATAL_FAILURE(ChownTree(k.dir));
+  const Inspection r = RunAndInspect({ASTIS_CLI_BINARY, "cvs", "--config", config});
+  std::error_code ec;
+  std::filesystem::remove_all(k.dir, ec);
+  ExpectNotDumpable(r, "astis cvs");
+}
+
+// `astis serve` with the embedded CVS holds the org keys in the edge
+// process, so it makes itself non-dumpable too (src/edge/run.cc).
+TEST(CoreDumpTest, ServeWithEmbeddedCvsIsNotDumpable) {
+  KeyDir k;
+  ASSERT_NO_FATAL_FAILURE(MakeKeyDir(k));
+  const std::string config = k.dir + "/edge.yaml";
+  WriteFile(config, "listen: {address: 127.0.0.1, port: 0}\ntls:\n  cert_file: " + k.files.server_cert +
+                        "\n  key_file: " + k.files.server_key +
+                        "\nexternal_base_url: https://127.0.0.1\nstore: {backend: sqlite, path: " + k.dir +
+                        "/edge.db}\ncvs: {mode: embedded, org_keys: " + k.dir + "/keys/org-key.jwk}\naudit_log: " +
+                        k.dir + "/edge-audit.log\nwatch: {enabled: false}\n");
+  ASSERT_NO_FATAL_FAILURE(ChownTree(k.dir));
+  const Inspection r = RunAndInspect({ASTIS_CLI_BINARY, "serve", "--config", config});
+  std::error_code ec;
+  std::filesystem::remove_all(k.dir, ec);
+  ExpectNotDumpable(r, "astis serve (embedded CVS)");
 }
 
 // ProductionBinaryHasNoDekObserver: the `astis` binary does not contain the
