@@ -187,9 +187,9 @@ bool IdOk(std::string_view s) { return !s.empty() && s.size() <= kMaxIdLength; }
 
 // ---------------------------------------------------------------- store
 
-// The upserts of InsertJti and ConsumeRate, shared with AdmitRequest (which
-// runs them in one transaction). Statements are cached by address, so one
-// definition is also one prepared statement.
+// The upserts of InsertJti and ConsumeRate (SqliteStore::UpsertJti,
+// UpsertRate), which AdmitRequest runs in one transaction. Statements are
+// cached by address, so one definition is also one prepared statement.
 constexpr char kInsertJtiSql[] =
     "INSERT INTO dpop_jti (jkt, jti, expires_at) VALUES (?, ?, ?) "
     "ON CONFLICT (jkt, jti) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_jti.expires_at <= ?";
@@ -518,10 +518,7 @@ class SqliteStore final : public Store {
       // statement; an entry already past its expiry (not yet purged) is
       // re-armed instead (tests JtiReplayRefused, JtiAfterExpiryAccepted,
       // ConcurrentJtiExactlyOneInserted).
-      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(kInsertJtiSql, "insert jti"));
-      s.Bind(jkt).Bind(jti).Bind(expires_at).Bind(now);
-      ASTIS_RETURN_IF_ERROR(s.Run());
-      return conn_->Changes() == 1;
+      return UpsertJti(jkt, jti, expires_at, now);
     });
   }
 
@@ -592,10 +589,7 @@ class SqliteStore final : public Store {
     return Txn("consume rate", [&]() -> Result<bool> {
       // One statement: create the window's counter at 1, or increment it only
       // while below the limit. A row changed means the request is allowed.
-      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(kConsumeRateSql, "consume rate"));
-      s.Bind(bucket_key).Bind(window_start).Bind(window_end).Bind(limit);
-      ASTIS_RETURN_IF_ERROR(s.Run());
-      return conn_->Changes() == 1;
+      return UpsertRate(bucket_key, window_start, window_end, limit);
     });
   }
 
@@ -609,19 +603,16 @@ class SqliteStore final : public Store {
       Admission out;
       bool limited = false;
       for (size_t i = 0; i < charges.size(); ++i) {
-        ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(kConsumeRateSql, "consume rate"));
-        s.Bind(charges[i].bucket_key).Bind(charges[i].window_start).Bind(charges[i].window_end).Bind(charges[i].limit);
-        ASTIS_RETURN_IF_ERROR(s.Run());
-        if (conn_->Changes() != 1 && !limited) {
+        const RateCharge& c = charges[i];
+        ASTIS_ASSIGN_OR_RETURN(bool allowed, UpsertRate(c.bucket_key, c.window_start, c.window_end, c.limit));
+        if (!allowed && !limited) {
           limited = true;
           out.outcome = Admission::Outcome::kRateLimited;
           out.limited = i;
         }
       }
-      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(kInsertJtiSql, "insert jti"));
-      s.Bind(jti.jkt).Bind(jti.jti).Bind(jti.expires_at).Bind(now);
-      ASTIS_RETURN_IF_ERROR(s.Run());
-      if (conn_->Changes() != 1 && !limited) out.outcome = Admission::Outcome::kReplay;
+      ASTIS_ASSIGN_OR_RETURN(bool fresh, UpsertJti(jti.jkt, jti.jti, jti.expires_at, now));
+      if (!fresh && !limited) out.outcome = Admission::Outcome::kReplay;
       return out;
     });
   }
@@ -681,6 +672,23 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // UpsertJti and UpsertRate run the one statement of InsertJti and
+  // ConsumeRate inside the caller's transaction (mu_ held), for those and
+  // for AdmitRequest. True: the jti was fresh / the request is within the
+  // limit (a row changed).
+  Result<bool> UpsertJti(std::string_view jkt, std::string_view jti, int64_t expires_at, int64_t now) {
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(kInsertJtiSql, "insert jti"));
+    s.Bind(jkt).Bind(jti).Bind(expires_at).Bind(now);
+    ASTIS_RETURN_IF_ERROR(s.Run());
+    return conn_->Changes() == 1;
+  }
+  Result<bool> UpsertRate(std::string_view bucket_key, int64_t window_start, int64_t window_end, int64_t limit) {
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(kConsumeRateSql, "consume rate"));
+    s.Bind(bucket_key).Bind(window_start).Bind(window_end).Bind(limit);
+    ASTIS_RETURN_IF_ERROR(s.Run());
+    return conn_->Changes() == 1;
+  }
+
   // Txn runs body inside BEGIN IMMEDIATE ... COMMIT, rolling back when body
   // or COMMIT fails. mu_ must be held.
   template <typename F>
