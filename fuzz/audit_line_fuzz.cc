@@ -9,8 +9,6 @@
 // Invariant (trap on violation): a log VerifyAuditLog accepts whole (ok, no
 // torn tail) must reopen, take one more line, and verify again with exactly
 // one more line and its seq, chained to the old head.
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -22,33 +20,9 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "crypto/sha256.h"
+#include "temp_file.h"
 
 namespace {
-
-const std::string& LogPath();
-
-// RemoveTempDir deletes the temporary file and directory at exit.
-void RemoveTempDir() {
-  const std::string& path = LogPath();
-  ::unlink(path.c_str());
-  ::rmdir(path.substr(0, path.rfind('/')).c_str());
-}
-
-const std::string& LogPath() {
-  // Heap-allocated and never freed, so RemoveTempDir can use it at exit.
-  static const std::string& path = *new std::string([] {
-    // tmpfs when there is one: every input writes (and the audit log
-    // fdatasyncs) this file, and on a disk that is what bounds exec/s.
-    char shm[] = "/dev/shm/astis-audit-line-fuzz-XXXXXX";
-    char tmp[] = "/tmp/astis-audit-line-fuzz-XXXXXX";
-    char* dir = ::mkdtemp(shm);
-    if (dir == nullptr) dir = ::mkdtemp(tmp);
-    if (dir == nullptr) __builtin_trap();
-    std::atexit(RemoveTempDir);
-    return std::string(dir) + "/audit.log";
-  }());
-  return path;
-}
 
 std::string Rechain(std::string_view input) {
   std::string out;
@@ -73,27 +47,14 @@ std::string Rechain(std::string_view input) {
   return out;
 }
 
-bool WriteFile(const std::string& path, std::string_view data) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  size_t off = 0;
-  while (off < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n <= 0) break;
-    off += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  return off == data.size();
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const bool repair = (data[0] & 1) != 0;
   const std::string text = Rechain(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
-  const std::string& path = LogPath();
-  if (!WriteFile(path, text)) __builtin_trap();
+  const std::string& path = astis_fuzz::TempFilePath("audit.log");
+  if (!astis_fuzz::WriteFile(path, text)) __builtin_trap();
 
   auto before = astis::audit::VerifyAuditLog(path);
   if (!before.ok()) __builtin_trap();  // the file exists and is readable
