@@ -24,6 +24,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -131,6 +132,10 @@ struct KeyDir {
   std::string dir;
   net::testing::TestPkiFiles files;
   std::string edge_client_sha256_hex;
+  ~KeyDir() {
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+  }
 };
 
 void MakeKeyDir(KeyDir& out) {
@@ -210,46 +215,46 @@ Inspection RunAndInspect(const std::vector<std::string>& argv) {
   return r;
 }
 
-void ExpectNotDumpable(const Inspection& r, const char* what) {
+// ExpectServerNotDumpable runs `astis <subcommand> --config F` as
+// ChildUid(), F being config_yaml(keys) written into a fresh KeyDir, and
+// expects what DisableCoreDumps promises, seen from outside: /proc/<pid>
+// owned by root (non-dumpable) and a core limit of 0, where a control
+// process of the same uid is dumpable.
+void ExpectServerNotDumpable(const std::string& subcommand,
+                             const std::function<std::string(const KeyDir&)>& config_yaml) {
+  KeyDir k;
+  ASSERT_NO_FATAL_FAILURE(MakeKeyDir(k));
+  const std::string config = k.dir + "/" + subcommand + ".yaml";
+  WriteFile(config, config_yaml(k));
+  ASSERT_NO_FATAL_FAILURE(ChownTree(k.dir));
+  const Inspection r = RunAndInspect({ASTIS_CLI_BINARY, subcommand, "--config", config});
   ASSERT_TRUE(r.serving) << r.err;
   EXPECT_EQ(r.control_owner, ChildUid()) << "control process should be dumpable";
-  EXPECT_EQ(r.owner, 0u) << what << " is dumpable";
+  EXPECT_EQ(r.owner, 0u) << "astis " << subcommand << " is dumpable";
   EXPECT_NE(r.core_line.find(" 0 "), std::string::npos) << r.core_line;
   EXPECT_EQ(r.core_line.find("unlimited"), std::string::npos) << r.core_line;
   EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.err;
 }
 
 TEST(CoreDumpTest, CvsProcessIsNotDumpable) {
-  KeyDir k;
-  ASSERT_NO_FATAL_FAILURE(MakeKeyDir(k));
-  const std::string config = k.dir + "/cvs.yaml";
-  WriteFile(config, "listen: {address: 127.0.0.1, port: 0}\ntls:\n  cert_file: " + k.files.server_cert +
-                        "\n  key_file: " + k.files.server_key + "\n  client_ca_file: " + k.files.ca_cert +
-                        "\n  edge_client_cert_sha256: " + k.edge_client_sha256_hex + "\norg_keys: " + k.dir +
-                        "/keys/org-key.jwk\naudit_log: " + k.dir + "/cvs-audit.log\n");
-  ASSERT_NO_FATAL_FAILURE(ChownTree(k.dir));
-  const Inspection r = RunAndInspect({ASTIS_CLI_BINARY, "cvs", "--config", config});
-  std::error_code ec;
-  std::filesystem::remove_all(k.dir, ec);
-  ExpectNotDumpable(r, "astis cvs");
+  ExpectServerNotDumpable("cvs", [](const KeyDir& k) {
+    return "listen: {address: 127.0.0.1, port: 0}\ntls:\n  cert_file: " + k.files.server_cert +
+           "\n  key_file: " + k.files.server_key + "\n  client_ca_file: " + k.files.ca_cert +
+           "\n  edge_client_cert_sha256: " + k.edge_client_sha256_hex + "\norg_keys: " + k.dir +
+           "/keys/org-key.jwk\naudit_log: " + k.dir + "/cvs-audit.log\n";
+  });
 }
 
 // `astis serve` with the embedded CVS holds the org keys in the edge
 // process, so it makes itself non-dumpable too (src/edge/run.cc).
 TEST(CoreDumpTest, ServeWithEmbeddedCvsIsNotDumpable) {
-  KeyDir k;
-  ASSERT_NO_FATAL_FAILURE(MakeKeyDir(k));
-  const std::string config = k.dir + "/edge.yaml";
-  WriteFile(config, "listen: {address: 127.0.0.1, port: 0}\ntls:\n  cert_file: " + k.files.server_cert +
-                        "\n  key_file: " + k.files.server_key +
-                        "\nexternal_base_url: https://127.0.0.1\nstore: {backend: sqlite, path: " + k.dir +
-                        "/edge.db}\ncvs: {mode: embedded, org_keys: " + k.dir + "/keys/org-key.jwk}\naudit_log: " +
-                        k.dir + "/edge-audit.log\nwatch: {enabled: false}\n");
-  ASSERT_NO_FATAL_FAILURE(ChownTree(k.dir));
-  const Inspection r = RunAndInspect({ASTIS_CLI_BINARY, "serve", "--config", config});
-  std::error_code ec;
-  std::filesystem::remove_all(k.dir, ec);
-  ExpectNotDumpable(r, "astis serve (embedded CVS)");
+  ExpectServerNotDumpable("serve", [](const KeyDir& k) {
+    return "listen: {address: 127.0.0.1, port: 0}\ntls:\n  cert_file: " + k.files.server_cert +
+           "\n  key_file: " + k.files.server_key +
+           "\nexternal_base_url: https://127.0.0.1\nstore: {backend: sqlite, path: " + k.dir +
+           "/edge.db}\ncvs: {mode: embedded, org_keys: " + k.dir + "/keys/org-key.jwk}\naudit_log: " + k.dir +
+           "/edge-audit.log\nwatch: {enabled: false}\n";
+  });
 }
 
 // ProductionBinaryHasNoDekObserver: the `astis` binary does not contain the
