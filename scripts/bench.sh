@@ -22,7 +22,7 @@
 #   ASTIS_BENCH_PHASES   phases of the external load (default establish,unwrap,batch)
 #   ASTIS_BENCH_RATE     open-loop requests/s offered in total (default 200)
 #   ASTIS_BENCH_SOAK     soak: pods/sessions to establish after the load (default 0: skipped)
-#   ASTIS_BENCH_THREADS  the edge's listen.threads (default 0: the edge's default, 4 per core)
+#   ASTIS_BENCH_THREADS  the edge's listen.threads (default 0: the edge's default, here 1 per core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

@@ -16,13 +16,6 @@ namespace astis::edge {
 // CvsMode selects the in-process CVS (org keys on this host) or a remote one.
 enum class CvsMode { kEmbedded, kRemote };
 
-// DefaultThreadsPerCore sizes the edge's request threads when listen.threads
-// is 0: one per core when a request waits only on this host (embedded CVS,
-// SQLite: its fdatasync is short), four per core when it also waits on the
-// network (PostgreSQL, a remote CVS), so cores are not left idle during
-// those round trips. Measured on 2 cores (docs/performance.md "Request
-// threads"): 8 threads raised closed-loop throughput 15-30 % on SQLite but
-// put the open-loop batch p99 above 5 ms; 2 kept it at 4.5-4.8 ms.
 // EdgeConfig is the validated configuration. A plain value; copyable.
 struct EdgeConfig {
   struct Listen {
@@ -84,7 +77,14 @@ struct EdgeConfig {
   } watch;
 };
 
-// DefaultThreadsPerCore: see above. It cannot fail.
+// DefaultThreadsPerCore sizes the edge's request threads when listen.threads
+// is 0: one per core when a request waits only on this host (embedded CVS,
+// SQLite: its fdatasync is short), four per core when it also waits on the
+// network (PostgreSQL, a remote CVS), so cores are not left idle during
+// those round trips. Measured on 2 cores (docs/performance.md "Request
+// threads"): 8 threads raised closed-loop throughput 15-30 % on SQLite but
+// put the open-loop batch p99 above 5 ms; 2 kept it at 4.5-4.8 ms. It cannot
+// fail.
 unsigned DefaultThreadsPerCore(const EdgeConfig& config);
 
 // ParseEdgeConfig parses and validates YAML text. Errors are

@@ -140,7 +140,8 @@ class Builder final : public YAML::EventHandler {
     Complete(ResolvePlainScalar(value), anchor, cost);
   }
 
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
     Open(Json::array(), anchor);
   }
   void OnSequenceEnd() override { Close(); }
@@ -219,7 +220,9 @@ class Builder final : public YAML::EventHandler {
 
   // Complete records an anchored value, then hands it to its parent.
   void Complete(Json value, YAML::anchor_t anchor, Cost before) {
-    if (anchor != YAML::NullAnchor) Remember(anchor, value, nodes_ - before.nodes_before, scalar_bytes_ - before.scalar_bytes_before);
+    if (anchor != YAML::NullAnchor) {
+      Remember(anchor, value, nodes_ - before.nodes_before, scalar_bytes_ - before.scalar_bytes_before);
+    }
     Attach(std::move(value));
   }
 
