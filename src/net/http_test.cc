@@ -88,10 +88,42 @@ class SilentListener {
   }
   ~SilentListener() { ::close(fd_); }
   uint16_t port() const { return port_; }
+  int fd() const { return fd_; }
 
  private:
   int fd_ = -1;
   uint16_t port_ = 0;
+};
+
+// A plain-HTTP listener that answers one connection with canned bytes, for
+// responses our own server never sends (e.g. a chunked body with trailers).
+class ScriptedListener {
+ public:
+  explicit ScriptedListener(std::string response) : response_(std::move(response)) {
+    thread_ = std::thread([this] {
+      const int conn = ::accept(listener_.fd(), nullptr, nullptr);
+      if (conn < 0) return;
+      std::string request;
+      char buf[4096];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = ::recv(conn, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        request.append(buf, static_cast<size_t>(n));
+      }
+      ::send(conn, response_.data(), response_.size(), MSG_NOSIGNAL);
+      ::close(conn);
+    });
+  }
+  ~ScriptedListener() {
+    ::shutdown(listener_.fd(), SHUT_RDWR);  // wakes accept() if no client came
+    thread_.join();
+  }
+  uint16_t port() const { return listener_.port(); }
+
+ private:
+  SilentListener listener_;
+  std::string response_;
+  std::thread thread_;
 };
 
 ServerResponse Echo(const ServerRequest& req) {
@@ -474,6 +506,22 @@ TEST_F(NetTest, ClientTimesOutOnSilentServer) {
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.status().code(), Code::kUnavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+// RFC 9110 §6.5.1: a response's trailer fields are not header fields. The
+// SDK takes the DPoP-Nonce from the response headers, so a trailer must not
+// be able to add one (or anything else) after the header section.
+TEST_F(NetTest, ClientIgnoresResponseTrailerFields) {
+  ScriptedListener server(
+      "HTTP/1.1 200 OK\r\nX-Header: h\r\nTransfer-Encoding: chunked\r\nTrailer: DPoP-Nonce\r\n"
+      "Connection: close\r\n\r\n4\r\nbody\r\n0\r\nDPoP-Nonce: from-trailer\r\nX-Extra: t\r\n\r\n");
+  Result<HttpResponse> res = Client(server.port(), TlsClientConfig{}, {}, "http")->Send(Get());
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->body, "body");
+  EXPECT_EQ(res->Header("X-Header"), "h");
+  EXPECT_EQ(res->Header("DPoP-Nonce"), std::nullopt);
+  EXPECT_EQ(res->Header("X-Extra"), std::nullopt);
+  EXPECT_EQ(res->headers.size(), 4u);
 }
 
 TEST_F(NetTest, ClientConnectRefusedIsUnavailable) {

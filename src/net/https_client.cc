@@ -13,6 +13,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <charconv>
+#include <cstdint>
+#include <iterator>
 #include <mutex>
 #include <type_traits>
 #include <vector>
@@ -116,6 +118,7 @@ class Connection {
   virtual Status Connect(const Origin& origin, const std::string& tls_name, bool verify_hostname,
                          SteadyTime connect_deadline) = 0;
   virtual error_code Write(http::request<http::string_body>& req, SteadyTime deadline) = 0;
+  virtual error_code ReadHeader(http::response_parser<http::string_body>& parser, SteadyTime deadline) = 0;
   virtual error_code Read(http::response_parser<http::string_body>& parser, SteadyTime deadline) = 0;
   virtual error_code ReadHeader(http::response_parser<http::buffer_body>& parser, SteadyTime deadline) = 0;
   virtual error_code ReadSome(http::response_parser<http::buffer_body>& parser, SteadyTime deadline) = 0;
@@ -192,6 +195,10 @@ class ConnectionT final : public Connection {
     beast::get_lowest_layer(stream_).expires_at(deadline);
     return RunOne(ioc_, [&](auto handler) { http::async_write(stream_, req, std::move(handler)); });
   }
+  error_code ReadHeader(http::response_parser<http::string_body>& parser, SteadyTime deadline) override {
+    beast::get_lowest_layer(stream_).expires_at(deadline);
+    return RunOne(ioc_, [&](auto handler) { http::async_read_header(stream_, buffer_, parser, std::move(handler)); });
+  }
   error_code Read(http::response_parser<http::string_body>& parser, SteadyTime deadline) override {
     beast::get_lowest_layer(stream_).expires_at(deadline);
     return RunOne(ioc_, [&](auto handler) { http::async_read(stream_, buffer_, parser, std::move(handler)); });
@@ -247,9 +254,12 @@ Status ValidateRequest(const HttpRequest& request) {
 }
 
 template <class Fields>
-HeaderList ToHeaderList(const Fields& fields) {
+HeaderList ToHeaderList(const Fields& fields, size_t limit = SIZE_MAX) {
   HeaderList out;
-  for (const auto& field : fields) out.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  for (const auto& field : fields) {
+    if (out.size() == limit) break;
+    out.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
   return out;
 }
 
@@ -345,9 +355,16 @@ class HttpsClient::Impl {
       if (request.method == "HEAD") parser.skip(true);
       error_code ec = conn->Write(req, deadline);
       const char* phase = "sending request to";
+      // Beast appends a chunked body's trailer fields to the header fields;
+      // RFC 9110 §6.5.1 forbids merging them, so only the fields present when
+      // the header section ends are kept (a trailer must not, e.g., supply the
+      // DPoP-Nonce the SDK reads). Test: NetTest.ClientIgnoresResponseTrailerFields.
+      size_t header_fields = 0;
       if (!ec) {
-        ec = conn->Read(parser, deadline);
         phase = "reading response from";
+        ec = conn->ReadHeader(parser, deadline);
+        header_fields = static_cast<size_t>(std::distance(parser.get().begin(), parser.get().end()));
+        if (!ec && !parser.is_done()) ec = conn->Read(parser, deadline);
       }
       if (ec) {
         // A pooled connection the server closed while idle: retry once on a
@@ -362,7 +379,7 @@ class HttpsClient::Impl {
       }
       HttpResponse response;
       response.status = static_cast<int>(parser.get().result_int());
-      response.headers = ToHeaderList(parser.get());
+      response.headers = ToHeaderList(parser.get(), header_fields);
       const bool keep = parser.get().keep_alive();
       response.body = std::move(parser.get().body());
       if (keep) Release(std::move(conn));
