@@ -223,7 +223,12 @@ TEST_F(CliAdminTest, ApiKeyCreatePrintsOnceAndStoresHash) {
   EXPECT_TRUE(edge::VerifyApiKey(*presented, facts, *identity, kNow).ok());
 
   // The store files never hold the secret part; list never shows it or the hash.
-  const std::string secret = header.substr(header.rfind('_') + 1);
+  // astis_<id>_<secret>: the secret is base64url and may itself hold '_', so
+  // it starts after the first '_' following the prefix (not the last '_').
+  const size_t id_end = header.find('_', std::string_view("astis_").size());
+  ASSERT_NE(id_end, std::string::npos);
+  const std::string secret = header.substr(id_end + 1);
+  ASSERT_GE(secret.size(), 32u);
   for (const char* suffix : {"", "-wal", "-shm"}) {
     EXPECT_EQ(ReadAllFile(store_ + suffix).find(secret), std::string::npos) << suffix;
   }
