@@ -31,7 +31,7 @@ Result<Ed25519PublicKey> Ed25519PublicKey::FromBytes(std::span<const uint8_t> da
 
 Status Ed25519Verify(const Ed25519PublicKey& pk, std::span<const uint8_t> msg, std::span<const uint8_t> sig) {
   // RFC 8032 §5.1.7: a signature is exactly 64 bytes (test
-  // Ed25519Test.RejectsWrongLength).
+  // Ed25519RefusalTest.RejectsWrongLength).
   if (sig.size() != kEd25519SignatureSize) return Error(Code::kCrypto, "ed25519: signature must be 64 bytes");
   crypto_internal::EnsureSodium();
   // libsodium refuses S >= L (RFC 8032 §5.1.7 step 1), small-order and

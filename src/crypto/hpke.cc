@@ -69,7 +69,7 @@ Result<SecretBytes> HpkeInternal::LabeledExpand(std::span<const uint8_t> suite_i
                                                 std::string_view label, std::span<const uint8_t> info,
                                                 size_t length) {
   // RFC 9180 §4: L is encoded in two bytes and bounded by 255*Nh (RFC 5869
-  // §2.3); test HpkeTest.ExportRejectsTooLong.
+  // §2.3); test HpkeTest.ExportAgreesAndRejectsTooLong.
   if (length > 255 * kNh) return Error(Code::kInvalidArgument, "hpke: expand length exceeds 255*Nh");
   std::vector<uint8_t> labeled_info;
   labeled_info.reserve(2 + kVersionLabel.size() + suite_id.size() + label.size() + info.size());
@@ -205,7 +205,7 @@ Result<HpkeContext> HpkeSetupBaseR(HpkeAeadId aead, std::span<const uint8_t> enc
 
 Result<X25519PrivateKey> HpkeDeriveKeyPair(std::span<const uint8_t> ikm, SecretBytes::Protection p) {
   // RFC 9180 §7.1.3 requires ikm to carry at least Nsk bytes of entropy; a
-  // shorter ikm cannot, so it is refused (test HpkeTest.RejectsShortIkm).
+  // shorter ikm cannot, so it is refused (test HpkeMisc.RejectsShortIkm).
   if (ikm.size() < kNsk) return Error(Code::kInvalidArgument, "hpke: DeriveKeyPair ikm shorter than Nsk");
   const auto suite = HpkeInternal::KemSuiteId();
   // §7.1.3 (X25519): dkp_prk = LabeledExtract("", "dkp_prk", ikm);

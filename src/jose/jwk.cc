@@ -181,7 +181,7 @@ std::string Jwk::Thumbprint() const {
   // RFC 7638 §3.2: the required members only, lexicographic order, no
   // whitespace. All values are ASCII without characters needing escapes,
   // so the JSON is written directly (tests JwkTest.Rfc7638Thumbprint,
-  // JwkTest.Rfc8037Thumbprint).
+  // JwkTest.Rfc8037A1A2A3).
   std::string canonical;
   switch (kty_) {
     case KeyType::kRsa:
