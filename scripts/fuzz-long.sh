@@ -11,7 +11,9 @@
 # report or invariant trap fails the script (the crash input is kept in
 # <build>/fuzz-artifacts/). ASTIS_FUZZ_BUILD_DIR=<dir> uses a tree already
 # built with -DASTIS_BUILD_FUZZ=ON instead of building the preset;
-# ASTIS_FUZZ_JOBS=N runs N libFuzzer workers per target (default 1).
+# ASTIS_FUZZ_JOBS=N runs N libFuzzer workers per target (default 1) that
+# share the corpus and split RUNS between them (RUNS/N each, rounded up), so
+# one target's run uses N cores and still totals RUNS executions.
 # On a 2-core machine the full run takes many hours: see docs/fuzzing.md.
 set -euo pipefail
 shopt -s nullglob
@@ -26,6 +28,11 @@ else
 fi
 corpus_root=${ASTIS_FUZZ_CORPUS_DIR:-build/fuzz-long-corpus}
 jobs=${ASTIS_FUZZ_JOBS:-1}
+if ! [[ $runs =~ ^[1-9][0-9]*$ && $jobs =~ ^[1-9][0-9]*$ ]]; then
+  echo "fuzz-long: RUNS and ASTIS_FUZZ_JOBS must be positive integers" >&2
+  exit 2
+fi
+runs_per_worker=$(( (runs + jobs - 1) / jobs ))
 artifacts=$build/fuzz-artifacts
 mkdir -p "$artifacts" "$corpus_root"
 logs=$(mktemp -d)
@@ -68,7 +75,7 @@ for name in "${targets[@]}"; do
   start=$(date +%s)
   extra=()
   (( jobs > 1 )) && extra=(-jobs="$jobs" -workers="$jobs")
-  if "$bin" -runs="$runs" -max_len=65536 -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+  if "$bin" -runs="$runs_per_worker" -max_len=65536 -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$artifacts/$name-" "${extra[@]}" "$grown" "${seeds[@]}" > "$logs/$name.log" 2>&1; then
     result=ok
   else
@@ -78,9 +85,12 @@ for name in "${targets[@]}"; do
     tail -40 "$logs/$name.log" >&2
   fi
   secs=$(( $(date +%s) - start ))
-  # With ASTIS_FUZZ_JOBS the workers' stats land in fuzz-<n>.log (cwd).
-  execs=$(cat "$logs/$name.log" fuzz-*.log 2>/dev/null | awk '/stat::number_of_executed_units:/ {s += $2} END {print s + 0}')
-  rss=$(cat "$logs/$name.log" fuzz-*.log 2>/dev/null | awk '/stat::peak_rss_mb:/ {if ($2 > m) m = $2} END {print m + 0}')
+  # With ASTIS_FUZZ_JOBS each worker's stats land in fuzz-<n>.log (cwd), and
+  # the parent's log repeats them: count the workers' files only.
+  stats=("$logs/$name.log")
+  (( jobs > 1 )) && stats=(fuzz-*.log)
+  execs=$(cat "${stats[@]}" 2>/dev/null | awk '/stat::number_of_executed_units:/ {s += $2} END {print s + 0}')
+  rss=$(cat "${stats[@]}" 2>/dev/null | awk '/stat::peak_rss_mb:/ {if ($2 > m) m = $2} END {print m + 0}')
   rm -f fuzz-*.log
   rate=$(( secs > 0 ? execs / secs : execs ))
   line=$(printf "%-20s %-6s %12s execs %8ss %9s exec/s %6s MB" "$name" "$result" "$execs" "$secs" "$rate" "$rss")
