@@ -13,12 +13,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <charconv>
-#include <cstdint>
-#include <iterator>
 #include <mutex>
 #include <type_traits>
 #include <vector>
 
+#include "net/internal/header_fields.h"
 #include "net/internal/tls_context.h"
 
 namespace astis::net {
@@ -253,23 +252,13 @@ Status ValidateRequest(const HttpRequest& request) {
   return OkStatus();
 }
 
-template <class Fields>
-HeaderList ToHeaderList(const Fields& fields, size_t limit = SIZE_MAX) {
-  HeaderList out;
-  for (const auto& field : fields) {
-    if (out.size() == limit) break;
-    out.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  }
-  return out;
-}
-
 class LineStreamImpl final : public LineStream {
  public:
   LineStreamImpl(std::unique_ptr<Connection> conn, std::unique_ptr<http::response_parser<http::buffer_body>> parser,
                  Origin origin, size_t max_line)
       : conn_(std::move(conn)), parser_(std::move(parser)), origin_(std::move(origin)), max_line_(max_line) {
     status_ = static_cast<int>(parser_->get().result_int());
-    headers_ = ToHeaderList(parser_->get());
+    headers_ = internal::CopyFields(parser_->get());
     eof_ = parser_->is_done();
   }
 
@@ -355,15 +344,14 @@ class HttpsClient::Impl {
       if (request.method == "HEAD") parser.skip(true);
       error_code ec = conn->Write(req, deadline);
       const char* phase = "sending request to";
-      // Beast appends a chunked body's trailer fields to the header fields;
-      // RFC 9110 §6.5.1 forbids merging them, so only the fields present when
-      // the header section ends are kept (a trailer must not, e.g., supply the
-      // DPoP-Nonce the SDK reads). Test: NetTest.ClientIgnoresResponseTrailerFields.
+      // Only the header section's fields are kept, never trailer fields
+      // (net/internal/header_fields.h): a trailer must not, e.g., supply the
+      // DPoP-Nonce the SDK reads. Test: NetTest.ClientIgnoresResponseTrailerFields.
       size_t header_fields = 0;
       if (!ec) {
         phase = "reading response from";
         ec = conn->ReadHeader(parser, deadline);
-        header_fields = static_cast<size_t>(std::distance(parser.get().begin(), parser.get().end()));
+        header_fields = internal::FieldCount(parser);
         if (!ec && !parser.is_done()) ec = conn->Read(parser, deadline);
       }
       if (ec) {
@@ -379,7 +367,7 @@ class HttpsClient::Impl {
       }
       HttpResponse response;
       response.status = static_cast<int>(parser.get().result_int());
-      response.headers = ToHeaderList(parser.get(), header_fields);
+      response.headers = internal::CopyFields(parser.get(), header_fields);
       const bool keep = parser.get().keep_alive();
       response.body = std::move(parser.get().body());
       if (keep) Release(std::move(conn));

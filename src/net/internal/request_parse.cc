@@ -1,6 +1,5 @@
 #include "net/internal/request_parse.h"
 
-#include <iterator>
 #include <string>
 
 namespace astis::net::internal {
@@ -31,11 +30,6 @@ std::optional<Refusal> RefusalForReadError(const boost::system::error_code& ec) 
   return std::nullopt;
 }
 
-size_t FieldCount(const RequestParser& parser) {
-  const auto& req = parser.get();
-  return static_cast<size_t>(std::distance(req.begin(), req.end()));
-}
-
 ServerRequest TakeRequest(RequestParser& parser, size_t header_fields) {
   auto& req = parser.get();
   ServerRequest request;
@@ -44,10 +38,7 @@ ServerRequest TakeRequest(RequestParser& parser, size_t header_fields) {
   const size_t q = request.target.find('?');
   request.path = request.target.substr(0, q);
   if (q != std::string::npos) request.query = request.target.substr(q + 1);
-  for (const auto& field : req) {
-    if (request.headers.size() == header_fields) break;  // the rest are trailer fields
-    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  }
+  request.headers = CopyFields(req, header_fields);  // the rest are trailer fields
   request.body = std::move(req.body());
   return request;
 }

@@ -17,6 +17,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "net/http_server.h"
+#include "net/internal/header_fields.h"
 
 namespace astis::net::internal {
 
@@ -46,9 +47,7 @@ std::optional<Refusal> CheckHeader(const RequestParser& parser, const ServerLimi
 // connection is closed without an answer.
 std::optional<Refusal> RefusalForReadError(const boost::system::error_code& ec);
 
-// FieldCount is the number of fields the parser holds; called when the
-// header is complete it is the header section's size. It cannot fail.
-size_t FieldCount(const RequestParser& parser);
+// FieldCount (net/internal/header_fields.h) counts the header section.
 
 // TakeRequest moves a complete request out of parser into a ServerRequest
 // (method, target split into path and query at the first '?', the first
