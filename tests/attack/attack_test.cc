@@ -41,6 +41,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/must.h"
 #include "crypto/ed25519.h"
 #include "crypto/public_key.h"
 #include "crypto/random.h"
@@ -51,6 +52,7 @@
 #include "edge/config.h"
 #include "edge/gates.h"
 #include "edge/service.h"
+#include "edge/testing/pod_credentials.h"
 #include "jose/dpop.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
@@ -81,21 +83,8 @@ constexpr char kImageRepo[] = "registry.example.com/payments/api";
 const std::string kAppDigest = "sha256:cd2438ba5730cd67f3f400a7726f756bce34124d65a60e7509721a70cdb9ea26";
 const std::string kEvilDigest = "sha256:2d4c53f188e6cb84bc17c5e6629ab78ec4e1a7513acfa4c364d3018beacd9277";
 
-template <typename T>
-T Must(Result<T> r) {
-  if (!r.ok()) {
-    ADD_FAILURE() << r.status().ToString();
-    std::abort();
-  }
-  return std::move(r).value();
-}
-
-void MustOk(const Status& s) {
-  if (!s.ok()) {
-    ADD_FAILURE() << s.ToString();
-    std::abort();
-  }
-}
+using test::Must;
+using test::MustOk;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -379,16 +368,8 @@ class AttackTest : public ::testing::Test {
   // AddApiKey stores a fresh key with the given scope and returns its header value.
   std::string AddApiKey(const std::string& cluster, const std::string& ns, const std::string& sa,
                         int64_t expires_at = 0, std::string* id = nullptr) {
-    edge::GeneratedApiKey key = Must(edge::GenerateApiKey(DefaultRandom()));
-    store::ApiKey rec;
-    rec.id = key.id;
-    rec.hash.assign(key.hash.begin(), key.hash.end());
-    rec.cluster = cluster;
-    rec.namespace_ = ns;
-    rec.service_account = sa;
-    rec.created_at = kNow - 100;
-    rec.expires_at = expires_at;
-    MustOk(store_->CreateApiKey(rec));
+    edge::GeneratedApiKey key =
+        Must(edge::testing::RegisterApiKey(*store_, {cluster, ns, sa, kNow - 100, expires_at}, DefaultRandom()));
     if (id != nullptr) *id = key.id;
     return std::string(key.header_value.RevealString());
   }

@@ -6,13 +6,17 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
+#include "common/testing/must.h"
 #include "ha_world.h"
 
 namespace astis::ha {
 namespace {
+
+using test::Must;
 
 class HaReplicasTest : public ::testing::Test {
  protected:
@@ -72,7 +76,7 @@ TEST_F(HaReplicasTest, JtiReplayedToOtherReplicaRefused) {
   ASSERT_NO_FATAL_FAILURE(ExpectEstablished(*pod, 0));
   const std::vector<capsule::SealedValue> values = {Seal("replayed-value", "db")};
   // One proof (one jti), sent first to A, then byte for byte to B.
-  const net::HttpRequest req = pod->BuildRequest("POST", "/v1/unwrap", pod->UnwrapBody(values));
+  const net::HttpRequest req = Must(pod->BuildRequest("POST", "/v1/unwrap", pod->UnwrapBody(values)));
   auto first = pod->SendRaw(0, req);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   ASSERT_EQ(first->status, 200) << first->body;
@@ -97,12 +101,12 @@ TEST_F(HaReplicasTest, EnrollmentRaceExactlyOneWins) {
     ASSERT_TRUE(a.ok() && b.ok());
     // Fetch a nonce first so both establishes are single requests.
     for (auto* p : {a->get(), b->get()}) {
-      auto r = p->SendRaw(0, p->BuildRequest("POST", "/v1/sessions", p->EstablishBody()));
+      auto r = p->SendRaw(0, Must(p->BuildRequest("POST", "/v1/sessions", p->EstablishBody())));
       ASSERT_TRUE(r.ok()) << r.status().ToString();
       ASSERT_EQ(ErrorCode(*r), "use_dpop_nonce") << r->body;
     }
-    const net::HttpRequest ra = (*a)->BuildRequest("POST", "/v1/sessions", (*a)->EstablishBody());
-    const net::HttpRequest rb = (*b)->BuildRequest("POST", "/v1/sessions", (*b)->EstablishBody());
+    const net::HttpRequest ra = Must((*a)->BuildRequest("POST", "/v1/sessions", (*a)->EstablishBody()));
+    const net::HttpRequest rb = Must((*b)->BuildRequest("POST", "/v1/sessions", (*b)->EstablishBody()));
     std::atomic<int> ready{0};
     Result<net::HttpResponse> resp_a = Error(Code::kInternal, "not run"), resp_b = Error(Code::kInternal, "not run");
     auto race = [&ready](HaPodClient& pod, size_t replica, const net::HttpRequest& req,
@@ -131,7 +135,7 @@ TEST_F(HaReplicasTest, RotationSeenByAllReplicas) {
   ASSERT_NO_FATAL_FAILURE(ExpectEstablished(*pod, 0));
   const std::vector<capsule::SealedValue> values = {Seal("rotated-value", "db")};
   // A proof by the old key, prepared before the rotation, used after it.
-  const net::HttpRequest old_key_req = pod->BuildRequest("POST", "/v1/unwrap", pod->UnwrapBody(values));
+  const net::HttpRequest old_key_req = Must(pod->BuildRequest("POST", "/v1/unwrap", pod->UnwrapBody(values)));
 
   const std::string body = pod->PrepareRotation(NowUnix());
   ASSERT_FALSE(body.empty());

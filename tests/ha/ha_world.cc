@@ -18,6 +18,7 @@
 #include "common/encoding.h"
 #include "crypto/random.h"
 #include "edge/gates.h"
+#include "edge/testing/pod_credentials.h"
 #include "jose/dpop.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
@@ -221,15 +222,7 @@ Status HaWorld::Build(const HaOptions& options) {
     ASTIS_RETURN_IF_ERROR(rng.Fill(digest_raw));
     image_digest_ = "sha256:" + HexEncode(digest_raw);
     ASTIS_RETURN_IF_ERROR(st->PutWorkload(store::Workload{kCluster, kNs, kSa, {image_digest_}}));
-    ASTIS_ASSIGN_OR_RETURN(edge::GeneratedApiKey key, edge::GenerateApiKey(rng));
-    store::ApiKey rec;
-    rec.id = key.id;
-    rec.hash.assign(key.hash.begin(), key.hash.end());
-    rec.cluster = kCluster;
-    rec.namespace_ = kNs;
-    rec.service_account = kSa;
-    rec.created_at = now;
-    ASTIS_RETURN_IF_ERROR(st->CreateApiKey(rec));
+    ASTIS_ASSIGN_OR_RETURN(edge::GeneratedApiKey key, edge::testing::RegisterApiKey(*st, {kCluster, kNs, kSa, now}, rng));
     api_key_ = std::move(key.header_value);
   }
 
@@ -349,25 +342,12 @@ Result<std::unique_ptr<HaPodClient>> HaPodClient::Create(const HaWorld& world, s
   return c;
 }
 
-net::HttpRequest HaPodClient::BuildRequest(const std::string& method, const std::string& path,
-                                           const std::string& body) const {
-  net::HttpRequest req;
-  req.method = method;
-  req.target = path;
-  req.body = body;
-  auto jti = jose::NewDpopJti(DefaultRandom());
+Result<net::HttpRequest> HaPodClient::BuildRequest(const std::string& method, const std::string& path,
+                                                   const std::string& body) const {
   std::optional<std::string_view> nonce;
   if (!nonce_.empty()) nonce = nonce_;
-  const std::string bh = jose::DpopHash(body);
-  req.headers.emplace_back("X-Astis-Api-Key", api_key_);
-  req.headers.emplace_back("Authorization", "DPoP " + token_);
-  const std::optional<std::string_view> body_hash =
-      body.empty() ? std::nullopt : std::optional<std::string_view>(bh);
-  req.headers.emplace_back("DPoP", jose::MakeDpopProof(*dpop_, method, std::string(kExternalBaseUrl) + path, NowUnix(),
-                                                       jti.ok() ? *jti : std::string(), jose::DpopHash(token_), nonce,
-                                                       body_hash));
-  if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-  return req;
+  return edge::testing::PodRequest({api_key_, token_, dpop_.get()}, method, kExternalBaseUrl, path, body, NowUnix(),
+                                   nonce, DefaultRandom());
 }
 
 Result<net::HttpResponse> HaPodClient::SendRaw(size_t replica, const net::HttpRequest& req) {
@@ -388,9 +368,11 @@ Result<net::HttpResponse> HaPodClient::SendRaw(size_t replica, const net::HttpRe
 
 Result<net::HttpResponse> HaPodClient::Send(size_t replica, const std::string& method, const std::string& path,
                                             const std::string& body) {
-  ASTIS_ASSIGN_OR_RETURN(net::HttpResponse resp, SendRaw(replica, BuildRequest(method, path, body)));
-  if (resp.status == 401 && ErrorCode(resp) == "use_dpop_nonce") {
-    return SendRaw(replica, BuildRequest(method, path, body));
+  ASTIS_ASSIGN_OR_RETURN(net::HttpRequest req, BuildRequest(method, path, body));
+  ASTIS_ASSIGN_OR_RETURN(net::HttpResponse resp, SendRaw(replica, req));
+  if (edge::testing::AsksForDpopNonce(resp)) {
+    ASTIS_ASSIGN_OR_RETURN(net::HttpRequest retry, BuildRequest(method, path, body));
+    return SendRaw(replica, retry);
   }
   return resp;
 }

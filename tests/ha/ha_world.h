@@ -130,8 +130,8 @@ class HaPodClient {
   static Result<std::unique_ptr<HaPodClient>> Create(const HaWorld& world, std::string token);
 
   // BuildRequest makes a request with all three credentials and a fresh
-  // proof (fresh jti, the last nonce seen).
-  net::HttpRequest BuildRequest(const std::string& method, const std::string& path, const std::string& body) const;
+  // proof (fresh jti, the last nonce seen); fails only when rng fails.
+  Result<net::HttpRequest> BuildRequest(const std::string& method, const std::string& path, const std::string& body) const;
   // SendRaw sends req to replica i as is and remembers the answered nonce.
   // A transport failure is the error.
   Result<net::HttpResponse> SendRaw(size_t replica, const net::HttpRequest& req);

@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/must.h"
 #include "crypto/ed25519.h"
 #include "crypto/public_key.h"
 #include "crypto/random.h"
@@ -43,6 +44,7 @@
 #include "edge/config.h"
 #include "edge/gates.h"
 #include "edge/service.h"
+#include "edge/testing/pod_credentials.h"
 #include "jose/dpop.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
@@ -70,14 +72,7 @@ constexpr char kKubeReadToken[] = "canary-kube-read-only-token";
 constexpr char kPodShape[] = "kubernetes/pod-sidecar-containerd-digest.json";
 const std::string kAppDigest = "sha256:cd2438ba5730cd67f3f400a7726f756bce34124d65a60e7509721a70cdb9ea26";
 
-template <typename T>
-T Must(Result<T> r) {
-  if (!r.ok()) {
-    ADD_FAILURE() << r.status().ToString();
-    std::abort();
-  }
-  return std::move(r).value();
-}
+using test::Must;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -236,16 +231,7 @@ class CanaryTest : public ::testing::Test {
     c.created_at = kNow - 1000;
     ASSERT_TRUE(store_->PutCluster(c).ok());
     ASSERT_TRUE(store_->PutWorkload(store::Workload{kCluster, kNs, kSa, {kAppDigest}}).ok());
-    edge::GeneratedApiKey key = Must(edge::GenerateApiKey(rng));
-    store::ApiKey rec;
-    rec.id = key.id;
-    rec.hash.assign(key.hash.begin(), key.hash.end());
-    rec.cluster = kCluster;
-    rec.namespace_ = kNs;
-    rec.service_account = kSa;
-    rec.created_at = kNow - 100;
-    ASSERT_TRUE(store_->CreateApiKey(rec).ok());
-    api_key_ = std::move(key.header_value);
+    api_key_ = Must(edge::testing::RegisterApiKey(*store_, {kCluster, kNs, kSa, kNow - 100}, rng)).header_value;
     audit_ = Must(audit::FileAuditLog::Open(dir_ + "/audit.log", clock_));
 
     capsule::OrgPrivateKey org = Must(capsule::OrgPrivateKey::Generate(rng));
@@ -325,42 +311,19 @@ class CanaryTest : public ::testing::Test {
   }
 
   std::string MintToken() const {
-    Json claims{{"aud", Json::array({"https://kubernetes.default.svc", "astis"})},
-                {"exp", kNow + 3600},
-                {"iat", kNow - 10},
-                {"iss", kIssuer},
-                {"jti", "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"},
-                {"kubernetes.io",
-                 {{"namespace", kNs},
-                  {"node", {{"name", "worker-canary-1"}, {"uid", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}}},
-                  {"pod", {{"name", kPod}, {"uid", kUid}}},
-                  {"serviceaccount", {{"name", kSa}, {"uid", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e"}}},
-                  {"warnafter", kNow + 3597}}},
-                {"nbf", kNow - 10},
-                {"sub", std::string("system:serviceaccount:") + kNs + ":" + kSa}};
-    Json header{{"alg", "RS256"}, {"kid", "rsa-1"}};
-    return jose::SignCompactJws(header, DumpJson(claims), SharedRsaKey(), SignatureAlg::kRs256);
+    return edge::testing::SignToken(edge::testing::ProjectedTokenClaims({kIssuer, kNs, kSa, kPod, kUid, kNow}),
+                                    SharedRsaKey(), SignatureAlg::kRs256, "rsa-1");
   }
 
   // Send is one raw pod request with all three credentials, with the
   // RFC 9449 §8 nonce retry; the response body is recorded.
   net::HttpResponse Send(const std::string& method, const std::string& path, const std::string& body) {
     for (int attempt = 0;; ++attempt) {
-      net::HttpRequest req;
-      req.method = method;
-      req.target = path;
-      req.body = body;
       std::optional<std::string_view> nonce;
       if (!nonce_.empty()) nonce = nonce_;
-      std::optional<std::string> bh;
-      if (!body.empty()) bh = jose::DpopHash(body);
-      req.headers.emplace_back("X-Astis-Api-Key", std::string(api_key_.RevealString()));
-      req.headers.emplace_back("Authorization", "DPoP " + token_);
-      req.headers.emplace_back(
-          "DPoP", jose::MakeDpopProof(*pod_dpop_, method, edge_url_ + path, clock_.NowUnix(),
-                                      Must(jose::NewDpopJti(DefaultRandom())), jose::DpopHash(token_), nonce,
-                                      bh ? std::optional<std::string_view>(*bh) : std::nullopt));
-      if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+      net::HttpRequest req =
+          Must(edge::testing::PodRequest({api_key_.RevealString(), token_, pod_dpop_.get()}, method, edge_url_, path,
+                                         body, clock_.NowUnix(), nonce, DefaultRandom()));
       auto sent = pod_http_->Send(req);
       if (!sent.ok()) {
         RecordStatus(sent.status());
@@ -370,7 +333,7 @@ class CanaryTest : public ::testing::Test {
       net::HttpResponse resp = std::move(sent).value();
       Record("client-received body", resp.body);
       if (auto n = resp.Header("DPoP-Nonce"); n.has_value()) nonce_ = *n;
-      if (attempt == 0 && resp.status == 401 && resp.body.find("use_dpop_nonce") != std::string::npos) continue;
+      if (attempt == 0 && edge::testing::AsksForDpopNonce(resp)) continue;
       return resp;
     }
   }

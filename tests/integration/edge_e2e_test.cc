@@ -29,6 +29,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/must.h"
 #include "crypto/ed25519.h"
 #include "crypto/public_key.h"
 #include "crypto/random.h"
@@ -38,6 +39,7 @@
 #include "edge/config.h"
 #include "edge/gates.h"
 #include "edge/service.h"
+#include "edge/testing/pod_credentials.h"
 #include "jose/dpop.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
@@ -68,14 +70,7 @@ constexpr char kPodShape[] = "kubernetes/pod-sidecar-containerd-digest.json";
 const std::string kAppDigest = "sha256:cd2438ba5730cd67f3f400a7726f756bce34124d65a60e7509721a70cdb9ea26";
 const std::string kDebugDigest = "sha256:2d4c53f188e6cb84bc17c5e6629ab78ec4e1a7513acfa4c364d3018beacd9277";
 
-template <typename T>
-T Must(Result<T> r) {
-  if (!r.ok()) {
-    ADD_FAILURE() << r.status().ToString();
-    std::abort();
-  }
-  return std::move(r).value();
-}
+using test::Must;
 
 void WriteFile(const std::string& path, std::string_view contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -150,16 +145,7 @@ class EdgeE2eTest : public ::testing::Test {
     c.created_at = kNow - 1000;
     ASSERT_TRUE(store_->PutCluster(c).ok());
     ASSERT_TRUE(store_->PutWorkload(store::Workload{kCluster, kNs, kSa, {kAppDigest}}).ok());
-    edge::GeneratedApiKey key = Must(edge::GenerateApiKey(rng));
-    store::ApiKey rec;
-    rec.id = key.id;
-    rec.hash.assign(key.hash.begin(), key.hash.end());
-    rec.cluster = kCluster;
-    rec.namespace_ = kNs;
-    rec.service_account = kSa;
-    rec.created_at = kNow - 100;
-    ASSERT_TRUE(store_->CreateApiKey(rec).ok());
-    api_key_ = std::move(key.header_value);
+    api_key_ = Must(edge::testing::RegisterApiKey(*store_, {kCluster, kNs, kSa, kNow - 100}, rng)).header_value;
 
     audit_ = Must(audit::FileAuditLog::Open(AuditPath(), clock_));
 
@@ -253,47 +239,23 @@ class EdgeE2eTest : public ::testing::Test {
 
   static PodIdentity Identity(const std::string& uid) { return PodIdentity{kNs, kPod, uid, kSa, kAppDigest}; }
 
-  // MintToken signs the projected ServiceAccount token claims kube-apiserver
-  // issues for our pod (testdata/kubernetes/k8s-projected-token-claims.json).
+  // MintToken signs the projected ServiceAccount token kube-apiserver issues
+  // for our pod (testdata/kubernetes/k8s-projected-token-claims.json shape).
   std::string MintToken(SignatureAlg alg) const {
-    Json claims{{"aud", Json::array({"https://kubernetes.default.svc", "astis"})},
-                {"exp", kNow + 3600},
-                {"iat", kNow - 10},
-                {"iss", kIssuer},
-                {"jti", "c3a1f0d2-5b6e-4c7d-8e9f-0a1b2c3d4e5f"},
-                {"kubernetes.io",
-                 {{"namespace", kNs},
-                  {"node", {{"name", "worker-e2e-1"}, {"uid", "7d6c5b4a-3928-4170-8f6e-5d4c3b2a1908"}}},
-                  {"pod", {{"name", kPod}, {"uid", kUid}}},
-                  {"serviceaccount", {{"name", kSa}, {"uid", "0e1d2c3b-4a59-4687-b7c6-d5e4f3a2b1c0"}}},
-                  {"warnafter", kNow - 10 + 3607}}},
-                {"nbf", kNow - 10},
-                {"sub", std::string("system:serviceaccount:") + kNs + ":" + kSa}};
     const bool rsa = alg == SignatureAlg::kRs256;
-    Json header{{"alg", std::string(SignatureAlgName(alg))}, {"kid", rsa ? "rsa-1" : "ec-1"}};
-    return jose::SignCompactJws(header, DumpJson(claims), rsa ? SharedRsaKey() : *ec_, alg);
+    return edge::testing::SignToken(edge::testing::ProjectedTokenClaims({kIssuer, kNs, kSa, kPod, kUid, kNow}),
+                                    rsa ? SharedRsaKey() : *ec_, alg, rsa ? "rsa-1" : "ec-1");
   }
 
   // SendOnce sends one pod request with all three credentials, the DPoP
   // proof carrying the last nonce seen (none yet: no nonce claim), and
   // remembers the nonce the edge answers with.
   net::HttpResponse SendOnce(const std::string& method, const std::string& path, const std::string& body) {
-    net::HttpRequest req;
-    req.method = method;
-    req.target = path;
-    req.body = body;
-    const std::string jti = Must(jose::NewDpopJti(DefaultRandom()));
     std::optional<std::string_view> nonce;
     if (!nonce_.empty()) nonce = nonce_;
-    std::optional<std::string> bh;
-    if (!body.empty()) bh = jose::DpopHash(body);
-    req.headers.emplace_back("X-Astis-Api-Key", std::string(api_key_.RevealString()));
-    req.headers.emplace_back("Authorization", "DPoP " + token_);
-    req.headers.emplace_back(
-        "DPoP", jose::MakeDpopProof(*pod_dpop_, method, edge_url_ + path, clock_.NowUnix(), jti, jose::DpopHash(token_),
-                                    nonce, bh ? std::optional<std::string_view>(*bh) : std::nullopt));
-    if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-    net::HttpResponse resp = Must(pod_http_->Send(req));
+    net::HttpResponse resp = Must(pod_http_->Send(
+        Must(edge::testing::PodRequest({api_key_.RevealString(), token_, pod_dpop_.get()}, method, edge_url_, path,
+                                       body, clock_.NowUnix(), nonce, DefaultRandom()))));
     if (auto n = resp.Header("DPoP-Nonce"); n.has_value()) nonce_ = *n;
     return resp;
   }
@@ -301,9 +263,7 @@ class EdgeE2eTest : public ::testing::Test {
   // Send is SendOnce with the RFC 9449 §8 retry on use_dpop_nonce.
   net::HttpResponse Send(const std::string& method, const std::string& path, const std::string& body) {
     net::HttpResponse resp = SendOnce(method, path, body);
-    if (resp.status == 401 && resp.Header("WWW-Authenticate").value_or("") == "DPoP error=\"use_dpop_nonce\"") {
-      resp = SendOnce(method, path, body);
-    }
+    if (edge::testing::AsksForDpopNonce(resp)) resp = SendOnce(method, path, body);
     return resp;
   }
 

@@ -36,6 +36,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/must.h"
 #include "crypto/ed25519.h"
 #include "crypto/public_key.h"
 #include "crypto/random.h"
@@ -46,6 +47,7 @@
 #include "edge/pod_monitor.h"
 #include "edge/run.h"
 #include "edge/service.h"
+#include "edge/testing/pod_credentials.h"
 #include "jose/dpop.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
@@ -84,14 +86,7 @@ constexpr milliseconds kRevocationBudget{1000};
 // kWaitDeadline bounds every poll (generous: 2 shared cores under ASan).
 constexpr milliseconds kWaitDeadline{10000};
 
-template <typename T>
-T Must(Result<T> r) {
-  if (!r.ok()) {
-    ADD_FAILURE() << r.status().ToString();
-    std::abort();
-  }
-  return std::move(r).value();
-}
+using test::Must;
 
 void WriteFile(const std::string& path, std::string_view contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -169,16 +164,7 @@ class WatchRevocationTest : public ::testing::Test {
     c.created_at = kNow - 1000;
     ASSERT_TRUE(store_->PutCluster(c).ok());
     ASSERT_TRUE(store_->PutWorkload(store::Workload{kCluster, kNs, kSa, {kAppDigest}}).ok());
-    edge::GeneratedApiKey key = Must(edge::GenerateApiKey(rng));
-    store::ApiKey rec;
-    rec.id = key.id;
-    rec.hash.assign(key.hash.begin(), key.hash.end());
-    rec.cluster = kCluster;
-    rec.namespace_ = kNs;
-    rec.service_account = kSa;
-    rec.created_at = kNow - 100;
-    ASSERT_TRUE(store_->CreateApiKey(rec).ok());
-    api_key_ = std::move(key.header_value);
+    api_key_ = Must(edge::testing::RegisterApiKey(*store_, {kCluster, kNs, kSa, kNow - 100}, rng)).header_value;
 
     audit_ = Must(audit::FileAuditLog::Open(AuditPath(), clock_));
 
@@ -293,42 +279,18 @@ class WatchRevocationTest : public ::testing::Test {
   // MintToken signs the projected ServiceAccount token kube-apiserver issues
   // for our pod with pod_uid (k8s-projected-token-claims.json shape).
   std::string MintToken(const std::string& pod_uid) const {
-    Json claims{{"aud", Json::array({"https://kubernetes.default.svc", "astis"})},
-                {"exp", kNow + 3600},
-                {"iat", kNow - 10},
-                {"iss", kIssuer},
-                {"jti", "d4b2a1e3-6c7f-4d8e-9fa0-1b2c3d4e5f6a"},
-                {"kubernetes.io",
-                 {{"namespace", kNs},
-                  {"node", {{"name", "worker-watch-1"}, {"uid", "8e7d6c5b-4a39-4281-9f7e-6d5c4b3a2910"}}},
-                  {"pod", {{"name", kPod}, {"uid", pod_uid}}},
-                  {"serviceaccount", {{"name", kSa}, {"uid", "1f2e3d4c-5b6a-4798-a8b7-c6d5e4f3a2b1"}}},
-                  {"warnafter", kNow - 10 + 3607}}},
-                {"nbf", kNow - 10},
-                {"sub", std::string("system:serviceaccount:") + kNs + ":" + kSa}};
-    Json header{{"alg", "RS256"}, {"kid", "rsa-1"}};
-    return jose::SignCompactJws(header, DumpJson(claims), SharedRsaKey(), SignatureAlg::kRs256);
+    return edge::testing::SignToken(edge::testing::ProjectedTokenClaims({kIssuer, kNs, kSa, kPod, pod_uid, kNow}),
+                                    SharedRsaKey(), SignatureAlg::kRs256, "rsa-1");
   }
 
   // SendOnce sends one pod request with all three credentials and a DPoP
   // proof carrying the last nonce seen, and remembers the edge's next nonce.
   net::HttpResponse SendOnce(const std::string& method, const std::string& path, const std::string& body) {
-    net::HttpRequest req;
-    req.method = method;
-    req.target = path;
-    req.body = body;
-    const std::string jti = Must(jose::NewDpopJti(DefaultRandom()));
     std::optional<std::string_view> nonce;
     if (!nonce_.empty()) nonce = nonce_;
-    std::optional<std::string> bh;
-    if (!body.empty()) bh = jose::DpopHash(body);
-    req.headers.emplace_back("X-Astis-Api-Key", std::string(api_key_.RevealString()));
-    req.headers.emplace_back("Authorization", "DPoP " + token_);
-    req.headers.emplace_back(
-        "DPoP", jose::MakeDpopProof(*pod_dpop_, method, edge_url_ + path, clock_.NowUnix(), jti, jose::DpopHash(token_),
-                                    nonce, bh ? std::optional<std::string_view>(*bh) : std::nullopt));
-    if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-    net::HttpResponse resp = Must(pod_http_->Send(req));
+    net::HttpResponse resp = Must(pod_http_->Send(
+        Must(edge::testing::PodRequest({api_key_.RevealString(), token_, pod_dpop_.get()}, method, edge_url_, path,
+                                       body, clock_.NowUnix(), nonce, DefaultRandom()))));
     if (auto n = resp.Header("DPoP-Nonce"); n.has_value()) nonce_ = *n;
     return resp;
   }
@@ -336,9 +298,7 @@ class WatchRevocationTest : public ::testing::Test {
   // Send is SendOnce with the RFC 9449 §8 retry on use_dpop_nonce.
   net::HttpResponse Send(const std::string& method, const std::string& path, const std::string& body) {
     net::HttpResponse resp = SendOnce(method, path, body);
-    if (resp.status == 401 && resp.Header("WWW-Authenticate").value_or("") == "DPoP error=\"use_dpop_nonce\"") {
-      resp = SendOnce(method, path, body);
-    }
+    if (edge::testing::AsksForDpopNonce(resp)) resp = SendOnce(method, path, body);
     return resp;
   }
 

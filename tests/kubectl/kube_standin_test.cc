@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/must.h"
 #include "crypto/sha256.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
@@ -30,12 +31,7 @@ namespace {
 constexpr int64_t kNow = 1'800'000'000;
 constexpr char kDigest[] = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
-template <typename T>
-T Must(Result<T> r) {
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  if (!r.ok()) std::abort();
-  return std::move(*r);
-}
+using test::Must;
 
 Json PodSpec(const std::string& name, const std::string& image) {
   return Json{{"apiVersion", "v1"},

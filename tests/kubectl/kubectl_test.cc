@@ -21,6 +21,7 @@
 
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/must.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
 #include "kube-standin/kube_standin.h"
@@ -34,12 +35,7 @@ constexpr char kDebugImage[] =
 constexpr char kAppImage[] =
     "registry.example/app@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
-template <typename T>
-T Must(Result<T> r) {
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  if (!r.ok()) std::abort();
-  return std::move(*r);
-}
+using test::Must;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
