@@ -41,6 +41,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/files.h"
 #include "common/testing/must.h"
 #include "crypto/ed25519.h"
 #include "crypto/public_key.h"
@@ -84,19 +85,9 @@ const std::string kAppDigest = "sha256:cd2438ba5730cd67f3f400a7726f756bce34124d6
 const std::string kEvilDigest = "sha256:2d4c53f188e6cb84bc17c5e6629ab78ec4e1a7513acfa4c364d3018beacd9277";
 
 using test::Must;
+using test::ReadFile;
+using test::WriteFile;
 using test::MustOk;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, std::string_view contents) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << contents;
-}
 
 // Container is one entry of a pod's spec.containers / initContainers.
 struct Container {

@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/files.h"
 #include "common/testing/must.h"
 #include "crypto/ed25519.h"
 #include "crypto/public_key.h"
@@ -73,19 +74,8 @@ constexpr char kPodShape[] = "kubernetes/pod-sidecar-containerd-digest.json";
 const std::string kAppDigest = "sha256:cd2438ba5730cd67f3f400a7726f756bce34124d65a60e7509721a70cdb9ea26";
 
 using test::Must;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, std::string_view contents) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << contents;
-  ASSERT_TRUE(out.good()) << path;
-}
+using test::ReadFile;
+using test::WriteFile;
 
 std::string Upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -167,11 +157,6 @@ class StdCapture {
   int saved_out_ = -1, saved_err_ = -1;
 };
 
-const SigningKey& SharedRsaKey() {
-  static const SigningKey* key = new SigningKey(Must(SigningKey::GenerateRsa(2048)));
-  return *key;
-}
-
 class NoSleep final : public sdkcore::Sleeper {
  public:
   void Sleep(std::chrono::milliseconds) override {}
@@ -218,7 +203,7 @@ class CanaryTest : public ::testing::Test {
 
     store_ = Must(store::OpenSqliteStore(dir_ + "/edge.db"));
     ec_ = std::make_unique<SigningKey>(Must(SigningKey::GenerateEc(PublicKeyKind::kEcP256)));
-    Json rsa = SharedRsaKey().PublicJwkMembers();
+    Json rsa = edge::testing::SharedClusterRsaKey().PublicJwkMembers();
     rsa["kid"] = "rsa-1";
     store::Cluster c;
     c.name = kCluster;
@@ -312,7 +297,7 @@ class CanaryTest : public ::testing::Test {
 
   std::string MintToken() const {
     return edge::testing::SignToken(edge::testing::ProjectedTokenClaims({kIssuer, kNs, kSa, kPod, kUid, kNow}),
-                                    SharedRsaKey(), SignatureAlg::kRs256, "rsa-1");
+                                    edge::testing::SharedClusterRsaKey(), SignatureAlg::kRs256, "rsa-1");
   }
 
   // Send is one raw pod request with all three credentials, with the

@@ -29,6 +29,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/files.h"
 #include "common/testing/must.h"
 #include "crypto/ed25519.h"
 #include "crypto/public_key.h"
@@ -71,26 +72,8 @@ const std::string kAppDigest = "sha256:cd2438ba5730cd67f3f400a7726f756bce34124d6
 const std::string kDebugDigest = "sha256:2d4c53f188e6cb84bc17c5e6629ab78ec4e1a7513acfa4c364d3018beacd9277";
 
 using test::Must;
-
-void WriteFile(const std::string& path, std::string_view contents) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << contents;
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// SharedRsaKey: one RSA-2048 cluster signing key per test process (keygen is
-// slow under sanitizers); every test still gets fresh EC, org and pod keys.
-const SigningKey& SharedRsaKey() {
-  static const SigningKey* key = new SigningKey(Must(SigningKey::GenerateRsa(2048)));
-  return *key;
-}
+using test::ReadFile;
+using test::WriteFile;
 
 // NoSleep records nothing and returns at once: the SDK never waits in tests.
 class NoSleep final : public sdkcore::Sleeper {
@@ -130,7 +113,7 @@ class EdgeE2eTest : public ::testing::Test {
     // The edge's store on a file, with the cluster, the workload and an API key.
     store_ = Must(store::OpenSqliteStore(dir_ + "/edge.db"));
     ec_ = std::make_unique<SigningKey>(Must(SigningKey::GenerateEc(PublicKeyKind::kEcP256)));
-    Json rsa = SharedRsaKey().PublicJwkMembers();
+    Json rsa = edge::testing::SharedClusterRsaKey().PublicJwkMembers();
     rsa["kid"] = "rsa-1";
     Json ec = ec_->PublicJwkMembers();
     ec["kid"] = "ec-1";
@@ -244,7 +227,7 @@ class EdgeE2eTest : public ::testing::Test {
   std::string MintToken(SignatureAlg alg) const {
     const bool rsa = alg == SignatureAlg::kRs256;
     return edge::testing::SignToken(edge::testing::ProjectedTokenClaims({kIssuer, kNs, kSa, kPod, kUid, kNow}),
-                                    rsa ? SharedRsaKey() : *ec_, alg, rsa ? "rsa-1" : "ec-1");
+                                    rsa ? edge::testing::SharedClusterRsaKey() : *ec_, alg, rsa ? "rsa-1" : "ec-1");
   }
 
   // SendOnce sends one pod request with all three credentials, the DPoP

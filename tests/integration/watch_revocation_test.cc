@@ -36,6 +36,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/files.h"
 #include "common/testing/must.h"
 #include "crypto/ed25519.h"
 #include "crypto/public_key.h"
@@ -87,25 +88,8 @@ constexpr milliseconds kRevocationBudget{1000};
 constexpr milliseconds kWaitDeadline{10000};
 
 using test::Must;
-
-void WriteFile(const std::string& path, std::string_view contents) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << contents;
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// SharedRsaKey: one RSA-2048 cluster signing key per test process.
-const SigningKey& SharedRsaKey() {
-  static const SigningKey* key = new SigningKey(Must(SigningKey::GenerateRsa(2048)));
-  return *key;
-}
+using test::ReadFile;
+using test::WriteFile;
 
 // PollUntil calls done until it is true or deadline passes; returns whether
 // it became true. The 1 ms pause only yields the CPU between checks.
@@ -151,7 +135,7 @@ class WatchRevocationTest : public ::testing::Test {
 
     // The edge's store: the cluster, the workload (one approved digest), an API key.
     store_ = Must(store::OpenSqliteStore(dir_ + "/edge.db"));
-    Json rsa = SharedRsaKey().PublicJwkMembers();
+    Json rsa = edge::testing::SharedClusterRsaKey().PublicJwkMembers();
     rsa["kid"] = "rsa-1";
     store::Cluster c;
     c.name = kCluster;
@@ -280,7 +264,7 @@ class WatchRevocationTest : public ::testing::Test {
   // for our pod with pod_uid (k8s-projected-token-claims.json shape).
   std::string MintToken(const std::string& pod_uid) const {
     return edge::testing::SignToken(edge::testing::ProjectedTokenClaims({kIssuer, kNs, kSa, kPod, pod_uid, kNow}),
-                                    SharedRsaKey(), SignatureAlg::kRs256, "rsa-1");
+                                    edge::testing::SharedClusterRsaKey(), SignatureAlg::kRs256, "rsa-1");
   }
 
   // SendOnce sends one pod request with all three credentials and a DPoP

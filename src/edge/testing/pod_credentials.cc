@@ -1,11 +1,25 @@
 #include "edge/testing/pod_credentials.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "jose/dpop.h"
 #include "jose/jws.h"
 
 namespace astis::edge::testing {
+
+const SigningKey& SharedClusterRsaKey() {
+  static const SigningKey* const key = [] {
+    Result<SigningKey> k = SigningKey::GenerateRsa(2048);
+    if (!k.ok()) {
+      std::fprintf(stderr, "SharedClusterRsaKey: %s\n", k.status().ToString().c_str());
+      std::abort();
+    }
+    return new SigningKey(std::move(k).value());
+  }();
+  return *key;
+}
 
 Json ProjectedTokenClaims(const TokenSubject& s) {
   const int64_t iat = s.now - 10;

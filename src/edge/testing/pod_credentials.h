@@ -34,6 +34,12 @@ struct TokenSubject {
   std::string node_name = "worker-1";
 };
 
+// SharedClusterRsaKey is one RSA-2048 cluster token-signing key per test
+// process (key generation is slow under the sanitizers; every test still
+// makes its own EC, org, DPoP and recipient keys). Aborts if it cannot be
+// generated, since no test could run without it.
+const SigningKey& SharedClusterRsaKey();
+
 // ProjectedTokenClaims is the claim set kube-apiserver issues in a projected
 // ServiceAccount token for subject (the shape of
 // testdata/kubernetes/k8s-projected-token-claims.json: audiences, node,
