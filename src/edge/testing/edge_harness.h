@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/must.h"
 #include "crypto/ed25519.h"
 #include "crypto/public_key.h"
 #include "crypto/random.h"
@@ -112,14 +113,7 @@ inline Json Jwks(const SigningKey& k, const std::string& kid, const SigningKey* 
   return Json{{"keys", keys}};
 }
 
-template <typename T>
-T Must(Result<T> r) {
-  if (!r.ok()) {
-    ADD_FAILURE() << r.status().ToString();
-    std::abort();
-  }
-  return std::move(r).value();
-}
+using test::Must;
 
 // SharedRsaKey returns one RSA-2048 key per test process (generation takes
 // ~100 ms; every test still gets fresh EC, org, DPoP and recipient keys).
