@@ -14,6 +14,8 @@
 # ASTIS_FUZZ_JOBS=N runs N libFuzzer workers per target (default 1) that
 # share the corpus and split RUNS between them (RUNS/N each, rounded up), so
 # one target's run uses N cores and still totals RUNS executions.
+# ASTIS_FUZZ_MAX_LEN=BYTES caps libFuzzer's input size (default 65536, as
+# scripts/fuzz.sh); docs/fuzzing.md says which runs used a smaller cap and why.
 # On a 2-core machine the full run takes many hours: see docs/fuzzing.md.
 set -euo pipefail
 shopt -s nullglob
@@ -28,8 +30,9 @@ else
 fi
 corpus_root=${ASTIS_FUZZ_CORPUS_DIR:-build/fuzz-long-corpus}
 jobs=${ASTIS_FUZZ_JOBS:-1}
-if ! [[ $runs =~ ^[1-9][0-9]*$ && $jobs =~ ^[1-9][0-9]*$ ]]; then
-  echo "fuzz-long: RUNS and ASTIS_FUZZ_JOBS must be positive integers" >&2
+max_len=${ASTIS_FUZZ_MAX_LEN:-65536}
+if ! [[ $runs =~ ^[1-9][0-9]*$ && $jobs =~ ^[1-9][0-9]*$ && $max_len =~ ^[1-9][0-9]*$ ]]; then
+  echo "fuzz-long: RUNS, ASTIS_FUZZ_JOBS and ASTIS_FUZZ_MAX_LEN must be positive integers" >&2
   exit 2
 fi
 runs_per_worker=$(( (runs + jobs - 1) / jobs ))
@@ -71,11 +74,11 @@ for name in "${targets[@]}"; do
   mkdir -p "$grown"
   seeds=()
   [[ -d fuzz/corpus/$name ]] && seeds=("fuzz/corpus/$name")
-  echo "fuzz-long: $name for $runs executions (jobs $jobs)"
+  echo "fuzz-long: $name for $runs executions (jobs $jobs, max_len $max_len)"
   start=$(date +%s)
   extra=()
   (( jobs > 1 )) && extra=(-jobs="$jobs" -workers="$jobs")
-  if "$bin" -runs="$runs_per_worker" -max_len=65536 -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+  if "$bin" -runs="$runs_per_worker" -max_len="$max_len" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$artifacts/$name-" "${extra[@]}" "$grown" "${seeds[@]}" > "$logs/$name.log" 2>&1; then
     result=ok
   else
