@@ -304,12 +304,8 @@ class CanaryTest : public ::testing::Test {
   // RFC 9449 §8 nonce retry; the response body is recorded.
   net::HttpResponse Send(const std::string& method, const std::string& path, const std::string& body) {
     for (int attempt = 0;; ++attempt) {
-      std::optional<std::string_view> nonce;
-      if (!nonce_.empty()) nonce = nonce_;
-      net::HttpRequest req =
-          Must(edge::testing::PodRequest({api_key_.RevealString(), token_, pod_dpop_.get()}, method, edge_url_, path,
-                                         body, clock_.NowUnix(), nonce, DefaultRandom()));
-      auto sent = pod_http_->Send(req);
+      auto sent = edge::testing::SendPodRequest(*pod_http_, {api_key_.RevealString(), token_, pod_dpop_.get()}, method,
+                                                edge_url_, path, body, clock_.NowUnix(), nonce_, DefaultRandom());
       if (!sent.ok()) {
         RecordStatus(sent.status());
         ADD_FAILURE() << sent.status().ToString();
@@ -317,7 +313,6 @@ class CanaryTest : public ::testing::Test {
       }
       net::HttpResponse resp = std::move(sent).value();
       Record("client-received body", resp.body);
-      if (auto n = resp.Header("DPoP-Nonce"); n.has_value()) nonce_ = *n;
       if (attempt == 0 && edge::testing::AsksForDpopNonce(resp)) continue;
       return resp;
     }

@@ -234,13 +234,8 @@ class EdgeE2eTest : public ::testing::Test {
   // proof carrying the last nonce seen (none yet: no nonce claim), and
   // remembers the nonce the edge answers with.
   net::HttpResponse SendOnce(const std::string& method, const std::string& path, const std::string& body) {
-    std::optional<std::string_view> nonce;
-    if (!nonce_.empty()) nonce = nonce_;
-    net::HttpResponse resp = Must(pod_http_->Send(
-        Must(edge::testing::PodRequest({api_key_.RevealString(), token_, pod_dpop_.get()}, method, edge_url_, path,
-                                       body, clock_.NowUnix(), nonce, DefaultRandom()))));
-    if (auto n = resp.Header("DPoP-Nonce"); n.has_value()) nonce_ = *n;
-    return resp;
+    return Must(edge::testing::SendPodRequest(*pod_http_, {api_key_.RevealString(), token_, pod_dpop_.get()}, method,
+                                              edge_url_, path, body, clock_.NowUnix(), nonce_, DefaultRandom()));
   }
 
   // Send is SendOnce with the RFC 9449 §8 retry on use_dpop_nonce.

@@ -270,13 +270,8 @@ class WatchRevocationTest : public ::testing::Test {
   // SendOnce sends one pod request with all three credentials and a DPoP
   // proof carrying the last nonce seen, and remembers the edge's next nonce.
   net::HttpResponse SendOnce(const std::string& method, const std::string& path, const std::string& body) {
-    std::optional<std::string_view> nonce;
-    if (!nonce_.empty()) nonce = nonce_;
-    net::HttpResponse resp = Must(pod_http_->Send(
-        Must(edge::testing::PodRequest({api_key_.RevealString(), token_, pod_dpop_.get()}, method, edge_url_, path,
-                                       body, clock_.NowUnix(), nonce, DefaultRandom()))));
-    if (auto n = resp.Header("DPoP-Nonce"); n.has_value()) nonce_ = *n;
-    return resp;
+    return Must(edge::testing::SendPodRequest(*pod_http_, {api_key_.RevealString(), token_, pod_dpop_.get()}, method,
+                                              edge_url_, path, body, clock_.NowUnix(), nonce_, DefaultRandom()));
   }
 
   // Send is SendOnce with the RFC 9449 §8 retry on use_dpop_nonce.

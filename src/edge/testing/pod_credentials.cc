@@ -77,6 +77,18 @@ Result<net::HttpRequest> PodRequest(const PodCredentials& creds, std::string_vie
   return req;
 }
 
+Result<net::HttpResponse> SendPodRequest(net::HttpsClient& http, const PodCredentials& creds, std::string_view method,
+                                         std::string_view base_url, std::string_view path, std::string body,
+                                         int64_t now, std::string& nonce, Random& rng) {
+  std::optional<std::string_view> carried;
+  if (!nonce.empty()) carried = nonce;
+  ASTIS_ASSIGN_OR_RETURN(net::HttpRequest req,
+                         PodRequest(creds, method, base_url, path, std::move(body), now, carried, rng));
+  ASTIS_ASSIGN_OR_RETURN(net::HttpResponse resp, http.Send(req));
+  if (auto n = resp.Header("DPoP-Nonce"); n.has_value()) nonce = std::string(*n);
+  return resp;
+}
+
 bool AsksForDpopNonce(const net::HttpResponse& resp) {
   return resp.status == 401 && resp.Header("WWW-Authenticate").value_or("") == "DPoP error=\"use_dpop_nonce\"";
 }

@@ -78,6 +78,13 @@ Result<net::HttpRequest> PodRequest(const PodCredentials& creds, std::string_vie
                                     std::string_view path, std::string body, int64_t now,
                                     std::optional<std::string_view> nonce, Random& rng);
 
+// SendPodRequest sends PodRequest(...) over http carrying `nonce` (none
+// while it is empty) and stores the DPoP-Nonce the edge answers with back
+// into `nonce`, as a pod does between requests. Errors: rng or transport.
+Result<net::HttpResponse> SendPodRequest(net::HttpsClient& http, const PodCredentials& creds, std::string_view method,
+                                         std::string_view base_url, std::string_view path, std::string body,
+                                         int64_t now, std::string& nonce, Random& rng);
+
 // AsksForDpopNonce: the edge refused for want of a (fresh) nonce and the
 // client should retry once with the DPoP-Nonce it sent (RFC 9449 §8).
 bool AsksForDpopNonce(const net::HttpResponse& resp);

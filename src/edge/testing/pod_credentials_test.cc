@@ -7,12 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 
+#include "common/testing/files.h"
 #include "common/testing/must.h"
 #include "jose/dpop.h"
 #include "jose/jwk.h"
@@ -51,11 +50,7 @@ TokenSubject Subject() {
 }
 
 TEST(PodCredentialsTest, ClaimsHaveTheRealProjectedTokenShape) {
-  std::ifstream in(TestdataDir() + "/kubernetes/k8s-projected-token-claims.json");
-  ASSERT_TRUE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  Result<Json> doc = ParseJson(ss.str());
+  Result<Json> doc = ParseJson(test::ReadFile(TestdataDir() + "/kubernetes/k8s-projected-token-claims.json"));
   ASSERT_TRUE(doc.ok()) << doc.status().ToString();
   std::set<std::string> want, got;
   KeyPaths((*doc)["real_example"], "", want);
