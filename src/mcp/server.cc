@@ -28,6 +28,46 @@ std::string ErrorLine(const Json& id, int code, std::string_view message, const 
   return DumpJson(Json{{"jsonrpc", "2.0"}, {"id", id}, {"error", err}});
 }
 
+// ResultLine is the response line for a result already serialised as JSON:
+// byte for byte what DumpJson gives for {"jsonrpc", "id", "result"} (Json
+// sorts object keys), without copying the result into a wrapper object.
+std::string ResultLine(const Json& id, std::string_view result_json) {
+  std::string line = "{\"id\":";
+  line += DumpJson(id);
+  line += ",\"jsonrpc\":\"2.0\",\"result\":";
+  line += result_json;
+  line += '}';
+  return line;
+}
+
+// ToolsListResult is tools/list's result: the whole catalogue (no cursor: it
+// fits one page). MCP 2026-07-28: list results carry ttlMs and cacheScope,
+// and every modern result carries resultType and the server info in _meta.
+Json ToolsListResult(bool modern) {
+  Json tools = Json::array();
+  for (const auto& t : Tools()) {
+    tools.push_back({{"name", t.name}, {"title", t.title}, {"description", t.description}, {"inputSchema", t.input_schema}});
+  }
+  Json r = {{"tools", std::move(tools)}};
+  if (modern) {
+    r["ttlMs"] = 3600000;
+    r["cacheScope"] = "public";
+    r["resultType"] = "complete";
+    r["_meta"] = Json{{kMetaServerInfo, ServerInfo()}};
+  }
+  return r;
+}
+
+// ToolsListJson is ToolsListResult serialised once per process: the
+// catalogue is fixed at build time, and building and printing its schemas
+// was most of the cost of a tools/list line (docs/mcp.md).
+// Test: McpServerTest.ToolsListAnswersEachRequestFromOneCatalogue.
+const std::string& ToolsListJson(bool modern) {
+  static const std::string kLegacy = DumpJson(ToolsListResult(false));
+  static const std::string kModern = DumpJson(ToolsListResult(true));
+  return modern ? kModern : kLegacy;
+}
+
 constexpr std::string_view kInstructions =
     "ASTIS Workload Secrets: generate Kubernetes manifests, token configuration, seal commands and SDK code "
     "from one workload contract, and lint manifests against it. Values are never passed to these tools.";
@@ -64,19 +104,6 @@ Json Server::Dispatch(const std::string& method, const Json& params, bool modern
                 {"instructions", kInstructions},
                 {"ttlMs", 3600000},
                 {"cacheScope", "public"}};
-  }
-  if (method == "tools/list") {
-    Json tools = Json::array();
-    for (const auto& t : Tools()) {
-      tools.push_back({{"name", t.name}, {"title", t.title}, {"description", t.description}, {"inputSchema", t.input_schema}});
-    }
-    Json r = {{"tools", tools}};
-    // MCP 2026-07-28: list results carry ttlMs and cacheScope.
-    if (modern) {
-      r["ttlMs"] = 3600000;
-      r["cacheScope"] = "public";
-    }
-    return r;
   }
   if (method == "tools/call") {
     auto name = params.find("name");
@@ -168,6 +195,7 @@ std::optional<std::string> Server::HandleLine(std::string_view line) {
   if (!modern && !initialized_ && method != "initialize" && method != "ping")
     return ErrorLine(id, kInvalidRequest, "Invalid Request: send initialize first (or params._meta for 2026-07-28)");
 
+  if (method == "tools/list") return ResultLine(id, ToolsListJson(modern));
   bool is_error = false;
   Json result = Dispatch(method, params, modern, is_error);
   if (is_error) return ErrorLine(id, result.at("code").get<int>(), result.at("message").get<std::string>(), result.at("data"));
@@ -175,7 +203,7 @@ std::optional<std::string> Server::HandleLine(std::string_view line) {
     result["resultType"] = "complete";
     result["_meta"] = Json{{kMetaServerInfo, ServerInfo()}};
   }
-  return DumpJson(Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", result}});
+  return ResultLine(id, DumpJson(result));
 }
 
 int Server::Run(std::istream& in, std::ostream& out, std::ostream& err, size_t max_line_bytes) {

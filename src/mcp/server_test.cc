@@ -187,6 +187,43 @@ TEST(McpServerTest, ServerContractIsUsed) {
   EXPECT_EQ(r.at("result").at("isError"), false);
 }
 
+// tools/list is answered from one catalogue serialised once per process:
+// each answer still carries its own request's id, the legacy and modern
+// shapes differ as before, and every result line is byte for byte what
+// DumpJson gives for the parsed message (so no client sees a change).
+TEST(McpServerTest, ToolsListAnswersEachRequestFromOneCatalogue) {
+  Server legacy = Initialized();
+  std::vector<Json> legacy_results;
+  for (const Json& id : {Json(7), Json("seven"), Json(7)}) {
+    auto line = legacy.HandleLine(DumpJson(Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/list"}}));
+    ASSERT_TRUE(line.has_value());
+    Json r = Json::parse(*line);
+    EXPECT_EQ(r.at("id"), id);
+    EXPECT_EQ(*line, DumpJson(r));
+    EXPECT_FALSE(r.at("result").contains("resultType"));
+    EXPECT_FALSE(r.at("result").contains("ttlMs"));
+    legacy_results.push_back(r.at("result"));
+  }
+  EXPECT_EQ(legacy_results[0], legacy_results[1]);
+  EXPECT_EQ(legacy_results[0], legacy_results[2]);
+
+  Server modern(std::nullopt);
+  auto line = modern.HandleLine(
+      DumpJson(Json{{"jsonrpc", "2.0"}, {"id", 8}, {"method", "tools/list"}, {"params", {{"_meta", ModernMeta()}}}}));
+  ASSERT_TRUE(line.has_value());
+  Json r = Json::parse(*line);
+  EXPECT_EQ(*line, DumpJson(r));
+  EXPECT_EQ(r.at("id"), 8);
+  EXPECT_EQ(r.at("result").at("tools"), legacy_results[0].at("tools"));
+  EXPECT_EQ(r.at("result").at("resultType"), "complete");
+  EXPECT_EQ(r.at("result").at("_meta").at("io.modelcontextprotocol/serverInfo").at("name"), "astis");
+
+  // Other results take the same line builder.
+  line = legacy.HandleLine(R"({"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"describe_contract"}})");
+  ASSERT_TRUE(line.has_value());
+  EXPECT_EQ(*line, DumpJson(Json::parse(*line)));
+}
+
 TEST(McpServerTest, ModernRequestsNeedMeta) {
   Server s(std::nullopt);
   Json r = Call(s, {{"jsonrpc", "2.0"}, {"id", "d"}, {"method", "server/discover"}, {"params", {{"_meta", ModernMeta()}}}});
