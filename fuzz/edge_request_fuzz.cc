@@ -37,6 +37,7 @@
 #include "edge/config.h"
 #include "edge/gates.h"
 #include "edge/service.h"
+#include "edge/testing/pod_credentials.h"
 #include "jose/dpop.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
@@ -86,7 +87,8 @@ std::string ReplaceAll(std::string s, std::string_view from, std::string_view to
 
 // World is one hermetic edge with one cluster, workload, live pod, API key
 // and established session, as src/edge/testing/edge_harness.h builds (which
-// needs GoogleTest, so it is not reused here).
+// needs GoogleTest, so it is not reused here; the token and the API key come
+// from edge::testing, which does not).
 struct World {
   World() : clock(kNow) {
     Random& rng = DefaultRandom();
@@ -111,15 +113,7 @@ struct World {
     p.container_statuses.push_back({"app", "registry.example.com/app:1.0", "registry.example.com/app@" + digest});
     kube.PutPod(p);
 
-    api_key = Must(edge::GenerateApiKey(rng));
-    store::ApiKey rec;
-    rec.id = api_key.id;
-    rec.hash.assign(api_key.hash.begin(), api_key.hash.end());
-    rec.cluster = kCluster;
-    rec.namespace_ = kNs;
-    rec.service_account = kSa;
-    rec.created_at = kNow - 100;
-    MustOk(store->CreateApiKey(rec));
+    api_key = Must(edge::testing::RegisterApiKey(*store, {kCluster, kNs, kSa, kNow - 100}, rng));
     api_key_value = std::string(api_key.header_value.RevealString());
 
     auto org = Must(capsule::OrgPrivateKey::Generate(rng));
@@ -133,19 +127,8 @@ struct World {
     recipient = std::make_unique<X25519PrivateKey>(Must(X25519PrivateKey::Generate(rng)));
     recipient_json = DumpJson(jose::Jwk::FromX25519Public(recipient->public_key()).ToJson());
 
-    Json claims{{"aud", Json::array({"https://kubernetes.default.svc", "astis"})},
-                {"exp", kNow + 3600},
-                {"iat", kNow - 10},
-                {"iss", kIssuer},
-                {"jti", "48956d44-e317-4c75-aa41-f53483733090"},
-                {"kubernetes.io",
-                 {{"namespace", kNs},
-                  {"pod", {{"name", kPod}, {"uid", kUid}}},
-                  {"serviceaccount", {{"name", kSa}, {"uid", "ed98edcc-f196-49ae-b081-350ea2d36433"}}}}},
-                {"nbf", kNow - 10},
-                {"sub", std::string("system:serviceaccount:") + kNs + ":" + kSa}};
-    token = jose::SignCompactJws(Json{{"alg", "ES256"}, {"kid", "ec-1"}}, DumpJson(claims), *ec,
-                                 SignatureAlg::kEs256);
+    token = edge::testing::SignToken(edge::testing::ProjectedTokenClaims({kIssuer, kNs, kSa, kPod, kUid, kNow}), *ec,
+                                     SignatureAlg::kEs256, "ec-1");
 
     edge::EdgeConfig config;
     config.external_base_url = kBase;

@@ -241,7 +241,7 @@ TEST_F(EdgeServiceTest, TokenNotYetValid) {
 }
 
 TEST_F(EdgeServiceTest, TokenUnknownKid) {
-  ExpectTokenRefused(h.Token(h.Claims(), h.rsa.get(), "rsa-2"));
+  ExpectTokenRefused(h.Token(h.Claims(), h.rsa, "rsa-2"));
 }
 
 TEST_F(EdgeServiceTest, TokenAlgNone) {

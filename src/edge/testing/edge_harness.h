@@ -30,6 +30,7 @@
 #include "edge/config.h"
 #include "edge/gates.h"
 #include "edge/service.h"
+#include "edge/testing/pod_credentials.h"
 #include "jose/dpop.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
@@ -115,14 +116,6 @@ inline Json Jwks(const SigningKey& k, const std::string& kid, const SigningKey* 
 
 using test::Must;
 
-// SharedRsaKey returns one RSA-2048 key per test process (generation takes
-// ~100 ms; every test still gets fresh EC, org, DPoP and recipient keys).
-inline std::shared_ptr<const SigningKey> SharedRsaKey() {
-  static const std::shared_ptr<const SigningKey> key =
-      std::make_shared<const SigningKey>(Must(SigningKey::GenerateRsa(2048)));
-  return key;
-}
-
 class EdgeHarness {
  public:
   // Call is one request's knobs; unset members get correct defaults.
@@ -147,7 +140,6 @@ class EdgeHarness {
     Random& rng = DefaultRandom();
     sqlite = Must(store::OpenSqliteStore(":memory:"));
     store = std::make_unique<store::FaultInjectingStore>(*sqlite);
-    rsa = SharedRsaKey();
     ec = std::make_unique<SigningKey>(Must(SigningKey::GenerateEc(PublicKeyKind::kEcP256)));
     other = std::make_unique<SigningKey>(Must(SigningKey::GenerateEc(PublicKeyKind::kEcP256)));
     store::Cluster c;
@@ -165,15 +157,7 @@ class EdgeHarness {
     kube_main.PutPod(GoodPod());
     kube_other.PutPod(GoodPod());
 
-    api_key = Must(GenerateApiKey(rng));
-    store::ApiKey rec;
-    rec.id = api_key.id;
-    rec.hash.assign(api_key.hash.begin(), api_key.hash.end());
-    rec.cluster = kCluster;
-    rec.namespace_ = kNs;
-    rec.service_account = kSa;
-    rec.created_at = kNow - 100;
-    EXPECT_TRUE(store->CreateApiKey(rec).ok());
+    api_key = Must(RegisterApiKey(*store, ApiKeyScope{kCluster, kNs, kSa, kNow - 100}, rng));
 
     org = std::make_unique<capsule::OrgPrivateKey>(Must(capsule::OrgPrivateKey::Generate(rng)));
     org_public = std::make_unique<capsule::OrgPublicKey>(org->public_key());
@@ -220,27 +204,16 @@ class EdgeHarness {
   }
 
   // Claims returns the real projected-token claim shape (testdata/kubernetes/
-  // k8s-projected-token-claims.json) for the harness pod.
+  // k8s-projected-token-claims.json) for the harness pod; negative tests
+  // mutate it before signing.
   Json Claims() const {
-    return Json{{"aud", Json::array({"https://kubernetes.default.svc", "astis"})},
-                {"exp", kNow + 3600},
-                {"iat", kNow - 10},
-                {"iss", kIssuer},
-                {"jti", "48956d44-e317-4c75-aa41-f53483733090"},
-                {"kubernetes.io",
-                 {{"namespace", kNs},
-                  {"node", {{"name", "node-1"}, {"uid", "605374a4-3cba-4e3b-a42e-354aa5fede5c"}}},
-                  {"pod", {{"name", kPod}, {"uid", kUid}}},
-                  {"serviceaccount", {{"name", kSa}, {"uid", "ed98edcc-f196-49ae-b081-350ea2d36433"}}}}},
-                {"nbf", kNow - 10},
-                {"sub", std::string("system:serviceaccount:") + kNs + ":" + kSa}};
+    return ProjectedTokenClaims(TokenSubject{kIssuer, kNs, kSa, kPod, kUid, kNow});
   }
 
   // Token signs claims with key/kid (default: the cluster's RS256 key).
-  std::string Token(const Json& claims, const SigningKey* key = nullptr, std::string kid = "rsa-1",
+  std::string Token(const Json& claims, const SigningKey* key = nullptr, std::string_view kid = "rsa-1",
                     SignatureAlg alg = SignatureAlg::kRs256) const {
-    Json header{{"alg", std::string(SignatureAlgName(alg))}, {"kid", kid}};
-    return jose::SignCompactJws(header, DumpJson(claims), key != nullptr ? *key : *rsa, alg);
+    return SignToken(claims, key != nullptr ? *key : *rsa, alg, kid);
   }
   std::string Token() const { return Token(Claims()); }
 
@@ -321,7 +294,7 @@ class EdgeHarness {
   std::unique_ptr<cvs::CvsService> cvs_service;
   std::unique_ptr<SwitchableCvs> cvs;
   RecordingAuditSink audit_sink;
-  std::shared_ptr<const SigningKey> rsa;  // RSA keygen is slow: one per test process
+  const SigningKey* rsa = &SharedClusterRsaKey();  // RSA keygen is slow: one per test process
   std::unique_ptr<SigningKey> ec, other;
   GeneratedApiKey api_key;
   std::unique_ptr<capsule::OrgPrivateKey> org;

@@ -2,8 +2,9 @@
 // (test-only, no GoogleTest): the projected ServiceAccount token a pod
 // presents, the API key an operator registers for it, and one pod request
 // carrying all three credentials with a fresh DPoP proof. The end-to-end,
-// attack, canary, watch-revocation and HA suites each built these by hand;
-// they share this one version so the request shape cannot drift between them.
+// attack, canary, watch-revocation and HA suites, EdgeHarness and the edge
+// request fuzz target each built these by hand; they share this one version
+// so the token and request shapes cannot drift between them.
 #pragma once
 
 #include <cstdint>
