@@ -89,6 +89,23 @@ int64_t QueryInt(const std::string& dsn, const std::string& sql) {
   return v;
 }
 
+// QueryText runs SQL (several statements allowed; the last one's rows count)
+// over its own libpq connection and returns the first column of every row,
+// one per line; empty when it fails.
+std::string QueryText(const std::string& dsn, const std::string& sql) {
+  PGconn* c = PQconnectdb(dsn.c_str());
+  std::string out;
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+      for (int i = 0; i < PQntuples(r); ++i) out += std::string(PQgetvalue(r, i, 0)) + "\n";
+    }
+    PQclear(r);
+  }
+  PQfinish(c);
+  return out;
+}
+
 // ---------------------------------------------------------------- conformance
 
 class PostgresEnv final : public StoreTestEnv {
@@ -208,6 +225,100 @@ TEST(PostgresStoreTest, RefusesNewerSchema) {
   ASSERT_FALSE(reopened.ok());
   EXPECT_EQ(reopened.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(reopened.status().message().find("newer"), std::string::npos) << reopened.status().message();
+}
+
+// A database at schema version 1 (made by the released binary: step 1 is
+// never edited, so this one's step 1 without step 2 is exactly that schema)
+// is upgraded in place by replicas opening it at once, and keeps its rows.
+TEST(PostgresStoreTest, UpgradesSchemaV1InPlace) {
+  ASTIS_REQUIRE_PG(server);
+  const std::string dsn = FreshDatabase(*server);
+  const std::string db = dsn.substr(dsn.rfind('=') + 1);
+  {
+    auto opened = Open(dsn);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    for (const char* name : {"prod", "east", "stage"}) {
+      Cluster c;
+      c.name = name;
+      c.issuer = std::string(name) == "stage" ? "https://issuer.example/stage" : "https://issuer.example/shared";
+      c.jwks_json = R"({"keys":[]})";
+      c.created_at = kNow;
+      ASSERT_TRUE((*opened)->PutCluster(c).ok());
+    }
+  }
+  ASSERT_TRUE(
+      server->ExecSql(db, "DROP INDEX clusters_by_issuer; DELETE FROM schema_migrations WHERE version = 2").ok());
+  ASSERT_EQ(QueryInt(dsn, "SELECT MAX(version) FROM schema_migrations"), 1);
+  ASSERT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'clusters_by_issuer'"), 0);
+
+  constexpr int kReplicas = 4;
+  std::vector<std::unique_ptr<Store>> opened(kReplicas);
+  std::vector<Status> errors(kReplicas);
+  std::latch start(kReplicas);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kReplicas; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      auto r = Open(dsn);
+      if (r.ok()) {
+        opened[static_cast<size_t>(t)] = std::move(r).value();
+      } else {
+        errors[static_cast<size_t>(t)] = r.status();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (int t = 0; t < kReplicas; ++t) {
+    ASSERT_NE(opened[static_cast<size_t>(t)], nullptr) << errors[static_cast<size_t>(t)].ToString();
+  }
+  EXPECT_EQ(QueryText(dsn, "SELECT version || ' ' || name FROM schema_migrations ORDER BY version"),
+            "1 initial schema\n2 index clusters by issuer\n");
+  EXPECT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'clusters' AND "
+                          "indexname = 'clusters_by_issuer' AND indexdef LIKE '%USING hash (issuer)%'"),
+            1);
+  auto shared = opened[kReplicas - 1]->ListClustersByIssuer("https://issuer.example/shared");
+  ASSERT_TRUE(shared.ok()) << shared.status().ToString();
+  ASSERT_EQ(shared->size(), 2u);
+  EXPECT_EQ((*shared)[0].name, "east");
+  EXPECT_EQ((*shared)[1].name, "prod");
+  auto stage = opened[0]->ListClustersByIssuer("https://issuer.example/stage");
+  ASSERT_TRUE(stage.ok());
+  ASSERT_EQ(stage->size(), 1u);
+  EXPECT_EQ((*stage)[0].name, "stage");
+
+  // A version beyond this binary's is still refused.
+  ASSERT_TRUE(server->ExecSql(db, "INSERT INTO schema_migrations (version, name) VALUES (" +
+                                      std::to_string(kPostgresSchemaVersion + 1) + ", 'next')")
+                  .ok());
+  auto newer = Open(dsn);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_EQ(newer.status().code(), Code::kFailedPrecondition);
+}
+
+// With 1,000 clusters and fresh statistics the planner answers the lookup
+// from clusters_by_issuer, not by reading the table.
+TEST(PostgresStoreTest, ListClustersByIssuerUsesIndexOnPostgres) {
+  ASTIS_REQUIRE_PG(server);
+  const std::string dsn = FreshDatabase(*server);
+  const std::string db = dsn.substr(dsn.rfind('=') + 1);
+  auto opened = Open(dsn);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  ASSERT_TRUE(server->ExecSql(db,
+                              "INSERT INTO clusters SELECT 'c' || i, 'https://issuer.example/' || i, 'astis', '{}', "
+                              "'', '', '', 'strict', 0 FROM generate_series(1, 1000) AS i; ANALYZE clusters")
+                  .ok());
+  // The statement of PostgresStore::ListClustersByIssuer, as a generic plan.
+  const std::string plan = QueryText(
+      dsn,
+      "SET plan_cache_mode = force_generic_plan; "
+      "PREPARE q(text) AS SELECT name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at "
+      "FROM clusters WHERE issuer = $1 ORDER BY name; EXPLAIN EXECUTE q('https://issuer.example/500')");
+  EXPECT_NE(plan.find("clusters_by_issuer"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("Seq Scan"), std::string::npos) << plan;
+  auto found = (*opened)->ListClustersByIssuer("https://issuer.example/500");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].name, "c500");
 }
 
 // ---------------------------------------------------------------- replicas

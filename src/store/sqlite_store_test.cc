@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "store/store_conformance.h"
 
@@ -166,6 +168,203 @@ TEST(SqliteStoreTest, MigrationRecordedOnce) {
   EXPECT_EQ(sqlite3_column_int(stmt, 1), kSqliteSchemaVersion);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
+}
+
+// RawQuery runs one query against a database file with the C API and
+// returns its rows, columns joined by '|' (test checks only).
+std::vector<std::string> RawQuery(const std::string& path, const char* sql) {
+  std::vector<std::string> rows;
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db) << ": " << sql;
+  while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+    std::string row;
+    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+      if (i > 0) row += '|';
+      const unsigned char* text = sqlite3_column_text(stmt, i);
+      if (text != nullptr) row += reinterpret_cast<const char*>(text);
+    }
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return rows;
+}
+
+std::string Joined(const std::vector<std::string>& rows) {
+  std::string out;
+  for (const std::string& r : rows) out += r + "\n";
+  return out;
+}
+
+// The schema as the released version-1 binary created it (step 1 of
+// kMigrations and the schema_migrations table of MigrateLocked), frozen
+// here: a database from before step 2 must keep opening.
+constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);
+CREATE TABLE clusters (
+  name        TEXT PRIMARY KEY,
+  issuer      TEXT NOT NULL,
+  audience    TEXT NOT NULL,
+  jwks_json   TEXT NOT NULL,
+  api_url     TEXT NOT NULL,
+  ca_file     TEXT NOT NULL,
+  token_file  TEXT NOT NULL,
+  mode        TEXT NOT NULL CHECK (mode IN ('strict', 'audit')),
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE workloads (
+  cluster          TEXT NOT NULL REFERENCES clusters (name) ON DELETE CASCADE,
+  namespace        TEXT NOT NULL,
+  service_account  TEXT NOT NULL,
+  image_digests    TEXT NOT NULL,
+  PRIMARY KEY (cluster, namespace, service_account)
+);
+CREATE TABLE api_keys (
+  id               TEXT PRIMARY KEY,
+  hash             BLOB NOT NULL CHECK (length(hash) = 32),
+  cluster          TEXT NOT NULL,
+  namespace        TEXT NOT NULL,
+  service_account  TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL,
+  revoked_at       INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+  id               TEXT PRIMARY KEY,
+  cluster          TEXT NOT NULL,
+  namespace        TEXT NOT NULL,
+  service_account  TEXT NOT NULL,
+  pod_name         TEXT NOT NULL,
+  pod_uid          TEXT NOT NULL,
+  jkt              TEXT NOT NULL,
+  recipient_jwk    TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL,
+  revoked          INTEGER NOT NULL CHECK (revoked IN (0, 1))
+);
+CREATE INDEX sessions_by_pod_uid ON sessions (cluster, pod_uid);
+CREATE INDEX sessions_by_pod_name ON sessions (cluster, namespace, pod_name);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE dpop_jti (
+  jkt         TEXT NOT NULL,
+  jti         TEXT NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  PRIMARY KEY (jkt, jti)
+);
+CREATE INDEX dpop_jti_by_expiry ON dpop_jti (expires_at);
+CREATE TABLE nonce_secrets (
+  slot        TEXT PRIMARY KEY CHECK (slot IN ('current', 'previous')),
+  secret      BLOB NOT NULL,
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE rate_windows (
+  bucket        TEXT NOT NULL,
+  window_start  INTEGER NOT NULL,
+  window_end    INTEGER NOT NULL,
+  count         INTEGER NOT NULL,
+  PRIMARY KEY (bucket, window_start)
+);
+CREATE INDEX rate_windows_by_end ON rate_windows (window_end);
+CREATE TABLE config_audit (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  at           INTEGER NOT NULL,
+  actor        TEXT NOT NULL,
+  action       TEXT NOT NULL,
+  detail_json  TEXT NOT NULL
+);
+INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'initial schema', 1764115200);
+INSERT INTO clusters VALUES ('prod', 'https://issuer.example/shared', 'astis', '{"keys":[]}', 'https://api.prod:6443',
+                             '/ca', '/token', 'strict', 1764115200);
+INSERT INTO clusters VALUES ('east', 'https://issuer.example/shared', 'astis', '{"keys":[]}', 'https://api.east:6443',
+                             '/ca', '/token', 'audit', 1764115200);
+INSERT INTO clusters VALUES ('stage', 'https://issuer.example/stage', 'astis', '{"keys":[]}', 'https://api.stage:6443',
+                             '/ca', '/token', 'strict', 1764115200);
+INSERT INTO workloads VALUES ('prod', 'payments', 'api', '');
+)sql";
+
+TEST(SqliteStoreTest, UpgradesSchemaV1InPlace) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string path = dir.path() + "/state.db";
+  RawExec(path, kSchemaV1);
+  ASSERT_EQ(RawQuery(path, "SELECT MAX(version) FROM schema_migrations"), std::vector<std::string>{"1"});
+  ASSERT_TRUE(RawQuery(path, "SELECT name FROM sqlite_master WHERE name = 'clusters_by_issuer'").empty());
+
+  {
+    auto opened = OpenSqliteStore(path);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    Store& store = **opened;
+    // The rows written by the old binary are found through the new index.
+    auto shared = store.ListClustersByIssuer("https://issuer.example/shared");
+    ASSERT_TRUE(shared.ok()) << shared.status().ToString();
+    ASSERT_EQ(shared->size(), 2u);
+    EXPECT_EQ((*shared)[0].name, "east");
+    EXPECT_EQ((*shared)[0].mode, "audit");
+    EXPECT_EQ((*shared)[1].name, "prod");
+    EXPECT_EQ((*shared)[1].api_url, "https://api.prod:6443");
+    auto stage = store.ListClustersByIssuer("https://issuer.example/stage");
+    ASSERT_TRUE(stage.ok());
+    ASSERT_EQ(stage->size(), 1u);
+    EXPECT_EQ((*stage)[0].name, "stage");
+    EXPECT_TRUE(store.GetWorkload("prod", "payments", "api").ok());
+    // Writes after the upgrade keep the index current.
+    Cluster moved = (*stage)[0];
+    moved.issuer = "https://issuer.example/shared";
+    ASSERT_TRUE(store.PutCluster(moved).ok());
+    shared = store.ListClustersByIssuer("https://issuer.example/shared");
+    ASSERT_TRUE(shared.ok());
+    EXPECT_EQ(shared->size(), 3u);
+  }
+
+  // Step 2 applied and recorded once, step 1 untouched.
+  EXPECT_EQ(RawQuery(path, "SELECT version, name FROM schema_migrations ORDER BY version"),
+            (std::vector<std::string>{"1|initial schema", "2|index clusters by issuer"}));
+  EXPECT_EQ(RawQuery(path, "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name = 'clusters_by_issuer'"),
+            std::vector<std::string>{"clusters"});
+  ASSERT_TRUE(OpenSqliteStore(path).ok());
+  EXPECT_EQ(RawQuery(path, "SELECT COUNT(*), MAX(version) FROM schema_migrations"),
+            std::vector<std::string>{"2|" + std::to_string(kSqliteSchemaVersion)});
+
+  // A version beyond this binary's is still refused, and nothing is changed.
+  RawExec(path, ("INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
+                 std::to_string(kSqliteSchemaVersion + 1) + ", 'next', 0)")
+                    .c_str());
+  auto newer = OpenSqliteStore(path);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_EQ(newer.status().code(), Code::kFailedPrecondition);
+}
+
+TEST(SqliteStoreTest, ListClustersByIssuerUsesIndex) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string path = dir.path() + "/state.db";
+  ASSERT_TRUE(OpenSqliteStore(path).ok());
+  // The statement of SqliteStore::ListClustersByIssuer, planned on a fresh
+  // schema and again with 1,000 clusters and statistics: a SEARCH of
+  // clusters_by_issuer that also yields name order, never a SCAN of clusters
+  // (whose cost would grow with the number of clusters) nor a sort.
+  const std::string explain =
+      "EXPLAIN QUERY PLAN SELECT name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at "
+      "FROM clusters WHERE issuer = ? ORDER BY name";
+  for (int round = 0; round < 2; ++round) {
+    const std::string plan = Joined(RawQuery(path, explain.c_str()));
+    EXPECT_NE(plan.find("SEARCH clusters USING INDEX clusters_by_issuer (issuer=?)"), std::string::npos) << plan;
+    EXPECT_EQ(plan.find("SCAN"), std::string::npos) << plan;
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+    if (round > 0) break;
+    RawExec(path,
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "
+            "INSERT INTO clusters SELECT 'c' || i, 'https://issuer.example/' || i, 'astis', '{}', '', '', '', "
+            "'strict', 0 FROM n; ANALYZE;");
+  }
+  auto opened = OpenSqliteStore(path);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto found = (*opened)->ListClustersByIssuer("https://issuer.example/500");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].name, "c500");
 }
 
 TEST(SqliteStoreTest, BusyBeyondTimeoutIsStoreUnavailable) {

@@ -199,6 +199,15 @@ class Store {
   virtual Result<Cluster> GetCluster(std::string_view name) = 0;
   // ListClusters returns every cluster ordered by name.
   virtual Result<std::vector<Cluster>> ListClusters() = 0;
+  // ListClustersByIssuer returns every cluster whose issuer equals issuer,
+  // ordered by name (normally zero or one; more than one is a configuration
+  // error the caller refuses). Uses an index, so its cost does not grow with
+  // the number of registered clusters (test ListClustersByIssuerFindsOnlyThatIssuer).
+  // issuer is typically a token's still unverified `iss`: one PutCluster
+  // would refuse (empty, longer than kMaxTextLength; on PostgreSQL also a
+  // NUL byte or invalid UTF-8) matches nothing and gives an empty list, never
+  // kInvalidArgument (test ListClustersByIssuerOddIssuerIsEmpty).
+  virtual Result<std::vector<Cluster>> ListClustersByIssuer(std::string_view issuer) = 0;
   // DeleteCluster removes the cluster and its workloads; kNotFound when absent.
   virtual Status DeleteCluster(std::string_view name) = 0;
 

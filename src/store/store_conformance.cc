@@ -140,6 +140,148 @@ TEST_P(StoreConformanceTest, ClusterRejectsBadMode) {
   EXPECT_EQ(store_->GetCluster("prod").status().code(), Code::kNotFound);
 }
 
+TEST_P(StoreConformanceTest, ListClustersByIssuerFindsOnlyThatIssuer) {
+  // Enough clusters that a match found by reading them all would be a bug
+  // worth a test: each has its own issuer (MakeCluster), two share one.
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(store_->PutCluster(MakeCluster("c" + std::to_string(i))).ok());
+  const std::string shared = "https://oidc.shared.example/id/ABC";
+  Cluster z = MakeCluster("z-shared");
+  z.issuer = shared;
+  Cluster m = MakeCluster("m-shared", "audit");
+  m.issuer = shared;
+  ASSERT_TRUE(store_->PutCluster(z).ok());  // inserted before m: order is by name, not insertion
+  ASSERT_TRUE(store_->PutCluster(m).ok());
+
+  // One issuer, one cluster, every field as GetCluster returns it.
+  auto one = store_->ListClustersByIssuer("https://kubernetes.default.svc/c7");
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  ASSERT_EQ(one->size(), 1u);
+  auto got = store_->GetCluster("c7");
+  ASSERT_TRUE(got.ok());
+  const Cluster& c = (*one)[0];
+  EXPECT_EQ(c.name, "c7");
+  EXPECT_EQ(c.issuer, got->issuer);
+  EXPECT_EQ(c.audience, got->audience);
+  EXPECT_EQ(c.jwks_json, got->jwks_json);
+  EXPECT_EQ(c.api_url, got->api_url);
+  EXPECT_EQ(c.ca_file, got->ca_file);
+  EXPECT_EQ(c.token_file, got->token_file);
+  EXPECT_EQ(c.mode, got->mode);
+  EXPECT_EQ(c.created_at, kNow);
+
+  // A shared issuer returns both, ordered by name.
+  auto both = store_->ListClustersByIssuer(shared);
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ((*both)[0].name, "m-shared");
+  EXPECT_EQ((*both)[0].mode, "audit");
+  EXPECT_EQ((*both)[1].name, "z-shared");
+
+  // Exact match only: unknown, prefix, longer, other case.
+  for (const std::string& unknown : {std::string("https://unknown.example"),
+                                     std::string("https://kubernetes.default.svc/"),
+                                     std::string("https://kubernetes.default.svc/c7/"),
+                                     std::string("https://kubernetes.default.svc/c"),
+                                     std::string("HTTPS://kubernetes.default.svc/c7"),
+                                     std::string("https://oidc.shared.example/id/abc")}) {
+    auto none = store_->ListClustersByIssuer(unknown);
+    ASSERT_TRUE(none.ok()) << unknown << ": " << none.status().ToString();
+    EXPECT_TRUE(none->empty()) << unknown;
+  }
+
+  // The lookup follows PutCluster changing an issuer...
+  Cluster moved = MakeCluster("c7");
+  moved.issuer = shared;
+  ASSERT_TRUE(store_->PutCluster(moved).ok());
+  auto old_issuer = store_->ListClustersByIssuer("https://kubernetes.default.svc/c7");
+  ASSERT_TRUE(old_issuer.ok());
+  EXPECT_TRUE(old_issuer->empty());
+  auto three = store_->ListClustersByIssuer(shared);
+  ASSERT_TRUE(three.ok());
+  ASSERT_EQ(three->size(), 3u);
+  EXPECT_EQ((*three)[0].name, "c7");
+  EXPECT_EQ((*three)[1].name, "m-shared");
+  EXPECT_EQ((*three)[2].name, "z-shared");
+
+  // ...and DeleteCluster.
+  ASSERT_TRUE(store_->DeleteCluster("m-shared").ok());
+  ASSERT_TRUE(store_->DeleteCluster("c7").ok());
+  auto left = store_->ListClustersByIssuer(shared);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].name, "z-shared");
+  ASSERT_TRUE(store_->DeleteCluster("z-shared").ok());
+  left = store_->ListClustersByIssuer(shared);
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
+
+  // Other clusters are untouched, and so is ListClusters.
+  auto c8 = store_->ListClustersByIssuer("https://kubernetes.default.svc/c8");
+  ASSERT_TRUE(c8.ok());
+  ASSERT_EQ(c8->size(), 1u);
+  EXPECT_EQ((*c8)[0].name, "c8");
+  auto all = store_->ListClusters();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 39u);
+}
+
+TEST_P(StoreConformanceTest, ListClustersByIssuerOddIssuerIsEmpty) {
+  // The edge passes a token's iss before checking the token, so whatever a
+  // token can carry is a lookup that finds nothing, not an error.
+  ASSERT_TRUE(store_->PutCluster(MakeCluster("prod")).ok());
+  const std::string real = "https://kubernetes.default.svc/prod";
+  for (const std::string& odd : {std::string(), std::string(kMaxTextLength + 1, 'i'), real + std::string(1, '\0'),
+                                 std::string("https://a\0b", 11), std::string("\xff\xfe"), std::string("\xc0\xaf"),
+                                 std::string(" ") + real}) {
+    auto none = store_->ListClustersByIssuer(odd);
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_TRUE(none->empty());
+  }
+  // Non-ASCII UTF-8 is an ordinary issuer.
+  Cluster utf8 = MakeCluster("utf8");
+  utf8.issuer = "https://issuer.example/\xc3\xa9t\xe2\x82\xac";
+  ASSERT_TRUE(store_->PutCluster(utf8).ok());
+  auto found = store_->ListClustersByIssuer(utf8.issuer);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].name, "utf8");
+  // The longest issuer PutCluster accepts is stored and found, even one that
+  // does not compress (an index entry that large must not fail the write).
+  Cluster longest = MakeCluster("longest");
+  longest.issuer.clear();
+  uint32_t x = 12345;
+  for (size_t i = 0; i < kMaxTextLength; ++i) {
+    x = x * 1664525u + 1013904223u;
+    longest.issuer.push_back(static_cast<char>('!' + (x >> 24) % 94));
+  }
+  Status put_longest = store_->PutCluster(longest);
+  ASSERT_TRUE(put_longest.ok()) << put_longest.ToString();
+  found = store_->ListClustersByIssuer(longest.issuer);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].name, "longest");
+}
+
+TEST_P(StoreConformanceTest, ListClustersByIssuerSeenByAnotherStore) {
+  ASTIS_REQUIRE_SHARED_STATE();
+  std::unique_ptr<Store> replica = OpenAnother();
+  ASSERT_NE(replica, nullptr);
+  ASSERT_TRUE(store_->PutCluster(MakeCluster("prod")).ok());
+  auto found = replica->ListClustersByIssuer("https://kubernetes.default.svc/prod");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].name, "prod");
+  Cluster moved = MakeCluster("prod");
+  moved.issuer = "https://issuer.example/moved";
+  ASSERT_TRUE(store_->PutCluster(moved).ok());
+  found = replica->ListClustersByIssuer("https://kubernetes.default.svc/prod");
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->empty());
+  found = replica->ListClustersByIssuer("https://issuer.example/moved");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->size(), 1u);
+}
+
 // ---------------------------------------------------------------- workloads
 
 TEST_P(StoreConformanceTest, WorkloadPutGetListDelete) {
@@ -1049,6 +1191,8 @@ TEST_P(StoreConformanceTest, FaultInjectionReturnsStoreUnavailable) {
   ASSERT_TRUE(faulty.PutCluster(MakeCluster("prod")).ok());
   faulty.SetFailing(true);
   EXPECT_EQ(faulty.GetCluster("prod").status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(faulty.ListClustersByIssuer("https://kubernetes.default.svc/prod").status().code(),
+            Code::kStoreUnavailable);
   EXPECT_EQ(faulty.PutCluster(MakeCluster("stage")).code(), Code::kStoreUnavailable);
   EXPECT_EQ(faulty.EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).status().code(),
             Code::kStoreUnavailable);
@@ -1058,13 +1202,16 @@ TEST_P(StoreConformanceTest, FaultInjectionReturnsStoreUnavailable) {
             Code::kStoreUnavailable);
   EXPECT_EQ(faulty.GetOrCreateNonceSecret(FilledSecret(1), kNow).status().code(), Code::kStoreUnavailable);
   EXPECT_EQ(faulty.PurgeExpired(kNow, 10).status().code(), Code::kStoreUnavailable);
-  EXPECT_EQ(faulty.failed_calls(), 8);
+  EXPECT_EQ(faulty.failed_calls(), 9);
   // Nothing reached the wrapped store while failing.
   EXPECT_EQ(store_->GetCluster("stage").status().code(), Code::kNotFound);
   EXPECT_EQ(store_->GetSession("s1").status().code(), Code::kNotFound);
   // Recovery: calls pass through again.
   faulty.SetFailing(false);
   EXPECT_TRUE(faulty.GetCluster("prod").ok());
+  auto by_issuer = faulty.ListClustersByIssuer("https://kubernetes.default.svc/prod");
+  ASSERT_TRUE(by_issuer.ok());
+  EXPECT_EQ(by_issuer->size(), 1u);
   auto jti = faulty.InsertJti("jkt-A", "jti-1", kNow + 60, kNow);
   ASSERT_TRUE(jti.ok());
   EXPECT_TRUE(*jti);

@@ -20,6 +20,9 @@ Status FaultInjectingStore::Refusal() {
 Status FaultInjectingStore::PutCluster(const Cluster& c) { ASTIS_FAULT_OR(PutCluster(c)); }
 Result<Cluster> FaultInjectingStore::GetCluster(std::string_view name) { ASTIS_FAULT_OR(GetCluster(name)); }
 Result<std::vector<Cluster>> FaultInjectingStore::ListClusters() { ASTIS_FAULT_OR(ListClusters()); }
+Result<std::vector<Cluster>> FaultInjectingStore::ListClustersByIssuer(std::string_view issuer) {
+  ASTIS_FAULT_OR(ListClustersByIssuer(issuer));
+}
 Status FaultInjectingStore::DeleteCluster(std::string_view name) { ASTIS_FAULT_OR(DeleteCluster(name)); }
 Status FaultInjectingStore::PutWorkload(const Workload& w) { ASTIS_FAULT_OR(PutWorkload(w)); }
 Result<Workload> FaultInjectingStore::GetWorkload(std::string_view cluster, std::string_view ns,

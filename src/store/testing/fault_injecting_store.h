@@ -30,6 +30,7 @@ class FaultInjectingStore final : public Store {
   Status PutCluster(const Cluster& c) override;
   Result<Cluster> GetCluster(std::string_view name) override;
   Result<std::vector<Cluster>> ListClusters() override;
+  Result<std::vector<Cluster>> ListClustersByIssuer(std::string_view issuer) override;
   Status DeleteCluster(std::string_view name) override;
   Status PutWorkload(const Workload& w) override;
   Result<Workload> GetWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) override;
