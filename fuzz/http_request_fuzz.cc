@@ -14,7 +14,10 @@
 // method, an origin-form target equal to path ["?" query], a body within
 // max_body_bytes and at most max_header_count fields (trailer fields are
 // not header fields: found here, see TakeRequest), each with a non-empty
-// name and a value free of CR, LF and NUL.
+// name and a value free of CR, LF and NUL; and unambiguous framing (RFC 9112
+// §3.2, §6.1, §6.3): exactly one Host, never both Transfer-Encoding and
+// Content-Length, a Transfer-Encoding only as one field "chunked", a
+// Content-Length only as one field of digits.
 #include <boost/asio/buffer.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/http_types.h"
 #include "net/internal/request_parse.h"
 
 namespace {
@@ -47,6 +51,19 @@ void CheckRequest(const astis::net::ServerRequest& req, const ServerLimits& limi
     if (name.empty()) __builtin_trap();
     if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) __builtin_trap();
   }
+  if (astis::net::CountHeader(req.headers, "Host") != 1) __builtin_trap();
+  const size_t te = astis::net::CountHeader(req.headers, "Transfer-Encoding");
+  const size_t cl = astis::net::CountHeader(req.headers, "Content-Length");
+  if (te > 1 || cl > 1 || (te == 1 && cl == 1)) __builtin_trap();
+  if (te == 1) {
+    std::string coding = *astis::net::FindHeader(req.headers, "Transfer-Encoding");
+    for (char& c : coding) c = static_cast<char>(c | 0x20);  // ASCII letters to lower case
+    if (coding != "chunked") __builtin_trap();
+  }
+  if (cl == 1) {
+    const std::string length = *astis::net::FindHeader(req.headers, "Content-Length");
+    if (length.empty() || length.find_first_not_of("0123456789") != std::string::npos) __builtin_trap();
+  }
 }
 
 }  // namespace
@@ -68,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int message = 0; message < 8; ++message) {
     RequestParser parser;
     astis::net::internal::ApplyLimits(parser, limits);
-    std::optional<size_t> header_fields;  // set once the header passed the server's checks
+    std::optional<astis::net::HeaderList> header;  // set once the header passed the server's checks
     boost::system::error_code ec;
     while (!parser.is_done()) {
       size_t used = pending.empty() ? 0 : parser.put(boost::asio::buffer(pending), ec);
@@ -89,13 +106,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         continue;
       }
       if (ec) break;
-      if (parser.is_header_done() && !header_fields) {
+      if (parser.is_header_done() && !header) {
         // As the server: checked once the header is parsed, before the body.
         if (auto refusal = astis::net::internal::CheckHeader(parser, limits)) {
           CheckRefusal(*refusal);
           return 0;  // the server answers and closes
         }
-        header_fields = astis::net::internal::FieldCount(parser);
+        header = astis::net::internal::HeaderSection(parser);
       }
     }
     if (ec) {
@@ -105,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Beast's put stops when the header completes (eager off), so every
     // complete message passed the check above; value() fails loudly if not.
     const bool keep_alive = parser.get().keep_alive();
-    astis::net::ServerRequest req = astis::net::internal::TakeRequest(parser, header_fields.value());
+    astis::net::ServerRequest req = astis::net::internal::TakeRequest(parser, std::move(header.value()));
     CheckRequest(req, limits);
     if (!keep_alive) return 0;
   }

@@ -65,6 +65,16 @@ ServerResponse JsonError(int status, std::string_view code, std::string_view mes
 
 namespace {
 
+// LayerError is an error answer the HTTP layer makes itself (a refused
+// request, a failed handler). PROTOCOL.md §4.6: every response, including
+// these, carries Cache-Control: no-store (test LayerResponsesCarryNoStore).
+// Handler answers add their own.
+ServerResponse LayerError(int status, std::string_view code, std::string_view message) {
+  ServerResponse response = JsonError(status, code, message);
+  response.headers.emplace_back("Cache-Control", "no-store");
+  return response;
+}
+
 class SessionBase : public std::enable_shared_from_this<SessionBase> {
  public:
   virtual ~SessionBase() = default;
@@ -311,11 +321,16 @@ class Session final : public SessionBase {
   void OnHeader(error_code ec) {
     if (ec) return OnReadError(ec);
     state_ = State::kBusy;
-    // Checked by RejectsTooManyHeaders (431) and RejectsNonOriginFormTarget.
+    // Checked by RejectsTooManyHeaders (431), RejectsNonOriginFormTarget and
+    // the framing and Host rules of RFC 9112 §3.2, §6.1, §6.3 (tests
+    // *RefusedAndClosed; see internal::CheckHeader). A refusal is sent with
+    // Connection: close and the connection is closed after it, before any
+    // byte of the body is read: nothing after an ambiguously framed request
+    // on this connection is ever parsed as a request.
     if (auto refusal = internal::CheckHeader(*parser_, limits())) {
       return SendError(refusal->status, refusal->code, refusal->message);
     }
-    header_fields_ = internal::FieldCount(*parser_);
+    header_ = internal::HeaderSection(*parser_);
     const auto& req = parser_->get();
     // RFC 9110 §10.1.1: a server that will read the body SHOULD answer
     // "100-continue" with an interim 100 response.
@@ -350,7 +365,8 @@ class Session final : public SessionBase {
 
   void Dispatch() {
     const bool keep_alive = parser_->get().keep_alive();
-    ServerRequest request = internal::TakeRequest(*parser_, header_fields_);
+    ServerRequest request = internal::TakeRequest(*parser_, std::move(header_));
+    header_.clear();
     request.peer_address = peer_address_;
     request.peer_cert_sha256 = peer_cert_sha256_;
     parser_.reset();
@@ -360,11 +376,11 @@ class Session final : public SessionBase {
       response = server_->handler()(request);
     } catch (...) {
       // Handler exceptions stop here. Checked by HandlerExceptionBecomes500.
-      response = JsonError(500, "internal_error", "internal error");
+      response = LayerError(500, "internal_error", "internal error");
     }
     bool valid = response.status >= 200 && response.status <= 599;
     for (const auto& [name, value] : response.headers) valid = valid && ValidateHeaderField(name, value).ok();
-    if (!valid) response = JsonError(500, "internal_error", "internal error");
+    if (!valid) response = LayerError(500, "internal_error", "internal error");
     if (response.stream) return StartStream(std::move(response));
     WriteResponse(std::move(response), keep_alive && !server_->stopping());
   }
@@ -377,7 +393,7 @@ class Session final : public SessionBase {
       // Beast refuses e.g. a body on a 204/304: answer 500 instead.
       keep_alive = false;
       *res = {};
-      BuildResponse(*res, JsonError(500, "internal_error", "internal error"), keep_alive);
+      BuildResponse(*res, LayerError(500, "internal_error", "internal error"), keep_alive);
     }
     tcp_layer().expires_after(limits().write_timeout);
     http::async_write(stream_, *res, [self = Self(), res, keep_alive](error_code ec, size_t) {
@@ -398,7 +414,7 @@ class Session final : public SessionBase {
 
   void SendError(int status, std::string_view code, std::string_view message) {
     state_ = State::kBusy;
-    WriteResponse(JsonError(status, code, message), /*keep_alive=*/false);
+    WriteResponse(LayerError(status, code, message), /*keep_alive=*/false);
   }
 
   void StartStream(ServerResponse response) {
@@ -499,7 +515,7 @@ class Session final : public SessionBase {
   Stream stream_;
   beast::flat_buffer buffer_{16 * 1024};
   std::optional<http::request_parser<http::string_body>> parser_;
-  size_t header_fields_ = 0;  // fields in the header section (the rest are trailers)
+  HeaderList header_;  // the header section, copied when it completed (never trailer fields)
   State state_ = State::kHandshake;
   std::string peer_address_;
   std::optional<Sha256Digest> peer_cert_sha256_;

@@ -11,10 +11,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <cctype>
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -423,6 +426,27 @@ TEST_F(NetTest, TrailerFieldsAreNotHeaders) {
   EXPECT_EQ(body.at("test_count"), 0);
 }
 
+// A trailer field whose name the header section already has: Beast inserts
+// it just after that field, not at the end, so keeping the first N fields
+// (N counted when the header completed) kept the trailer field and lost
+// the header's last field. The server now copies the header section when
+// it completes. Found by http_request_fuzz's Host invariant.
+TEST_F(NetTest, TrailerFieldWithHeaderNameIsNotHeader) {
+  ServerConfig config;  // plain HTTP: raw client
+  auto server = Start(config);
+  RawSocket raw(server->port());
+  ASSERT_TRUE(raw.connected());
+  raw.Send("POST / HTTP/1.1\r\nX-Test: header\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+           "5\r\nhello\r\n0\r\nX-Test: trailer\r\n\r\n");
+  bool closed = false;
+  std::string response = raw.ReadAll(&closed);
+  ASSERT_TRUE(response.starts_with("HTTP/1.1 200")) << response;
+  const nlohmann::json body = nlohmann::json::parse(response.substr(response.find("\r\n\r\n") + 4));
+  EXPECT_EQ(body.at("body"), "hello");
+  EXPECT_EQ(body.at("test_header"), "header");
+  EXPECT_EQ(body.at("test_count"), 1);
+}
+
 TEST_F(NetTest, RejectsTooManyHeaders) {
   ServerConfig config = TlsConfig();
   config.limits.max_header_count = 64;
@@ -463,6 +487,225 @@ TEST_F(NetTest, RejectsMalformedRequest) {
   std::string response = raw.ReadAll(&closed);
   EXPECT_TRUE(response.starts_with("HTTP/1.1 400")) << response;
   EXPECT_TRUE(closed);
+}
+
+// --- request framing (RFC 9112): refused with 400, then the connection is
+// closed, so nothing the client sends after an ambiguous request is served ---
+
+// HeaderSectionLower is the status line and header fields of the first
+// response in raw, lower-cased ("" if incomplete).
+std::string HeaderSectionLower(const std::string& raw) {
+  const size_t end = raw.find("\r\n\r\n");
+  if (end == std::string::npos) return "";
+  std::string head = raw.substr(0, end + 2);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return head;
+}
+
+// ResponseCount counts status lines in bytes read from one connection.
+size_t ResponseCount(const std::string& raw) {
+  size_t n = raw.starts_with("HTTP/1.") ? 1 : 0;
+  for (size_t at = raw.find("\r\nHTTP/1."); at != std::string::npos; at = raw.find("\r\nHTTP/1.", at + 1)) ++n;
+  return n;
+}
+
+// A valid request pipelined after the bad one: it must never be answered.
+constexpr std::string_view kFollowUp = "GET /second HTTP/1.1\r\nHost: x\r\n\r\n";
+
+// ExpectRefusedAndClosed sends `bad` and then a valid request on the same
+// connection (pipelined), and checks that the only answer is a 400 carrying
+// Cache-Control: no-store and Connection: close, followed by EOF.
+void ExpectRefusedAndClosed(uint16_t port, const std::string& bad) {
+  SCOPED_TRACE(bad);
+  RawSocket raw(port);
+  ASSERT_TRUE(raw.connected());
+  raw.Send(bad + std::string(kFollowUp));
+  bool closed = false;
+  const std::string response = raw.ReadAll(&closed);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 400 ")) << response;
+  const std::string head = HeaderSectionLower(response);
+  EXPECT_NE(head.find("\r\ncache-control: no-store\r\n"), std::string::npos) << response;
+  EXPECT_NE(head.find("\r\nconnection: close\r\n"), std::string::npos) << response;
+  EXPECT_EQ(ResponseCount(response), 1u) << response;
+  EXPECT_EQ(response.find("/second"), std::string::npos) << response;
+  EXPECT_TRUE(closed);
+}
+
+// RFC 9112 §6.1, §6.3 item 4: only "chunked" alone is a transfer coding the
+// server accepts; anything else would let the client and the server (or a
+// proxy in front) disagree on where the body ends.
+TEST_F(NetTest, TransferEncodingNotChunkedRefusedAndClosed) {
+  auto server = Start(ServerConfig{});
+  const std::string body = "5\r\nhello\r\n0\r\n\r\n";
+  for (const char* te : {"xchunked", "gzip, chunked", "chunked, chunked", "identity", "chunked;q=1", ""}) {
+    ExpectRefusedAndClosed(server->port(),
+                           std::string("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + te + "\r\n\r\n" + body);
+  }
+  // Two fields (Beast takes the last one's "chunked").
+  ExpectRefusedAndClosed(server->port(),
+                         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                             body);
+  // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing.
+  ExpectRefusedAndClosed(server->port(),
+                         "POST / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                             body);
+}
+
+// RFC 9112 §6.1, §6.3 item 3: Transfer-Encoding with Content-Length is the
+// classic request-smuggling shape.
+TEST_F(NetTest, TransferEncodingWithContentLengthRefusedAndClosed) {
+  auto server = Start(ServerConfig{});
+  ExpectRefusedAndClosed(server->port(),
+                         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 15\r\n\r\n"
+                         "5\r\nhello\r\n0\r\n\r\n");
+  ExpectRefusedAndClosed(server->port(),
+                         "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 15\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "5\r\nhello\r\n0\r\n\r\n");
+  // Beast ignores a Transfer-Encoding it does not know and frames by
+  // Content-Length: the case that used to be served.
+  ExpectRefusedAndClosed(server->port(),
+                         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\nContent-Length: 5\r\n\r\nhello");
+}
+
+// RFC 9112 §6.3 item 5: exactly one Content-Length field holding one
+// decimal value; duplicates, even equal ones, and lists are refused.
+TEST_F(NetTest, ConflictingContentLengthRefusedAndClosed) {
+  auto server = Start(ServerConfig{});
+  ExpectRefusedAndClosed(server->port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\nhello!");
+  ExpectRefusedAndClosed(server->port(),
+                         "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!");
+  ExpectRefusedAndClosed(server->port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello");
+  ExpectRefusedAndClosed(server->port(),
+                         "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\nhello");
+  ExpectRefusedAndClosed(server->port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello");
+}
+
+// RFC 9112 §3.2: a request without Host is refused (HTTP/1.0 too: stricter
+// than the RFC, which requires Host of HTTP/1.1 requests).
+TEST_F(NetTest, MissingHostRefusedAndClosed) {
+  auto server = Start(ServerConfig{});
+  ExpectRefusedAndClosed(server->port(), "GET / HTTP/1.1\r\n\r\n");
+  ExpectRefusedAndClosed(server->port(), "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+  ExpectRefusedAndClosed(server->port(), "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+}
+
+// RFC 9112 §3.2: more than one Host field line is refused.
+TEST_F(NetTest, DuplicateHostRefusedAndClosed) {
+  auto server = Start(ServerConfig{});
+  ExpectRefusedAndClosed(server->port(), "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+  ExpectRefusedAndClosed(server->port(), "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n");
+}
+
+// RFC 9112 §3.2, RFC 9110 §7.2: a Host whose value is not uri-host [":"
+// port] is refused.
+TEST_F(NetTest, InvalidHostRefusedAndClosed) {
+  auto server = Start(ServerConfig{});
+  for (const char* host : {"a b", "a/b", "user@a", "a, b", "a:80x", "a\"b"}) {
+    ExpectRefusedAndClosed(server->port(), std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n");
+  }
+}
+
+// PROTOCOL.md §4.6: the answers the HTTP layer makes itself carry
+// Cache-Control: no-store, as handler answers do.
+TEST_F(NetTest, LayerResponsesCarryNoStore) {
+  ServerConfig config;  // plain HTTP: raw client
+  config.limits.max_body_bytes = 16;
+  config.limits.max_header_count = 8;
+  auto server = Start(config);
+  struct Case {
+    std::string request;
+    std::string_view status;
+  };
+  const std::vector<Case> cases = {
+      {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n" + std::string(17, 'b'), "413"},
+      {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n" + std::string(32, 'b') +
+           "\r\n0\r\n\r\n",
+       "413"},
+      {"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'h') + "\r\n\r\n", "431"},
+      {"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\nG: 1\r\nH: 1\r\n\r\n", "431"},
+      {"GET / HTTP/1.1\r\nBad Header Line\r\n\r\n", "400"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.request.substr(0, 80));
+    RawSocket raw(server->port());
+    ASSERT_TRUE(raw.connected());
+    raw.Send(c.request + std::string(kFollowUp));
+    bool closed = false;
+    const std::string response = raw.ReadAll(&closed);
+    EXPECT_TRUE(response.starts_with("HTTP/1.1 " + std::string(c.status) + " ")) << response;
+    const std::string head = HeaderSectionLower(response);
+    EXPECT_NE(head.find("\r\ncache-control: no-store\r\n"), std::string::npos) << response;
+    EXPECT_NE(head.find("\r\nconnection: close\r\n"), std::string::npos) << response;
+    EXPECT_EQ(ResponseCount(response), 1u) << response;
+    EXPECT_TRUE(closed);
+  }
+  // 500 from a throwing handler, an invalid handler header, a body on 204.
+  std::atomic<int> which{0};
+  auto failing = Start(ServerConfig{}, [&](const ServerRequest&) -> ServerResponse {
+    ServerResponse res;
+    switch (which.load()) {
+      case 0:
+        throw std::runtime_error("boom");
+      case 1:
+        res.headers.emplace_back("X-Split", "a\r\nb");
+        return res;
+      default:
+        res.status = 204;
+        res.body = "not allowed";
+        return res;
+    }
+  });
+  auto client = Client(failing->port(), TlsClientConfig{}, {}, "http");
+  for (int i = 0; i < 3; ++i) {
+    which = i;
+    Result<HttpResponse> res = client->Send(Get());
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+    EXPECT_EQ(res->status, 500) << i;
+    EXPECT_EQ(res->Header("Cache-Control"), "no-store") << i;
+  }
+}
+
+// ReadResponse reads one response with a Content-Length body from raw.
+std::string ReadResponse(RawSocket& raw, std::string& pending) {
+  while (true) {
+    const size_t end = pending.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      const std::string head = HeaderSectionLower(pending);
+      const size_t cl = head.find("\r\ncontent-length: ");
+      const size_t length = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 18));
+      if (pending.size() >= end + 4 + length) {
+        std::string response = pending.substr(0, end + 4 + length);
+        pending.erase(0, end + 4 + length);
+        return response;
+      }
+    }
+    const std::string more = raw.ReadSome();
+    if (more.empty()) return "";
+    pending += more;
+  }
+}
+
+// The framings the server accepts: one Host, and either one decimal
+// Content-Length or "Transfer-Encoding: chunked" alone; the connection
+// stays open for the next request.
+TEST_F(NetTest, WellFramedRequestsKeepConnectionAlive) {
+  auto server = Start(ServerConfig{});
+  RawSocket raw(server->port());
+  ASSERT_TRUE(raw.connected());
+  raw.Send("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+           "POST /b HTTP/1.1\r\nHost: 127.0.0.1:8443\r\nContent-Length: 5\r\n\r\nworld");
+  std::string pending;
+  const std::string first = ReadResponse(raw, pending);
+  ASSERT_TRUE(first.starts_with("HTTP/1.1 200 ")) << first;
+  EXPECT_NE(first.find(R"("body":"hello")"), std::string::npos) << first;
+  const std::string second = ReadResponse(raw, pending);
+  ASSERT_TRUE(second.starts_with("HTTP/1.1 200 ")) << second;
+  EXPECT_NE(second.find(R"("body":"world")"), std::string::npos) << second;
+  EXPECT_EQ(HeaderSectionLower(second).find("connection: close"), std::string::npos) << second;
+  raw.Send("POST /c HTTP/1.1\r\nHost: [::1]:443\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n");
+  const std::string third = ReadResponse(raw, pending);
+  ASSERT_TRUE(third.starts_with("HTTP/1.1 200 ")) << third;
+  EXPECT_NE(third.find(R"("body":"ok")"), std::string::npos) << third;
 }
 
 TEST_F(NetTest, SlowClientHeaderTimeout) {

@@ -1,9 +1,13 @@
-// The header section of a message Boost.Beast parsed. Beast appends a
+// The header section of a message Boost.Beast parsed. Beast adds a
 // chunked body's trailer fields to the same field list as the header
-// fields; RFC 9110 §6.5.1 forbids merging them, so the server and the
-// client count the fields when the header completes and keep only those.
-// Tests: NetTest.TrailerFieldsAreNotHeaders (server),
-// NetTest.ClientIgnoresResponseTrailerFields (client).
+// fields; RFC 9110 §6.5.1 forbids merging them. The server copies the
+// header fields when the header completes (internal::HeaderSection; tests
+// NetTest.TrailerFieldsAreNotHeaders, TrailerFieldWithHeaderNameIsNotHeader).
+// The client counts the fields when the header completes and keeps that
+// many (NetTest.ClientIgnoresResponseTrailerFields); that is not exact:
+// Beast inserts a field whose name is already present just after the last
+// such field, so a trailer repeating a header name lands inside the counted
+// range and pushes the header's last field out.
 //
 // Internal to astis::net (and its fuzz target): it exposes Boost.Beast.
 #pragma once

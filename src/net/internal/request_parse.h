@@ -38,7 +38,13 @@ void ApplyLimits(RequestParser& parser, const ServerLimits& limits);
 // CheckHeader runs the checks made once the header is parsed and before the
 // body is read: more than max_header_count fields is 431 (test:
 // RejectsTooManyHeaders); a target that is not origin-form is 400 (RFC 9112
-// §3.2; test: RejectsNonOriginFormTarget). nullopt: go on.
+// §3.2; test: RejectsNonOriginFormTarget); so is any framing two readers
+// could disagree on (RFC 9112 §6.1, §6.3: a Transfer-Encoding other than
+// "chunked" alone, or in HTTP/1.0; Transfer-Encoding with Content-Length;
+// a Content-Length that is not one field with one decimal value) and a
+// missing, repeated or invalid Host (RFC 9112 §3.2); tests
+// NetTest.*RefusedAndClosed. nullopt: go on. Every refusal closes the
+// connection.
 std::optional<Refusal> CheckHeader(const RequestParser& parser, const ServerLimits& limits);
 
 // RefusalForReadError maps a parse error to its answer: body_limit 413,
@@ -47,17 +53,23 @@ std::optional<Refusal> CheckHeader(const RequestParser& parser, const ServerLimi
 // connection is closed without an answer.
 std::optional<Refusal> RefusalForReadError(const boost::system::error_code& ec);
 
-// FieldCount (net/internal/header_fields.h) counts the header section.
+// HeaderSection copies the parsed header fields, in order; call it once
+// the header is complete and before the body is read. It cannot fail.
+HeaderList HeaderSection(const RequestParser& parser);
 
 // TakeRequest moves a complete request out of parser into a ServerRequest
-// (method, target split into path and query at the first '?', the first
-// header_fields fields in order, body); peer fields are left to the caller.
-// Beast appends a chunked body's trailer fields to the same field list;
-// they are dropped here, because RFC 9110 §6.5.1 forbids merging trailer
-// fields into the header section (a client could otherwise add credential
-// headers, or fields past max_header_count, after the header checks ran).
-// Test: NetTest.TrailerFieldsAreNotHeaders (found by http_request_fuzz).
-// It cannot fail.
-ServerRequest TakeRequest(RequestParser& parser, size_t header_fields);
+// (method, target split into path and query at the first '?', `headers` as
+// given, body); peer fields are left to the caller. `headers` must be what
+// HeaderSection returned when the header completed: Beast adds a chunked
+// body's trailer fields to the same field list, and RFC 9110 §6.5.1 forbids
+// merging trailer fields into the header section (a client could otherwise
+// add credential headers, or fields past max_header_count, after the header
+// checks ran). Counting the header's fields and keeping that many is not
+// enough: Beast inserts a field whose name is already present right after
+// the last such field, not at the end, so a trailer field can land inside
+// the header's range. Tests: NetTest.TrailerFieldsAreNotHeaders,
+// NetTest.TrailerFieldWithHeaderNameIsNotHeader (both found by
+// http_request_fuzz). It cannot fail.
+ServerRequest TakeRequest(RequestParser& parser, HeaderList headers);
 
 }  // namespace astis::net::internal
