@@ -20,6 +20,17 @@ struct X25519PublicKey {
   friend bool operator==(const X25519PublicKey&, const X25519PublicKey&) = default;
 };
 
+// IsLowOrderX25519 reports whether pk is a low-order point: a 32-byte x for
+// which X25519(k, x) is all zero for every private key k (RFC 7748 §6.1,
+// RFC 9180 §7.1.4). That is every encoding, canonical or not and with bit 255
+// set or clear, of u = 0, 1, p-1 and the two points of order 8 — 14
+// encodings in all (Wycheproof x25519 "LowOrderPublic"). Such a key can never
+// be a recipient: the edge refuses it at session establishment (PROTOCOL.md
+// 1.1 §4.1). pk is public, so the check need not be constant time. It cannot
+// fail. Tests: X25519Test.LowOrderPointsDetected, ValidKeysNotLowOrder,
+// LowOrderMatchesWycheproof.
+bool IsLowOrderX25519(const X25519PublicKey& pk);
+
 class X25519PrivateKey {
  public:
   // Generate draws a fresh private key from rng. Locked memory on request.
