@@ -17,12 +17,20 @@ bool IsDns1123Label(std::string_view s) {
 }
 
 bool IsDns1123Subdomain(std::string_view s) {
+  // Kubernetes' IsDNS1123Subdomain: at most 253 bytes matching
+  // [a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*, i.e.
+  // dot-separated parts that each start and end with [a-z0-9]. A part is NOT
+  // limited to 63 bytes (only the whole is). Test:
+  // IsDns1123SubdomainFollowsKubernetesRegex.
   if (s.empty() || s.size() > kMaxDns1123Subdomain) return false;
   size_t start = 0;
   while (true) {
     size_t dot = s.find('.', start);
-    std::string_view label = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (!IsDns1123Label(label)) return false;
+    std::string_view part = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (part.empty() || !IsLowerAlnum(part.front()) || !IsLowerAlnum(part.back())) return false;
+    for (char c : part) {
+      if (!IsLowerAlnum(c) && c != '-') return false;
+    }
     if (dot == std::string_view::npos) return true;
     start = dot + 1;
   }
@@ -41,12 +49,15 @@ bool IsSecretDataKey(std::string_view s) {
 Status Binding::Validate() const {
   // PROTOCOL.md §3.1: every field is validated before use, never escaped.
   // Tests: RejectsUppercaseNamespace, RejectsNewlineInName, RejectsEmptyKey,
-  // RejectsDotDotKey.
+  // RejectsDotDotKey. serviceAccount is a DNS-1123 subdomain, as Kubernetes
+  // names ServiceAccounts (1.1; 1.0 said label, which refused "my.sa").
+  // Tests: BindingAcceptsSubdomainServiceAccount,
+  // BindingRefusesInvalidServiceAccount.
   if (!IsDns1123Label(cluster)) return Error(Code::kInvalidArgument, "binding: cluster is not a DNS-1123 label");
   if (!IsDns1123Label(namespace_))
     return Error(Code::kInvalidArgument, "binding: namespace is not a DNS-1123 label");
-  if (!IsDns1123Label(service_account))
-    return Error(Code::kInvalidArgument, "binding: serviceAccount is not a DNS-1123 label");
+  if (!IsDns1123Subdomain(service_account))
+    return Error(Code::kInvalidArgument, "binding: serviceAccount is not a DNS-1123 subdomain");
   if (!IsDns1123Subdomain(name)) return Error(Code::kInvalidArgument, "binding: name is not a DNS-1123 subdomain");
   if (!IsSecretDataKey(key)) return Error(Code::kInvalidArgument, "binding: key is not a valid Secret data key");
   return OkStatus();

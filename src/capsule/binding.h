@@ -23,16 +23,20 @@ inline constexpr size_t kMaxSecretKey = 253;
 // IsDns1123Label reports whether s is 1..63 bytes of [a-z0-9-], starting and
 // ending with [a-z0-9]. It cannot fail.
 bool IsDns1123Label(std::string_view s);
-// IsDns1123Subdomain reports whether s is 1..253 bytes of dot-separated
-// DNS-1123 labels. It cannot fail.
+// IsDns1123Subdomain reports whether s is a Kubernetes DNS-1123 subdomain:
+// 1..253 bytes matching [a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*
+// (Kubernetes' IsDNS1123Subdomain; a dot-separated part may exceed 63 bytes).
+// It cannot fail.
 bool IsDns1123Subdomain(std::string_view s);
 // IsSecretDataKey reports whether s is 1..253 bytes of [-._a-zA-Z0-9] and is
 // neither "." nor "..". It cannot fail.
 bool IsSecretDataKey(std::string_view s);
 
 // Binding is the (cluster, namespace, serviceAccount, name, key) a value is
-// sealed to. A default-constructed or caller-filled Binding is unvalidated:
-// every consumer calls Validate() (Capsule::Parse and Seal do).
+// sealed to. PROTOCOL.md 1.1 §3.1: cluster and namespace are DNS-1123
+// labels, serviceAccount and name DNS-1123 subdomains, key a Secret data key.
+// A default-constructed or caller-filled Binding is unvalidated: every
+// consumer calls Validate() (Capsule::Parse and Seal do).
 struct Binding {
   std::string cluster;
   std::string namespace_;

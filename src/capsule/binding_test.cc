@@ -1,9 +1,13 @@
 #include "capsule/binding.h"
 
+#include <regex>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "capsule/seal.h"
+#include "common/encoding.h"
 
 namespace astis::capsule {
 namespace {
@@ -70,15 +74,70 @@ TEST(BindingTest, RejectsOverlongKey) {
 }
 
 TEST(BindingTest, RejectsLabelEdgeCases) {
+  // cluster and namespace stay DNS-1123 labels (PROTOCOL.md 1.1 §3.1): a dot
+  // is refused there. serviceAccount is a subdomain (tests below).
   for (const std::string& bad : std::vector<std::string>{"", "-api", "api-", "a_b", "a.b", std::string(kMaxDns1123Label + 1, 'a')}) {
+    Binding b = Good();
+    b.cluster = bad;
+    EXPECT_EQ(b.Validate().code(), Code::kInvalidArgument) << "cluster of size " << bad.size();
+    b = Good();
+    b.namespace_ = bad;
+    EXPECT_EQ(b.Validate().code(), Code::kInvalidArgument) << "namespace of size " << bad.size();
+  }
+  EXPECT_TRUE(IsDns1123Label(std::string(kMaxDns1123Label, 'a')));
+}
+
+// PROTOCOL.md 1.1 §3.1: serviceAccount is a DNS-1123 subdomain, as
+// Kubernetes names ServiceAccounts; "my.sa" is sealed and opened end to end.
+TEST(BindingTest, BindingAcceptsSubdomainServiceAccount) {
+  Binding b = Good();
+  b.service_account = "my.sa";
+  ASSERT_TRUE(b.Validate().ok());
+  auto bind = b.BindString();
+  ASSERT_TRUE(bind.ok());
+  EXPECT_EQ(*bind, "astis/v1\nprod-eu1\npayments\nmy.sa\ndb-creds\npassword");
+
+  auto key = OrgPrivateKey::Generate(DefaultRandom());
+  ASSERT_TRUE(key.ok());
+  auto keys = OrgKeySet::Create(std::move(key).value(), {});
+  ASSERT_TRUE(keys.ok());
+  FakeClock clock{1764115200};
+  auto sealed = Seal(keys->active().public_key(), b, AsBytes("for my.sa"), DefaultRandom(), clock);
+  ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
+  // Through the string form, as a Secret stores it and the CVS parses it.
+  auto parsed = SealedValue::Parse(sealed->ToString());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->capsule().binding(), b);
+  EXPECT_TRUE(CheckCapsuleScope(parsed->capsule(), "prod-eu1", "payments", "my.sa").ok());
+  EXPECT_EQ(CheckCapsuleScope(parsed->capsule(), "prod-eu1", "payments", "my").code(), Code::kCapsuleScope);
+  auto dek = OpenCapsule(*keys, parsed->capsule());
+  ASSERT_TRUE(dek.ok()) << dek.status().ToString();
+  auto pt = DecryptValue(*dek, *parsed);
+  ASSERT_TRUE(pt.ok()) << pt.status().ToString();
+  EXPECT_EQ(pt->RevealString(), "for my.sa");
+
+  // The longest and most dotted ServiceAccount names Kubernetes accepts.
+  for (const std::string& good :
+       {std::string("a.b.c"), std::string("sa-1.team-2"), std::string(kMaxDns1123Label + 1, 'a') + ".b",
+        std::string(kMaxDns1123Subdomain, 's')}) {
+    b.service_account = good;
+    EXPECT_TRUE(b.Validate().ok()) << "serviceAccount of size " << good.size();
+  }
+}
+
+// Kubernetes' IsDNS1123Subdomain regex, applied to serviceAccount: anything
+// outside it is refused, never escaped.
+TEST(BindingTest, BindingRefusesInvalidServiceAccount) {
+  for (const std::string& bad :
+       {std::string(""), std::string("My.SA"), std::string("my.SA"), std::string("-sa"), std::string("sa-"),
+        std::string("a..b"), std::string(".sa"), std::string("sa."), std::string("my.-sa"), std::string("my-.sa"),
+        std::string("my_sa"), std::string("my sa"), std::string("my\nsa"), std::string("my/sa"),
+        std::string(kMaxDns1123Subdomain + 1, 's')}) {
     Binding b = Good();
     b.service_account = bad;
     EXPECT_EQ(b.Validate().code(), Code::kInvalidArgument) << "serviceAccount of size " << bad.size();
-    b = Good();
-    b.cluster = bad;
-    EXPECT_EQ(b.Validate().code(), Code::kInvalidArgument) << "cluster of size " << bad.size();
+    EXPECT_FALSE(b.BindString().ok());
   }
-  EXPECT_TRUE(IsDns1123Label(std::string(kMaxDns1123Label, 'a')));
 }
 
 TEST(BindingTest, RejectsSubdomainEdgeCases) {
@@ -92,6 +151,41 @@ TEST(BindingTest, RejectsSubdomainEdgeCases) {
   long_name.resize(kMaxDns1123Subdomain + 1);
   if (long_name.back() == '.') long_name.back() = 'b';
   EXPECT_FALSE(IsDns1123Subdomain(long_name));
+}
+
+// IsDns1123Subdomain is exactly Kubernetes' IsDNS1123Subdomain
+// (k8s.io/apimachinery/pkg/util/validation): at most 253 bytes matching
+// [a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)* — with no
+// 63-byte limit per dot-separated part. Checked exhaustively against that
+// regex for every string of up to 6 characters over an alphabet that hits
+// each rule, and at the length limits.
+TEST(BindingTest, IsDns1123SubdomainFollowsKubernetesRegex) {
+  const std::regex k8s("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+  const std::string alphabet = "a0-.A_";
+  std::vector<std::string> level{""};
+  size_t checked = 0;
+  for (int len = 0; len <= 6; ++len) {
+    std::vector<std::string> next;
+    for (const std::string& s : level) {
+      ASSERT_EQ(IsDns1123Subdomain(s), std::regex_match(s, k8s)) << "\"" << s << "\"";
+      ++checked;
+      for (char c : alphabet) next.push_back(s + c);
+    }
+    level = std::move(next);
+  }
+  EXPECT_GT(checked, 50000u);
+
+  // A part longer than a DNS-1123 label is fine; only the total is bounded.
+  EXPECT_TRUE(IsDns1123Subdomain(std::string(kMaxDns1123Label + 1, 'a') + ".b"));
+  EXPECT_TRUE(IsDns1123Subdomain(std::string(kMaxDns1123Subdomain, 'a')));
+  EXPECT_FALSE(IsDns1123Subdomain(std::string(kMaxDns1123Subdomain + 1, 'a')));
+  std::string dotted;
+  while (dotted.size() + 2 <= kMaxDns1123Subdomain) dotted += "a.";
+  dotted += 'a';
+  ASSERT_EQ(dotted.size(), kMaxDns1123Subdomain);
+  EXPECT_TRUE(IsDns1123Subdomain(dotted));
+  EXPECT_FALSE(IsDns1123Subdomain(dotted + "a"));
+  EXPECT_FALSE(IsDns1123Subdomain(std::string_view("a\0b", 3)));
 }
 
 }  // namespace

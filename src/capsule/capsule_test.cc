@@ -39,6 +39,26 @@ TEST(CapsuleTest, ParsesProtocolShape) {
   EXPECT_EQ(c->binding(), (Binding{"prod-eu1", "payments", "api", "db-creds", "password"}));
 }
 
+// PROTOCOL.md 1.1 §3.1: bind.serviceAccount is a DNS-1123 subdomain, so the
+// CVS parses a capsule sealed for ServiceAccount "my.sa"; it still refuses
+// one outside Kubernetes' subdomain rule.
+TEST(CapsuleTest, ParsesSubdomainServiceAccount) {
+  std::string bind =
+      R"({"cluster":"prod-eu1","namespace":"payments","serviceAccount":"my.sa","name":"db-creds","key":"password"})";
+  auto c = Capsule::Parse(std::string_view(CapsuleJson("1", "\"" + kEnc + "\"", "\"" + kCt + "\"", bind)));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->binding().service_account, "my.sa");
+  for (const char* bad : {"My.SA", "a..b", "-sa", "sa."}) {
+    std::string b = bind;
+    b.replace(b.find("my.sa"), 5, bad);
+    EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("1", "\"" + kEnc + "\"", "\"" + kCt + "\"", b)))
+                  .status()
+                  .code(),
+              Code::kInvalidArgument)
+        << bad;
+  }
+}
+
 TEST(CapsuleTest, HashIsOverExactBytes) {
   // Same members, different whitespace and order: different CAPSULE_HASH,
   // because the hash is over the bytes and never over a re-serialisation.

@@ -27,6 +27,12 @@ Result<std::string> Label(const Json& j, std::string_view key) {
   return s;
 }
 
+Result<std::string> Subdomain(const Json& j, std::string_view key) {
+  ASTIS_ASSIGN_OR_RETURN(std::string s, RequiredString(j, key));
+  if (!capsule::IsDns1123Subdomain(s)) return Invalid(key, "must be a DNS-1123 subdomain");
+  return s;
+}
+
 Result<std::vector<std::string>> StringList(const Json& j, std::string_view key) {
   auto it = j.find(key);
   if (it == j.end()) return Invalid(key, "is required");
@@ -80,11 +86,18 @@ Result<Contract> ContractFromJson(const Json& j) {
   Contract c;
   ASTIS_ASSIGN_OR_RETURN(c.cluster_, Label(j, "cluster"));
   ASTIS_ASSIGN_OR_RETURN(c.namespace_, Label(j, "namespace"));
-  ASTIS_ASSIGN_OR_RETURN(c.service_account_, Label(j, "serviceAccount"));
+  // PROTOCOL.md 1.1 §3.1: a ServiceAccount name is a DNS-1123 subdomain
+  // ("my.sa"), as in Kubernetes. Test: ContractTest.AcceptsSubdomainServiceAccount.
+  ASTIS_ASSIGN_OR_RETURN(c.service_account_, Subdomain(j, "serviceAccount"));
   if (j.contains("app")) {
     ASTIS_ASSIGN_OR_RETURN(c.app_, Label(j, "app"));
-  } else {
+  } else if (capsule::IsDns1123Label(c.service_account_)) {
     c.app_ = c.service_account_;
+  } else {
+    // app names the container, which must be a DNS-1123 label: a dotted or
+    // over-long ServiceAccount name cannot stand in for it.
+    // Test: ContractTest.RequiresAppForNonLabelServiceAccount.
+    return Invalid("app", "is required when serviceAccount is not a DNS-1123 label");
   }
   ASTIS_ASSIGN_OR_RETURN(c.image_, RequiredString(j, "image"));
   if (!IsImageRepository(c.image_)) return Invalid("image", "must be a repository without tag or digest");

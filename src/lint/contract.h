@@ -37,7 +37,8 @@ class Contract {
   const std::string& cluster() const { return cluster_; }
   const std::string& namespace_name() const { return namespace_; }
   const std::string& service_account() const { return service_account_; }
-  // app is the Deployment / container name (default: the ServiceAccount).
+  // app is the Deployment / container name (default: the ServiceAccount
+  // when that is a DNS-1123 label).
   const std::string& app() const { return app_; }
   // image is the repository without tag or digest ("registry/team/api").
   const std::string& image() const { return image_; }
@@ -63,12 +64,14 @@ class Contract {
   int64_t token_expiration_seconds_ = 3600;
 };
 
-// ContractFromJson validates a contract object. Members: cluster, namespace,
-// serviceAccount (DNS-1123 labels, required), app (DNS-1123 label, default
-// serviceAccount), image (repository without tag or digest, required),
-// imageDigests (1..64 "sha256:<64 lower-case hex>", required), secrets (1..64
-// of {name: DNS-1123 subdomain, keys: 1..64 Secret data keys}; a key may
-// appear in only one secret because all are mounted in one directory),
+// ContractFromJson validates a contract object. Members: cluster, namespace
+// (DNS-1123 labels, required), serviceAccount (DNS-1123 subdomain, required;
+// PROTOCOL.md 1.1 §3.1), app (DNS-1123 label, default serviceAccount, and
+// required when serviceAccount is not itself a label), image (repository
+// without tag or digest, required), imageDigests (1..64 "sha256:<64
+// lower-case hex>", required), secrets (1..64 of {name: DNS-1123 subdomain,
+// keys: 1..64 Secret data keys}; a key may appear in only one secret because
+// all are mounted in one directory),
 // edgeUrl (https URL, required), audience (default "astis"),
 // tokenExpirationSeconds (600..172800, default 3600). Unknown members,
 // duplicates and wrong types are kInvalidArgument naming the member, never

@@ -77,6 +77,38 @@ TEST(ContractTest, RejectsBadLabels) {
   ExpectRejected(j, "serviceAccount");
 }
 
+// PROTOCOL.md 1.1 §3.1: serviceAccount is a DNS-1123 subdomain.
+TEST(ContractTest, AcceptsSubdomainServiceAccount) {
+  Json j = Valid();
+  j["serviceAccount"] = "my.sa";
+  j["app"] = "api";
+  auto c = ContractFromJson(j);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->service_account(), "my.sa");
+  EXPECT_EQ(c->app(), "api");
+  auto again = ContractFromJson(c->ToJson());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->service_account(), "my.sa");
+  for (const char* bad : {"My.SA", "-sa", "sa.", "a..b", "my_sa"}) {
+    j["serviceAccount"] = bad;
+    ExpectRejected(j, "serviceAccount");
+  }
+  j["serviceAccount"] = std::string(254, 's');
+  ExpectRejected(j, "serviceAccount");
+}
+
+// app (the container name) must be a DNS-1123 label, so it no longer
+// defaults to a ServiceAccount name that is not one.
+TEST(ContractTest, RequiresAppForNonLabelServiceAccount) {
+  Json j = Valid();
+  j["serviceAccount"] = "my.sa";
+  ExpectRejected(j, "app");
+  j["serviceAccount"] = std::string(64, 's');
+  ExpectRejected(j, "app");
+  j["app"] = "my.sa";
+  ExpectRejected(j, "app");
+}
+
 TEST(ContractTest, RejectsBadDigest) {
   for (const std::string& bad : {"sha256:" + std::string(63, 'a'), "sha256:" + std::string(64, 'A'),
                                 std::string("latest"), "sha512:" + std::string(64, 'a')}) {

@@ -291,6 +291,28 @@ TEST(LintTest, FlagsSealedBindingMismatch) {
   EXPECT_EQ(Count(LintDocs({moved}), "sealed-binding-mismatch"), 1u);
 }
 
+// PROTOCOL.md 1.1 §3.1: a workload whose ServiceAccount is "my.sa" lints
+// clean against its contract, sealed value included; another SA is flagged.
+TEST(LintTest, AcceptsSubdomainServiceAccount) {
+  auto c = ContractFromJson(Json{{"cluster", "prod-eu1"},
+                                 {"namespace", "payments"},
+                                 {"serviceAccount", "my.sa"},
+                                 {"app", "api"},
+                                 {"image", "registry.example.com/payments/api"},
+                                 {"imageDigests", {kDigest}},
+                                 {"secrets", {{{"name", "db-creds"}, {"keys", {"password"}}}}},
+                                 {"edgeUrl", "https://edge.example.com"}});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Json d = GoodDeployment();
+  d["spec"]["template"]["spec"]["serviceAccountName"] = "my.sa";
+  auto r = LintDocs({d, SealedSecret("prod-eu1", "payments", "my.sa", "db-creds", "password")}, &*c);
+  EXPECT_EQ(Count(r, "service-account"), 0u) << FormatText(r);
+  EXPECT_EQ(Count(r, "sealed-binding-mismatch"), 0u) << FormatText(r);
+  EXPECT_EQ(Count(r, "sealed-value-invalid"), 0u) << FormatText(r);
+  r = LintDocs({SealedSecret("prod-eu1", "payments", "my", "db-creds", "password")}, &*c);
+  EXPECT_EQ(Count(r, "sealed-binding-mismatch"), 1u) << FormatText(r);
+}
+
 TEST(LintTest, FlagsMalformedSealedValue) {
   Json s = {{"apiVersion", "v1"},
             {"kind", "Secret"},

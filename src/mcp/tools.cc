@@ -45,8 +45,9 @@ Json ContractSchema() {
     "properties": {
       "cluster": {"type": "string", "description": "Cluster name registered at the edge (DNS-1123 label)"},
       "namespace": {"type": "string"},
-      "serviceAccount": {"type": "string"},
-      "app": {"type": "string", "description": "Deployment and container name (default: serviceAccount)"},
+      "serviceAccount": {"type": "string", "description": "ServiceAccount name (DNS-1123 subdomain)"},
+      "app": {"type": "string",
+              "description": "Deployment and container name, a DNS-1123 label (default: serviceAccount if it is one)"},
       "image": {"type": "string", "description": "Image repository without tag or digest"},
       "imageDigests": {"type": "array", "items": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}, "minItems": 1},
       "secrets": {"type": "array", "minItems": 1, "items": {"type": "object",

@@ -230,5 +230,39 @@ TEST(McpToolsTest, EveryToolRunsWithTheContract) {
   }
 }
 
+// PROTOCOL.md 1.1 §3.1: a contract passed as a tool input may name a
+// ServiceAccount that is a DNS-1123 subdomain ("my.sa"); the manifests and
+// seal commands generated for it lint clean. app is then required, because
+// it names the container (a DNS-1123 label).
+TEST(McpToolsTest, AcceptsSubdomainServiceAccountInContract) {
+  Json contract = TestContract().ToJson();
+  contract["serviceAccount"] = "my.sa";
+  auto out = CallTool("generate_manifests", Json{{"contract", contract}}, nullptr);
+  ASSERT_TRUE(out.ok());
+  ASSERT_FALSE(out->is_error) << out->text;
+  EXPECT_NE(out->text.find("serviceAccountName: my.sa\n"), std::string::npos) << out->text;
+  auto c = lint::ContractFromJson(contract);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::vector<lint::LintInput> in{{"generated.yaml", out->text}};
+  lint::LintReport r = lint::Lint(in, &*c);
+  EXPECT_EQ(r.findings.size(), 0u) << lint::FormatText(r) << out->text;
+  out = CallTool("generate_seal_commands", Json{{"contract", contract}}, nullptr);
+  ASSERT_TRUE(out.ok());
+  ASSERT_FALSE(out->is_error) << out->text;
+  EXPECT_NE(out->text.find("--service-account my.sa "), std::string::npos) << out->text;
+
+  contract.erase("app");
+  out = CallTool("generate_manifests", Json{{"contract", contract}}, nullptr);
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->is_error);
+  EXPECT_NE(out->text.find("app"), std::string::npos) << out->text;
+  contract["app"] = "api";
+  contract["serviceAccount"] = "My.SA";
+  out = CallTool("generate_manifests", Json{{"contract", contract}}, nullptr);
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->is_error);
+  EXPECT_NE(out->text.find("serviceAccount"), std::string::npos) << out->text;
+}
+
 }  // namespace
 }  // namespace astis::mcp

@@ -154,13 +154,18 @@ async function selftest(path) {
 
 // PROTOCOL.md §3.1 binding fields.
 const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+// DNS-1123 subdomain as Kubernetes checks it: dot-separated parts of the
+// label alphabet, 253 bytes in all (1.1: serviceAccount and name).
+const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const isSubdomain = (s) => s.length <= 253 && SUBDOMAIN.test(s);
 function checkBinding(b) {
   const want = ['cluster', 'namespace', 'serviceAccount', 'name', 'key'];
   if (typeof b !== 'object' || b === null || Array.isArray(b)) fail('bind is not an object');
   if (Object.keys(b).sort().join() !== [...want].sort().join()) fail('bind members');
   for (const k of want) if (typeof b[k] !== 'string') fail(`bind.${k} is not a string`);
-  if (!LABEL.test(b.cluster) || !LABEL.test(b.namespace) || !LABEL.test(b.serviceAccount)) fail('bind label');
-  if (b.name.length > 253 || !b.name.split('.').every((l) => LABEL.test(l))) fail('bind.name');
+  if (!LABEL.test(b.cluster) || !LABEL.test(b.namespace)) fail('bind label');
+  if (!isSubdomain(b.serviceAccount)) fail('bind.serviceAccount');
+  if (!isSubdomain(b.name)) fail('bind.name');
   if (!/^[-._a-zA-Z0-9]{1,253}$/.test(b.key) || b.key === '.' || b.key === '..') fail('bind.key');
 }
 
