@@ -40,7 +40,7 @@ BENCHMARK(BM_ParsePod)->DenseRange(0, 2);
 // Expectation allows every digest the pod runs, so the decision walks
 // every container (the accepting path, the common one).
 PodExpectation ExpectAll(const PodView& pod) {
-  PodExpectation e{pod.ns, pod.name, pod.uid, {}};
+  PodExpectation e{pod.ns, pod.name, pod.uid, {}, pod.service_account};
   for (const auto* list : {&pod.container_statuses, &pod.init_container_statuses, &pod.ephemeral_container_statuses}) {
     for (const ContainerStatusView& s : *list) {
       auto d = DigestFromImageId(s.image_id);

@@ -145,7 +145,7 @@ TEST_F(HttpKubeClientTest, GetPodOverHttps) {
   Result<PodView> pod = client->GetPod("default", "nginx-7fb78fb6d8-2w75j");
   ASSERT_TRUE(pod.ok()) << pod.status().ToString();
   EXPECT_EQ(pod->uid, "91bb1cf2-2c03-11ea-883f-42010a800044");
-  EXPECT_TRUE(EvaluatePod(*pod, {pod->ns, pod->name, pod->uid, {kNginxSlim}}).ok());
+  EXPECT_TRUE(EvaluatePod(*pod, {pod->ns, pod->name, pod->uid, {kNginxSlim}, "default"}).ok());
   EXPECT_TRUE(client->Ping().ok());
 }
 

@@ -1,5 +1,6 @@
 #include "kube/pod.h"
 
+#include <set>
 #include <string>
 #include <utility>
 
@@ -151,6 +152,14 @@ Result<PodView> ParsePod(std::string_view json) {
   }
 
   ASTIS_ASSIGN_OR_RETURN(const Json* spec, GetObject(doc, "spec"));
+  // The deprecated spec.serviceAccount is an alias used only when
+  // serviceAccountName is empty; "if both are specified, ServiceAccountName
+  // (the new field) wins" (kubernetes pkg/apis/core/v1/conversion.go,
+  // Convert_v1_PodSpec_To_core_PodSpec). Both must be strings when present
+  // (tests ParsesServiceAccountName, RejectsNonStringServiceAccountName).
+  ASTIS_ASSIGN_OR_RETURN(pod.service_account, OptionalString(*spec, "serviceAccountName", "spec"));
+  ASTIS_ASSIGN_OR_RETURN(std::string deprecated_sa, OptionalString(*spec, "serviceAccount", "spec"));
+  if (pod.service_account.empty()) pod.service_account = std::move(deprecated_sa);
   ASTIS_RETURN_IF_ERROR(GetArray(*spec, "containers"));  // required; entries parsed below
   ASTIS_ASSIGN_OR_RETURN(pod.containers, ParseSpecList(*spec, "containers"));
   ASTIS_ASSIGN_OR_RETURN(pod.init_containers, ParseSpecList(*spec, "initContainers"));
@@ -218,6 +227,22 @@ GateDecision DecidePod(const PodView& pod, const PodExpectation& expect) {
                 ", not the token's UID " + Shown(expect.uid) + " (pod replaced)",
             ""};
   }
+  // PROTOCOL.md §6 gate 4: spec.serviceAccountName equals the token's
+  // ServiceAccount, and an empty one on either side never matches (tests
+  // RefusesServiceAccountMismatch, RefusesMissingServiceAccountName).
+  if (expect.service_account.empty()) {
+    return {Code::kPodNotLive, "the token names no ServiceAccount to compare the pod's with", ""};
+  }
+  if (pod.service_account.empty()) {
+    return {Code::kPodNotLive,
+            "pod spec names no ServiceAccount, not the token's " + Shown(expect.service_account), ""};
+  }
+  if (pod.service_account != expect.service_account) {
+    return {Code::kPodNotLive,
+            "pod runs as ServiceAccount " + Shown(pod.service_account) + ", not the token's " +
+                Shown(expect.service_account),
+            ""};
+  }
   // PROTOCOL.md §6.4: no deletionTimestamp. Test: RefusesDeletionTimestamp.
   if (pod.deletion_timestamp.has_value()) {
     return {Code::kPodNotLive, "pod is terminating (deletionTimestamp " + Shown(*pod.deletion_timestamp) + ")", ""};
@@ -228,6 +253,21 @@ GateDecision DecidePod(const PodView& pod, const PodExpectation& expect) {
   }
   if (pod.containers.empty()) {
     return {Code::kImageNotAllowed, "pod spec lists no containers", ""};
+  }
+  // PROTOCOL.md §6 gate 4: container names are unique across the three spec
+  // lists together, as Kubernetes validation requires; a duplicate is a
+  // forged or broken pod and would make the name-based status match
+  // ambiguous (test RefusesDuplicateContainerNames).
+  {
+    std::set<std::string_view> seen;
+    for (const auto* list : {&pod.containers, &pod.init_containers, &pod.ephemeral_containers}) {
+      for (const ContainerSpecView& c : *list) {
+        if (!seen.insert(c.name).second) {
+          return {Code::kImageNotAllowed,
+                  "pod spec names container \"" + Shown(c.name) + "\" more than once (ambiguous)", c.name};
+        }
+      }
+    }
   }
   // PROTOCOL.md §6.4: every container in all three lists has an allowlisted
   // sha256 digest. Tests: RefusesUnapprovedImage, RefusesUnapprovedInitContainer,

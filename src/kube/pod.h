@@ -41,6 +41,10 @@ struct PodView {
   std::string resource_version;
   std::optional<std::string> deletion_timestamp;  // set once deletion began
   std::string phase;                              // "" when status is absent
+  // service_account is spec.serviceAccountName, or the deprecated
+  // spec.serviceAccount when serviceAccountName is absent or "" (as
+  // kube-apiserver reads them); "" when neither names one.
+  std::string service_account;
   std::vector<ContainerSpecView> containers;
   std::vector<ContainerSpecView> init_containers;
   std::vector<ContainerSpecView> ephemeral_containers;
@@ -56,7 +60,8 @@ inline constexpr size_t kMaxPodJsonBytes = 4 * 1024 * 1024;
 // at most kMaxPodJsonBytes bytes and 64 levels). It requires
 // metadata.{name,namespace,uid} and spec.containers; "kind"/"apiVersion", when
 // present, must be "Pod"/"v1"; a field gate 4 reads with the wrong JSON type
-// (including a null deletionTimestamp) is an error. Unknown fields are
+// (including a null deletionTimestamp, or a spec.serviceAccountName or
+// spec.serviceAccount that is not a string) is an error. Unknown fields are
 // ignored. Errors are kInvalidArgument naming the field, never echoing input.
 Result<PodView> ParsePod(std::string_view json);
 
@@ -75,11 +80,17 @@ Result<std::string> DigestFromImageId(std::string_view image_id);
 
 // PodExpectation is what the verified token says the pod is, plus the
 // workload's image allowlist (each entry "sha256:<64 lower-case hex>").
+// service_account is the token's ServiceAccount name (its
+// kubernetes.io.serviceaccount.name claim, without the
+// "system:serviceaccount:<ns>:" prefix); it is last so that positional
+// brace initialisers written before it existed still compile, but an empty
+// one never matches (DecidePod refuses).
 struct PodExpectation {
   std::string ns;
   std::string name;
   std::string uid;
   std::set<std::string> allowed_digests;
+  std::string service_account;
 };
 
 // GateDecision is gate 4's verdict for the audit log: code kOk (allowed),
@@ -97,11 +108,13 @@ struct GateDecision {
 };
 
 // DecidePod applies gate 4 (PROTOCOL.md §6.4) to pod, failing closed:
-// kPodNotLive if namespace, name or UID differ from expect, deletionTimestamp
-// is set, or phase is not "Running"; kImageNotAllowed if the pod lists no
-// containers, or any container in spec.containers, spec.initContainers or
-// spec.ephemeralContainers lacks exactly one status of the same name in the
-// matching status list, or that status's imageID has no sha256 digest
+// kPodNotLive if namespace, name or UID differ from expect, the pod's
+// ServiceAccount differs from expect.service_account (or either is empty),
+// deletionTimestamp is set, or phase is not "Running"; kImageNotAllowed if
+// the pod lists no containers, two containers share a name (across
+// spec.containers, spec.initContainers and spec.ephemeralContainers
+// together), or any container lacks exactly one status of the same name in
+// the matching status list, or that status's imageID has no sha256 digest
 // (DigestFromImageId) or a digest not in expect.allowed_digests. The first
 // failure found is returned.
 GateDecision DecidePod(const PodView& pod, const PodExpectation& expect);

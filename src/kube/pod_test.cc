@@ -38,8 +38,19 @@ constexpr char kBusybox[] = "sha256:08d47903601328b0ea5a81c6ce59656e0177caa271dd
 constexpr char kIstioBase[] = "sha256:61673929bc39a86dca7d978b27fc632d3e590bc59cd8b2f386408751d007c91e";
 constexpr char kOther[] = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
 
-PodExpectation ExpectFor(const PodView& pod, std::set<std::string> digests) {
-  return PodExpectation{pod.ns, pod.name, pod.uid, std::move(digests)};
+// ExpectFor is the expectation a token for pod would give. service_account
+// is what the testdata pods' spec.serviceAccountName holds ("default"),
+// written out rather than copied from pod so a parser that lost it fails.
+PodExpectation ExpectFor(const PodView& pod, std::set<std::string> digests,
+                         std::string service_account = "default") {
+  return PodExpectation{pod.ns, pod.name, pod.uid, std::move(digests), std::move(service_account)};
+}
+
+// MinimalPod is a running one-container pod in JSON; spec_extra is spliced
+// into spec (e.g. R"("serviceAccountName":"api",)").
+std::string MinimalPod(const std::string& spec_extra) {
+  return R"({"metadata":{"name":"a","namespace":"b","uid":"u"},"spec":{)" + spec_extra +
+         R"("containers":[{"name":"c","image":"i"}]},"status":{"phase":"Running"}})";
 }
 
 // --- ParsePod -------------------------------------------------------------
@@ -97,6 +108,35 @@ TEST(ParsePodTest, ParsesAllFieldsRoundtrip) {
   EXPECT_EQ(pod.ephemeral_containers.size(), 1u);
   EXPECT_EQ(pod.ephemeral_container_statuses.size(), 1u);
   EXPECT_EQ(pod.ephemeral_container_statuses[0].image_id, "imageIDValue");
+}
+
+TEST(ParsePodTest, ParsesServiceAccountName) {
+  EXPECT_EQ(LoadPod("pod-docker-pullable-running.json").service_account, "default");
+  // serviceAccountName wins over the deprecated serviceAccount.
+  EXPECT_EQ(LoadPod("pod-all-fields-roundtrip.json").service_account, "serviceAccountNameValue");
+  Result<PodView> both = ParsePod(MinimalPod(R"("serviceAccountName":"api","serviceAccount":"old",)"));
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(both->service_account, "api");
+  // Only the deprecated field, or an empty serviceAccountName: the alias is used.
+  Result<PodView> deprecated = ParsePod(MinimalPod(R"("serviceAccount":"old",)"));
+  ASSERT_TRUE(deprecated.ok()) << deprecated.status().ToString();
+  EXPECT_EQ(deprecated->service_account, "old");
+  Result<PodView> empty_name = ParsePod(MinimalPod(R"("serviceAccountName":"","serviceAccount":"old",)"));
+  ASSERT_TRUE(empty_name.ok()) << empty_name.status().ToString();
+  EXPECT_EQ(empty_name->service_account, "old");
+  // Neither: empty (DecidePod then refuses).
+  Result<PodView> none = ParsePod(MinimalPod(""));
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(none->service_account, "");
+}
+
+TEST(ParsePodTest, RejectsNonStringServiceAccountName) {
+  for (const char* extra : {R"("serviceAccountName":5,)", R"("serviceAccountName":null,)",
+                            R"("serviceAccountName":["api"],)", R"("serviceAccount":{},)",
+                            R"("serviceAccountName":"api","serviceAccount":true,)"}) {
+    Result<PodView> pod = ParsePod(MinimalPod(extra));
+    EXPECT_EQ(pod.status().code(), Code::kInvalidArgument) << extra;
+  }
 }
 
 TEST(ParsePodTest, RejectsNotJson) {
@@ -259,6 +299,44 @@ TEST(EvaluatePodTest, RefusesOtherPodName) {
   EXPECT_EQ(EvaluatePod(pod, expect).code(), Code::kPodNotLive);
 }
 
+TEST(EvaluatePodTest, RefusesServiceAccountMismatch) {
+  PodView pod = LoadPod("pod-docker-pullable-running.json");
+  ASSERT_EQ(pod.service_account, "default");
+  GateDecision d = DecidePod(pod, ExpectFor(pod, {kNginxSlim}, "payments-api"));
+  EXPECT_EQ(d.code, Code::kPodNotLive);
+  EXPECT_NE(d.reason.find("runs as ServiceAccount default, not the token's payments-api"), std::string::npos)
+      << d.reason;
+  EXPECT_EQ(d.container, "");
+  // The comparison is exact: no case folding, no prefix match.
+  EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxSlim}, "Default")).code(), Code::kPodNotLive);
+  EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxSlim}, "default2")).code(), Code::kPodNotLive);
+  EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxSlim}, "system:serviceaccount:default:default")).code(),
+            Code::kPodNotLive);
+  // The same pod running as the token's ServiceAccount is allowed.
+  pod.service_account = "payments-api";
+  EXPECT_TRUE(EvaluatePod(pod, ExpectFor(pod, {kNginxSlim}, "payments-api")).ok());
+}
+
+TEST(EvaluatePodTest, RefusesMissingServiceAccountName) {
+  // A pod whose spec names no ServiceAccount (neither field) never matches.
+  PodView pod = LoadPod("pod-docker-pullable-running.json");
+  pod.service_account.clear();
+  GateDecision d = DecidePod(pod, ExpectFor(pod, {kNginxSlim}));
+  EXPECT_EQ(d.code, Code::kPodNotLive);
+  EXPECT_NE(d.reason.find("names no ServiceAccount"), std::string::npos) << d.reason;
+  // Nor does an expectation without one, even against a pod without one.
+  PodView named = LoadPod("pod-docker-pullable-running.json");
+  EXPECT_EQ(EvaluatePod(named, ExpectFor(named, {kNginxSlim}, "")).code(), Code::kPodNotLive);
+  EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxSlim}, "")).code(), Code::kPodNotLive);
+  // A positional initialiser that predates service_account leaves it empty.
+  EXPECT_EQ(EvaluatePod(named, PodExpectation{named.ns, named.name, named.uid, {kNginxSlim}}).code(),
+            Code::kPodNotLive);
+  // Parsed from JSON with neither field: refused.
+  Result<PodView> parsed = ParsePod(MinimalPod(""));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(DecidePod(*parsed, PodExpectation{"b", "a", "u", {kNginxSlim}, "default"}).code, Code::kPodNotLive);
+}
+
 TEST(EvaluatePodTest, RefusesDeletionTimestamp) {
   PodView pod = LoadPod("pod-derived-terminating-ephemeral.json");
   ASSERT_EQ(pod.phase, "Running");  // only the deletionTimestamp makes it not live
@@ -341,6 +419,47 @@ TEST(EvaluatePodTest, RefusesStatusOfAnotherList) {
   EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxAlpine})).code(), Code::kImageNotAllowed);
 }
 
+TEST(EvaluatePodTest, RefusesDuplicateContainerNames) {
+  const std::string image_id = std::string("docker-pullable://nginx@") + kNginxAlpine;
+  // Same list: two app containers named "nginx", each with "its" status.
+  PodView same = LoadPod("pod-init-containers-docker-pullable.json");
+  ASSERT_TRUE(EvaluatePod(same, ExpectFor(same, {kNginxAlpine})).ok());
+  same.containers.push_back({"nginx", "nginx:alpine"});
+  GateDecision d = DecidePod(same, ExpectFor(same, {kNginxAlpine}));
+  EXPECT_EQ(d.code, Code::kImageNotAllowed);
+  EXPECT_EQ(d.container, "nginx");
+  EXPECT_NE(d.reason.find("more than once"), std::string::npos) << d.reason;
+
+  // Across lists: an init container named like an app container, each with
+  // an allowlisted status in its own list (so only the duplicate refuses).
+  PodView init = LoadPod("pod-init-containers-docker-pullable.json");
+  init.init_containers[0].name = "nginx";
+  init.init_container_statuses[0].name = "nginx";
+  init.init_container_statuses[0].image_id = image_id;
+  d = DecidePod(init, ExpectFor(init, {kNginxAlpine}));
+  EXPECT_EQ(d.code, Code::kImageNotAllowed);
+  EXPECT_EQ(d.container, "nginx");
+
+  // An ephemeral container named like the app container, its status in the
+  // ephemeral list running an allowlisted digest.
+  PodView eph = LoadPod("pod-derived-terminating-ephemeral.json");
+  eph.deletion_timestamp.reset();
+  ASSERT_TRUE(EvaluatePod(eph, ExpectFor(eph, {kNginxAlpine, kBusybox})).ok());
+  eph.ephemeral_containers[0].name = "nginx";
+  eph.ephemeral_container_statuses[0].name = "nginx";
+  d = DecidePod(eph, ExpectFor(eph, {kNginxAlpine, kBusybox}));
+  EXPECT_EQ(d.code, Code::kImageNotAllowed);
+  EXPECT_EQ(d.container, "nginx");
+  EXPECT_NE(d.reason.find("more than once"), std::string::npos) << d.reason;
+
+  // An ephemeral container named like an init container.
+  PodView eph_init = LoadPod("pod-derived-terminating-ephemeral.json");
+  eph_init.deletion_timestamp.reset();
+  eph_init.ephemeral_containers[0].name = "ic1";
+  eph_init.ephemeral_container_statuses[0].name = "ic1";
+  EXPECT_EQ(DecidePod(eph_init, ExpectFor(eph_init, {kNginxAlpine, kBusybox})).code, Code::kImageNotAllowed);
+}
+
 TEST(EvaluatePodTest, RefusesTagOnlyImageId) {
   PodView pod = LoadPod("pod-docker-pullable-running.json");
   pod.container_statuses[0].image_id = "k8s.gcr.io/nginx-slim:0.8";
@@ -367,7 +486,7 @@ TEST(EvaluatePodTest, ReasonHasNoControlBytes) {
 
 TEST(EvaluatePodTest, AllFieldsRoundtripIsRefused) {
   PodView pod = LoadPod("pod-all-fields-roundtrip.json");
-  EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxSlim})).code(), Code::kPodNotLive);
+  EXPECT_EQ(EvaluatePod(pod, ExpectFor(pod, {kNginxSlim}, "serviceAccountNameValue")).code(), Code::kPodNotLive);
 }
 
 }  // namespace

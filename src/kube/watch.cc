@@ -40,9 +40,26 @@ Result<std::string> MetadataResourceVersion(const Json& object) {
   return rv->get<std::string>();
 }
 
-}  // namespace
+// ReadableMetadata returns metadata.<key> of object when it is a non-empty
+// string, else "".
+std::string ReadableMetadata(const Json& object, std::string_view key) {
+  if (!object.is_object()) return std::string();
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return std::string();
+  auto it = meta->find(key);
+  if (it == meta->end() || !it->is_string()) return std::string();
+  return it->get<std::string>();
+}
 
-Result<WatchEvent> ParseWatchEvent(std::string_view line) {
+// Skipped describes a pod object ParsePod refused with error.
+SkippedPod Skipped(const Json& object, std::string error) {
+  return SkippedPod{ReadableMetadata(object, "name"), ReadableMetadata(object, "namespace"),
+                    ReadableMetadata(object, "resourceVersion"), std::move(error)};
+}
+
+// ParseLine parses one watch line; with skip_bad_pods, a pod event whose
+// object is not a usable pod comes back with skipped set instead of failing.
+Result<WatchEvent> ParseLine(std::string_view line, bool skip_bad_pods) {
   auto parsed = ParseJsonObject(line, JsonLimits{kMaxWatchLineBytes, kMaxEnvelopeDepth});
   if (!parsed.ok()) return Bad("event is not a JSON object: " + parsed.status().message());
   const Json& j = *parsed;
@@ -56,8 +73,18 @@ Result<WatchEvent> ParseWatchEvent(std::string_view line) {
     ev.type = t == "ADDED" ? WatchEventType::kAdded : t == "MODIFIED" ? WatchEventType::kModified
                                                                       : WatchEventType::kDeleted;
     auto pod = ParsePod(DumpJson(*object));
-    if (!pod.ok()) return Bad("event.object: " + pod.status().message());
-    if (pod->resource_version.empty()) return Bad("event.object.metadata.resourceVersion missing");
+    // An unusable pod in a well-formed envelope is skipped, not a broken
+    // stream (test UnparsablePodEventIsSkippedAndCounted).
+    if (!pod.ok()) {
+      if (!skip_bad_pods) return Bad("event.object: " + pod.status().message());
+      ev.skipped = Skipped(*object, pod.status().message());
+      return ev;
+    }
+    if (pod->resource_version.empty()) {
+      if (!skip_bad_pods) return Bad("event.object.metadata.resourceVersion missing");
+      ev.skipped = Skipped(*object, "metadata.resourceVersion is missing or empty");
+      return ev;
+    }
     ev.resource_version = pod->resource_version;
     ev.pod = std::move(pod).value();
   } else if (t == "BOOKMARK") {
@@ -79,6 +106,12 @@ Result<WatchEvent> ParseWatchEvent(std::string_view line) {
   return ev;
 }
 
+}  // namespace
+
+Result<WatchEvent> ParseWatchEvent(std::string_view line) { return ParseLine(line, false); }
+
+Result<WatchEvent> ParseWatchLine(std::string_view line) { return ParseLine(line, true); }
+
 Result<PodList> ParsePodList(std::string_view json, size_t max_bytes) {
   auto parsed = ParseJsonObject(json, JsonLimits{max_bytes, kMaxEnvelopeDepth});
   if (!parsed.ok()) return Bad("pod list is not a JSON object: " + parsed.status().message());
@@ -91,10 +124,18 @@ Result<PodList> ParsePodList(std::string_view json, size_t max_bytes) {
   auto items = j.find("items");
   if (items != j.end() && !items->is_null()) {
     if (!items->is_array()) return Bad("pod list items is not an array");
+    // One unparsable pod must not make the namespace unwatchable: it is
+    // skipped and counted (test UnparsablePodInListIsSkippedAndCounted).
     for (const Json& item : *items) {
-      if (!item.is_object()) return Bad("pod list item is not an object");
+      if (!item.is_object()) {
+        list.skipped.push_back(SkippedPod{"", "", "", "pod list item is not an object"});
+        continue;
+      }
       auto pod = ParsePod(DumpJson(item));
-      if (!pod.ok()) return Bad("pod list item: " + pod.status().message());
+      if (!pod.ok()) {
+        list.skipped.push_back(Skipped(item, pod.status().message()));
+        continue;
+      }
       list.items.push_back(std::move(pod).value());
     }
   }
@@ -218,9 +259,15 @@ Status PodWatcher::List() {
   for (const PodView& p : list->items) {
     if (p.ns != ns_) return Unavailable("list returned a pod of another namespace");
   }
+  for (const SkippedPod& p : list->skipped) {
+    if (!p.ns.empty() && p.ns != ns_) return Unavailable("list returned a pod of another namespace");
+  }
   std::vector<PodChange> changes;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Skipped pods are absent from items, so Replace drops any cached
+    // version of them: CachedPod answers nullopt and gate 4 reads the API.
+    stats_.skipped_pods += list->skipped.size();
     changes = cache_.Replace(std::move(list->items));
     resource_version_ = list->resource_version;
     need_list_ = false;
@@ -286,10 +333,40 @@ Status PodWatcher::WatchOnce() {
     }
     if ((*line)->empty()) continue;
     ++lines;
-    auto ev = ParseWatchEvent(**line);
+    auto ev = ParseWatchLine(**line);
     if (!ev.ok()) {
       result = Unavailable(ev.status().message());  // test MalformedEventReconnects
       break;
+    }
+    if (ev->skipped) {
+      // An unparsable pod in a well-formed event: that pod is unknown from
+      // now on, the stream goes on (test UnparsablePodEventIsSkippedAndCounted).
+      const SkippedPod& sp = *ev->skipped;
+      if (!sp.ns.empty() && sp.ns != ns_) {
+        result = Unavailable("event for a pod of another namespace");
+        break;
+      }
+      if (sp.name.empty()) {
+        // No name: any cached pod may be the stale one, so re-LIST (which
+        // skips the pod if it is still unparsable).
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.skipped_pods;
+        need_list_ = true;
+        break;
+      }
+      std::optional<PodChange> change;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.skipped_pods;
+        ++stats_.events;
+        if (IsSafeResourceVersion(sp.resource_version)) resource_version_ = sp.resource_version;
+        last_activity_ms_ = clock_.NowUnixMillis();
+        attempt_ = 0;
+        change = cache_.Remove(sp.name);  // never serve a stale version of it
+      }
+      if (change) on_change_(*change);
+      Notify();
+      continue;
     }
     if (ev->type == WatchEventType::kError) {
       if (ev->error_code == 410) {

@@ -39,6 +39,18 @@ std::string PodJson(const std::string& name, const std::string& uid, const std::
   return DumpJson(pod);
 }
 
+// BadPodJson is a pod ParsePod refuses (no metadata.uid, a container image
+// that is not a string) but whose name, namespace and resourceVersion are
+// readable.
+std::string BadPodJson(const std::string& name, const std::string& rv, const std::string& ns = kNs) {
+  Json pod = Json::object();
+  pod["kind"] = "Pod";
+  pod["apiVersion"] = "v1";
+  pod["metadata"] = Json{{"name", name}, {"namespace", ns}, {"resourceVersion", rv}};
+  pod["spec"] = Json{{"containers", Json::array({Json{{"name", "app"}, {"image", 7}}})}};
+  return DumpJson(pod);
+}
+
 std::string Event(const std::string& type, const std::string& object) {
   return R"({"type":")" + type + R"(","object":)" + object + "}";
 }
@@ -268,6 +280,44 @@ TEST(WatchEvent, RejectsMalformedEvents) {
   EXPECT_FALSE(ParsePodList(ListJson({PodJson("a", "u", "1")}, "2"), 16).ok());  // over the size bound
 }
 
+TEST(WatchEvent, ParsesUnparsablePodEventAsSkipped) {
+  for (const char* type : {"ADDED", "MODIFIED", "DELETED"}) {
+    const std::string line = Event(type, BadPodJson("x", "12"));
+    EXPECT_FALSE(ParseWatchEvent(line).ok()) << type;  // the strict parser still refuses it
+    auto ev = ParseWatchLine(line);
+    ASSERT_TRUE(ev.ok()) << type << ": " << ev.status().ToString();
+    EXPECT_FALSE(ev->pod.has_value());
+    EXPECT_EQ(ev->resource_version, "");
+    ASSERT_TRUE(ev->skipped.has_value());
+    EXPECT_EQ(ev->skipped->name, "x");
+    EXPECT_EQ(ev->skipped->ns, kNs);
+    EXPECT_EQ(ev->skipped->resource_version, "12");
+    EXPECT_FALSE(ev->skipped->error.empty());
+  }
+  // A parsable pod without a resourceVersion is skipped too; an object with
+  // nothing readable is skipped with empty fields.
+  auto no_rv = ParseWatchLine(Event("ADDED", PodJson("a", "u", "")));
+  ASSERT_TRUE(no_rv.ok());
+  ASSERT_TRUE(no_rv->skipped.has_value());
+  EXPECT_EQ(no_rv->skipped->name, "a");
+  auto secret = ParseWatchLine(Event("ADDED", R"({"kind":"Secret","metadata":{"name":7}})"));
+  ASSERT_TRUE(secret.ok());
+  ASSERT_TRUE(secret->skipped.has_value());
+  EXPECT_EQ(secret->skipped->name, "");
+  // A good event is parsed as by ParseWatchEvent.
+  auto good = ParseWatchLine(Event("ADDED", PodJson("a", "u1", "11")));
+  ASSERT_TRUE(good.ok());
+  EXPECT_FALSE(good->skipped.has_value());
+  EXPECT_EQ(good->pod->uid, "u1");
+  // A malformed envelope is still an error.
+  for (const std::string& bad : std::vector<std::string>{
+           "", "{", "[]", R"({"type":"ADDED"})", R"({"type":"ADDED","object":[]})", R"({"type":1,"object":{}})",
+           Event("SOMETHING", PodJson("a", "u", "1")), Event("BOOKMARK", R"({"metadata":{}})"),
+           Event("ERROR", R"({"code":"410"})"), R"({"type":"ADDED","type":"ADDED","object":{}})"}) {
+    EXPECT_FALSE(ParseWatchLine(bad).ok()) << bad;
+  }
+}
+
 TEST(WatchBackoff, BackoffIsCappedExponentialWithJitter) {
   FixedRandom failing(0, true);
   EXPECT_EQ(NextBackoff(1, 250ms, 30s, failing), 250ms);
@@ -393,7 +443,7 @@ TEST(PodWatcher, MalformedEventReconnects) {
   Harness h;
   h.api.AddList(200, ListJson({}, "10"));
   h.api.AddWatch(Script{200, {"{not json"}, true});
-  h.api.AddWatch(Script{200, {Event("ADDED", R"({"kind":"Pod","metadata":{"name":"x"}})")}, true});
+  h.api.AddWatch(Script{200, {R"({"type":"ADDED","object":[]})"}, true});  // object not an object
   h.api.AddWatch(Script{200, {Event("ADDED", PodJson("z", "uz", "11", "other-ns"))}, true});  // wrong namespace
   h.api.AddWatch(Script{200, {R"({"type":"ERROR","object":{"code":500}})"}, true});
   h.api.AddWatch(Script{200, {Event("ADDED", PodJson("a", "ua", "11"))}, true});
@@ -402,6 +452,91 @@ TEST(PodWatcher, MalformedEventReconnects) {
   EXPECT_EQ(h.watcher->Stats().failures, 4u);
   EXPECT_FALSE(h.watcher->CachedPod("z")->has_value());
   EXPECT_TRUE(h.watcher->CachedPod("a")->has_value());
+}
+
+TEST(PodWatcher, UnparsablePodInListIsSkippedAndCounted) {
+  // The parser: bad items are left out and recorded, the rest kept.
+  auto parsed = ParsePodList(ListJson({PodJson("a", "ua", "5"), BadPodJson("x", "6"), "5", PodJson("b", "ub", "7")},
+                                      "10"),
+                             1 << 20);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_EQ(parsed->items.size(), 2u);
+  EXPECT_EQ(parsed->items[0].name, "a");
+  EXPECT_EQ(parsed->items[1].name, "b");
+  ASSERT_EQ(parsed->skipped.size(), 2u);
+  EXPECT_EQ(parsed->skipped[0].name, "x");
+  EXPECT_EQ(parsed->skipped[1].name, "");  // not an object: no name to read
+
+  // The watcher: the first LIST has an unparsable pod x, yet the watch
+  // becomes healthy; x is counted and unknown (nullopt: gate 4 reads the API).
+  // After 410 the re-LIST shows a pod y that was fine and is now unparsable:
+  // the cache drops it rather than serve the stale version.
+  Harness h;
+  h.api.AddList(200, ListJson({PodJson("a", "ua", "5"), BadPodJson("x", "6"), PodJson("y", "uy", "7")}, "10"));
+  h.api.AddList(200, ListJson({PodJson("a", "ua", "5"), BadPodJson("x", "6"), BadPodJson("y", "20")}, "30"));
+  h.api.AddWatch(Script{200, {kGoneLine}, false});
+  h.Start();
+  ASSERT_TRUE(h.WaitUntil([&] { return h.watcher->Stats().relists == 1 && h.watcher->Stats().healthy; }));
+  WatchStats stats = h.watcher->Stats();
+  EXPECT_EQ(stats.skipped_pods, 3u);  // x twice, y once
+  EXPECT_EQ(stats.pods, 1u);
+  EXPECT_EQ(stats.failures, 0u);
+  EXPECT_TRUE(h.watcher->CachedPod("a")->has_value());
+  EXPECT_FALSE(h.watcher->CachedPod("x")->has_value());
+  EXPECT_FALSE(h.watcher->CachedPod("y")->has_value());
+  auto changes = h.Changes();
+  ASSERT_EQ(changes.size(), 3u);  // a, y listed; then y vanished
+  EXPECT_EQ(changes[2].before->name, "y");
+  EXPECT_FALSE(changes[2].after.has_value());
+}
+
+TEST(PodWatcher, UnparsablePodEventIsSkippedAndCounted) {
+  Harness h;
+  h.api.AddList(200, ListJson({PodJson("a", "ua", "5"), PodJson("c", "uc", "6")}, "10"));
+  h.api.AddList(200, ListJson({PodJson("b", "ub", "13"), PodJson("c", "uc", "6")}, "20"));
+  // One stream: a becomes unparsable, then b is added (the stream went on),
+  // then an unparsable object with no readable name (re-LIST: any cached
+  // pod might be the stale one).
+  h.api.AddWatch(Script{200,
+                        {Event("MODIFIED", BadPodJson("a", "12")), Event("ADDED", PodJson("b", "ub", "13")),
+                         Event("MODIFIED", R"({"kind":"Pod","metadata":{"namespace":"ns1"}})")},
+                        false});
+  h.Start();
+  ASSERT_TRUE(h.WaitUntil([&] { return h.api.watch_queries().size() >= 2 && h.watcher->Stats().healthy; }));
+  WatchStats stats = h.watcher->Stats();
+  EXPECT_EQ(stats.skipped_pods, 2u);
+  EXPECT_EQ(stats.failures, 0u);
+  EXPECT_TRUE(h.Backoffs().empty());
+  EXPECT_EQ(h.api.list_calls(), 2);
+  EXPECT_FALSE(h.watcher->CachedPod("a")->has_value());
+  EXPECT_TRUE(h.watcher->CachedPod("b")->has_value());
+  auto changes = h.Changes();
+  ASSERT_GE(changes.size(), 4u);  // a, c listed; a dropped; b added
+  EXPECT_EQ(changes[2].before->name, "a");  // the stale a is not kept
+  EXPECT_FALSE(changes[2].after.has_value());
+  EXPECT_EQ(changes[3].after->name, "b");
+  EXPECT_NE(h.api.watch_queries()[1].find("resourceVersion=20&"), std::string::npos) << h.api.watch_queries()[1];
+}
+
+TEST(PodWatcher, UnparsablePodEventResumesAfterItsResourceVersion) {
+  Harness h;
+  h.api.AddList(200, ListJson({PodJson("a", "ua", "5")}, "10"));
+  h.api.AddWatch(Script{200, {Event("MODIFIED", BadPodJson("a", "12"))}, false});  // then a normal end
+  h.Start();
+  ASSERT_TRUE(h.WaitUntil([&] { return h.api.watch_queries().size() >= 2 && h.watcher->Stats().healthy; }));
+  EXPECT_NE(h.api.watch_queries()[1].find("resourceVersion=12&"), std::string::npos) << h.api.watch_queries()[1];
+  EXPECT_EQ(h.watcher->Stats().skipped_pods, 1u);
+  EXPECT_EQ(h.api.list_calls(), 1);
+  EXPECT_FALSE(h.watcher->CachedPod("a")->has_value());
+  // An unparsable pod of another namespace is still a broken stream.
+  Harness other;
+  other.api.AddList(200, ListJson({}, "10"));
+  other.api.AddWatch(Script{200, {Event("ADDED", BadPodJson("z", "11", "other-ns"))}, true});
+  other.api.AddWatch(Script{200, {Event("ADDED", PodJson("a", "ua", "12"))}, true});
+  other.Start();
+  ASSERT_TRUE(other.WaitUntil([&] { return !other.Changes().empty() && other.watcher->Stats().healthy; }));
+  EXPECT_EQ(other.watcher->Stats().failures, 1u);
+  EXPECT_EQ(other.watcher->Stats().skipped_pods, 0u);
 }
 
 TEST(PodWatcher, UnhealthyWhenStaleOrDisconnected) {

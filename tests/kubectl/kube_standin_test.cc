@@ -134,7 +134,8 @@ TEST_F(StandinTest, CreatedPodLooksRunByAKubelet) {
   EXPECT_EQ(pod["status"]["containerStatuses"][0]["imageID"], "docker-pullable://" + pinned);
   // The product's own parser and gate accept it.
   kube::PodView view = Must(kube::ParsePod(r.body));
-  EXPECT_TRUE(kube::EvaluatePod(view, kube::PodExpectation{"team", "web", view.uid, {kDigest}}).ok());
+  EXPECT_EQ(view.service_account, "app-sa");
+  EXPECT_TRUE(kube::EvaluatePod(view, kube::PodExpectation{"team", "web", view.uid, {kDigest}, "app-sa"}).ok());
   // An image by tag runs the stand-in registry's digest: sha256 of the name.
   Json tagged = Must(s_->CreatePod(PodSpec("tagged", "registry.example/app:1.2")));
   EXPECT_EQ(tagged["metadata"]["namespace"], "default");
@@ -142,6 +143,30 @@ TEST_F(StandinTest, CreatedPodLooksRunByAKubelet) {
             "docker-pullable://registry.example/app@sha256:" + HexEncode(Sha256(std::string("registry.example/app:1.2"))));
   // Creating it twice is 409 AlreadyExists.
   EXPECT_EQ(Admin("POST", "/api/v1/namespaces/team/pods", DumpJson(PodSpec("web", pinned))).status, 409);
+}
+
+TEST_F(StandinTest, CreatedPodDefaultsServiceAccount) {
+  const std::string pinned = std::string("registry.example/app@") + kDigest;
+  // No ServiceAccount named: "default", in both fields, as kube-apiserver.
+  Json plain = PodSpec("plain", pinned);
+  plain["spec"].erase("serviceAccountName");
+  Json created = Must(s_->CreatePod(plain));
+  EXPECT_EQ(created["spec"]["serviceAccountName"], "default");
+  EXPECT_EQ(created["spec"]["serviceAccount"], "default");
+  kube::PodView view = Must(kube::ParsePod(DumpJson(created)));
+  EXPECT_EQ(view.service_account, "default");
+  EXPECT_TRUE(kube::EvaluatePod(view, kube::PodExpectation{"default", "plain", view.uid, {kDigest}, "default"}).ok());
+  // Only the deprecated serviceAccount: it becomes serviceAccountName.
+  Json legacy = PodSpec("legacy", pinned);
+  legacy["spec"].erase("serviceAccountName");
+  legacy["spec"]["serviceAccount"] = "legacy-sa";
+  Json made = Must(s_->CreatePod(legacy));
+  EXPECT_EQ(made["spec"]["serviceAccountName"], "legacy-sa");
+  EXPECT_EQ(made["spec"]["serviceAccount"], "legacy-sa");
+  // A named one is kept.
+  Json named = Must(s_->CreatePod(PodSpec("named", pinned)));
+  EXPECT_EQ(named["spec"]["serviceAccountName"], "app-sa");
+  EXPECT_EQ(named["spec"]["serviceAccount"], "app-sa");
 }
 
 TEST_F(StandinTest, WatchResumesFromResourceVersion) {
@@ -278,7 +303,7 @@ TEST_F(StandinTest, EdgeKubeClientReadsPodsThroughKubeconfig) {
   std::unique_ptr<kube::HttpKubeClient> client = Must(kube::HttpKubeClient::Create(conn, clock_));
   EXPECT_TRUE(client->Ping().ok());
   kube::PodView pod = Must(client->GetPod("default", "web"));
-  EXPECT_TRUE(kube::EvaluatePod(pod, kube::PodExpectation{"default", "web", pod.uid, {kDigest}}).ok());
+  EXPECT_TRUE(kube::EvaluatePod(pod, kube::PodExpectation{"default", "web", pod.uid, {kDigest}, "app-sa"}).ok());
   EXPECT_EQ(client->GetPod("default", "gone").status().code(), Code::kPodNotLive);
   std::filesystem::remove_all(dir);
 }

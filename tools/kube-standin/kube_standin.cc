@@ -835,7 +835,14 @@ void KubeStandin::KubeletLocked(Json& pod) {
   const std::string now = NowRfc3339();
   Json& spec = pod["spec"];
   if (StringAt(pod, "spec", "nodeName").empty()) spec["nodeName"] = kNodeName;
-  if (StringAt(pod, "spec", "serviceAccountName").empty()) spec["serviceAccountName"] = "default";
+  // As kube-apiserver: the deprecated serviceAccount stands in for an empty
+  // serviceAccountName (pkg/apis/core/v1 Convert_v1_PodSpec_To_core_PodSpec),
+  // then ServiceAccount admission defaults it to "default"; the response
+  // mirrors it into serviceAccount (test CreatedPodDefaultsServiceAccount).
+  if (StringAt(pod, "spec", "serviceAccountName").empty()) {
+    const std::string deprecated = StringAt(pod, "spec", "serviceAccount");
+    spec["serviceAccountName"] = deprecated.empty() ? "default" : deprecated;
+  }
   spec["serviceAccount"] = spec["serviceAccountName"];
   if (!spec.contains("restartPolicy")) spec["restartPolicy"] = "Always";
   if (!spec.contains("dnsPolicy")) spec["dnsPolicy"] = "ClusterFirst";
