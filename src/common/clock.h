@@ -35,6 +35,7 @@ class FakeClock final : public Clock {
   int64_t NowUnixMillis() const override { return now_ms_.load(); }
   void Set(int64_t now_unix) { now_ms_ = now_unix * 1000; }
   void Advance(int64_t seconds) { now_ms_ += seconds * 1000; }
+  void AdvanceMillis(int64_t ms) { now_ms_ += ms; }
 
  private:
   std::atomic<int64_t> now_ms_;

@@ -74,7 +74,8 @@ Status CheckHttpsBase(std::string_view field, const std::string& url) {
 
 Status Fill(const YAML::Node& root, EdgeConfig& c) {
   ASTIS_RETURN_IF_ERROR(CheckKeys(root, "", {"listen", "tls", "external_base_url", "store", "cvs", "audit_log",
-                                             "session_ttl_seconds", "dpop", "token", "limits", "admin", "watch"}));
+                                             "session_ttl_seconds", "dpop", "token", "limits", "admin", "gate4",
+                                             "watch"}));
   if (const YAML::Node n = root["listen"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "listen", {"address", "port", "threads"}));
     ASTIS_RETURN_IF_ERROR(GetStr(n, "listen", "address", c.listen.address, false));
@@ -156,6 +157,16 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
                                  1, 1000000));
     ASTIS_RETURN_IF_ERROR(GetInt(n, "limits", "rate_per_pod_uid_per_minute", c.limits.rate_per_pod_uid_per_minute,
                                  1, 1000000));
+  }
+  if (const YAML::Node n = root["gate4"]) {
+    ASTIS_RETURN_IF_ERROR(
+        CheckKeys(n, "gate4", {"max_staleness_ms", "api_timeout_ms", "retry_ms", "max_waiting_per_cluster",
+                               "slow_read_ms"}));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "gate4", "max_staleness_ms", c.gate4.max_staleness_ms, 0, 60000));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "gate4", "api_timeout_ms", c.gate4.api_timeout_ms, 100, 30000));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "gate4", "retry_ms", c.gate4.retry_ms, 0, 60000));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "gate4", "max_waiting_per_cluster", c.gate4.max_waiting_per_cluster, 0, 256));
+    ASTIS_RETURN_IF_ERROR(GetInt(n, "gate4", "slow_read_ms", c.gate4.slow_read_ms, 10, 30000));
   }
   if (const YAML::Node n = root["watch"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "watch", {"enabled", "rescan_seconds", "timeout_seconds", "staleness_seconds"}));

@@ -69,6 +69,27 @@ struct EdgeConfig {
   } admin;
   // watch: the pod watches behind session revocation and cached gate 4
   // (docs/edge.md "Pod watch").
+  // gate4: how fresh the pod state behind a gate-4 decision must be and how
+  // long a request may wait for the cluster's API (PROTOCOL.md §6 gate 4
+  // "Fresh"; docs/edge.md "Gate 4 from fresh state").
+  struct Gate4 {
+    // max_staleness_ms: a decision rests on pod state the API server
+    // confirmed no longer ago than this; 0 = a direct read for every decision.
+    int64_t max_staleness_ms = 1000;
+    // api_timeout_ms: the longest a request waits for a pod read; past it the
+    // request fails closed with kube_unavailable.
+    int64_t api_timeout_ms = 2000;
+    // retry_ms: after a failed read, the cluster's further reads fail fast
+    // for this long (one request then tries again); 0 = no fail-fast window.
+    int64_t retry_ms = 1000;
+    // max_waiting_per_cluster: request threads one cluster may hold waiting
+    // on its API at once; more are refused with kube_unavailable. 0 = half
+    // the request threads, at least one (resolved by RunEdgeProcess).
+    int64_t max_waiting_per_cluster = 0;
+    // slow_read_ms: the share above applies once one of the cluster's reads
+    // has been in flight this long (a healthy burst of cold pods is served).
+    int64_t slow_read_ms = 250;
+  } gate4;
   struct Watch {
     bool enabled = true;
     int64_t rescan_seconds = 30;     // how often clusters/workloads are re-read

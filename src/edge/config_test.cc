@@ -42,6 +42,28 @@ TEST(EdgeConfig, ListenThreadsParsesAndIsBounded) {
   }
 }
 
+// gate4 (docs/edge.md "Gate 4 from fresh state"): defaults, 0 = a read per
+// decision, and every knob bounded.
+TEST(EdgeConfig, Gate4ParsesWithDefaultsAndBounds) {
+  auto d = ParseEdgeConfig(kMinimal);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->gate4.max_staleness_ms, 1000);
+  EXPECT_EQ(d->gate4.api_timeout_ms, 2000);
+  EXPECT_EQ(d->gate4.retry_ms, 1000);
+  EXPECT_EQ(d->gate4.max_waiting_per_cluster, 0);
+  EXPECT_EQ(d->gate4.slow_read_ms, 250);
+  auto c = ParseEdgeConfig(std::string(kMinimal) +
+                           "gate4: {max_staleness_ms: 0, api_timeout_ms: 500, retry_ms: 0, "
+                           "max_waiting_per_cluster: 3, slow_read_ms: 100}\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->gate4.max_staleness_ms, 0);
+  EXPECT_EQ(c->gate4.api_timeout_ms, 500);
+  EXPECT_EQ(c->gate4.max_waiting_per_cluster, 3);
+  EXPECT_EQ(ParseWith("gate4: {max_staleness_ms: 60001}\n").code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParseWith("gate4: {api_timeout_ms: 10}\n").code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParseWith("gate4: {cache_only: true}\n").code(), Code::kInvalidArgument);
+}
+
 TEST(EdgeConfig, FullRemoteConfigParses) {
   auto c = ParseEdgeConfig(R"(
 listen: {address: 127.0.0.1, port: 9443}

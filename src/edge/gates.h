@@ -105,6 +105,8 @@ struct ClusterTrust {
 
 // VerifiedIdentity is the identity a ServiceAccount token proved. Only
 // VerifyServiceAccountToken constructs one.
+using TrustLookup = std::function<Result<std::vector<ClusterTrust>>(std::string_view issuer)>;
+
 class VerifiedIdentity {
  public:
   const std::string& cluster() const { return cluster_; }
@@ -115,8 +117,7 @@ class VerifiedIdentity {
   int64_t token_exp() const { return exp_; }
 
  private:
-  friend Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view, std::span<const ClusterTrust>,
-                                                           int64_t, int64_t);
+  friend Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view, const TrustLookup&, int64_t, int64_t);
   VerifiedIdentity() = default;
   std::string cluster_, namespace__, service_account_, pod_name_, pod_uid_;
   int64_t exp_ = 0;
@@ -136,6 +137,17 @@ Result<std::string> ParseDpopAuthorization(std::string_view header_value);
 // kTokenInvalid with the reason in the message.
 Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, std::span<const ClusterTrust> clusters,
                                                   int64_t now, int64_t max_skew);
+
+// TrustLookup returns the registered clusters whose pinned issuer equals
+// issuer (normally zero or one), or the store's error. The edge answers it
+// with a keyed store read and cached trust anchors, so a request's cost does
+// not grow with the number of registered clusters (docs/edge.md).
+//
+// This overload is the one above with the clusters found by lookup(iss) of
+// the token's (not yet verified) iss; a lookup error is returned as is
+// (kStoreUnavailable).
+Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, const TrustLookup& lookup, int64_t now,
+                                                  int64_t max_skew);
 
 // ---------------------------------------------------------------- gate 3
 

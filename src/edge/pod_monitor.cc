@@ -3,26 +3,13 @@
 #include <cstdio>
 #include <set>
 
+#include "edge/prometheus.h"
 #include "kube/config.h"
 
 namespace astis::edge {
 namespace {
 
 std::string Fingerprint(const store::Cluster& c) { return c.api_url + '\n' + c.ca_file + '\n' + c.token_file; }
-
-// Label escapes a Prometheus label value (\, " and newline).
-std::string Label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -126,6 +113,11 @@ Result<std::optional<kube::PodView>> PodMonitor::CachedPod(std::string_view clus
   return it->second.watch->CachedPod(name);
 }
 
+void PodMonitor::SetChangeListener(PodChangeListener listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listener_ = std::move(listener);
+}
+
 std::vector<WatchState> PodMonitor::States() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<WatchState> out;
@@ -144,12 +136,13 @@ uint64_t PodMonitor::sessions_revoked() const {
 
 std::string PodMonitor::MetricsText() const {
   const std::vector<WatchState> states = States();
-  std::string healthy, restarts, relists;
+  std::string healthy, restarts, relists, skipped;
   for (const auto& s : states) {
-    const std::string labels = "{cluster=\"" + Label(s.cluster) + "\",namespace=\"" + Label(s.ns) + "\"} ";
+    const std::string labels = "{cluster=\"" + PrometheusLabel(s.cluster) + "\",namespace=\"" + PrometheusLabel(s.ns) + "\"} ";
     healthy += "astis_watch_healthy" + labels + (s.stats.healthy ? "1" : "0") + "\n";
     restarts += "astis_watch_restarts_total" + labels + std::to_string(s.stats.restarts) + "\n";
     relists += "astis_watch_relists_total" + labels + std::to_string(s.stats.relists) + "\n";
+    skipped += "astis_watch_skipped_pods_total" + labels + std::to_string(s.stats.skipped_pods) + "\n";
   }
   std::string out;
   out += "# HELP astis_watch_healthy 1 while the pod watch of a cluster namespace serves gate 4.\n"
@@ -158,6 +151,8 @@ std::string PodMonitor::MetricsText() const {
          "# TYPE astis_watch_restarts_total counter\n" + restarts;
   out += "# HELP astis_watch_relists_total Pod re-LISTs after 410 Gone.\n"
          "# TYPE astis_watch_relists_total counter\n" + relists;
+  out += "# HELP astis_watch_skipped_pods_total Pods a watch could not parse (decided by direct reads).\n"
+         "# TYPE astis_watch_skipped_pods_total counter\n" + skipped;
   std::lock_guard<std::mutex> lock(mu_);
   out += "# HELP astis_watch_sessions_revoked_total Sessions revoked because of pod watch events.\n"
          "# TYPE astis_watch_sessions_revoked_total counter\n"
@@ -171,6 +166,12 @@ std::string PodMonitor::MetricsText() const {
 void PodMonitor::OnChange(const std::string& cluster, const std::string& ns, const kube::PodChange& change) {
   if (!change.before && !change.after) return;
   const std::string name = change.after ? change.after->name : change.before->name;
+  PodChangeListener listener;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    listener = listener_;
+  }
+  if (listener) listener(cluster, ns, name);  // e.g. drop gate 4's confirmation of this pod
   const int64_t now = clock_.NowUnix();
   auto fail = [&](const std::string& what) {
     std::fprintf(stderr, "edge: pod watch %s/%s/%s: %s\n", cluster.c_str(), ns.c_str(), name.c_str(), what.c_str());
@@ -208,7 +209,8 @@ void PodMonitor::OnChange(const std::string& cluster, const std::string& ns, con
         // PROTOCOL.md §6.4 re-applied to the new pod state, e.g. an ephemeral
         // container with an unapproved image (test WatchEphemeralContainerRevokes).
         kube::PodExpectation expect{ns, name, s.pod_uid,
-                                    std::set<std::string>(wl->image_digests.begin(), wl->image_digests.end())};
+                                    std::set<std::string>(wl->image_digests.begin(), wl->image_digests.end()),
+                                    s.service_account};
         kube::GateDecision d = kube::DecidePod(*change.after, expect);
         if (!d.allowed()) why = Error(d.code, "watch: " + d.reason);
       }

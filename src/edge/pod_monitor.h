@@ -1,8 +1,10 @@
 // PodMonitor: the edge's watch of every namespace that has a registered
 // workload, in every registered cluster (kube::PodWatch per cluster ×
 // namespace). It revokes sessions as soon as a watch event shows their pod
-// gone, replaced or running an unapproved image, and serves gate 4 from the
-// watch caches while they are healthy (docs/edge.md "Pod watch").
+// gone, replaced or running an unapproved image, and tells a listener (the
+// edge's gate-4 confirmations) that a pod changed. It never decides gate 4:
+// a watch may push revocations sooner, it may not make a decision older
+// (PROTOCOL.md §6 gate 4 "Fresh"; docs/edge.md "Pod watch").
 #pragma once
 
 #include <chrono>
@@ -67,15 +69,23 @@ class PodMonitor {
   // Stop ends rescanning and stops every watch. Idempotent.
   void Stop();
 
-  // CachedPod is gate 4's cache read: the pod as the (cluster, ns) watch
-  // sees it (nullopt: no such pod) while that watch is healthy; otherwise
-  // kKubeUnavailable, and the caller reads the API directly.
+  // CachedPod is the pod as the (cluster, ns) watch sees it (nullopt: no
+  // such pod) while that watch is healthy, otherwise kKubeUnavailable. For
+  // tests and diagnostics only: gate 4 never decides from it.
   Result<std::optional<kube::PodView>> CachedPod(std::string_view cluster, std::string_view ns,
                                                  std::string_view name) const;
+  // PodChangeListener is told (cluster, namespace, pod name) of every pod
+  // change a watch reports, before sessions are revoked.
+  using PodChangeListener = std::function<void(const std::string&, const std::string&, const std::string&)>;
+  // SetChangeListener installs listener (replacing any); call before the
+  // watches start (StartRescanning / Rescan).
+  void SetChangeListener(PodChangeListener listener);
+
   // States returns every watch's state, ordered by cluster and namespace.
   std::vector<WatchState> States() const;
   // MetricsText renders astis_watch_healthy, astis_watch_restarts_total,
-  // astis_watch_relists_total and astis_watch_sessions_revoked_total.
+  // astis_watch_relists_total, astis_watch_skipped_pods_total and
+  // astis_watch_sessions_revoked_total.
   std::string MetricsText() const;
   // sessions_revoked counts sessions revoked by watch events so far.
   uint64_t sessions_revoked() const;
@@ -103,6 +113,7 @@ class PodMonitor {
   audit::AuditSink& audit_;
   const Clock& clock_;
   WatchFactory factory_;
+  PodChangeListener listener_;
 
   mutable std::mutex mu_;  // guards entries_, modes_, revoked_, revoke_failures_
   std::map<Key, Entry> entries_;

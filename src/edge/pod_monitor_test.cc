@@ -1,5 +1,5 @@
 // Tests of edge::PodMonitor (watch-driven revocation, dynamic rescans) and of
-// gate 4 served from the watch cache, with fake watches: hermetic, FakeClock,
+// gate 4 beside the watches (it always reads fresh state), with fake watches: hermetic, FakeClock,
 // no threads of their own (the fake delivers a change synchronously, as the
 // real watcher does on its thread right after updating its cache).
 #include "edge/pod_monitor.h"
@@ -236,11 +236,15 @@ TEST_F(PodMonitorTest, RevokeStoreFailureIsCountedNotFatal) {
 
 // ---------------------------------------------------------------- gate 4
 
-TEST_F(PodMonitorTest, Gate4FromCacheWhenHealthy) {
+// PROTOCOL.md §6 gate 4 "Fresh": a healthy watch does not make a decision;
+// every one rests on a read of the API within the bound (the harness's
+// bound is 0, so every decision reads). Until protocol 1.1 this test was
+// Gate4FromCacheWhenHealthy and asserted no read at all.
+TEST_F(PodMonitorTest, Gate4ReadsApiEvenWhenWatchHealthy) {
   const size_t before = h.kube_main.get_pod_calls();
   const std::string session = h.Establish();
   EXPECT_EQ(Unwrap(session).status, 200);
-  EXPECT_EQ(h.kube_main.get_pod_calls(), before);  // no direct read at all
+  EXPECT_EQ(h.kube_main.get_pod_calls(), before + 2);
 }
 
 TEST_F(PodMonitorTest, Gate4DirectReadWhenUnhealthy) {
@@ -263,13 +267,41 @@ TEST_F(PodMonitorTest, Gate4CacheMissConfirmedByApi) {
   EXPECT_EQ(h.kube_main.get_pod_calls(), before + 1);
 }
 
-TEST_F(PodMonitorTest, Gate4CachedRefusalStandsWhenApiDown) {
+// The watch shows an unapproved debug container but the API cannot be read:
+// still refused (fail closed), now as kube_unavailable because the decision
+// cannot rest on confirmed state. Until protocol 1.1 this test was
+// Gate4CachedRefusalStandsWhenApiDown and expected 403 image_not_allowed.
+TEST_F(PodMonitorTest, Gate4WatchRefusalWithApiDownFailsClosed) {
   kube::PodView pod = EdgeHarness::GoodPod();
   pod.ephemeral_containers.push_back({"debugger", "busybox:1"});
   pod.ephemeral_container_statuses.push_back({"debugger", "busybox:1", "docker.io/library/busybox@" + kBadDigest});
   Main().Upsert(pod);
   h.kube_main.SetUnavailable(true);
+  ExpectCode(h.Send(h.EstablishCall()), 503, "kube_unavailable");
+}
+
+// A watch event drops gate 4's confirmation of that pod, so with a non-zero
+// bound the next decision reads again at once instead of reusing it.
+TEST_F(PodMonitorTest, WatchChangeInvalidatesConfirmation) {
+  h.config.gate4.max_staleness_ms = 60000;
+  h.MakeService();
+  FreshPods* fresh = &h.service->fresh_pods();
+  monitor->SetChangeListener([fresh](const std::string& c, const std::string& ns, const std::string& name) {
+    fresh->Invalidate(c, ns, name);
+  });
+  const std::string session = h.Establish();
+  const size_t after_establish = h.kube_main.get_pod_calls();
+  EXPECT_EQ(Unwrap(session).status, 200);
+  EXPECT_EQ(h.kube_main.get_pod_calls(), after_establish);  // reused within the bound
+  // The API and then the watch see an unapproved debug container.
+  kube::PodView pod = EdgeHarness::GoodPod();
+  pod.ephemeral_containers.push_back({"debugger", "busybox:1"});
+  pod.ephemeral_container_statuses.push_back({"debugger", "busybox:1", "docker.io/library/busybox@" + kBadDigest});
+  h.kube_main.PutPod(pod);
+  Main().Upsert(pod);
+  EXPECT_TRUE(Revoked(session));
   ExpectCode(h.Send(h.EstablishCall()), 403, "image_not_allowed");
+  EXPECT_EQ(h.kube_main.get_pod_calls(), after_establish + 1);
 }
 
 // ---------------------------------------------------------------- rescans, health

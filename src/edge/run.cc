@@ -145,22 +145,38 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
 
   // Read-only Kubernetes clients, built on first use and rebuilt when the
   // cluster record changes (clusters added to a running edge work at once).
-  KubeClientCache kube_clients(**store, clock, [&clock](const store::Cluster& c)
+  // Gate 4's reads give up after gate4.api_timeout_ms, whatever the socket
+  // does (a frozen API server holds no request past it; docs/edge.md).
+  kube::KubeClientOptions kube_options;
+  kube_options.request_timeout = std::chrono::milliseconds(config.gate4.api_timeout_ms);
+  kube_options.connect_timeout = std::min(kube_options.connect_timeout, kube_options.request_timeout);
+  KubeClientCache kube_clients(**store, clock, [&clock, kube_options](const store::Cluster& c)
                                                   -> Result<std::unique_ptr<kube::KubeClient>> {
     ASTIS_ASSIGN_OR_RETURN(kube::ClusterConnection conn, kube::Explicit(c.api_url, c.ca_file, c.token_file));
-    ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<kube::HttpKubeClient> client, kube::HttpKubeClient::Create(conn, clock));
+    ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<kube::HttpKubeClient> client,
+                           kube::HttpKubeClient::Create(conn, clock, kube_options));
     return std::unique_ptr<kube::KubeClient>(std::move(client));
   });
   if (auto clusters = (*store)->ListClusters(); !clusters.ok()) return Step("list clusters", clusters.status());
 
   // Pod watches: revocation on pod deletion/replacement/new images, and
-  // gate 4 from memory while healthy (docs/edge.md "Pod watch").
+  // invalidation of gate 4's confirmations (docs/edge.md "Pod watch").
   std::unique_ptr<PodMonitor> monitor;
   if (config.watch.enabled) {
     kube::WatchOptions wo;
     wo.timeout_seconds = config.watch.timeout_seconds;
     wo.staleness_seconds = config.watch.staleness_seconds;
     monitor = std::make_unique<PodMonitor>(**store, **audit_log, clock, MakePodWatcherFactory(clock, rng, wo));
+  }
+
+  const unsigned threads = config.listen.threads > 0
+                              ? static_cast<unsigned>(config.listen.threads)
+                              : DefaultThreadsPerCore(config) * std::max(1u, std::thread::hardware_concurrency());
+  EdgeConfig service_config = config;
+  if (service_config.gate4.max_waiting_per_cluster == 0) {
+    // One cluster may hold at most half the request threads waiting on its
+    // API, so a frozen API server cannot starve the others (docs/edge.md).
+    service_config.gate4.max_waiting_per_cluster = std::max<int64_t>(1, threads / 2);
   }
 
   EdgeDeps deps;
@@ -172,8 +188,14 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   deps.clock = &clock;
   deps.rng = &rng;
   // EdgeService::Create announces every audit-mode cluster on stderr.
-  auto service = EdgeService::Create(config, deps);
+  auto service = EdgeService::Create(service_config, deps);
   if (!service.ok()) return Step("edge", service.status());
+  if (monitor) {
+    FreshPods* fresh = &(*service)->fresh_pods();
+    monitor->SetChangeListener([fresh](const std::string& cluster, const std::string& ns, const std::string& name) {
+      fresh->Invalidate(cluster, ns, name);
+    });
+  }
 
   auto tls = net::LoadTlsServerConfig(config.tls.cert_file, config.tls.key_file);
   if (!tls.ok()) return Step("tls", tls.status());
@@ -182,9 +204,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   sc.port = config.listen.port;
   sc.tls = std::move(tls).value();
   sc.limits.max_body_bytes = static_cast<size_t>(config.limits.max_body_bytes) + 1;  // the edge answers 413 itself
-  sc.threads = config.listen.threads > 0
-                   ? static_cast<unsigned>(config.listen.threads)
-                   : DefaultThreadsPerCore(config) * std::max(1u, std::thread::hardware_concurrency());
+  sc.threads = threads;
   EdgeService* svc = service->get();
   // The authenticated admin endpoint (docs/admin.md "Admin socket"): the
   // same operations as `astis cluster|workload|apikey|session` on the store.

@@ -12,6 +12,8 @@
 #include "capsule/seal.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "crypto/sha256.h"
+#include "crypto/x25519.h"
 #include "jose/dpop.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
@@ -25,6 +27,8 @@ constexpr std::string_view kUnwrapPath = "/v1/unwrap";
 constexpr std::string_view kRotatePath = "/v1/sessions/rotate";
 constexpr size_t kSessionIdBytes = 16;  // 128 bits (PROTOCOL.md §4.1)
 constexpr int64_t kRateWindowSeconds = 60;
+// kMaxCachedJwks bounds the parsed-JWKS cache (one entry per distinct JWKS).
+constexpr size_t kMaxCachedJwks = 4096;
 constexpr double kBucketsSeconds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
 // GenericMessage is the only text a client sees for a code (error blinding).
@@ -93,7 +97,12 @@ bool IsSessionId(std::string_view id) {
   return B64uDecode(id).ok();
 }
 
-// ParseRecipient accepts only a public OKP/X25519 JWK (PROTOCOL.md §4.1).
+// ParseRecipient accepts only a public OKP/X25519 JWK with a 32-byte x that
+// is not a low-order point (PROTOCOL.md §4.1). RFC 7748 §6.1 / RFC 9180
+// §7.1.4: a low-order point (or a non-canonical encoding of one) makes every
+// X25519 output all zero, so the CVS could never rewrap to it; refusing it
+// here keeps a client's mistake a 400 instead of a later 503 cvs_unavailable
+// (tests RecipientNotX25519BadRequest, RecipientLowOrderBadRequest).
 Result<std::pair<X25519PublicKey, std::string>> ParseRecipient(const Json& j) {
   auto jwk = jose::Jwk::Parse(j);
   if (!jwk.ok() || jwk->kty() != jose::KeyType::kOkp || jwk->crv() != "X25519" || !jwk->RequirePublic().ok()) {
@@ -101,7 +110,20 @@ Result<std::pair<X25519PublicKey, std::string>> ParseRecipient(const Json& j) {
   }
   auto pk = jwk->ToX25519Public();
   if (!pk.ok()) return BadRequest("recipient is not a public X25519 JWK");
+  if (IsLowOrderX25519(*pk)) return BadRequest("recipient is a low-order X25519 point");
   return std::make_pair(*pk, DumpJson(jwk->ToJson()));
+}
+
+// IatWithin reports whether a JSON NumericDate is an integer within
+// [now - skew, now + skew], without overflow for any value a client can send
+// (test RotatePopExtremeIatRefused).
+bool IatWithin(const Json& iat, int64_t now, int64_t skew) {
+  if (!iat.is_number_integer()) return false;
+  if (iat.is_number_unsigned() && iat.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) return false;
+  const int64_t v = iat.get<int64_t>();
+  // now is a real clock reading and skew <= 600 (config.cc), so these
+  // bounds cannot overflow; v is never used in arithmetic.
+  return v >= now - skew && v <= now + skew;
 }
 
 }  // namespace
@@ -135,6 +157,17 @@ struct EdgeService::Authed {
   std::string api_key_id;
   std::string token;
 };
+
+EdgeService::EdgeService(EdgeConfig config, EdgeDeps deps, NonceIssuer nonce)
+    : config_(std::move(config)), deps_(std::move(deps)), nonce_(std::move(nonce)) {
+  FreshPodOptions o;
+  o.max_staleness_ms = config_.gate4.max_staleness_ms;
+  o.api_timeout_ms = config_.gate4.api_timeout_ms;
+  o.retry_ms = config_.gate4.retry_ms;
+  o.max_waiting_per_cluster = static_cast<size_t>(std::max<int64_t>(1, config_.gate4.max_waiting_per_cluster));
+  o.slow_read_ms = config_.gate4.slow_read_ms;
+  fresh_ = std::make_unique<FreshPods>(deps_.kube, *deps_.clock, o);
+}
 
 Result<std::unique_ptr<EdgeService>> EdgeService::Create(EdgeConfig config, EdgeDeps deps) {
   if (deps.store == nullptr || !deps.kube || deps.cvs == nullptr || deps.audit == nullptr || deps.clock == nullptr ||
@@ -283,30 +316,28 @@ std::string EdgeService::MetricsText() {
     out += "# HELP astis_active_sessions Sessions neither ended nor expired.\n# TYPE astis_active_sessions gauge\n";
     out += "astis_active_sessions " + std::to_string(active) + "\n";
   }
+  out += fresh_->MetricsText();
   if (deps_.pods != nullptr) out += deps_.pods->MetricsText();
   return out;
 }
 
 net::ServerResponse EdgeService::Ready() {
+  // PROTOCOL.md §4.5: ready when what every request needs is — the store and
+  // the CVS. Each cluster's API state is reported from gate 4's own reads
+  // (no probe fans out to N API servers) and never makes the edge unready:
+  // one customer cluster's outage must not take the edge away from the
+  // others (test ReadyzIgnoresClusterOutage).
   Json checks = Json::object();
-  bool ok = true;
   auto clusters = deps_.store->ListClusters();
   checks["store"] = clusters.ok() ? "ok" : "unavailable";
-  ok = ok && clusters.ok();
   const bool cvs_ok = deps_.cvs->Ping().ok();
   checks["cvs"] = cvs_ok ? "ok" : "unavailable";
-  ok = ok && cvs_ok;
+  const bool ok = clusters.ok() && cvs_ok;
   if (clusters.ok()) {
-    for (const auto& c : *clusters) {
-      kube::KubeClient* k = deps_.kube(c.name);
-      const bool kube_ok = k != nullptr && k->Ping().ok();
-      checks["cluster/" + c.name] = kube_ok ? "ok" : "unavailable";
-      ok = ok && kube_ok;
-    }
+    for (const auto& c : *clusters) checks["cluster/" + c.name] = fresh_->State(c.name).health;
   }
   if (deps_.pods != nullptr) {
-    // Reported, not required: gate 4 falls back to direct reads while a
-    // watch is unhealthy, so the edge stays ready (docs/edge.md).
+    // Reported, not required: the watches only push revocations sooner.
     for (const WatchState& w : deps_.pods->States()) {
       checks["watch/" + w.cluster + "/" + w.ns] = w.stats.healthy ? "healthy" : "unhealthy";
     }
@@ -316,19 +347,33 @@ net::ServerResponse EdgeService::Ready() {
 
 // ---------------------------------------------------------------- gates 1-4
 
-Result<std::vector<ClusterTrust>> EdgeService::Clusters(std::map<std::string, std::string>* modes) {
-  auto clusters = deps_.store->ListClusters();
-  if (!clusters.ok()) return StoreFailure(clusters.status(), "list clusters");
+Result<std::vector<ClusterTrust>> EdgeService::TrustFor(std::string_view issuer,
+                                                         std::map<std::string, std::string>* modes) {
+  // A keyed read (Store::ListClustersByIssuer) and parsed JWKS cached by the
+  // hash of their text: a request's cost does not grow with the number of
+  // registered clusters, and a re-registered JWKS is a new cache key, so a
+  // change takes effect on the next request (test TrustAnchorsFollowReRegistration).
+  auto clusters = deps_.store->ListClustersByIssuer(issuer);
+  if (!clusters.ok()) return StoreFailure(clusters.status(), "clusters by issuer");
   std::vector<ClusterTrust> out;
-  std::lock_guard<std::mutex> lock(mu_);
+  out.reserve(clusters->size());
   for (const auto& c : *clusters) {
-    auto it = jwks_cache_.find(c.jwks_json);
-    if (it == jwks_cache_.end()) {
+    const Sha256Digest key = Sha256(c.jwks_json);
+    std::shared_ptr<const jose::JwkSet> jwks;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = jwks_cache_.find(key);
+      if (it != jwks_cache_.end()) jwks = it->second;
+    }
+    if (jwks == nullptr) {
       auto set = jose::JwkSet::Parse(c.jwks_json);
       if (!set.ok()) continue;  // a cluster with an unusable JWKS authenticates nobody
-      it = jwks_cache_.emplace(c.jwks_json, std::make_shared<const jose::JwkSet>(std::move(set).value())).first;
+      jwks = std::make_shared<const jose::JwkSet>(std::move(set).value());
+      std::lock_guard<std::mutex> lock(mu_);
+      if (jwks_cache_.size() >= kMaxCachedJwks) jwks_cache_.clear();
+      jwks_cache_.emplace(key, jwks);
     }
-    out.push_back(ClusterTrust{c.name, c.issuer, c.audience.empty() ? "astis" : c.audience, it->second});
+    out.push_back(ClusterTrust{c.name, c.issuer, c.audience.empty() ? "astis" : c.audience, std::move(jwks)});
     (*modes)[c.name] = c.mode;
   }
   return out;
@@ -346,9 +391,9 @@ Result<EdgeService::Authed> EdgeService::Authenticate(Request& r) {
   if (r.http.HeaderCount("Authorization") != 1) return Error(Code::kTokenInvalid, "token: need exactly one header");
   ASTIS_ASSIGN_OR_RETURN(std::string token, ParseDpopAuthorization(*r.http.Header("Authorization")));
   std::map<std::string, std::string> modes;
-  ASTIS_ASSIGN_OR_RETURN(std::vector<ClusterTrust> clusters, Clusters(&modes));
+  const TrustLookup trust = [this, &modes](std::string_view issuer) { return TrustFor(issuer, &modes); };
   ASTIS_ASSIGN_OR_RETURN(VerifiedIdentity identity,
-                         VerifyServiceAccountToken(token, clusters, r.now, config_.token.max_skew_seconds));
+                         VerifyServiceAccountToken(token, trust, r.now, config_.token.max_skew_seconds));
   r.event.cluster = identity.cluster();
   r.event.namespace_ = identity.namespace_();
   r.event.service_account = identity.service_account();
@@ -453,8 +498,10 @@ Result<store::Session> EdgeService::CheckSession(Request& r, const Authed& a, st
 }
 
 Status EdgeService::CheckPod(Request& r, const Authed& a) {
-  // Gate 4 (PROTOCOL.md §6.4): from the pod watch while it is healthy,
-  // otherwise (and to confirm a cached refusal) a fresh read of the API.
+  // Gate 4 (PROTOCOL.md §6 gate 4): the pod as the API server confirmed it
+  // no longer ago than gate4.max_staleness_ms (FreshPods; the watches never
+  // make a decision older: tests StalledWatchCannotServeStaleAllow,
+  // FrozenApiFailsClosedAfterBound).
   r.gate = 4;
   const VerifiedIdentity& id = a.identity;
   Status decision;
@@ -467,39 +514,14 @@ Status EdgeService::CheckPod(Request& r, const Authed& a) {
     decision = Error(Code::kImageNotAllowed, "no workload registered for this service account");
   } else {
     kube::PodExpectation expect{id.namespace_(), id.pod_name(), id.pod_uid(),
-                                std::set<std::string>(workload->image_digests.begin(), workload->image_digests.end())};
-    // cached is the watch cache's verdict, when the watch is healthy.
-    std::optional<Status> cached;
-    if (deps_.pods != nullptr) {
-      auto pod = deps_.pods->CachedPod(id.cluster(), id.namespace_(), id.pod_name());
-      if (pod.ok()) {
-        cached = pod->has_value() ? kube::EvaluatePod(**pod, expect)
-                                  : Error(Code::kPodNotLive, "pod absent from the watch cache");
-      }
+                                std::set<std::string>(workload->image_digests.begin(), workload->image_digests.end()),
+                                id.service_account()};
+    Result<kube::PodView> pod = fresh_->Read(id.cluster(), id.namespace_(), id.pod_name());
+    if (!pod.ok() && pod.status().code() != Code::kPodNotLive) {
+      // Fail closed (tests KubeDown, FrozenApiFailsClosedAfterBound).
+      return Error(Code::kKubeUnavailable, "pod read: " + pod.status().message());
     }
-    if (cached.has_value() && cached->ok()) {
-      decision = OkStatus();  // test Gate4FromCacheWhenHealthy: no API read
-    } else {
-      // A cached refusal may only mean the watch has not seen a just-started
-      // pod yet, so the API decides; if it cannot answer, the cached refusal
-      // stands (test Gate4CachedRefusalStandsWhenApiDown).
-      kube::KubeClient* client = deps_.kube(id.cluster());
-      Result<kube::PodView> pod = client == nullptr
-                                      ? Result<kube::PodView>(Error(Code::kKubeUnavailable,
-                                                                    "no Kubernetes client for cluster " + id.cluster()))
-                                      : client->GetPod(id.namespace_(), id.pod_name());
-      if (!pod.ok() && pod.status().code() != Code::kPodNotLive) {
-        if (!cached.has_value()) {
-          // Fail closed (test Gate4RefusesWhenWatchAndApiDown).
-          return Error(Code::kKubeUnavailable, "pod read: " + pod.status().message());
-        }
-        decision = *cached;
-      } else if (!pod.ok()) {
-        decision = pod.status();
-      } else {
-        decision = kube::EvaluatePod(*pod, expect);
-      }
-    }
+    decision = pod.ok() ? kube::EvaluatePod(*pod, expect) : pod.status();
   }
   if (decision.ok()) {
     r.gate = 0;
@@ -704,8 +726,7 @@ net::ServerResponse EdgeService::Rotate(Request& r) {
   }
   const Json& p = *payload;
   if (!p["session"].is_string() || p["session"] != session.id || !p["prev"].is_string() ||
-      p["prev"] != a.proof.jkt() || !p["iat"].is_number_integer() ||
-      std::abs(p["iat"].get<int64_t>() - r.now) > config_.dpop.max_skew_seconds) {
+      p["prev"] != a.proof.jkt() || !IatWithin(p["iat"], r.now, config_.dpop.max_skew_seconds)) {
     return Refuse(r, Error(Code::kDpopInvalid, "rotate pop: session, prev or iat mismatch"));
   }
   const std::string new_jkt = new_key->Thumbprint();

@@ -26,6 +26,7 @@
 #include "crypto/random.h"
 #include "cvs/cvs.h"
 #include "edge/config.h"
+#include "edge/fresh_pods.h"
 #include "edge/gates.h"
 #include "edge/nonce.h"
 #include "edge/pod_monitor.h"
@@ -34,11 +35,6 @@
 #include "store/store.h"
 
 namespace astis::edge {
-
-// KubeClientLookup returns the KubeClient of a registered cluster, or nullptr
-// when none is configured (gate 4 then refuses with kube_unavailable). The
-// returned client is owned by the lookup's provider and outlives the call.
-using KubeClientLookup = std::function<kube::KubeClient*(std::string_view cluster)>;
 
 // EdgeDeps are the injected collaborators; EdgeService borrows them all, so
 // they must outlive it.
@@ -49,10 +45,10 @@ struct EdgeDeps {
   audit::AuditSink* audit = nullptr;
   Clock* clock = nullptr;
   Random* rng = nullptr;
-  // pods, when set, serves gate 4 from its pod watches while they are
-  // healthy (a cache refusal is confirmed by a direct read) and adds the
-  // watch state to /readyz and /metrics; nullptr: every gate 4 check reads
-  // the API directly. Optional.
+  // pods, when set, adds the pod watches' state to /readyz and /metrics.
+  // The watches revoke sessions and invalidate gate-4 confirmations (wired
+  // by RunEdgeProcess through PodMonitor::SetChangeListener); they never
+  // decide gate 4 (PROTOCOL.md §6 gate 4 "Fresh"). Optional.
   PodMonitor* pods = nullptr;
 };
 
@@ -72,11 +68,14 @@ class EdgeService {
   // MetricsText renders the Prometheus text exposition of /metrics.
   std::string MetricsText();
 
+  // fresh_pods is gate 4's source of pod state (docs/edge.md "Gate 4 from
+  // fresh state"); RunEdgeProcess lets the pod watches invalidate it.
+  FreshPods& fresh_pods() { return *fresh_; }
+
  private:
   struct Request;   // per-request state (defined in service.cc)
   struct Authed;    // the outcome of gates 1-3
-  EdgeService(EdgeConfig config, EdgeDeps deps, NonceIssuer nonce)
-      : config_(std::move(config)), deps_(std::move(deps)), nonce_(std::move(nonce)) {}
+  EdgeService(EdgeConfig config, EdgeDeps deps, NonceIssuer nonce);
 
   net::ServerResponse Dispatch(Request& r);
   net::ServerResponse Establish(Request& r);
@@ -87,7 +86,7 @@ class EdgeService {
   Result<Authed> Authenticate(Request& r);
   Result<store::Session> CheckSession(Request& r, const Authed& a, std::string_view session_id, bool allow_ended);
   Status CheckPod(Request& r, const Authed& a);
-  Result<std::vector<ClusterTrust>> Clusters(std::map<std::string, std::string>* modes);
+  Result<std::vector<ClusterTrust>> TrustFor(std::string_view issuer, std::map<std::string, std::string>* modes);
   net::ServerResponse Refuse(Request& r, const Status& status);
   net::ServerResponse Finish(Request& r, net::ServerResponse response);
   void Audit(Request& r);
@@ -97,9 +96,13 @@ class EdgeService {
   EdgeConfig config_;
   EdgeDeps deps_;
   NonceIssuer nonce_;
+  std::unique_ptr<FreshPods> fresh_;
 
   std::mutex mu_;  // guards the caches and metrics below
-  std::map<std::string, std::shared_ptr<const jose::JwkSet>> jwks_cache_;  // by JWKS text
+  // jwks_cache_ holds parsed pinned JWKS by the SHA-256 of their text: a
+  // changed JWKS is a new key, so a re-registration is picked up at once.
+  // Bounded: beyond kMaxCachedJwks it is emptied and refilled on demand.
+  std::map<Sha256Digest, std::shared_ptr<const jose::JwkSet>> jwks_cache_;
   std::map<std::pair<std::string, std::string>, uint64_t> requests_total_;
   std::map<int, uint64_t> gate_refusals_;
   std::vector<uint64_t> duration_buckets_;

@@ -3,6 +3,7 @@
 // in-memory SQLite store, a fake Kubernetes API and the in-process CVS.
 #include "edge/service.h"
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -539,6 +540,27 @@ TEST_F(EdgeServiceTest, RotateWithoutNewKeyProofRefused) {
   EXPECT_EQ(UnwrapOne(session, h.Seal("x")).status, 200);
 }
 
+// The rotation pop's iat is compared without arithmetic on the client's
+// value: the extremes of int64 and of uint64 are refused, not wrapped into
+// the window (UBSan would trap on the old |iat - now|).
+TEST_F(EdgeServiceTest, RotatePopExtremeIatRefused) {
+  const std::string session = h.Establish();
+  Ed25519PrivateKey new_key = Must(Ed25519PrivateKey::Generate(DefaultRandom()));
+  X25519PrivateKey new_recipient = Must(X25519PrivateKey::Generate(DefaultRandom()));
+  const std::string old_jkt = jose::Jwk::FromEd25519Public(h.pod_dpop->public_key()).Thumbprint();
+  const std::vector<Json> extremes = {Json(std::numeric_limits<int64_t>::min()),
+                                      Json(std::numeric_limits<int64_t>::max()),
+                                      Json(std::numeric_limits<uint64_t>::max()),
+                                      Json(static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1),
+                                      Json(kNow + 0.5)};
+  for (const Json& iat : extremes) {
+    const std::string pop = jose::SignCompactJws(
+        Json{{"alg", "EdDSA"}}, DumpJson(Json{{"session", session}, {"prev", old_jkt}, {"iat", iat}}), new_key);
+    ExpectRefused(h.Send(RotateCall(h, session, new_key, new_recipient, pop)), 401, "dpop_invalid");
+  }
+  EXPECT_EQ(UnwrapOne(session, h.Seal("x")).status, 200);  // the pin did not move
+}
+
 TEST_F(EdgeServiceTest, DeleteEndsSession) {
   const std::string session = h.Establish();
   Call del;
@@ -625,6 +647,41 @@ TEST_F(EdgeServiceTest, TagOnlyImage) {
   kube::PodView p = EdgeHarness::GoodPod();
   p.container_statuses[0].image_id = "registry.example.com/app:1.0";
   ExpectPodRefused(p, "image_not_allowed");
+}
+
+// PROTOCOL.md §6 gate 4: spec.serviceAccountName equals the token's
+// ServiceAccount (a token of one SA presented for a pod that runs as another).
+TEST_F(EdgeServiceTest, PodServiceAccountMismatch) {
+  kube::PodView p = EdgeHarness::GoodPod();
+  p.service_account = "other-sa";
+  ExpectPodRefused(p, "pod_not_live");
+}
+
+// PROTOCOL.md §6 gate 4: container names are unique across the pod.
+TEST_F(EdgeServiceTest, PodDuplicateContainerNames) {
+  kube::PodView p = EdgeHarness::GoodPod();
+  p.ephemeral_containers.push_back({"app", "registry.example.com/app:1.0"});
+  p.ephemeral_container_statuses.push_back({"app", "registry.example.com/app:1.0",
+                                           "registry.example.com/app@" + testing::kGoodDigest});
+  ExpectPodRefused(p, "image_not_allowed");
+}
+
+// Gate 2 finds the cluster by a keyed lookup of the token's issuer, and a
+// re-registered JWKS takes effect on the next request (the parsed JWKS are
+// cached by the hash of their text).
+TEST_F(EdgeServiceTest, TrustAnchorsFollowReRegistration) {
+  h.Establish();
+  store::Cluster c = Must(h.store->GetCluster(kCluster));
+  const std::string old_jwks = c.jwks_json;
+  c.jwks_json = DumpJson(testing::Jwks(*h.other, "other-1"));  // rotate to a key the pod's token is not signed by
+  ASSERT_TRUE(h.store->PutCluster(c).ok());
+  ExpectRefused(h.Send(h.EstablishCall()), 401, "token_invalid");
+  c.jwks_json = old_jwks;
+  ASSERT_TRUE(h.store->PutCluster(c).ok());
+  EXPECT_EQ(h.Send(h.EstablishCall()).status, 201);
+  // Removing the cluster removes the trust at once.
+  ASSERT_TRUE(h.store->DeleteCluster(kCluster).ok());
+  ExpectRefused(h.Send(h.EstablishCall()), 401, "token_invalid");
 }
 
 TEST_F(EdgeServiceTest, NoWorkloadIsImageNotAllowed) {
@@ -768,6 +825,35 @@ TEST_F(EdgeServiceTest, RecipientNotX25519BadRequest) {
   ExpectRefused(h.Send(c), 400, "bad_request");
 }
 
+// PROTOCOL.md §4.1, RFC 7748 §6.1, RFC 9180 §7.1.4: a recipient whose X25519
+// output is all zero for every private key (the low-order points and their
+// non-canonical encodings) is refused at establish with 400, not discovered
+// later as a 503 cvs_unavailable from the CVS.
+TEST_F(EdgeServiceTest, RecipientLowOrderBadRequest) {
+  const std::vector<std::string> low_order_hex = {
+      std::string(64, '0'),                                                  // 0
+      "0100000000000000000000000000000000000000000000000000000000000000",    // 1
+      "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",    // order 8
+      "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",    // order 8
+      "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",    // p - 1 (order 2)
+      "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",    // p (non-canonical 0)
+      "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",    // p + 1 (non-canonical 1)
+      "0000000000000000000000000000000000000000000000000000000000000080",    // 0 with bit 255 set
+  };
+  for (const std::string& hex : low_order_hex) {
+    Call c = h.EstablishCall();
+    Json jwk{{"kty", "OKP"}, {"crv", "X25519"}, {"x", B64uEncode(Must(HexDecode(hex)))}};
+    c.body = DumpJson(Json{{"recipient", jwk}});
+    ExpectRefused(h.Send(c), 400, "bad_request");
+  }
+  EXPECT_EQ(h.cvs->calls(), 0);
+  // Not 32 bytes.
+  Call c = h.EstablishCall();
+  c.body = DumpJson(Json{{"recipient", Json{{"kty", "OKP"}, {"crv", "X25519"}, {"x", B64uEncode(std::vector<uint8_t>(31, 9))}}}});
+  ExpectRefused(h.Send(c), 400, "bad_request");
+  h.Establish();  // a real key still works
+}
+
 TEST_F(EdgeServiceTest, BodyTooLarge) {
   Call c = h.EstablishCall();
   c.body = "{\"recipient\":\"" + std::string(static_cast<size_t>(h.config.limits.max_body_bytes), 'a') + "\"}";
@@ -843,9 +929,6 @@ TEST_F(EdgeServiceTest, HealthzReadyzMetrics) {
   EXPECT_EQ(h.service->Handle(req).status, 200);
   req.path = req.target = "/readyz";
   EXPECT_EQ(h.service->Handle(req).status, 200);
-  h.kube_other.SetUnavailable(true);
-  EXPECT_EQ(h.service->Handle(req).status, 503);
-  h.kube_other.SetUnavailable(false);
   h.cvs->SetDown(true);
   EXPECT_EQ(h.service->Handle(req).status, 503);
   h.cvs->SetDown(false);
@@ -862,6 +945,36 @@ TEST_F(EdgeServiceTest, HealthzReadyzMetrics) {
   EXPECT_NE(m.body.find("astis_gate_refusals_total{gate=\"3\"} 1"), std::string::npos);
   EXPECT_NE(m.body.find("astis_active_sessions 1"), std::string::npos);
   EXPECT_NE(m.body.find("astis_request_duration_seconds_count"), std::string::npos);
+  EXPECT_NE(m.body.find("astis_gate4_api_reads_total{cluster=\"prod-eu1\"}"), std::string::npos) << m.body;
+}
+
+// PROTOCOL.md §4.5 (1.1): one cluster's API outage is reported in /readyz's
+// body and in metrics but never makes the edge unready, and /readyz makes no
+// request to any API server. Until 1.1, HealthzReadyzMetrics asserted 503
+// while a cluster was down.
+TEST_F(EdgeServiceTest, ReadyzIgnoresClusterOutage) {
+  net::ServerRequest req;
+  req.method = "GET";
+  req.path = req.target = "/readyz";
+  h.kube_main.SetUnavailable(true);
+  h.kube_other.SetUnavailable(true);
+  ExpectRefused(h.Send(h.EstablishCall()), 503, "kube_unavailable");  // gate 4 learns the API is down
+  const size_t calls_main = h.kube_main.get_pod_calls(), calls_other = h.kube_other.get_pod_calls();
+  auto ready = h.service->Handle(req);
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  Json body = Must(ParseJson(ready.body));
+  EXPECT_EQ(body["status"], "ready");
+  EXPECT_EQ(body["checks"]["cluster/" + std::string(kCluster)], "unavailable") << ready.body;
+  EXPECT_EQ(body["checks"]["cluster/" + std::string(testing::kOtherCluster)], "unknown") << ready.body;
+  EXPECT_EQ(h.kube_main.get_pod_calls(), calls_main);  // no fan-out
+  EXPECT_EQ(h.kube_other.get_pod_calls(), calls_other);
+  req.path = req.target = "/metrics";
+  const std::string m = h.service->Handle(req).body;
+  EXPECT_NE(m.find("astis_cluster_api_up{cluster=\"prod-eu1\"} 0"), std::string::npos) << m;
+  h.kube_main.SetUnavailable(false);
+  h.Establish();
+  req.path = req.target = "/readyz";
+  EXPECT_EQ(Must(ParseJson(h.service->Handle(req).body))["checks"]["cluster/" + std::string(kCluster)], "ok");
 }
 
 }  // namespace

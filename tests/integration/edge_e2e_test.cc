@@ -182,6 +182,12 @@ class EdgeE2eTest : public ::testing::Test {
     config.cvs.mode = o.remote_cvs ? edge::CvsMode::kRemote : edge::CvsMode::kEmbedded;
     config.cvs.url = o.remote_cvs ? CvsUrl() : "";
     config.audit_log = AuditPath();
+    // Every gate-4 decision reads the API (bound 0) and a failed read opens
+    // no fail-fast window: these tests change the API between requests at
+    // one fake instant. The bound and the window themselves are tested in
+    // gate4_freshness_test and fresh_pods_test.
+    config.gate4.max_staleness_ms = 0;
+    config.gate4.retry_ms = 0;
     edge::EdgeDeps deps;
     deps.store = store_.get();
     deps.kube = [this](std::string_view cluster) -> kube::KubeClient* {
@@ -442,7 +448,7 @@ TEST_F(EdgeE2eTest, KubeApiStandinAnswersLikeKubeApiserver) {
   kube::PodView pod = Must(kube::ParsePod(ok.body));
   EXPECT_EQ(pod.uid, kUid);
   EXPECT_EQ(pod.init_containers.size(), 2u);
-  EXPECT_TRUE(kube::EvaluatePod(pod, kube::PodExpectation{kNs, kPod, kUid, {kAppDigest}}).ok());
+  EXPECT_TRUE(kube::EvaluatePod(pod, kube::PodExpectation{kNs, kPod, kUid, {kAppDigest}, kSa}).ok());
 }
 
 TEST_F(EdgeE2eTest, RoundTripEmbeddedCvsRs256) {
@@ -500,8 +506,10 @@ TEST_F(EdgeE2eTest, KubeApiDownIsKubeUnavailable) {
 
   kube_->Stop();
   ExpectRefused(Unwrap(session, values), 503, "kube_unavailable");  // fail closed
+  // PROTOCOL.md §4.5 (1.1): one cluster's outage is reported, not a reason
+  // to be unready (until 1.1 this asserted 503).
   net::HttpResponse ready = Send("GET", "/readyz", "");
-  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.status, 200);
   EXPECT_EQ(Must(ParseJson(ready.body))["checks"][std::string("cluster/") + kCluster], "unavailable") << ready.body;
 
   // The API comes back on the same port; the same edge and session recover.
@@ -569,7 +577,10 @@ TEST_F(EdgeE2eTest, WrongBearerTokenToKubeIsKubeUnavailable) {
   ASSERT_NO_FATAL_FAILURE(StartWorld({.wrong_kube_token = true}));
   ExpectRefused(Send("POST", "/v1/sessions", EstablishBody()), 503, "kube_unavailable");
   EXPECT_GE(kube_->unauthorized(), 1);  // the API refused the edge's credential
-  EXPECT_EQ(Send("GET", "/readyz", "").status, 503);
+  // Reported in the body, not unready (PROTOCOL.md §4.5 1.1; until 1.1: 503).
+  net::HttpResponse ready = Send("GET", "/readyz", "");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(Must(ParseJson(ready.body))["checks"][std::string("cluster/") + kCluster], "unavailable") << ready.body;
   EXPECT_TRUE(HasLine(AuditLines(AuditPath()), "session.establish", "deny", "kube_unavailable"));
 }
 

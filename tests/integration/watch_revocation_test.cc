@@ -201,6 +201,12 @@ class WatchRevocationTest : public ::testing::Test {
     config.store.path = dir_ + "/edge.db";
     config.cvs.mode = edge::CvsMode::kEmbedded;
     config.audit_log = AuditPath();
+    // Every gate-4 decision reads the API (bound 0) and a failed read opens
+    // no fail-fast window: these tests change the API between requests at
+    // one fake instant. The bound and the window themselves are tested in
+    // gate4_freshness_test and fresh_pods_test.
+    config.gate4.max_staleness_ms = 0;
+    config.gate4.retry_ms = 0;
     edge::EdgeDeps deps;
     deps.store = store_.get();
     deps.kube = [this](std::string_view name) -> kube::KubeClient* { return kube_clients_->Get(name); };
@@ -519,27 +525,23 @@ TEST_F(WatchRevocationTest, PodReplacedNewUidRevokesWithinOneSecond) {
   EXPECT_EQ(OpenOne(Unwrap(fresh, value), fresh, value), "until-replaced");
 }
 
-// While the watch is healthy, gate 4 is served from its cache: N
-// establishments and unwraps make no GET of the pod on the API.
-TEST_F(WatchRevocationTest, WatchHealthyServesGate4WithoutApiReads) {
-  ASSERT_NO_FATAL_FAILURE(StartWorld(/*start_watch=*/false));
-  // Control: with no watch, one establishment reads the pod from the API, so
-  // the counter below does see gate 4's direct reads.
-  const int cold = PodGets();
-  ASSERT_FALSE(Establish().empty());
-  EXPECT_GE(PodGets(), cold + 1);
-
-  ASSERT_NO_FATAL_FAILURE(StartWatch());
+// PROTOCOL.md §6 gate 4 "Fresh": a healthy watch does not replace the API
+// read a decision rests on (a stalled stream can look healthy for minutes;
+// gate4_freshness_test attacks exactly that). Until protocol 1.1 this test
+// was WatchHealthyServesGate4WithoutApiReads and asserted zero pod GETs.
+// This world's bound is 0, so every establishment and unwrap reads.
+TEST_F(WatchRevocationTest, WatchHealthyDoesNotReplaceApiReads) {
+  ASSERT_NO_FATAL_FAILURE(StartWorld());
   const int before = PodGets();
   const int requests_before = kube_->requests();
   constexpr int kN = 10;
-  const capsule::SealedValue value = Seal("from-the-cache");
+  const capsule::SealedValue value = Seal("fresh-each-time");
   for (int i = 0; i < kN; ++i) {
     const std::string session = Establish();
     ASSERT_FALSE(session.empty());
-    EXPECT_EQ(OpenOne(Unwrap(session, value), session, value), "from-the-cache");
+    EXPECT_EQ(OpenOne(Unwrap(session, value), session, value), "fresh-each-time");
   }
-  EXPECT_EQ(PodGets(), before) << kN << " establishments + unwraps read the pod from the API";
+  EXPECT_EQ(PodGets(), before + 2 * kN) << "each decision must rest on its own API read";
   std::printf("[watch-revocation] %d establishments + %d unwraps: %d pod GETs, %d API requests in all\n", kN, kN,
               PodGets() - before, kube_->requests() - requests_before);
   EXPECT_TRUE(WatchHealthy()) << WatchStateText();
@@ -569,7 +571,9 @@ TEST_F(WatchRevocationTest, WatchDownFallsBackToDirectReadThenFailsClosed) {
               static_cast<long long>(std::chrono::duration_cast<milliseconds>(SteadyClock::now() - up).count()));
   const int before = PodGets();
   EXPECT_FALSE(Establish().empty());
-  EXPECT_EQ(PodGets(), before);  // served from the recovered watch again
+  // Gate 4 reads the API, watch or no watch (PROTOCOL.md §6 "Fresh"; until
+  // protocol 1.1 this asserted no read: "served from the recovered watch").
+  EXPECT_EQ(PodGets(), before + 1);
 }
 
 }  // namespace

@@ -173,6 +173,11 @@ class EdgeHarness {
     config.store.path = ":memory:";
     config.cvs.org_keys = "unused.json";
     config.audit_log = "unused.log";
+    // Every gate-4 decision reads the fake API (staleness 0) and a failed
+    // read does not open a fail-fast window, so each test sees its pod and
+    // API edits at once; FreshPods' own tests cover the bound and windows.
+    config.gate4.max_staleness_ms = 0;
+    config.gate4.retry_ms = 0;
     MakeService();
   }
 
@@ -198,6 +203,7 @@ class EdgeHarness {
     p.ns = kNs;
     p.uid = kUid;
     p.phase = "Running";
+    p.service_account = kSa;
     p.containers.push_back({"app", "registry.example.com/app:1.0"});
     p.container_statuses.push_back({"app", "registry.example.com/app:1.0", "registry.example.com/app@" + kGoodDigest});
     return p;
@@ -302,7 +308,7 @@ class EdgeHarness {
   std::unique_ptr<Ed25519PrivateKey> pod_dpop;
   std::unique_ptr<X25519PrivateKey> pod_recipient;
   EdgeConfig config;
-  PodMonitor* pods = nullptr;  // set, then MakeService(), to serve gate 4 from watches
+  PodMonitor* pods = nullptr;  // set, then MakeService(), to report watches in /readyz and /metrics
   std::unique_ptr<EdgeService> service;
 };
 
