@@ -1071,6 +1071,29 @@ TEST_F(AttackTest, PodNotRunning) {
   ExpectAudit("session.establish", "deny", "pod_not_live", 4);
 }
 
+// Protocol 1.1 §6 gate 4: the pod must run as the token's ServiceAccount.
+TEST_F(AttackTest, PodRunsAsAnotherServiceAccount) {
+  ASSERT_NO_FATAL_FAILURE(StartWorld());
+  Json pod = Must(kube_->GetPod(kNs, kPod));
+  pod["spec"]["serviceAccountName"] = "someone-else";
+  MustOk(kube_->PutPod(pod));
+  ExpectRefused(Send("POST", "/v1/sessions", EstablishBody()), 403, "pod_not_live");
+  ExpectAudit("session.establish", "deny", "pod_not_live", 4);
+}
+
+// Protocol 1.1 §6 gate 4: a container name repeated across the lists (an
+// ephemeral container shadowing the app container) is refused.
+TEST_F(AttackTest, DuplicateContainerNames) {
+  ASSERT_NO_FATAL_FAILURE(StartWorld());
+  Json pod = Must(kube_->GetPod(kNs, kPod));
+  Json app = pod["spec"]["containers"][0];
+  pod["spec"]["ephemeralContainers"] = Json::array({app});
+  Json status = pod["status"]["containerStatuses"][0];
+  pod["status"]["ephemeralContainerStatuses"] = Json::array({status});
+  MustOk(kube_->PutPod(pod));
+  ExpectRefused(Send("POST", "/v1/sessions", EstablishBody()), 403, "image_not_allowed");
+}
+
 TEST_F(AttackTest, PodTerminating) {
   ASSERT_NO_FATAL_FAILURE(StartWorld());
   const std::string session = Establish();
@@ -1324,6 +1347,18 @@ TEST_F(AttackTest, RecipientNotAPublicX25519Jwk) {
   with_d["d"] = B64uEncode(Must(RandomBytes(32)));
   const Json ed = ProofHeader(*dpop_)["jwk"];
   for (const Json& r : {with_d, ed}) {
+    ExpectRefused(Send("POST", "/v1/sessions", DumpJson(Json{{"recipient", r}})), 400, "bad_request");
+  }
+}
+
+// Protocol 1.1 §4.1: a low-order recipient (every X25519 output all zero)
+// is a client error at establish, not a later cvs_unavailable.
+TEST_F(AttackTest, RecipientLowOrderPoint) {
+  ASSERT_NO_FATAL_FAILURE(StartWorld());
+  for (const char* hex : {"0000000000000000000000000000000000000000000000000000000000000000",
+                          "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+                          "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"}) {
+    const Json r{{"kty", "OKP"}, {"crv", "X25519"}, {"x", B64uEncode(Must(HexDecode(hex)))}};
     ExpectRefused(Send("POST", "/v1/sessions", DumpJson(Json{{"recipient", r}})), 400, "bad_request");
   }
 }
