@@ -94,11 +94,14 @@ void TcpRelay::Run() {
     if (close_all_.exchange(false)) {
       for (Pipe& p : pipes) Close(p);
     }
+    std::erase_if(pipes, [](const Pipe& p) { return p.dead; });
     const bool frozen = frozen_;
+    // fds[1 + 2i], fds[2 + 2i] are pipes[i]'s two ends, for the pipes that
+    // exist now; a connection accepted below is polled from the next round.
+    const size_t polled = pipes.size();
     std::vector<pollfd> fds;
     fds.push_back({listen_fd_, POLLIN, 0});
     for (Pipe& p : pipes) {
-      if (p.dead) continue;
       // Frozen: watch nothing but the listener; the sockets stay open and
       // unread, so both ends see silence (no FIN, no RST).
       short c = 0, u = 0;
@@ -136,11 +139,10 @@ void TcpRelay::Run() {
       }
     }
     if (!frozen) {
-      size_t i = 1;
-      for (Pipe& p : pipes) {
-        if (p.dead) continue;
-        const pollfd& c = fds[i++];
-        const pollfd& u = fds[i++];
+      for (size_t k = 0; k < polled; ++k) {
+        Pipe& p = pipes[k];
+        const pollfd& c = fds[1 + 2 * k];
+        const pollfd& u = fds[2 + 2 * k];
         bool ok = true;
         if (c.revents & (POLLIN | POLLHUP | POLLERR)) ok = ReadInto(p.client, p.to_upstream) && ok;
         if (u.revents & (POLLIN | POLLHUP | POLLERR)) ok = ReadInto(p.upstream, p.to_client) && ok;
@@ -154,7 +156,6 @@ void TcpRelay::Run() {
         }
       }
     }
-    std::erase_if(pipes, [](const Pipe& p) { return p.dead; });
   }
   for (Pipe& p : pipes) Close(p);
 }
