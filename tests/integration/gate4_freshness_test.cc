@@ -456,7 +456,10 @@ TEST_F(Gate4FreshnessTest, FrozenClusterDoesNotStallAnother) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   std::printf("[gate4-freshness] sanitizer build: p99 ratio printed, not asserted\n");
 #else
-  EXPECT_LE(p99_f, 2.0 * p99_u) << "cluster B's p99 more than doubled while cluster A was frozen";
+  // 2x, plus 3 ms of slack for scheduler noise when ctest runs other suites
+  // on the same 2 cores (a thread held by the frozen cluster costs ~1 s, so
+  // a real regression is far above this).
+  EXPECT_LE(p99_f, 2.0 * p99_u + 3.0) << "cluster B's p99 more than doubled while cluster A was frozen";
 #endif
 }
 
