@@ -1,5 +1,6 @@
-// Capsule microbenchmarks: what the CVS parses per capsule (PROTOCOL.md
-// §3.1) and the SDK per sealed value (§3), plus the CVS's whole per-capsule
+// Capsule microbenchmarks: what the CVS parses per capsule
+// (docs/sealed-value-format.md "The capsule") and the SDK per sealed value
+// ("Shape"), plus the CVS's whole per-capsule
 // work: parse, open with the org key, rewrap to the pod.
 #include <benchmark/benchmark.h>
 

@@ -95,7 +95,7 @@ void BM_Ed25519Verify(benchmark::State& state) {
 }
 BENCHMARK(BM_Ed25519Verify);
 
-// HPKE with a 32-byte DEK, info and aad sized like a capsule (PROTOCOL.md §3.1).
+// HPKE with a 32-byte DEK, info and aad sized like a capsule (docs/sealed-value-format.md "The capsule").
 void BM_HpkeSealBase(benchmark::State& state) {
   const auto skR = Must(X25519PrivateKey::Generate(DefaultRandom()));
   const auto dek = RandomBytes(32), info = RandomBytes(16), aad = RandomBytes(64);

@@ -1,5 +1,5 @@
 // JOSE microbenchmarks: the per-request verification cost on the edge
-// (DESIGN.md "Performance model"): one RS256 or ES256 ServiceAccount token
+// (docs/performance.md "The crypto floor"): one RS256 or ES256 ServiceAccount token
 // verify plus one EdDSA DPoP proof verify, and pinned-JWKS parsing.
 #include <string>
 

@@ -1,5 +1,5 @@
-// MeasureCryptoFloor: the primitives of DESIGN.md's performance model, timed
-// with the same calls the edge and CVS make (jose::VerifyJws, Ed25519Verify,
+// MeasureCryptoFloor: the primitives of docs/performance.md "The crypto
+// floor", timed with the same calls the edge and CVS make (jose::VerifyJws, Ed25519Verify,
 // HpkeOpenBase / HpkeSealBase with a capsule-sized aad and a 32-byte DEK).
 #include "load/crypto_floor.h"
 

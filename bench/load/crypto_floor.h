@@ -1,4 +1,4 @@
-// The crypto floor of DESIGN.md "Performance model", measured on this
+// The crypto floor (docs/performance.md "The crypto floor"), measured on this
 // machine in the same run as the load: the server-side primitive costs of
 // one establishment and one unwrap. Benchmark tool; docs/performance.md.
 #pragma once
