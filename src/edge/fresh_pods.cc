@@ -76,9 +76,8 @@ Result<kube::PodView> FreshPods::Read(std::string_view cluster, std::string_view
     ++c.waiting;
     const bool finished = flight->cv.wait_for(lock, std::chrono::milliseconds(options_.api_timeout_ms),
                                               [&flight] { return flight->done; });
-    ClusterCounters& after = clusters_[std::get<0>(key)];  // map nodes are stable; re-find for clarity
-    --after.waiting;
-    if (!finished) return Shed(after, "timed out waiting for the cluster's API");
+    --c.waiting;
+    if (!finished) return Shed(c, "timed out waiting for the cluster's API");
     return flight->result;
   }
 
@@ -106,21 +105,21 @@ Result<kube::PodView> FreshPods::Read(std::string_view cluster, std::string_view
   }
 
   lock.lock();
-  ClusterCounters& cc = clusters_[std::get<0>(key)];
-  --cc.waiting;
-  cc.in_flight_since.erase(cc.in_flight_since.find(sent_steady));
+  // c is still valid: clusters_ never erases a node.
+  --c.waiting;
+  c.in_flight_since.erase(c.in_flight_since.find(sent_steady));
   const int64_t end = clock_.NowUnixMillis();
   if (IsAnswer(result)) {
-    cc.known = true;
-    cc.up = true;
-    cc.last_ok_ms = std::max(cc.last_ok_ms, flight->started_ms);
-    cc.fail_fast_until_ms = 0;
+    c.known = true;
+    c.up = true;
+    c.last_ok_ms = std::max(c.last_ok_ms, flight->started_ms);
+    c.fail_fast_until_ms = 0;
   } else if (result.status().code() == Code::kKubeUnavailable && client != nullptr) {
-    cc.known = true;
-    cc.up = false;
-    ++cc.failures;
-    cc.last_failure_ms = end;
-    if (options_.retry_ms > 0) cc.fail_fast_until_ms = end + options_.retry_ms;
+    c.known = true;
+    c.up = false;
+    ++c.failures;
+    c.last_failure_ms = end;
+    if (options_.retry_ms > 0) c.fail_fast_until_ms = end + options_.retry_ms;
   }
   // The entry may have been invalidated (a watch saw a change while the
   // read was in flight) or evicted: only a still-current flight is cached.

@@ -146,6 +146,8 @@ class FreshPods {
 
   mutable std::mutex mu_;  // guards everything below
   std::map<Key, Entry> entries_;
+  // clusters_ only grows (one node per registered cluster a request named),
+  // so a reference to a node stays valid across unlocks.
   std::map<std::string, ClusterCounters, std::less<>> clusters_;
   uint64_t reused_ = 0;
 };
