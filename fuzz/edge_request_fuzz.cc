@@ -136,12 +136,7 @@ struct World {
     config.store.path = ":memory:";
     config.cvs.org_keys = "unused.json";
     config.audit_log = "unused.log";
-    // Every gate-4 decision reads the API (bound 0) and a failed read opens
-    // no fail-fast window: these tests change the API between requests at
-    // one fake instant. The bound and the window themselves are tested in
-    // gate4_freshness_test and fresh_pods_test.
-    config.gate4.max_staleness_ms = 0;
-    config.gate4.retry_ms = 0;
+    edge::testing::ReadEveryGate4Decision(config);  // deterministic: every input decides from a fresh read
     // The fixed clock never leaves the rate window: lift the limits so the
     // fuzzer keeps reaching gate 3 and beyond (rate limiting has unit tests).
     config.limits.rate_per_api_key_per_minute = int64_t{1} << 40;

@@ -277,12 +277,7 @@ class CanaryTest : public ::testing::Test {
     config.store.path = dir_ + "/edge.db";
     config.cvs.mode = remote_cvs ? edge::CvsMode::kRemote : edge::CvsMode::kEmbedded;
     config.audit_log = dir_ + "/audit.log";
-    // Every gate-4 decision reads the API (bound 0) and a failed read opens
-    // no fail-fast window: these tests change the API between requests at
-    // one fake instant. The bound and the window themselves are tested in
-    // gate4_freshness_test and fresh_pods_test.
-    config.gate4.max_staleness_ms = 0;
-    config.gate4.retry_ms = 0;
+    edge::testing::ReadEveryGate4Decision(config);  // these tests edit the API between requests at one instant
     edge::EdgeDeps deps;
     deps.store = store_.get();
     deps.kube = [this](std::string_view cluster) -> kube::KubeClient* {

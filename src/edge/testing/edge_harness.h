@@ -173,11 +173,7 @@ class EdgeHarness {
     config.store.path = ":memory:";
     config.cvs.org_keys = "unused.json";
     config.audit_log = "unused.log";
-    // Every gate-4 decision reads the fake API (staleness 0) and a failed
-    // read does not open a fail-fast window, so each test sees its pod and
-    // API edits at once; FreshPods' own tests cover the bound and windows.
-    config.gate4.max_staleness_ms = 0;
-    config.gate4.retry_ms = 0;
+    ReadEveryGate4Decision(config);  // each test sees its pod and API edits at once
     MakeService();
   }
 

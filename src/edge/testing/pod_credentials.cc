@@ -89,6 +89,11 @@ Result<net::HttpResponse> SendPodRequest(net::HttpsClient& http, const PodCreden
   return resp;
 }
 
+void ReadEveryGate4Decision(EdgeConfig& config) {
+  config.gate4.max_staleness_ms = 0;
+  config.gate4.retry_ms = 0;
+}
+
 bool AsksForDpopNonce(const net::HttpResponse& resp) {
   return resp.status == 401 && resp.Header("WWW-Authenticate").value_or("") == "DPoP error=\"use_dpop_nonce\"";
 }

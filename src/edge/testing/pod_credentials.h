@@ -17,6 +17,7 @@
 #include "crypto/ed25519.h"
 #include "crypto/public_key.h"
 #include "crypto/random.h"
+#include "edge/config.h"
 #include "edge/gates.h"
 #include "net/https_client.h"
 #include "store/store.h"
@@ -89,5 +90,12 @@ Result<net::HttpResponse> SendPodRequest(net::HttpsClient& http, const PodCreden
 // AsksForDpopNonce: the edge refused for want of a (fresh) nonce and the
 // client should retry once with the DPoP-Nonce it sent (RFC 9449 §8).
 bool AsksForDpopNonce(const net::HttpResponse& resp);
+
+// ReadEveryGate4Decision makes every gate-4 decision read the API
+// (gate4.max_staleness_ms 0) and a failed read open no fail-fast window
+// (gate4.retry_ms 0), for test worlds that change the API between requests
+// at one fake instant. The bound and the window themselves are tested in
+// fresh_pods_test and gate4_freshness_test.
+void ReadEveryGate4Decision(EdgeConfig& config);
 
 }  // namespace astis::edge::testing
