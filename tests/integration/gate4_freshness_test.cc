@@ -36,6 +36,7 @@
 #include "common/json.h"
 #include "common/testing/files.h"
 #include "common/testing/must.h"
+#include "common/testing/poll.h"
 #include "crypto/ed25519.h"
 #include "crypto/random.h"
 #include "crypto/x25519.h"
@@ -63,6 +64,7 @@ namespace {
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 using test::Must;
+using test::PollUntil;
 using test::WriteFile;
 
 constexpr int64_t kNow = 1'800'000'000;
@@ -75,15 +77,6 @@ constexpr char kPodShape[] = "kubernetes/pod-sidecar-containerd-digest.json";
 const std::string kAppDigest = "sha256:cd2438ba5730cd67f3f400a7726f756bce34124d65a60e7509721a70cdb9ea26";
 const std::string kDebugDigest = "sha256:2d4c53f188e6cb84bc17c5e6629ab78ec4e1a7513acfa4c364d3018beacd9277";
 constexpr int64_t kApiTimeoutMs = 1000;
-
-bool PollUntil(const std::function<bool()>& done, milliseconds deadline = milliseconds(10000)) {
-  const auto end = SteadyClock::now() + deadline;
-  while (SteadyClock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  return done();
-}
 
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;

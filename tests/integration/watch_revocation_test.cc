@@ -38,6 +38,7 @@
 #include "common/json.h"
 #include "common/testing/files.h"
 #include "common/testing/must.h"
+#include "common/testing/poll.h"
 #include "crypto/ed25519.h"
 #include "crypto/public_key.h"
 #include "crypto/random.h"
@@ -88,19 +89,9 @@ constexpr milliseconds kRevocationBudget{1000};
 constexpr milliseconds kWaitDeadline{10000};
 
 using test::Must;
+using test::PollUntil;
 using test::ReadFile;
 using test::WriteFile;
-
-// PollUntil calls done until it is true or deadline passes; returns whether
-// it became true. The 1 ms pause only yields the CPU between checks.
-bool PollUntil(const std::function<bool()>& done, milliseconds deadline = kWaitDeadline) {
-  const auto end = SteadyClock::now() + deadline;
-  while (SteadyClock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return done();
-}
 
 class WatchRevocationTest : public ::testing::Test {
  protected:
@@ -201,12 +192,7 @@ class WatchRevocationTest : public ::testing::Test {
     config.store.path = dir_ + "/edge.db";
     config.cvs.mode = edge::CvsMode::kEmbedded;
     config.audit_log = AuditPath();
-    // Every gate-4 decision reads the API (bound 0) and a failed read opens
-    // no fail-fast window: these tests change the API between requests at
-    // one fake instant. The bound and the window themselves are tested in
-    // gate4_freshness_test and fresh_pods_test.
-    config.gate4.max_staleness_ms = 0;
-    config.gate4.retry_ms = 0;
+    edge::testing::ReadEveryGate4Decision(config);  // these tests edit the API between requests at one instant
     edge::EdgeDeps deps;
     deps.store = store_.get();
     deps.kube = [this](std::string_view name) -> kube::KubeClient* { return kube_clients_->Get(name); };
