@@ -115,15 +115,12 @@ Result<std::pair<X25519PublicKey, std::string>> ParseRecipient(const Json& j) {
 }
 
 // IatWithin reports whether a JSON NumericDate is an integer within
-// [now - skew, now + skew], without overflow for any value a client can send
-// (test RotatePopExtremeIatRefused).
+// [now - skew, now + skew], without overflow for any value a client can
+// send: the same rule as the DPoP iat (jose::PlaceIat; test
+// RotatePopExtremeIatRefused).
 bool IatWithin(const Json& iat, int64_t now, int64_t skew) {
-  if (!iat.is_number_integer()) return false;
-  if (iat.is_number_unsigned() && iat.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) return false;
-  const int64_t v = iat.get<int64_t>();
-  // now is a real clock reading and skew <= 600 (config.cc), so these
-  // bounds cannot overflow; v is never used in arithmetic.
-  return v >= now - skew && v <= now + skew;
+  const std::optional<int64_t> t = jose::IntegerNumericDate(iat);
+  return t.has_value() && jose::PlaceIat(*t, now, skew) == jose::IatPosition::kWithin;
 }
 
 }  // namespace

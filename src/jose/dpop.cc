@@ -237,10 +237,9 @@ Result<VerifiedDpopProof> VerifyDpopProof(std::string_view proof_jwt, const Dpop
   ASTIS_ASSIGN_OR_RETURN(std::string htu, ClaimString(claims, "htu"));
   auto iat_it = claims.find("iat");
   if (iat_it == claims.end() || !iat_it->is_number_integer()) return Invalid("DPoP claim iat missing");
-  if (iat_it->is_number_unsigned() && iat_it->get<uint64_t>() > uint64_t{std::numeric_limits<int64_t>::max()}) {
-    return Invalid("DPoP claim iat out of range");
-  }
-  const int64_t iat = iat_it->get<int64_t>();
+  const std::optional<int64_t> iat_or = IntegerNumericDate(*iat_it);
+  if (!iat_or.has_value()) return Invalid("DPoP claim iat out of range");
+  const int64_t iat = *iat_or;
   // RFC 9449 §4.2 / §11.1: jti has enough entropy, and oversize values are
   // refused (test DpopTest.RejectsShortJti).
   if (jti.size() < kMinJtiLength || jti.size() > kMaxJtiLength) return Invalid("DPoP jti length out of range");
@@ -260,12 +259,10 @@ Result<VerifiedDpopProof> VerifyDpopProof(std::string_view proof_jwt, const Dpop
   // RFC 9449 §4.3 (11): iat within the acceptance window, both directions
   // (tests DpopTest.RejectsStaleIat, DpopTest.RejectsFutureIat). Compared as
   // differences so extreme values cannot overflow.
-  const int64_t skew = expect.max_skew_seconds < 0 ? 0 : expect.max_skew_seconds;
-  if (iat < expect.now && static_cast<uint64_t>(expect.now) - static_cast<uint64_t>(iat) > static_cast<uint64_t>(skew)) {
-    return Invalid("DPoP iat too old");
-  }
-  if (iat > expect.now && static_cast<uint64_t>(iat) - static_cast<uint64_t>(expect.now) > static_cast<uint64_t>(skew)) {
-    return Invalid("DPoP iat in the future");
+  switch (PlaceIat(iat, expect.now, expect.max_skew_seconds)) {
+    case IatPosition::kTooOld: return Invalid("DPoP iat too old");
+    case IatPosition::kInFuture: return Invalid("DPoP iat in the future");
+    case IatPosition::kWithin: break;
   }
 
   // RFC 9449 §4.3 (12): ath equals the hash of the access token
@@ -296,6 +293,21 @@ Result<VerifiedDpopProof> VerifyDpopProof(std::string_view proof_jwt, const Dpop
   }
   // Replay of (jkt, jti) is deliberately not checked here: see dpop.h.
   return DpopVerifierAccess::Make(jwk->Thumbprint(), std::move(jti), iat, std::move(nonce), pk);
+}
+
+std::optional<int64_t> IntegerNumericDate(const Json& value) {
+  if (!value.is_number_integer()) return std::nullopt;
+  if (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t{std::numeric_limits<int64_t>::max()}) {
+    return std::nullopt;
+  }
+  return value.get<int64_t>();
+}
+
+IatPosition PlaceIat(int64_t t, int64_t now, int64_t skew) {
+  const uint64_t bound = static_cast<uint64_t>(skew < 0 ? 0 : skew);
+  if (t < now && static_cast<uint64_t>(now) - static_cast<uint64_t>(t) > bound) return IatPosition::kTooOld;
+  if (t > now && static_cast<uint64_t>(t) - static_cast<uint64_t>(now) > bound) return IatPosition::kInFuture;
+  return IatPosition::kWithin;
 }
 
 std::string DpopHash(std::string_view data) { return B64uEncode(Sha256(data)); }

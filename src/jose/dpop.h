@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/json.h"
 #include "common/status.h"
 #include "crypto/ed25519.h"
 #include "crypto/random.h"
@@ -83,6 +84,17 @@ Result<VerifiedDpopProof> VerifyDpopProof(std::string_view proof_jwt, const Dpop
 // absolute http(s) URI and drops query and fragment. kDpopInvalid when the
 // URI is not an absolute http(s) URI, has userinfo, or bad escapes.
 Result<std::string> NormalizeHtu(std::string_view uri);
+
+// IntegerNumericDate returns value when it is a JSON integer within the
+// int64 range (RFC 7519 §2 NumericDate; only integers are accepted here),
+// otherwise nullopt. Cannot fail.
+std::optional<int64_t> IntegerNumericDate(const Json& value);
+
+// IatPosition says where a time t lies against [now - skew, now + skew]
+// (a negative skew counts as 0), compared as unsigned differences so that
+// no t overflows (RFC 9449 §4.3 (11) for DPoP iat; the rotation pop's iat).
+enum class IatPosition { kWithin, kTooOld, kInFuture };
+IatPosition PlaceIat(int64_t t, int64_t now, int64_t skew);
 
 // DpopHash returns b64u(SHA256(data)): the `ath` of a token or the `bh` of a body.
 std::string DpopHash(std::string_view data);
