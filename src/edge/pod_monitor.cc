@@ -138,7 +138,8 @@ std::string PodMonitor::MetricsText() const {
   const std::vector<WatchState> states = States();
   std::string healthy, restarts, relists, skipped;
   for (const auto& s : states) {
-    const std::string labels = "{cluster=\"" + PrometheusLabel(s.cluster) + "\",namespace=\"" + PrometheusLabel(s.ns) + "\"} ";
+    const std::string labels =
+        "{cluster=\"" + PrometheusLabel(s.cluster) + "\",namespace=\"" + PrometheusLabel(s.ns) + "\"} ";
     healthy += "astis_watch_healthy" + labels + (s.stats.healthy ? "1" : "0") + "\n";
     restarts += "astis_watch_restarts_total" + labels + std::to_string(s.stats.restarts) + "\n";
     relists += "astis_watch_relists_total" + labels + std::to_string(s.stats.relists) + "\n";

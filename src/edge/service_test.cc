@@ -849,7 +849,8 @@ TEST_F(EdgeServiceTest, RecipientLowOrderBadRequest) {
   EXPECT_EQ(h.cvs->calls(), 0);
   // Not 32 bytes.
   Call c = h.EstablishCall();
-  c.body = DumpJson(Json{{"recipient", Json{{"kty", "OKP"}, {"crv", "X25519"}, {"x", B64uEncode(std::vector<uint8_t>(31, 9))}}}});
+  const Json short_x{{"kty", "OKP"}, {"crv", "X25519"}, {"x", B64uEncode(std::vector<uint8_t>(31, 9))}};
+  c.body = DumpJson(Json{{"recipient", short_x}});
   ExpectRefused(h.Send(c), 400, "bad_request");
   h.Establish();  // a real key still works
 }

@@ -115,7 +115,12 @@ class Gate4FreshnessTest : public ::testing::Test {
     if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
   }
 
-  static std::string RelayUrl(const net::testing::TcpRelay& r) { return "https://127.0.0.1:" + std::to_string(r.port()); }
+  static std::string RelayUrl(const net::testing::TcpRelay& r) {
+    return "https://127.0.0.1:" + std::to_string(r.port());
+  }
+  static std::string EstablishBody(const Cluster& c) {
+    return DumpJson(Json{{"recipient", jose::Jwk::FromX25519Public(c.recipient->public_key()).ToJson()}});
+  }
 
   // StartWorld registers one cluster per name, each behind its own relays,
   // and starts the edge as RunEdgeProcess wires it (2 request threads, the
@@ -251,14 +256,14 @@ class Gate4FreshnessTest : public ::testing::Test {
     return resp;
   }
   void Establish(Cluster& c) {
-    net::HttpResponse r = Send(c, "/v1/sessions",
-                               DumpJson(Json{{"recipient", jose::Jwk::FromX25519Public(c.recipient->public_key()).ToJson()}}));
+    net::HttpResponse r = Send(c, "/v1/sessions", EstablishBody(c));
     ASSERT_EQ(r.status, 201) << r.body;
     c.session = Must(ParseJson(r.body))["session"].get<std::string>();
   }
   net::HttpResponse Unwrap(Cluster& c) {
-    const capsule::SealedValue v = Must(capsule::Seal(*org_public_, capsule::Binding{c.name, kNs, kSa, "db", "password"},
-                                                      AsBytes(std::string_view("fresh")), DefaultRandom(), clock_));
+    const capsule::SealedValue v =
+        Must(capsule::Seal(*org_public_, capsule::Binding{c.name, kNs, kSa, "db", "password"},
+                           AsBytes(std::string_view("fresh")), DefaultRandom(), clock_));
     const std::vector<std::string> caps = {B64uEncode(v.capsule().bytes())};
     return Send(c, "/v1/unwrap", DumpJson(Json{{"session", c.session}, {"capsules", caps}}));
   }
@@ -309,8 +314,7 @@ TEST_F(Gate4FreshnessTest, StalledWatchCannotServeStaleAllow) {
   EXPECT_EQ(r.status, 403) << r.body;
   EXPECT_EQ(ErrCode(r), "image_not_allowed");
   // And a new session for the pod is refused as well.
-  const net::HttpResponse est = Send(c, "/v1/sessions",
-                                     DumpJson(Json{{"recipient", jose::Jwk::FromX25519Public(c.recipient->public_key()).ToJson()}}));
+  const net::HttpResponse est = Send(c, "/v1/sessions", EstablishBody(c));
   EXPECT_EQ(est.status, 403) << est.body;
   c.watch_relay->Thaw();
 }
