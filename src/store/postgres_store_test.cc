@@ -75,6 +75,30 @@ Result<std::unique_ptr<Store>> Open(const std::string& dsn, PostgresOptions opti
   return OpenPostgresStore(Secret(dsn), options);
 }
 
+// OpenConcurrently opens n stores on dsn from n threads released at once, so
+// their migrations race; a store that fails to open is nullptr, with its
+// error recorded as a test failure.
+std::vector<std::unique_ptr<Store>> OpenConcurrently(const std::string& dsn, int n) {
+  std::vector<std::unique_ptr<Store>> opened(static_cast<size_t>(n));
+  std::vector<Status> errors(static_cast<size_t>(n));
+  std::latch start(n);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < n; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      auto r = Open(dsn);
+      if (r.ok()) {
+        opened[static_cast<size_t>(t)] = std::move(r).value();
+      } else {
+        errors[static_cast<size_t>(t)] = r.status();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (const Status& e : errors) EXPECT_TRUE(e.ok()) << e.ToString();
+  return opened;
+}
+
 // QueryInt runs a one-value query over its own libpq connection (checks
 // that the store's own API cannot make).
 int64_t QueryInt(const std::string& dsn, const std::string& sql) {
@@ -189,25 +213,8 @@ TEST(PostgresStoreTest, ConcurrentMigrationFromManyStores) {
   ASTIS_REQUIRE_PG(server);
   const std::string dsn = FreshDatabase(*server);
   constexpr int kThreads = 6;
-  std::vector<std::unique_ptr<Store>> opened(kThreads);
-  std::vector<Status> errors(kThreads);
-  std::latch start(kThreads);
-  std::vector<std::thread> workers;
-  for (int t = 0; t < kThreads; ++t) {
-    workers.emplace_back([&, t] {
-      start.arrive_and_wait();
-      auto r = Open(dsn);
-      if (r.ok()) {
-        opened[static_cast<size_t>(t)] = std::move(r).value();
-      } else {
-        errors[static_cast<size_t>(t)] = r.status();
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
-  for (int t = 0; t < kThreads; ++t) {
-    ASSERT_NE(opened[static_cast<size_t>(t)], nullptr) << errors[static_cast<size_t>(t)].ToString();
-  }
+  std::vector<std::unique_ptr<Store>> opened = OpenConcurrently(dsn, kThreads);
+  for (const auto& store : opened) ASSERT_NE(store, nullptr);
   EXPECT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM schema_migrations"), kPostgresSchemaVersion);
   EXPECT_EQ(QueryInt(dsn, "SELECT MAX(version) FROM schema_migrations"), kPostgresSchemaVersion);
   // Reopening applies nothing again.
@@ -252,25 +259,8 @@ TEST(PostgresStoreTest, UpgradesSchemaV1InPlace) {
   ASSERT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'clusters_by_issuer'"), 0);
 
   constexpr int kReplicas = 4;
-  std::vector<std::unique_ptr<Store>> opened(kReplicas);
-  std::vector<Status> errors(kReplicas);
-  std::latch start(kReplicas);
-  std::vector<std::thread> workers;
-  for (int t = 0; t < kReplicas; ++t) {
-    workers.emplace_back([&, t] {
-      start.arrive_and_wait();
-      auto r = Open(dsn);
-      if (r.ok()) {
-        opened[static_cast<size_t>(t)] = std::move(r).value();
-      } else {
-        errors[static_cast<size_t>(t)] = r.status();
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
-  for (int t = 0; t < kReplicas; ++t) {
-    ASSERT_NE(opened[static_cast<size_t>(t)], nullptr) << errors[static_cast<size_t>(t)].ToString();
-  }
+  std::vector<std::unique_ptr<Store>> opened = OpenConcurrently(dsn, kReplicas);
+  for (const auto& store : opened) ASSERT_NE(store, nullptr);
   EXPECT_EQ(QueryText(dsn, "SELECT version || ' ' || name FROM schema_migrations ORDER BY version"),
             "1 initial schema\n2 index clusters by issuer\n");
   EXPECT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'clusters' AND "
