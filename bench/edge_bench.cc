@@ -88,6 +88,7 @@ struct World {
     p.ns = kNs;
     p.uid = kUid;
     p.phase = "Running";
+    p.service_account = kSa;  // gate 4: the pod runs as the token's ServiceAccount
     p.containers.push_back({"app", "registry.example.com/app@" + kDigest});
     p.container_statuses.push_back({"app", "registry.example.com/app@" + kDigest, "registry.example.com/app@" + kDigest});
     kube.PutPod(p);
