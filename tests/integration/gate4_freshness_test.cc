@@ -396,12 +396,15 @@ TEST_F(Gate4FreshnessTest, FrozenClusterDoesNotStallAnother) {
   std::vector<double> a_ms;
   std::vector<std::string> a_codes;
   // A's pods keep calling in both phases (one client, a short pause).
+  // Only A's requests that start once the freeze is in force are recorded.
+  std::atomic<bool> a_frozen{false};
   std::thread a_load([&] {
     while (!stop) {
+      const bool frozen_at_start = a_frozen;
       const auto t0 = SteadyClock::now();
       net::HttpResponse r = Unwrap(a);
       const double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
-      {
+      if (frozen_at_start) {
         std::lock_guard<std::mutex> lock(a_mu);
         a_ms.push_back(ms);
         a_codes.push_back(ErrCode(r));
@@ -422,12 +425,8 @@ TEST_F(Gate4FreshnessTest, FrozenClusterDoesNotStallAnother) {
   };
   constexpr int kN = 400;  // about 2.5 s per phase: several fail-fast windows
   const std::vector<double> unfrozen = measure_b(kN);
-  {
-    std::lock_guard<std::mutex> lock(a_mu);
-    a_ms.clear();
-    a_codes.clear();
-  }
   a.read_relay->Freeze();
+  a_frozen = true;
   const std::vector<double> frozen = measure_b(kN);
   stop = true;
   a_load.join();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace astis::net::testing {
@@ -82,6 +83,13 @@ Result<std::unique_ptr<TcpRelay>> TcpRelay::Start(std::string upstream_host, uin
   return r;
 }
 
+void TcpRelay::Freeze() {
+  frozen_ = true;
+  // A round that began before the freeze may still move bytes; wait for the
+  // next one (each round polls for at most 20 ms).
+  while (!frozen_seen_ && !stop_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
 TcpRelay::~TcpRelay() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
@@ -96,6 +104,7 @@ void TcpRelay::Run() {
     }
     std::erase_if(pipes, [](const Pipe& p) { return p.dead; });
     const bool frozen = frozen_;
+    if (frozen) frozen_seen_ = true;
     // fds[1 + 2i], fds[2 + 2i] are pipes[i]'s two ends, for the pipes that
     // exist now; a connection accepted below is polled from the next round.
     const size_t polled = pipes.size();

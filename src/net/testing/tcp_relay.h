@@ -33,10 +33,15 @@ class TcpRelay {
   TcpRelay& operator=(const TcpRelay&) = delete;
 
   uint16_t port() const { return port_; }
-  // Freeze / Thaw stop and resume moving bytes (new connections are still
-  // accepted while frozen, and then hang like the others).
-  void Freeze() { frozen_ = true; }
-  void Thaw() { frozen_ = false; }
+  // Freeze stops moving bytes and returns once the relay thread has begun a
+  // round with the freeze in force, so nothing the upstream sends after
+  // Freeze returns reaches the client (new connections are still accepted
+  // while frozen, and then hang like the others). Thaw resumes.
+  void Freeze();
+  void Thaw() {
+    frozen_ = false;
+    frozen_seen_ = false;
+  }
   bool frozen() const { return frozen_; }
   // CloseAll closes every relayed connection (both ends).
   void CloseAll() { close_all_ = true; }
@@ -52,6 +57,7 @@ class TcpRelay {
   std::string upstream_host_;
   uint16_t upstream_port_ = 0;
   std::atomic<bool> frozen_{false};
+  std::atomic<bool> frozen_seen_{false};  // a round began with frozen_ set
   std::atomic<bool> close_all_{false};
   std::atomic<bool> stop_{false};
   std::atomic<int> connections_{0};
