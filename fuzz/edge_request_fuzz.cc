@@ -322,11 +322,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (verbose) std::fprintf(stderr, "edge_request_fuzz: %s %s -> %d %s\n", method.c_str(), req.path.c_str(),
                             resp.status, resp.status >= 300 ? resp.body.c_str() : "");
   const bool success = resp.status >= 200 && resp.status < 300;
-  // Garbage, missing or duplicated credentials never succeed (PROTOCOL.md §6).
+  // Garbage, missing or duplicated credentials never succeed (docs/protocol.md §6).
   if (success && !all_valid) __builtin_trap();
-  // PROTOCOL.md §5: every response carries a current DPoP-Nonce.
+  // docs/protocol.md §5: every response carries a current DPoP-Nonce.
   if (!net::FindHeader(resp.headers, "DPoP-Nonce").has_value()) __builtin_trap();
-  // PROTOCOL.md §7: error bodies carry only a code and a generic message.
+  // docs/protocol.md §7: error bodies carry only a code and a generic message.
   if (resp.status >= 400) CheckErrorShape(resp.body);
   if (resp.body.find(w.api_key_value) != std::string::npos || resp.body.find(w.token) != std::string::npos) {
     __builtin_trap();

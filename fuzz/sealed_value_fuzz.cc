@@ -1,5 +1,5 @@
 // libFuzzer target: untrusted sealed values, capsules and bindings
-// (PROTOCOL.md §3). Every input must be refused or accepted without a crash,
+// (docs/protocol.md §3). Every input must be refused or accepted without a crash,
 // leak or UB; accepted inputs must round-trip exactly.
 #include <algorithm>
 #include <cstddef>

@@ -29,7 +29,7 @@ import (
 	"unsafe"
 )
 
-// Code is an astis_code: 1-19 are the PROTOCOL.md §7 wire codes, 20 and up
+// Code is an astis_code: 1-19 are the docs/protocol.md §7 wire codes, 20 and up
 // are local to the SDK.
 type Code int
 
@@ -168,7 +168,7 @@ func newSecret(s *C.astis_secret) *Secret {
 }
 
 // Get returns the plaintext of secret name (astis_client_get). Errors are
-// *Error: the PROTOCOL.md §7 code when the edge refuses, CodeNotFound,
+// *Error: the docs/protocol.md §7 code when the edge refuses, CodeNotFound,
 // CodeInvalidArgument (bad name, or a closed client), CodeUnavailable, ...
 // The caller owns the Secret and must Release it.
 func (c *Client) Get(name string) (*Secret, error) {

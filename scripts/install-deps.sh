@@ -17,7 +17,7 @@ PACKAGES=(
   golang-go
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  # interoperability client (written only from PROTOCOL.md, no npm deps)
+  # interoperability client (written only from docs/protocol.md, no npm deps)
   nodejs
   # scripts
   python3 openssl procps

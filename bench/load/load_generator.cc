@@ -1,4 +1,4 @@
-// LoadGenerator: N simulated pods speaking PROTOCOL.md §4-5 to an edge.
+// LoadGenerator: N simulated pods speaking docs/protocol.md §4-5 to an edge.
 #include "load/load_generator.h"
 
 #include <algorithm>

@@ -76,7 +76,7 @@ struct BoundPod {
   std::string token;
 };
 
-// EdgeErrorCode returns the PROTOCOL.md §7 error code of an edge error body,
+// EdgeErrorCode returns the docs/protocol.md §7 error code of an edge error body,
 // or "" when the body is not one. Cannot fail.
 std::string EdgeErrorCode(const std::string& body);
 

@@ -4,7 +4,7 @@
  * The SDK turns sealed values ("astis.v1.<capsule>.<iv>.<ciphertext>", from a
  * mounted Secret file or an environment variable) into plaintext, inside an
  * approved, live pod, by asking the ASTIS edge to rewrap each value's data key
- * to a key that exists only in this process's RAM (PROTOCOL.md §4). See
+ * to a key that exists only in this process's RAM (docs/protocol.md §4). See
  * docs/sdk.md.
  *
  * Conventions (every function below follows them):
@@ -50,12 +50,12 @@ extern "C" {
 
 /*
  * astis_code enumerates every outcome. Values are stable ABI. Codes 1-19
- * mirror the wire codes of PROTOCOL.md §7 (astis_code_name returns the wire
+ * mirror the wire codes of docs/protocol.md §7 (astis_code_name returns the wire
  * name); codes 20 and up are local to the SDK.
  */
 typedef enum astis_code {
   ASTIS_OK = 0,
-  /* PROTOCOL.md §7, request-level refusals by the edge. */
+  /* docs/protocol.md §7, request-level refusals by the edge. */
   ASTIS_BAD_REQUEST = 1,
   ASTIS_API_KEY_INVALID = 2,
   ASTIS_TOKEN_INVALID = 3,
@@ -72,7 +72,7 @@ typedef enum astis_code {
   ASTIS_KUBE_UNAVAILABLE = 14,
   ASTIS_CVS_UNAVAILABLE = 15,
   ASTIS_STORE_UNAVAILABLE = 16,
-  /* PROTOCOL.md §7, per-capsule codes of an unwrap result. */
+  /* docs/protocol.md §7, per-capsule codes of an unwrap result. */
   ASTIS_CAPSULE_SCOPE = 17,
   ASTIS_UNKNOWN_KEY = 18,
   ASTIS_CAPSULE_INVALID = 19,
@@ -156,7 +156,7 @@ ASTIS_EXPORT astis_code astis_config_set_secrets_dir(astis_config* config, const
 ASTIS_EXPORT astis_code astis_config_set_env_prefix(astis_config* config, const char* prefix);
 
 /* astis_config_set_rotation_seconds sets how often the DPoP and recipient
- * keys are replaced (PROTOCOL.md §4.3); 0 disables rotation. ASTIS_CONFIG
+ * keys are replaced (docs/protocol.md §4.3); 0 disables rotation. ASTIS_CONFIG
  * when negative. */
 ASTIS_EXPORT astis_code astis_config_set_rotation_seconds(astis_config* config, int64_t seconds);
 
@@ -184,7 +184,7 @@ ASTIS_EXPORT void astis_client_free(astis_client* client);
  * data key: [-._a-zA-Z0-9]+, at most 253 bytes, not "." or ".."). It reads
  * <secrets_dir>/<name>, or else the env var <prefix><NAME>, unwraps the data
  * key at the edge and decrypts locally. The caller owns *out_secret and
- * frees it with astis_secret_free. Fails with a PROTOCOL.md §7 code when the
+ * frees it with astis_secret_free. Fails with a docs/protocol.md §7 code when the
  * edge refuses, ASTIS_NOT_FOUND, ASTIS_IO, ASTIS_CRYPTO or ASTIS_UNAVAILABLE. */
 ASTIS_EXPORT astis_code astis_client_get(astis_client* client, const char* name, astis_secret** out_secret);
 

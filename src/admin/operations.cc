@@ -81,7 +81,7 @@ Status LocalOperations::ClusterRemove(const std::string& name) {
 // ---------------------------------------------------------------- workloads
 
 Result<store::Workload> LocalOperations::WorkloadAdd(const store::Workload& w) {
-  // Gate 4 compares exact digests only (PROTOCOL.md §6.4), so a tag or a
+  // Gate 4 compares exact digests only (docs/protocol.md §6.4), so a tag or a
   // malformed digest is refused here (tests WorkloadAddRejectsBadDigest,
   // AdminOpsTest.WorkloadAddRejectsTag).
   for (size_t i = 0; i < w.image_digests.size(); ++i) {
@@ -121,7 +121,7 @@ Result<ApiKeyCreated> LocalOperations::ApiKeyCreate(const ApiKeyCreateArgs& a) {
   const int64_t now = clock_.NowUnix();
   store::ApiKey rec;
   rec.id = key.id;
-  rec.hash.assign(key.hash.begin(), key.hash.end());  // only the hash is stored (PROTOCOL.md §6.1)
+  rec.hash.assign(key.hash.begin(), key.hash.end());  // only the hash is stored (docs/protocol.md §6.1)
   rec.cluster = a.cluster;
   rec.namespace_ = a.namespace_;
   rec.service_account = a.service_account;

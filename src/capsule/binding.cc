@@ -47,7 +47,7 @@ bool IsSecretDataKey(std::string_view s) {
 }
 
 Status Binding::Validate() const {
-  // PROTOCOL.md §3.1: every field is validated before use, never escaped.
+  // docs/protocol.md §3.1: every field is validated before use, never escaped.
   // Tests: RejectsUppercaseNamespace, RejectsNewlineInName, RejectsEmptyKey,
   // RejectsDotDotKey. serviceAccount is a DNS-1123 subdomain, as Kubernetes
   // names ServiceAccounts (1.1; 1.0 said label, which refused "my.sa").

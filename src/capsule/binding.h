@@ -1,6 +1,6 @@
 // Binding: the Kubernetes identity and location a sealed value is bound to.
 //
-// PROTOCOL.md §3.1: BIND = "astis/v1\n" + cluster + "\n" + namespace + "\n" +
+// docs/protocol.md §3.1: BIND = "astis/v1\n" + cluster + "\n" + namespace + "\n" +
 // serviceAccount + "\n" + name + "\n" + key. Every field is validated before
 // use; a field that fails is an error, never escaped (capsule_test.cc
 // RejectsNewlineInName shows a '\n' cannot shift the fields of BIND).
@@ -33,7 +33,7 @@ bool IsDns1123Subdomain(std::string_view s);
 bool IsSecretDataKey(std::string_view s);
 
 // Binding is the (cluster, namespace, serviceAccount, name, key) a value is
-// sealed to. PROTOCOL.md 1.1 §3.1: cluster and namespace are DNS-1123
+// sealed to. docs/protocol.md §3.1: cluster and namespace are DNS-1123
 // labels, serviceAccount and name DNS-1123 subdomains, key a Secret data key.
 // A default-constructed or caller-filled Binding is unvalidated: every
 // consumer calls Validate() (Capsule::Parse and Seal do).
@@ -45,10 +45,10 @@ struct Binding {
   std::string key;
 
   // Validate returns kInvalidArgument naming the first field that is not of
-  // its PROTOCOL.md §3.1 form; the message never echoes the field's value.
+  // its docs/protocol.md §3.1 form; the message never echoes the field's value.
   Status Validate() const;
 
-  // BindString returns the PROTOCOL.md §3.1 BIND string, or the Validate()
+  // BindString returns the docs/protocol.md §3.1 BIND string, or the Validate()
   // error: an invalid field is never serialised.
   Result<std::string> BindString() const;
 

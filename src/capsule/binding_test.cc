@@ -83,7 +83,7 @@ TEST(BindingTest, RejectsOverlongKey) {
 }
 
 TEST(BindingTest, RejectsLabelEdgeCases) {
-  // cluster and namespace stay DNS-1123 labels (PROTOCOL.md 1.1 §3.1): a dot
+  // cluster and namespace stay DNS-1123 labels (docs/protocol.md §3.1): a dot
   // is refused there. serviceAccount is a subdomain (tests below).
   for (const std::string& bad : std::vector<std::string>{"", "-api", "api-", "a_b", "a.b", std::string(kMaxDns1123Label + 1, 'a')}) {
     Binding b = Good();
@@ -96,7 +96,7 @@ TEST(BindingTest, RejectsLabelEdgeCases) {
   EXPECT_TRUE(IsDns1123Label(std::string(kMaxDns1123Label, 'a')));
 }
 
-// PROTOCOL.md 1.1 §3.1: serviceAccount is a DNS-1123 subdomain, as
+// docs/protocol.md §3.1: serviceAccount is a DNS-1123 subdomain, as
 // Kubernetes names ServiceAccounts; "my.sa" is sealed and opened end to end.
 TEST(BindingTest, BindingAcceptsSubdomainServiceAccount) {
   Binding b = Good();

@@ -51,7 +51,7 @@ Result<Capsule> Capsule::Parse(std::string_view bytes) {
 
   Capsule c;
   ASTIS_ASSIGN_OR_RETURN(c.kid_, GetString(obj, "kid"));
-  // PROTOCOL.md §2: a KID is an RFC 7638 SHA-256 thumbprint, b64u (32 bytes).
+  // docs/protocol.md §2: a KID is an RFC 7638 SHA-256 thumbprint, b64u (32 bytes).
   // Test: RejectsKidNotThumbprint.
   auto kid_bytes = B64uDecode(c.kid_);
   if (!kid_bytes.ok() || kid_bytes->size() != 32)
@@ -71,7 +71,7 @@ Result<Capsule> Capsule::Parse(std::string_view bytes) {
   ASTIS_ASSIGN_OR_RETURN(c.binding_.key, GetString(*bind, "key"));
   ASTIS_RETURN_IF_ERROR(c.binding_.Validate());
 
-  // PROTOCOL.md §3.1: CAPSULE_HASH is over the exact bytes, no
+  // docs/protocol.md §3.1: CAPSULE_HASH is over the exact bytes, no
   // re-serialisation. Test: HashIsOverExactBytes.
   c.bytes_.assign(bytes.data(), bytes.size());
   c.hash_ = Sha256(c.bytes_);
@@ -83,7 +83,7 @@ Result<Capsule> Capsule::Parse(std::span<const uint8_t> bytes) { return Parse(As
 Result<Capsule> Capsule::Build(std::string_view kid, std::span<const uint8_t> enc, std::span<const uint8_t> ct,
                                const Binding& binding, int64_t iat) {
   ASTIS_RETURN_IF_ERROR(binding.Validate());
-  // Member order of PROTOCOL.md §3.1: v, kid, enc, ct, bind, iat.
+  // Member order of docs/protocol.md §3.1: v, kid, enc, ct, bind, iat.
   std::string out = "{\"v\":1,\"kid\":" + JsonString(kid) + ",\"enc\":\"" + B64uEncode(enc) + "\",\"ct\":\"" +
                     B64uEncode(ct) + "\",\"bind\":{\"cluster\":" + JsonString(binding.cluster) +
                     ",\"namespace\":" + JsonString(binding.namespace_) +
@@ -95,7 +95,7 @@ Result<Capsule> Capsule::Build(std::string_view kid, std::span<const uint8_t> en
 
 Result<SealedValue> SealedValue::Create(Capsule capsule, std::span<const uint8_t> iv,
                                         std::span<const uint8_t> ciphertext) {
-  // PROTOCOL.md §1: 12-byte IV, 16-byte tag. Tests: RejectsShortIv,
+  // docs/protocol.md §1: 12-byte IV, 16-byte tag. Tests: RejectsShortIv,
   // RejectsShortCiphertext.
   if (iv.size() != kValueIvSize) return Error(Code::kInvalidArgument, "sealed value: IV is not 12 bytes");
   if (ciphertext.size() < kValueTagSize)
@@ -129,7 +129,7 @@ Result<SealedValue> SealedValue::Parse(std::string_view text) {
       parts[i] = rest;
     }
   }
-  // Strict b64u (PROTOCOL.md "Words"). Test: RejectsPaddedB64u.
+  // Strict b64u (docs/protocol.md "Words"). Test: RejectsPaddedB64u.
   auto capsule_bytes = B64uDecode(parts[0]);
   auto iv = B64uDecode(parts[1]);
   auto ct = B64uDecode(parts[2]);

@@ -1,4 +1,4 @@
-// The capsule and the sealed value of PROTOCOL.md §3.
+// The capsule and the sealed value of docs/protocol.md §3.
 //
 // Both types are the *parsed* form of untrusted bytes: a Capsule or
 // SealedValue proves only that its input had the exact shape of §3, not that
@@ -32,7 +32,7 @@ inline constexpr size_t kValueIvSize = 12;
 inline constexpr size_t kValueTagSize = 16;
 inline constexpr std::string_view kSealedValuePrefix = "astis.v1.";
 
-// Capsule is a parsed PROTOCOL.md §3.1 capsule. It keeps the exact bytes it
+// Capsule is a parsed docs/protocol.md §3.1 capsule. It keeps the exact bytes it
 // was parsed from: hash() is SHA256 of those bytes, never of a re-serialised
 // form. Instances own copies of everything.
 class Capsule {
@@ -46,7 +46,7 @@ class Capsule {
   static Result<Capsule> Parse(std::span<const uint8_t> bytes);
   static Result<Capsule> Parse(std::string_view bytes);
 
-  // Build serialises a capsule in the member order of PROTOCOL.md §3.1 and
+  // Build serialises a capsule in the member order of docs/protocol.md §3.1 and
   // parses the result back, so a built capsule always satisfies Parse.
   // Errors are those of Parse (an invalid binding, a wrong-size enc or ct).
   static Result<Capsule> Build(std::string_view kid, std::span<const uint8_t> enc, std::span<const uint8_t> ct,
@@ -59,7 +59,7 @@ class Capsule {
   int64_t iat() const { return iat_; }
   // bytes returns the exact capsule bytes (what b64u decoding produced).
   const std::string& bytes() const { return bytes_; }
-  // hash returns CAPSULE_HASH = SHA256(bytes()) (PROTOCOL.md §3.1).
+  // hash returns CAPSULE_HASH = SHA256(bytes()) (docs/protocol.md §3.1).
   const Sha256Digest& hash() const { return hash_; }
 
  private:
@@ -74,7 +74,7 @@ class Capsule {
 };
 
 // SealedValue is a parsed "astis.v1.<b64u(capsule)>.<b64u(iv)>.<b64u(ct||tag)>"
-// (PROTOCOL.md §3). It owns its parts; the ciphertext is not secret.
+// (docs/protocol.md §3). It owns its parts; the ciphertext is not secret.
 class SealedValue {
  public:
   // Parse requires exactly the prefix "astis.v1.", exactly three further

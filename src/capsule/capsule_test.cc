@@ -39,7 +39,7 @@ TEST(CapsuleTest, ParsesProtocolShape) {
   EXPECT_EQ(c->binding(), (Binding{"prod-eu1", "payments", "api", "db-creds", "password"}));
 }
 
-// PROTOCOL.md 1.1 §3.1: bind.serviceAccount is a DNS-1123 subdomain, so the
+// docs/protocol.md §3.1: bind.serviceAccount is a DNS-1123 subdomain, so the
 // CVS parses a capsule sealed for ServiceAccount "my.sa"; it still refuses
 // one outside Kubernetes' subdomain rule.
 TEST(CapsuleTest, ParsesSubdomainServiceAccount) {

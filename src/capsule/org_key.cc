@@ -28,7 +28,7 @@ Result<jose::Jwk> ParseX25519Jwk(const Json& obj) {
   return jwk;
 }
 
-// PROTOCOL.md §2: KID = RFC 7638 thumbprint. Test: RejectsKidMismatch.
+// docs/protocol.md §2: KID = RFC 7638 thumbprint. Test: RejectsKidMismatch.
 Status CheckKid(const jose::Jwk& jwk, const std::string& thumbprint) {
   if (!jwk.kid().empty() && jwk.kid() != thumbprint)
     return Error(Code::kInvalidArgument, "org key: kid is not the RFC 7638 thumbprint of the key");
@@ -163,7 +163,7 @@ Result<OrgKeySet> OrgKeySet::ParseText(std::string_view text) {
     (s == "active" ? active : retired).push_back(std::move(k));
   }
   obj = Json();
-  // PROTOCOL.md §2: exactly one active key. Tests: RejectsTwoActiveKeys,
+  // docs/protocol.md §2: exactly one active key. Tests: RejectsTwoActiveKeys,
   // RejectsNoActiveKey.
   if (active.size() != 1) return Error(Code::kInvalidArgument, "org key set: need exactly one active key");
   return Create(std::move(active.front()), std::move(retired));

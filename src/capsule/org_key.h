@@ -1,4 +1,4 @@
-// Org keys (PROTOCOL.md §2): X25519 HPKE key pairs named by their RFC 7638
+// Org keys (docs/protocol.md §2): X25519 HPKE key pairs named by their RFC 7638
 // thumbprint, and the key set a CVS (or `astis unseal`) opens capsules with.
 //
 // Key set file (docs/sealed-value-format.md "Key files"): a JWK Set whose
@@ -65,7 +65,7 @@ class OrgPrivateKey {
 };
 
 // OrgKeySet is exactly one active key (used to seal) and any number of
-// retired keys (still opened, never used to seal), PROTOCOL.md §2.
+// retired keys (still opened, never used to seal), docs/protocol.md §2.
 class OrgKeySet {
  public:
   // Create refuses (kInvalidArgument) duplicate kids.

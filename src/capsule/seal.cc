@@ -7,7 +7,7 @@ namespace astis::capsule {
 namespace {
 
 std::vector<uint8_t> ValueAad(const Sha256Digest& capsule_hash) {
-  // PROTOCOL.md §3.2: aad = "astis value v1" || CAPSULE_HASH.
+  // docs/protocol.md §3.2: aad = "astis value v1" || CAPSULE_HASH.
   std::vector<uint8_t> aad(kValueAadLabel.begin(), kValueAadLabel.end());
   aad.insert(aad.end(), capsule_hash.begin(), capsule_hash.end());
   return aad;
@@ -24,11 +24,11 @@ Result<SealedValue> Seal(const OrgPublicKey& org_key, const Binding& binding, st
   ASTIS_ASSIGN_OR_RETURN(std::string bind, binding.BindString());
   if (plaintext.size() > kMaxSealedValueBytes) return Error(Code::kTooLarge, "seal: plaintext exceeds size limit");
 
-  // PROTOCOL.md §3.2: the DEK is 32 fresh random bytes per value.
+  // docs/protocol.md §3.2: the DEK is 32 fresh random bytes per value.
   SecretBytes dek(kDekSize, SecretBytes::Protection::kLocked);
   ASTIS_RETURN_IF_ERROR(rng.Fill(dek.RevealMutable()));
 
-  // PROTOCOL.md §3.1: ct = HPKE SealBase(pkR = org key, info = "astis
+  // docs/protocol.md §3.1: ct = HPKE SealBase(pkR = org key, info = "astis
   // capsule v1", aad = BIND, pt = DEK), AES-256-GCM. Test: TamperedBindFailsOpen.
   ASTIS_ASSIGN_OR_RETURN(HpkeSealed sealed, HpkeSealBase(HpkeAeadId::kAes256Gcm, org_key.key(), Bytes(kCapsuleInfo),
                                                          Bytes(bind), dek.Reveal(), rng));
@@ -43,13 +43,13 @@ Result<SealedValue> Seal(const OrgPublicKey& org_key, const Binding& binding, st
 }
 
 Result<SecretBytes> OpenCapsule(const OrgKeySet& keys, const Capsule& capsule) {
-  // PROTOCOL.md §4.2 unknown_key. Test: OpenCapsuleRejectsUnknownKid.
+  // docs/protocol.md §4.2 unknown_key. Test: OpenCapsuleRejectsUnknownKid.
   const OrgPrivateKey* key = keys.Find(capsule.kid());
   if (key == nullptr) return Error(Code::kUnknownKey, "capsule: no org key with this kid");
   ASTIS_ASSIGN_OR_RETURN(std::string bind, capsule.binding().BindString());
   auto dek = HpkeOpenBase(HpkeAeadId::kAes256Gcm, capsule.enc(), key->key(), Bytes(kCapsuleInfo), Bytes(bind),
                           capsule.ct(), SecretBytes::Protection::kLocked);
-  // PROTOCOL.md §4.2 capsule_invalid. Tests: TamperedBindFailsOpen,
+  // docs/protocol.md §4.2 capsule_invalid. Tests: TamperedBindFailsOpen,
   // TamperedCapsuleCtFailsOpen.
   if (!dek.ok() || dek->size() != kDekSize) return Error(Code::kCapsuleInvalid, "capsule: failed to open");
   return std::move(*dek);
@@ -57,7 +57,7 @@ Result<SecretBytes> OpenCapsule(const OrgKeySet& keys, const Capsule& capsule) {
 
 Status CheckCapsuleScope(const Capsule& capsule, std::string_view cluster, std::string_view namespace_,
                          std::string_view service_account) {
-  // PROTOCOL.md §4.2 capsule_scope. Test: CheckCapsuleScopeRejectsOtherNamespace.
+  // docs/protocol.md §4.2 capsule_scope. Test: CheckCapsuleScopeRejectsOtherNamespace.
   const Binding& b = capsule.binding();
   if (b.cluster != cluster || b.namespace_ != namespace_ || b.service_account != service_account)
     return Error(Code::kCapsuleScope, "capsule: binding does not match the verified identity");
@@ -73,7 +73,7 @@ std::vector<uint8_t> RewrapAad(const Sha256Digest& capsule_hash, std::string_vie
 Result<RewrappedDek> Rewrap(const SecretBytes& dek, const X25519PublicKey& recipient,
                             const Sha256Digest& capsule_hash, std::string_view session_id, Random& rng) {
   if (dek.size() != kDekSize) return Error(Code::kInvalidArgument, "rewrap: DEK is not 32 bytes");
-  // PROTOCOL.md §4.2: info "astis rewrap v1", aad = CAPSULE_HASH || session id.
+  // docs/protocol.md §4.2: info "astis rewrap v1", aad = CAPSULE_HASH || session id.
   // Test: OpenRewrappedRejectsOtherSession.
   ASTIS_ASSIGN_OR_RETURN(HpkeSealed sealed,
                          HpkeSealBase(HpkeAeadId::kAes256Gcm, recipient, Bytes(kRewrapInfo),

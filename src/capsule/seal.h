@@ -1,5 +1,5 @@
-// Sealing and opening values (PROTOCOL.md §3) and rewrapping a DEK to a pod's
-// recipient key (PROTOCOL.md §4.2).
+// Sealing and opening values (docs/protocol.md §3) and rewrapping a DEK to a pod's
+// recipient key (docs/protocol.md §4.2).
 //
 // Seal runs offline with the org *public* key (the CLI). OpenCapsule and
 // Rewrap run in the CVS, OpenRewrapped and DecryptValue in the pod's SDK.
@@ -24,7 +24,7 @@
 namespace astis::capsule {
 
 inline constexpr size_t kDekSize = 32;
-// HPKE info strings and the value AAD label (PROTOCOL.md §3.1, §3.2, §4.2).
+// HPKE info strings and the value AAD label (docs/protocol.md §3.1, §3.2, §4.2).
 inline constexpr std::string_view kCapsuleInfo = "astis capsule v1";
 inline constexpr std::string_view kRewrapInfo = "astis rewrap v1";
 inline constexpr std::string_view kValueAadLabel = "astis value v1";
@@ -49,11 +49,11 @@ Result<SecretBytes> OpenCapsule(const OrgKeySet& keys, const Capsule& capsule);
 
 // CheckCapsuleScope returns kCapsuleScope unless the capsule's
 // bind.cluster, bind.namespace and bind.serviceAccount equal the verified
-// identity's (PROTOCOL.md §4.2 capsule_scope). It cannot otherwise fail.
+// identity's (docs/protocol.md §4.2 capsule_scope). It cannot otherwise fail.
 Status CheckCapsuleScope(const Capsule& capsule, std::string_view cluster, std::string_view namespace_,
                          std::string_view service_account);
 
-// RewrappedDek is the PROTOCOL.md §4.2 per-capsule result {enc, ct}.
+// RewrappedDek is the docs/protocol.md §4.2 per-capsule result {enc, ct}.
 struct RewrappedDek {
   std::vector<uint8_t> enc;
   std::vector<uint8_t> ct;

@@ -223,7 +223,7 @@ TEST_F(SealTest, RewrapRejectsWrongSizeDek) {
 
 TEST_F(SealTest, CapsuleMatchesHpkeReceiverIndependently) {
   // The capsule ct opens with plain HPKE using BIND as aad and the protocol
-  // info string: no hidden framing beyond PROTOCOL.md §3.1.
+  // info string: no hidden framing beyond docs/protocol.md §3.1.
   OrgPrivateKey k = NewKey();
   SealedValue v = SealWith(k.public_key(), "x");
   std::string bind = "astis/v1\nprod-eu1\npayments\napi\ndb-creds\npassword";

@@ -155,7 +155,7 @@ int ExitCodeFor(const Status& status) {
 }
 
 int RunCli(const std::vector<std::string>& args, CliEnv& env) {
-  CLI::App app{"astis: seal Kubernetes Secret values and operate ASTIS Workload Secrets (PROTOCOL.md v1)", "astis"};
+  CLI::App app{"astis: seal Kubernetes Secret values and operate ASTIS Workload Secrets (protocol 1.1)", "astis"};
   app.footer(kExitCodesHelp);
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");

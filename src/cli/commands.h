@@ -36,7 +36,7 @@ struct KeygenResult {
 // kCrypto. On a failure after the private file was created, it is removed.
 Result<KeygenResult> Keygen(const std::string& dir, Random& rng);
 
-// SealScope is where sealed values may be opened: PROTOCOL.md §3.1 BIND
+// SealScope is where sealed values may be opened: docs/protocol.md §3.1 BIND
 // fields other than name and key (which come from the Secret).
 struct SealScope {
   std::string cluster;

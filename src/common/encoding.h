@@ -1,6 +1,6 @@
 // Strict encoders and decoders for the byte strings on the wire.
 //
-// PROTOCOL.md "Words": b64u is base64url without padding (RFC 4648 §5), and
+// docs/protocol.md "Words": b64u is base64url without padding (RFC 4648 §5), and
 // decoders reject padding, whitespace and non-alphabet bytes. Kubernetes
 // Secret `data` values are standard base64 with padding (RFC 4648 §4).
 #pragma once

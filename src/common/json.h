@@ -1,6 +1,6 @@
 // Strict JSON parsing for untrusted input.
 //
-// PROTOCOL.md "Words": all JSON is UTF-8, parsed with size and depth limits;
+// docs/protocol.md "Words": all JSON is UTF-8, parsed with size and depth limits;
 // duplicate keys are an error. nlohmann-json accepts duplicates (last wins)
 // and throws on errors; ParseJson wraps it so neither reaches a caller.
 #pragma once

@@ -19,10 +19,10 @@
 namespace astis {
 
 // Code enumerates every error the project can return. The protocol codes of
-// PROTOCOL.md §7 come first and keep their wire names; the rest are local.
+// docs/protocol.md §7 come first and keep their wire names; the rest are local.
 enum class Code : uint8_t {
   kOk = 0,
-  // PROTOCOL.md §7, request-level.
+  // docs/protocol.md §7, request-level.
   kBadRequest,
   kApiKeyInvalid,
   kTokenInvalid,
@@ -39,7 +39,7 @@ enum class Code : uint8_t {
   kKubeUnavailable,
   kCvsUnavailable,
   kStoreUnavailable,
-  // PROTOCOL.md §7, per-capsule inside a 200 unwrap response.
+  // docs/protocol.md §7, per-capsule inside a 200 unwrap response.
   kCapsuleScope,
   kUnknownKey,
   kCapsuleInvalid,
@@ -59,7 +59,7 @@ enum class Code : uint8_t {
 // codes return their own snake_case name; the edge maps them before sending.
 std::string_view WireName(Code code);
 
-// HttpStatus returns the HTTP status PROTOCOL.md §7 assigns to a code; local
+// HttpStatus returns the HTTP status docs/protocol.md §7 assigns to a code; local
 // codes map to 500 except kInvalidArgument (400) and kNotFound (404).
 int HttpStatus(Code code);
 

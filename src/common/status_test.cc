@@ -1,4 +1,4 @@
-// Status / Result tests: wire names and HTTP statuses of PROTOCOL.md §7, the
+// Status / Result tests: wire names and HTTP statuses of docs/protocol.md §7, the
 // error-propagation macros, and Result's abort on misuse.
 #include "common/status.h"
 
@@ -18,7 +18,7 @@ struct CodeRow {
   int http;
 };
 
-// PROTOCOL.md §7: every protocol code, its wire name and status.
+// docs/protocol.md §7: every protocol code, its wire name and status.
 const CodeRow kProtocolCodes[] = {
     {Code::kBadRequest, "bad_request", 400},
     {Code::kApiKeyInvalid, "api_key_invalid", 401},

@@ -25,7 +25,7 @@ struct X25519PublicKey {
 // RFC 9180 §7.1.4). That is every encoding, canonical or not and with bit 255
 // set or clear, of u = 0, 1, p-1 and the two points of order 8 — 14
 // encodings in all (Wycheproof x25519 "LowOrderPublic"). Such a key can never
-// be a recipient: the edge refuses it at session establishment (PROTOCOL.md
+// be a recipient: the edge refuses it at session establishment (docs/protocol.md
 // 1.1 §4.1). pk is public, so the check need not be constant time. It cannot
 // fail. Tests: X25519Test.LowOrderPointsDetected, ValidKeysNotLowOrder,
 // LowOrderMatchesWycheproof.

@@ -129,7 +129,7 @@ TEST(X25519Test, GenerateRefusesWhenRandomFails) {
   EXPECT_EQ(k.status().code(), Code::kCrypto);
 }
 
-// RFC 7748 §6.1, RFC 9180 §7.1.4, PROTOCOL.md 1.1 §4.1: every low-order
+// RFC 7748 §6.1, RFC 9180 §7.1.4, docs/protocol.md §4.1: every low-order
 // encoding is detected, and is indeed one whose agreement is all zero for
 // every private key (so Agree refuses it).
 TEST(X25519Test, LowOrderPointsDetected) {

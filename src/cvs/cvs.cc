@@ -25,7 +25,7 @@ Result<Outcome> RewrapOne(const capsule::OrgKeySet& keys, const VerifiedScope& s
                           const X25519PublicKey& recipient, std::string_view session_id,
                           std::span<const uint8_t> bytes, Random& rng) {
   Outcome out;
-  // PROTOCOL.md §4.2 capsule_invalid: not a §3.1 capsule.
+  // docs/protocol.md §4.2 capsule_invalid: not a §3.1 capsule.
   // Test: TamperedCapsuleIsCapsuleInvalid.
   auto parsed = capsule::Capsule::Parse(bytes);
   if (!parsed.ok()) {
@@ -37,14 +37,14 @@ Result<Outcome> RewrapOne(const capsule::OrgKeySet& keys, const VerifiedScope& s
   const capsule::Binding& b = cap.binding();
   out.ref = audit::CapsuleRef{cap.kid(), b.cluster, b.namespace_, b.service_account, b.name, b.key, Code::kOk};
 
-  // PROTOCOL.md §4.2 capsule_scope: the binding must equal the verified
+  // docs/protocol.md §4.2 capsule_scope: the binding must equal the verified
   // identity before any key is used. Test: CapsuleFromOtherNamespaceIsCapsuleScope.
   Status scoped = capsule::CheckCapsuleScope(cap, scope.cluster, scope.namespace_, scope.service_account);
   if (!scoped.ok()) {
     out.result.code = out.ref.code = Code::kCapsuleScope;
     return out;
   }
-  // PROTOCOL.md §4.2 unknown_key / capsule_invalid. Tests: UnknownKidIsUnknownKey,
+  // docs/protocol.md §4.2 unknown_key / capsule_invalid. Tests: UnknownKidIsUnknownKey,
   // TamperedCapsuleIsCapsuleInvalid, RetiredKeyStillOpens.
   auto dek = capsule::OpenCapsule(keys, cap);
   if (!dek.ok()) {
@@ -53,7 +53,7 @@ Result<Outcome> RewrapOne(const capsule::OrgKeySet& keys, const VerifiedScope& s
     return out;
   }
   if (astis_cvs_testing_observe_dek != nullptr) astis_cvs_testing_observe_dek(dek->Reveal().data(), dek->size());
-  // PROTOCOL.md §4.2: HPKE SealBase(pkR = recipient, info "astis rewrap v1",
+  // docs/protocol.md §4.2: HPKE SealBase(pkR = recipient, info "astis rewrap v1",
   // aad = CAPSULE_HASH || session id, pt = DEK). Test: RewrapsForMatchingScope.
   auto rewrapped = capsule::Rewrap(*dek, recipient, cap.hash(), session_id, rng);
   dek->Wipe();  // the DEK is gone before any response is built
@@ -86,7 +86,7 @@ Status CvsService::Ping() { return OkStatus(); }
 Result<std::vector<RewrapResult>> CvsService::Rewrap(const VerifiedScope& scope, const X25519PublicKey& recipient,
                                                      std::string_view session_id,
                                                      std::span<const std::vector<uint8_t>> capsules) {
-  // PROTOCOL.md §4.2: 1 to 64 capsules. Test: RejectsEmptyAndOversizeBatch.
+  // docs/protocol.md §4.2: 1 to 64 capsules. Test: RejectsEmptyAndOversizeBatch.
   if (capsules.empty() || capsules.size() > kMaxCapsulesPerCall)
     return Error(Code::kBadRequest, "cvs: a batch holds 1 to 64 capsules");
   if (session_id.empty()) return Error(Code::kBadRequest, "cvs: empty session id");

@@ -1,6 +1,6 @@
 // The conversion service (CVS): the only component that holds org private
 // keys. It opens a capsule only for the identity the edge verified and
-// reseals the capsule's DEK to the pod's recipient key (PROTOCOL.md §4.2).
+// reseals the capsule's DEK to the pod's recipient key (docs/protocol.md §4.2).
 //
 // CvsPort is what the edge calls; CvsService is the in-process
 // implementation (Tier 1, or the server side of the remote mode in
@@ -24,7 +24,7 @@
 
 namespace astis::cvs {
 
-// kMaxCapsulesPerCall is the PROTOCOL.md §4.2 batch limit (1 to 64).
+// kMaxCapsulesPerCall is the docs/protocol.md §4.2 batch limit (1 to 64).
 inline constexpr size_t kMaxCapsulesPerCall = 64;
 
 // VerifiedScope is the identity the edge established through gates 1-4
@@ -38,7 +38,7 @@ struct VerifiedScope {
 };
 
 // RewrapResult is one capsule's outcome: kOk with enc/ct (the DEK HPKE-sealed
-// to the recipient, PROTOCOL.md §4.2), or kCapsuleScope, kUnknownKey or
+// to the recipient, docs/protocol.md §4.2), or kCapsuleScope, kUnknownKey or
 // kCapsuleInvalid with empty enc/ct. Nothing in it is secret.
 struct RewrapResult {
   Code code = Code::kCapsuleInvalid;

@@ -59,7 +59,7 @@ TEST_F(CvsFixture, RewrapsForMatchingScope) {
   EXPECT_EQ((*results)[0].code, Code::kOk);
   EXPECT_EQ((*results)[0].enc.size(), 32u);
   EXPECT_EQ((*results)[0].ct.size(), 48u);
-  // The pod opens the rewrapped DEK (PROTOCOL.md §4.2) and decrypts locally.
+  // The pod opens the rewrapped DEK (docs/protocol.md §4.2) and decrypts locally.
   EXPECT_EQ(pod_.Decrypt(v, (*results)[0], kSession), "s3cret-db-password");
   // The rewrap is bound to the session: another session id does not open it.
   EXPECT_EQ(pod_.Decrypt(v, (*results)[0], "another-session"), "<open failed>");

@@ -92,7 +92,7 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
 }  // namespace
 
 Result<RotationResult> RotateOrgKeys(const std::string& keyset_path, Random& rng) {
-  // LoadFile enforces mode 0600 and the key set rules of PROTOCOL.md §2.
+  // LoadFile enforces mode 0600 and the key set rules of docs/protocol.md §2.
   ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet old_set, capsule::OrgKeySet::LoadFile(keyset_path));
   ASTIS_ASSIGN_OR_RETURN(SecretBytes text, capsule::ReadPrivateKeyFile(keyset_path));
   JsonLimits limits;
@@ -110,7 +110,7 @@ Result<RotationResult> RotateOrgKeys(const std::string& keyset_path, Random& rng
   result.previous_kid = old_set.active().kid();
   result.new_public_jwk = fresh.public_key().ToJwk();
 
-  // PROTOCOL.md §2: exactly one active key; every earlier key stays as
+  // docs/protocol.md §2: exactly one active key; every earlier key stays as
   // retired (still opened, never used to seal). Test: RotateKeepsRetired.
   Json keys = Json::array();
   Json active = fresh.ToPrivateJwk();

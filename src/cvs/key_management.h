@@ -2,7 +2,7 @@
 // library functions; the CLI wires them to commands.
 //
 // Rotation keeps every old key as retired, so values sealed before the
-// rotation still open (PROTOCOL.md §2) until they are re-sealed. Re-sealing
+// rotation still open (docs/protocol.md §2) until they are re-sealed. Re-sealing
 // never holds plaintext outside SecretBytes: see Reseal and docs/cvs.md.
 #pragma once
 

@@ -78,7 +78,7 @@ Result<RewrapRequest> ParseRewrapRequest(std::string_view body) {
   auto ns = GetString(scope, "namespace");
   auto sa = GetString(scope, "serviceAccount");
   if (!cluster.ok() || !ns.ok() || !sa.ok()) return Bad("scope: members must be strings");
-  // PROTOCOL.md §3.1 (1.1): cluster and namespace are DNS-1123 labels,
+  // docs/protocol.md §3.1 (1.1): cluster and namespace are DNS-1123 labels,
   // serviceAccount a DNS-1123 subdomain. Test: HandlerRejectsMalformedRequests.
   if (!capsule::IsDns1123Label(*cluster) || !capsule::IsDns1123Label(*ns) || !capsule::IsDns1123Subdomain(*sa))
     return Bad("scope: cluster/namespace not DNS-1123 labels or serviceAccount not a subdomain");

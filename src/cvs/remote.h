@@ -1,6 +1,6 @@
 // Remote CVS (Tier 2 / HYOK): the CVS runs on the customer's side and the
 // edge reaches it over mutual TLS. This is an internal edge<->CVS contract,
-// documented in docs/cvs.md (not part of PROTOCOL.md):
+// documented in docs/cvs.md (not part of the pod-facing contract in docs/protocol.md):
 //
 //   POST /cvs/v1/rewrap
 //     {"scope":{"cluster":..,"namespace":..,"serviceAccount":..},

@@ -150,7 +150,7 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "limits", {"max_body_bytes", "max_capsules_per_request",
                                                   "rate_per_api_key_per_minute", "rate_per_pod_uid_per_minute"}));
     ASTIS_RETURN_IF_ERROR(GetInt(n, "limits", "max_body_bytes", c.limits.max_body_bytes, 1024, 16 << 20));
-    // PROTOCOL.md §4.2: 1 to 64 capsules; a smaller limit is allowed, a larger one is not.
+    // docs/protocol.md §4.2: 1 to 64 capsules; a smaller limit is allowed, a larger one is not.
     ASTIS_RETURN_IF_ERROR(
         GetInt(n, "limits", "max_capsules_per_request", c.limits.max_capsules_per_request, 1, 64));
     ASTIS_RETURN_IF_ERROR(GetInt(n, "limits", "rate_per_api_key_per_minute", c.limits.rate_per_api_key_per_minute,

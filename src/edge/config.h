@@ -70,7 +70,7 @@ struct EdgeConfig {
   // watch: the pod watches behind session revocation and cached gate 4
   // (docs/edge.md "Pod watch").
   // gate4: how fresh the pod state behind a gate-4 decision must be and how
-  // long a request may wait for the cluster's API (PROTOCOL.md §6 gate 4
+  // long a request may wait for the cluster's API (docs/protocol.md §6 gate 4
   // "Fresh"; docs/edge.md "Gate 4 from fresh state").
   struct Gate4 {
     // max_staleness_ms: a decision rests on pod state the API server

@@ -52,7 +52,7 @@ bool FreshPods::OverShare(const ClusterCounters& c) const {
 Result<kube::PodView> FreshPods::Read(std::string_view cluster, std::string_view ns, std::string_view name) {
   const int64_t now = clock_.NowUnixMillis();
   // A confirmation is usable when the read behind it was sent at or after
-  // this instant (PROTOCOL.md §6 gate 4: confirmed no longer ago than the
+  // this instant (docs/protocol.md §6 gate 4: confirmed no longer ago than the
   // maximum staleness).
   const int64_t oldest_usable = now - options_.max_staleness_ms;
   const Key key{std::string(cluster), std::string(ns), std::string(name)};

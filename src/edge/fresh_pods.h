@@ -1,4 +1,4 @@
-// FreshPods: the pod state gate 4 decides from (PROTOCOL.md §6 gate 4,
+// FreshPods: the pod state gate 4 decides from (docs/protocol.md §6 gate 4,
 // "Fresh"; docs/edge.md "Gate 4 from fresh state").
 //
 // A gate-4 decision must rest on pod state that the cluster's API server

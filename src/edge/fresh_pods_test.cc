@@ -1,6 +1,6 @@
 // FreshPods: gate 4's confirmations are never older than the bound, reads
 // are coalesced per pod, and one cluster's API cannot hold more than its
-// share of request threads (PROTOCOL.md §6 gate 4 "Fresh", docs/edge.md).
+// share of request threads (docs/protocol.md §6 gate 4 "Fresh", docs/edge.md).
 #include "edge/fresh_pods.h"
 
 #include <atomic>
@@ -104,7 +104,7 @@ TEST_F(FreshPodsTest, FreshPodsReusesConfirmationWithinBound) {
 }
 
 // The API changes after a confirmation; once the bound has passed the next
-// decision must see the change (the core of PROTOCOL.md §6 "Fresh").
+// decision must see the change (the core of docs/protocol.md §6 "Fresh").
 TEST_F(FreshPodsTest, FreshPodsConfirmationExpiresAfterBound) {
   FreshPodOptions o;
   o.max_staleness_ms = 1000;

@@ -58,12 +58,12 @@ Result<PresentedApiKey> PresentedApiKey::Parse(std::string_view v) {
 
 Result<VerifiedApiKey> VerifyApiKey(const PresentedApiKey& presented, const std::optional<ApiKeyFacts>& record,
                                     const VerifiedIdentity& identity, int64_t now) {
-  // PROTOCOL.md §6.1: exists, hash matches (constant time), not revoked, not expired.
+  // docs/protocol.md §6.1: exists, hash matches (constant time), not revoked, not expired.
   if (!record.has_value() || record->id != presented.id()) return KeyInvalid("api key: unknown id");
   if (!ConstantTimeEquals(record->hash, presented.hash())) return KeyInvalid("api key: secret does not match");
   if (record->revoked_at != 0 && record->revoked_at <= now) return KeyInvalid("api key: revoked");
   if (record->expires_at != 0 && now >= record->expires_at) return KeyInvalid("api key: expired");
-  // PROTOCOL.md §6.1: scope equals the addressed cluster and the token's namespace and SA.
+  // docs/protocol.md §6.1: scope equals the addressed cluster and the token's namespace and SA.
   if (record->cluster != identity.cluster()) return Error(Code::kScopeMismatch, "api key scoped to another cluster");
   if (record->namespace_ != identity.namespace_()) {
     return Error(Code::kScopeMismatch, "api key scoped to another namespace");
@@ -138,7 +138,7 @@ Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, const
   }
   if (cluster == nullptr || cluster->jwks == nullptr) return TokenInvalid("issuer of no registered cluster");
 
-  // PROTOCOL.md §6.2 / RFC 8725 §3.1: key by kid from the pinned JWKS, alg from the key
+  // docs/protocol.md §6.2 / RFC 8725 §3.1: key by kid from the pinned JWKS, alg from the key
   // (tests TokenUnknownKid, TokenAlgNone, TokenHs256WithPublicKey).
   auto verified = jose::VerifyJwsWithJwkSet(*jws, *cluster->jwks);
   if (!verified.ok()) return TokenInvalid("signature: " + verified.status().message());
@@ -170,7 +170,7 @@ Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, const
   const auto iat = IntClaim(claims, "iat");
   if (!iat.has_value() || *iat > now + max_skew) return TokenInvalid("iat missing or in the future");
 
-  // PROTOCOL.md §6.2: a pod-bound token (TokenNotPodBound).
+  // docs/protocol.md §6.2: a pod-bound token (TokenNotPodBound).
   auto k8s = claims.find("kubernetes.io");
   if (k8s == claims.end() || !k8s->is_object()) return TokenInvalid("missing kubernetes.io claims");
   const std::string* ns = StringMember(*k8s, "namespace");
@@ -211,7 +211,7 @@ Result<VerifiedProof> VerifyProof(const ProofRequest& request, int64_t now, int6
   expect.htm = request.method;
   expect.htu = request.htu;
   expect.ath = jose::DpopHash(request.access_token);  // RFC 9449 §4.3 (12), tests DpopMissingAth, DpopWrongAth
-  if (!request.body.empty()) expect.bh = jose::DpopHash(request.body);  // PROTOCOL.md §5 bh, test DpopWrongBh
+  if (!request.body.empty()) expect.bh = jose::DpopHash(request.body);  // docs/protocol.md §5 bh, test DpopWrongBh
   expect.now = now;
   expect.max_skew_seconds = max_skew;
   expect.nonce_valid = nonce_valid;  // RFC 9449 §8, tests MissingNonceGetsUseDpopNonce, StaleNonce

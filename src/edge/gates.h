@@ -1,7 +1,7 @@
-// The four gates of PROTOCOL.md §6, as functions of injected inputs.
+// The four gates of docs/protocol.md §6, as functions of injected inputs.
 //
 // Each gate returns a verified type that only that gate can construct, or a
-// Status whose code is the gate-level wire code of PROTOCOL.md §7 and whose
+// Status whose code is the gate-level wire code of docs/protocol.md §7 and whose
 // message is the detailed reason for the audit log (never sent to a client).
 // The edge's EdgeService does the I/O (store, Kubernetes) and calls these.
 #pragma once
@@ -26,7 +26,7 @@ namespace astis::edge {
 
 // ---------------------------------------------------------------- gate 1
 
-// kApiKeyHeader is the request header carrying the API key (PROTOCOL.md §4).
+// kApiKeyHeader is the request header carrying the API key (docs/protocol.md §4).
 inline constexpr std::string_view kApiKeyHeader = "X-Astis-Api-Key";
 
 // PresentedApiKey is the syntactically valid `astis_<id>_<secret>` a client
@@ -128,7 +128,7 @@ class VerifiedIdentity {
 // RFC 9449 §7.1). kTokenInvalid otherwise (test TokenWrongScheme).
 Result<std::string> ParseDpopAuthorization(std::string_view header_value);
 
-// VerifyServiceAccountToken implements PROTOCOL.md §6.2. The cluster is the
+// VerifyServiceAccountToken implements docs/protocol.md §6.2. The cluster is the
 // one whose pinned issuer equals the token's `iss` (exactly one must match).
 // Then: signature by the pinned JWKS key named by `kid`, alg from the key
 // (none and HMAC refused), aud contains the cluster audience, exp/nbf/iat
@@ -151,7 +151,7 @@ Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, const
 
 // ---------------------------------------------------------------- gate 3
 
-// ProofRequest is the request a DPoP proof must match (PROTOCOL.md §5).
+// ProofRequest is the request a DPoP proof must match (docs/protocol.md §5).
 struct ProofRequest {
   size_t dpop_header_count = 0;
   std::string_view dpop_header;  // the proof, when count == 1
@@ -180,7 +180,7 @@ class VerifiedProof {
   int64_t iat_ = 0;
 };
 
-// VerifyProof implements PROTOCOL.md §5 / RFC 9449 §4.3: exactly one DPoP
+// VerifyProof implements docs/protocol.md §5 / RFC 9449 §4.3: exactly one DPoP
 // header, jose::VerifyDpopProof with htm, htu, ath, bh (non-empty body),
 // nonce_valid, then the replay check. Errors: kDpopInvalid, kUseDpopNonce
 // (missing or stale nonce, RFC 9449 §8), kDpopReplay, or the replay

@@ -207,7 +207,7 @@ void PodMonitor::OnChange(const std::string& cluster, const std::string& ns, con
       if (!wl.ok()) {
         why = Error(Code::kImageNotAllowed, "watch: no workload registered for this service account");
       } else {
-        // PROTOCOL.md §6.4 re-applied to the new pod state, e.g. an ephemeral
+        // docs/protocol.md §6.4 re-applied to the new pod state, e.g. an ephemeral
         // container with an unapproved image (test WatchEphemeralContainerRevokes).
         kube::PodExpectation expect{ns, name, s.pod_uid,
                                     std::set<std::string>(wl->image_digests.begin(), wl->image_digests.end()),

@@ -4,7 +4,7 @@
 // gone, replaced or running an unapproved image, and tells a listener (the
 // edge's gate-4 confirmations) that a pod changed. It never decides gate 4:
 // a watch may push revocations sooner, it may not make a decision older
-// (PROTOCOL.md §6 gate 4 "Fresh"; docs/edge.md "Pod watch").
+// (docs/protocol.md §6 gate 4 "Fresh"; docs/edge.md "Pod watch").
 #pragma once
 
 #include <chrono>
@@ -90,7 +90,7 @@ class PodMonitor {
   // sessions_revoked counts sessions revoked by watch events so far.
   uint64_t sessions_revoked() const;
 
-  // OnChange revokes the sessions a pod change invalidates (PROTOCOL.md
+  // OnChange revokes the sessions a pod change invalidates (docs/protocol.md
   // §6.4 applied to the new state): every active session of the pod's name
   // whose UID differs from the new pod (replaced), or of a deleted pod, or
   // whose pod gate 4 would now refuse (deletion started, not Running, a

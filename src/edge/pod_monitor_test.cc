@@ -145,7 +145,7 @@ TEST_F(PodMonitorTest, WatchDeletionRevokesSessions) {
   EXPECT_EQ(rev[0].code, Code::kPodNotLive);
   EXPECT_EQ(rev[0].pod_uid, kUid);
   EXPECT_NE(rev[0].reason.find(session), std::string::npos);
-  // PROTOCOL.md §7: a revoked session is session_invalid; the pod's next
+  // docs/protocol.md §7: a revoked session is session_invalid; the pod's next
   // establish meets gate 4.
   ExpectCode(Unwrap(session), 401, "session_invalid");
   ExpectCode(h.Send(h.EstablishCall()), 403, "pod_not_live");
@@ -236,7 +236,7 @@ TEST_F(PodMonitorTest, RevokeStoreFailureIsCountedNotFatal) {
 
 // ---------------------------------------------------------------- gate 4
 
-// PROTOCOL.md §6 gate 4 "Fresh": a healthy watch does not make a decision;
+// docs/protocol.md §6 gate 4 "Fresh": a healthy watch does not make a decision;
 // every one rests on a read of the API within the bound (the harness's
 // bound is 0, so every decision reads). Until protocol 1.1 this test was
 // Gate4FromCacheWhenHealthy and asserted no read at all.

@@ -25,7 +25,7 @@ namespace {
 constexpr std::string_view kSessionsPath = "/v1/sessions";
 constexpr std::string_view kUnwrapPath = "/v1/unwrap";
 constexpr std::string_view kRotatePath = "/v1/sessions/rotate";
-constexpr size_t kSessionIdBytes = 16;  // 128 bits (PROTOCOL.md §4.1)
+constexpr size_t kSessionIdBytes = 16;  // 128 bits (docs/protocol.md §4.1)
 constexpr int64_t kRateWindowSeconds = 60;
 // kMaxCachedJwks bounds the parsed-JWKS cache (one entry per distinct JWKS).
 constexpr size_t kMaxCachedJwks = 4096;
@@ -57,7 +57,7 @@ std::string_view GenericMessage(Code code) {
   }
 }
 
-// IsWireCode reports whether code may be sent to a client (PROTOCOL.md §7).
+// IsWireCode reports whether code may be sent to a client (docs/protocol.md §7).
 bool IsWireCode(Code code) { return code >= Code::kBadRequest && code <= Code::kCapsuleInvalid; }
 
 Json ErrorObject(Code code) {
@@ -98,7 +98,7 @@ bool IsSessionId(std::string_view id) {
 }
 
 // ParseRecipient accepts only a public OKP/X25519 JWK with a 32-byte x that
-// is not a low-order point (PROTOCOL.md §4.1). RFC 7748 §6.1 / RFC 9180
+// is not a low-order point (docs/protocol.md §4.1). RFC 7748 §6.1 / RFC 9180
 // §7.1.4: a low-order point (or a non-canonical encoding of one) makes every
 // X25519 output all zero, so the CVS could never rewrap to it; refusing it
 // here keeps a client's mistake a 400 instead of a later 503 cvs_unavailable
@@ -177,7 +177,7 @@ Result<std::unique_ptr<EdgeService>> EdgeService::Create(EdgeConfig config, Edge
   auto clusters = deps.store->ListClusters();
   if (clusters.ok()) {
     for (const auto& c : *clusters) {
-      // PROTOCOL.md §6.4: audit mode is announced loudly at start-up.
+      // docs/protocol.md §6.4: audit mode is announced loudly at start-up.
       if (c.mode == "audit") {
         std::fprintf(stderr, "WARNING: cluster %s is in AUDIT MODE: gate 4 refusals are recorded as would_deny "
                      "and NOT enforced\n", c.name.c_str());
@@ -261,10 +261,10 @@ void EdgeService::Audit(Request& r) {
 }
 
 net::ServerResponse EdgeService::Finish(Request& r, net::ServerResponse resp) {
-  // PROTOCOL.md §5: every response carries a current DPoP-Nonce.
+  // docs/protocol.md §5: every response carries a current DPoP-Nonce.
   resp.headers.emplace_back("DPoP-Nonce", nonce_.Current(r.now));
   resp.headers.emplace_back("Cache-Control", "no-store");
-  if (r.audit_mode) resp.headers.emplace_back("Astis-Audit-Mode", "true");  // PROTOCOL.md §6.4
+  if (r.audit_mode) resp.headers.emplace_back("Astis-Audit-Mode", "true");  // docs/protocol.md §6.4
   if (r.audited && r.event.decision != audit::Decision::kAllow) Audit(r);
   const std::string code = resp.status < 400 ? "ok" : r.code.empty() ? std::to_string(resp.status) : r.code;
   Count(r.endpoint, code, resp.status >= 400 ? r.gate : 0, deps_.clock->NowUnixMillis() - r.start_ms);
@@ -319,7 +319,7 @@ std::string EdgeService::MetricsText() {
 }
 
 net::ServerResponse EdgeService::Ready() {
-  // PROTOCOL.md §4.5: ready when what every request needs is — the store and
+  // docs/protocol.md §4.5: ready when what every request needs is — the store and
   // the CVS. Each cluster's API state is reported from gate 4's own reads
   // (no probe fans out to N API servers) and never makes the edge unready:
   // one customer cluster's outage must not take the edge away from the
@@ -377,13 +377,13 @@ Result<std::vector<ClusterTrust>> EdgeService::TrustFor(std::string_view issuer,
 }
 
 Result<EdgeService::Authed> EdgeService::Authenticate(Request& r) {
-  // Gate 1, format only (PROTOCOL.md §6.1): exactly one well-formed key header.
+  // Gate 1, format only (docs/protocol.md §6.1): exactly one well-formed key header.
   r.gate = 1;
   if (r.http.HeaderCount(kApiKeyHeader) != 1) return Error(Code::kApiKeyInvalid, "api key: need exactly one header");
   ASTIS_ASSIGN_OR_RETURN(PresentedApiKey key, PresentedApiKey::Parse(*r.http.Header(kApiKeyHeader)));
   r.event.api_key_id = key.id();
 
-  // Gate 2 (PROTOCOL.md §6.2).
+  // Gate 2 (docs/protocol.md §6.2).
   r.gate = 2;
   if (r.http.HeaderCount("Authorization") != 1) return Error(Code::kTokenInvalid, "token: need exactly one header");
   ASTIS_ASSIGN_OR_RETURN(std::string token, ParseDpopAuthorization(*r.http.Header("Authorization")));
@@ -410,7 +410,7 @@ Result<EdgeService::Authed> EdgeService::Authenticate(Request& r) {
   }
   ASTIS_ASSIGN_OR_RETURN(VerifiedApiKey verified_key, VerifyApiKey(key, facts, identity, r.now));
 
-  // Gate 3 (PROTOCOL.md §5, RFC 9449 §4.3).
+  // Gate 3 (docs/protocol.md §5, RFC 9449 §4.3).
   r.gate = 3;
   const std::string htu = config_.external_base_url + r.http.path;
   ProofRequest pr;
@@ -476,7 +476,7 @@ Result<EdgeService::Authed> EdgeService::Authenticate(Request& r) {
 
 Result<store::Session> EdgeService::CheckSession(Request& r, const Authed& a, std::string_view session_id,
                                                  bool allow_ended) {
-  // PROTOCOL.md §4.2-4.4: the proof's key and the token's pod must be the session's pin.
+  // docs/protocol.md §4.2-4.4: the proof's key and the token's pod must be the session's pin.
   r.gate = 3;
   if (!IsSessionId(session_id)) return Error(Code::kSessionInvalid, "session: malformed id");
   auto s = deps_.store->GetSession(session_id);
@@ -495,7 +495,7 @@ Result<store::Session> EdgeService::CheckSession(Request& r, const Authed& a, st
 }
 
 Status EdgeService::CheckPod(Request& r, const Authed& a) {
-  // Gate 4 (PROTOCOL.md §6 gate 4): the pod as the API server confirmed it
+  // Gate 4 (docs/protocol.md §6 gate 4): the pod as the API server confirmed it
   // no longer ago than gate4.max_staleness_ms (FreshPods; the watches never
   // make a decision older: tests StalledWatchCannotServeStaleAllow,
   // FrozenApiFailsClosedAfterBound).
@@ -528,7 +528,7 @@ Status EdgeService::CheckPod(Request& r, const Authed& a) {
     decision = Error(Code::kKubeUnavailable, decision.message());
   }
   if (r.audit_mode) {
-    // PROTOCOL.md §6.4 audit mode: record would_deny, let the request through.
+    // docs/protocol.md §6.4 audit mode: record would_deny, let the request through.
     audit::AuditEvent e = Stamped(r);
     e.decision = audit::Decision::kWouldDeny;
     e.gate = 4;
@@ -588,7 +588,7 @@ net::ServerResponse EdgeService::Establish(Request& r) {
   candidate.jkt = a.proof.jkt();
   candidate.recipient_jwk = recipient.second;
   candidate.created_at = r.now;
-  // PROTOCOL.md §4.1: expiresAt = min(now + TTL, token exp).
+  // docs/protocol.md §4.1: expiresAt = min(now + TTL, token exp).
   candidate.expires_at = std::min(r.now + config_.session_ttl_seconds, a.identity.token_exp());
   if (candidate.expires_at <= r.now) {
     r.gate = 2;  // accepted within the skew, but no time left to open a session
@@ -597,7 +597,7 @@ net::ServerResponse EdgeService::Establish(Request& r) {
   auto enrolled = deps_.store->EnrollSession(candidate, r.now);
   if (!enrolled.ok()) return Refuse(r, StoreFailure(enrolled.status(), "enroll session"));
   if (enrolled->outcome == store::EnrollOutcome::kPinnedConflict) {
-    r.gate = 3;  // PROTOCOL.md §4.1: one DPoP key per live Pod UID (test SecondEnrollmentPinned)
+    r.gate = 3;  // docs/protocol.md §4.1: one DPoP key per live Pod UID (test SecondEnrollmentPinned)
     return Refuse(r, Error(Code::kCredentialPinned, "another key is pinned to this pod uid"));
   }
   const store::Session& s = enrolled->session;
@@ -618,7 +618,7 @@ net::ServerResponse EdgeService::Unwrap(Request& r) {
   const Json& jsession = r.body["session"];
   const Json& jcaps = r.body["capsules"];
   if (!jsession.is_string() || !jcaps.is_array()) return Refuse(r, BadRequest("session or capsules of wrong type"));
-  // PROTOCOL.md §4.2: 1 to 64 capsules (tests OversizeBatch, EmptyBatchBadRequest).
+  // docs/protocol.md §4.2: 1 to 64 capsules (tests OversizeBatch, EmptyBatchBadRequest).
   if (jcaps.size() > static_cast<size_t>(config_.limits.max_capsules_per_request)) {
     return Refuse(r, Error(Code::kTooLarge, "more capsules than allowed"));
   }
@@ -710,7 +710,7 @@ net::ServerResponse EdgeService::Rotate(Request& r) {
   EDGE_ASSIGN(r, store::Session session, CheckSession(r, a, jsession.get_ref<const std::string&>(), false));
   r.session_id = session.id;
 
-  // PROTOCOL.md §4.3: pop is a JWS by the NEW key over {"session","prev","iat"}
+  // docs/protocol.md §4.3: pop is a JWS by the NEW key over {"session","prev","iat"}
   // (test RotateWithoutNewKeyProofRefused).
   r.gate = 3;
   auto pop = jose::UnverifiedJws::Parse(jpop.get_ref<const std::string&>());
@@ -752,7 +752,7 @@ net::ServerResponse EdgeService::End(Request& r, std::string_view session_id) {
   }
   if (!r.http.query.empty()) return Refuse(r, BadRequest("query string not allowed"));
   EDGE_ASSIGN(r, Authed a, Authenticate(r));
-  // PROTOCOL.md §4.4: idempotent, so an already-ended session is accepted (test DeleteEndsSession).
+  // docs/protocol.md §4.4: idempotent, so an already-ended session is accepted (test DeleteEndsSession).
   EDGE_ASSIGN(r, store::Session session, CheckSession(r, a, session_id, true));
   r.session_id = session.id;
   Status ended = deps_.store->EndSession(session.id);

@@ -1,4 +1,4 @@
-// EdgeService: the pod-facing HTTP API of PROTOCOL.md §4-7.
+// EdgeService: the pod-facing HTTP API of docs/protocol.md §4-7.
 //
 // Handle() is a pure function of the request and the injected world (store,
 // Kubernetes clients, CVS, audit sink, clock, randomness): no sockets, no
@@ -48,7 +48,7 @@ struct EdgeDeps {
   // pods, when set, adds the pod watches' state to /readyz and /metrics.
   // The watches revoke sessions and invalidate gate-4 confirmations (wired
   // by RunEdgeProcess through PodMonitor::SetChangeListener); they never
-  // decide gate 4 (PROTOCOL.md §6 gate 4 "Fresh"). Optional.
+  // decide gate 4 (docs/protocol.md §6 gate 4 "Fresh"). Optional.
   PodMonitor* pods = nullptr;
 };
 

@@ -1,4 +1,4 @@
-// EdgeService tests: one named test per refusal of PROTOCOL.md §4-7, each
+// EdgeService tests: one named test per refusal of docs/protocol.md §4-7, each
 // through Handle() with real RS256/ES256 tokens, real Ed25519 DPoP proofs, an
 // in-memory SQLite store, a fake Kubernetes API and the in-process CVS.
 #include "edge/service.h"
@@ -649,7 +649,7 @@ TEST_F(EdgeServiceTest, TagOnlyImage) {
   ExpectPodRefused(p, "image_not_allowed");
 }
 
-// PROTOCOL.md §6 gate 4: spec.serviceAccountName equals the token's
+// docs/protocol.md §6 gate 4: spec.serviceAccountName equals the token's
 // ServiceAccount (a token of one SA presented for a pod that runs as another).
 TEST_F(EdgeServiceTest, PodServiceAccountMismatch) {
   kube::PodView p = EdgeHarness::GoodPod();
@@ -657,7 +657,7 @@ TEST_F(EdgeServiceTest, PodServiceAccountMismatch) {
   ExpectPodRefused(p, "pod_not_live");
 }
 
-// PROTOCOL.md §6 gate 4: container names are unique across the pod.
+// docs/protocol.md §6 gate 4: container names are unique across the pod.
 TEST_F(EdgeServiceTest, PodDuplicateContainerNames) {
   kube::PodView p = EdgeHarness::GoodPod();
   p.ephemeral_containers.push_back({"app", "registry.example.com/app:1.0"});
@@ -825,7 +825,7 @@ TEST_F(EdgeServiceTest, RecipientNotX25519BadRequest) {
   ExpectRefused(h.Send(c), 400, "bad_request");
 }
 
-// PROTOCOL.md §4.1, RFC 7748 §6.1, RFC 9180 §7.1.4: a recipient whose X25519
+// docs/protocol.md §4.1, RFC 7748 §6.1, RFC 9180 §7.1.4: a recipient whose X25519
 // output is all zero for every private key (the low-order points and their
 // non-canonical encodings) is refused at establish with 400, not discovered
 // later as a 503 cvs_unavailable from the CVS.
@@ -949,7 +949,7 @@ TEST_F(EdgeServiceTest, HealthzReadyzMetrics) {
   EXPECT_NE(m.body.find("astis_gate4_api_reads_total{cluster=\"prod-eu1\"}"), std::string::npos) << m.body;
 }
 
-// PROTOCOL.md §4.5 (1.1): one cluster's API outage is reported in /readyz's
+// docs/protocol.md §4.5 (1.1): one cluster's API outage is reported in /readyz's
 // body and in metrics but never makes the edge unready, and /readyz makes no
 // request to any API server. Until 1.1, HealthzReadyzMetrics asserted 503
 // while a cluster was down.

@@ -202,7 +202,7 @@ Result<VerifiedDpopProof> VerifyDpopProof(std::string_view proof_jwt, const Dpop
   // RFC 9449 §4.3 (4): typ is dpop+jwt (test DpopTest.RejectsWrongTyp).
   if (!jws->typ().has_value() || *jws->typ() != "dpop+jwt") return Invalid("DPoP typ must be dpop+jwt");
 
-  // RFC 9449 §4.3 (5) and PROTOCOL.md §1: an asymmetric alg local policy
+  // RFC 9449 §4.3 (5) and docs/protocol.md §1: an asymmetric alg local policy
   // accepts: EdDSA or Ed25519 (RFC 9864) (test DpopTest.AcceptsEd25519AlgName).
   const std::string& alg = jws->alg();
   const bool is_ed = alg == "EdDSA" || alg == "Ed25519";
@@ -247,7 +247,7 @@ Result<VerifiedDpopProof> VerifyDpopProof(std::string_view proof_jwt, const Dpop
   // RFC 9449 §4.3 (8): htm matches the request method (test DpopTest.RejectsWrongHtm).
   if (htm != expect.htm) return Invalid("DPoP htm does not match");
 
-  // RFC 9449 §4.3 (9) and PROTOCOL.md §5: the proof's htu has no query or
+  // RFC 9449 §4.3 (9) and docs/protocol.md §5: the proof's htu has no query or
   // fragment (test DpopTest.RejectsHtuWithQuery) and equals the request URI
   // after RFC 3986 §6.2.2/§6.2.3 normalisation (tests DpopTest.RejectsWrongHtu,
   // DpopTest.AcceptsNormalisedHtu).
@@ -268,7 +268,7 @@ Result<VerifiedDpopProof> VerifyDpopProof(std::string_view proof_jwt, const Dpop
   // RFC 9449 §4.3 (12): ath equals the hash of the access token
   // (tests DpopTest.RejectsMissingAth, DpopTest.RejectsWrongAth).
   ASTIS_RETURN_IF_ERROR(MatchExpectedHash(claims, "ath", expect.ath));
-  // PROTOCOL.md §5: bh binds the body (test DpopTest.RejectsWrongBh).
+  // docs/protocol.md §5: bh binds the body (test DpopTest.RejectsWrongBh).
   ASTIS_RETURN_IF_ERROR(MatchExpectedHash(claims, "bh", expect.bh));
 
   // RFC 9449 §4.3 (10) and §8: a missing or stale nonce gets its own code so

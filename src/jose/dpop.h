@@ -1,4 +1,4 @@
-// DPoP proof verification (RFC 9449 §4.3) in the PROTOCOL.md §5 profile.
+// DPoP proof verification (RFC 9449 §4.3) in the docs/protocol.md §5 profile.
 //
 // VerifyDpopProof runs every check of RFC 9449 §4.3 that needs only the
 // proof and the request, except replay: the (jkt, jti) replay check is the
@@ -42,7 +42,7 @@ struct DpopExpectations {
   // required (the edge always sets it; RFC vectors have none).
   std::function<bool(std::string_view nonce)> nonce_valid;
   // allow_es256_for_tests also accepts ES256 proofs with an EC P-256 jwk (the
-  // RFC 9449 examples). Production keeps the PROTOCOL.md §1 default: EdDSA /
+  // RFC 9449 examples). Production keeps the docs/protocol.md §1 default: EdDSA /
   // Ed25519 only.
   bool allow_es256_for_tests = false;
 };

@@ -74,7 +74,7 @@ TEST(JwkTest, X25519RoundTripWithPrivate) {
 }
 
 TEST(JwkTest, PublishedOrgKeyKidIsThumbprint) {
-  // PROTOCOL.md §2: KID = RFC 7638 thumbprint of {"crv","kty","x"}.
+  // docs/protocol.md §2: KID = RFC 7638 thumbprint of {"crv","kty","x"}.
   auto sk = X25519PrivateKey::Generate(DefaultRandom());
   ASSERT_TRUE(sk.ok());
   Jwk jwk = Jwk::FromX25519Public(sk->public_key());

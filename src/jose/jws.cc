@@ -91,7 +91,7 @@ const Json* UnverifiedJws::jwk() const {
 
 Result<VerifiedJws> VerifyJws(const UnverifiedJws& jws, const Jwk& pinned_key) {
   const std::string& name = jws.alg();
-  // RFC 8725 §3.1/§3.2 and PROTOCOL.md §1: `none` and HMAC algorithms MUST be
+  // RFC 8725 §3.1/§3.2 and docs/protocol.md §1: `none` and HMAC algorithms MUST be
   // refused (tests JwsTest.RejectsAlgNone, JwsTest.RejectsHs256WithPublicKey).
   if (name == "none") return Error(Code::kInvalidArgument, "JWS alg none refused");
   if (IsHmacAlg(name)) return Error(Code::kInvalidArgument, "JWS HMAC alg refused");

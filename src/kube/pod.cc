@@ -217,7 +217,7 @@ Status GateDecision::ToStatus() const {
 }
 
 GateDecision DecidePod(const PodView& pod, const PodExpectation& expect) {
-  // PROTOCOL.md §6.4: same pod (namespace, name, UID). Test: RefusesUidMismatch.
+  // docs/protocol.md §6.4: same pod (namespace, name, UID). Test: RefusesUidMismatch.
   if (pod.ns != expect.ns || pod.name != expect.name) {
     return {Code::kPodNotLive, "the API returned a different pod than the one requested", ""};
   }
@@ -227,7 +227,7 @@ GateDecision DecidePod(const PodView& pod, const PodExpectation& expect) {
                 ", not the token's UID " + Shown(expect.uid) + " (pod replaced)",
             ""};
   }
-  // PROTOCOL.md §6 gate 4: spec.serviceAccountName equals the token's
+  // docs/protocol.md §6 gate 4: spec.serviceAccountName equals the token's
   // ServiceAccount, and an empty one on either side never matches (tests
   // RefusesServiceAccountMismatch, RefusesMissingServiceAccountName).
   if (expect.service_account.empty()) {
@@ -243,18 +243,18 @@ GateDecision DecidePod(const PodView& pod, const PodExpectation& expect) {
                 Shown(expect.service_account),
             ""};
   }
-  // PROTOCOL.md §6.4: no deletionTimestamp. Test: RefusesDeletionTimestamp.
+  // docs/protocol.md §6.4: no deletionTimestamp. Test: RefusesDeletionTimestamp.
   if (pod.deletion_timestamp.has_value()) {
     return {Code::kPodNotLive, "pod is terminating (deletionTimestamp " + Shown(*pod.deletion_timestamp) + ")", ""};
   }
-  // PROTOCOL.md §6.4: phase Running. Test: RefusesPending.
+  // docs/protocol.md §6.4: phase Running. Test: RefusesPending.
   if (pod.phase != "Running") {
     return {Code::kPodNotLive, "pod phase is \"" + Shown(pod.phase) + "\", not \"Running\"", ""};
   }
   if (pod.containers.empty()) {
     return {Code::kImageNotAllowed, "pod spec lists no containers", ""};
   }
-  // PROTOCOL.md §6 gate 4: container names are unique across the three spec
+  // docs/protocol.md §6 gate 4: container names are unique across the three spec
   // lists together, as Kubernetes validation requires; a duplicate is a
   // forged or broken pod and would make the name-based status match
   // ambiguous (test RefusesDuplicateContainerNames).
@@ -269,7 +269,7 @@ GateDecision DecidePod(const PodView& pod, const PodExpectation& expect) {
       }
     }
   }
-  // PROTOCOL.md §6.4: every container in all three lists has an allowlisted
+  // docs/protocol.md §6.4: every container in all three lists has an allowlisted
   // sha256 digest. Tests: RefusesUnapprovedImage, RefusesUnapprovedInitContainer,
   // RefusesUnapprovedSidecar, RefusesUnapprovedEphemeralContainer,
   // RefusesContainerWithoutStatus, RefusesTagOnlyImageId.

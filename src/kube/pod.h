@@ -1,4 +1,4 @@
-// The pod view and gate 4 of PROTOCOL.md §6: "live pod + approved images".
+// The pod view and gate 4 of docs/protocol.md §6: "live pod + approved images".
 //
 // ParsePod reads the Pod JSON returned by GET /api/v1/namespaces/{ns}/pods/{name}
 // into a PodView (only the fields gate 4 needs). DecidePod / EvaluatePod apply
@@ -107,7 +107,7 @@ struct GateDecision {
   Status ToStatus() const;
 };
 
-// DecidePod applies gate 4 (PROTOCOL.md §6.4) to pod, failing closed:
+// DecidePod applies gate 4 (docs/protocol.md §6.4) to pod, failing closed:
 // kPodNotLive if namespace, name or UID differ from expect, the pod's
 // ServiceAccount differs from expect.service_account (or either is empty),
 // deletionTimestamp is set, or phase is not "Running"; kImageNotAllowed if

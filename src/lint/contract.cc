@@ -86,7 +86,7 @@ Result<Contract> ContractFromJson(const Json& j) {
   Contract c;
   ASTIS_ASSIGN_OR_RETURN(c.cluster_, Label(j, "cluster"));
   ASTIS_ASSIGN_OR_RETURN(c.namespace_, Label(j, "namespace"));
-  // PROTOCOL.md 1.1 §3.1: a ServiceAccount name is a DNS-1123 subdomain
+  // docs/protocol.md §3.1: a ServiceAccount name is a DNS-1123 subdomain
   // ("my.sa"), as in Kubernetes. Test: ContractTest.AcceptsSubdomainServiceAccount.
   ASTIS_ASSIGN_OR_RETURN(c.service_account_, Subdomain(j, "serviceAccount"));
   if (j.contains("app")) {
@@ -132,7 +132,7 @@ Result<Contract> ContractFromJson(const Json& j) {
   }
 
   ASTIS_ASSIGN_OR_RETURN(c.edge_url_, RequiredString(j, "edgeUrl"));
-  // PROTOCOL.md §4: HTTPS only. Test: ContractTest.RejectsHttpEdgeUrl.
+  // docs/protocol.md §4: HTTPS only. Test: ContractTest.RejectsHttpEdgeUrl.
   if (c.edge_url_.rfind("https://", 0) != 0 || c.edge_url_.size() <= 8 || c.edge_url_.size() > 2048 ||
       c.edge_url_.find_first_of(" \t\r\n\"'`$\\,") != std::string::npos)
     return Invalid("edgeUrl", "must be one https:// URL");

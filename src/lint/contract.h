@@ -23,7 +23,7 @@ inline constexpr int64_t kMaxTokenExpirationSeconds = 48 * 3600;
 inline constexpr std::string_view kDefaultAudience = "astis";
 
 // ContractSecret is one Kubernetes Secret of the workload and the data keys
-// it must hold as sealed values (PROTOCOL.md §3).
+// it must hold as sealed values (docs/protocol.md §3).
 struct ContractSecret {
   std::string name;
   std::vector<std::string> keys;
@@ -66,7 +66,7 @@ class Contract {
 
 // ContractFromJson validates a contract object. Members: cluster, namespace
 // (DNS-1123 labels, required), serviceAccount (DNS-1123 subdomain, required;
-// PROTOCOL.md 1.1 §3.1), app (DNS-1123 label, default serviceAccount, and
+// docs/protocol.md §3.1), app (DNS-1123 label, default serviceAccount, and
 // required when serviceAccount is not itself a label), image (repository
 // without tag or digest, required), imageDigests (1..64 "sha256:<64
 // lower-case hex>", required), secrets (1..64 of {name: DNS-1123 subdomain,

@@ -77,7 +77,7 @@ TEST(ContractTest, RejectsBadLabels) {
   ExpectRejected(j, "serviceAccount");
 }
 
-// PROTOCOL.md 1.1 §3.1: serviceAccount is a DNS-1123 subdomain.
+// docs/protocol.md §3.1: serviceAccount is a DNS-1123 subdomain.
 TEST(ContractTest, AcceptsSubdomainServiceAccount) {
   Json j = Valid();
   j["serviceAccount"] = "my.sa";

@@ -125,7 +125,7 @@ class Linter {
         std::string digest = at == std::string::npos ? "" : image.substr(at + 1);
         if (!IsImageDigest(digest)) {
           // A tag can be moved to other bytes; the edge's allowlist is of
-          // digests (PROTOCOL.md §6, gate 4). Test: LintTest.FlagsImageByTag.
+          // digests (docs/protocol.md §6, gate 4). Test: LintTest.FlagsImageByTag.
           Add(Severity::kError, o, "image-not-pinned",
               std::string(list) + " " + cname + ": image is not pinned by a sha256 digest",
               "use image: <repository>@sha256:<64 hex> (find the digest with `docker buildx imagetools inspect "
@@ -156,7 +156,7 @@ class Linter {
         const std::string vname = StringOr(Member(vol, "name"));
         bool ok = true;
         if (StringOr(Member(tok, "audience")) != aud) {
-          // Gate 2 verifies aud (PROTOCOL.md §4); a token for the API server
+          // Gate 2 verifies aud (docs/protocol.md §4); a token for the API server
           // audience is refused. Test: LintTest.FlagsWrongAudience.
           ok = false;
           Add(Severity::kError, o, "token-audience",
@@ -199,7 +199,7 @@ class Linter {
     std::string sa = StringOr(Member(&spec, "serviceAccountName"), StringOr(Member(&spec, "serviceAccount")));
     if (contract_ != nullptr) {
       if (sa != contract_->service_account()) {
-        // Sealed values are bound to one ServiceAccount (PROTOCOL.md §3.1).
+        // Sealed values are bound to one ServiceAccount (docs/protocol.md §3.1).
         // Test: LintTest.FlagsServiceAccountMismatch.
         Add(Severity::kError, o, "service-account",
             "serviceAccountName is not the contract's ServiceAccount " + contract_->service_account(),
@@ -242,7 +242,7 @@ class Linter {
            b.service_account == contract_->service_account();
     }
     if (!ok) {
-      // The edge refuses a capsule bound elsewhere (capsule_scope, PROTOCOL.md
+      // The edge refuses a capsule bound elsewhere (capsule_scope, docs/protocol.md
       // §4.2). Test: LintTest.FlagsSealedBindingMismatch.
       Add(Severity::kError, o, "sealed-binding-mismatch",
           "key " + key + ": the sealed value is bound to another cluster, namespace, ServiceAccount, Secret or key",
@@ -328,7 +328,7 @@ class Linter {
         // Kubernetes 1.31 (KEP-4006), so get counts for them.
         bool get_exec = Contains(verbs, "get") && r != "pods/ephemeralcontainers";
         if (!write && !get_exec) continue;
-        // DESIGN.md "What it protects": exec/attach/debug reach the plaintext
+        // docs/threat-model.md "What ASTIS does not claim": exec/attach/debug reach the plaintext
         // in the pod's memory. Test: LintTest.FlagsRoleGrantingExec.
         Add(Severity::kError, o, "rbac-pod-exec",
             "grants " + r + " (exec, attach or ephemeral debug containers reach the pod's plaintext)",

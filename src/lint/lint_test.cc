@@ -291,7 +291,7 @@ TEST(LintTest, FlagsSealedBindingMismatch) {
   EXPECT_EQ(Count(LintDocs({moved}), "sealed-binding-mismatch"), 1u);
 }
 
-// PROTOCOL.md 1.1 §3.1: a workload whose ServiceAccount is "my.sa" lints
+// docs/protocol.md §3.1: a workload whose ServiceAccount is "my.sa" lints
 // clean against its contract, sealed value included; another SA is flagged.
 TEST(LintTest, AcceptsSubdomainServiceAccount) {
   auto c = ContractFromJson(Json{{"cluster", "prod-eu1"},

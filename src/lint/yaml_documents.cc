@@ -126,7 +126,7 @@ class Builder final : public YAML::EventHandler {
 
   void OnScalar(const YAML::Mark&, const std::string& tag, YAML::anchor_t anchor, const std::string& value) override {
     if (ExpectingKey()) {
-      // PROTOCOL.md "Words": duplicate keys are an error (yaml-cpp keeps both).
+      // docs/protocol.md "Words": duplicate keys are an error (yaml-cpp keeps both).
       Charge(1, value.size());
       if (stack_.back().value.contains(value)) Refuse("YAML: duplicate mapping key");
       if (anchor != YAML::NullAnchor) Remember(anchor, Json(value), 1, value.size());

@@ -230,7 +230,7 @@ TEST(McpToolsTest, EveryToolRunsWithTheContract) {
   }
 }
 
-// PROTOCOL.md 1.1 §3.1: a contract passed as a tool input may name a
+// docs/protocol.md §3.1: a contract passed as a tool input may name a
 // ServiceAccount that is a DNS-1123 subdomain ("my.sa"); the manifests and
 // seal commands generated for it lint clean. app is then required, because
 // it names the container (a DNS-1123 label).

@@ -66,7 +66,7 @@ ServerResponse JsonError(int status, std::string_view code, std::string_view mes
 namespace {
 
 // LayerError is an error answer the HTTP layer makes itself (a refused
-// request, a failed handler). PROTOCOL.md §4.6: every response, including
+// request, a failed handler). docs/protocol.md §4.6: every response, including
 // these, carries Cache-Control: no-store (test LayerResponsesCarryNoStore).
 // Handler answers add their own.
 ServerResponse LayerError(int status, std::string_view code, std::string_view message) {

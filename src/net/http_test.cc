@@ -605,7 +605,7 @@ TEST_F(NetTest, InvalidHostRefusedAndClosed) {
   }
 }
 
-// PROTOCOL.md §4.6: the answers the HTTP layer makes itself carry
+// docs/protocol.md §4.6: the answers the HTTP layer makes itself carry
 // Cache-Control: no-store, as handler answers do.
 TEST_F(NetTest, LayerResponsesCarryNoStore) {
   ServerConfig config;  // plain HTTP: raw client

@@ -36,7 +36,7 @@ Result<std::string> ReadFile(const std::string& path) {
 // Applies the common policy to a fresh context.
 Status ApplyPolicy(ssl::context& ctx) {
   SSL_CTX* native = ctx.native_handle();
-  // PROTOCOL.md §4: TLS 1.2+ (1.3 preferred: OpenSSL negotiates the highest).
+  // docs/protocol.md §4: TLS 1.2+ (1.3 preferred: OpenSSL negotiates the highest).
   // Checked by NetTest.RefusesTls11.
   if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
     return internal::OpensslError(Code::kCrypto, "SSL_CTX_set_min_proto_version");

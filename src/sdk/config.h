@@ -16,7 +16,7 @@ inline constexpr std::string_view kDefaultTokenPath = "/var/run/secrets/astis/to
 inline constexpr std::string_view kDefaultSecretsDir = "/etc/astis/secrets";
 inline constexpr std::string_view kDefaultEnvPrefix = "ASTIS_SECRET_";
 inline constexpr std::string_view kDefaultApiKeyEnv = "ASTIS_API_KEY";
-// kMaxCapsulesPerUnwrap is the PROTOCOL.md §4.2 batch limit.
+// kMaxCapsulesPerUnwrap is the docs/protocol.md §4.2 batch limit.
 inline constexpr size_t kMaxCapsulesPerUnwrap = 64;
 
 // SdkConfig holds every setting; it owns copies of its strings.

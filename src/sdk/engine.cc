@@ -21,7 +21,7 @@ struct Engine::Keys {
   std::string jkt;  // RFC 7638 thumbprint of dpop's public JWK
 
   static Result<std::shared_ptr<const Keys>> Generate(Random& rng) {
-    // PROTOCOL.md §2: both keys are generated in RAM, locked and excluded
+    // docs/protocol.md §2: both keys are generated in RAM, locked and excluded
     // from core dumps, never written or logged (test KeysAreLocked).
     ASTIS_ASSIGN_OR_RETURN(auto dpop, Ed25519PrivateKey::Generate(rng, SecretBytes::Protection::kLocked));
     ASTIS_ASSIGN_OR_RETURN(auto recipient, X25519PrivateKey::Generate(rng, SecretBytes::Protection::kLocked));
@@ -47,7 +47,7 @@ std::optional<std::string> RealGetenv(const std::string& name) {
   return std::string(v);
 }
 
-// CodeFromWire maps a PROTOCOL.md §7 wire name back to its Code.
+// CodeFromWire maps a docs/protocol.md §7 wire name back to its Code.
 std::optional<Code> CodeFromWire(std::string_view wire) {
   for (int c = static_cast<int>(Code::kBadRequest); c <= static_cast<int>(Code::kCapsuleInvalid); ++c) {
     if (WireName(static_cast<Code>(c)) == wire) return static_cast<Code>(c);
@@ -192,7 +192,7 @@ Result<net::HttpResponse> Engine::SendAnyEndpoint(const std::string& method, con
     api_key = SecretBytes::CopyFrom(*v, SecretBytes::Protection::kLocked);
     SecureWipe(v->data(), v->size());
   }
-  // PROTOCOL.md §5: ath binds the proof to the token, bh to the exact body.
+  // docs/protocol.md §5: ath binds the proof to the token, bh to the exact body.
   const std::string ath = jose::DpopHash(token.RevealString());
   const std::optional<std::string> bh = body.empty() ? std::nullopt : std::optional(jose::DpopHash(body));
 
@@ -231,7 +231,7 @@ Result<net::HttpResponse> Engine::SendAnyEndpoint(const std::string& method, con
     for (auto& [name, value] : req.headers) SecureWipe(value.data(), value.size());
     if (resp.ok()) {
       current_endpoint_.store(idx);
-      // PROTOCOL.md §5: every response carries a current DPoP-Nonce; always
+      // docs/protocol.md §5: every response carries a current DPoP-Nonce; always
       // take the latest (test NonceDanceOnFirstRequest).
       if (auto fresh = resp->Header("DPoP-Nonce"); fresh.has_value() && !fresh->empty()) {
         std::lock_guard<std::mutex> lock(nonce_mu_);
@@ -271,7 +271,7 @@ Result<net::HttpResponse> Engine::Call(const std::string& method, const std::str
 // ------------------------------------------------------------------ session
 
 Status Engine::EstablishLocked() {
-  // PROTOCOL.md §4.1: establish (or, with the same key, extend) a session.
+  // docs/protocol.md §4.1: establish (or, with the same key, extend) a session.
   const Json body{{"recipient", jose::Jwk::FromX25519Public(keys_->recipient.public_key()).ToJson()}};
   const int64_t now = clock_.NowUnix();
   ASTIS_ASSIGN_OR_RETURN(net::HttpResponse resp,
@@ -298,7 +298,7 @@ Status Engine::EstablishLocked() {
 }
 
 void Engine::RotateLocked() {
-  // PROTOCOL.md §4.3: the proof is by the CURRENT key; `pop` is a JWS by the
+  // docs/protocol.md §4.3: the proof is by the CURRENT key; `pop` is a JWS by the
   // NEW key over {"session","prev": old jkt,"iat"} (test RotatesDpopKey).
   const int64_t now = clock_.NowUnix();
   auto fresh = Keys::Generate(rng_);
@@ -358,7 +358,7 @@ Status Engine::Close() {
   closed_ = true;
   Status result;
   if (!session_id_.empty() && keys_ != nullptr) {
-    // PROTOCOL.md §4.4: end the session; proof by the pinned key.
+    // docs/protocol.md §4.4: end the session; proof by the pinned key.
     auto resp = Call("DELETE", std::string(kSessionsPath) + "/" + session_id_, "", *keys_, 1);
     if (!resp.ok()) {
       result = resp.status();
@@ -441,7 +441,7 @@ Result<std::vector<SecretBytes>> Engine::UnwrapAll(const std::vector<capsule::Se
     Status failure;
     for (size_t begin = 0; begin < values.size() && failure.ok(); begin += kMaxCapsulesPerUnwrap) {
       const size_t end = std::min(values.size(), begin + kMaxCapsulesPerUnwrap);
-      // PROTOCOL.md §4.2: 1 to 64 capsules per request (test
+      // docs/protocol.md §4.2: 1 to 64 capsules per request (test
       // EstablishesAndUnwrapsBatch checks the chunking).
       Json capsules = Json::array();
       for (size_t i = begin; i < end; ++i) capsules.push_back(B64uEncode(values[i].capsule().bytes()));
@@ -482,7 +482,7 @@ Result<std::vector<SecretBytes>> Engine::UnwrapAll(const std::vector<capsule::Se
           failure = Error(Code::kInternal, "secret " + name + ": malformed unwrap result");
           break;
         }
-        // PROTOCOL.md §4.2: aad = CAPSULE_HASH || session id, so a result
+        // docs/protocol.md §4.2: aad = CAPSULE_HASH || session id, so a result
         // for another capsule or session does not open.
         const capsule::Capsule& cap = values[i].capsule();
         auto dek = capsule::OpenRewrapped(keys->recipient, cap.hash(), session, *enc_bytes, *ct_bytes);
@@ -490,7 +490,7 @@ Result<std::vector<SecretBytes>> Engine::UnwrapAll(const std::vector<capsule::Se
           failure = Error(Code::kCrypto, "secret " + name + ": rewrapped key does not open");
           break;
         }
-        // PROTOCOL.md §3.2: aad = "astis value v1" || CAPSULE_HASH.
+        // docs/protocol.md §3.2: aad = "astis value v1" || CAPSULE_HASH.
         auto plain = capsule::DecryptValue(*dek, values[i], SecretBytes::Protection::kLocked);
         if (!plain.ok()) {
           failure = Error(Code::kCrypto, "secret " + name + ": value does not decrypt under its key");

@@ -2,7 +2,7 @@
 // include/astis/astis.h or include/astis/client.hpp).
 //
 // It owns the pod's two RAM-only keys, the edge session and its DPoP nonce,
-// and implements the client side of PROTOCOL.md §4-5: establish, refresh,
+// and implements the client side of docs/protocol.md §4-5: establish, refresh,
 // rotate, unwrap in batches, end. The world (clock, randomness, waiting,
 // environment) is injected so tests are hermetic.
 #pragma once
@@ -89,11 +89,11 @@ class Engine {
   // plaintexts, in order, are in locked SecretBytes owned by the caller.
   // All or nothing: the first failure is returned, its message naming the
   // secret. Errors: kInvalidArgument (bad name), kNotFound, kIo, the
-  // PROTOCOL.md §7 codes, kCrypto, kUnavailable, kFailedPrecondition after
+  // docs/protocol.md §7 codes, kCrypto, kUnavailable, kFailedPrecondition after
   // Close. Thread-safe; concurrent calls share the session.
   Result<std::vector<SecretBytes>> GetMany(std::span<const std::string> names);
 
-  // Close ends the session at the edge (DELETE /v1/sessions/{id}, PROTOCOL.md
+  // Close ends the session at the edge (DELETE /v1/sessions/{id}, docs/protocol.md
   // §4.4; one attempt per endpoint) and wipes both keys. Idempotent; returns
   // the DELETE's error, if any, but always wipes. Later gets fail.
   Status Close();

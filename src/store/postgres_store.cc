@@ -737,7 +737,7 @@ class PostgresStore final : public Store {
   Result<EnrollResult> EnrollSession(const Session& s, int64_t now) override {
     ASTIS_RETURN_IF_ERROR(ValidateSessionCandidate(s, now));
     return Run("enroll session", Mode::kTxn, [&](Conn& c) -> Result<EnrollResult> {
-      // PROTOCOL.md §4.1: one active pin per (cluster, Pod UID). READ
+      // docs/protocol.md §4.1: one active pin per (cluster, Pod UID). READ
       // COMMITTED alone would let two callers both see "no active session"
       // and both insert, so the transaction first takes an advisory lock on
       // the pod (held to COMMIT); the read below then sees whatever the
@@ -794,7 +794,7 @@ class PostgresStore final : public Store {
     if (!IdOk(new_jkt)) return Invalid("new jkt");
     if (new_recipient_jwk.empty() || new_recipient_jwk.size() > kMaxTextLength) return Invalid("new recipient_jwk");
     return Run("rotate session key", Mode::kTxn, [&](Conn& c) -> Result<Session> {
-      // PROTOCOL.md §4.3: compare-and-swap on the pinned jkt in one UPDATE;
+      // docs/protocol.md §4.3: compare-and-swap on the pinned jkt in one UPDATE;
       // concurrent rotations queue on the row lock and re-check the WHERE on
       // the winner's version, so exactly one matches (tests
       // ConcurrentRotateExactlyOneWins, RotationCasAcrossReplicas).
@@ -867,7 +867,7 @@ class PostgresStore final : public Store {
     if (jti.empty() || jti.size() > kMaxJtiLength) return Invalid("jti");
     if (expires_at <= now) return Invalid("jti expires_at (not after now)");
     return Run("insert jti", Mode::kWrite, [&](Conn& c) -> Result<bool> {
-      // PROTOCOL.md §5 / RFC 9449 §11.1: a (jkt, jti) pair seen within its
+      // docs/protocol.md §5 / RFC 9449 §11.1: a (jkt, jti) pair seen within its
       // window is a replay. One statement on the primary key: a concurrent
       // inserter waits for the first to commit, then its ON CONFLICT branch
       // sees the unexpired row and changes nothing (tests JtiReplayRefused,

@@ -1,4 +1,4 @@
-// The PostgreSQL backend of astis::store (DESIGN.md "State": several edge
+// The PostgreSQL backend of astis::store (docs/store.md: several edge
 // replicas share one database). docs/store.md describes the schema and how
 // each atomicity guarantee of store.h is achieved.
 //

@@ -400,7 +400,7 @@ class SqliteStore final : public Store {
   Result<EnrollResult> EnrollSession(const Session& candidate, int64_t now) override {
     ASTIS_RETURN_IF_ERROR(ValidateSessionCandidate(candidate, now));
     std::lock_guard<std::mutex> lock(mu_);
-    // PROTOCOL.md §4.1: one active pin per Pod UID. BEGIN IMMEDIATE takes the
+    // docs/protocol.md §4.1: one active pin per Pod UID. BEGIN IMMEDIATE takes the
     // write lock before the read below, so no other connection or process can
     // create a competing session between our check and our write (test
     // ConcurrentEnrollExactlyOneWins).
@@ -445,7 +445,7 @@ class SqliteStore final : public Store {
     if (new_recipient_jwk.empty() || new_recipient_jwk.size() > kMaxTextLength) return Invalid("new recipient_jwk");
     std::lock_guard<std::mutex> lock(mu_);
     return Txn("rotate session key", [&]() -> Result<Session> {
-      // PROTOCOL.md §4.3: compare-and-swap on the pinned jkt in one UPDATE,
+      // docs/protocol.md §4.3: compare-and-swap on the pinned jkt in one UPDATE,
       // so of two rotations from the same old key only one matches (test
       // ConcurrentRotateExactlyOneWins).
       ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
@@ -536,7 +536,7 @@ class SqliteStore final : public Store {
     if (expires_at <= now) return Invalid("jti expires_at (not after now)");
     std::lock_guard<std::mutex> lock(mu_);
     return Txn("insert jti", [&]() -> Result<bool> {
-      // PROTOCOL.md §5 / RFC 9449 §11.1: a (jkt, jti) pair seen within its
+      // docs/protocol.md §5 / RFC 9449 §11.1: a (jkt, jti) pair seen within its
       // window is a replay. The primary key makes insert-if-absent one atomic
       // statement; an entry already past its expiry (not yet purged) is
       // re-armed instead (tests JtiReplayRefused, JtiAfterExpiryAccepted,

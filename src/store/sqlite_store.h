@@ -1,4 +1,4 @@
-// The embedded SQLite backend of astis::store (DESIGN.md "State": one edge).
+// The embedded SQLite backend of astis::store (docs/store.md: one edge).
 //
 // Concurrency: one SqliteStore owns one SQLite connection guarded by a mutex,
 // so calls from many threads are serialised within the process. Several

@@ -1,4 +1,4 @@
-// astis::store — the edge's state (DESIGN.md "State"; PROTOCOL.md §4–6).
+// astis::store — the edge's state (docs/store.md; docs/protocol.md §4–6).
 //
 // Store is the one interface the edge and the CLI decide from: registered
 // clusters and workloads, API key hashes, sessions and their per-pod pins,
@@ -42,7 +42,7 @@ struct Cluster {
   std::string api_url;
   std::string ca_file;
   std::string token_file;
-  std::string mode = "strict";  // "strict" | "audit" (PROTOCOL.md §6.4)
+  std::string mode = "strict";  // "strict" | "audit" (docs/protocol.md §6.4)
   int64_t created_at = 0;
 };
 
@@ -65,7 +65,7 @@ struct RateCharge {
 };
 
 // JtiUse is one presented DPoP proof identifier, kept until expires_at
-// (PROTOCOL.md §5 jti; RFC 9449 §11.1). jti may be a hash of the jti.
+// (docs/protocol.md §5 jti; RFC 9449 §11.1). jti may be a hash of the jti.
 struct JtiUse {
   std::string_view jkt;
   std::string_view jti;
@@ -86,7 +86,7 @@ struct Admission {
 // kMaxRateCharges bounds the buckets one AdmitRequest may charge.
 inline constexpr size_t kMaxRateCharges = 4;
 
-// ApiKey is the stored half of a bound API key (PROTOCOL.md §6.1). The store
+// ApiKey is the stored half of a bound API key (docs/protocol.md §6.1). The store
 // holds only the 32-byte hash of the secret part, never the secret.
 struct ApiKey {
   std::string id;
@@ -99,7 +99,7 @@ struct ApiKey {
   int64_t revoked_at = 0;  // 0 = not revoked
 };
 
-// Session is one release session (PROTOCOL.md §4.1) and its pin: the DPoP
+// Session is one release session (docs/protocol.md §4.1) and its pin: the DPoP
 // key thumbprint (jkt) and the pod's public X25519 recipient JWK.
 struct Session {
   std::string id;
@@ -239,7 +239,7 @@ class Store {
   // keeps the first time); kNotFound when absent (test ApiKeyRevoke).
   virtual Status RevokeApiKey(std::string_view id, int64_t now) = 0;
 
-  // ---- sessions and pins (PROTOCOL.md §4.1, §4.3, §4.4)
+  // ---- sessions and pins (docs/protocol.md §4.1, §4.3, §4.4)
   // EnrollSession atomically applies the per-pod pin rule to `candidate`
   // (scoped by cluster + pod_uid): an active session with another jkt ->
   // kPinnedConflict (nothing changed); one with the same jkt -> kExtended
@@ -254,7 +254,7 @@ class Store {
   // when absent (or purged).
   virtual Result<Session> GetSession(std::string_view id) = 0;
   // RotateSessionKey moves an active session's pin from expected_old_jkt to
-  // new_jkt (compare-and-swap, PROTOCOL.md §4.3) and returns the updated
+  // new_jkt (compare-and-swap, docs/protocol.md §4.3) and returns the updated
   // session. kFailedPrecondition when the pinned jkt is no longer
   // expected_old_jkt, so of two concurrent rotations exactly one wins (test
   // ConcurrentRotateExactlyOneWins); kNotFound when the session is absent,
@@ -263,7 +263,7 @@ class Store {
                                            std::string_view new_jkt, std::string_view new_recipient_jwk,
                                            int64_t now) = 0;
   // EndSession revokes a session. Idempotent: an unknown or already ended
-  // session is OK (PROTOCOL.md §4.4).
+  // session is OK (docs/protocol.md §4.4).
   virtual Status EndSession(std::string_view id) = 0;
   // RevokeSessionsForPod revokes every unrevoked session of the pod and
   // returns how many it revoked. kInvalidArgument when neither pod_uid nor
@@ -274,7 +274,7 @@ class Store {
   // CountActiveSessions returns how many sessions are active at `now`.
   virtual Result<int64_t> CountActiveSessions(int64_t now) = 0;
 
-  // ---- DPoP replay set (PROTOCOL.md §5 jti; RFC 9449 §11.1)
+  // ---- DPoP replay set (docs/protocol.md §5 jti; RFC 9449 §11.1)
   // InsertJti records (jkt, jti) until expires_at. Returns true when
   // recorded, false when the pair is already recorded and not yet expired at
   // `now` (a replay). Atomic: of concurrent callers with one pair exactly one
@@ -284,7 +284,7 @@ class Store {
   virtual Result<bool> InsertJti(std::string_view jkt, std::string_view jti, int64_t expires_at,
                                  int64_t now) = 0;
 
-  // ---- DPoP nonce secret (PROTOCOL.md §5 nonce; RFC 9449 §8)
+  // ---- DPoP nonce secret (docs/protocol.md §5 nonce; RFC 9449 §8)
   // GetOrCreateNonceSecret stores `candidate` as the current secret if none
   // exists and returns the stored current secret (so every replica ends up
   // with the same one; test NonceSecretSharedAcrossStores). The candidate is

@@ -12,7 +12,7 @@
 // pinned JWKS taken from the stand-in) and pods are created in it as a
 // kubelet would fill them. Only the clocks are simulated (FakeClock): one for
 // the edge, one for the stand-in, so a token can be minted "in the past" or
-// "in the future". Each case asserts the exact PROTOCOL.md §7 status and wire
+// "in the future". Each case asserts the exact docs/protocol.md §7 status and wire
 // code (and the per-capsule code where there is one), that nothing that opens
 // was released and no plaintext appears in any response, and, where relevant,
 // the detailed audit line. The mapping code -> test is in docs/attack-suite.md.

@@ -159,7 +159,7 @@ TEST_F(HaFaultsTest, KubeApiStoppedFailsClosed) {
   };
 
   world_->kube().Stop();
-  ExpectOutage(establish, "kube_unavailable");  // fail closed (PROTOCOL.md §6.4)
+  ExpectOutage(establish, "kube_unavailable");  // fail closed (docs/protocol.md §6.4)
 
   const Status restarted = world_->kube().Restart();
   ASSERT_TRUE(restarted.ok()) << restarted.ToString();

@@ -83,7 +83,7 @@ TEST_F(HaReplicasTest, JtiReplayedToOtherReplicaRefused) {
   for (size_t replica : {1u, 2u}) {
     auto again = pod->SendRaw(replica, req);
     ASSERT_TRUE(again.ok()) << again.status().ToString();
-    EXPECT_EQ(again->status, 401) << again->body;  // RFC 9449 §11.1, PROTOCOL.md §5 jti
+    EXPECT_EQ(again->status, 401) << again->body;  // RFC 9449 §11.1, docs/protocol.md §5 jti
     EXPECT_EQ(ErrorCode(*again), "dpop_replay");
     EXPECT_EQ(again->body.find("\"enc\""), std::string::npos);
   }
@@ -91,7 +91,7 @@ TEST_F(HaReplicasTest, JtiReplayedToOtherReplicaRefused) {
 
 TEST_F(HaReplicasTest, EnrollmentRaceExactlyOneWins) {
   // Several rounds, each a fresh pod with two different DPoP keys (same
-  // token, so the same Pod UID) racing on A and B (PROTOCOL.md §4.1).
+  // token, so the same Pod UID) racing on A and B (docs/protocol.md §4.1).
   constexpr int kRounds = 5;
   for (int round = 0; round < kRounds; ++round) {
     auto token = world_->NewPod("api-race-" + std::to_string(round));
@@ -124,7 +124,7 @@ TEST_F(HaReplicasTest, EnrollmentRaceExactlyOneWins) {
     const int wins = (resp_a->status == 201) + (resp_b->status == 201);
     EXPECT_EQ(wins, 1) << "round " << round << ": " << resp_a->body << " / " << resp_b->body;
     const net::HttpResponse& loser = resp_a->status == 201 ? *resp_b : *resp_a;
-    EXPECT_EQ(loser.status, 409) << loser.body;  // PROTOCOL.md §7
+    EXPECT_EQ(loser.status, 409) << loser.body;  // docs/protocol.md §7
     EXPECT_EQ(ErrorCode(loser), "credential_pinned");
   }
 }
@@ -143,7 +143,7 @@ TEST_F(HaReplicasTest, RotationSeenByAllReplicas) {
   ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
   ASSERT_EQ(rotated->status, 200) << rotated->body;
 
-  // At once on B: the old key is refused (PROTOCOL.md §4.3)...
+  // At once on B: the old key is refused (docs/protocol.md §4.3)...
   auto old = pod->SendRaw(1, old_key_req);
   ASSERT_TRUE(old.ok()) << old.status().ToString();
   EXPECT_EQ(old->status, 401) << old->body;

@@ -394,7 +394,7 @@ std::string HaPodClient::PrepareRotation(int64_t now) {
   next_dpop_ = std::make_unique<Ed25519PrivateKey>(std::move(dpop).value());
   next_recipient_ = std::make_unique<X25519PrivateKey>(std::move(recipient).value());
   const std::string prev = jose::Jwk::FromEd25519Public(dpop_->public_key()).Thumbprint();
-  // PROTOCOL.md §4.3: pop is a JWS by the NEW key over {session, prev, iat}.
+  // docs/protocol.md §4.3: pop is a JWS by the NEW key over {session, prev, iat}.
   const std::string pop = jose::SignCompactJws(Json{{"alg", "EdDSA"}},
                                                DumpJson(Json{{"session", session_}, {"prev", prev}, {"iat", now}}),
                                                *next_dpop_);

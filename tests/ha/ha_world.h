@@ -122,7 +122,7 @@ class HaWorld {
   std::string image_digest_;
 };
 
-// HaPodClient is one pod speaking PROTOCOL.md §4-5 by hand. Not thread-safe:
+// HaPodClient is one pod speaking docs/protocol.md §4-5 by hand. Not thread-safe:
 // one per thread.
 class HaPodClient {
  public:
@@ -170,7 +170,7 @@ class HaPodClient {
   std::unique_ptr<X25519PrivateKey> recipient_, next_recipient_;
 };
 
-// ErrorCode returns error.code of a PROTOCOL.md §7 body, or a marker.
+// ErrorCode returns error.code of a docs/protocol.md §7 body, or a marker.
 std::string ErrorCode(const net::HttpResponse& resp);
 // NowUnix is the wall clock the edge child processes also use.
 int64_t NowUnix();

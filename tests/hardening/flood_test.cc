@@ -4,7 +4,7 @@
 // many connections: malformed JSON, oversize bodies, bad API keys, too many
 // and too large header fields, garbage request lines and slowloris
 // connections that never finish their headers. Checks:
-//  - every bad request got its documented answer (PROTOCOL.md §7 and
+//  - every bad request got its documented answer (docs/protocol.md §7 and
 //    docs/net.md: 400 bad_request, 401 api_key_invalid, 413 too_large,
 //    431, or the connection closed for slowloris);
 //  - the process RSS after the flood grows less than a fixed bound over the
@@ -294,7 +294,7 @@ TEST_F(FloodTest, BadRequestFloodIsRefusedAndBounded) {
   EXPECT_EQ(sent.size(), kinds.size());  // every kind was sent
 }
 
-// RateLimitsPerApiKeyAndPodUid: PROTOCOL.md §7 429 rate_limited, per Pod UID
+// RateLimitsPerApiKeyAndPodUid: docs/protocol.md §7 429 rate_limited, per Pod UID
 // and per API key, through the real server; a new window serves again.
 TEST_F(FloodTest, RateLimitsPerApiKeyAndPodUid) {
   h_.config.limits.rate_per_pod_uid_per_minute = 5;

@@ -10,7 +10,7 @@
 // testdata/kubernetes/k8s-projected-token-claims.json; pods are the real Pod
 // JSON shapes of testdata/kubernetes/. Only the clock is simulated (FakeClock),
 // so token and proof times never depend on the wall clock. Every refusal
-// checks the exact PROTOCOL.md §7 status and code and that no result was sent.
+// checks the exact docs/protocol.md §7 status and code and that no result was sent.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -501,7 +501,7 @@ TEST_F(EdgeE2eTest, KubeApiDownIsKubeUnavailable) {
 
   kube_->Stop();
   ExpectRefused(Unwrap(session, values), 503, "kube_unavailable");  // fail closed
-  // PROTOCOL.md §4.5 (1.1): one cluster's outage is reported, not a reason
+  // docs/protocol.md §4.5 (1.1): one cluster's outage is reported, not a reason
   // to be unready (until 1.1 this asserted 503).
   net::HttpResponse ready = Send("GET", "/readyz", "");
   EXPECT_EQ(ready.status, 200);
@@ -572,7 +572,7 @@ TEST_F(EdgeE2eTest, WrongBearerTokenToKubeIsKubeUnavailable) {
   ASSERT_NO_FATAL_FAILURE(StartWorld({.wrong_kube_token = true}));
   ExpectRefused(Send("POST", "/v1/sessions", EstablishBody()), 503, "kube_unavailable");
   EXPECT_GE(kube_->unauthorized(), 1);  // the API refused the edge's credential
-  // Reported in the body, not unready (PROTOCOL.md §4.5 1.1; until 1.1: 503).
+  // Reported in the body, not unready (docs/protocol.md §4.5 1.1; until 1.1: 503).
   net::HttpResponse ready = Send("GET", "/readyz", "");
   EXPECT_EQ(ready.status, 200);
   EXPECT_EQ(Must(ParseJson(ready.body))["checks"][std::string("cluster/") + kCluster], "unavailable") << ready.body;
@@ -589,7 +589,7 @@ TEST_F(EdgeE2eTest, AuditModeClusterLetsThroughWithWouldDeny) {
   ASSERT_FALSE(session.empty());
   const std::vector<capsule::SealedValue> values = {Seal("audit-mode-value")};
   net::HttpResponse resp = Unwrap(session, values);
-  EXPECT_EQ(resp.Header("Astis-Audit-Mode").value_or(""), "true");  // PROTOCOL.md §6.4: announced on every response
+  EXPECT_EQ(resp.Header("Astis-Audit-Mode").value_or(""), "true");  // docs/protocol.md §6.4: announced on every response
   EXPECT_EQ(OpenAll(resp, session, values), std::vector<std::string>{"audit-mode-value"});
 
   const std::vector<Json> lines = AuditLines(AuditPath());

@@ -1,5 +1,5 @@
 // The edge behind the real HTTPS server (net::HttpServer on port 0 with the
-// test PKI), driven by net::HttpsClient: the PROTOCOL.md §4 round trip over
+// test PKI), driven by net::HttpsClient: the docs/protocol.md §4 round trip over
 // TLS, including the RFC 9449 §8 nonce dance.
 #include <atomic>
 #include <memory>

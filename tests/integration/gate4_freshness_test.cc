@@ -1,5 +1,5 @@
 // Gate 4 from fresh state, whatever the watch does, and one cluster's API
-// outage kept to that cluster (PROTOCOL.md §6 gate 4 "Fresh", §4.5;
+// outage kept to that cluster (docs/protocol.md §6 gate 4 "Fresh", §4.5;
 // docs/edge.md "Gate 4 from fresh state"). Over real loopback TLS:
 //
 //   pod (HttpsClient + DPoP) --TLS--> edge (net::HttpServer, 2 threads, +
@@ -347,7 +347,7 @@ TEST_F(Gate4FreshnessTest, FrozenApiFailsClosedAfterBound) {
   std::printf("[gate4-freshness] frozen API: first refusal after %lld ms, next after %lld ms\n",
               static_cast<long long>(first.count()), static_cast<long long>(second.count()));
 
-  // /readyz stays 200 and reports the cluster unavailable (PROTOCOL.md §4.5).
+  // /readyz stays 200 and reports the cluster unavailable (docs/protocol.md §4.5).
   net::ServerRequest ready;
   ready.method = "GET";
   ready.path = ready.target = "/readyz";

@@ -11,7 +11,7 @@
 // the wall clock for the watcher (staleness) and measure revocation latency
 // with steady_clock; every wait is bounded polling with a deadline, never a
 // fixed sleep. Tokens, DPoP proofs, sessions and the audit log use a
-// FakeClock, as in edge_e2e_test. Refusals check the exact PROTOCOL.md §7
+// FakeClock, as in edge_e2e_test. Refusals check the exact docs/protocol.md §7
 // status and code.
 #include <gtest/gtest.h>
 
@@ -431,7 +431,7 @@ class WatchRevocationTest : public ::testing::Test {
 };
 
 // kubectl debug adds an ephemeral container running an unapproved digest:
-// the MODIFIED event re-applies PROTOCOL.md §6.4 and revokes the session.
+// the MODIFIED event re-applies docs/protocol.md §6.4 and revokes the session.
 TEST_F(WatchRevocationTest, DebugContainerRevokesWithinOneSecond) {
   ASSERT_NO_FATAL_FAILURE(StartWorld());
   const std::string session = Establish();
@@ -476,7 +476,7 @@ TEST_F(WatchRevocationTest, PodDeletedRevokesWithinOneSecond) {
 }
 
 // Delete + recreate under the same name (a StatefulSet pod, an evicted
-// pod): the old token names the old UID, so gate 4 (PROTOCOL.md §6.4 "shows
+// pod): the old token names the old UID, so gate 4 (docs/protocol.md §6.4 "shows
 // the same UID"; kube::DecidePod) answers pod_not_live.
 TEST_F(WatchRevocationTest, PodReplacedNewUidRevokesWithinOneSecond) {
   ASSERT_NO_FATAL_FAILURE(StartWorld());
@@ -511,7 +511,7 @@ TEST_F(WatchRevocationTest, PodReplacedNewUidRevokesWithinOneSecond) {
   EXPECT_EQ(OpenOne(Unwrap(fresh, value), fresh, value), "until-replaced");
 }
 
-// PROTOCOL.md §6 gate 4 "Fresh": a healthy watch does not replace the API
+// docs/protocol.md §6 gate 4 "Fresh": a healthy watch does not replace the API
 // read a decision rests on (a stalled stream can look healthy for minutes;
 // gate4_freshness_test attacks exactly that). Until protocol 1.1 this test
 // was WatchHealthyServesGate4WithoutApiReads and asserted zero pod GETs.
@@ -535,7 +535,7 @@ TEST_F(WatchRevocationTest, WatchHealthyDoesNotReplaceApiReads) {
 
 // The API goes away: the stream breaks, the watch turns unhealthy, gate 4
 // falls back to a direct read, which fails -> kube_unavailable (fail closed,
-// PROTOCOL.md §6.4 "an unreachable API refuses the request"). The API comes
+// docs/protocol.md §6.4 "an unreachable API refuses the request"). The API comes
 // back on the same port: the watch recovers and establishment succeeds.
 TEST_F(WatchRevocationTest, WatchDownFallsBackToDirectReadThenFailsClosed) {
   ASSERT_NO_FATAL_FAILURE(StartWorld());
@@ -557,7 +557,7 @@ TEST_F(WatchRevocationTest, WatchDownFallsBackToDirectReadThenFailsClosed) {
               static_cast<long long>(std::chrono::duration_cast<milliseconds>(SteadyClock::now() - up).count()));
   const int before = PodGets();
   EXPECT_FALSE(Establish().empty());
-  // Gate 4 reads the API, watch or no watch (PROTOCOL.md §6 "Fresh"; until
+  // Gate 4 reads the API, watch or no watch (docs/protocol.md §6 "Fresh"; until
   // protocol 1.1 this asserted no read: "served from the recovered watch").
   EXPECT_EQ(PodGets(), before + 1);
 }

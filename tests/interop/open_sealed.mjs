@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Independent opener for ASTIS sealed values, written from PROTOCOL.md (§2,
+// Independent opener for ASTIS sealed values, written from docs/protocol.md (§2,
 // §3) and RFC 9180 only — it shares no code with the C++ project and uses no
 // npm packages: HPKE base mode DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 /
 // AES-256-GCM is implemented here on Node 20 WebCrypto (X25519 deriveBits,
@@ -42,7 +42,7 @@ function i2osp(n, len) {
 const equalBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 const hex = (s) => new Uint8Array(Buffer.from(s, 'hex'));
 
-// PROTOCOL.md "Words": b64u without padding; reject padding, whitespace,
+// docs/protocol.md "Words": b64u without padding; reject padding, whitespace,
 // non-alphabet bytes and non-canonical encodings.
 function b64uDecode(s, what) {
   if (typeof s !== 'string' || !/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) fail(`${what}: not b64u`);
@@ -152,7 +152,7 @@ async function selftest(path) {
   console.error(`selftest: ${checked} RFC 9180 vector(s) ok`);
 }
 
-// PROTOCOL.md §3.1 binding fields.
+// docs/protocol.md §3.1 binding fields.
 const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 // DNS-1123 subdomain as Kubernetes checks it: dot-separated parts of the
 // label alphabet, 253 bytes in all (1.1: serviceAccount and name).
@@ -174,7 +174,7 @@ async function openSecret(secretPath, keyPath) {
   const jwk = JSON.parse(readFileSync(keyPath, 'utf8'));
   if (jwk.kty !== 'OKP' || jwk.crv !== 'X25519' || typeof jwk.d !== 'string') fail('org key is not a private X25519 JWK');
   const x = b64uDecode(jwk.x, 'jwk.x');
-  // PROTOCOL.md §2: KID = RFC 7638 thumbprint of {"crv","kty","x"}.
+  // docs/protocol.md §2: KID = RFC 7638 thumbprint of {"crv","kty","x"}.
   const canonical = `{"crv":"X25519","kty":"OKP","x":"${jwk.x}"}`;
   const kid = Buffer.from(await subtle.digest('SHA-256', te.encode(canonical))).toString('base64url');
   const skR = await importX25519Private(b64uDecode(jwk.d, 'jwk.d'), x);

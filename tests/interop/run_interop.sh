@@ -1,6 +1,6 @@
 #!/bin/sh
 # Interoperability check: the built `astis` seals, an independent opener
-# (open_sealed.mjs: PROTOCOL.md + RFC 9180 on Node WebCrypto) opens, and the
+# (open_sealed.mjs: docs/protocol.md + RFC 9180 on Node WebCrypto) opens, and the
 # plaintexts must match. Usage: run_interop.sh ASTIS_BINARY NODE HPKE_VECTORS
 set -eu
 ASTIS=$1

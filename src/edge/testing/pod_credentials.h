@@ -52,7 +52,7 @@ Json ProjectedTokenClaims(const TokenSubject& subject);
 // fit key (a mismatch is a test bug and aborts, as SignCompactJws does).
 std::string SignToken(const Json& claims, const SigningKey& key, SignatureAlg alg, std::string_view kid);
 
-// ApiKeyScope is what an operator binds an API key to (PROTOCOL.md §5.1).
+// ApiKeyScope is what an operator binds an API key to (docs/protocol.md §5.1).
 struct ApiKeyScope {
   std::string cluster;
   std::string ns;
@@ -75,7 +75,7 @@ struct PodCredentials {
 // PodRequest builds one pod request to base_url + path: the API key, the
 // token as `Authorization: DPoP`, and a fresh proof (RFC 9449 §4.2: htm,
 // htu, iat = now, a new jti, ath of the token, the nonce if one is given,
-// and PROTOCOL.md's bh when there is a body). Fails only when rng fails.
+// and docs/protocol.md §5's bh when there is a body). Fails only when rng fails.
 Result<net::HttpRequest> PodRequest(const PodCredentials& creds, std::string_view method, std::string_view base_url,
                                     std::string_view path, std::string body, int64_t now,
                                     std::optional<std::string_view> nonce, Random& rng);

@@ -101,7 +101,7 @@ TEST(PodCredentialsTest, RequestCarriesAProofTheVerifierAccepts) {
   expect.now = 1'800'000'000;
   expect.nonce_valid = [](std::string_view n) { return n == "nonce-1"; };
   EXPECT_TRUE(jose::VerifyDpopProof(header("DPoP"), expect).ok());
-  // The same proof is refused for another body: bh binds it (PROTOCOL.md).
+  // The same proof is refused for another body: bh binds it (docs/protocol.md §5).
   expect.bh = jose::DpopHash(R"({"capsules":[1]})");
   EXPECT_FALSE(jose::VerifyDpopProof(header("DPoP"), expect).ok());
 }

@@ -28,7 +28,7 @@ TEST_F(EngineTest, EstablishesAndUnwrapsBatch) {
   ASSERT_TRUE(values.ok()) << values.status().ToString();
   ASSERT_EQ(values->size(), 70u);
   for (int i = 0; i < 70; ++i) EXPECT_EQ((*values)[i].RevealString(), "value " + std::to_string(i));
-  // PROTOCOL.md §4.2: at most 64 capsules per unwrap request.
+  // docs/protocol.md §4.2: at most 64 capsules per unwrap request.
   EXPECT_EQ(edge_->unwrap_batches(), (std::vector<size_t>{64, 6}));
   EXPECT_EQ(edge_->Count("/v1/sessions"), 2);  // nonce dance + establish
   EXPECT_EQ(engine->stats().establishes, 1u);
@@ -132,7 +132,7 @@ TEST_F(EngineTest, RotatesDpopKey) {
   EXPECT_EQ(edge_->Count("rotated"), 0);
   clock_.Advance(2);
   ASSERT_EQ(Plain(engine->Get("a")), "alpha");
-  // PROTOCOL.md §4.3: the edge checked the proof by the old key and the pop
+  // docs/protocol.md §4.3: the edge checked the proof by the old key and the pop
   // by the new one; the pin moved and the unwrap after it used the new key
   // and the new recipient key.
   EXPECT_EQ(edge_->Count("rotated"), 1);

@@ -1,5 +1,5 @@
 // FakeEdge: a scripted stand-in for the ASTIS edge (test-only), serving
-// PROTOCOL.md §4 over real HTTPS (net::HttpServer + a run-time test PKI).
+// docs/protocol.md §4 over real HTTPS (net::HttpServer + a run-time test PKI).
 //
 // It checks what the SDK must get right, with the project's own verifiers:
 // the API key, the DPoP proof (jose::VerifyDpopProof: htm, htu, iat, ath
