@@ -3,6 +3,7 @@
 #include <set>
 
 #include "capsule/binding.h"
+#include "common/image_digest.h"
 #include "lint/yaml_documents.h"
 
 namespace astis::lint {
@@ -65,15 +66,6 @@ bool IsImageRepository(std::string_view s) {
 
 }  // namespace
 
-bool IsImageDigest(std::string_view s) {
-  constexpr std::string_view kPrefix = "sha256:";
-  if (s.size() != kPrefix.size() + 64 || s.substr(0, kPrefix.size()) != kPrefix) return false;
-  for (char c : s.substr(kPrefix.size())) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 Result<Contract> ContractFromJson(const Json& j) {
   if (!j.is_object()) return Error(Code::kInvalidArgument, "contract: must be an object");
   static const std::set<std::string, std::less<>> kKnown = {
@@ -104,7 +96,7 @@ Result<Contract> ContractFromJson(const Json& j) {
   ASTIS_ASSIGN_OR_RETURN(c.image_digests_, StringList(j, "imageDigests"));
   for (const auto& d : c.image_digests_) {
     // Test: ContractTest.RejectsBadDigest.
-    if (!IsImageDigest(d)) return Invalid("imageDigests", "items must be sha256:<64 lower-case hex>");
+    if (!IsValidImageDigest(d)) return Invalid("imageDigests", "items must be sha256:<64 lower-case hex>");
   }
 
   auto secrets = j.find("secrets");

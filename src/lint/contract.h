@@ -82,8 +82,4 @@ Result<Contract> ContractFromJson(const Json& j);
 // validates it as ContractFromJson does. Test: ContractTest.ParsesYaml.
 Result<Contract> ParseContract(std::string_view text);
 
-// IsImageDigest reports whether s is "sha256:" followed by 64 lower-case hex
-// digits. It cannot fail.
-bool IsImageDigest(std::string_view s);
-
 }  // namespace astis::lint

@@ -11,6 +11,7 @@
 
 #include "capsule/capsule.h"
 #include "common/encoding.h"
+#include "common/image_digest.h"
 #include "lint/yaml_documents.h"
 
 namespace astis::lint {
@@ -123,7 +124,7 @@ class Linter {
         const std::string image = StringOr(Member(c, "image"));
         size_t at = image.rfind('@');
         std::string digest = at == std::string::npos ? "" : image.substr(at + 1);
-        if (!IsImageDigest(digest)) {
+        if (!IsValidImageDigest(digest)) {
           // A tag can be moved to other bytes; the edge's allowlist is of
           // digests (docs/protocol.md §6, gate 4). Test: LintTest.FlagsImageByTag.
           Add(Severity::kError, o, "image-not-pinned",

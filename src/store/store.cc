@@ -12,15 +12,6 @@ bool TextOk(std::string_view s) { return s.size() <= kMaxTextLength; }
 
 }  // namespace
 
-bool IsValidImageDigest(std::string_view s) {
-  constexpr std::string_view kPrefix = "sha256:";
-  if (s.size() != kPrefix.size() + 64 || s.substr(0, kPrefix.size()) != kPrefix) return false;
-  for (char c : s.substr(kPrefix.size())) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 Status ValidateCluster(const Cluster& c) {
   if (!IdOk(c.name)) return Invalid("cluster name");
   if (c.issuer.empty() || !TextOk(c.issuer)) return Invalid("cluster issuer");

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/image_digest.h"
 #include "common/status.h"
 #include "crypto/secret_bytes.h"
 
@@ -338,8 +339,10 @@ class Store {
 };
 
 // IsValidImageDigest reports whether s is "sha256:" followed by exactly 64
-// lower-case hex digits (the only form gate 4 compares against).
-bool IsValidImageDigest(std::string_view s);
+// lower-case hex digits (the only form gate 4 compares against). It is
+// astis::IsValidImageDigest (common/image_digest.h), named here for the
+// store's callers.
+using astis::IsValidImageDigest;
 
 // ValidateCluster, ValidateWorkload, ValidateApiKey,
 // ValidateSessionCandidate and ValidateNonceSecret check a value before any
