@@ -52,7 +52,7 @@ Json ProjectedTokenClaims(const TokenSubject& subject);
 // fit key (a mismatch is a test bug and aborts, as SignCompactJws does).
 std::string SignToken(const Json& claims, const SigningKey& key, SignatureAlg alg, std::string_view kid);
 
-// ApiKeyScope is what an operator binds an API key to (docs/protocol.md §5.1).
+// ApiKeyScope is what an operator binds an API key to (docs/protocol.md §6.1).
 struct ApiKeyScope {
   std::string cluster;
   std::string ns;
