@@ -1,40 +1,6 @@
 #include "capsule/binding.h"
 
 namespace astis::capsule {
-namespace {
-
-bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-}  // namespace
-
-bool IsDns1123Label(std::string_view s) {
-  if (s.empty() || s.size() > kMaxDns1123Label) return false;
-  if (!IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
-  for (char c : s) {
-    if (!IsLowerAlnum(c) && c != '-') return false;
-  }
-  return true;
-}
-
-bool IsDns1123Subdomain(std::string_view s) {
-  // Kubernetes' IsDNS1123Subdomain: at most 253 bytes matching
-  // [a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*, i.e.
-  // dot-separated parts that each start and end with [a-z0-9]. A part is NOT
-  // limited to 63 bytes (only the whole is). Test:
-  // IsDns1123SubdomainFollowsKubernetesRegex.
-  if (s.empty() || s.size() > kMaxDns1123Subdomain) return false;
-  size_t start = 0;
-  while (true) {
-    size_t dot = s.find('.', start);
-    std::string_view part = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (part.empty() || !IsLowerAlnum(part.front()) || !IsLowerAlnum(part.back())) return false;
-    for (char c : part) {
-      if (!IsLowerAlnum(c) && c != '-') return false;
-    }
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
 
 bool IsSecretDataKey(std::string_view s) {
   if (s.empty() || s.size() > kMaxSecretKey || s == "." || s == "..") return false;

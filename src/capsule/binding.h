@@ -9,25 +9,20 @@
 #include <string>
 #include <string_view>
 
+#include "common/dns1123.h"
 #include "common/status.h"
 
 namespace astis::capsule {
 
-// kMaxDns1123Label is the longest DNS-1123 label (RFC 1123 §2.1, Kubernetes).
-inline constexpr size_t kMaxDns1123Label = 63;
-// kMaxDns1123Subdomain is the longest DNS-1123 subdomain (Kubernetes names).
-inline constexpr size_t kMaxDns1123Subdomain = 253;
+// The DNS-1123 validators live in common/dns1123.h (one for the whole tree);
+// they are re-exported here for the binding's callers.
+using ::astis::IsDns1123Label;
+using ::astis::IsDns1123Subdomain;
+using ::astis::kMaxDns1123Label;
+using ::astis::kMaxDns1123Subdomain;
 // kMaxSecretKey is the longest Secret data key Kubernetes accepts.
 inline constexpr size_t kMaxSecretKey = 253;
 
-// IsDns1123Label reports whether s is 1..63 bytes of [a-z0-9-], starting and
-// ending with [a-z0-9]. It cannot fail.
-bool IsDns1123Label(std::string_view s);
-// IsDns1123Subdomain reports whether s is a Kubernetes DNS-1123 subdomain:
-// 1..253 bytes matching [a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*
-// (Kubernetes' IsDNS1123Subdomain; a dot-separated part may exceed 63 bytes).
-// It cannot fail.
-bool IsDns1123Subdomain(std::string_view s);
 // IsSecretDataKey reports whether s is 1..253 bytes of [-._a-zA-Z0-9] and is
 // neither "." nor "..". It cannot fail.
 bool IsSecretDataKey(std::string_view s);

@@ -1,25 +1,10 @@
 #include "capsule/capsule.h"
 
-#include <initializer_list>
-
 #include "common/encoding.h"
 #include "common/json.h"
 
 namespace astis::capsule {
 namespace {
-
-// RequireExactMembers refuses an object whose member set differs from names
-// (docs/protocol.md "Capsule members": unknown members are refused, not
-// ignored, so what CAPSULE_HASH covers is what was checked).
-// Tests: RejectsCapsuleUnknownMember, RejectsCapsuleMissingMember.
-Status RequireExactMembers(const Json& obj, std::initializer_list<std::string_view> names, std::string_view what) {
-  for (std::string_view n : names) {
-    if (!obj.contains(n))
-      return Error(Code::kInvalidArgument, std::string(what) + ": missing member \"" + std::string(n) + "\"");
-  }
-  if (obj.size() != names.size()) return Error(Code::kInvalidArgument, std::string(what) + ": unknown member");
-  return OkStatus();
-}
 
 Result<std::vector<uint8_t>> GetB64uOfSize(const Json& obj, std::string_view member, size_t size) {
   ASTIS_ASSIGN_OR_RETURN(std::string text, GetString(obj, member));
@@ -43,6 +28,9 @@ Result<Capsule> Capsule::Parse(std::string_view bytes) {
   auto parsed = ParseJsonObject(bytes, limits);
   if (!parsed.ok()) return parsed.status().Annotate("capsule");
   const Json& obj = *parsed;
+  // docs/protocol.md "Capsule members": unknown members are refused, not
+  // ignored, so what CAPSULE_HASH covers is what was checked.
+  // Tests: RejectsCapsuleUnknownMember, RejectsCapsuleMissingMember.
   ASTIS_RETURN_IF_ERROR(RequireExactMembers(obj, {"v", "kid", "enc", "ct", "bind", "iat"}, "capsule"));
 
   const Json& v = obj["v"];

@@ -87,4 +87,14 @@ Result<const Json*> GetArray(const Json& obj, std::string_view key) {
   return &*it;
 }
 
+Status RequireExactMembers(const Json& obj, std::initializer_list<std::string_view> names, std::string_view what,
+                           Code code) {
+  if (!obj.is_object()) return Error(code, std::string(what) + ": not a JSON object");
+  for (std::string_view n : names) {
+    if (!obj.contains(n)) return Error(code, std::string(what) + ": missing member \"" + std::string(n) + "\"");
+  }
+  if (obj.size() != names.size()) return Error(code, std::string(what) + ": unknown member");
+  return OkStatus();
+}
+
 }  // namespace astis

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -40,5 +41,14 @@ Result<std::string> GetString(const Json& obj, std::string_view key);
 Result<int64_t> GetInt(const Json& obj, std::string_view key);
 Result<const Json*> GetObject(const Json& obj, std::string_view key);
 Result<const Json*> GetArray(const Json& obj, std::string_view key);
+
+// RequireExactMembers returns OK when obj is an object whose member names are
+// exactly names (unknown members are refused, not ignored: docs/protocol.md
+// "Capsule members", docs/edge.md request bodies). Otherwise it returns code
+// with "<what>: not a JSON object", "<what>: missing member \"<name>\"" or
+// "<what>: unknown member"; the message never echoes a value. Tests:
+// JsonAccessors.RequireExactMembersRefusesOtherSets, CapsuleTest.RejectsCapsuleUnknownMember.
+Status RequireExactMembers(const Json& obj, std::initializer_list<std::string_view> names, std::string_view what,
+                           Code code = Code::kInvalidArgument);
 
 }  // namespace astis

@@ -148,5 +148,23 @@ TEST(JsonAccessors, GetObjectAndArray) {
   EXPECT_FALSE(GetArray(j, "missing").ok());
 }
 
+TEST(JsonAccessors, RequireExactMembersAcceptsExactSet) {
+  auto j = *ParseJson(R"({"a":1,"b":"x"})");
+  EXPECT_TRUE(RequireExactMembers(j, {"a", "b"}, "thing").ok());
+  EXPECT_TRUE(RequireExactMembers(j, {"b", "a"}, "thing").ok());
+}
+
+TEST(JsonAccessors, RequireExactMembersRefusesOtherSets) {
+  auto j = *ParseJson(R"({"a":1,"b":"x"})");
+  const Status missing = RequireExactMembers(j, {"a", "c"}, "thing");
+  EXPECT_EQ(missing.code(), Code::kInvalidArgument);
+  EXPECT_EQ(missing.message(), "thing: missing member \"c\"");
+  const Status unknown = RequireExactMembers(j, {"a"}, "thing", Code::kBadRequest);
+  EXPECT_EQ(unknown.code(), Code::kBadRequest);
+  EXPECT_EQ(unknown.message(), "thing: unknown member");
+  const Status not_object = RequireExactMembers(*ParseJson("[1]"), {"a"}, "thing");
+  EXPECT_EQ(not_object.message(), "thing: not a JSON object");
+}
+
 }  // namespace
 }  // namespace astis

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <utility>
 
-#include "capsule/binding.h"
 #include "capsule/seal.h"
+#include "common/dns1123.h"
 #include "common/encoding.h"
 #include "common/json.h"
 #include "crypto/aead.h"
@@ -28,13 +28,9 @@ net::ServerResponse JsonOk(const Json& body) {
 }
 
 // HasExactly reports whether obj is an object whose member names are exactly
-// names.
+// names (common/json.h RequireExactMembers).
 bool HasExactly(const Json& obj, std::initializer_list<std::string_view> names) {
-  if (!obj.is_object() || obj.size() != names.size()) return false;
-  for (std::string_view n : names) {
-    if (!obj.contains(n)) return false;
-  }
-  return true;
+  return RequireExactMembers(obj, names, "").ok();
 }
 
 struct RewrapRequest {
@@ -80,7 +76,7 @@ Result<RewrapRequest> ParseRewrapRequest(std::string_view body) {
   if (!cluster.ok() || !ns.ok() || !sa.ok()) return Bad("scope: members must be strings");
   // docs/protocol.md §3.1 (1.1): cluster and namespace are DNS-1123 labels,
   // serviceAccount a DNS-1123 subdomain. Test: HandlerRejectsMalformedRequests.
-  if (!capsule::IsDns1123Label(*cluster) || !capsule::IsDns1123Label(*ns) || !capsule::IsDns1123Subdomain(*sa))
+  if (!IsDns1123Label(*cluster) || !IsDns1123Label(*ns) || !IsDns1123Subdomain(*sa))
     return Bad("scope: cluster/namespace not DNS-1123 labels or serviceAccount not a subdomain");
   req.scope = VerifiedScope{*cluster, *ns, *sa};
   ASTIS_ASSIGN_OR_RETURN(req.recipient, ParseRecipient((*root)["recipient"]));

@@ -3,7 +3,7 @@
 #include <cctype>
 #include <vector>
 
-#include "capsule/binding.h"
+#include "common/dns1123.h"
 #include "common/encoding.h"
 #include "common/json.h"
 #include "jose/dpop.h"
@@ -181,7 +181,7 @@ Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, const
   const std::string* pod_uid = pod_obj != k8s->end() ? StringMember(*pod_obj, "uid") : nullptr;
   if (ns == nullptr || sa == nullptr) return TokenInvalid("missing namespace or service account");
   if (pod_name == nullptr || pod_uid == nullptr) return TokenInvalid("token not bound to a pod");
-  if (!capsule::IsDns1123Label(*ns) || !capsule::IsDns1123Subdomain(*sa) || !capsule::IsDns1123Subdomain(*pod_name)) {
+  if (!IsDns1123Label(*ns) || !IsDns1123Subdomain(*sa) || !IsDns1123Subdomain(*pod_name)) {
     return TokenInvalid("namespace, service account or pod name malformed");
   }
   if (pod_uid->size() > 64) return TokenInvalid("pod uid malformed");

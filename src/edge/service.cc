@@ -82,16 +82,6 @@ Status StoreFailure(const Status& s, std::string_view what) {
 
 Status BadRequest(std::string reason) { return Error(Code::kBadRequest, std::move(reason)); }
 
-// ExactMembers requires obj to be an object with exactly the given members.
-Status ExactMembers(const Json& obj, std::initializer_list<std::string_view> members) {
-  if (!obj.is_object()) return BadRequest("body is not a JSON object");
-  for (auto m : members) {
-    if (!obj.contains(std::string(m))) return BadRequest("missing member " + std::string(m));
-  }
-  if (obj.size() != members.size()) return BadRequest("unknown member in body");
-  return OkStatus();
-}
-
 bool IsSessionId(std::string_view id) {
   if (id.size() < 22 || id.size() > 64) return false;
   return B64uDecode(id).ok();
@@ -571,7 +561,7 @@ net::ServerResponse EdgeService::Establish(Request& r) {
   r.audited = true;
   r.event.event = "session.establish";
   EDGE_TRY(r, ParseBody(r.http, config_.limits.max_body_bytes, &r.body));
-  EDGE_TRY(r, ExactMembers(r.body, {"recipient"}));
+  EDGE_TRY(r, RequireExactMembers(r.body, {"recipient"}, "body", Code::kBadRequest));
   EDGE_ASSIGN(r, auto recipient, ParseRecipient(r.body["recipient"]));
   EDGE_ASSIGN(r, Authed a, Authenticate(r));
   EDGE_TRY(r, CheckPod(r, a));
@@ -614,7 +604,7 @@ net::ServerResponse EdgeService::Unwrap(Request& r) {
   r.audited = true;
   r.event.event = "unwrap";
   EDGE_TRY(r, ParseBody(r.http, config_.limits.max_body_bytes, &r.body));
-  EDGE_TRY(r, ExactMembers(r.body, {"session", "capsules"}));
+  EDGE_TRY(r, RequireExactMembers(r.body, {"session", "capsules"}, "body", Code::kBadRequest));
   const Json& jsession = r.body["session"];
   const Json& jcaps = r.body["capsules"];
   if (!jsession.is_string() || !jcaps.is_array()) return Refuse(r, BadRequest("session or capsules of wrong type"));
@@ -696,7 +686,7 @@ net::ServerResponse EdgeService::Rotate(Request& r) {
   r.audited = true;
   r.event.event = "session.rotate";
   EDGE_TRY(r, ParseBody(r.http, config_.limits.max_body_bytes, &r.body));
-  EDGE_TRY(r, ExactMembers(r.body, {"session", "key", "recipient", "pop"}));
+  EDGE_TRY(r, RequireExactMembers(r.body, {"session", "key", "recipient", "pop"}, "body", Code::kBadRequest));
   const Json& jsession = r.body["session"];
   const Json& jpop = r.body["pop"];
   if (!jsession.is_string() || !jpop.is_string()) return Refuse(r, BadRequest("session or pop of wrong type"));
@@ -718,7 +708,7 @@ net::ServerResponse EdgeService::Rotate(Request& r) {
   auto verified = jose::VerifyJws(*pop, *new_key);
   if (!verified.ok()) return Refuse(r, Error(Code::kDpopInvalid, "rotate pop: " + verified.status().message()));
   auto payload = ParseJsonObject(verified->payload());
-  if (!payload.ok() || !ExactMembers(*payload, {"session", "prev", "iat"}).ok()) {
+  if (!payload.ok() || !RequireExactMembers(*payload, {"session", "prev", "iat"}, "rotate pop").ok()) {
     return Refuse(r, Error(Code::kDpopInvalid, "rotate pop: payload shape"));
   }
   const Json& p = *payload;

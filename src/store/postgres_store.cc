@@ -15,6 +15,7 @@
 
 #include "common/encoding.h"
 #include "common/json.h"
+#include "store/internal/rows.h"
 
 namespace astis::store {
 namespace {
@@ -454,34 +455,9 @@ Result<Cluster> ReadCluster(const Rows& r, int i) {
   return c;
 }
 
-std::string JoinDigests(const std::vector<std::string>& digests) {
-  std::string out;
-  for (const std::string& d : digests) {
-    if (!out.empty()) out += ' ';
-    out += d;
-  }
-  return out;
-}
-
+// ReadWorkload re-validates every stored digest (internal::DecodeWorkload).
 Result<Workload> ReadWorkload(const Rows& r, int i) {
-  Workload w;
-  w.cluster = r.Text(i, 0);
-  w.namespace_ = r.Text(i, 1);
-  w.service_account = r.Text(i, 2);
-  std::string joined = r.Text(i, 3);
-  size_t pos = 0;
-  while (pos < joined.size()) {
-    size_t end = joined.find(' ', pos);
-    if (end == std::string::npos) end = joined.size();
-    w.image_digests.push_back(joined.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  // Re-validate on read: a row edited outside this code must not widen an
-  // allowlist (test WorkloadRejectsBadDigest covers the write side).
-  for (const std::string& d : w.image_digests) {
-    if (!IsValidImageDigest(d)) return Error(Code::kStoreUnavailable, "store: read workload: malformed stored digest");
-  }
-  return w;
+  return internal::DecodeWorkload(r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3));
 }
 
 Result<ApiKey> ReadApiKey(const Rows& r, int i) {
@@ -637,7 +613,7 @@ class PostgresStore final : public Store {
     ASTIS_RETURN_IF_ERROR(ValidateWorkload(w));
     return Run("put workload", Mode::kWrite, [&](Conn& c) -> Status {
       Params p;
-      p.Text(w.cluster).Text(w.namespace_).Text(w.service_account).Text(JoinDigests(w.image_digests));
+      p.Text(w.cluster).Text(w.namespace_).Text(w.service_account).Text(internal::JoinImageDigests(w.image_digests));
       auto r = c.Exec("put workload",
                       "INSERT INTO workloads (cluster, namespace, service_account, image_digests) VALUES ($1, $2, $3, $4) "
                       "ON CONFLICT (cluster, namespace, service_account) DO UPDATE SET image_digests = EXCLUDED.image_digests",

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/json.h"
+#include "store/internal/rows.h"
 #include "store/internal/sqlite.h"
 
 namespace astis::store {
@@ -128,34 +129,9 @@ Cluster ReadCluster(const Statement& s) {
   return c;
 }
 
-std::string JoinDigests(const std::vector<std::string>& digests) {
-  std::string out;
-  for (const std::string& d : digests) {
-    if (!out.empty()) out += ' ';
-    out += d;
-  }
-  return out;
-}
-
+// ReadWorkload re-validates every stored digest (internal::DecodeWorkload).
 Result<Workload> ReadWorkload(const Statement& s) {
-  Workload w;
-  w.cluster = s.Text(0);
-  w.namespace_ = s.Text(1);
-  w.service_account = s.Text(2);
-  std::string joined = s.Text(3);
-  size_t pos = 0;
-  while (pos < joined.size()) {
-    size_t end = joined.find(' ', pos);
-    if (end == std::string::npos) end = joined.size();
-    w.image_digests.push_back(joined.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  // Re-validate on read: a row edited outside this code must not widen an
-  // allowlist (test WorkloadRejectsBadDigest covers the write side).
-  for (const std::string& d : w.image_digests) {
-    if (!IsValidImageDigest(d)) return Error(Code::kStoreUnavailable, "store: read workload: malformed stored digest");
-  }
-  return w;
+  return internal::DecodeWorkload(s.Text(0), s.Text(1), s.Text(2), s.Text(3));
 }
 
 ApiKey ReadApiKey(const Statement& s) {
@@ -298,7 +274,7 @@ class SqliteStore final : public Store {
           "INSERT INTO workloads (cluster, namespace, service_account, image_digests) VALUES (?, ?, ?, ?) "
           "ON CONFLICT (cluster, namespace, service_account) DO UPDATE SET image_digests = excluded.image_digests",
           "put workload"));
-      s.Bind(w.cluster).Bind(w.namespace_).Bind(w.service_account).Bind(JoinDigests(w.image_digests));
+      s.Bind(w.cluster).Bind(w.namespace_).Bind(w.service_account).Bind(internal::JoinImageDigests(w.image_digests));
       Status st = s.Run();
       if (!st.ok() && IsConstraint(s.last_rc())) return NotFound("cluster of workload");
       return st;

@@ -1,0 +1,38 @@
+#include "store/internal/rows.h"
+
+#include <utility>
+
+namespace astis::store::internal {
+
+std::string JoinImageDigests(const std::vector<std::string>& digests) {
+  std::string out;
+  for (const std::string& d : digests) {
+    if (!out.empty()) out += ' ';
+    out += d;
+  }
+  return out;
+}
+
+Result<Workload> DecodeWorkload(std::string cluster, std::string namespace_, std::string service_account,
+                                std::string_view image_digests) {
+  Workload w;
+  w.cluster = std::move(cluster);
+  w.namespace_ = std::move(namespace_);
+  w.service_account = std::move(service_account);
+  size_t pos = 0;
+  while (pos < image_digests.size()) {
+    size_t end = image_digests.find(' ', pos);
+    if (end == std::string_view::npos) end = image_digests.size();
+    w.image_digests.emplace_back(image_digests.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  // Re-validate on read: a row edited outside this code must not widen an
+  // allowlist (test StoreConformanceTest.WorkloadRejectsBadDigest covers the
+  // write side, StoreRowsTest.DecodeWorkloadRefusesBadStoredDigest this one).
+  for (const std::string& d : w.image_digests) {
+    if (!IsValidImageDigest(d)) return Error(Code::kStoreUnavailable, "store: read workload: malformed stored digest");
+  }
+  return w;
+}
+
+}  // namespace astis::store::internal

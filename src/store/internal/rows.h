@@ -1,0 +1,34 @@
+// Row encoding shared by the SQLite and PostgreSQL backends. Nothing outside
+// src/store includes this header.
+//
+// A workload's image allowlist is stored as one text column, the digests
+// joined by single spaces. Both backends write it with JoinImageDigests and
+// read it back with DecodeWorkload, so the check on read below exists once.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace astis::store::internal {
+
+// JoinImageDigests is the stored form of a workload's image_digests: the
+// digests (already checked by ValidateWorkload) joined by single spaces; ""
+// for none.
+std::string JoinImageDigests(const std::vector<std::string>& digests);
+
+// DecodeWorkload builds a Workload from a stored row: the three name columns
+// and the joined image_digests column. Every digest is checked again with
+// IsValidImageDigest: a row written or edited outside this code (a manual
+// UPDATE, a restored backup) must not widen an allowlist that gate 4
+// compares pod images against (docs/protocol.md "Image IDs"). A malformed
+// digest is kStoreUnavailable, naming no value (tests
+// StoreRowsTest.DecodeWorkloadRefusesBadStoredDigest; the write side is
+// StoreConformanceTest.WorkloadRejectsBadDigest).
+Result<Workload> DecodeWorkload(std::string cluster, std::string namespace_, std::string service_account,
+                                std::string_view image_digests);
+
+}  // namespace astis::store::internal
