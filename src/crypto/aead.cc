@@ -11,7 +11,6 @@ namespace astis {
 namespace {
 
 using crypto_internal::OsslError;
-using crypto_internal::UniqueCipherCtx;
 
 const EVP_CIPHER* Cipher(AeadAlg alg) {
   auto fetch = [](const char* name) {
@@ -60,7 +59,7 @@ size_t AeadKeySize(AeadAlg alg) { return alg == AeadAlg::kAes128Gcm ? 16 : 32; }
 Result<std::vector<uint8_t>> AeadSeal(AeadAlg alg, std::span<const uint8_t> key, std::span<const uint8_t> nonce,
                                       std::span<const uint8_t> aad, std::span<const uint8_t> pt) {
   ASTIS_RETURN_IF_ERROR(CheckParams(alg, key, nonce, aad, pt.size()));
-  UniqueCipherCtx ctx(EVP_CIPHER_CTX_new());
+  ossl::UniquePtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return OsslError(Code::kCrypto, "aead: EVP_CIPHER_CTX_new failed");
   ASTIS_RETURN_IF_ERROR(Init(ctx.get(), alg, key, nonce, aad, /*encrypt=*/true));
   std::vector<uint8_t> out(pt.size() + kAeadTagSize);
@@ -90,7 +89,7 @@ Result<SecretBytes> AeadOpen(AeadAlg alg, std::span<const uint8_t> key, std::spa
   if (ct.size() < kAeadTagSize) return Error(Code::kCrypto, "aead: authentication failed");
   const auto body = ct.first(ct.size() - kAeadTagSize);
   const auto tag = ct.last(kAeadTagSize);
-  UniqueCipherCtx ctx(EVP_CIPHER_CTX_new());
+  ossl::UniquePtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return OsslError(Code::kCrypto, "aead: EVP_CIPHER_CTX_new failed");
   ASTIS_RETURN_IF_ERROR(Init(ctx.get(), alg, key, nonce, aad, /*encrypt=*/false));
   // Plaintext is decrypted into SecretBytes and wiped (by its destructor)
@@ -109,7 +108,7 @@ Result<SecretBytes> AeadOpen(AeadAlg alg, std::span<const uint8_t> key, std::spa
     return OsslError(Code::kCrypto, "aead: set tag failed");
   uint8_t final_block[1];
   if (EVP_DecryptFinal_ex(ctx.get(), body.empty() ? final_block : pt.RevealMutable().data() + written, &len) != 1) {
-    crypto_internal::DrainOsslErrors();
+    ossl::DrainErrors();  // the message stays fixed whatever OpenSSL queued
     return Error(Code::kCrypto, "aead: authentication failed");
   }
   return pt;

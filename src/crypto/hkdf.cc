@@ -23,7 +23,7 @@ void* OctetPtr(std::span<const uint8_t> s) {
 // RunHkdf derives out.size() bytes with the given HKDF mode on OpenSSL.
 Status RunHkdf(int mode, std::span<const uint8_t> key, std::span<const uint8_t> salt_or_info, bool is_salt,
                std::span<uint8_t> out) {
-  crypto_internal::UniqueKdfCtx ctx(EVP_KDF_CTX_new(crypto_internal::HkdfKdf()));
+  ossl::UniquePtr<EVP_KDF_CTX> ctx(EVP_KDF_CTX_new(crypto_internal::HkdfKdf()));
   if (!ctx) return crypto_internal::OsslError(Code::kCrypto, "hkdf: EVP_KDF_CTX_new failed");
   char digest[] = "SHA256";
   std::array<OSSL_PARAM, 5> params{};

@@ -17,34 +17,16 @@
 
 #include "common/encoding.h"
 #include "crypto/internal/ossl.h"
+#include "crypto/openssl_ptr.h"
 
 namespace astis {
 namespace {
 
-using crypto_internal::DrainOsslErrors;
 using crypto_internal::OsslError;
-using crypto_internal::UniqueMdCtx;
-
-// One unique_ptr deleter per OpenSSL type (BoringSSL bssl::UniquePtr style);
-// the shared ones live in crypto/internal/ossl.h.
-struct BioFree { void operator()(BIO* p) const { BIO_free(p); } };
-struct BnFree { void operator()(BIGNUM* p) const { BN_clear_free(p); } };
-struct EcdsaSigFree { void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); } };
-struct PkeyCtxFree { void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); } };
-struct PkeyFree { void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); } };
-struct ParamBldFree { void operator()(OSSL_PARAM_BLD* p) const { OSSL_PARAM_BLD_free(p); } };
-struct ParamFree { void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); } };
-using UniqueBio = std::unique_ptr<BIO, BioFree>;
-using UniqueBn = std::unique_ptr<BIGNUM, BnFree>;
-using UniqueEcdsaSig = std::unique_ptr<ECDSA_SIG, EcdsaSigFree>;
-using UniquePkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
-using UniquePkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using UniqueParamBld = std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree>;
-using UniqueParam = std::unique_ptr<OSSL_PARAM, ParamFree>;
 
 constexpr int kMaxRsaBits = 8192;  // bounds verification cost of a hostile key
 
-std::shared_ptr<evp_pkey_st> Share(EVP_PKEY* p) { return std::shared_ptr<evp_pkey_st>(p, EVP_PKEY_free); }
+std::shared_ptr<evp_pkey_st> Share(EVP_PKEY* p) { return std::shared_ptr<evp_pkey_st>(p, ossl::Deleter<EVP_PKEY>()); }
 
 const EVP_MD* DigestFor(SignatureAlg alg) {
   switch (alg) {
@@ -92,9 +74,10 @@ size_t EcFieldSize(PublicKeyKind kind) { return kind == PublicKeyKind::kEcP384 ?
 const char* EcGroupName(PublicKeyKind kind) { return kind == PublicKeyKind::kEcP384 ? "secp384r1" : "prime256v1"; }
 
 // PushBn adds a big-endian unsigned integer parameter.
-bool PushBn(OSSL_PARAM_BLD* bld, const char* key, std::span<const uint8_t> be, std::vector<UniqueBn>& keep) {
+bool PushBn(OSSL_PARAM_BLD* bld, const char* key, std::span<const uint8_t> be,
+            std::vector<ossl::UniquePtr<BIGNUM>>& keep) {
   if (be.size() > INT_MAX) return false;
-  UniqueBn bn(BN_bin2bn(be.data(), static_cast<int>(be.size()), nullptr));
+  ossl::UniquePtr<BIGNUM> bn(BN_bin2bn(be.data(), static_cast<int>(be.size()), nullptr));
   if (!bn) return false;
   bool ok = OSSL_PARAM_BLD_push_BN(bld, key, bn.get()) == 1;
   keep.push_back(std::move(bn));  // the builder references the BIGNUM until to_param
@@ -102,22 +85,22 @@ bool PushBn(OSSL_PARAM_BLD* bld, const char* key, std::span<const uint8_t> be, s
 }
 
 // FromData builds an EVP_PKEY of type name from the parameters in bld.
-Result<UniquePkey> FromData(const char* name, OSSL_PARAM_BLD* bld, int selection) {
-  UniqueParam params(OSSL_PARAM_BLD_to_param(bld));
+Result<ossl::UniquePtr<EVP_PKEY>> FromData(const char* name, OSSL_PARAM_BLD* bld, int selection) {
+  ossl::UniquePtr<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(bld));
   if (!params) return OsslError(Code::kCrypto, "building key parameters");
-  UniquePkeyCtx ctx(EVP_PKEY_CTX_new_from_name(nullptr, name, nullptr));
+  ossl::UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, name, nullptr));
   if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) return OsslError(Code::kCrypto, "key import context");
   EVP_PKEY* raw = nullptr;
   if (EVP_PKEY_fromdata(ctx.get(), &raw, selection, params.get()) != 1) {
     return OsslError(Code::kInvalidArgument, "key import refused");
   }
-  return UniquePkey(raw);
+  return ossl::UniquePtr<EVP_PKEY>(raw);
 }
 
 // CheckPublic runs OpenSSL's public key validation (for EC: point not at
 // infinity, on the curve, of the right order).
 Status CheckPublic(EVP_PKEY* pkey) {
-  UniquePkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  ossl::UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
   if (!ctx) return OsslError(Code::kCrypto, "key check context");
   if (EVP_PKEY_public_check(ctx.get()) != 1) return OsslError(Code::kInvalidArgument, "public key check failed");
   return OkStatus();
@@ -139,7 +122,7 @@ Status CheckRsaPublicMembers(std::span<const uint8_t> n, std::span<const uint8_t
 
 // RawToDer converts a JOSE R || S signature to the DER ECDSA-Sig-Value.
 Result<std::vector<uint8_t>> RawToDer(std::span<const uint8_t> sig, size_t field) {
-  UniqueEcdsaSig s(ECDSA_SIG_new());
+  ossl::UniquePtr<ECDSA_SIG> s(ECDSA_SIG_new());
   BIGNUM* r = BN_bin2bn(sig.data(), static_cast<int>(field), nullptr);
   BIGNUM* ss = BN_bin2bn(sig.data() + field, static_cast<int>(field), nullptr);
   if (!s || r == nullptr || ss == nullptr || ECDSA_SIG_set0(s.get(), r, ss) != 1) {
@@ -158,7 +141,7 @@ Result<std::vector<uint8_t>> RawToDer(std::span<const uint8_t> sig, size_t field
 // DerToRaw converts a DER ECDSA signature to JOSE R || S (RFC 7518 §3.4).
 Result<std::vector<uint8_t>> DerToRaw(std::span<const uint8_t> der, size_t field) {
   const uint8_t* p = der.data();
-  UniqueEcdsaSig s(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));  // NOLINT(runtime/int)
+  ossl::UniquePtr<ECDSA_SIG> s(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));  // NOLINT(runtime/int)
   if (!s) return OsslError(Code::kCrypto, "ECDSA signature decoding");
   const BIGNUM* r = nullptr;
   const BIGNUM* ss = nullptr;
@@ -189,7 +172,7 @@ Status ConfigureRsaPadding(EVP_PKEY_CTX* pctx, SignatureAlg alg, const EVP_MD* m
 std::vector<uint8_t> BnParam(EVP_PKEY* pkey, const char* name, size_t pad_to) {
   BIGNUM* raw = nullptr;
   if (EVP_PKEY_get_bn_param(pkey, name, &raw) != 1) return {};
-  UniqueBn bn(raw);
+  ossl::UniquePtr<BIGNUM> bn(raw);
   size_t len = pad_to != 0 ? pad_to : static_cast<size_t>(BN_num_bytes(bn.get()));
   std::vector<uint8_t> out(len);
   if (BN_bn2binpad(bn.get(), out.data(), static_cast<int>(len)) < 0) return {};
@@ -233,13 +216,13 @@ std::optional<SignatureAlg> SignatureAlgFromName(std::string_view name) {
 
 Result<VerificationKey> VerificationKey::FromRsaComponents(std::span<const uint8_t> n, std::span<const uint8_t> e) {
   ASTIS_RETURN_IF_ERROR(CheckRsaPublicMembers(n, e));
-  UniqueParamBld bld(OSSL_PARAM_BLD_new());
-  std::vector<UniqueBn> keep;
+  ossl::UniquePtr<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
+  std::vector<ossl::UniquePtr<BIGNUM>> keep;
   if (!bld || !PushBn(bld.get(), OSSL_PKEY_PARAM_RSA_N, n, keep) ||
       !PushBn(bld.get(), OSSL_PKEY_PARAM_RSA_E, e, keep)) {
     return OsslError(Code::kCrypto, "RSA parameters");
   }
-  ASTIS_ASSIGN_OR_RETURN(UniquePkey pkey, FromData("RSA", bld.get(), EVP_PKEY_PUBLIC_KEY));
+  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<EVP_PKEY> pkey, FromData("RSA", bld.get(), EVP_PKEY_PUBLIC_KEY));
   return VerificationKey(PublicKeyKind::kRsa, Share(pkey.release()), {});
 }
 
@@ -255,7 +238,7 @@ Result<VerificationKey> VerificationKey::FromEcPoint(PublicKeyKind kind, std::sp
   point.push_back(0x04);  // SEC 1 §2.3.3 uncompressed point
   point.insert(point.end(), x.begin(), x.end());
   point.insert(point.end(), y.begin(), y.end());
-  UniqueParamBld bld(OSSL_PARAM_BLD_new());
+  ossl::UniquePtr<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
   if (!bld ||
       OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, EcGroupName(kind), 0) != 1 ||
       OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
@@ -326,7 +309,7 @@ Result<VerificationKey> VerificationKey::FromSpkiDer(std::span<const uint8_t> de
 
 Result<VerificationKey> VerificationKey::FromPem(std::string_view pem) {
   if (pem.empty() || pem.size() > 32 * 1024) return Error(Code::kInvalidArgument, "PEM size out of range");
-  UniqueBio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  ossl::UniquePtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return OsslError(Code::kCrypto, "BIO");
   EVP_PKEY* raw = PEM_read_bio_PUBKEY(bio.get(), nullptr, RejectPassword, nullptr);
   if (raw == nullptr) return OsslError(Code::kInvalidArgument, "PEM public key parse failed");
@@ -358,14 +341,14 @@ Status VerificationKey::Verify(SignatureAlg alg, std::span<const uint8_t> msg, s
     to_check = der;
   }
   const EVP_MD* md = DigestFor(alg);
-  UniqueMdCtx ctx(EVP_MD_CTX_new());
+  ossl::UniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, pkey_.get()) != 1) {
     return OsslError(Code::kCrypto, "verify init");
   }
   if (kind_ == PublicKeyKind::kRsa) ASTIS_RETURN_IF_ERROR(ConfigureRsaPadding(pctx, alg, md));
   if (EVP_DigestVerify(ctx.get(), to_check.data(), to_check.size(), msg.data(), msg.size()) != 1) {
-    DrainOsslErrors();
+    ossl::DrainErrors();
     return Error(Code::kCrypto, "signature verification failed");
   }
   return OkStatus();
@@ -412,8 +395,8 @@ Result<SigningKey> SigningKey::GenerateEd25519(Random& rng) {
 
 Result<SigningKey> SigningKey::FromRsaComponents(const RsaPrivateComponents& c) {
   ASTIS_RETURN_IF_ERROR(CheckRsaPublicMembers(c.n, c.e));
-  UniqueParamBld bld(OSSL_PARAM_BLD_new());
-  std::vector<UniqueBn> keep;
+  ossl::UniquePtr<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
+  std::vector<ossl::UniquePtr<BIGNUM>> keep;
   if (!bld || !PushBn(bld.get(), OSSL_PKEY_PARAM_RSA_N, c.n, keep) ||
       !PushBn(bld.get(), OSSL_PKEY_PARAM_RSA_E, c.e, keep) || !PushBn(bld.get(), OSSL_PKEY_PARAM_RSA_D, c.d, keep) ||
       !PushBn(bld.get(), OSSL_PKEY_PARAM_RSA_FACTOR1, c.p, keep) ||
@@ -423,7 +406,7 @@ Result<SigningKey> SigningKey::FromRsaComponents(const RsaPrivateComponents& c) 
       !PushBn(bld.get(), OSSL_PKEY_PARAM_RSA_COEFFICIENT1, c.qi, keep)) {
     return OsslError(Code::kCrypto, "RSA private parameters");
   }
-  ASTIS_ASSIGN_OR_RETURN(UniquePkey pkey, FromData("RSA", bld.get(), EVP_PKEY_KEYPAIR));
+  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<EVP_PKEY> pkey, FromData("RSA", bld.get(), EVP_PKEY_KEYPAIR));
   return SigningKey(PublicKeyKind::kRsa, Share(pkey.release()), nullptr);
 }
 
@@ -436,15 +419,15 @@ Result<SigningKey> SigningKey::FromEcPrivate(PublicKeyKind kind, std::span<const
   std::vector<uint8_t> point{0x04};
   point.insert(point.end(), x.begin(), x.end());
   point.insert(point.end(), y.begin(), y.end());
-  UniqueParamBld bld(OSSL_PARAM_BLD_new());
-  std::vector<UniqueBn> keep;
+  ossl::UniquePtr<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
+  std::vector<ossl::UniquePtr<BIGNUM>> keep;
   if (!bld || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, EcGroupName(kind), 0) != 1 ||
       OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1 ||
       !PushBn(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d, keep)) {
     return OsslError(Code::kCrypto, "EC private parameters");
   }
-  ASTIS_ASSIGN_OR_RETURN(UniquePkey pkey, FromData("EC", bld.get(), EVP_PKEY_KEYPAIR));
-  UniquePkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
+  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<EVP_PKEY> pkey, FromData("EC", bld.get(), EVP_PKEY_KEYPAIR));
+  ossl::UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
   if (!ctx || EVP_PKEY_pairwise_check(ctx.get()) != 1) {
     return OsslError(Code::kInvalidArgument, "EC private key does not match its public point");
   }
@@ -453,7 +436,7 @@ Result<SigningKey> SigningKey::FromEcPrivate(PublicKeyKind kind, std::span<const
 
 Result<SigningKey> SigningKey::FromPrivatePem(std::string_view pem) {
   if (pem.empty() || pem.size() > 32 * 1024) return Error(Code::kInvalidArgument, "PEM size out of range");
-  UniqueBio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  ossl::UniquePtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return OsslError(Code::kCrypto, "BIO");
   EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, RejectPassword, nullptr);
   if (raw == nullptr) return OsslError(Code::kInvalidArgument, "PEM private key parse failed");
@@ -477,7 +460,7 @@ Result<std::vector<uint8_t>> SigningKey::Sign(SignatureAlg alg, std::span<const 
     return std::vector<uint8_t>(s.begin(), s.end());
   }
   const EVP_MD* md = DigestFor(alg);
-  UniqueMdCtx ctx(EVP_MD_CTX_new());
+  ossl::UniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, pkey_.get()) != 1) {
     return OsslError(Code::kCrypto, "sign init");
@@ -530,7 +513,7 @@ Json SigningKey::PublicJwkMembers() const {
 }
 
 Result<std::string> SigningKey::ExportPublicPem() const {
-  UniqueBio bio(BIO_new(BIO_s_mem()));
+  ossl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_PUBKEY(bio.get(), pkey_.get()) != 1) return OsslError(Code::kCrypto, "PEM export");
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);  // NOLINT(runtime/int)
@@ -539,7 +522,7 @@ Result<std::string> SigningKey::ExportPublicPem() const {
 }
 
 Result<SecretBytes> SigningKey::ExportPrivatePem() const {
-  UniqueBio bio(BIO_new(BIO_s_secmem()));  // wiped on free
+  ossl::UniquePtr<BIO> bio(BIO_new(BIO_s_secmem()));  // wiped on free
   if (!bio || PEM_write_bio_PrivateKey(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return OsslError(Code::kCrypto, "PEM export");
   }

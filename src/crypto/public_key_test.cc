@@ -15,6 +15,7 @@
 
 #include "common/encoding.h"
 #include "common/json.h"
+#include "crypto/openssl_ptr.h"
 
 namespace astis {
 namespace {
@@ -219,9 +220,9 @@ TEST(SigningKeyTest, RsaAllAlgorithmsRoundTripAndPemExport) {
 
 // RFC 7518 §3.5: the PSS salt is as long as the hash; other salt lengths are refused.
 TEST(SigningKeyTest, RejectsPssWithWrongSaltLength) {
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(EVP_RSA_gen(2048), EVP_PKEY_free);
+  ossl::UniquePtr<EVP_PKEY> pkey(EVP_RSA_gen(2048));
   ASSERT_NE(pkey, nullptr);
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  ossl::UniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   ASSERT_EQ(EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, pkey.get()), 1);
   ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
@@ -229,7 +230,7 @@ TEST(SigningKeyTest, RejectsPssWithWrongSaltLength) {
   std::vector<uint8_t> sig(256);
   size_t len = sig.size();
   ASSERT_EQ(EVP_DigestSign(ctx.get(), sig.data(), &len, reinterpret_cast<const uint8_t*>("m"), 1), 1);
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+  ossl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
   ASSERT_EQ(PEM_write_bio_PUBKEY(bio.get(), pkey.get()), 1);
   char* data = nullptr;
   long n = BIO_get_mem_data(bio.get(), &data);  // NOLINT(runtime/int)

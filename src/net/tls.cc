@@ -1,7 +1,6 @@
 #include "net/tls.h"
 
 #include <boost/asio/ip/address.hpp>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -54,7 +53,7 @@ Status AddTrustAnchors(ssl::context& ctx, std::string_view pem) {
   boost::system::error_code ec;
   ctx.add_certificate_authority(boost::asio::buffer(pem.data(), pem.size()), ec);
   if (ec) {
-    ERR_clear_error();
+    ossl::DrainErrors();
     return Status(Code::kInvalidArgument, "CA PEM holds no usable certificate");
   }
   return OkStatus();
@@ -64,13 +63,13 @@ Status UseKeyAndChain(ssl::context& ctx, std::string_view chain_pem, const Secre
   boost::system::error_code ec;
   ctx.use_certificate_chain(boost::asio::buffer(chain_pem.data(), chain_pem.size()), ec);
   if (ec) {
-    ERR_clear_error();
+    ossl::DrainErrors();
     return Status(Code::kInvalidArgument, "certificate chain PEM is not usable");
   }
-  ASTIS_ASSIGN_OR_RETURN(internal::UniquePkey key, internal::ParseKeyPem(key_pem));
+  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<EVP_PKEY> key, internal::ParseKeyPem(key_pem));
   if (SSL_CTX_use_PrivateKey(ctx.native_handle(), key.get()) != 1 ||
       SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
-    ERR_clear_error();
+    ossl::DrainErrors();
     return Status(Code::kInvalidArgument, "private key does not match the certificate");
   }
   return OkStatus();
@@ -110,13 +109,13 @@ Result<std::shared_ptr<ssl::context>> NewContext(ssl::context::method method) {
 }  // namespace
 
 Result<Sha256Digest> CertSha256(std::string_view pem) {
-  ASTIS_ASSIGN_OR_RETURN(internal::UniqueX509 cert, internal::ParseCertPem(pem));
+  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<X509> cert, internal::ParseCertPem(pem));
   return internal::DerSha256(cert.get());
 }
 
 Result<std::string> ReadPemFile(const std::string& path) {
   ASTIS_ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
-  Result<internal::UniqueX509> cert = internal::ParseCertPem(pem);
+  Result<ossl::UniquePtr<X509>> cert = internal::ParseCertPem(pem);
   if (!cert.ok()) return Status(Code::kInvalidArgument, path + ": no PEM certificate");
   return pem;
 }
@@ -125,7 +124,7 @@ Result<SecretBytes> ReadKeyFile(const std::string& path) {
   ASTIS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   SecretBytes pem = SecretBytes::CopyFrom(text);
   SecureWipe(text.data(), text.size());
-  Result<internal::UniquePkey> key = internal::ParseKeyPem(pem);
+  Result<ossl::UniquePtr<EVP_PKEY>> key = internal::ParseKeyPem(pem);
   if (!key.ok()) return Status(Code::kInvalidArgument, path + ": not an unencrypted PEM private key");
   return pem;
 }

@@ -1,29 +1,22 @@
 #include "crypto/internal/ossl.h"
 
-#include <openssl/err.h>
 #include <sodium.h>
 
 #include <cstdlib>
 #include <mutex>
 #include <string>
 
+#include "crypto/openssl_ptr.h"
+
 namespace astis::crypto_internal {
 
 Status OsslError(Code code, std::string_view what) {
   std::string msg(what);
-  unsigned long first = ERR_get_error();
-  if (first != 0) {
-    const char* reason = ERR_reason_error_string(first);
-    msg += " (openssl: ";
-    msg += reason != nullptr ? reason : "unknown reason";
-    msg += ")";
-  }
-  DrainOsslErrors();
+  const std::string reason = ossl::DrainErrors();
+  if (!reason.empty()) msg += " (openssl: " + reason + ")";
   if (code == Code::kOk) code = Code::kInternal;
   return Status(code, std::move(msg));
 }
-
-void DrainOsslErrors() { ERR_clear_error(); }
 
 const EVP_MD* Sha256Md() {
   static EVP_MD* const md = [] {

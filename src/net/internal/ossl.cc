@@ -1,6 +1,5 @@
 #include "net/internal/ossl.h"
 
-#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include <climits>
@@ -9,40 +8,33 @@ namespace astis::net::internal {
 
 Status OpensslError(Code code, std::string_view what) {
   std::string message(what);
-  unsigned long err = ERR_peek_last_error();  // NOLINT(runtime/int): OpenSSL API
-  if (err != 0) {
-    const char* reason = ERR_reason_error_string(err);
-    if (reason != nullptr) {
-      message += ": ";
-      message += reason;
-    }
-  }
-  ERR_clear_error();
+  const std::string reason = ossl::DrainErrors();
+  if (!reason.empty()) message += ": " + reason;
   return Status(code, std::move(message));
 }
 
-Result<UniqueX509> ParseCertPem(std::string_view pem) {
+Result<ossl::UniquePtr<X509>> ParseCertPem(std::string_view pem) {
   if (pem.empty() || pem.size() > INT_MAX) return Status(Code::kInvalidArgument, "empty or oversize certificate PEM");
-  UniqueBio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  ossl::UniquePtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return OpensslError(Code::kCrypto, "BIO_new_mem_buf");
-  UniqueX509 cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  ossl::UniquePtr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) return OpensslError(Code::kInvalidArgument, "not a PEM certificate");
   return cert;
 }
 
-Result<UniquePkey> ParseKeyPem(const SecretBytes& pem) {
+Result<ossl::UniquePtr<EVP_PKEY>> ParseKeyPem(const SecretBytes& pem) {
   if (pem.empty() || pem.size() > INT_MAX) return Status(Code::kInvalidArgument, "empty or oversize private key PEM");
   std::string_view text = pem.RevealString();
-  UniqueBio bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+  ossl::UniquePtr<BIO> bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
   if (!bio) return OpensslError(Code::kCrypto, "BIO_new_mem_buf");
   // No passphrase callback: an encrypted key is refused rather than prompted.
-  UniquePkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>("")));
+  ossl::UniquePtr<EVP_PKEY> key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>("")));
   if (!key) return OpensslError(Code::kInvalidArgument, "not an unencrypted PEM private key");
   return key;
 }
 
 Result<std::string> CertToPem(X509* cert) {
-  UniqueBio bio(BIO_new(BIO_s_mem()));
+  ossl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return OpensslError(Code::kCrypto, "PEM_write_bio_X509");
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);  // NOLINT(runtime/int): OpenSSL API
@@ -50,7 +42,7 @@ Result<std::string> CertToPem(X509* cert) {
 }
 
 Result<SecretBytes> KeyToPem(EVP_PKEY* key) {
-  UniqueBio bio(BIO_new(BIO_s_secmem()));
+  ossl::UniquePtr<BIO> bio(BIO_new(BIO_s_secmem()));
   if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return OpensslError(Code::kCrypto, "PEM_write_bio_PrivateKey");
   }

@@ -15,8 +15,6 @@ namespace astis::net::testing {
 namespace {
 
 using internal::OpensslError;
-using internal::UniquePkey;
-using internal::UniqueX509;
 
 constexpr long kValiditySeconds = 24 * 3600;  // NOLINT(runtime/int): OpenSSL API
 
@@ -25,8 +23,8 @@ bool IsIpLiteral(const std::string& name) {
   return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
 }
 
-Result<UniquePkey> NewP256Key() {
-  UniquePkey key(EVP_EC_gen("P-256"));
+Result<ossl::UniquePtr<EVP_PKEY>> NewP256Key() {
+  ossl::UniquePtr<EVP_PKEY> key(EVP_EC_gen("P-256"));
   if (!key) return OpensslError(Code::kCrypto, "EVP_EC_gen");
   return key;
 }
@@ -35,15 +33,15 @@ Status AddExt(X509* cert, X509* issuer, int nid, const std::string& value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  internal::UniqueX509Ext ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
+  ossl::UniquePtr<X509_EXTENSION> ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
   if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) return OpensslError(Code::kCrypto, "adding an X.509 extension");
   return OkStatus();
 }
 
 // NewCert makes an unsigned certificate for key, named cn, valid now-1h to
 // now+1d, with a random 127-bit serial.
-Result<UniqueX509> NewCert(EVP_PKEY* key, std::string_view cn) {
-  UniqueX509 cert(X509_new());
+Result<ossl::UniquePtr<X509>> NewCert(EVP_PKEY* key, std::string_view cn) {
+  ossl::UniquePtr<X509> cert(X509_new());
   if (!cert) return OpensslError(Code::kCrypto, "X509_new");
   X509_set_version(cert.get(), 2);
   BIGNUM* serial = BN_new();
@@ -85,8 +83,8 @@ Status WriteFile(const std::string& path, std::string_view data, mode_t mode) {
 
 Result<TestPki> TestPki::Create(const std::vector<std::string>& extra_server_names) {
   TestPki pki;
-  ASTIS_ASSIGN_OR_RETURN(UniquePkey ca_key, NewP256Key());
-  ASTIS_ASSIGN_OR_RETURN(UniqueX509 ca, NewCert(ca_key.get(), "astis test CA"));
+  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<EVP_PKEY> ca_key, NewP256Key());
+  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<X509> ca, NewCert(ca_key.get(), "astis test CA"));
   if (X509_set_issuer_name(ca.get(), X509_get_subject_name(ca.get())) != 1) {
     return OpensslError(Code::kCrypto, "X509_set_issuer_name");
   }
@@ -113,10 +111,10 @@ Result<TestCert> TestPki::IssueServerCert(const std::vector<std::string>& names)
 
 Result<TestCert> TestPki::Issue(std::string_view common_name, const std::vector<std::string>& sans,
                                 bool server) const {
-  ASTIS_ASSIGN_OR_RETURN(UniqueX509 ca, internal::ParseCertPem(ca_cert_pem_));
-  ASTIS_ASSIGN_OR_RETURN(UniquePkey ca_key, internal::ParseKeyPem(ca_key_pem_));
-  ASTIS_ASSIGN_OR_RETURN(UniquePkey key, NewP256Key());
-  ASTIS_ASSIGN_OR_RETURN(UniqueX509 cert, NewCert(key.get(), common_name));
+  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<X509> ca, internal::ParseCertPem(ca_cert_pem_));
+  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<EVP_PKEY> ca_key, internal::ParseKeyPem(ca_key_pem_));
+  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<EVP_PKEY> key, NewP256Key());
+  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<X509> cert, NewCert(key.get(), common_name));
   if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.get())) != 1) {
     return OpensslError(Code::kCrypto, "X509_set_issuer_name");
   }
