@@ -38,7 +38,7 @@ std::vector<PodChange> PodCache::Replace(std::vector<PodView> pods) {
     next.insert_or_assign(std::move(name), std::move(p));
   }
   // Pods that vanished while the watch could not see them (e.g. during a
-  // 410 Gone gap) are reported as deletions (test RelistAfterGoneDiffs).
+  // 410 Gone gap) are reported as deletions (test PodWatcher.ErrorGoneRelistsWithDiff).
   for (auto& [name, pod] : pods_) {
     if (next.find(name) == next.end()) changes.push_back(PodChange{std::move(pod), std::nullopt});
   }

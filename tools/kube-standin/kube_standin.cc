@@ -989,8 +989,8 @@ ServerResponse KubeStandin::Handle(const ServerRequest& req) {
   ++requests_;
   ServerResponse resp;
   // Authentication first, as kube-apiserver does: a missing, repeated or
-  // unknown bearer token is 401 whatever the path (test RejectsMissingToken,
-  // RejectsWrongToken).
+  // unknown bearer token is 401 whatever the path (test
+  // StandinTest.RejectsMissingAndWrongToken).
   const std::string got = req.Header("Authorization").value_or("");
   constexpr std::string_view kBearer = "Bearer ";
   const bool bearer = req.HeaderCount("Authorization") == 1 && got.compare(0, kBearer.size(), kBearer) == 0;
@@ -1075,7 +1075,7 @@ ServerResponse KubeStandin::Dispatch(const ServerRequest& req, const Principal& 
   Route route;
   if (!ParseRoute(req, &route)) return KubeStatus(404, "NotFound", "the server could not find the requested resource");
   // Authorisation: the read token may get, list and watch pods, nothing else
-  // (tests ReadTokenCannotDeletePod, ReadTokenCannotReadSecrets).
+  // (test StandinTest.ReadTokenIsForbiddenToWriteOrReadSecrets).
   const bool read_ok = route.resource == "pods" && route.sub.empty() &&
                        (route.verb == "get" || route.verb == "list" || route.verb == "watch");
   if (!who.admin && !read_ok) {
@@ -1471,7 +1471,7 @@ ServerResponse KubeStandin::TokenRequest(const ServerRequest& req, const Route& 
     if (!spec["expirationSeconds"].is_number_integer()) return BadRequest("spec.expirationSeconds must be an integer");
     ttl = spec["expirationSeconds"].get<int64_t>();
     // pkg/apis/authentication/validation: at least 10 minutes, at most 2^32 s
-    // (test TokenRequestRejectsShortExpiration).
+    // (test StandinTest.TokenRequestRefusals).
     if (ttl < 600) {
       return Invalid("serviceaccounts", route.name,
                      "spec.expirationSeconds: Invalid value: " + std::to_string(ttl) +
@@ -1499,7 +1499,7 @@ ServerResponse KubeStandin::TokenRequest(const ServerRequest& req, const Route& 
   if (ServiceAccountLocked(route.ns, route.name).is_null()) return NotFound("serviceaccounts", route.name);
   if (!pod.empty()) {
     auto it = objects_.find(Key{"pods", route.ns, pod});
-    if (it == objects_.end()) return NotFound("pods", pod);  // test TokenRequestForMissingPodIs404
+    if (it == objects_.end()) return NotFound("pods", pod);  // test StandinTest.TokenRequestRefusals
     if (!pod_uid.empty() && pod_uid != StringAt(it->second, "metadata", "uid")) {
       return KubeStatus(409, "Conflict",
                         "Operation cannot be fulfilled on Pod.\"" + pod +
