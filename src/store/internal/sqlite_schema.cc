@@ -1,0 +1,98 @@
+#include "store/internal/schema.h"
+
+#include "store/sqlite_store.h"
+
+namespace astis::store::internal {
+namespace {
+
+// The SQLite schema; the PostgreSQL one (pg_schema.cc) has the same tables.
+constexpr Migration kMigrations[] = {
+    {1, "initial schema", R"sql(
+CREATE TABLE clusters (
+  name        TEXT PRIMARY KEY,
+  issuer      TEXT NOT NULL,
+  audience    TEXT NOT NULL,
+  jwks_json   TEXT NOT NULL,
+  api_url     TEXT NOT NULL,
+  ca_file     TEXT NOT NULL,
+  token_file  TEXT NOT NULL,
+  mode        TEXT NOT NULL CHECK (mode IN ('strict', 'audit')),
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE workloads (
+  cluster          TEXT NOT NULL REFERENCES clusters (name) ON DELETE CASCADE,
+  namespace        TEXT NOT NULL,
+  service_account  TEXT NOT NULL,
+  image_digests    TEXT NOT NULL,  -- space-separated sha256:<hex>, validated
+  PRIMARY KEY (cluster, namespace, service_account)
+);
+CREATE TABLE api_keys (
+  id               TEXT PRIMARY KEY,
+  hash             BLOB NOT NULL CHECK (length(hash) = 32),
+  cluster          TEXT NOT NULL,
+  namespace        TEXT NOT NULL,
+  service_account  TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL,  -- 0 = never
+  revoked_at       INTEGER NOT NULL   -- 0 = not revoked
+);
+CREATE TABLE sessions (
+  id               TEXT PRIMARY KEY,
+  cluster          TEXT NOT NULL,
+  namespace        TEXT NOT NULL,
+  service_account  TEXT NOT NULL,
+  pod_name         TEXT NOT NULL,
+  pod_uid          TEXT NOT NULL,
+  jkt              TEXT NOT NULL,
+  recipient_jwk    TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL,
+  revoked          INTEGER NOT NULL CHECK (revoked IN (0, 1))
+);
+CREATE INDEX sessions_by_pod_uid ON sessions (cluster, pod_uid);
+CREATE INDEX sessions_by_pod_name ON sessions (cluster, namespace, pod_name);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE dpop_jti (
+  jkt         TEXT NOT NULL,
+  jti         TEXT NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  PRIMARY KEY (jkt, jti)
+);
+CREATE INDEX dpop_jti_by_expiry ON dpop_jti (expires_at);
+CREATE TABLE nonce_secrets (
+  slot        TEXT PRIMARY KEY CHECK (slot IN ('current', 'previous')),
+  secret      BLOB NOT NULL,
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE rate_windows (
+  bucket        TEXT NOT NULL,
+  window_start  INTEGER NOT NULL,
+  window_end    INTEGER NOT NULL,
+  count         INTEGER NOT NULL,
+  PRIMARY KEY (bucket, window_start)
+);
+CREATE INDEX rate_windows_by_end ON rate_windows (window_end);
+CREATE TABLE config_audit (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  at           INTEGER NOT NULL,
+  actor        TEXT NOT NULL,
+  action       TEXT NOT NULL,
+  detail_json  TEXT NOT NULL
+);
+)sql"},
+    // ListClustersByIssuer: find the cluster of a token's issuer without
+    // reading every cluster. name is in the key so the index also gives the
+    // ORDER BY (no temporary B-tree; test ListClustersByIssuerUsesIndex).
+    {2, "index clusters by issuer", R"sql(
+CREATE INDEX clusters_by_issuer ON clusters (issuer, name);
+)sql"},
+};
+
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion,
+              "one migration per schema version");
+
+}  // namespace
+
+std::span<const Migration> SqliteMigrations() { return kMigrations; }
+
+}  // namespace astis::store::internal
