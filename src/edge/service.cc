@@ -12,7 +12,8 @@
 #include "capsule/seal.h"
 #include "common/encoding.h"
 #include "common/json.h"
-#include "crypto/sha256.h"
+#include "edge/metrics.h"
+#include "edge/wire_error.h"
 #include "crypto/x25519.h"
 #include "jose/dpop.h"
 #include "jose/jwk.h"
@@ -27,52 +28,6 @@ constexpr std::string_view kUnwrapPath = "/v1/unwrap";
 constexpr std::string_view kRotatePath = "/v1/sessions/rotate";
 constexpr size_t kSessionIdBytes = 16;  // 128 bits (docs/protocol.md §4.1)
 constexpr int64_t kRateWindowSeconds = 60;
-// kMaxCachedJwks bounds the parsed-JWKS cache (one entry per distinct JWKS).
-constexpr size_t kMaxCachedJwks = 4096;
-constexpr double kBucketsSeconds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
-
-// GenericMessage is the only text a client sees for a code (error blinding).
-std::string_view GenericMessage(Code code) {
-  switch (code) {
-    case Code::kBadRequest: return "the request is malformed";
-    case Code::kApiKeyInvalid: return "the API key is not valid";
-    case Code::kTokenInvalid: return "the ServiceAccount token is not valid";
-    case Code::kDpopInvalid: return "the DPoP proof is not valid";
-    case Code::kDpopReplay: return "the DPoP proof was already used";
-    case Code::kUseDpopNonce: return "a fresh DPoP nonce is required";
-    case Code::kSessionInvalid: return "the session is not valid for this key and pod";
-    case Code::kScopeMismatch: return "the credentials are not scoped to this workload";
-    case Code::kPodNotLive: return "the pod is not live";
-    case Code::kImageNotAllowed: return "the pod runs an image that is not approved";
-    case Code::kCredentialPinned: return "another key is pinned to this pod";
-    case Code::kTooLarge: return "the request is too large";
-    case Code::kRateLimited: return "too many requests";
-    case Code::kKubeUnavailable: return "the cluster API is unavailable";
-    case Code::kCvsUnavailable: return "the conversion service is unavailable";
-    case Code::kStoreUnavailable: return "the state store is unavailable";
-    case Code::kCapsuleScope: return "the capsule is bound to another workload";
-    case Code::kUnknownKey: return "the capsule's key is unknown";
-    case Code::kCapsuleInvalid: return "the capsule is not valid";
-    default: return "internal error";
-  }
-}
-
-// IsWireCode reports whether code may be sent to a client (docs/protocol.md §7).
-bool IsWireCode(Code code) { return code >= Code::kBadRequest && code <= Code::kCapsuleInvalid; }
-
-Json ErrorObject(Code code) {
-  const Code c = IsWireCode(code) ? code : Code::kInternal;
-  return Json{{"error", Json{{"code", std::string(IsWireCode(code) ? WireName(c) : "internal_error")},
-                             {"message", std::string(GenericMessage(c))}}}};
-}
-
-net::ServerResponse JsonResponse(int status, const Json& body) {
-  net::ServerResponse resp;
-  resp.status = status;
-  resp.body = DumpJson(body);
-  resp.headers.emplace_back("Content-Type", "application/json");
-  return resp;
-}
 
 // StoreFailure maps a store error to the wire: everything but "not found"
 // is store_unavailable (fail closed).
@@ -175,7 +130,6 @@ Result<std::unique_ptr<EdgeService>> EdgeService::Create(EdgeConfig config, Edge
     }
   }
   auto service = std::unique_ptr<EdgeService>(new EdgeService(std::move(config), std::move(deps), std::move(nonce)));
-  service->duration_buckets_.assign(std::size(kBucketsSeconds), 0);
   return service;
 }
 
@@ -221,19 +175,12 @@ net::ServerResponse EdgeService::Dispatch(Request& r) {
 
 net::ServerResponse EdgeService::Refuse(Request& r, const Status& status) {
   const Code code = status.code();
-  r.code = IsWireCode(code) ? std::string(WireName(code)) : "internal_error";
+  r.code = std::string(WireCodeName(code));
   r.event.decision = audit::Decision::kDeny;
   r.event.code = code;
   r.event.gate = r.gate;
   r.event.reason = status.message();
-  net::ServerResponse resp = JsonResponse(IsWireCode(code) ? HttpStatus(code) : 500, ErrorObject(code));
-  // RFC 9449 §7.1 / §8: WWW-Authenticate with the DPoP error.
-  if (code == Code::kUseDpopNonce) {
-    resp.headers.emplace_back("WWW-Authenticate", "DPoP error=\"use_dpop_nonce\"");
-  } else if (code == Code::kDpopInvalid || code == Code::kDpopReplay) {
-    resp.headers.emplace_back("WWW-Authenticate", "DPoP error=\"invalid_dpop_proof\"");
-  }
-  return resp;
+  return ErrorResponse(code);
 }
 
 audit::AuditEvent EdgeService::Stamped(const Request& r) const {
@@ -257,51 +204,15 @@ net::ServerResponse EdgeService::Finish(Request& r, net::ServerResponse resp) {
   if (r.audit_mode) resp.headers.emplace_back("Astis-Audit-Mode", "true");  // docs/protocol.md §6.4
   if (r.audited && r.event.decision != audit::Decision::kAllow) Audit(r);
   const std::string code = resp.status < 400 ? "ok" : r.code.empty() ? std::to_string(resp.status) : r.code;
-  Count(r.endpoint, code, resp.status >= 400 ? r.gate : 0, deps_.clock->NowUnixMillis() - r.start_ms);
+  metrics_.Count(r.endpoint, code, resp.status >= 400 ? r.gate : 0, deps_.clock->NowUnixMillis() - r.start_ms);
   return resp;
 }
 
-void EdgeService::Count(const std::string& endpoint, std::string_view code, int gate, int64_t millis) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ++requests_total_[{endpoint, std::string(code)}];
-  if (gate > 0) ++gate_refusals_[gate];
-  const double seconds = static_cast<double>(millis) / 1000.0;
-  for (size_t i = 0; i < std::size(kBucketsSeconds); ++i) {
-    if (seconds <= kBucketsSeconds[i]) ++duration_buckets_[i];
-  }
-  ++duration_count_;
-  duration_sum_ += seconds;
-}
-
 std::string EdgeService::MetricsText() {
-  std::string out;
-  int64_t active = -1;
-  if (auto n = deps_.store->CountActiveSessions(deps_.clock->NowUnix()); n.ok()) active = static_cast<int64_t>(*n);
-  std::lock_guard<std::mutex> lock(mu_);
-  out += "# HELP astis_requests_total Requests by endpoint and result code.\n# TYPE astis_requests_total counter\n";
-  for (const auto& [k, v] : requests_total_) {
-    out += "astis_requests_total{endpoint=\"" + k.first + "\",code=\"" + k.second + "\"} " + std::to_string(v) + "\n";
-  }
-  out += "# HELP astis_gate_refusals_total Refusals by gate.\n# TYPE astis_gate_refusals_total counter\n";
-  for (const auto& [g, v] : gate_refusals_) {
-    out += "astis_gate_refusals_total{gate=\"" + std::to_string(g) + "\"} " + std::to_string(v) + "\n";
-  }
-  out += "# HELP astis_request_duration_seconds Request handling time.\n"
-         "# TYPE astis_request_duration_seconds histogram\n";
-  for (size_t i = 0; i < std::size(kBucketsSeconds); ++i) {
-    char le[32];
-    std::snprintf(le, sizeof le, "%g", kBucketsSeconds[i]);
-    out += "astis_request_duration_seconds_bucket{le=\"" + std::string(le) + "\"} " +
-           std::to_string(duration_buckets_[i]) + "\n";
-  }
-  out += "astis_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(duration_count_) + "\n";
-  char sum[64];
-  std::snprintf(sum, sizeof sum, "%.6f", duration_sum_);
-  out += "astis_request_duration_seconds_sum " + std::string(sum) + "\n";
-  out += "astis_request_duration_seconds_count " + std::to_string(duration_count_) + "\n";
-  if (active >= 0) {
-    out += "# HELP astis_active_sessions Sessions neither ended nor expired.\n# TYPE astis_active_sessions gauge\n";
-    out += "astis_active_sessions " + std::to_string(active) + "\n";
+  std::string out = metrics_.Text();
+  if (auto n = deps_.store->CountActiveSessions(deps_.clock->NowUnix()); n.ok()) {
+    out += MetricFamily("astis_active_sessions", "gauge", "Sessions neither ended nor expired.");
+    out += "astis_active_sessions " + std::to_string(*n) + "\n";
   }
   out += fresh_->MetricsText();
   if (deps_.pods != nullptr) out += deps_.pods->MetricsText();
@@ -345,22 +256,9 @@ Result<std::vector<ClusterTrust>> EdgeService::TrustFor(std::string_view issuer,
   std::vector<ClusterTrust> out;
   out.reserve(clusters->size());
   for (const auto& c : *clusters) {
-    const Sha256Digest key = Sha256(c.jwks_json);
-    std::shared_ptr<const jose::JwkSet> jwks;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = jwks_cache_.find(key);
-      if (it != jwks_cache_.end()) jwks = it->second;
-    }
-    if (jwks == nullptr) {
-      auto set = jose::JwkSet::Parse(c.jwks_json);
-      if (!set.ok()) continue;  // a cluster with an unusable JWKS authenticates nobody
-      jwks = std::make_shared<const jose::JwkSet>(std::move(set).value());
-      std::lock_guard<std::mutex> lock(mu_);
-      if (jwks_cache_.size() >= kMaxCachedJwks) jwks_cache_.clear();
-      jwks_cache_.emplace(key, jwks);
-    }
-    out.push_back(ClusterTrust{c.name, c.issuer, c.audience.empty() ? "astis" : c.audience, std::move(jwks)});
+    auto jwks = jwks_.Get(c.jwks_json);
+    if (!jwks.ok()) continue;  // a cluster with an unusable JWKS authenticates nobody
+    out.push_back(ClusterTrust{c.name, c.issuer, c.audience.empty() ? "astis" : c.audience, *std::move(jwks)});
     (*modes)[c.name] = c.mode;
   }
   return out;

@@ -28,6 +28,8 @@
 #include "edge/config.h"
 #include "edge/fresh_pods.h"
 #include "edge/gates.h"
+#include "edge/jwks_cache.h"
+#include "edge/metrics.h"
 #include "edge/nonce.h"
 #include "edge/pod_monitor.h"
 #include "kube/client.h"
@@ -91,23 +93,14 @@ class EdgeService {
   net::ServerResponse Finish(Request& r, net::ServerResponse response);
   void Audit(Request& r);
   audit::AuditEvent Stamped(const Request& r) const;
-  void Count(const std::string& endpoint, std::string_view code, int gate, int64_t millis);
 
   EdgeConfig config_;
   EdgeDeps deps_;
   NonceIssuer nonce_;
   std::unique_ptr<FreshPods> fresh_;
 
-  std::mutex mu_;  // guards the caches and metrics below
-  // jwks_cache_ holds parsed pinned JWKS by the SHA-256 of their text: a
-  // changed JWKS is a new key, so a re-registration is picked up at once.
-  // Bounded: beyond kMaxCachedJwks it is emptied and refilled on demand.
-  std::map<Sha256Digest, std::shared_ptr<const jose::JwkSet>> jwks_cache_;
-  std::map<std::pair<std::string, std::string>, uint64_t> requests_total_;
-  std::map<int, uint64_t> gate_refusals_;
-  std::vector<uint64_t> duration_buckets_;
-  uint64_t duration_count_ = 0;
-  double duration_sum_ = 0;
+  JwksCache jwks_;           // gate 2's parsed pinned JWKS (edge/jwks_cache.h)
+  RequestMetrics metrics_;   // /metrics request families (edge/metrics.h)
 };
 
 // FormatRfc3339 renders Unix seconds as "YYYY-MM-DDTHH:MM:SSZ" (UTC). Cannot fail.
