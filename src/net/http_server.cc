@@ -9,7 +9,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -17,7 +16,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
-#include <csignal>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -591,14 +589,6 @@ HttpServer::~HttpServer() { impl_->Stop(std::chrono::milliseconds(0)); }
 uint16_t HttpServer::port() const { return impl_->port(); }
 
 void HttpServer::Stop(std::chrono::milliseconds grace) { impl_->Stop(grace); }
-
-void HttpServer::WaitForShutdownSignal(std::chrono::milliseconds grace) {
-  asio::io_context signals_ioc(1);
-  asio::signal_set signals(signals_ioc, SIGTERM, SIGINT);
-  signals.async_wait([](error_code, int) {});
-  signals_ioc.run();
-  Stop(grace);
-}
 
 size_t HttpServer::active_connections() const { return impl_->active_connections(); }
 

@@ -120,10 +120,6 @@ class HttpServer {
   // Idempotent; must not be called from a handler.
   void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
 
-  // WaitForShutdownSignal blocks until SIGTERM or SIGINT, then calls
-  // Stop(grace). The signals must not be handled elsewhere in the process.
-  void WaitForShutdownSignal(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
-
   // active_connections is the number of open client connections.
   size_t active_connections() const;
 

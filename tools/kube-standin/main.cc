@@ -1,7 +1,6 @@
 // astis-kube-standin: runs the kube-apiserver stand-in (test/demo tool) and
 // writes what a script needs to talk to it into --dir (docs/kube-standin.md).
 // DIR/url is written last, atomically, so a script can wait for it.
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -13,6 +12,7 @@
 #include <string>
 
 #include "kube-standin/kube_standin.h"
+#include "net/signals.h"
 
 namespace {
 
@@ -78,11 +78,7 @@ int main(int argc, char** argv) {
   options.log = [](std::string_view line) { std::cerr << "kube-standin: " << line << std::endl; };
 
   // Block SIGTERM/SIGINT before any thread starts, so only sigwait sees them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  astis::net::BlockTerminationSignals();
 
   auto standin = astis::kubestandin::KubeStandin::Start(std::move(options));
   if (!standin.ok()) {
@@ -106,8 +102,7 @@ int main(int argc, char** argv) {
     }
   }
   std::cerr << "kube-standin: serving " << s.url() << " (state in " << dir << ")" << std::endl;
-  int sig = 0;
-  sigwait(&signals, &sig);
+  const int sig = astis::net::WaitForTerminationSignal();
   std::cerr << "kube-standin: signal " << sig << ", stopping" << std::endl;
   s.Stop();
   return 0;
