@@ -16,11 +16,11 @@
 #include "audit/audit_log.h"
 #include "capsule/org_key.h"
 #include "cli/commands.h"
-#include "cli/cvs_process.h"
 #include "cli/secret_manifest.h"
 #include "common/encoding.h"
 #include "common/json.h"
 #include "cvs/key_management.h"
+#include "cvs/run.h"
 #include "edge/config.h"
 #include "edge/gates.h"
 #include "edge/run.h"
@@ -151,13 +151,13 @@ int RunCvs(const std::string& config_path, CliEnv& env) {
     env.err << "astis cvs: configuration: " << text.status().ToString() << "\n";
     return kExitInput;
   }
-  auto config = ParseCvsProcessConfig(*text);
+  auto config = cvs::ParseCvsProcessConfig(*text);
   if (!config.ok()) {
     env.err << "astis cvs: configuration: " << config.status().ToString() << "\n";
     return kExitInput;
   }
   env.err.flush();
-  Status s = RunCvsProcess(*config, env.clock, env.rng);
+  Status s = cvs::RunCvsProcess(*config, env.clock, env.rng);
   if (!s.ok()) return Fail(env, "cvs", s);
   return kExitOk;
 }

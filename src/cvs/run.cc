@@ -1,4 +1,4 @@
-#include "cli/cvs_process.h"
+#include "cvs/run.h"
 
 #include <signal.h>
 
@@ -15,10 +15,10 @@
 #include "cvs/cvs.h"
 #include "cvs/process_hardening.h"
 #include "cvs/remote.h"
-#include "edge/run.h"
+#include "net/signals.h"
 #include "net/tls.h"
 
-namespace astis::cli {
+namespace astis::cvs {
 namespace {
 
 Status Bad(std::string_view field, std::string_view why) {
@@ -113,8 +113,8 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   // No core file and no same-user ptrace or /proc/<pid>/mem read: this
   // process holds the org private keys and, transiently, DEKs. Before any
   // key is loaded. Test: CvsProcessIsNotDumpable (tests/hardening).
-  ASTIS_RETURN_IF_ERROR(cvs::DisableCoreDumps());
-  edge::BlockTerminationSignals();
+  ASTIS_RETURN_IF_ERROR(DisableCoreDumps());
+  net::BlockTerminationSignals();
   auto keys = capsule::OrgKeySet::LoadFile(config.org_keys);
   if (!keys.ok()) return Step("org keys", keys.status());
   auto audit_log = audit::FileAuditLog::Open(config.audit_log, clock);
@@ -126,20 +126,20 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   tls->client_ca_pem = std::move(ca).value();
   tls->pinned_client_cert_sha256 = config.edge_client_cert_sha256;
 
-  cvs::CvsService service(std::move(keys).value(), rng, audit_log->get());
-  cvs::CvsServerConfig sc;
+  CvsService service(std::move(keys).value(), rng, audit_log->get());
+  CvsServerConfig sc;
   sc.bind_address = config.listen_address;
   sc.port = config.listen_port;
   sc.tls = std::move(tls).value();
-  auto server = cvs::StartCvsServer(std::move(sc), service);
+  auto server = StartCvsServer(std::move(sc), service);
   if (!server.ok()) return Step("listen", server.status());
   std::fprintf(stderr, "astis cvs: serving on %s:%u\n", config.listen_address.c_str(), (*server)->port());
   std::fflush(stderr);
   if (on_listening) on_listening((*server)->port());
-  int sig = edge::WaitForTerminationSignal();
+  int sig = net::WaitForTerminationSignal();
   std::fprintf(stderr, "astis cvs: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Stop(std::chrono::milliseconds(5000));
   return OkStatus();
 }
 
-}  // namespace astis::cli
+}  // namespace astis::cvs

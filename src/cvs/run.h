@@ -1,5 +1,7 @@
-// `astis cvs`: the conversion service alone, serving cvs::CvsHttpHandler
-// (cvs/remote.h) over mutual TLS. Its small YAML configuration (docs/admin.md):
+// The CVS process: what `astis cvs` does between "configuration read" and
+// "exit" (as edge/run.h is for the edge): the conversion service alone,
+// serving CvsHttpHandler (cvs/remote.h) over mutual TLS. Its small YAML
+// configuration (docs/admin.md):
 //
 //   listen: {address: 0.0.0.0, port: 9443}
 //   tls:
@@ -22,7 +24,7 @@
 #include "crypto/random.h"
 #include "crypto/sha256.h"
 
-namespace astis::cli {
+namespace astis::cvs {
 
 // CvsProcessConfig is the validated `astis cvs` configuration. Plain value.
 struct CvsProcessConfig {
@@ -46,9 +48,9 @@ Result<CvsProcessConfig> ParseCvsProcessConfig(std::string_view yaml_text);
 // CVS contract over mutual TLS (only the pinned edge certificates), prints
 // "astis cvs: serving on ADDRESS:PORT" to stderr, calls on_listening (when
 // set) with the bound port, then blocks until SIGTERM/SIGINT and stops
-// gracefully. It blocks those signals first (see edge::RunEdgeProcess).
+// gracefully. It blocks those signals first (net::BlockTerminationSignals).
 // Returns OK after a graceful stop, else the failing start-up step.
 Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
                      const std::function<void(uint16_t)>& on_listening = {});
 
-}  // namespace astis::cli
+}  // namespace astis::cvs

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "cli/cvs_process.h"
+#include "cvs/run.h"
 #include "edge/config.h"
 
 namespace astis {
@@ -39,7 +39,7 @@ TEST(DeployConfig, Tier2EdgeConfigParses) { ExpectRemoteEdgeConfig("overlays/tie
 TEST(DeployConfig, CvsConfigParses) {
   std::string text = ReadDeployFile("base/cvs/cvs.yaml");
   ASSERT_FALSE(text.empty());
-  auto config = cli::ParseCvsProcessConfig(text);
+  auto config = cvs::ParseCvsProcessConfig(text);
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->listen_port, 9443);
   EXPECT_FALSE(config->client_ca_file.empty());
@@ -51,7 +51,7 @@ TEST(DeployConfig, CvsConfigParses) {
 // unknown key in an otherwise valid shipped file is refused.
 TEST(DeployConfig, RejectsUnknownKeyInShippedCvsConfig) {
   std::string text = ReadDeployFile("base/cvs/cvs.yaml") + "debug: true\n";
-  EXPECT_FALSE(cli::ParseCvsProcessConfig(text).ok());
+  EXPECT_FALSE(cvs::ParseCvsProcessConfig(text).ok());
 }
 
 }  // namespace
