@@ -109,18 +109,6 @@ Result<int64_t> ParseDuration(std::string_view s) {
   return n * unit;
 }
 
-Result<std::string> ReadAll(const std::string& file, std::istream& in) {
-  if (!file.empty() && file != "-") return ReadFileLimited(file, kMaxManifestBytes);
-  std::string text;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxManifestBytes) return Error(Code::kTooLarge, "stdin exceeds the size limit");
-  }
-  if (in.bad()) return Error(Code::kIo, "cannot read stdin");
-  return text;
-}
-
 // ---------------------------------------------------------------- processes
 
 int RunEdgeLike(const std::string& command, const std::string& config_path, edge::CvsMode required, CliEnv& env) {
@@ -345,7 +333,7 @@ int ResealCmd(const AdminCommands::Args& a, CliEnv& env) {
   constexpr std::string_view kCmd = "reseal";
   auto keys = capsule::OrgKeySet::LoadFile(a.keys_file);
   if (!keys.ok()) return Fail(env, kCmd, keys.status());
-  auto text = ReadAll(a.input_file, env.in);
+  auto text = ReadInput(a.input_file, env.in);
   if (!text.ok()) return Fail(env, kCmd, text.status());
   auto secret = ParseManifest(*text);
   if (!secret.ok()) return Fail(env, kCmd, secret.status());

@@ -23,18 +23,6 @@ constexpr const char* kExitCodesHelp =
     "Exit codes: 0 ok, 1 usage error, 2 input/validation error, 3 crypto/verification failure, "
     "4 I/O error (including refusing to overwrite and key file permissions).";
 
-Result<std::string> ReadInput(const std::string& file, std::istream& in) {
-  if (!file.empty() && file != "-") return ReadFileLimited(file, kMaxManifestBytes);
-  std::string text;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxManifestBytes) return Error(Code::kTooLarge, "stdin exceeds the size limit");
-  }
-  if (in.bad()) return Error(Code::kIo, "cannot read stdin");
-  return text;
-}
-
 int Fail(CliEnv& env, std::string_view command, const Status& status) {
   env.err << "astis " << command << ": " << status.ToString() << "\n";
   return ExitCodeFor(status);

@@ -6,10 +6,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <istream>
 
 #include "capsule/binding.h"
 #include "capsule/capsule.h"
 #include "capsule/seal.h"
+#include "cli/secret_manifest.h"
 #include "common/encoding.h"
 #include "crypto/secret_bytes.h"
 
@@ -117,6 +119,18 @@ Result<std::string> ReadFileLimited(const std::string& path, size_t limit) {
   SecureWipe(buf, sizeof buf);
   ::close(fd);
   return out;
+}
+
+Result<std::string> ReadInput(const std::string& file, std::istream& in) {
+  if (!file.empty() && file != "-") return ReadFileLimited(file, kMaxManifestBytes);
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxManifestBytes) return Error(Code::kTooLarge, "stdin exceeds the size limit");
+  }
+  if (in.bad()) return Error(Code::kIo, "cannot read stdin");
+  return text;
 }
 
 Result<KeygenResult> Keygen(const std::string& dir, Random& rng) {

@@ -2,6 +2,7 @@
 // in-process. cli.h wires them to argv, stdin/stdout and exit codes.
 #pragma once
 
+#include <iosfwd>
 #include <string>
 #include <utility>
 #include <vector>
@@ -83,5 +84,10 @@ Result<Json> BuildSecret(const std::string& name, const std::string& namespace_,
 // ReadFileLimited reads a whole file of at most limit bytes. Errors:
 // kNotFound, kIo, kTooLarge. The caller owns (and wipes, if secret) the text.
 Result<std::string> ReadFileLimited(const std::string& path, size_t limit);
+
+// ReadInput reads the command's input: the file named by file, or stdin (in)
+// when file is empty or "-", at most kMaxManifestBytes either way. Errors:
+// those of ReadFileLimited; kTooLarge or kIo for stdin.
+Result<std::string> ReadInput(const std::string& file, std::istream& in);
 
 }  // namespace astis::cli
