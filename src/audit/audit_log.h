@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/time_format.h"
 
 namespace astis::audit {
 
@@ -71,9 +72,10 @@ struct AuditEvent {
   std::string request_id;
 };
 
-// FormatRfc3339Millis renders Unix milliseconds as "YYYY-MM-DDTHH:MM:SS.mmmZ"
-// (RFC 3339 §5.6, UTC). It cannot fail for years 0..9999.
-std::string FormatRfc3339Millis(int64_t unix_ms);
+// FormatRfc3339Millis renders a line's "time", Unix milliseconds, as
+// "YYYY-MM-DDTHH:MM:SS.mmmZ" (RFC 3339 §5.6, UTC; common/time_format.h).
+// It cannot fail.
+inline std::string FormatRfc3339Millis(int64_t unix_ms) { return FormatRfc3339(unix_ms, TimePrecision::kMillis); }
 
 // SerializeEvent renders the event members of a line (without "seq" and
 // "prev") as a compact JSON object; control characters in every string are

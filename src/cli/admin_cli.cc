@@ -19,6 +19,7 @@
 #include "cli/secret_manifest.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/time_format.h"
 #include "cvs/key_management.h"
 #include "cvs/run.h"
 #include "edge/config.h"
@@ -74,7 +75,7 @@ Result<admin::NewApiKey> GenerateKey(Random& rng) {
 }
 
 std::string FormatTime(int64_t unix_seconds) {
-  return unix_seconds == 0 ? "-" : audit::FormatRfc3339Millis(unix_seconds * 1000);
+  return unix_seconds == 0 ? "-" : FormatRfc3339(unix_seconds * 1000, TimePrecision::kMillis);
 }
 
 Result<std::unique_ptr<store::Store>> OpenStore(const std::string& store_path, const std::string& config_path) {

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/encoding.h"
+#include "common/time_format.h"
 #include "crypto/sha256.h"
 #include "jose/jws.h"
 
@@ -226,14 +227,8 @@ bool MatchesSelectors(const Json& obj, const std::string& labels, const std::str
   return true;
 }
 
-std::string Rfc3339(int64_t unix) {
-  const std::time_t t = static_cast<std::time_t>(unix);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+// Rfc3339 renders Unix seconds as Kubernetes does: "YYYY-MM-DDTHH:MM:SSZ".
+std::string Rfc3339(int64_t unix) { return FormatRfc3339(unix * 1000, TimePrecision::kSeconds); }
 
 std::optional<int64_t> ParseRfc3339(const std::string& s) {
   std::tm tm{};

@@ -10,7 +10,6 @@
 // every session and the nonce secret, RevokeSessions ends them all.
 #pragma once
 
-#include <ctime>
 #include <deque>
 #include <map>
 #include <memory>
@@ -25,6 +24,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/time_format.h"
 #include "crypto/random.h"
 #include "jose/dpop.h"
 #include "jose/jwk.h"
@@ -134,14 +134,7 @@ class FakeEdge {
     std::string code;
   };
 
-  static std::string Rfc3339(int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-  }
+  static std::string Rfc3339(int64_t t) { return FormatRfc3339(t * 1000, TimePrecision::kSeconds); }
 
   net::ServerResponse Json(int status, const astis::Json& body) {
     net::ServerResponse r;
