@@ -367,6 +367,31 @@ TEST(SqliteStoreTest, ListClustersByIssuerUsesIndex) {
   EXPECT_EQ((*found)[0].name, "c500");
 }
 
+// A workload row edited outside the store (a manual UPDATE, a restored
+// backup) must not widen gate 4's allowlist: every read of it fails closed
+// (internal::DecodeWorkload; StoreRowsTest.DecodeWorkloadRefusesBadStoredDigest).
+TEST(SqliteStoreTest, StoredBadDigestIsStoreUnavailable) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string path = dir.path() + "/state.db";
+  {
+    auto opened = OpenSqliteStore(path);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    Cluster c;
+    c.name = "prod";
+    c.issuer = "https://issuer.example/prod";
+    c.jwks_json = R"({"keys":[]})";
+    ASSERT_TRUE((*opened)->PutCluster(c).ok());
+    ASSERT_TRUE((*opened)->PutWorkload(Workload{"prod", "payments", "api", {"sha256:" + std::string(64, 'a')}}).ok());
+  }
+  RawExec(path, ("UPDATE workloads SET image_digests = 'sha256:" + std::string(64, 'A') + "'").c_str());
+  auto opened = OpenSqliteStore(path);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ((*opened)->GetWorkload("prod", "payments", "api").status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ((*opened)->ListWorkloads(std::nullopt).status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ((*opened)->ListWorkloads("prod").status().code(), Code::kStoreUnavailable);
+}
+
 TEST(SqliteStoreTest, BusyBeyondTimeoutIsStoreUnavailable) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
