@@ -15,6 +15,7 @@
 
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/temp_dir.h"
 #include "crypto/sha256.h"
 
 namespace astis::audit {
@@ -43,12 +44,10 @@ concept HasEnc = requires(T t) { t.enc; };
 class AuditLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "astis-audit-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(tmp_.path().empty());
+    dir_ = tmp_.path();
     path_ = dir_ + "/audit.log";
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   AuditEvent Event(int i) {
     AuditEvent e;
@@ -92,6 +91,7 @@ class AuditLogTest : public ::testing::Test {
   }
 
   FakeClock clock_{1764115200};
+  test::TempDir tmp_{"astis-audit"};
   std::string dir_;
   std::string path_;
 };

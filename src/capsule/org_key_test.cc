@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "common/encoding.h"
+#include "common/testing/temp_dir.h"
 #include "crypto/sha256.h"
 
 namespace astis::capsule {
@@ -19,11 +20,9 @@ namespace {
 class OrgKeyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/astis-orgkey-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(tmp_.path().empty());
+    dir_ = tmp_.path();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string WriteFile(const std::string& name, const std::string& text, mode_t mode) {
     std::string path = dir_ + "/" + name;
@@ -41,6 +40,7 @@ class OrgKeyTest : public ::testing::Test {
     return std::move(k).value();
   }
 
+  test::TempDir tmp_{"astis-orgkey"};
   std::string dir_;
 };
 

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/encoding.h"
+#include "common/testing/temp_dir.h"
 
 namespace astis::kube {
 namespace {
@@ -21,28 +22,16 @@ namespace fs = std::filesystem;
 // block; the TLS layer parses it (covered by client_test).
 constexpr char kCaPem[] = "-----BEGIN CERTIFICATE-----\nTUlJQ0FURVNU\n-----END CERTIFICATE-----\n";
 
-class TempDir {
+// TempDir is test::TempDir with a Write helper for the fixture files.
+class TempDir : public test::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "astis-kube-XXXXXX").string();
-    char* made = ::mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
+  TempDir() : test::TempDir("astis-kube") { EXPECT_FALSE(path().empty()); }
   std::string Write(const std::string& name, const std::string& contents) const {
-    std::string p = path_ + "/" + name;
+    std::string p = File(name);
     std::ofstream out(p, std::ios::binary | std::ios::trunc);
     out << contents;
     return p;
   }
-
- private:
-  std::string path_;
 };
 
 std::string Token(const Result<SecretBytes>& t) {

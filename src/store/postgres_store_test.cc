@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/testing/temp_dir.h"
 #include "store/open_store.h"
 #include "store/store_conformance.h"
 #include "store/testing/pg_server.h"
@@ -606,21 +607,7 @@ TEST(PostgresStoreTest, OpenStoreWithDsnFile) {
 
 // ---------------------------------------------------------------- OpenStore (no server)
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = "/tmp/astis-openstore-XXXXXX";
-    if (::mkdtemp(templ.data()) != nullptr) path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test::TempDir;
 
 std::string WriteFile(const std::string& path, const std::string& text, mode_t mode) {
   {

@@ -11,31 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "common/testing/temp_dir.h"
 #include "store/store_conformance.h"
 
 namespace astis::store::testing {
 namespace {
 
-// TempDir is a fresh directory removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/astis-store-XXXXXX";
-    char* made = ::mkdtemp(templ.data());
-    if (made != nullptr) path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test::TempDir;
 
 class SqliteMemoryEnv final : public StoreTestEnv {
  public:

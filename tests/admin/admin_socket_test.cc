@@ -29,6 +29,7 @@
 #include "audit/audit_log.h"
 #include "common/clock.h"
 #include "common/json.h"
+#include "common/testing/temp_dir.h"
 #include "crypto/public_key.h"
 #include "edge/gates.h"
 #include "store/sqlite_store.h"
@@ -88,9 +89,8 @@ struct CliRun {
 class AdminServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/astis-adminsock-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(tmp_.path().empty());
+    dir_ = tmp_.path();
     socket_ = dir_ + "/admin.sock";
     db_ = dir_ + "/edge.db";
     auto st = store::OpenSqliteStore(db_);
@@ -107,7 +107,6 @@ class AdminServerTest : public ::testing::Test {
     if (server_) server_->Stop();
     server_.reset();
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   AdminServerOptions Options() {
@@ -224,6 +223,7 @@ class AdminServerTest : public ::testing::Test {
     return (*j)["error"]["code"].get<std::string>();
   }
 
+  test::TempDir tmp_{"astis-adminsock"};
   std::string dir_, socket_, db_, jwks_;
   FakeClock clock_{kNow};
   RecordingSink sink_;

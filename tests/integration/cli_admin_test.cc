@@ -27,6 +27,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/temp_dir.h"
 #include "crypto/public_key.h"
 #include "edge/gates.h"
 #include "jose/jwk.h"
@@ -68,9 +69,8 @@ void WriteFile(const std::string& path, const std::string& text, mode_t mode = 0
 class CliAdminTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/astis-admin-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(tmp_.path().empty());
+    dir_ = tmp_.path();
     store_ = dir_ + "/edge.db";
     auto key = SigningKey::GenerateEc(PublicKeyKind::kEcP256);
     ASSERT_TRUE(key.ok());
@@ -81,7 +81,6 @@ class CliAdminTest : public ::testing::Test {
     jwks_ = dir_ + "/jwks.json";
     WriteFile(jwks_, jwks_text_, 0644);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   struct Run {
     int code;
@@ -124,6 +123,7 @@ class CliAdminTest : public ::testing::Test {
   }
 
   FakeClock clock_{kNow};
+  test::TempDir tmp_{"astis-admin"};
   std::string dir_, store_, jwks_, jwks_text_;
   std::unique_ptr<SigningKey> signing_;
 };

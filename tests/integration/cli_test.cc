@@ -17,6 +17,7 @@
 #include "cli/secret_manifest.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/testing/temp_dir.h"
 
 namespace astis::cli {
 namespace {
@@ -40,11 +41,9 @@ stringData:
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/astis-cli-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(tmp_.path().empty());
+    dir_ = tmp_.path();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   struct Run {
     int code;
@@ -87,6 +86,7 @@ class CliTest : public ::testing::Test {
     return b.ok() ? std::string(b->begin(), b->end()) : "";
   }
 
+  test::TempDir tmp_{"astis-cli"};
   std::string dir_;
   FakeClock clock_{1764115200};
 };

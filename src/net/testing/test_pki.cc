@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 
+#include "common/testing/temp_dir.h"
 #include "net/internal/ossl.h"
 
 namespace astis::net::testing {
@@ -163,11 +164,6 @@ Result<TestPkiFiles> TestPki::WriteFiles(const std::string& dir) const {
   return files;
 }
 
-Result<std::string> MakeTempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/astis-net-XXXXXX";
-  if (mkdtemp(templ.data()) == nullptr) return Status(Code::kIo, "mkdtemp failed under " + templ);
-  return templ;
-}
+Result<std::string> MakeTempDir() { return test::MakeTempDir("astis-net"); }
 
 }  // namespace astis::net::testing

@@ -69,8 +69,9 @@ class TestPki {
   TestCert server_;
 };
 
-// MakeTempDir creates a fresh private directory under $TMPDIR (or /tmp).
-// Fails with kIo. The caller removes it.
+// MakeTempDir creates a fresh private directory under $TMPDIR (or /tmp):
+// common/testing/temp_dir.h's, named astis-net-*. Fails with kIo. The caller
+// removes it.
 Result<std::string> MakeTempDir();
 
 }  // namespace astis::net::testing

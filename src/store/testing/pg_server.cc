@@ -17,6 +17,8 @@
 #include <fstream>
 #include <vector>
 
+#include "common/testing/temp_dir.h"
+
 namespace astis::store::testing {
 namespace {
 
@@ -126,10 +128,7 @@ Result<std::unique_ptr<PgServer>> PgServer::Start() {
     s->run_uid_ = static_cast<int>(pw->pw_uid);
     s->run_gid_ = static_cast<int>(pw->pw_gid);
   }
-  const char* tmp = std::getenv("TMPDIR");
-  std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/astis-pg-XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) return Error(Code::kIo, "mkdtemp failed for " + templ);
-  s->dir_ = templ;
+  ASTIS_ASSIGN_OR_RETURN(s->dir_, test::MakeTempDir("astis-pg"));
   if (s->run_uid_ >= 0 &&
       ::chown(s->dir_.c_str(), static_cast<uid_t>(s->run_uid_), static_cast<gid_t>(s->run_gid_)) != 0) {
     return Error(Code::kIo, "cannot chown " + s->dir_ + " to postgres");
