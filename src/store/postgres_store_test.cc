@@ -536,6 +536,28 @@ TEST(PostgresStoreTest, RejectsTextThatCannotBeBound) {
   EXPECT_TRUE(*utf8);
 }
 
+// A workload row edited outside the store (a manual UPDATE, a restored
+// backup) must not widen gate 4's allowlist: every read of it fails closed
+// (internal::DecodeWorkload; StoreRowsTest.DecodeWorkloadRefusesBadStoredDigest).
+TEST(PostgresStoreTest, StoredBadDigestIsStoreUnavailable) {
+  ASTIS_REQUIRE_PG(server);
+  const std::string dsn = FreshDatabase(*server);
+  const std::string db = dsn.substr(dsn.rfind('=') + 1);
+  auto opened = Open(dsn);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Store& store = **opened;
+  Cluster c;
+  c.name = "prod";
+  c.issuer = "https://issuer.example/prod";
+  c.jwks_json = R"({"keys":[]})";
+  ASSERT_TRUE(store.PutCluster(c).ok());
+  ASSERT_TRUE(store.PutWorkload(Workload{"prod", "payments", "api", {"sha256:" + std::string(64, 'a')}}).ok());
+  ASSERT_TRUE(server->ExecSql(db, "UPDATE workloads SET image_digests = 'sha256:" + std::string(64, 'A') + "'").ok());
+  EXPECT_EQ(store.GetWorkload("prod", "payments", "api").status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(store.ListWorkloads(std::nullopt).status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(store.ListWorkloads("prod").status().code(), Code::kStoreUnavailable);
+}
+
 TEST(PostgresStoreTest, PurgeBatchesBoundedOnPostgres) {
   ASTIS_REQUIRE_PG(server);
   const std::string dsn = FreshDatabase(*server);
