@@ -274,35 +274,18 @@ TEST_F(EngineTest, FailsOverToNextEndpoint) {
   EXPECT_EQ(engine->Get("a").status().code(), Code::kUnavailable);
 }
 
-// VmFlagsOf returns the VmFlags line of the /proc/self/smaps mapping holding p.
-std::string VmFlagsOf(const void* p) {
-  std::ifstream smaps("/proc/self/smaps");
-  const auto addr = reinterpret_cast<uintptr_t>(p);
-  std::string line;
-  bool inside = false;
-  while (std::getline(smaps, line)) {
-    unsigned long lo = 0, hi = 0;  // NOLINT(google-runtime-int): sscanf
-    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) {
-      inside = addr >= lo && addr < hi;
-      continue;
-    }
-    if (inside && line.rfind("VmFlags:", 0) == 0) return line;
-  }
-  return "";
-}
-
 TEST_F(EngineTest, KeysAreLocked) {
   auto engine = MakeEngine();
   const void* recipient = engine->TestOnlyRecipientKeyAddress();
   ASSERT_NE(recipient, nullptr);
   EXPECT_TRUE(engine->TestOnlyRecipientKeyLocked());
-  const std::string flags = VmFlagsOf(recipient);
+  const std::string flags = SmapsField(recipient, "VmFlags:");
   EXPECT_NE(flags.find(" dd"), std::string::npos) << flags;  // MADV_DONTDUMP
   EXPECT_NE(flags.find(" lo"), std::string::npos) << flags;  // mlock
   const void* dpop = engine->TestOnlyDpopKeyAddress();
   ASSERT_NE(dpop, nullptr);
   EXPECT_TRUE(engine->TestOnlyDpopKeyLocked());
-  const std::string dpop_flags = VmFlagsOf(dpop);
+  const std::string dpop_flags = SmapsField(dpop, "VmFlags:");
   EXPECT_NE(dpop_flags.find(" dd"), std::string::npos) << dpop_flags;
   EXPECT_NE(dpop_flags.find(" lo"), std::string::npos) << dpop_flags;
   ASSERT_TRUE(engine->Close().ok());

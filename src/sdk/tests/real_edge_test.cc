@@ -29,59 +29,12 @@ namespace {
 
 namespace eh = astis::edge::testing;
 
-// CallbackSleeper records waits, returns at once, and runs a hook on each.
-class CallbackSleeper final : public Sleeper {
- public:
-  void Sleep(std::chrono::milliseconds d) override {
-    std::function<void(size_t)> hook;
-    size_t n = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      waits_.push_back(d);
-      n = waits_.size();
-      hook = hook_;
-    }
-    if (hook) hook(n);
-  }
-  void OnSleep(std::function<void(size_t)> hook) {
-    std::lock_guard<std::mutex> lock(mu_);
-    hook_ = std::move(hook);
-  }
-  std::vector<std::chrono::milliseconds> waits() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return waits_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::chrono::milliseconds> waits_;
-  std::function<void(size_t)> hook_;
-};
-
 // Seen is one request as the server saw it, with the edge's answer.
 struct Seen {
   std::string method, path;
   int status = 0;
   std::string authorization;
 };
-
-// SmapsField returns the value of `field` ("VmFlags:", "Locked:") of the
-// /proc/self/smaps mapping holding p ("" when not found).
-std::string SmapsField(const void* p, const std::string& field) {
-  std::ifstream smaps("/proc/self/smaps");
-  const auto addr = reinterpret_cast<uintptr_t>(p);
-  std::string line;
-  bool inside = false;
-  while (std::getline(smaps, line)) {
-    unsigned long lo = 0, hi = 0;  // NOLINT(google-runtime-int): sscanf
-    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) {
-      inside = addr >= lo && addr < hi;
-      continue;
-    }
-    if (inside && line.rfind(field, 0) == 0) return line.substr(field.size());
-  }
-  return "";
-}
 
 class RealEdgeTest : public ::testing::Test {
  protected:
@@ -162,7 +115,7 @@ class RealEdgeTest : public ::testing::Test {
   }
 
   eh::EdgeHarness h_;
-  CallbackSleeper sleeper_;
+  RecordingSleeper sleeper_;
   std::mutex seen_mu_;
   std::vector<Seen> seen_;
   int token_serial_ = 0;

@@ -7,8 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,12 +26,24 @@
 
 namespace astis::sdkcore::testing {
 
-// RecordingSleeper records requested waits and returns at once.
+// RecordingSleeper records requested waits, returns at once, and runs the
+// OnSleep hook (if any) with the number of waits so far, outside its lock.
 class RecordingSleeper final : public Sleeper {
  public:
   void Sleep(std::chrono::milliseconds d) override {
+    std::function<void(size_t)> hook;
+    size_t n = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      waits_.push_back(d);
+      n = waits_.size();
+      hook = hook_;
+    }
+    if (hook) hook(n);
+  }
+  void OnSleep(std::function<void(size_t)> hook) {
     std::lock_guard<std::mutex> lock(mu_);
-    waits_.push_back(d);
+    hook_ = std::move(hook);
   }
   std::vector<std::chrono::milliseconds> waits() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -38,7 +53,26 @@ class RecordingSleeper final : public Sleeper {
  private:
   std::mutex mu_;
   std::vector<std::chrono::milliseconds> waits_;
+  std::function<void(size_t)> hook_;
 };
+
+// SmapsField returns the value of `field` ("VmFlags:", "Locked:") of the
+// /proc/self/smaps mapping holding p ("" when not found).
+inline std::string SmapsField(const void* p, const std::string& field) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long lo = 0, hi = 0;  // NOLINT(google-runtime-int): sscanf
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) {
+      inside = addr >= lo && addr < hi;
+      continue;
+    }
+    if (inside && line.rfind(field, 0) == 0) return line.substr(field.size());
+  }
+  return "";
+}
 
 inline void WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
