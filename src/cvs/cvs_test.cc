@@ -11,6 +11,7 @@
 #include "audit/audit_log.h"
 #include "capsule/seal.h"
 #include "common/encoding.h"
+#include "common/testing/temp_dir.h"
 #include "cvs/cvs_test_util.h"
 
 namespace astis::cvs {
@@ -196,9 +197,9 @@ TEST_F(CvsServiceTest, ReplaceKeysTakesEffect) {
 }
 
 TEST_F(CvsServiceTest, NoSecretsInCvsAudit) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "astis-cvs-audit-XXXXXX").string();
-  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-  const std::string path = tmpl + "/audit.log";
+  test::TempDir tmp("astis-cvs-audit");
+  ASSERT_FALSE(tmp.path().empty());
+  const std::string path = tmp.File("audit.log");
   {
     auto log = audit::FileAuditLog::Open(path, clock_);
     ASSERT_TRUE(log.ok());
@@ -235,7 +236,6 @@ TEST_F(CvsServiceTest, NoSecretsInCvsAudit) {
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok);
   EXPECT_EQ(report->lines, 1u);
-  std::filesystem::remove_all(tmpl);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "capsule/seal.h"
+#include "common/testing/temp_dir.h"
 #include "cvs/cvs_test_util.h"
 
 namespace astis::cvs {
@@ -25,12 +26,10 @@ using testing::SetOf;
 class KeyManagementTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "astis-keys-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(tmp_.path().empty());
+    dir_ = tmp_.path();
     path_ = dir_ + "/org-keys.json";
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // WriteKeyFile writes a single private JWK (as `astis keygen` does), 0600.
   void WriteKeyFile(const capsule::OrgPrivateKey& key) {
@@ -46,6 +45,7 @@ class KeyManagementTest : public ::testing::Test {
 
   FakeClock clock_{1764115200};
   VerifiedScope scope_{"prod-eu1", "payments", "api"};
+  test::TempDir tmp_{"astis-keys"};
   std::string dir_;
   std::string path_;
 };
