@@ -19,10 +19,13 @@
 #                           `perf record -g` into FILE (then: perf report -i FILE)
 #   ASTIS_BENCH_ONLY_LOAD=1 stop after the external load (profiling runs);
 #                           =open: only the open-loop load (ASTIS_BENCH_PHASES, ASTIS_BENCH_RATE)
+#                           =gate4: only the gate-4 freshness and cluster-count arms
 #   ASTIS_BENCH_PHASES   phases of the external load (default establish,unwrap,batch)
 #   ASTIS_BENCH_RATE     open-loop requests/s offered in total (default 200)
 #   ASTIS_BENCH_SOAK     soak: pods/sessions to establish after the load (default 0: skipped)
 #   ASTIS_BENCH_THREADS  the edge's listen.threads (default 0: the edge's default, here 1 per core)
+#   ASTIS_BENCH_GATE4=0  skip the gate-4 freshness arms (max_staleness_ms 60000 / 0 / 1000, then
+#                        1,000 registered clusters); ASTIS_BENCH_GATE4_SECONDS per phase (default: SECONDS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -88,8 +91,13 @@ commands+=("$astis apikey create --store $store --cluster bench-c1 --namespace b
 ( umask 077; "$astis" apikey create --store "$store" --cluster bench-c1 --namespace bench \
   --service-account loadgen --expires-in 1d >"$work/apikey" )
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/edge.yaml" <<YAML
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# write_edge_config FILE PORT [EXTRA_YAML]: the edge configuration every run
+# uses (rate limits raised out of the way), plus EXTRA_YAML appended.
+write_edge_config() {
+  local file=$1 port=$2 extra=${3:-}
+  cat >"$file" <<YAML
 listen:
   address: 127.0.0.1
   port: $port
@@ -109,15 +117,31 @@ limits:
   rate_per_api_key_per_minute: 1000000
   rate_per_pod_uid_per_minute: 1000000
 YAML
+  if [[ -n $extra ]]; then printf '%s\n' "$extra" >>"$file"; fi
+}
+
+# start_edge CONFIG LOG: starts `astis serve`, sets edge_pid, waits for it.
+start_edge() {
+  local config=$1 elog=$2
+  "$astis" serve --config "$config" 2>"$elog" &
+  edge_pid=$!
+  pids+=("$edge_pid")
+  for _ in $(seq 1 200); do grep -q "serving on" "$elog" 2>/dev/null && break; sleep 0.05; done
+  grep -q "serving on" "$elog" || { log "edge did not start"; cat "$elog" >&2; exit 1; }
+  sleep 1  # let the pod watch's first LIST complete
+}
+
+stop_edge() {
+  kill -TERM "$edge_pid" 2>/dev/null || true
+  wait "$edge_pid" 2>/dev/null || true
+}
+
+port=$(free_port)
+write_edge_config "$work/edge.yaml" "$port"
 
 log "edge on 127.0.0.1:$port"
 commands+=("$astis serve --config \$W/edge.yaml &   # rate limits raised to 1000000/min, see the config below")
-"$astis" serve --config "$work/edge.yaml" 2>"$work/edge.log" &
-edge_pid=$!
-pids+=("$edge_pid")
-for _ in $(seq 1 200); do grep -q "serving on" "$work/edge.log" 2>/dev/null && break; sleep 0.05; done
-grep -q "serving on" "$work/edge.log" || { log "edge did not start"; cat "$work/edge.log" >&2; exit 1; }
-sleep 1  # let the pod watch's first LIST complete (gate 4 from a healthy watch)
+start_edge "$work/edge.yaml" "$work/edge.log"
 
 # The edge and workload every external astis-bench run targets.
 target=(--edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-key-file "$work/apikey"
@@ -135,8 +159,13 @@ if [[ $only == open ]]; then
   exit 0
 fi
 
-log "load: $pods pods, ${secs}s per phase"
 loadout="$work/load.md"
+openout="$work/open.md"
+cold="$work/cold.txt"
+soakout="$work/soak.md"
+: >"$loadout"; : >"$openout"; : >"$cold"; : >"$soakout"
+if [[ $only != gate4 ]]; then
+log "load: $pods pods, ${secs}s per phase"
 perf_pid=
 if [[ -n ${ASTIS_BENCH_PERF:-} ]]; then
   perf record -e cpu-clock -F 2000 -g -p "$edge_pid" -o "$ASTIS_BENCH_PERF" 2>"$work/perf.log" &
@@ -155,7 +184,6 @@ if [[ $only == 1 ]]; then
 fi
 
 log "open-loop load: $pods pods, $rate requests/s offered, ${secs}s per phase"
-openout="$work/open.md"
 cmd "$loadgen" "${target[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
   --batch "$batch" --rate "$rate" --out "$openout" >/dev/null
 
@@ -163,8 +191,6 @@ log "SDK cold start: astis-run, process start to plaintext, against the same edg
 mkdir -p "$work/pod"
 cmd "$loadgen" "${target[@]}" pod --out "$work/pod"
 runner="$build/src/sdk/astis-run"
-cold="$work/cold.txt"
-: >"$cold"
 commands+=("ASTIS_EDGE_URL=https://127.0.0.1:$port ASTIS_CA_FILE=\$W/tls/ca.pem ASTIS_API_KEY_FILE=\$W/apikey ASTIS_TOKEN_PATH=\$W/pod/token ASTIS_SECRETS_DIR=\$W/pod/secrets $runner --env V=bench-value -- /bin/true   # x20, timed")
 for _ in $(seq 1 20); do
   t0=$(date +%s%N)
@@ -178,12 +204,102 @@ done
 # The soak leaves N sessions on the edge, so it runs after everything else
 # that uses this edge.
 soak=${ASTIS_BENCH_SOAK:-0}
-soakout="$work/soak.md"
-: >"$soakout"
 if (( soak > 0 )); then
   log "soak: $soak pods, one session each"
   cmd "$loadgen" "${target[@]}" --server-pid "$edge_pid" --phases "" \
     --soak-sessions "$soak" --store-file "$store" --out "$soakout" >/dev/null
+fi
+
+fi  # only != gate4
+
+# Gate 4 from fresh state (docs/edge.md "Gate 4 from fresh state"): the same
+# establish + unwrap load against edges that differ only in
+# gate4.max_staleness_ms, then 1 against 1,000 registered clusters. Each arm
+# is a fresh edge on the same store; the API reads come from the edge's own
+# astis_gate4_api_reads_total.
+gate4out="$work/gate4.md"
+: >"$gate4out"
+if [[ ${ASTIS_BENCH_GATE4:-1} == 1 ]]; then
+  stop_edge
+  g4secs=${ASTIS_BENCH_GATE4_SECONDS:-$secs}
+  g4rows="$work/gate4.rows"
+  : >"$g4rows"
+  # gate4_reads PORT: the edge's astis_gate4_api_reads_total, summed over clusters.
+  gate4_reads() {
+    curl -sf --cacert "$work/tls/ca.pem" "https://127.0.0.1:$1/metrics" |
+      awk '/^astis_gate4_api_reads_total/ {n += $NF} END {printf "%d\n", n}'
+  }
+  # gate4_arm LABEL CLUSTERS STALENESS_MS
+  gate4_arm() {
+    local label=$1 nclusters=$2 staleness=$3 gport
+    gport=$(free_port)
+    write_edge_config "$work/edge-$label.yaml" "$gport" "gate4:
+  max_staleness_ms: $staleness"
+    log "gate 4 arm $label: $nclusters cluster(s), max_staleness_ms $staleness, ${g4secs}s per phase"
+    commands+=("$astis serve --config \$W/edge-$label.yaml &   # edge.yaml + gate4.max_staleness_ms: $staleness")
+    start_edge "$work/edge-$label.yaml" "$work/edge-$label.log"
+    local gtarget=("${target[@]}")
+    gtarget[1]="https://127.0.0.1:$gport"
+    local phase r0 r1 t0 t1
+    # One load run per phase, so each phase's API reads are its own.
+    for phase in establish unwrap; do
+      r0=$(gate4_reads "$gport")
+      t0=$(date +%s%N)
+      cmd "$loadgen" "${gtarget[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$g4secs" \
+        --phases "$phase" --out "$work/gate4-$label-$phase.md" >/dev/null
+      t1=$(date +%s%N)
+      r1=$(gate4_reads "$gport")
+      # label clusters staleness reads wall_ms phase requests/s p99 cpu_us_per_op
+      awk -v l="$label" -v c="$nclusters" -v st="$staleness" -v rd=$((r1 - r0)) -v ms=$(((t1 - t0) / 1000000)) \
+        -F'|' '$2 ~ /^ (establish|unwrap) $/ {gsub(/ /, "", $2); print l, c, st, rd, ms, $2, $4, $8, $12}' \
+        "$work/gate4-$label-$phase.md" >>"$g4rows"
+    done
+    stop_edge
+  }
+  # 60 s reuse is the old watch-cache path's cost: after the first read of a
+  # pod, no API read on the request path for the rest of the arm.
+  gate4_arm cache-like 1 60000
+  gate4_arm read-every 1 0
+  gate4_arm default 1 1000
+  log "registering 999 more clusters"
+  for n in $(seq 2 1000); do
+    "$astis" cluster add --store "$store" --name "bench-c$n" --issuer "https://bench-c$n.invalid" --audience astis \
+      --jwks-file "$work/kube/jwks.json" --api-url "$(cat "$work/kube/url")" --ca-file "$work/kube/ca.crt" \
+      --token-file "$work/kube/read.token" --mode strict >/dev/null
+  done
+  commands+=("for n in 2..1000: $astis cluster add --store $store --name bench-c\$n --issuer https://bench-c\$n.invalid ... (as bench-c1)")
+  gate4_arm default-1000-clusters 1000 1000
+  python3 - "$g4rows" "$pods" >"$gate4out" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+pods = int(sys.argv[2])
+by = {(r[0], r[5]): r for r in rows}
+def f(x): return float(x)
+print("| arm | clusters | max_staleness_ms | phase | requests/s | p99 ms | server CPU µs/op | CPU vs cache-like | p99 vs cache-like | API reads/s | API reads/s per pod |")
+print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for r in rows:
+    label, nc, st, reads, ms, phase, rps, p99, cpu = r
+    base = by.get(("cache-like", phase))
+    rate = int(reads) / (int(ms) / 1000.0)
+    cr = f(cpu) / f(base[8]) if base else float("nan")
+    pr = f(p99) / f(base[7]) if base else float("nan")
+    print(f"| {label} | {nc} | {st} | {phase} | {rps} | {p99} | {cpu} | {cr:.2f} | {pr:.2f} | {rate:.1f} | {rate / pods:.2f} |")
+one = {p: by.get(("default", p)) for p in ("establish", "unwrap")}
+many = {p: by.get(("default-1000-clusters", p)) for p in ("establish", "unwrap")}
+print()
+for p in ("establish", "unwrap"):
+    if one[p] and many[p]:
+        print(f"- {p}: server CPU per request with 1,000 registered clusters / with 1 = "
+              f"{f(many[p][8]) / f(one[p][8]):.2f}")
+print()
+print("API reads/s = the edge's astis_gate4_api_reads_total over one phase's load run (its pod setup included),")
+print(f"divided by that run's wall time; per pod = / {pods} pods. Requests go back to back (closed loop).")
+PY
+fi
+
+if [[ $only == gate4 ]]; then
+  cat "$gate4out"
+  exit 0
 fi
 
 log "load (in process, for comparison)"
@@ -223,6 +339,18 @@ mkdir -p "$(dirname "$out")"
     cat "$soakout"
   fi
   echo
+  if [[ -s $gate4out ]]; then
+    echo "#fi  # only != gate4
+
+# Gate 4 from fresh state (\`gate4.max_staleness_ms\`) and 1 vs 1,000 registered clusters"
+    echo
+    echo "Same load ($pods pods, establish then unwrap, closed loop, ${ASTIS_BENCH_GATE4_SECONDS:-$secs}s per phase), one fresh edge per arm."
+    echo "cache-like = confirmations reused for 60 s, i.e. no API read on the request path after a pod's first"
+    echo "(the cost of the old watch-cache path); read-every = a direct GET per decision; default = 1 s."
+    echo
+    cat "$gate4out"
+    echo
+  fi
   echo "## SDK cold start (\`astis-run --env V=bench-value -- /bin/true\`, 20 runs, µs)"
   echo
   echo "Process start to plaintext in the environment, plus ending the session and exec of /bin/true"
