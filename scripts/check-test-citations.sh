@@ -233,4 +233,4 @@ print(f"check-test-citations: {sum(len(v) for v in suites.values())} tests defin
 sys.exit(1 if misses else 0)
 PY
 )
-git ls-files -z -- src tests tools bench fuzz scripts deploy docs go python include examples README.md | python3 -c "$checker"
+git ls-files -z --cached --others --exclude-standard -- src tests tools bench fuzz scripts deploy docs go python include examples README.md | python3 -c "$checker"

@@ -12,6 +12,7 @@ root=$(pwd)
 
 scripts/install-deps.sh
 scripts/npm-deps.sh
+scripts/check-test-citations.sh  # no build needed: fail fast on a comment naming a missing test
 
 # The whole run needs a few GiB of disk (four build trees, ccache, throwaway
 # PostgreSQL clusters); say so up front rather than fail half-way with ENOSPC.
