@@ -39,7 +39,7 @@ Result<Outcome> RewrapOne(const capsule::OrgKeySet& keys, const VerifiedScope& s
 
   // docs/protocol.md §4.2 capsule_scope: the binding must equal the verified
   // identity before any key is used. Test: CapsuleFromOtherNamespaceIsCapsuleScope.
-  Status scoped = capsule::CheckCapsuleScope(cap, scope.cluster, scope.namespace_, scope.service_account);
+  Status scoped = capsule::CheckCapsuleScope(cap, scope.cluster(), scope.namespace_(), scope.service_account());
   if (!scoped.ok()) {
     out.result.code = out.ref.code = Code::kCapsuleScope;
     return out;
@@ -96,9 +96,9 @@ Result<std::vector<RewrapResult>> CvsService::Rewrap(const VerifiedScope& scope,
   results.reserve(capsules.size());
   audit::AuditEvent event;
   event.event = "cvs.rewrap";
-  event.cluster = scope.cluster;
-  event.namespace_ = scope.namespace_;
-  event.service_account = scope.service_account;
+  event.cluster = scope.cluster();
+  event.namespace_ = scope.namespace_();
+  event.service_account = scope.service_account();
   size_t refused = 0;
   for (const std::vector<uint8_t>& bytes : capsules) {
     ASTIS_ASSIGN_OR_RETURN(Outcome outcome, RewrapOne(*keys, scope, recipient, session_id, bytes, rng_));

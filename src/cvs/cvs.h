@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "audit/audit_log.h"
@@ -27,14 +28,58 @@ namespace astis::cvs {
 // kMaxCapsulesPerCall is the docs/protocol.md §4.2 batch limit (1 to 64).
 inline constexpr size_t kMaxCapsulesPerCall = 64;
 
+class RemoteScopeDecoder;  // cvs/remote.cc
+namespace testing {
+struct ScopeForTests;  // cvs/testing/verified_scope.h
+}  // namespace testing
+
+}  // namespace astis::cvs
+
+namespace astis::edge {
+class Admission;  // edge/admission.h
+}  // namespace astis::edge
+
+namespace astis::cvs {
+
 // VerifiedScope is the identity the edge established through gates 1-4
 // (cluster addressed, token namespace and ServiceAccount). The CVS trusts it
 // as given: the edge is the only authenticated caller (mutual TLS in remote
-// mode).
-struct VerifiedScope {
-  std::string cluster;
-  std::string namespace_;
-  std::string service_account;
+// mode), so the type must not be something any code can fill in.
+//
+// Who may make one (the passkey idiom: only a holder of a Key can call the
+// constructor, and Key's constructor is private):
+//  * edge::Admission, after gates 1-4 admitted the request; an edge handler
+//    obtains the scope only from the Admitted value it returns
+//    (edge/admission.h);
+//  * RemoteScopeDecoder in cvs/remote.cc, which decodes the scope the edge
+//    sent over mutually authenticated TLS (docs/protocol.md §4.2, docs/cvs.md);
+//  * testing::ScopeForTests (cvs/testing/verified_scope.h), for test, fuzz
+//    and bench worlds only; product code never includes it.
+// Copies are fine: a copy is the same verified scope. Its fields are
+// read-only, so a copy cannot be retargeted.
+class VerifiedScope {
+ public:
+  class Key {
+   private:
+    Key() = default;
+    friend class ::astis::edge::Admission;
+    friend class RemoteScopeDecoder;
+    friend struct testing::ScopeForTests;
+  };
+
+  VerifiedScope(Key, std::string cluster, std::string namespace_, std::string service_account)
+      : cluster_(std::move(cluster)),
+        namespace__(std::move(namespace_)),
+        service_account_(std::move(service_account)) {}
+
+  const std::string& cluster() const { return cluster_; }
+  const std::string& namespace_() const { return namespace__; }
+  const std::string& service_account() const { return service_account_; }
+
+ private:
+  std::string cluster_;
+  std::string namespace__;
+  std::string service_account_;
 };
 
 // RewrapResult is one capsule's outcome: kOk with enc/ct (the DEK HPKE-sealed

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include "common/encoding.h"
 #include "common/testing/temp_dir.h"
 #include "cvs/cvs_test_util.h"
+#include "cvs/testing/verified_scope.h"
 
 namespace astis::cvs {
 namespace {
@@ -26,6 +28,12 @@ using testing::SetOf;
 
 constexpr std::string_view kSession = "session-0123456789abcdef";
 
+// cvs.h VerifiedScope: nobody but a passkey holder (edge::Admission, the
+// remote decoder, testing::ScopeForTests) can make or fill in a scope.
+static_assert(!std::is_default_constructible_v<VerifiedScope>);
+static_assert(!std::is_constructible_v<VerifiedScope, std::string, std::string, std::string>);
+static_assert(!std::is_default_constructible_v<VerifiedScope::Key>);
+
 class CvsServiceTest : public ::testing::Test {
  protected:
   Result<std::vector<RewrapResult>> Run(CvsService& cvs, const std::vector<std::vector<uint8_t>>& capsules,
@@ -34,7 +42,7 @@ class CvsServiceTest : public ::testing::Test {
   }
 
   FakeClock clock_{1764115200};
-  VerifiedScope scope_{"prod-eu1", "payments", "api"};
+  VerifiedScope scope_ = testing::TestScope("prod-eu1", "payments", "api");
   Pod pod_;
 };
 
@@ -70,9 +78,9 @@ TEST_F(CvsFixture, RewrapsForMatchingScope) {
 }
 
 TEST_F(CvsFixture, CapsuleFromOtherNamespaceIsCapsuleScope) {
-  capsule::SealedValue other_ns = Seal({"prod-eu1", "billing", "api"}, "billing-secret");
-  capsule::SealedValue other_sa = Seal({"prod-eu1", "payments", "worker"}, "worker-secret");
-  capsule::SealedValue other_cluster = Seal({"prod-us1", "payments", "api"}, "us-secret");
+  capsule::SealedValue other_ns = Seal(testing::TestScope("prod-eu1", "billing", "api"), "billing-secret");
+  capsule::SealedValue other_sa = Seal(testing::TestScope("prod-eu1", "payments", "worker"), "worker-secret");
+  capsule::SealedValue other_cluster = Seal(testing::TestScope("prod-us1", "payments", "api"), "us-secret");
   auto results = Run(*service_, {CapsuleBytes(other_ns), CapsuleBytes(other_sa), CapsuleBytes(other_cluster)}, scope_);
   ASSERT_TRUE(results.ok());
   for (const RewrapResult& r : *results) {
@@ -135,7 +143,7 @@ TEST_F(CvsServiceTest, RetiredKeyStillOpens) {
 
 TEST_F(CvsFixture, BatchFailuresAreIndependent) {
   capsule::SealedValue good1 = Seal(scope_, "first", "a");
-  capsule::SealedValue foreign = Seal({"prod-eu1", "billing", "api"}, "not yours");
+  capsule::SealedValue foreign = Seal(testing::TestScope("prod-eu1", "billing", "api"), "not yours");
   capsule::OrgPrivateKey stranger = NewOrgKey();
   capsule::SealedValue unknown = SealTo(stranger.public_key(), BindingFor(scope_), "unknown", clock_);
   capsule::SealedValue good2 = Seal(scope_, "second", "b");
@@ -206,7 +214,8 @@ TEST_F(CvsServiceTest, NoSecretsInCvsAudit) {
     const std::string canary = "CANARY-plaintext-7f3a9c";
     capsule::OrgPrivateKey key = NewOrgKey();
     capsule::SealedValue v = SealTo(key.public_key(), BindingFor(scope_), canary, clock_);
-    capsule::SealedValue foreign = SealTo(key.public_key(), BindingFor({"prod-eu1", "billing", "api"}), canary, clock_);
+    capsule::SealedValue foreign =
+        SealTo(key.public_key(), BindingFor(testing::TestScope("prod-eu1", "billing", "api")), canary, clock_);
     const std::string kid = key.kid();
     capsule::OrgKeySet set = SetOf(std::move(key));
     auto dek = capsule::OpenCapsule(set, v.capsule());  // the DEK, to search the log for it

@@ -37,7 +37,7 @@ inline capsule::OrgKeySet SetOf(capsule::OrgPrivateKey active, std::vector<capsu
 
 // BindingFor is a binding inside scope for Secret "db-creds", data key key.
 inline capsule::Binding BindingFor(const VerifiedScope& scope, std::string key = "password") {
-  return capsule::Binding{scope.cluster, scope.namespace_, scope.service_account, "db-creds", std::move(key)};
+  return capsule::Binding{scope.cluster(), scope.namespace_(), scope.service_account(), "db-creds", std::move(key)};
 }
 
 // SealTo seals plaintext to pub under binding.

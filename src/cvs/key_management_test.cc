@@ -14,6 +14,7 @@
 #include "capsule/seal.h"
 #include "common/testing/temp_dir.h"
 #include "cvs/cvs_test_util.h"
+#include "cvs/testing/verified_scope.h"
 
 namespace astis::cvs {
 namespace {
@@ -44,7 +45,7 @@ class KeyManagementTest : public ::testing::Test {
   }
 
   FakeClock clock_{1764115200};
-  VerifiedScope scope_{"prod-eu1", "payments", "api"};
+  VerifiedScope scope_ = testing::TestScope("prod-eu1", "payments", "api");
   test::TempDir tmp_{"astis-keys"};
   std::string dir_;
   std::string path_;

@@ -1,6 +1,7 @@
 #include "cvs/remote.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "capsule/seal.h"
@@ -12,6 +13,17 @@
 #include "jose/jwk.h"
 
 namespace astis::cvs {
+
+// RemoteScopeDecoder is the remote CVS's only way to a VerifiedScope: the
+// scope member of a rewrap request the edge sent over mutually authenticated
+// TLS (cvs/cvs.h VerifiedScope says who else may make one).
+class RemoteScopeDecoder {
+ public:
+  // Decode checks {"cluster","namespace","serviceAccount"} strictly;
+  // kBadRequest naming the member otherwise.
+  static Result<VerifiedScope> Decode(const Json& scope);
+};
+
 namespace {
 
 net::ServerResponse ErrorResponse(Code code, std::string_view message) {
@@ -34,7 +46,7 @@ bool HasExactly(const Json& obj, std::initializer_list<std::string_view> names) 
 }
 
 struct RewrapRequest {
-  VerifiedScope scope;
+  std::optional<VerifiedScope> scope;  // set by ParseRewrapRequest
   X25519PublicKey recipient;
   std::string session;
   std::vector<std::vector<uint8_t>> capsules;
@@ -68,17 +80,7 @@ Result<RewrapRequest> ParseRewrapRequest(std::string_view body) {
   if (!HasExactly(*root, {"scope", "recipient", "session", "capsules"}))
     return Bad("body must hold exactly scope, recipient, session, capsules");
   RewrapRequest req;
-  const Json& scope = (*root)["scope"];
-  if (!HasExactly(scope, {"cluster", "namespace", "serviceAccount"})) return Bad("scope: wrong members");
-  auto cluster = GetString(scope, "cluster");
-  auto ns = GetString(scope, "namespace");
-  auto sa = GetString(scope, "serviceAccount");
-  if (!cluster.ok() || !ns.ok() || !sa.ok()) return Bad("scope: members must be strings");
-  // docs/protocol.md §3.1 (1.1): cluster and namespace are DNS-1123 labels,
-  // serviceAccount a DNS-1123 subdomain. Test: HandlerRejectsMalformedRequests.
-  if (!IsDns1123Label(*cluster) || !IsDns1123Label(*ns) || !IsDns1123Subdomain(*sa))
-    return Bad("scope: cluster/namespace not DNS-1123 labels or serviceAccount not a subdomain");
-  req.scope = VerifiedScope{*cluster, *ns, *sa};
+  ASTIS_ASSIGN_OR_RETURN(req.scope, RemoteScopeDecoder::Decode((*root)["scope"]));
   ASTIS_ASSIGN_OR_RETURN(req.recipient, ParseRecipient((*root)["recipient"]));
   auto session = GetString(*root, "session");
   if (!session.ok() || session->empty() || session->size() > kMaxSessionIdBytes) return Bad("session: invalid");
@@ -144,6 +146,19 @@ Result<std::vector<RewrapResult>> ParseRewrapResponse(std::string_view body, siz
 
 }  // namespace
 
+Result<VerifiedScope> RemoteScopeDecoder::Decode(const Json& scope) {
+  if (!HasExactly(scope, {"cluster", "namespace", "serviceAccount"})) return Bad("scope: wrong members");
+  auto cluster = GetString(scope, "cluster");
+  auto ns = GetString(scope, "namespace");
+  auto sa = GetString(scope, "serviceAccount");
+  if (!cluster.ok() || !ns.ok() || !sa.ok()) return Bad("scope: members must be strings");
+  // docs/protocol.md §3.1 (1.1): cluster and namespace are DNS-1123 labels,
+  // serviceAccount a DNS-1123 subdomain. Test: HandlerRejectsMalformedRequests.
+  if (!IsDns1123Label(*cluster) || !IsDns1123Label(*ns) || !IsDns1123Subdomain(*sa))
+    return Bad("scope: cluster/namespace not DNS-1123 labels or serviceAccount not a subdomain");
+  return VerifiedScope(VerifiedScope::Key(), *std::move(cluster), *std::move(ns), *std::move(sa));
+}
+
 CvsHttpHandler::CvsHttpHandler(CvsPort& cvs, std::vector<Sha256Digest> pinned_edge_certs)
     : cvs_(cvs), pinned_edge_certs_(std::move(pinned_edge_certs)) {}
 
@@ -171,7 +186,7 @@ net::ServerResponse CvsHttpHandler::Handle(const net::ServerRequest& request) co
 net::ServerResponse CvsHttpHandler::HandleRewrap(const net::ServerRequest& request) const {
   auto req = ParseRewrapRequest(request.body);
   if (!req.ok()) return ErrorResponse(Code::kBadRequest, "malformed rewrap request");
-  auto results = cvs_.Rewrap(req->scope, req->recipient, req->session, req->capsules);
+  auto results = cvs_.Rewrap(*req->scope, req->recipient, req->session, req->capsules);
   if (!results.ok()) {
     Code code = results.status().code();
     if (code == Code::kBadRequest) return ErrorResponse(code, "malformed rewrap request");
@@ -227,7 +242,10 @@ Result<std::vector<RewrapResult>> RemoteCvsClient::Rewrap(const VerifiedScope& s
     return Error(Code::kBadRequest, "cvs: invalid session id");
   Json caps = Json::array();
   for (const auto& c : capsules) caps.push_back(B64uEncode(c));
-  Json body = {{"scope", {{"cluster", scope.cluster}, {"namespace", scope.namespace_}, {"serviceAccount", scope.service_account}}},
+  Json body = {{"scope",
+                {{"cluster", scope.cluster()},
+                 {"namespace", scope.namespace_()},
+                 {"serviceAccount", scope.service_account()}}},
                {"recipient", jose::Jwk::FromX25519Public(recipient).ToJson()},
                {"session", std::string(session_id)},
                {"capsules", std::move(caps)}};

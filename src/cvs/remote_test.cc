@@ -10,6 +10,7 @@
 #include "common/encoding.h"
 #include "common/json.h"
 #include "cvs/cvs_test_util.h"
+#include "cvs/testing/verified_scope.h"
 #include "jose/jwk.h"
 #include "net/testing/test_pki.h"
 
@@ -90,7 +91,7 @@ class RemoteCvsTest : public ::testing::Test {
   }
 
   FakeClock clock_{1764115200};
-  VerifiedScope scope_{"prod-eu1", "payments", "api"};
+  VerifiedScope scope_ = testing::TestScope("prod-eu1", "payments", "api");
   Pod pod_;
   std::unique_ptr<net::testing::TestPki> pki_;
   std::unique_ptr<net::testing::TestCert> edge_;
@@ -106,7 +107,7 @@ TEST_F(RemoteCvsTest, RemoteCvsOverMutualTls) {
   ASSERT_NE(client, nullptr);
   EXPECT_TRUE(client->Ping().ok());
   capsule::SealedValue good = Seal(scope_, "remote-secret");
-  capsule::SealedValue foreign = Seal({"prod-eu1", "billing", "api"}, "not yours");
+  capsule::SealedValue foreign = Seal(testing::TestScope("prod-eu1", "billing", "api"), "not yours");
   std::vector<std::vector<uint8_t>> caps = {CapsuleBytes(good), CapsuleBytes(foreign), {'x'}};
   auto results = client->Rewrap(scope_, pod_.recipient(), kSession, caps);
   ASSERT_TRUE(results.ok()) << results.status().ToString();

@@ -202,9 +202,8 @@ Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, const
 
 // ---------------------------------------------------------------- gate 3
 
-Result<VerifiedProof> VerifyProof(const ProofRequest& request, int64_t now, int64_t max_skew,
-                                  const std::function<bool(std::string_view)>& nonce_valid,
-                                  const ReplayCheck& replay) {
+Result<ProofCandidate> CheckProof(const ProofRequest& request, int64_t now, int64_t max_skew,
+                                  const std::function<bool(std::string_view)>& nonce_valid) {
   // RFC 9449 §4.3 (1): exactly one DPoP header (test DpopMissing, DpopTwoHeaders).
   if (request.dpop_header_count != 1) return Error(Code::kDpopInvalid, "dpop: need exactly one DPoP header");
   jose::DpopExpectations expect;
@@ -220,11 +219,39 @@ Result<VerifiedProof> VerifyProof(const ProofRequest& request, int64_t now, int6
     const Code code = proof.status().code() == Code::kUseDpopNonce ? Code::kUseDpopNonce : Code::kDpopInvalid;
     return Error(code, "dpop: " + proof.status().message());
   }
+  return ProofCandidate(proof->jkt(), proof->jti(), proof->iat(), proof->iat() + max_skew + 1);
+}
+
+Result<VerifiedProof> AcceptProof(const ProofCandidate& candidate, bool first_use) {
   // RFC 9449 §11.1: a (jkt, jti) seen within the acceptance window is a replay (test DpopReplayedJti).
-  auto inserted = replay(proof->jkt(), proof->jti(), proof->iat() + max_skew + 1);
-  if (!inserted.ok()) return inserted.status();
-  if (!*inserted) return Error(Code::kDpopReplay, "dpop: jti replayed");
-  return VerifiedProof(proof->jkt(), proof->iat());
+  if (!first_use) return Error(Code::kDpopReplay, "dpop: jti replayed");
+  return VerifiedProof(candidate.jkt(), candidate.iat());
+}
+
+Status VerifyRotationProof(std::string_view pop, const jose::Jwk& new_key, std::string_view session_id,
+                           std::string_view pinned_jkt, int64_t now, int64_t max_skew) {
+  // docs/protocol.md §4.3: pop is a JWS by the NEW key over {"session","prev","iat"}
+  // (test RotateWithoutNewKeyProofRefused).
+  auto jws = jose::UnverifiedJws::Parse(pop);
+  if (!jws.ok()) return Error(Code::kDpopInvalid, "rotate pop: " + jws.status().message());
+  auto verified = jose::VerifyJws(*jws, new_key);
+  if (!verified.ok()) return Error(Code::kDpopInvalid, "rotate pop: " + verified.status().message());
+  auto payload = ParseJsonObject(verified->payload());
+  if (!payload.ok() || !RequireExactMembers(*payload, {"session", "prev", "iat"}, "rotate pop").ok()) {
+    return Error(Code::kDpopInvalid, "rotate pop: payload shape");
+  }
+  const Json& p = *payload;
+  // The iat is an integer within [now - skew, now + skew], without overflow
+  // for any value a client can send: the DPoP iat rule (jose::PlaceIat; test
+  // RotatePopExtremeIatRefused).
+  const std::optional<int64_t> iat = jose::IntegerNumericDate(p["iat"]);
+  const bool iat_ok = iat.has_value() && jose::PlaceIat(*iat, now, max_skew) == jose::IatPosition::kWithin;
+  const bool session_ok = p["session"].is_string() && p["session"].get_ref<const std::string&>() == session_id;
+  const bool prev_ok = p["prev"].is_string() && p["prev"].get_ref<const std::string&>() == pinned_jkt;
+  if (!session_ok || !prev_ok || !iat_ok) {
+    return Error(Code::kDpopInvalid, "rotate pop: session, prev or iat mismatch");
+  }
+  return OkStatus();
 }
 
 }  // namespace astis::edge

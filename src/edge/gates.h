@@ -161,32 +161,60 @@ struct ProofRequest {
   std::string_view body;         // exact body bytes (bh when non-empty)
 };
 
-// ReplayCheck records (jkt, jti) until expires_at and returns false when it
-// was already recorded (a replay). Errors are the store's (kStoreUnavailable).
-using ReplayCheck = std::function<Result<bool>(std::string_view jkt, std::string_view jti, int64_t expires_at)>;
+// ProofCandidate is a DPoP proof that passed every check of docs/protocol.md
+// §5 but the replay check: its (jkt, jti) must still be recorded as first
+// use (RFC 9449 §11.1). Only CheckProof constructs one.
+class ProofCandidate {
+ public:
+  const std::string& jkt() const { return jkt_; }
+  const std::string& jti() const { return jti_; }
+  int64_t iat() const { return iat_; }
+  // replay_until is how long (jkt, jti) must be remembered: past the end of
+  // the window in which the proof's iat is accepted.
+  int64_t replay_until() const { return replay_until_; }
+
+ private:
+  friend Result<ProofCandidate> CheckProof(const ProofRequest&, int64_t, int64_t,
+                                           const std::function<bool(std::string_view)>&);
+  ProofCandidate(std::string jkt, std::string jti, int64_t iat, int64_t replay_until)
+      : jkt_(std::move(jkt)), jti_(std::move(jti)), iat_(iat), replay_until_(replay_until) {}
+  std::string jkt_, jti_;
+  int64_t iat_ = 0;
+  int64_t replay_until_ = 0;
+};
+
+// CheckProof implements docs/protocol.md §5 / RFC 9449 §4.3 up to the replay
+// check: exactly one DPoP header, jose::VerifyDpopProof with htm, htu, ath,
+// bh (non-empty body) and nonce_valid. Errors: kDpopInvalid, kUseDpopNonce
+// (missing or stale nonce, RFC 9449 §8).
+Result<ProofCandidate> CheckProof(const ProofRequest& request, int64_t now, int64_t max_skew,
+                                  const std::function<bool(std::string_view)>& nonce_valid);
 
 // VerifiedProof is a DPoP proof that verified and was not a replay. Only
-// VerifyProof constructs one.
+// AcceptProof constructs one.
 class VerifiedProof {
  public:
   const std::string& jkt() const { return jkt_; }
   int64_t iat() const { return iat_; }
 
  private:
-  friend Result<VerifiedProof> VerifyProof(const ProofRequest&, int64_t, int64_t,
-                                           const std::function<bool(std::string_view)>&, const ReplayCheck&);
+  friend Result<VerifiedProof> AcceptProof(const ProofCandidate&, bool);
   VerifiedProof(std::string jkt, int64_t iat) : jkt_(std::move(jkt)), iat_(iat) {}
   std::string jkt_;
   int64_t iat_ = 0;
 };
 
-// VerifyProof implements docs/protocol.md §5 / RFC 9449 §4.3: exactly one DPoP
-// header, jose::VerifyDpopProof with htm, htu, ath, bh (non-empty body),
-// nonce_valid, then the replay check. Errors: kDpopInvalid, kUseDpopNonce
-// (missing or stale nonce, RFC 9449 §8), kDpopReplay, or the replay
-// check's own error (kStoreUnavailable).
-Result<VerifiedProof> VerifyProof(const ProofRequest& request, int64_t now, int64_t max_skew,
-                                  const std::function<bool(std::string_view)>& nonce_valid,
-                                  const ReplayCheck& replay);
+// AcceptProof completes gate 3's proof check with the replay record's
+// verdict: first_use is false when (jkt, jti) was already recorded, which is
+// kDpopReplay (RFC 9449 §11.1, test DpopReplayedJti).
+Result<VerifiedProof> AcceptProof(const ProofCandidate& candidate, bool first_use);
+
+// VerifyRotationProof checks the pop of a key rotation (docs/protocol.md
+// §4.3): a JWS by new_key over exactly {"session","prev","iat"} with session
+// the session id, prev the pinned key's thumbprint and iat an integer within
+// max_skew of now (the DPoP iat rule, jose::PlaceIat). Every failure is
+// kDpopInvalid (tests RotateWithoutNewKeyProofRefused, RotatePopExtremeIatRefused).
+Status VerifyRotationProof(std::string_view pop, const jose::Jwk& new_key, std::string_view session_id,
+                           std::string_view pinned_jkt, int64_t now, int64_t max_skew);
 
 }  // namespace astis::edge

@@ -6,16 +6,15 @@
 // never throws and fails closed: a dependency that cannot answer refuses the
 // request with its *_unavailable code.
 //
-// Order of checks (docs/edge.md): size and body parsing, gate 1 format,
-// gate 2 (token), gate 1 (key record and scope), rate limits, gate 3 (DPoP,
-// replay, session pin), gate 4 (live pod, images), then the operation.
+// Each endpoint checks size and body, then asks Admission (admission.h) to
+// run the gates in docs/edge.md's order: gate 1 format, gate 2 (token),
+// gate 1 (key record and scope), rate limits, gate 3 (DPoP, replay, session
+// pin), gate 4 (live pod, images); then it does the operation.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,10 +24,10 @@
 #include "common/status.h"
 #include "crypto/random.h"
 #include "cvs/cvs.h"
+#include "edge/admission.h"
 #include "edge/config.h"
 #include "edge/fresh_pods.h"
 #include "edge/gates.h"
-#include "edge/jwks_cache.h"
 #include "edge/metrics.h"
 #include "edge/nonce.h"
 #include "edge/pod_monitor.h"
@@ -76,7 +75,6 @@ class EdgeService {
 
  private:
   struct Request;   // per-request state (defined in service.cc)
-  struct Authed;    // the outcome of gates 1-3
   EdgeService(EdgeConfig config, EdgeDeps deps, NonceIssuer nonce);
 
   net::ServerResponse Dispatch(Request& r);
@@ -85,22 +83,20 @@ class EdgeService {
   net::ServerResponse Rotate(Request& r);
   net::ServerResponse End(Request& r, std::string_view session_id);
   net::ServerResponse Ready();
-  Result<Authed> Authenticate(Request& r);
-  Result<store::Session> CheckSession(Request& r, const Authed& a, std::string_view session_id, bool allow_ended);
-  Status CheckPod(Request& r, const Authed& a);
-  Result<std::vector<ClusterTrust>> TrustFor(std::string_view issuer, std::map<std::string, std::string>* modes);
+  // Refuse records the refusal in r's audit line and metrics labels and
+  // returns the blinded error response (wire_error.h); a bare Status is a
+  // refusal outside the gates.
+  net::ServerResponse Refuse(Request& r, const Refusal& refusal);
   net::ServerResponse Refuse(Request& r, const Status& status);
   net::ServerResponse Finish(Request& r, net::ServerResponse response);
-  void Audit(Request& r);
   audit::AuditEvent Stamped(const Request& r) const;
 
   EdgeConfig config_;
   EdgeDeps deps_;
   NonceIssuer nonce_;
   std::unique_ptr<FreshPods> fresh_;
-
-  JwksCache jwks_;           // gate 2's parsed pinned JWKS (edge/jwks_cache.h)
-  RequestMetrics metrics_;   // /metrics request families (edge/metrics.h)
+  std::unique_ptr<Admission> admission_;  // gates 1-4 (edge/admission.h)
+  RequestMetrics metrics_;                // /metrics request families (edge/metrics.h)
 };
 
 // FormatRfc3339 renders Unix seconds as "YYYY-MM-DDTHH:MM:SSZ" (UTC). Cannot fail.

@@ -42,6 +42,7 @@
 #include "cvs/cvs.h"
 #include "cvs/remote.h"
 #include "cvs/testing/dek_observer.h"
+#include "cvs/testing/verified_scope.h"
 #include "edge/config.h"
 #include "edge/gates.h"
 #include "edge/service.h"
@@ -422,7 +423,7 @@ class CanaryTest : public ::testing::Test {
     EXPECT_EQ(gone.status, 403) << gone.body;
     // A direct CVS call with the tampered capsule.
     auto direct =
-        cvs_service_->Rewrap(cvs::VerifiedScope{kCluster, kNs, kSa}, pod_recipient_->public_key(), session,
+        cvs_service_->Rewrap(cvs::testing::TestScope(kCluster, kNs, kSa), pod_recipient_->public_key(), session,
                              std::vector<std::vector<uint8_t>>{std::vector<uint8_t>(tampered.begin(), tampered.end())});
     ASSERT_TRUE(direct.ok());
     EXPECT_EQ((*direct)[0].code, Code::kCapsuleInvalid);
