@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <optional>
 
 #include "capsule/capsule.h"
@@ -40,15 +39,6 @@ Refusal RefusalOf(const Decided<T>& d) {
 }
 
 }  // namespace
-
-std::string FormatRfc3339(int64_t unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 struct EdgeService::Request {
   const net::ServerRequest& http;

@@ -22,6 +22,7 @@
 #include "audit/audit_log.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/time_format.h"
 #include "crypto/random.h"
 #include "cvs/cvs.h"
 #include "edge/admission.h"
@@ -99,7 +100,10 @@ class EdgeService {
   RequestMetrics metrics_;                // /metrics request families (edge/metrics.h)
 };
 
-// FormatRfc3339 renders Unix seconds as "YYYY-MM-DDTHH:MM:SSZ" (UTC). Cannot fail.
-std::string FormatRfc3339(int64_t unix_seconds);
+// FormatRfc3339 renders Unix seconds as "YYYY-MM-DDTHH:MM:SSZ" (UTC), the
+// expiresAt of docs/protocol.md §4.1 (common/time_format.h). Cannot fail.
+inline std::string FormatRfc3339(int64_t unix_seconds) {
+  return ::astis::FormatRfc3339(unix_seconds * 1000, TimePrecision::kSeconds);
+}
 
 }  // namespace astis::edge
