@@ -1,6 +1,5 @@
 #include "edge/run.h"
 
-#include <pthread.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -24,6 +23,7 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "net/http_server.h"
+#include "net/signals.h"
 #include "net/tls.h"
 #include "store/open_store.h"
 
@@ -53,14 +53,6 @@ Result<std::unique_ptr<cvs::CvsPort>> MakeCvs(const EdgeConfig& c, audit::AuditS
   tls.pinned_server_cert_sha256.push_back(digest);
   ASTIS_ASSIGN_OR_RETURN(auto client, cvs::RemoteCvsClient::Create(c.cvs.url, tls));
   return std::unique_ptr<cvs::CvsPort>(std::move(client));
-}
-
-sigset_t TerminationSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  return set;
 }
 
 }  // namespace
@@ -100,19 +92,6 @@ kube::KubeClient* KubeClientCache::Get(std::string_view cluster) {
   return e.client.get();
 }
 
-void BlockTerminationSignals() {
-  sigset_t set = TerminationSignals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
-int WaitForTerminationSignal() {
-  sigset_t set = TerminationSignals();
-  int sig = 0;
-  while (sigwait(&set, &sig) != 0) {
-  }
-  return sig;
-}
-
 store::StoreOptions StoreOptionsOf(const EdgeConfig& config) {
   store::StoreOptions o;
   o.backend = config.store.backend;
@@ -123,7 +102,7 @@ store::StoreOptions StoreOptionsOf(const EdgeConfig& config) {
 }
 
 Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const EdgeProcessOptions& options) {
-  BlockTerminationSignals();
+  net::BlockTerminationSignals();
   const char* prog = options.program.c_str();
   auto store = store::OpenStore(StoreOptionsOf(config));
   if (!store.ok()) return Step("store", store.status());
@@ -230,7 +209,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   std::fprintf(stderr, "%s: serving on %s:%u\n", prog, config.listen.address.c_str(), (*server)->port());
   std::fflush(stderr);
   if (options.on_listening) options.on_listening((*server)->port());
-  int sig = WaitForTerminationSignal();
+  int sig = net::WaitForTerminationSignal();
   std::fprintf(stderr, "%s: %s received, stopping\n", prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
   if (admin_server) admin_server->Stop();
   (*server)->Stop(std::chrono::milliseconds(5000));

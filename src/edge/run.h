@@ -82,12 +82,4 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
 // store::OpenStore's options (the CLI opens the same store the same way).
 store::StoreOptions StoreOptionsOf(const EdgeConfig& config);
 
-// BlockTerminationSignals blocks SIGTERM and SIGINT in the calling thread
-// (threads created afterwards inherit the mask). It cannot fail.
-void BlockTerminationSignals();
-
-// WaitForTerminationSignal waits (sigwait) for SIGTERM or SIGINT, which must
-// have been blocked with BlockTerminationSignals, and returns its number.
-int WaitForTerminationSignal();
-
 }  // namespace astis::edge
