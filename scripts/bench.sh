@@ -240,19 +240,25 @@ if [[ ${ASTIS_BENCH_GATE4:-1} == 1 ]]; then
     start_edge "$work/edge-$label.yaml" "$work/edge-$label.log"
     local gtarget=("${target[@]}")
     gtarget[1]="https://127.0.0.1:$gport"
-    local phase r0 r1 t0 t1
-    # One load run per phase, so each phase's API reads are its own.
+    local phase mode r0 r1 t0 t1 ratearg
+    # One load run per phase and loop, so each run's API reads are its own:
+    # closed loop (saturation: CPU per op) and open loop at ASTIS_BENCH_RATE
+    # (moderate load: p99 without queueing behind the other pods).
     for phase in establish unwrap; do
-      r0=$(gate4_reads "$gport")
-      t0=$(date +%s%N)
-      cmd "$loadgen" "${gtarget[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$g4secs" \
-        --phases "$phase" --out "$work/gate4-$label-$phase.md" >/dev/null
-      t1=$(date +%s%N)
-      r1=$(gate4_reads "$gport")
-      # label clusters staleness reads wall_ms phase requests/s p99 cpu_us_per_op
-      awk -v l="$label" -v c="$nclusters" -v st="$staleness" -v rd=$((r1 - r0)) -v ms=$(((t1 - t0) / 1000000)) \
-        -F'|' '$2 ~ /^ (establish|unwrap) $/ {gsub(/ /, "", $2); print l, c, st, rd, ms, $2, $4, $8, $12}' \
-        "$work/gate4-$label-$phase.md" >>"$g4rows"
+      for mode in closed open; do
+        ratearg=()
+        [[ $mode == open ]] && ratearg=(--rate "$rate")
+        r0=$(gate4_reads "$gport")
+        t0=$(date +%s%N)
+        cmd "$loadgen" "${gtarget[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$g4secs" \
+          --phases "$phase" "${ratearg[@]}" --out "$work/gate4-$label-$phase-$mode.md" >/dev/null
+        t1=$(date +%s%N)
+        r1=$(gate4_reads "$gport")
+        # label clusters staleness reads wall_ms mode phase requests/s p99 cpu_us_per_op
+        awk -v l="$label" -v c="$nclusters" -v st="$staleness" -v rd=$((r1 - r0)) -v ms=$(((t1 - t0) / 1000000)) \
+          -v m="$mode" -F'|' '$2 ~ /^ (establish|unwrap) $/ {gsub(/ /, "", $2); print l, c, st, rd, ms, m, $2, $4, $8, $12}' \
+          "$work/gate4-$label-$phase-$mode.md" >>"$g4rows"
+      done
     done
     stop_edge
   }
@@ -269,31 +275,35 @@ if [[ ${ASTIS_BENCH_GATE4:-1} == 1 ]]; then
   done
   commands+=("for n in 2..1000: $astis cluster add --store $store --name bench-c\$n --issuer https://bench-c\$n.invalid ... (as bench-c1)")
   gate4_arm default-1000-clusters 1000 1000
-  python3 - "$g4rows" "$pods" >"$gate4out" <<'PY'
+  python3 - "$g4rows" "$pods" "$rate" >"$gate4out" <<'PY'
 import sys
 rows = [l.split() for l in open(sys.argv[1])]
-pods = int(sys.argv[2])
-by = {(r[0], r[5]): r for r in rows}
-def f(x): return float(x)
-print("| arm | clusters | max_staleness_ms | phase | requests/s | p99 ms | server CPU µs/op | CPU vs cache-like | p99 vs cache-like | API reads/s | API reads/s per pod |")
-print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+pods, rate = int(sys.argv[2]), sys.argv[3]
+# label clusters staleness reads wall_ms mode phase requests/s p99 cpu
+by = {(r[0], r[5], r[6]): r for r in rows}
+f = float
+print("| arm | clusters | max_staleness_ms | load | phase | requests/s | p99 ms | server CPU µs/op "
+      "| CPU vs cache-like | p99 vs cache-like | API reads/s | API reads/s per pod |")
+print("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for r in rows:
-    label, nc, st, reads, ms, phase, rps, p99, cpu = r
-    base = by.get(("cache-like", phase))
-    rate = int(reads) / (int(ms) / 1000.0)
-    cr = f(cpu) / f(base[8]) if base else float("nan")
-    pr = f(p99) / f(base[7]) if base else float("nan")
-    print(f"| {label} | {nc} | {st} | {phase} | {rps} | {p99} | {cpu} | {cr:.2f} | {pr:.2f} | {rate:.1f} | {rate / pods:.2f} |")
-one = {p: by.get(("default", p)) for p in ("establish", "unwrap")}
-many = {p: by.get(("default-1000-clusters", p)) for p in ("establish", "unwrap")}
+    label, nc, st, reads, ms, mode, phase, rps, p99, cpu = r
+    base = by.get(("cache-like", mode, phase))
+    reads_per_s = int(reads) / (int(ms) / 1000.0)
+    cr = f(cpu) / f(base[9]) if base else float("nan")
+    pr = f(p99) / f(base[8]) if base else float("nan")
+    load = "closed" if mode == "closed" else f"open {rate}/s"
+    print(f"| {label} | {nc} | {st} | {load} | {phase} | {rps} | {p99} | {cpu} | {cr:.2f} | {pr:.2f} "
+          f"| {reads_per_s:.1f} | {reads_per_s / pods:.2f} |")
 print()
-for p in ("establish", "unwrap"):
-    if one[p] and many[p]:
-        print(f"- {p}: server CPU per request with 1,000 registered clusters / with 1 = "
-              f"{f(many[p][8]) / f(one[p][8]):.2f}")
+for mode in ("closed", "open"):
+    for p in ("establish", "unwrap"):
+        one, many = by.get(("default", mode, p)), by.get(("default-1000-clusters", mode, p))
+        if one and many:
+            print(f"- {mode} loop, {p}: server CPU per request with 1,000 registered clusters / with 1 = "
+                  f"{f(many[9]) / f(one[9]):.2f}")
 print()
-print("API reads/s = the edge's astis_gate4_api_reads_total over one phase's load run (its pod setup included),")
-print(f"divided by that run's wall time; per pod = / {pods} pods. Requests go back to back (closed loop).")
+print("API reads/s = the edge's astis_gate4_api_reads_total over one load run (its pod setup included),")
+print(f"divided by that run's wall time; per pod = / {pods} pods.")
 PY
 fi
 
@@ -344,7 +354,7 @@ mkdir -p "$(dirname "$out")"
 
 # Gate 4 from fresh state (\`gate4.max_staleness_ms\`) and 1 vs 1,000 registered clusters"
     echo
-    echo "Same load ($pods pods, establish then unwrap, closed loop, ${ASTIS_BENCH_GATE4_SECONDS:-$secs}s per phase), one fresh edge per arm."
+    echo "Same load ($pods pods, establish then unwrap, each closed loop and open loop at $rate/s, ${ASTIS_BENCH_GATE4_SECONDS:-$secs}s per run), one fresh edge per arm."
     echo "cache-like = confirmations reused for 60 s, i.e. no API read on the request path after a pod's first"
     echo "(the cost of the old watch-cache path); read-every = a direct GET per decision; default = 1 s."
     echo
