@@ -36,9 +36,9 @@ constexpr int kLockPinClass = kLockClass + 1;  // (kLockPinClass, hashtext(clust
 #define ASTIS_PG_APIKEY_SELECT \
   "id, encode(hash, 'hex'), cluster, namespace, service_account, created_at, expires_at, revoked_at"
 
-Status NotFound(std::string_view what) { return Error(Code::kNotFound, "store: " + std::string(what) + " not found"); }
-Status Invalid(std::string_view what) { return Error(Code::kInvalidArgument, "store: invalid " + std::string(what)); }
-bool IdOk(std::string_view s) { return !s.empty() && s.size() <= kMaxIdLength; }
+using internal::IdOk;
+using internal::Invalid;
+using internal::NotFound;
 
 // ---------------------------------------------------------------- row readers
 
@@ -589,9 +589,7 @@ class PostgresStore final : public Store {
   // ---- config audit
   Result<int64_t> AppendConfigAudit(std::string_view actor, std::string_view action, std::string_view detail_json,
                                     int64_t now) override {
-    if (!IdOk(actor)) return Invalid("audit actor");
-    if (!IdOk(action)) return Invalid("audit action");
-    if (detail_json.size() > kMaxTextLength || !ParseJsonObject(detail_json).ok()) return Invalid("audit detail_json");
+    ASTIS_RETURN_IF_ERROR(internal::CheckConfigAudit(actor, action, detail_json));
     return Run("append config audit", Mode::kWrite, [&](Conn& c) -> Result<int64_t> {
       Params p;
       p.Int(now).Text(actor).Text(action).Text(detail_json);

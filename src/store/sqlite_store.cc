@@ -69,9 +69,9 @@ Session ReadSession(const Statement& s) {
   return x;
 }
 
-Status NotFound(std::string_view what) { return Error(Code::kNotFound, "store: " + std::string(what) + " not found"); }
-Status Invalid(std::string_view what) { return Error(Code::kInvalidArgument, "store: invalid " + std::string(what)); }
-bool IdOk(std::string_view s) { return !s.empty() && s.size() <= kMaxIdLength; }
+using internal::IdOk;
+using internal::Invalid;
+using internal::NotFound;
 
 // ---------------------------------------------------------------- store
 
@@ -525,9 +525,7 @@ class SqliteStore final : public Store {
   // ---- config audit
   Result<int64_t> AppendConfigAudit(std::string_view actor, std::string_view action, std::string_view detail_json,
                                     int64_t now) override {
-    if (!IdOk(actor)) return Invalid("audit actor");
-    if (!IdOk(action)) return Invalid("audit action");
-    if (detail_json.size() > kMaxTextLength || !ParseJsonObject(detail_json).ok()) return Invalid("audit detail_json");
+    ASTIS_RETURN_IF_ERROR(internal::CheckConfigAudit(actor, action, detail_json));
     std::lock_guard<std::mutex> lock(mu_);
     return Txn("append config audit", [&]() -> Result<int64_t> {
       ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(

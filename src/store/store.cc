@@ -2,12 +2,14 @@
 
 #include <string>
 
+#include "store/internal/rows.h"
+
 namespace astis::store {
 namespace {
 
-Status Invalid(std::string_view what) { return Error(Code::kInvalidArgument, "store: invalid " + std::string(what)); }
+using internal::IdOk;
+using internal::Invalid;
 
-bool IdOk(std::string_view s) { return !s.empty() && s.size() <= kMaxIdLength; }
 bool TextOk(std::string_view s) { return s.size() <= kMaxTextLength; }
 
 }  // namespace

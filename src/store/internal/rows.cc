@@ -1,8 +1,24 @@
 #include "store/internal/rows.h"
 
+#include <string>
 #include <utility>
 
+#include "common/json.h"
+
 namespace astis::store::internal {
+
+Status NotFound(std::string_view what) { return Error(Code::kNotFound, "store: " + std::string(what) + " not found"); }
+
+Status Invalid(std::string_view what) { return Error(Code::kInvalidArgument, "store: invalid " + std::string(what)); }
+
+bool IdOk(std::string_view s) { return !s.empty() && s.size() <= kMaxIdLength; }
+
+Status CheckConfigAudit(std::string_view actor, std::string_view action, std::string_view detail_json) {
+  if (!IdOk(actor)) return Invalid("audit actor");
+  if (!IdOk(action)) return Invalid("audit action");
+  if (detail_json.size() > kMaxTextLength || !ParseJsonObject(detail_json).ok()) return Invalid("audit detail_json");
+  return Status::Ok();
+}
 
 std::string JoinImageDigests(const std::vector<std::string>& digests) {
   std::string out;

@@ -1,5 +1,5 @@
-// Row encoding shared by the SQLite and PostgreSQL backends. Nothing outside
-// src/store includes this header.
+// Row encoding and argument checks shared by the SQLite and PostgreSQL
+// backends. Nothing outside src/store includes this header.
 //
 // A workload's image allowlist is stored as one text column, the digests
 // joined by single spaces. Both backends write it with JoinImageDigests and
@@ -14,6 +14,18 @@
 #include "store/store.h"
 
 namespace astis::store::internal {
+
+// The errors every backend method answers with, worded alike on both
+// backends (callers and tests match on the code, operators read the text).
+Status NotFound(std::string_view what);
+Status Invalid(std::string_view what);
+
+// IdOk: a name or id column (non-empty, at most kMaxIdLength bytes).
+bool IdOk(std::string_view s);
+
+// CheckConfigAudit checks AppendConfigAudit's arguments: actor and action are
+// ids, detail_json a JSON object of at most kMaxTextLength bytes.
+Status CheckConfigAudit(std::string_view actor, std::string_view action, std::string_view detail_json);
 
 // JoinImageDigests is the stored form of a workload's image_digests: the
 // digests (already checked by ValidateWorkload) joined by single spaces; ""
