@@ -26,13 +26,7 @@ bool IsValidObjectName(std::string_view s) {
 
 Result<std::unique_ptr<HttpKubeClient>> HttpKubeClient::Create(const ClusterConnection& conn, const Clock& clock,
                                                                KubeClientOptions options) {
-  net::TlsClientConfig tls;
-  tls.ca_pem = conn.ca_pem;
-  tls.server_name = conn.tls_server_name;
-  if (conn.client_cert_pem) {
-    tls.client_cert_pem = conn.client_cert_pem;
-    tls.client_key_pem = conn.client_key_pem.Clone();
-  }
+  net::TlsClientConfig tls = TlsConfigOf(conn);
   net::ClientOptions copts;
   copts.connect_timeout = options.connect_timeout;
   copts.request_timeout = options.request_timeout;

@@ -361,4 +361,15 @@ std::unique_ptr<TokenSource> MakeTokenSource(const ClusterConnection& conn, cons
   return nullptr;
 }
 
+net::TlsClientConfig TlsConfigOf(const ClusterConnection& conn) {
+  net::TlsClientConfig tls;
+  tls.ca_pem = conn.ca_pem;
+  tls.server_name = conn.tls_server_name;
+  if (conn.client_cert_pem) {
+    tls.client_cert_pem = conn.client_cert_pem;
+    tls.client_key_pem = conn.client_key_pem.Clone();
+  }
+  return tls;
+}
+
 }  // namespace astis::kube

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "crypto/secret_bytes.h"
+#include "net/tls.h"
 
 namespace astis::kube {
 
@@ -30,6 +31,11 @@ struct ClusterConnection {
   std::optional<std::string> client_cert_pem;  // client certificate (mTLS)
   SecretBytes client_key_pem;                  // its private key
 };
+
+// TlsConfigOf is the TLS side of a connection to the API server: its CA (or
+// the system trust store), server name and client certificate, if any. The
+// API client and the pod watch connect the same way.
+net::TlsClientConfig TlsConfigOf(const ClusterConnection& conn);
 
 // kServiceAccountDir is where the kubelet mounts the pod's API credentials.
 inline constexpr std::string_view kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";

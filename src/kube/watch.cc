@@ -159,13 +159,7 @@ Result<std::unique_ptr<PodWatcher>> PodWatcher::Start(const ClusterConnection& c
                                                       WatchOptions options) {
   // The namespace becomes a request path: only a valid object name gets there.
   if (!IsValidObjectName(ns)) return Error(Code::kInvalidArgument, "pod watch: namespace is not a valid name");
-  net::TlsClientConfig tls;
-  tls.ca_pem = conn.ca_pem;
-  tls.server_name = conn.tls_server_name;
-  if (conn.client_cert_pem) {
-    tls.client_cert_pem = conn.client_cert_pem;
-    tls.client_key_pem = conn.client_key_pem.Clone();
-  }
+  net::TlsClientConfig tls = TlsConfigOf(conn);
   net::ClientOptions copts;
   copts.connect_timeout = options.client.connect_timeout;
   copts.request_timeout = options.client.request_timeout;
