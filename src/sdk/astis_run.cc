@@ -52,7 +52,7 @@ void Usage(FILE* out) {
                "                      removed when CMD exits)\n"
                "Nothing is run if any secret cannot be fetched (exit 125). Exit status: CMD's.\n"
                "SDK settings: ASTIS_EDGE_URL, ASTIS_CA_FILE, ASTIS_API_KEY(_FILE), ASTIS_TOKEN_PATH,\n"
-               "ASTIS_SECRETS_DIR, ASTIS_ENV_PREFIX (see docs/sdk.md).\n");
+               "ASTIS_SECRETS_DIR, ASTIS_ENV_PREFIX, ASTIS_PIN_WAIT_SECONDS (see docs/sdk.md).\n");
 }
 
 bool ValidEnvName(std::string_view s) {

@@ -116,6 +116,16 @@ astis_code SetString(astis_config* config, const char* value, F apply) {
   }
 }
 
+// SetPinWaitSeconds applies ASTIS_PIN_WAIT_SECONDS (docs/sdk.md
+// "Configuration"); the C ABI has no setter for it.
+astis_code SetPinWaitSeconds(astis_config* config, const char* value) {
+  auto seconds = astis::sdkcore::ParseSeconds(value);
+  if (!seconds.ok()) return ConfigFail(config, seconds.status(), ASTIS_CONFIG);
+  config->config.pin_wait_seconds = *seconds;
+  config->message.clear();
+  return ASTIS_OK;
+}
+
 // Quarantine (test-only, see sdk/internal/test_hooks.h).
 std::mutex g_quarantine_mu;
 bool g_quarantine_on = false;
@@ -211,6 +221,7 @@ astis_code astis_config_load_env(astis_config* config) {
       {"ASTIS_EDGE_URL", astis_config_set_edge_url},       {"ASTIS_CA_FILE", astis_config_set_ca_file},
       {"ASTIS_API_KEY_FILE", astis_config_set_api_key_file}, {"ASTIS_TOKEN_PATH", astis_config_set_token_path},
       {"ASTIS_SECRETS_DIR", astis_config_set_secrets_dir}, {"ASTIS_ENV_PREFIX", astis_config_set_env_prefix},
+      {"ASTIS_PIN_WAIT_SECONDS", SetPinWaitSeconds},
   };
   for (const Setting& s : kSettings) {
     const char* v = std::getenv(s.env);  // NOLINT(concurrency-mt-unsafe): read-only use

@@ -55,8 +55,21 @@ Status ValidateConfig(const SdkConfig& config) {
   if (config.refresh_margin_seconds < 0 || config.rotation_retry_seconds <= 0) {
     return Error(Code::kInvalidArgument, "config: refresh margin or rotation retry out of range");
   }
+  if (config.pin_wait_seconds < 0) return Error(Code::kInvalidArgument, "config: pin wait is negative");
   if (config.max_attempts < 1) return Error(Code::kInvalidArgument, "config: max attempts must be >= 1");
   return OkStatus();
+}
+
+Result<int64_t> ParseSeconds(std::string_view text) {
+  constexpr int64_t kMax = 86400;
+  if (text.empty() || text.size() > 6) return Error(Code::kInvalidArgument, "must be 0 to 86400 seconds");
+  int64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return Error(Code::kInvalidArgument, "must be 0 to 86400 seconds");
+    v = v * 10 + (c - '0');
+  }
+  if (v > kMax) return Error(Code::kInvalidArgument, "must be 0 to 86400 seconds");
+  return v;
 }
 
 Status ValidateSecretName(std::string_view name) {

@@ -31,6 +31,7 @@ struct SdkConfig {
   int64_t rotation_seconds = 3600;        // 0: never rotate the DPoP key
   int64_t refresh_margin_seconds = 60;    // re-establish this long before expiresAt
   int64_t rotation_retry_seconds = 60;    // after a failed rotation, try again this much later
+  int64_t pin_wait_seconds = 30;          // establish retries credential_pinned this long (0: never)
   int max_attempts = 4;                   // per request, counting 503 retries (>= 1)
   std::chrono::milliseconds backoff_base{200};
   std::chrono::milliseconds backoff_max{5000};
@@ -45,9 +46,15 @@ struct SdkConfig {
 Result<std::vector<std::string>> ParseEdgeUrls(std::string_view urls);
 
 // ValidateConfig checks a config before use: at least one edge URL, non-empty
-// paths, a valid env prefix ([A-Z0-9_]*), rotation >= 0, attempts >= 1.
+// paths, a valid env prefix ([A-Z0-9_]*), rotation >= 0, pin wait >= 0,
+// attempts >= 1.
 // Fails with kInvalidArgument naming the setting.
 Status ValidateConfig(const SdkConfig& config);
+
+// ParseSeconds reads a non-negative whole number of seconds written in
+// decimal digits only (an env var such as ASTIS_PIN_WAIT_SECONDS), at most
+// one day. kInvalidArgument otherwise.
+Result<int64_t> ParseSeconds(std::string_view text);
 
 // ValidateSecretName accepts a Secret data key ([-._a-zA-Z0-9]+, at most 253
 // bytes) that is safe as a file name: not "." or "..", and not starting with

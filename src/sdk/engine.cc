@@ -12,6 +12,7 @@
 #include "jose/jwk.h"
 #include "jose/jws.h"
 #include "net/tls.h"
+#include "sdk/wire.h"
 
 namespace astis::sdkcore {
 
@@ -70,11 +71,20 @@ std::string WireCodeOf(const net::HttpResponse& resp) {
   return j.ok() ? ErrorCodeOf(*j) : "";
 }
 
+// NonceChallenged reports whether a 401 asks for a fresh DPoP nonce: by the
+// §7 body's code, or by the WWW-Authenticate field alone (test
+// EngineTest.NonceChallengeInHeaderOnlyIsRetried).
+bool NonceChallenged(const net::HttpResponse& resp) {
+  return resp.status == 401 && (WireCodeOf(resp) == "use_dpop_nonce" || AsksForDpopNonce(resp.headers));
+}
+
 // StatusFromResponse turns a refusal into a Status with the §7 code (by the
 // body's code, else by HTTP status). The message holds only status and code.
 Status StatusFromResponse(const net::HttpResponse& resp, std::string_view what) {
   const std::string wire = WireCodeOf(resp);
   std::optional<Code> code = CodeFromWire(wire);
+  if (!code.has_value() && resp.status == 401 && AsksForDpopNonce(resp.headers)) code = Code::kUseDpopNonce;
+  if (!code.has_value()) code = CodeForBodylessStatus(resp.status);
   if (!code.has_value()) {
     if (resp.status == 503) {
       code = Code::kUnavailable;
@@ -88,33 +98,13 @@ Status StatusFromResponse(const net::HttpResponse& resp, std::string_view what) 
                           (wire.empty() ? "" : " " + wire));
 }
 
-// ParseRfc3339Utc parses exactly "YYYY-MM-DDTHH:MM:SSZ" (what the edge sends).
-Result<int64_t> ParseRfc3339Utc(std::string_view s) {
-  const Status bad = Error(Code::kInternal, "edge sent an expiresAt that is not YYYY-MM-DDTHH:MM:SSZ");
-  if (s.size() != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z') {
-    return bad;
-  }
-  auto num = [&](size_t pos, size_t len, int64_t& out) {
-    out = 0;
-    for (size_t i = pos; i < pos + len; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      out = out * 10 + (s[i] - '0');
-    }
-    return true;
-  };
-  int64_t y, m, d, hh, mm, ss;
-  if (!num(0, 4, y) || !num(5, 2, m) || !num(8, 2, d) || !num(11, 2, hh) || !num(14, 2, mm) || !num(17, 2, ss) ||
-      m < 1 || m > 12 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60) {
-    return bad;
-  }
-  // Days from civil (H. Hinnant's algorithm).
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  const int64_t days = era * 146097 + doe - 719468;
-  return days * 86400 + hh * 3600 + mm * 60 + ss;
+// PinnedRefusal is an establishment refused because another key holds the
+// pod's pin (docs/protocol.md §4.1): 409 with code credential_pinned, or a
+// 409 with no readable code (§7 gives 409 no other code).
+bool PinnedRefusal(const net::HttpResponse& resp) {
+  if (resp.status != 409) return false;
+  const std::string wire = WireCodeOf(resp);
+  return wire == "credential_pinned" || wire.empty();
 }
 
 }  // namespace
@@ -252,8 +242,9 @@ Result<net::HttpResponse> Engine::Call(const std::string& method, const std::str
   while (true) {
     ASTIS_ASSIGN_OR_RETURN(net::HttpResponse resp, SendAnyEndpoint(method, path, body, keys));
     // RFC 9449 §8: a 401 use_dpop_nonce carries the nonce to use; retry once
-    // with it, never in a loop (test NonceDanceOnFirstRequest).
-    if (resp.status == 401 && !nonce_retried && WireCodeOf(resp) == "use_dpop_nonce") {
+    // with it, never in a loop (tests NonceDanceOnFirstRequest,
+    // NonceChallengeInHeaderOnlyIsRetried).
+    if (!nonce_retried && NonceChallenged(resp)) {
       nonce_retried = true;
       continue;
     }
@@ -273,9 +264,27 @@ Result<net::HttpResponse> Engine::Call(const std::string& method, const std::str
 Status Engine::EstablishLocked() {
   // docs/protocol.md §4.1: establish (or, with the same key, extend) a session.
   const Json body{{"recipient", jose::Jwk::FromX25519Public(keys_->recipient.public_key()).ToJson()}};
+  const std::string body_text = DumpJson(body);
+  const int64_t start = clock_.NowUnix();
+  // docs/protocol.md §4.1: while another key holds the pod's pin, the edge
+  // answers credential_pinned. A restarted container's new key is accepted
+  // once the edge sees the restart or the old lease ends, so establishment
+  // (and nothing else) waits for up to pin_wait_seconds, with the 503
+  // backoff (tests PinnedThenAcceptedAfterBackoff, PinnedLongerThanTheBoundFails,
+  // OtherEstablishRefusalsNotRetried).
+  const int64_t bound_ms = config_.pin_wait_seconds * 1000;
+  int64_t waited_ms = 0;
+  net::HttpResponse resp;
+  for (int attempt = 1;; ++attempt) {
+    ASTIS_ASSIGN_OR_RETURN(resp, Call("POST", std::string(kSessionsPath), body_text, *keys_, config_.max_attempts));
+    if (!PinnedRefusal(resp)) break;
+    const int64_t elapsed_ms = std::max(waited_ms, (clock_.NowUnix() - start) * 1000);
+    if (elapsed_ms >= bound_ms) break;
+    const std::chrono::milliseconds wait = std::min(Backoff(attempt), std::chrono::milliseconds(bound_ms - elapsed_ms));
+    sleeper_.Sleep(wait);
+    waited_ms += wait.count();
+  }
   const int64_t now = clock_.NowUnix();
-  ASTIS_ASSIGN_OR_RETURN(net::HttpResponse resp,
-                         Call("POST", std::string(kSessionsPath), DumpJson(body), *keys_, config_.max_attempts));
   if (resp.status != 201 && resp.status != 200) return StatusFromResponse(resp, "establish session");
   auto j = ParseJsonObject(resp.body);
   if (!j.ok()) return Error(Code::kInternal, "establish session: response is not a JSON object");
@@ -284,7 +293,15 @@ Status Engine::EstablishLocked() {
   if (!id.ok() || id->empty() || !expires.ok()) {
     return Error(Code::kInternal, "establish session: response lacks session or expiresAt");
   }
-  ASTIS_ASSIGN_OR_RETURN(int64_t expires_at, ParseRfc3339Utc(*expires));
+  auto expires_at_or = ParseExpiresAt(*expires);
+  if (!expires_at_or.ok()) {
+    // The edge holds a session (and the pod's pin) the SDK cannot use: end
+    // it, best effort, so the pin is not left behind (test
+    // EngineTest.RefusesExpiresAtWithOffsetOrNoZone).
+    (void)Call("DELETE", std::string(kSessionsPath) + "/" + PathSegment(*id), "", *keys_, 1);
+    return expires_at_or.status();
+  }
+  const int64_t expires_at = *expires_at_or;
   session_id_ = *id;
   // Refresh before expiresAt: at the configured margin, or half the
   // lifetime for short sessions (test RefreshesBeforeExpiry).
@@ -328,7 +345,7 @@ void Engine::RotateLocked() {
   next_rotation_at_ = now + config_.rotation_retry_seconds;
 }
 
-Status Engine::EnsureSession() {
+Status Engine::EnsureSession(bool* established) {
   {
     std::shared_lock<std::shared_mutex> lock(session_mu_);
     if (closed_) return Error(Code::kFailedPrecondition, "client is closed");
@@ -339,10 +356,16 @@ Status Engine::EnsureSession() {
   std::unique_lock<std::shared_mutex> lock(session_mu_);
   if (closed_) return Error(Code::kFailedPrecondition, "client is closed");
   const int64_t now = clock_.NowUnix();
-  if (session_id_.empty() || now >= refresh_at_) ASTIS_RETURN_IF_ERROR(EstablishLocked());
+  if (session_id_.empty() || now >= refresh_at_) {
+    ASTIS_RETURN_IF_ERROR(EstablishLocked());
+    if (established != nullptr) *established = true;
+  }
   if (config_.rotation_seconds > 0 && clock_.NowUnix() >= next_rotation_at_) {
     RotateLocked();
-    if (session_id_.empty()) ASTIS_RETURN_IF_ERROR(EstablishLocked());
+    if (session_id_.empty()) {
+      ASTIS_RETURN_IF_ERROR(EstablishLocked());
+      if (established != nullptr) *established = true;
+    }
   }
   return OkStatus();
 }
@@ -352,6 +375,15 @@ void Engine::InvalidateSession(uint64_t generation) {
   if (generation_ == generation) session_id_.clear();
 }
 
+void Engine::EndSessionAfterFailure(uint64_t generation) {
+  std::unique_lock<std::shared_mutex> lock(session_mu_);
+  if (closed_ || generation_ != generation || session_id_.empty() || keys_ == nullptr) return;
+  // docs/protocol.md §4.4, best effort: one attempt, its answer ignored. The
+  // keys stay: a later get establishes again with the same key.
+  (void)Call("DELETE", std::string(kSessionsPath) + "/" + PathSegment(session_id_), "", *keys_, 1);
+  session_id_.clear();
+}
+
 Status Engine::Close() {
   std::unique_lock<std::shared_mutex> lock(session_mu_);
   if (closed_) return OkStatus();
@@ -359,7 +391,7 @@ Status Engine::Close() {
   Status result;
   if (!session_id_.empty() && keys_ != nullptr) {
     // docs/protocol.md §4.4: end the session; proof by the pinned key.
-    auto resp = Call("DELETE", std::string(kSessionsPath) + "/" + session_id_, "", *keys_, 1);
+    auto resp = Call("DELETE", std::string(kSessionsPath) + "/" + PathSegment(session_id_), "", *keys_, 1);
     if (!resp.ok()) {
       result = resp.status();
     } else if (resp->status != 204 && resp->status != 200) {
@@ -424,8 +456,9 @@ Result<std::vector<SecretBytes>> Engine::UnwrapAll(const std::vector<capsule::Se
   // A session_invalid (edge restarted, session revoked, expired early) is
   // answered by re-establishing once (tests ReestablishesAfterSessionInvalid,
   // EdgeRestartRecovers); a second one is returned.
+  bool established = false;
   for (int round = 0;; ++round) {
-    ASTIS_RETURN_IF_ERROR(EnsureSession());
+    ASTIS_RETURN_IF_ERROR(EnsureSession(&established));
     std::shared_lock<std::shared_mutex> lock(session_mu_);
     if (closed_) return Error(Code::kFailedPrecondition, "client is closed");
     if (session_id_.empty()) {
@@ -500,10 +533,18 @@ Result<std::vector<SecretBytes>> Engine::UnwrapAll(const std::vector<capsule::Se
       }
     }
     if (failure.ok()) return out;
+    lock.unlock();
     if (failure.code() == Code::kSessionInvalid && round == 0) {
-      lock.unlock();
       InvalidateSession(generation);
       continue;
+    }
+    // A get that established the session and then failed ends it before the
+    // error is returned: a process that exits on that error must not leave
+    // its pod's pin behind (docs/sdk.md "Lifecycle"; test
+    // EngineTest.FailedFirstGetEndsTheSession). An unreachable edge or a
+    // session it no longer knows needs no DELETE.
+    if (established && failure.code() != Code::kUnavailable && failure.code() != Code::kSessionInvalid) {
+      EndSessionAfterFailure(generation);
     }
     return failure;
   }

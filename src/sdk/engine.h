@@ -122,10 +122,14 @@ class Engine {
   Engine(SdkConfig config, EngineDeps deps);
 
   // Session management; EnsureSession takes the exclusive lock when needed.
-  Status EnsureSession();
+  // EnsureSession sets *established when it (re-)established the session.
+  Status EnsureSession(bool* established = nullptr);
   Status EstablishLocked();
   void RotateLocked();
   void InvalidateSession(uint64_t generation);
+  // EndSessionAfterFailure ends the session of that generation at the edge
+  // (best effort) and forgets it; the keys stay.
+  void EndSessionAfterFailure(uint64_t generation);
 
   // One logical request: nonce dance (retry once on use_dpop_nonce), 503
   // backoff, endpoint failover.

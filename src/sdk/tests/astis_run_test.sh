@@ -4,6 +4,7 @@
 #   env      secrets reach CMD's environment; CMD's exit code is propagated
 #   file     file contents, 0700 dir / 0400 files on a tmpfs, removed after CMD
 #   refuses  an SDK failure (missing secret, refused capsule, no edge) runs nothing
+#   sessions runs in a row in one pod, also after a failed run, are not pinned out
 set -euo pipefail
 run=$1
 mode=$2
@@ -78,6 +79,30 @@ refuses)
   [[ $rc == 125 ]] && grep -q 'no command given' "$out/err" || fail "no command: exit $rc: $(cat "$out/err")"
   ASTIS_EDGE_URL=http://127.0.0.1:1 check_refused config --env A=db-password
   ASTIS_EDGE_URL=https://127.0.0.1:1 check_refused unavailable --env A=db-password
+  ;;
+sessions)
+  # Every run ends its session (also when it fails after establishing it),
+  # so the next run in the same pod, with a new key, is not refused
+  # credential_pinned. ASTIS_PIN_WAIT_SECONDS=0: a session left behind would
+  # fail the next run at once instead of being waited out.
+  export ASTIS_PIN_WAIT_SECONDS=0
+  "$run" --env A=db-password -- true || fail "first run exited $?"
+  "$run" --env A=db-password -- true || fail "second run in a row exited $? (pinned?)"
+  set +e
+  "$run" --env A=db-password --env T=theirs -- touch "$out/ran" 2> "$out/err"
+  rc=$?
+  set -e
+  [[ $rc == 125 && ! -e $out/ran ]] && grep -q capsule_scope "$out/err" ||
+    fail "failing run: exit $rc: $(cat "$out/err")"
+  "$run" --env A=db-password -- sh -c 'printf %s "$A" > "$1/pw"' sh "$out" 2> "$out/err" ||
+    fail "run after a failed run exited $? (pinned?): $(cat "$out/err")"
+  [[ $(cat "$out/pw") == "$want_pw" ]] || fail "run after a failed run: wrong plaintext"
+  set +e
+  "$run" --env A=db-password -- "$out/no-such-command" 2> /dev/null
+  rc=$?
+  set -e
+  [[ $rc == 127 ]] || fail "exec failure: exit $rc, want 127"
+  "$run" --env A=db-password -- true || fail "run after an exec failure exited $? (pinned?)"
   ;;
 *) fail "unknown mode $mode" ;;
 esac

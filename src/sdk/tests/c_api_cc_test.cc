@@ -1,5 +1,6 @@
 // The C ABI over a real engine (injected clock and sleeper through the
 // test-only WrapEngine hook) against the FakeEdge.
+#include <cstdlib>
 #include <cstring>
 
 #include <gtest/gtest.h>
@@ -98,6 +99,23 @@ TEST_F(CApiTest, ClientNewRejectsBadConfig) {
   EXPECT_EQ(astis_client_new(config, &client), ASTIS_IO);
   char buf[128];
   EXPECT_GT(astis_config_last_message(config, buf, sizeof buf), 0u);
+  astis_config_free(config);
+}
+
+// ASTIS_PIN_WAIT_SECONDS is read by astis_config_load_env like the other
+// ASTIS_* settings; a value that is not 0..86400 whole seconds is refused
+// with the variable's name.
+TEST_F(CApiTest, LoadEnvReadsPinWaitSeconds) {
+  astis_config* config = nullptr;
+  ASSERT_EQ(astis_config_new(&config), ASTIS_OK);
+  ASSERT_EQ(setenv("ASTIS_PIN_WAIT_SECONDS", "30s", 1), 0);
+  EXPECT_EQ(astis_config_load_env(config), ASTIS_CONFIG);
+  char buf[128];
+  astis_config_last_message(config, buf, sizeof buf);
+  EXPECT_EQ(std::string(buf).rfind("ASTIS_PIN_WAIT_SECONDS: ", 0), 0u) << buf;
+  ASSERT_EQ(setenv("ASTIS_PIN_WAIT_SECONDS", "5", 1), 0);
+  EXPECT_EQ(astis_config_load_env(config), ASTIS_OK);
+  ASSERT_EQ(unsetenv("ASTIS_PIN_WAIT_SECONDS"), 0);
   astis_config_free(config);
 }
 

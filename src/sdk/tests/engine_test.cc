@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/time_format.h"
 #include "sdk/internal/test_hooks.h"
 #include "sdk/tests/sdk_test_util.h"
 
@@ -321,6 +322,150 @@ TEST_F(EngineTest, ConcurrentGets) {
   EXPECT_EQ(ok.load(), kThreads * kPerThread) << (errors.empty() ? "" : errors.front());
   EXPECT_EQ(engine->stats().establishes, 1u);
   EXPECT_EQ(edge_->Count("rotated"), 1);
+}
+
+// docs/protocol.md §4.1 (1.1): receivers accept a fractional part (and RFC
+// 3339 §5.6's lower-case "t"/"z"); the lease is still renewed before it ends.
+TEST_F(EngineTest, AcceptsFractionalExpiresAt) {
+  PutSecret("a", "alpha");
+  edge_->SetSessionTtl(600);
+  edge_->SetExpiresAtFormat([](int64_t t) {
+    std::string s = FormatRfc3339(t * 1000, TimePrecision::kSeconds);
+    s[10] = 't';
+    s.pop_back();
+    return s + ".987654321z";
+  });
+  auto engine = MakeEngine();
+  ASSERT_EQ(Plain(engine->Get("a")), "alpha");
+  clock_.Advance(600 - 61);
+  ASSERT_EQ(Plain(engine->Get("a")), "alpha");
+  EXPECT_EQ(engine->stats().establishes, 1u);
+  clock_.Advance(2);  // within the 60 s margin: renewed
+  ASSERT_EQ(Plain(engine->Get("a")), "alpha");
+  EXPECT_EQ(engine->stats().establishes, 2u);
+}
+
+// §4.1 says UTC with Z: an offset (even +00:00) or no zone is refused, and
+// the session the SDK cannot use is ended rather than left pinned.
+TEST_F(EngineTest, RefusesExpiresAtWithOffsetOrNoZone) {
+  PutSecret("a", "alpha");
+  int deletes = 0;
+  for (std::string suffix : {"+00:00", ""}) {
+    edge_->SetExpiresAtFormat([suffix](int64_t t) {
+      std::string s = FormatRfc3339(t * 1000, TimePrecision::kSeconds);
+      s.pop_back();
+      return s + suffix;
+    });
+    auto engine = MakeEngine();
+    EXPECT_EQ(engine->Get("a").status().code(), Code::kInternal) << suffix;
+    EXPECT_EQ(edge_->Count("DELETE"), ++deletes) << suffix;
+  }
+  EXPECT_TRUE(sleeper_.waits().empty());  // the second engine was not pinned out
+}
+
+// RFC 9449 §8 signals the nonce in WWW-Authenticate; an edge that sends no
+// §7 body with it is still understood (once).
+TEST_F(EngineTest, NonceChallengeInHeaderOnlyIsRetried) {
+  PutSecret("a", "alpha");
+  edge_->SetNonceChallengeHeaderOnly(true);
+  auto engine = MakeEngine();
+  EXPECT_EQ(Plain(engine->Get("a")), "alpha");
+  EXPECT_EQ(edge_->Count("use_dpop_nonce"), 1);
+  EXPECT_EQ(edge_->Count("/v1/sessions"), 2);
+}
+
+// docs/protocol.md §4.1: another key holds the pin (the dead process of a
+// restarted container); establishment waits with the 503 backoff until the
+// pin is released.
+TEST_F(EngineTest, PinnedThenAcceptedAfterBackoff) {
+  PutSecret("a", "alpha");
+  auto holder = MakeEngine();
+  ASSERT_EQ(Plain(holder->Get("a")), "alpha");
+  sleeper_.OnSleep([&](size_t n) {
+    if (n == 3) {
+      EXPECT_TRUE(holder->Close().ok());  // the pin goes while the newcomer waits
+    }
+  });
+  auto engine = MakeEngine();
+  EXPECT_EQ(Plain(engine->Get("a")), "alpha");
+  const auto waits = sleeper_.waits();
+  ASSERT_EQ(waits.size(), 3u);
+  // Each wait is uniform in [d/2, d], d = 200 ms doubled per attempt.
+  EXPECT_GE(waits[0].count(), 100);
+  EXPECT_LE(waits[0].count(), 200);
+  EXPECT_GE(waits[1].count(), 200);
+  EXPECT_LE(waits[1].count(), 400);
+  EXPECT_GE(waits[2].count(), 400);
+  EXPECT_LE(waits[2].count(), 800);
+  // holder: nonce + establish; newcomer: nonce, three refusals, the establishment.
+  EXPECT_EQ(edge_->Count("/v1/sessions"), 2 + 1 + 3 + 1);
+}
+
+TEST_F(EngineTest, PinnedLongerThanTheBoundFails) {
+  PutSecret("a", "alpha");
+  auto holder = MakeEngine();
+  ASSERT_EQ(Plain(holder->Get("a")), "alpha");
+  auto engine = MakeEngine();
+  EXPECT_EQ(engine->Get("a").status().code(), Code::kCredentialPinned);
+  const auto waits = sleeper_.waits();
+  int64_t total = 0;
+  for (auto w : waits) total += w.count();
+  EXPECT_EQ(total, 30'000);  // pin_wait_seconds' default, then one last try
+  EXPECT_EQ(edge_->Count("/v1/sessions"), 2 + 1 + static_cast<int>(waits.size()) + 1);
+  EXPECT_EQ(Plain(holder->Get("a")), "alpha");  // the pin still holds for its holder
+  // pin_wait_seconds 0: refused at once.
+  config_.pin_wait_seconds = 0;
+  auto impatient = MakeEngine();
+  EXPECT_EQ(impatient->Get("a").status().code(), Code::kCredentialPinned);
+  EXPECT_EQ(sleeper_.waits().size(), waits.size());
+}
+
+// Only establishment waits, and only on the pin: no other refusal of it is
+// retried. (An unwrap's 409 is not retried either: DoesNotRetry4xx.)
+TEST_F(EngineTest, OtherEstablishRefusalsNotRetried) {
+  PutSecret("a", "alpha");
+  auto engine = MakeEngine();
+  const struct {
+    int status;
+    const char* code;
+    Code expect;
+  } cases[] = {{403, "pod_not_live", Code::kPodNotLive},
+               {403, "image_not_allowed", Code::kImageNotAllowed},
+               {401, "token_invalid", Code::kTokenInvalid},
+               {400, "bad_request", Code::kBadRequest},
+               {429, "rate_limited", Code::kRateLimited}};
+  for (const auto& c : cases) {
+    const int before = edge_->Count("/v1/sessions");
+    edge_->FailNext("/v1/sessions", 1, c.status, c.code);
+    EXPECT_EQ(engine->Get("a").status().code(), c.expect) << c.code;
+    EXPECT_EQ(edge_->Count("/v1/sessions") - before, 1) << c.code;
+  }
+  EXPECT_TRUE(sleeper_.waits().empty());
+  // A 409 without a readable code is the pin as well (§7 gives 409 no other code).
+  edge_->FailNext("/v1/sessions", 2, 409, "");
+  EXPECT_EQ(Plain(engine->Get("a")), "alpha");
+  EXPECT_EQ(sleeper_.waits().size(), 2u);
+}
+
+// A process that fails after establishing must not leave its pod's pin
+// behind: the get that established the session ends it before returning
+// the error, so the next process in the pod (a new key) is not pinned out.
+TEST_F(EngineTest, FailedFirstGetEndsTheSession) {
+  PutSecret("a", "alpha");
+  FakeEdge other(clock_, *pki_);  // another org key: the capsule does not open here
+  WriteFile(secrets_dir_ + "/foreign", other.Seal("not for this edge", "foreign"));
+  auto engine = MakeEngine();
+  EXPECT_EQ(engine->Get("foreign").status().code(), Code::kCapsuleInvalid);
+  EXPECT_EQ(edge_->Count("DELETE"), 1);
+  EXPECT_TRUE(engine->TestOnlySessionId().empty());
+  auto next = MakeEngine();
+  EXPECT_EQ(Plain(next->Get("a")), "alpha");
+  EXPECT_TRUE(sleeper_.waits().empty());
+  // A failure on a session established by an earlier get leaves the session
+  // to the gets that still use it.
+  EXPECT_EQ(next->Get("foreign").status().code(), Code::kCapsuleInvalid);
+  EXPECT_EQ(edge_->Count("DELETE"), 1);
+  EXPECT_FALSE(next->TestOnlySessionId().empty());
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -102,6 +103,18 @@ class FakeEdge {
     std::lock_guard<std::mutex> lock(mu_);
     ttl_ = ttl;
   }
+  // SetExpiresAtFormat renders expiresAt (Unix seconds) another way than
+  // "YYYY-MM-DDTHH:MM:SSZ", as another edge implementation might.
+  void SetExpiresAtFormat(std::function<std::string(int64_t)> format) {
+    std::lock_guard<std::mutex> lock(mu_);
+    expires_format_ = std::move(format);
+  }
+  // SetNonceChallengeHeaderOnly answers use_dpop_nonce with the
+  // WWW-Authenticate challenge only (token form, RFC 9110 §11.2), no body.
+  void SetNonceChallengeHeaderOnly(bool on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    nonce_header_only_ = on;
+  }
 
   // Seal makes a sealed value for this edge's org key.
   std::string Seal(std::string_view plaintext, const std::string& name = "app") {
@@ -144,6 +157,12 @@ class FakeEdge {
     return r;
   }
   net::ServerResponse Err(int status, const std::string& code) {
+    if (code == "use_dpop_nonce" && nonce_header_only_) {
+      net::ServerResponse r;
+      r.status = status;
+      r.headers.emplace_back("WWW-Authenticate", "dpop error=use_dpop_nonce");
+      return r;
+    }
     net::ServerResponse r = net::JsonError(status, code, "refused");
     if (code == "use_dpop_nonce") r.headers.emplace_back("WWW-Authenticate", "DPoP error=\"use_dpop_nonce\"");
     return r;
@@ -223,7 +242,8 @@ class FakeEdge {
     s.jkt = proof.jkt();
     s.recipient = *recipient;
     s.expires_at = clock_.NowUnix() + ttl_;
-    return Json(201, {{"session", id}, {"expiresAt", Rfc3339(s.expires_at)}, {"cluster", "prod-eu1"},
+    const std::string expires = expires_format_ ? expires_format_(s.expires_at) : Rfc3339(s.expires_at);
+    return Json(201, {{"session", id}, {"expiresAt", expires}, {"cluster", "prod-eu1"},
                       {"pod", {{"namespace", "payments"}, {"name", "api-7d9f"}, {"uid", "uid-1"}}}});
   }
 
@@ -306,6 +326,8 @@ class FakeEdge {
   int session_serial_ = 0;
   int64_t ttl_ = 600;
   bool rotate_nonce_ = false;
+  bool nonce_header_only_ = false;
+  std::function<std::string(int64_t)> expires_format_;
 };
 
 }  // namespace astis::sdkcore::testing

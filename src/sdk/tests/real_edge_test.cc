@@ -329,5 +329,58 @@ TEST_F(RealEdgeTest, PlaintextWipedAfterReleaseOnRealEdge) {
   astis_client_free(client);
 }
 
+// docs/protocol.md §4.1: a session is a lease, renewed by establishing again
+// with the same DPoP key. Four periods of a 60 s lease with an edge restart
+// between the second and the third: each renewal extends the same session
+// and pin; none is contested, none waits.
+TEST_F(RealEdgeTest, RenewsLeaseAcrossPeriodsAndEdgeRestartOnRealEdge) {
+  Put("a", "alpha");
+  h_.config.session_ttl_seconds = 60;
+  h_.MakeService();
+  Engine& e = MakeEngine();
+  ASSERT_EQ(PlainText(e.Get("a")), "alpha");
+  const std::string session = e.TestOnlySessionId();
+  const std::string jkt = e.TestOnlyDpopJkt();
+  int64_t expires = eh::Must(h_.store->GetSession(session)).expires_at;
+  for (int period = 1; period <= 4; ++period) {
+    if (period == 3) {  // the edge restarts on the same port, over the same store
+      const uint16_t port = server_->port();
+      server_->Stop(std::chrono::milliseconds(0));
+      server_.reset();
+      h_.MakeService();
+      StartServer(port);
+    }
+    h_.clock.Advance(45);  // past the renewal point (expiresAt - 30 s), before expiresAt
+    ASSERT_EQ(PlainText(e.Get("a")), "alpha") << "period " << period;
+    EXPECT_EQ(e.stats().establishes, static_cast<uint64_t>(period + 1));
+    EXPECT_EQ(e.TestOnlySessionId(), session);
+    EXPECT_EQ(e.TestOnlyDpopJkt(), jkt);
+    const auto stored = eh::Must(h_.store->GetSession(session));
+    EXPECT_EQ(stored.jkt, jkt);  // the pin was extended, not moved or contested
+    EXPECT_GT(stored.expires_at, expires);
+    expires = stored.expires_at;
+  }
+  EXPECT_EQ(Count("/v1/sessions", 409), 0);
+  EXPECT_EQ(Count("/v1/unwrap", 401), 0);
+  EXPECT_TRUE(sleeper_.waits().empty());
+}
+
+// A get that failed after establishing ended its session at the real edge:
+// the next process of the pod (a new key, no pin wait) is not refused
+// credential_pinned.
+TEST_F(RealEdgeTest, FailedGetEndsSessionSoNextKeyIsNotPinnedOnRealEdge) {
+  Put("a", "alpha");
+  Put("theirs", "not yours", "other-ns");
+  config_.pin_wait_seconds = 0;
+  Engine& e = MakeEngine();
+  EXPECT_EQ(e.Get("theirs").status().code(), Code::kCapsuleScope);
+  int ended = 0;
+  for (const Seen& s : seen()) ended += (s.method == "DELETE" && s.status == 204) ? 1 : 0;
+  EXPECT_EQ(ended, 1);
+  auto next = NewEngine();
+  EXPECT_EQ(PlainText(next->Get("a")), "alpha");
+  EXPECT_EQ(Count("/v1/sessions", 409), 0);
+}
+
 }  // namespace
 }  // namespace astis::sdkcore::testing
