@@ -229,10 +229,85 @@ class Linter {
         "set automountServiceAccountToken: false in the pod spec (or on its ServiceAccount)");
   }
 
+  // Wiring is how a container uses ASTIS: not at all; through astis-run,
+  // which ends its session before its command starts; or (anything else
+  // wired) by linking the SDK, which holds the pod's pin while it lives.
+  enum class Wiring { kNone, kAstisRun, kSdk };
+
+  // RunsAstisRun: "astis-run" (or ".../astis-run") is a word of the
+  // container's command or args, also inside a `sh -c` string.
+  static bool RunsAstisRun(const Json* c) {
+    constexpr std::string_view kName = "astis-run";
+    for (const char* field : {"command", "args"}) {
+      for (const std::string& word : Strings(c, field)) {
+        for (size_t at = word.find(kName); at != std::string::npos; at = word.find(kName, at + 1)) {
+          const size_t end = at + kName.size();
+          const bool starts = at == 0 || word[at - 1] == '/' || word[at - 1] == ' ' || word[at - 1] == '\t';
+          const bool ends = end == word.size() || word[end] == ' ' || word[end] == '\t' || word[end] == ';';
+          if (starts && ends) return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  Wiring WiringOf(const Json* c, const std::set<std::string>& token_volumes) const {
+    const bool astis_run = RunsAstisRun(c);
+    bool wired = astis_run;
+    for (const Json* e : Items(c, "env")) wired = wired || StringOr(Member(e, "name")).starts_with("ASTIS_");
+    for (const Json* m : Items(c, "volumeMounts")) {
+      wired = wired || token_volumes.count(StringOr(Member(m, "name"))) > 0;
+    }
+    if (!wired) return Wiring::kNone;
+    return astis_run ? Wiring::kAstisRun : Wiring::kSdk;
+  }
+
+  void CheckAstisClients(const Object& o, const Json& spec) {
+    // docs/protocol.md §4.1: one DPoP key per live Pod UID while its session
+    // is active. A container that links the SDK holds that pin for its whole
+    // life, so no other container of the pod can establish a session beside
+    // it. Containers that run concurrently: `containers` and native sidecars
+    // (initContainers with restartPolicy: Always). A plain init container
+    // ends before the app containers start. Several astis-run containers
+    // take turns (each ends its session, the next waits for the pin).
+    // Tests: LintTest.WarnsTwoSdkContainers, LintTest.WarnsSdkBesideAstisRunSidecar,
+    // LintTest.AcceptsAstisRunInitBeforeSdkApp, LintTest.AcceptsSeveralAstisRunContainers.
+    std::set<std::string> token_volumes;
+    for (const Json* vol : Items(&spec, "volumes")) {
+      for (const Json* src : Items(Member(vol, "projected"), "sources")) {
+        const Json* tok = Member(src, "serviceAccountToken");
+        if (StringOr(Member(tok, "audience")) == Audience()) token_volumes.insert(StringOr(Member(vol, "name")));
+      }
+    }
+    std::vector<std::pair<std::string, Wiring>> wired;
+    auto consider = [&](const Json* c) {
+      const Wiring w = WiringOf(c, token_volumes);
+      if (w != Wiring::kNone) wired.emplace_back(StringOr(Member(c, "name"), "(unnamed)"), w);
+    };
+    for (const Json* c : Items(&spec, "initContainers")) {
+      if (StringOr(Member(c, "restartPolicy")) == "Always") consider(c);
+    }
+    for (const Json* c : Items(&spec, "containers")) consider(c);
+    const bool any_sdk =
+        std::any_of(wired.begin(), wired.end(), [](const auto& w) { return w.second == Wiring::kSdk; });
+    if (wired.size() < 2 || !any_sdk) return;
+    std::string names;
+    for (const auto& [name, w] : wired) {
+      names += (names.empty() ? "" : ", ") + name + (w == Wiring::kSdk ? " (SDK)" : " (astis-run)");
+    }
+    Add(Severity::kWarning, o, "multiple-astis-clients",
+        "containers " + names + " run at the same time and are all wired to ASTIS; the pod's pin admits one DPoP "
+            "key at a time, and a container that links the SDK holds it while it runs, so the others are refused "
+            "credential_pinned",
+        "keep one ASTIS client per pod: one container links the SDK and no other is wired to ASTIS, or every "
+        "wired container starts its command through astis-run (docs/sdk.md \"Several ASTIS clients in one pod\")");
+  }
+
   void CheckPodSpec(const Object& o, const Json& spec) {
     CheckImages(o, spec);
     CheckToken(o, spec);
     CheckServiceAccount(o, spec);
+    CheckAstisClients(o, spec);
   }
 
   void CheckSealed(const Object& o, const std::string& key, const capsule::SealedValue& v) {

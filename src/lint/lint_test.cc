@@ -396,5 +396,77 @@ TEST(LintTest, ReadsFilesAndDirectories) {
   std::filesystem::remove_all(dir);
 }
 
+// WithContainers is GoodDeployment with its pod spec's containers and
+// initContainers replaced.
+Json WithContainers(const Json& containers, const Json& init = Json::array()) {
+  Json d = GoodDeployment();
+  Json& spec = d["spec"]["template"]["spec"];
+  spec["containers"] = containers;
+  if (!init.empty()) spec["initContainers"] = init;
+  return d;
+}
+
+Json Container(const std::string& name, Json extra = Json::object()) {
+  Json c{{"name", name},
+         {"image", "registry.example.com/payments/api@" + kDigest},
+         {"volumeMounts", {{{"name", "astis-token"}, {"mountPath", "/var/run/secrets/astis"}, {"readOnly", true}}}}};
+  for (auto it = extra.begin(); it != extra.end(); ++it) c[it.key()] = it.value();
+  return c;
+}
+
+Json AstisRun(const std::string& name) {
+  return Container(name, {{"command", {"/usr/local/bin/astis-run", "--env", "PW=db-password", "--", "/app/job"}}});
+}
+
+// docs/protocol.md §4.1: the pin admits one DPoP key per pod; two containers
+// linking the SDK cannot both hold it.
+TEST(LintTest, WarnsTwoSdkContainers) {
+  auto r = LintDocs({WithContainers(Json::array({Container("api"), Container("worker")}))});
+  ASSERT_EQ(Count(r, "multiple-astis-clients"), 1u) << FormatText(r);
+  EXPECT_EQ(r.errors(), 0u) << FormatText(r);  // a warning, not an error
+  EXPECT_NE(FormatText(r).find("api (SDK), worker (SDK)"), std::string::npos) << FormatText(r);
+  // Wired by ASTIS_* env alone (no token mount of its own) counts too.
+  Json env_only{{"name", "worker"},
+                {"image", "registry.example.com/payments/api@" + kDigest},
+                {"env", {{{"name", "ASTIS_EDGE_URL"}, {"value", "https://edge.example.com"}}}}};
+  r = LintDocs({WithContainers(Json::array({Container("api"), env_only}))});
+  EXPECT_EQ(Count(r, "multiple-astis-clients"), 1u) << FormatText(r);
+}
+
+// An SDK container beside an astis-run one: the SDK holds the pin while it
+// runs, so astis-run is refused. A native sidecar (an init container with
+// restartPolicy: Always) runs beside the app, like `containers`.
+TEST(LintTest, WarnsSdkBesideAstisRunSidecar) {
+  auto r = LintDocs({WithContainers(Json::array({Container("api"), AstisRun("job")}))});
+  EXPECT_EQ(Count(r, "multiple-astis-clients"), 1u) << FormatText(r);
+  Json sidecar = AstisRun("sidecar");
+  sidecar["restartPolicy"] = "Always";
+  r = LintDocs({WithContainers(Json::array({Container("api")}), Json::array({sidecar}))});
+  EXPECT_EQ(Count(r, "multiple-astis-clients"), 1u) << FormatText(r);
+}
+
+// A plain init container ends (and astis-run ends its session) before the
+// app containers start: no overlap, no warning.
+TEST(LintTest, AcceptsAstisRunInitBeforeSdkApp) {
+  auto r = LintDocs({WithContainers(Json::array({Container("api")}), Json::array({AstisRun("migrate")}))});
+  EXPECT_EQ(Count(r, "multiple-astis-clients"), 0u) << FormatText(r);
+  // A second container that is not wired to ASTIS is no second client.
+  Json plain{{"name", "proxy"}, {"image", "registry.example.com/proxy@" + kDigest}};
+  r = LintDocs({WithContainers(Json::array({Container("api"), plain}))});
+  EXPECT_EQ(Count(r, "multiple-astis-clients"), 0u) << FormatText(r);
+}
+
+// astis-run ends its session before its command starts, and the next one
+// waits for the pin (pin_wait_seconds): astis-run containers take turns.
+TEST(LintTest, AcceptsSeveralAstisRunContainers) {
+  Json shell = Container("b", {{"command", {"sh", "-c", "exec astis-run --file k=tls-key -- /app/b"}}});
+  auto r = LintDocs({WithContainers(Json::array({AstisRun("a"), shell}))});
+  EXPECT_EQ(Count(r, "multiple-astis-clients"), 0u) << FormatText(r);
+  // "astis-runner" is not astis-run.
+  Json other = Container("c", {{"command", {"/bin/astis-runner"}}});
+  r = LintDocs({WithContainers(Json::array({AstisRun("a"), other}))});
+  EXPECT_EQ(Count(r, "multiple-astis-clients"), 1u) << FormatText(r);
+}
+
 }  // namespace
 }  // namespace astis::lint

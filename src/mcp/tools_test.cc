@@ -216,6 +216,27 @@ TEST(McpToolsTest, LintManifestsTool) {
   EXPECT_TRUE(out->is_error);
 }
 
+// lint_manifests runs astis lint, so it surfaces the multiple-astis-clients
+// warning (docs/sdk.md "Several ASTIS clients in one pod") as a warning,
+// not an error.
+TEST(McpToolsTest, LintManifestsWarnsSeveralAstisClients) {
+  lint::Contract c = TestContract();
+  const std::string digest = "@sha256:" + std::string(64, 'b');
+  const std::string pod =
+      "kind: Pod\nmetadata: {name: p, namespace: payments}\nspec:\n  serviceAccountName: api\n"
+      "  automountServiceAccountToken: false\n  containers:\n"
+      "  - {name: a, image: \"r.example.com/a" + digest + "\", volumeMounts: [{name: t, mountPath: /t}]}\n"
+      "  - {name: b, image: \"r.example.com/b" + digest + "\", volumeMounts: [{name: t, mountPath: /t}]}\n"
+      "  volumes:\n  - {name: t, projected: {sources: [{serviceAccountToken: {audience: astis, "
+      "expirationSeconds: 3600, path: token}}]}}\n";
+  auto out = CallTool("lint_manifests", Json{{"yaml", pod}, {"useContract", false}}, &c);
+  ASSERT_TRUE(out.ok());
+  EXPECT_FALSE(out->is_error);
+  EXPECT_NE(out->text.find("multiple-astis-clients"), std::string::npos) << out->text;
+  EXPECT_EQ(out->structured.at("errors"), 0) << out->text;
+  EXPECT_EQ(out->structured.at("warnings"), 1) << out->text;
+}
+
 TEST(McpToolsTest, EveryToolRunsWithTheContract) {
   lint::Contract c = TestContract();
   for (const auto& t : Tools()) {
