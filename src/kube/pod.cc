@@ -43,6 +43,24 @@ Result<std::string> RequiredString(const Json& obj, std::string_view key, std::s
   return it->get<std::string>();
 }
 
+// OptionalRestartCount reads a status's restartCount: absent is 0; anything
+// but an integer in [0, 2^31-1] (Kubernetes' int32; null, a string, a
+// fraction, a negative number) is an error, as for the other fields gate 4
+// reads (tests RejectsBadRestartCount, ParsesRestartCountAndContainerId).
+Result<int64_t> OptionalRestartCount(const Json& obj, std::string_view where) {
+  auto it = obj.find("restartCount");
+  if (it == obj.end()) return int64_t{0};
+  constexpr int64_t kMaxInt32 = 2147483647;
+  if (it->is_number_unsigned() && it->get<uint64_t>() <= static_cast<uint64_t>(kMaxInt32)) {
+    return static_cast<int64_t>(it->get<uint64_t>());
+  }
+  if (it->is_number_integer() && !it->is_number_unsigned() && it->get<int64_t>() >= 0 &&
+      it->get<int64_t>() <= kMaxInt32) {
+    return it->get<int64_t>();
+  }
+  return Error(Code::kInvalidArgument, std::string(where) + ".restartCount is not an integer in [0, 2^31-1]");
+}
+
 // ArrayOfObjects returns the array at key (nullptr when absent or null; the
 // API server omits empty lists) and refuses any other type.
 Result<const Json*> OptionalArray(const Json& obj, std::string_view key, std::string_view where) {
@@ -80,6 +98,8 @@ Result<std::vector<ContainerStatusView>> ParseStatusList(const Json& status, std
     ASTIS_ASSIGN_OR_RETURN(v.name, RequiredString(c, "name", where));
     ASTIS_ASSIGN_OR_RETURN(v.image, OptionalString(c, "image", where));
     ASTIS_ASSIGN_OR_RETURN(v.image_id, OptionalString(c, "imageID", where));
+    ASTIS_ASSIGN_OR_RETURN(v.restart_count, OptionalRestartCount(c, where));
+    ASTIS_ASSIGN_OR_RETURN(v.container_id, OptionalString(c, "containerID", where));
     out.push_back(std::move(v));
   }
   return out;
@@ -174,6 +194,16 @@ Result<PodView> ParsePod(std::string_view json) {
     ASTIS_ASSIGN_OR_RETURN(pod.ephemeral_container_statuses, ParseStatusList(*it, "ephemeralContainerStatuses"));
   }
   return pod;
+}
+
+int64_t PodRestarts(const PodView& pod) {
+  // Each count is at most 2^31-1 (ParsePod) and a 4 MiB pod holds far fewer
+  // than 2^32 statuses, so the sum cannot overflow.
+  int64_t sum = 0;
+  for (const auto* list : {&pod.container_statuses, &pod.init_container_statuses}) {
+    for (const ContainerStatusView& st : *list) sum += st.restart_count;
+  }
+  return sum;
 }
 
 Result<std::string> DigestFromImageId(std::string_view image_id) {

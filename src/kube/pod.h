@@ -7,6 +7,7 @@
 // digest is refused. See docs/kube.md.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -30,6 +31,15 @@ struct ContainerStatusView {
   std::string name;
   std::string image;
   std::string image_id;  // runtime-resolved image ID; "" before the container starts
+  // restart_count is restartCount: how many times the kubelet has replaced
+  // this container in this pod (0 when absent). It only grows over a pod's
+  // life (docs/edge.md "Restarted containers").
+  int64_t restart_count = 0;
+  // container_id is containerID ("<runtime>://<id>"), "" before the
+  // container starts. Read for operators; not compared (see PodRestarts).
+  // Default-initialised so brace initialisers naming the first three
+  // members stay complete.
+  std::string container_id{};
 };
 
 // PodView is the part of a Pod that gate 4 reads. It is plain data exactly as
@@ -61,9 +71,20 @@ inline constexpr size_t kMaxPodJsonBytes = 4 * 1024 * 1024;
 // metadata.{name,namespace,uid} and spec.containers; "kind"/"apiVersion", when
 // present, must be "Pod"/"v1"; a field gate 4 reads with the wrong JSON type
 // (including a null deletionTimestamp, or a spec.serviceAccountName or
-// spec.serviceAccount that is not a string) is an error. Unknown fields are
-// ignored. Errors are kInvalidArgument naming the field, never echoing input.
+// spec.serviceAccount that is not a string, or a restartCount that is not
+// an integer in [0, 2^31-1], Kubernetes' int32) is an error. Unknown fields
+// are ignored. Errors are kInvalidArgument naming the field, never echoing input.
 Result<PodView> ParsePod(std::string_view json);
+
+// PodRestarts is the pod's restart fingerprint: the sum of restartCount
+// over status.containerStatuses and status.initContainerStatuses (app,
+// init and sidecar containers; ephemeral containers are never restarted).
+// The kubelet raises a container's restartCount each time it starts a new
+// container in its place, so the sum only grows over one pod's life, and an
+// older read never shows a larger one. The edge releases a pin when a fresh
+// read shows a larger sum than the one recorded at enrollment
+// (docs/edge.md "Restarted containers"; test PodRestartsSumsAppAndInit).
+int64_t PodRestarts(const PodView& pod);
 
 // DigestFromImageId extracts the image digest from a container status's
 // imageID and returns it as "sha256:<64 lower-case hex>". Accepted forms:
