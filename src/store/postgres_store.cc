@@ -30,8 +30,9 @@ constexpr int kLockMigrate = 1;      // (kLockClass, 1): schema migrations
 constexpr int kLockNonce = 2;        // (kLockClass, 2): nonce secret rotation
 constexpr int kLockPinClass = kLockClass + 1;  // (kLockPinClass, hashtext(cluster/pod_uid)): enroll
 
-#define ASTIS_PG_SESSION_COLS \
-  "id, cluster, namespace, service_account, pod_name, pod_uid, jkt, recipient_jwk, created_at, expires_at, revoked"
+#define ASTIS_PG_SESSION_COLS                                                                              \
+  "id, cluster, namespace, service_account, pod_name, pod_uid, jkt, recipient_jwk, created_at, expires_at, revoked, " \
+  "pod_restarts"
 #define ASTIS_PG_CLUSTER_COLS "name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at"
 #define ASTIS_PG_APIKEY_SELECT \
   "id, encode(hash, 'hex'), cluster, namespace, service_account, created_at, expires_at, revoked_at"
@@ -89,6 +90,7 @@ Result<Session> ReadSession(const Rows& r, int i) {
   ASTIS_ASSIGN_OR_RETURN(s.created_at, r.Int(i, 8));
   ASTIS_ASSIGN_OR_RETURN(s.expires_at, r.Int(i, 9));
   s.revoked = r.Bool(i, 10);
+  ASTIS_ASSIGN_OR_RETURN(s.pod_restarts, r.Int(i, 11));
   return s;
 }
 
@@ -336,22 +338,27 @@ class PostgresStore final : public Store {
         bool same_key = existing.jkt == s.jkt && existing.namespace_ == s.namespace_ &&
                         existing.service_account == s.service_account;
         if (!same_key) return EnrollResult{EnrollOutcome::kPinnedConflict, std::move(existing)};
+        // The renewing holder is alive: it records the restarts it has
+        // outlived (a sidecar's), so they cannot release its pin later.
+        const int64_t restarts = std::max(existing.pod_restarts, s.pod_restarts);
         Params u;
-        u.Int(s.expires_at).Text(s.recipient_jwk).Text(s.pod_name).Text(existing.id);
+        u.Int(s.expires_at).Text(s.recipient_jwk).Text(s.pod_name).Text(existing.id).Int(restarts);
         ASTIS_RETURN_IF_ERROR(c.Exec("extend session",
-                                     "UPDATE sessions SET expires_at = $1, recipient_jwk = $2, pod_name = $3 WHERE id = $4",
+                                     "UPDATE sessions SET expires_at = $1, recipient_jwk = $2, pod_name = $3, "
+                                     "pod_restarts = $5 WHERE id = $4",
                                      u));
         existing.expires_at = s.expires_at;
         existing.recipient_jwk = s.recipient_jwk;
         existing.pod_name = s.pod_name;
+        existing.pod_restarts = restarts;
         return EnrollResult{EnrollOutcome::kExtended, std::move(existing)};
       }
       Params ins;
       ins.Text(s.id).Text(s.cluster).Text(s.namespace_).Text(s.service_account).Text(s.pod_name).Text(s.pod_uid);
-      ins.Text(s.jkt).Text(s.recipient_jwk).Int(now).Int(s.expires_at);
+      ins.Text(s.jkt).Text(s.recipient_jwk).Int(now).Int(s.expires_at).Int(s.pod_restarts);
       auto r = c.Exec("create session",
                       "INSERT INTO sessions (" ASTIS_PG_SESSION_COLS ") "
-                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, false)",
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, false, $11)",
                       ins);
       if (!r.ok() && c.sqlstate() == "23505") return Error(Code::kAlreadyExists, "store: session id already exists");
       ASTIS_RETURN_IF_ERROR(r);
@@ -359,6 +366,27 @@ class PostgresStore final : public Store {
       stored.created_at = now;
       stored.revoked = false;
       return EnrollResult{EnrollOutcome::kCreated, std::move(stored)};
+    });
+  }
+
+  Result<bool> ReleasePinIfRestarted(std::string_view cluster, std::string_view pod_uid,
+                                     std::string_view expected_session_id, int64_t observed_restarts,
+                                     int64_t now) override {
+    ASTIS_RETURN_IF_ERROR(ValidatePinRelease(cluster, pod_uid, expected_session_id, observed_restarts));
+    return Run("release pin", Mode::kWrite, [&](Conn& c) -> Result<bool> {
+      // docs/protocol.md §4.1 (pin release on restart): compare-and-swap in one
+      // UPDATE; concurrent callers queue on the row lock and re-check the
+      // WHERE on the winner's version (revoked), so at most one matches
+      // (tests ConcurrentReleaseAfterRestartExactlyOneWins). The enrollment
+      // that follows takes the pod's advisory lock as usual.
+      Params p;
+      p.Text(expected_session_id).Text(cluster).Text(pod_uid).Int(now).Int(observed_restarts);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("release pin",
+                                            "UPDATE sessions SET revoked = true WHERE id = $1 AND cluster = $2 "
+                                            "AND pod_uid = $3 AND NOT revoked AND expires_at > $4 "
+                                            "AND pod_restarts < $5",
+                                            p));
+      return r.Affected() == 1;
     });
   }
 

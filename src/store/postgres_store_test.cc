@@ -254,8 +254,9 @@ TEST(PostgresStoreTest, UpgradesSchemaV1InPlace) {
       ASSERT_TRUE((*opened)->PutCluster(c).ok());
     }
   }
-  ASSERT_TRUE(
-      server->ExecSql(db, "DROP INDEX clusters_by_issuer; DELETE FROM schema_migrations WHERE version = 2").ok());
+  ASSERT_TRUE(server->ExecSql(db, "DROP INDEX clusters_by_issuer; ALTER TABLE sessions DROP COLUMN pod_restarts; "
+                                  "DELETE FROM schema_migrations WHERE version IN (2, 3)")
+                  .ok());
   ASSERT_EQ(QueryInt(dsn, "SELECT MAX(version) FROM schema_migrations"), 1);
   ASSERT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'clusters_by_issuer'"), 0);
 
@@ -263,7 +264,7 @@ TEST(PostgresStoreTest, UpgradesSchemaV1InPlace) {
   std::vector<std::unique_ptr<Store>> opened = OpenConcurrently(dsn, kReplicas);
   for (const auto& store : opened) ASSERT_NE(store, nullptr);
   EXPECT_EQ(QueryText(dsn, "SELECT version || ' ' || name FROM schema_migrations ORDER BY version"),
-            "1 initial schema\n2 index clusters by issuer\n");
+            "1 initial schema\n2 index clusters by issuer\n3 session pod restarts\n");
   EXPECT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'clusters' AND "
                           "indexname = 'clusters_by_issuer' AND indexdef LIKE '%USING hash (issuer)%'"),
             1);
@@ -284,6 +285,52 @@ TEST(PostgresStoreTest, UpgradesSchemaV1InPlace) {
   auto newer = Open(dsn);
   ASSERT_FALSE(newer.ok());
   EXPECT_EQ(newer.status().code(), Code::kFailedPrecondition);
+}
+
+// A database at schema version 2 with an active session gains
+// sessions.pod_restarts = 0 in place; the old pin holds against a new key
+// until a restart is seen (docs/store.md "Migrations").
+TEST(PostgresStoreTest, UpgradesSchemaV2InPlaceKeepsSessionsOnPostgres) {
+  ASTIS_REQUIRE_PG(server);
+  const std::string dsn = FreshDatabase(*server);
+  const std::string db = dsn.substr(dsn.rfind('=') + 1);
+  ASSERT_TRUE(Open(dsn).ok());
+  ASSERT_TRUE(server->ExecSql(db, "ALTER TABLE sessions DROP COLUMN pod_restarts; "
+                                  "DELETE FROM schema_migrations WHERE version = 3; "
+                                  "INSERT INTO sessions VALUES ('s-old', 'prod', 'payments', 'api', 'api-0', 'uid-0', "
+                                  "'jkt-old', '{}', " + std::to_string(kNow) + ", " + std::to_string(kNow + 900) +
+                                  ", false)")
+                  .ok());
+  ASSERT_EQ(QueryInt(dsn, "SELECT MAX(version) FROM schema_migrations"), 2);
+  auto opened = Open(dsn);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Store& store = **opened;
+  auto old = store.GetSession("s-old");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->pod_restarts, 0);
+  Session next;
+  next.id = "s-new";
+  next.cluster = "prod";
+  next.namespace_ = "payments";
+  next.service_account = "api";
+  next.pod_name = "api-0";
+  next.pod_uid = "uid-0";
+  next.jkt = "jkt-new";
+  next.recipient_jwk = "{}";
+  next.expires_at = kNow + 900;
+  next.pod_restarts = 1;
+  auto pinned = store.EnrollSession(next, kNow + 1);
+  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+  EXPECT_EQ(pinned->outcome, EnrollOutcome::kPinnedConflict);
+  auto released = store.ReleasePinIfRestarted("prod", "uid-0", "s-old", 1, kNow + 1);
+  ASSERT_TRUE(released.ok()) << released.status().ToString();
+  EXPECT_TRUE(*released);
+  auto created = store.EnrollSession(next, kNow + 1);
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->outcome, EnrollOutcome::kCreated);
+  EXPECT_EQ(QueryText(dsn, "SELECT id || ' ' || pod_restarts || ' ' || revoked FROM sessions ORDER BY id"),
+            "s-new 1 false\ns-old 0 true\n");
+  EXPECT_EQ(QueryInt(dsn, "SELECT MAX(version) FROM schema_migrations"), kPostgresSchemaVersion);
 }
 
 // With 1,000 clusters and fresh statistics the planner answers the lookup

@@ -1,5 +1,6 @@
 #include "store/sqlite_store.h"
 
+#include <algorithm>
 #include <mutex>
 #include <utility>
 
@@ -16,8 +17,9 @@ using internal::IsConstraint;
 using internal::Migration;
 using internal::Statement;
 
-#define ASTIS_SESSION_COLS \
-  "id, cluster, namespace, service_account, pod_name, pod_uid, jkt, recipient_jwk, created_at, expires_at, revoked"
+#define ASTIS_SESSION_COLS                                                                                 \
+  "id, cluster, namespace, service_account, pod_name, pod_uid, jkt, recipient_jwk, created_at, expires_at, revoked, " \
+  "pod_restarts"
 #define ASTIS_CLUSTER_COLS "name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at"
 #define ASTIS_APIKEY_COLS "id, hash, cluster, namespace, service_account, created_at, expires_at, revoked_at"
 
@@ -66,6 +68,7 @@ Session ReadSession(const Statement& s) {
   x.created_at = s.Int(8);
   x.expires_at = s.Int(9);
   x.revoked = s.Int(10) != 0;
+  x.pod_restarts = s.Int(11);
   return x;
 }
 
@@ -292,20 +295,27 @@ class SqliteStore final : public Store {
         bool same_key = active->jkt == candidate.jkt && active->namespace_ == candidate.namespace_ &&
                         active->service_account == candidate.service_account;
         if (!same_key) return EnrollResult{EnrollOutcome::kPinnedConflict, std::move(*active)};
+        // The renewing holder is alive: it records the restarts it has
+        // outlived (a sidecar's), so they cannot release its pin later.
+        const int64_t restarts = std::max(active->pod_restarts, candidate.pod_restarts);
         ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-            "UPDATE sessions SET expires_at = ?, recipient_jwk = ?, pod_name = ? WHERE id = ?", "extend session"));
-        s.Bind(candidate.expires_at).Bind(candidate.recipient_jwk).Bind(candidate.pod_name).Bind(active->id);
+            "UPDATE sessions SET expires_at = ?, recipient_jwk = ?, pod_name = ?, pod_restarts = ? WHERE id = ?",
+            "extend session"));
+        s.Bind(candidate.expires_at).Bind(candidate.recipient_jwk).Bind(candidate.pod_name).Bind(restarts);
+        s.Bind(active->id);
         ASTIS_RETURN_IF_ERROR(s.Run());
         active->expires_at = candidate.expires_at;
         active->recipient_jwk = candidate.recipient_jwk;
         active->pod_name = candidate.pod_name;
+        active->pod_restarts = restarts;
         return EnrollResult{EnrollOutcome::kExtended, std::move(*active)};
       }
       ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "INSERT INTO sessions (" ASTIS_SESSION_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)", "create session"));
+          "INSERT INTO sessions (" ASTIS_SESSION_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+          "create session"));
       s.Bind(candidate.id).Bind(candidate.cluster).Bind(candidate.namespace_).Bind(candidate.service_account);
       s.Bind(candidate.pod_name).Bind(candidate.pod_uid).Bind(candidate.jkt).Bind(candidate.recipient_jwk);
-      s.Bind(now).Bind(candidate.expires_at);
+      s.Bind(now).Bind(candidate.expires_at).Bind(candidate.pod_restarts);
       Status st = s.Run();
       if (!st.ok() && IsConstraint(s.last_rc())) return Error(Code::kAlreadyExists, "store: session id already exists");
       ASTIS_RETURN_IF_ERROR(st);
@@ -313,6 +323,26 @@ class SqliteStore final : public Store {
       stored.created_at = now;
       stored.revoked = false;
       return EnrollResult{EnrollOutcome::kCreated, std::move(stored)};
+    });
+  }
+
+  Result<bool> ReleasePinIfRestarted(std::string_view cluster, std::string_view pod_uid,
+                                     std::string_view expected_session_id, int64_t observed_restarts,
+                                     int64_t now) override {
+    ASTIS_RETURN_IF_ERROR(ValidatePinRelease(cluster, pod_uid, expected_session_id, observed_restarts));
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("release pin", [&]() -> Result<bool> {
+      // docs/protocol.md §4.1 (pin release on restart): compare-and-swap in one
+      // UPDATE under the write lock, so of several callers that saw one
+      // restart at most one revokes the holder (test
+      // ConcurrentReleaseAfterRestartExactlyOneWins).
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "UPDATE sessions SET revoked = 1 WHERE id = ? AND cluster = ? AND pod_uid = ? AND revoked = 0 "
+          "AND expires_at > ? AND pod_restarts < ?",
+          "release pin"));
+      s.Bind(expected_session_id).Bind(cluster).Bind(pod_uid).Bind(now).Bind(observed_restarts);
+      ASTIS_RETURN_IF_ERROR(s.Run());
+      return conn_->Changes() == 1;
     });
   }
 

@@ -300,14 +300,14 @@ TEST(SqliteStoreTest, UpgradesSchemaV1InPlace) {
     EXPECT_EQ(shared->size(), 3u);
   }
 
-  // Step 2 applied and recorded once, step 1 untouched.
+  // Steps 2 and 3 applied and recorded once, step 1 untouched.
   EXPECT_EQ(RawQuery(path, "SELECT version, name FROM schema_migrations ORDER BY version"),
-            (std::vector<std::string>{"1|initial schema", "2|index clusters by issuer"}));
+            (std::vector<std::string>{"1|initial schema", "2|index clusters by issuer", "3|session pod restarts"}));
   EXPECT_EQ(RawQuery(path, "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name = 'clusters_by_issuer'"),
             std::vector<std::string>{"clusters"});
   ASSERT_TRUE(OpenSqliteStore(path).ok());
   EXPECT_EQ(RawQuery(path, "SELECT COUNT(*), MAX(version) FROM schema_migrations"),
-            std::vector<std::string>{"2|" + std::to_string(kSqliteSchemaVersion)});
+            std::vector<std::string>{"3|" + std::to_string(kSqliteSchemaVersion)});
 
   // A version beyond this binary's is still refused, and nothing is changed.
   RawExec(path, ("INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
@@ -316,6 +316,56 @@ TEST(SqliteStoreTest, UpgradesSchemaV1InPlace) {
   auto newer = OpenSqliteStore(path);
   ASSERT_FALSE(newer.ok());
   EXPECT_EQ(newer.status().code(), Code::kFailedPrecondition);
+}
+
+// A database at schema version 2 holding an active session (written by the
+// binary before pin release on restart) gains sessions.pod_restarts = 0 in
+// place: its pin still holds against a new key, and a restart seen after
+// the upgrade releases it (docs/store.md "Migrations").
+TEST(SqliteStoreTest, UpgradesSchemaV2InPlaceKeepsSessions) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string path = dir.path() + "/state.db";
+  RawExec(path, kSchemaV1);
+  RawExec(path,
+          "CREATE INDEX clusters_by_issuer ON clusters (issuer, name); "
+          "INSERT INTO schema_migrations (version, name, applied_at) VALUES (2, 'index clusters by issuer', 0); "
+          "INSERT INTO sessions VALUES ('s-old', 'prod', 'payments', 'api', 'api-0', 'uid-0', 'jkt-old', '{}', "
+          "1764115200, 1764116100, 0);");
+  constexpr int64_t kAt = 1764115300;
+  {
+    auto opened = OpenSqliteStore(path);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    Store& store = **opened;
+    auto old = store.GetSession("s-old");
+    ASSERT_TRUE(old.ok()) << old.status().ToString();
+    EXPECT_EQ(old->pod_restarts, 0);
+    EXPECT_TRUE(old->IsActive(kAt));
+    Session next;
+    next.id = "s-new";
+    next.cluster = "prod";
+    next.namespace_ = "payments";
+    next.service_account = "api";
+    next.pod_name = "api-0";
+    next.pod_uid = "uid-0";
+    next.jkt = "jkt-new";
+    next.recipient_jwk = "{}";
+    next.expires_at = kAt + 900;
+    next.pod_restarts = 1;
+    auto pinned = store.EnrollSession(next, kAt);
+    ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+    EXPECT_EQ(pinned->outcome, EnrollOutcome::kPinnedConflict);
+    auto released = store.ReleasePinIfRestarted("prod", "uid-0", "s-old", 1, kAt);
+    ASSERT_TRUE(released.ok()) << released.status().ToString();
+    EXPECT_TRUE(*released);
+    auto created = store.EnrollSession(next, kAt);
+    ASSERT_TRUE(created.ok());
+    EXPECT_EQ(created->outcome, EnrollOutcome::kCreated);
+  }
+  EXPECT_EQ(RawQuery(path, "SELECT version, name FROM schema_migrations WHERE version = 3"),
+            std::vector<std::string>{"3|session pod restarts"});
+  EXPECT_EQ(RawQuery(path, "SELECT id, pod_restarts, revoked FROM sessions ORDER BY id"),
+            (std::vector<std::string>{"s-new|1|0", "s-old|0|1"}));
 }
 
 TEST(SqliteStoreTest, ListClustersByIssuerUsesIndex) {

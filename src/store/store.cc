@@ -49,6 +49,15 @@ Status ValidateSessionCandidate(const Session& s, int64_t now) {
   if (s.recipient_jwk.empty() || !TextOk(s.recipient_jwk)) return Invalid("session recipient_jwk");
   if (s.revoked) return Invalid("session candidate (revoked)");
   if (s.expires_at <= now) return Invalid("session expires_at (not after now)");
+  if (s.pod_restarts < 0) return Invalid("session pod_restarts (negative)");
+  return OkStatus();
+}
+
+Status ValidatePinRelease(std::string_view cluster, std::string_view pod_uid, std::string_view session_id,
+                          int64_t observed_restarts) {
+  if (!IdOk(cluster) || !IdOk(pod_uid)) return Invalid("pin release pod");
+  if (!IdOk(session_id)) return Invalid("pin release session id");
+  if (observed_restarts < 0) return Invalid("pin release restarts (negative)");
   return OkStatus();
 }
 

@@ -114,6 +114,10 @@ struct Session {
   int64_t created_at = 0;
   int64_t expires_at = 0;
   bool revoked = false;
+  // pod_restarts is the pod's restart fingerprint (kube::PodRestarts) as
+  // gate 4 read it when the pin was taken or last renewed; 0 for sessions
+  // stored before it was recorded. ReleasePinIfRestarted compares with it.
+  int64_t pod_restarts = 0;
 
   // IsActive reports whether the session still pins its pod at `now`.
   bool IsActive(int64_t now) const { return !revoked && now < expires_at; }
@@ -244,13 +248,28 @@ class Store {
   // EnrollSession atomically applies the per-pod pin rule to `candidate`
   // (scoped by cluster + pod_uid): an active session with another jkt ->
   // kPinnedConflict (nothing changed); one with the same jkt -> kExtended
-  // (expires_at and recipient_jwk taken from the candidate, id kept);
+  // (expires_at and recipient_jwk taken from the candidate, pod_restarts
+  // raised to the candidate's if larger, id kept);
   // otherwise the candidate is stored -> kCreated. Exactly one of several
   // concurrent callers with different keys wins (test
   // ConcurrentEnrollExactlyOneWins). kInvalidArgument for empty identifiers
   // or expires_at <= now; kAlreadyExists when creating and candidate.id is
   // already used.
   virtual Result<EnrollResult> EnrollSession(const Session& candidate, int64_t now) = 0;
+  // ReleasePinIfRestarted is the compare-and-swap that releases a pin whose
+  // holder's process is gone (docs/edge.md "Restarted containers"): it
+  // revokes session expected_session_id and returns true exactly when that
+  // session is active at now, belongs to (cluster, pod_uid), and its
+  // pod_restarts is less than observed_restarts (the restart fingerprint of
+  // a fresh read of the pod). Otherwise it changes nothing and returns
+  // false. Of several concurrent callers that saw one restart, at most one
+  // gets true, and the EnrollSession that follows lets exactly one new key
+  // win (tests ReleasePinIfRestartedComparesAndSwaps,
+  // ConcurrentReleaseAfterRestartExactlyOneWins). kInvalidArgument for
+  // empty identifiers or a negative observed_restarts.
+  virtual Result<bool> ReleasePinIfRestarted(std::string_view cluster, std::string_view pod_uid,
+                                             std::string_view expected_session_id, int64_t observed_restarts,
+                                             int64_t now) = 0;
   // GetSession returns the session (even if revoked or expired); kNotFound
   // when absent (or purged).
   virtual Result<Session> GetSession(std::string_view id) = 0;
@@ -345,7 +364,7 @@ class Store {
 using astis::IsValidImageDigest;
 
 // ValidateCluster, ValidateWorkload, ValidateApiKey,
-// ValidateSessionCandidate and ValidateNonceSecret check a value before any
+// ValidateSessionCandidate, ValidateNonceSecret and ValidatePinRelease check a value before any
 // backend writes it; kInvalidArgument naming the field (never its value) on
 // failure. Every backend calls them, so all backends refuse the same inputs.
 Status ValidateCluster(const Cluster& cluster);
@@ -353,6 +372,9 @@ Status ValidateWorkload(const Workload& workload);
 Status ValidateApiKey(const ApiKey& key);
 Status ValidateSessionCandidate(const Session& candidate, int64_t now);
 Status ValidateNonceSecret(const SecretBytes& secret);
+// ValidatePinRelease checks ReleasePinIfRestarted's arguments.
+Status ValidatePinRelease(std::string_view cluster, std::string_view pod_uid, std::string_view session_id,
+                          int64_t observed_restarts);
 Status ValidateAdmission(std::span<const RateCharge> charges, const JtiUse& jti, int64_t now);
 
 }  // namespace astis::store

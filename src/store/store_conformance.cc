@@ -544,6 +544,143 @@ TEST_P(StoreConformanceTest, ConcurrentEnrollAcrossStoresExactlyOneWins) {
   ExpectExactlyOneEnrollWins({store_.get(), second.get()}, 10, 6);
 }
 
+// ---------------------------------------------------------------- pin release on restart
+
+TEST_P(StoreConformanceTest, EnrollRecordsPodRestarts) {
+  Session first = MakeSession("s1", "uid-1", "jkt-A");
+  first.pod_restarts = 2;
+  auto created = store_->EnrollSession(first, kNow);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(created->session.pod_restarts, 2);
+  auto got = store_->GetSession("s1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->pod_restarts, 2);
+  // A renewal by the live holder raises the record to what it has outlived...
+  Session renew = MakeSession("s2", "uid-1", "jkt-A");
+  renew.pod_restarts = 5;
+  auto extended = store_->EnrollSession(renew, kNow + 1);
+  ASSERT_TRUE(extended.ok());
+  EXPECT_EQ(extended->outcome, EnrollOutcome::kExtended);
+  EXPECT_EQ(extended->session.pod_restarts, 5);
+  // ...and an older read never lowers it.
+  renew.pod_restarts = 3;
+  extended = store_->EnrollSession(renew, kNow + 2);
+  ASSERT_TRUE(extended.ok());
+  EXPECT_EQ(extended->session.pod_restarts, 5);
+  got = store_->GetSession("s1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->pod_restarts, 5);
+  SessionFilter f;
+  f.pod_uid = "uid-1";
+  auto listed = store_->ListSessions(f);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].pod_restarts, 5);
+  // Sessions enrolled without a fingerprint record 0; a negative one is refused.
+  auto plain = store_->EnrollSession(MakeSession("s3", "uid-3", "jkt-C"), kNow);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(store_->GetSession("s3")->pod_restarts, 0);
+  Session negative = MakeSession("s4", "uid-4", "jkt-D");
+  negative.pod_restarts = -1;
+  EXPECT_EQ(store_->EnrollSession(negative, kNow).status().code(), Code::kInvalidArgument);
+}
+
+TEST_P(StoreConformanceTest, ReleasePinIfRestartedComparesAndSwaps) {
+  Session holder = MakeSession("s1", "uid-1", "jkt-A", kNow + 100);
+  holder.pod_restarts = 1;
+  ASSERT_TRUE(store_->EnrollSession(holder, kNow).ok());
+  auto release = [&](std::string_view cluster, std::string_view uid, std::string_view id, int64_t restarts,
+                     int64_t now) {
+    auto r = store_->ReleasePinIfRestarted(cluster, uid, id, restarts, now);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() && *r;
+  };
+  // No restart since the pin was taken (equal or older count): the pin holds.
+  EXPECT_FALSE(release("prod", "uid-1", "s1", 1, kNow + 1));
+  EXPECT_FALSE(release("prod", "uid-1", "s1", 0, kNow + 1));
+  // Another session, pod or cluster than the holder's: nothing changes.
+  EXPECT_FALSE(release("prod", "uid-1", "s9", 2, kNow + 1));
+  EXPECT_FALSE(release("prod", "uid-2", "s1", 2, kNow + 1));
+  EXPECT_FALSE(release("stage", "uid-1", "s1", 2, kNow + 1));
+  EXPECT_TRUE(store_->GetSession("s1")->IsActive(kNow + 1));
+  auto pinned = store_->EnrollSession(MakeSession("s2", "uid-1", "jkt-B"), kNow + 1);
+  ASSERT_TRUE(pinned.ok());
+  EXPECT_EQ(pinned->outcome, EnrollOutcome::kPinnedConflict);
+  // A restart: the holder is revoked once; the second caller finds nothing to release.
+  EXPECT_TRUE(release("prod", "uid-1", "s1", 2, kNow + 1));
+  EXPECT_FALSE(release("prod", "uid-1", "s1", 3, kNow + 1));
+  auto old = store_->GetSession("s1");
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->revoked);
+  Session next = MakeSession("s2", "uid-1", "jkt-B");
+  next.pod_restarts = 2;
+  auto created = store_->EnrollSession(next, kNow + 1);
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->outcome, EnrollOutcome::kCreated);
+  EXPECT_EQ(created->session.pod_restarts, 2);
+  // An expired holder is not "released" (it pins nothing already).
+  ASSERT_TRUE(store_->EnrollSession(MakeSession("s3", "uid-3", "jkt-C", kNow + 10), kNow).ok());
+  EXPECT_FALSE(release("prod", "uid-3", "s3", 1, kNow + 10));
+  EXPECT_FALSE(store_->GetSession("s3")->revoked);
+  // Bad arguments change nothing.
+  EXPECT_EQ(store_->ReleasePinIfRestarted("", "uid-1", "s2", 9, kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->ReleasePinIfRestarted("prod", "", "s2", 9, kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->ReleasePinIfRestarted("prod", "uid-1", "", 9, kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->ReleasePinIfRestarted("prod", "uid-1", "s2", -1, kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(store_->GetSession("s2")->IsActive(kNow + 1));
+}
+
+// After one restart, several new keys race for the pod (each: release the
+// holder it saw, then enroll), spread over the replicas: at most one release
+// succeeds and exactly one new key is pinned.
+TEST_P(StoreConformanceTest, ConcurrentReleaseAfterRestartExactlyOneWins) {
+  const std::vector<Store*> stores = Replicas();
+  ASSERT_FALSE(HasFailure());
+  constexpr int kThreads = 6;
+  for (int round = 0; round < 5; ++round) {
+    const std::string uid = "uid-r" + std::to_string(round);
+    const std::string holder = "h" + std::to_string(round);
+    ASSERT_TRUE(store_->EnrollSession(MakeSession(holder, uid, "jkt-dead"), kNow).ok());
+    std::atomic<int> released{0}, created{0}, conflicts{0}, errors{0};
+    std::latch start(kThreads);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < kThreads; ++t) {
+      workers.emplace_back([&, t] {
+        Store* st = stores[static_cast<size_t>(t) % stores.size()];
+        Session s =
+            MakeSession("c-" + std::to_string(round) + "-" + std::to_string(t), uid, "jkt-" + std::to_string(t));
+        s.pod_restarts = 1;
+        start.arrive_and_wait();
+        auto r = st->ReleasePinIfRestarted("prod", uid, holder, 1, kNow + 1);
+        if (!r.ok()) {
+          ++errors;
+          return;
+        }
+        if (*r) ++released;
+        auto e = st->EnrollSession(s, kNow + 1);
+        if (!e.ok()) {
+          ++errors;
+        } else if (e->outcome == EnrollOutcome::kCreated) {
+          ++created;
+        } else if (e->outcome == EnrollOutcome::kPinnedConflict) {
+          ++conflicts;
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+    EXPECT_EQ(errors.load(), 0) << "round " << round;
+    EXPECT_EQ(released.load(), 1) << "round " << round;
+    EXPECT_EQ(created.load(), 1) << "round " << round;
+    EXPECT_EQ(conflicts.load(), kThreads - 1) << "round " << round;
+    SessionFilter f;
+    f.pod_uid = uid;
+    f.active_at = kNow + 1;
+    auto active = store_->ListSessions(f);
+    ASSERT_TRUE(active.ok());
+    EXPECT_EQ(active->size(), 1u) << "round " << round;
+  }
+}
+
 TEST_P(StoreConformanceTest, RotateCompareAndSwap) {
   ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).ok());
   auto rotated = store_->RotateSessionKey("s1", "jkt-A", "jkt-B", R"({"x":"B"})", kNow + 5);

@@ -90,6 +90,13 @@ CREATE TABLE config_audit (
     {2, "index clusters by issuer", R"sql(
 CREATE INDEX clusters_by_issuer ON clusters USING hash (issuer);
 )sql"},
+    // The pod's restart fingerprint when the pin was taken (Session::
+    // pod_restarts, Store::ReleasePinIfRestarted); older rows read 0. A
+    // constant default adds the column without rewriting the table
+    // (test UpgradesSchemaV2InPlaceKeepsSessionsOnPostgres).
+    {3, "session pod restarts", R"sql(
+ALTER TABLE sessions ADD COLUMN pod_restarts BIGINT NOT NULL DEFAULT 0 CHECK (pod_restarts >= 0);
+)sql"},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kPostgresSchemaVersion,

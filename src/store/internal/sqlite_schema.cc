@@ -86,6 +86,13 @@ CREATE TABLE config_audit (
     {2, "index clusters by issuer", R"sql(
 CREATE INDEX clusters_by_issuer ON clusters (issuer, name);
 )sql"},
+    // The pod's restart fingerprint when the pin was taken (Session::
+    // pod_restarts, Store::ReleasePinIfRestarted). Rows of older binaries
+    // read 0: any restart seen afterwards releases their pin, as it should
+    // (test UpgradesSchemaV2InPlaceKeepsSessions).
+    {3, "session pod restarts", R"sql(
+ALTER TABLE sessions ADD COLUMN pod_restarts INTEGER NOT NULL DEFAULT 0 CHECK (pod_restarts >= 0);
+)sql"},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion,

@@ -42,6 +42,11 @@ Status FaultInjectingStore::RevokeApiKey(std::string_view id, int64_t now) { AST
 Result<EnrollResult> FaultInjectingStore::EnrollSession(const Session& candidate, int64_t now) {
   ASTIS_FAULT_OR(EnrollSession(candidate, now));
 }
+Result<bool> FaultInjectingStore::ReleasePinIfRestarted(std::string_view cluster, std::string_view pod_uid,
+                                                        std::string_view expected_session_id,
+                                                        int64_t observed_restarts, int64_t now) {
+  ASTIS_FAULT_OR(ReleasePinIfRestarted(cluster, pod_uid, expected_session_id, observed_restarts, now));
+}
 Result<Session> FaultInjectingStore::GetSession(std::string_view id) { ASTIS_FAULT_OR(GetSession(id)); }
 Result<Session> FaultInjectingStore::RotateSessionKey(std::string_view id, std::string_view expected_old_jkt,
                                                       std::string_view new_jkt, std::string_view new_recipient_jwk,

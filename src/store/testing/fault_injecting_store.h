@@ -41,6 +41,9 @@ class FaultInjectingStore final : public Store {
   Result<std::vector<ApiKey>> ListApiKeys() override;
   Status RevokeApiKey(std::string_view id, int64_t now) override;
   Result<EnrollResult> EnrollSession(const Session& candidate, int64_t now) override;
+  Result<bool> ReleasePinIfRestarted(std::string_view cluster, std::string_view pod_uid,
+                                     std::string_view expected_session_id, int64_t observed_restarts,
+                                     int64_t now) override;
   Result<Session> GetSession(std::string_view id) override;
   Result<Session> RotateSessionKey(std::string_view id, std::string_view expected_old_jkt, std::string_view new_jkt,
                                    std::string_view new_recipient_jwk, int64_t now) override;
