@@ -46,7 +46,8 @@ Decided<Admitted> Admission::Admit(const net::ServerRequest& http, int64_t now, 
   Decided<Authenticated> a = Authenticate(http, now, session, trail);
   if (!a.ok()) return a.refusal();
   const VerifiedIdentity& id = a->identity();
-  Decided<Status> decided = DecidePod(id);
+  std::optional<int64_t> restarts;
+  Decided<Status> decided = DecidePod(id, &restarts);
   if (!decided.ok()) return decided.refusal();
   Status pod = std::move(decided).value();
   if (!pod.ok() && trail.audit_mode) {
@@ -60,7 +61,7 @@ Decided<Admitted> Admission::Admit(const net::ServerRequest& http, int64_t now, 
   }
   if (!pod.ok()) return At(Gate::kPod, pod);
   cvs::VerifiedScope scope(cvs::VerifiedScope::Key(), id.cluster(), id.namespace_(), id.service_account());
-  return Admitted(std::move(a).value(), std::move(scope));
+  return Admitted(std::move(a).value(), std::move(scope), restarts);
 }
 
 Decided<Authenticated> Admission::Authenticate(const net::ServerRequest& http, int64_t now,
@@ -213,7 +214,7 @@ Decided<store::Session> Admission::CheckSession(const Authenticated& a, SessionU
   return std::move(s).value();
 }
 
-Decided<Status> Admission::DecidePod(const VerifiedIdentity& id) {
+Decided<Status> Admission::DecidePod(const VerifiedIdentity& id, std::optional<int64_t>* restarts) {
   // Gate 4 (docs/protocol.md §6 gate 4): the pod as the API server confirmed it
   // no longer ago than gate4.max_staleness_ms (FreshPods; the watches never
   // make a decision older: tests StalledWatchCannotServeStaleAllow,
@@ -236,6 +237,12 @@ Decided<Status> Admission::DecidePod(const VerifiedIdentity& id) {
       return At(Gate::kPod, Error(Code::kKubeUnavailable, "pod read: " + pod.status().message()));
     }
     decision = pod.ok() ? kube::EvaluatePod(*pod, expect) : pod.status();
+    // The fingerprint counts only for the token's own pod: a pod replaced
+    // under the same name restarts from 0 and is another pin (docs/edge.md
+    // "Restarted containers").
+    if (pod.ok() && pod->uid == id.pod_uid() && pod->ns == id.namespace_() && pod->name == id.pod_name()) {
+      *restarts = kube::PodRestarts(*pod);
+    }
   }
   if (decision.ok() || decision.code() == Code::kPodNotLive || decision.code() == Code::kImageNotAllowed) {
     return decision;

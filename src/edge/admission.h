@@ -118,12 +118,21 @@ class Admitted {
   const VerifiedProof& proof() const { return auth_.proof(); }
   const std::optional<store::Session>& session() const { return auth_.session(); }
   const cvs::VerifiedScope& scope() const { return scope_; }
+  // pod_restarts is the restart fingerprint (kube::PodRestarts) of the pod
+  // gate 4 just decided from: the API server's answer about the token's pod
+  // (same namespace, name and UID), confirmed within gate4.max_staleness_ms.
+  // nullopt when gate 4 had no such pod (none registered, not found,
+  // replaced). Never anything the client sent (docs/edge.md "Restarted
+  // containers").
+  const std::optional<int64_t>& pod_restarts() const { return pod_restarts_; }
 
  private:
   friend class Admission;
-  Admitted(Authenticated auth, cvs::VerifiedScope scope) : auth_(std::move(auth)), scope_(std::move(scope)) {}
+  Admitted(Authenticated auth, cvs::VerifiedScope scope, std::optional<int64_t> pod_restarts)
+      : auth_(std::move(auth)), scope_(std::move(scope)), pod_restarts_(pod_restarts) {}
   Authenticated auth_;
   cvs::VerifiedScope scope_;
+  std::optional<int64_t> pod_restarts_;
 };
 
 // AdmissionDeps are borrowed; they must outlive the Admission.
@@ -160,8 +169,9 @@ class Admission {
   // DecidePod is gate 4's decision (OK, pod_not_live, image_not_allowed or
   // kube_unavailable), which audit mode may waive; a Refusal is a failure to
   // decide (store or API server unreachable), a refusal in every mode (test
-  // AttackTest.AuditModeStillFailsClosedWhenKubeDown).
-  Decided<Status> DecidePod(const VerifiedIdentity& id);
+  // AttackTest.AuditModeStillFailsClosedWhenKubeDown). It sets *restarts to
+  // the pod's restart fingerprint when it read the token's pod.
+  Decided<Status> DecidePod(const VerifiedIdentity& id, std::optional<int64_t>* restarts);
 
   const EdgeConfig& config_;
   AdmissionDeps deps_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <optional>
+#include <string>
 
 #include "capsule/capsule.h"
 #include "capsule/seal.h"
@@ -231,6 +232,7 @@ net::ServerResponse EdgeService::Establish(Request& r) {
   candidate.jkt = a.proof().jkt();
   candidate.recipient_jwk = recipient.jwk_json;
   candidate.created_at = r.now;
+  candidate.pod_restarts = a.pod_restarts().value_or(0);
   // docs/protocol.md §4.1: expiresAt = min(now + TTL, token exp).
   candidate.expires_at = std::min(r.now + config_.session_ttl_seconds, a.identity().token_exp());
   if (candidate.expires_at <= r.now) {
@@ -239,12 +241,44 @@ net::ServerResponse EdgeService::Establish(Request& r) {
   }
   auto enrolled = deps_.store->EnrollSession(candidate, r.now);
   if (!enrolled.ok()) return Refuse(r, StoreFailure(enrolled.status(), "enroll session"));
+  std::string released_id;
+  if (enrolled->outcome == store::EnrollOutcome::kPinnedConflict && a.pod_restarts().has_value() &&
+      *a.pod_restarts() > enrolled->session.pod_restarts) {
+    // docs/protocol.md §4.1 "Readings" (pin release on restart): gate 4's fresh
+    // read of this pod shows a container restarted since the pin was taken,
+    // so the key died with the process; release the pin (a compare-and-swap
+    // on the holder) and enroll once more. Of several new keys racing after
+    // one restart exactly one is pinned (tests RestartReleasesPinForNewKey,
+    // ConcurrentReleaseAfterRestartExactlyOneWins).
+    const store::Session holder = enrolled->session;
+    auto released = deps_.store->ReleasePinIfRestarted(candidate.cluster, candidate.pod_uid, holder.id,
+                                                       *a.pod_restarts(), r.now);
+    if (!released.ok()) return Refuse(r, StoreFailure(released.status(), "release pin"));
+    if (*released) {
+      released_id = holder.id;
+      audit::AuditEvent e = r.trail.Stamped(deps_.clock->NowUnixMillis());
+      e.event = "session.revoke";
+      e.decision = audit::Decision::kDeny;
+      e.gate = static_cast<int>(Gate::kProof);
+      e.code = Code::kSessionInvalid;
+      e.jkt = holder.jkt;
+      e.reason = "session " + holder.id + ": container restarted (pod restarts " +
+                 std::to_string(*a.pod_restarts()) + ", " + std::to_string(holder.pod_restarts) +
+                 " when pinned); pin released for key " + candidate.jkt;
+      EDGE_TRY(r, deps_.audit->Append(e));
+    }
+    enrolled = deps_.store->EnrollSession(candidate, r.now);
+    if (!enrolled.ok()) return Refuse(r, StoreFailure(enrolled.status(), "enroll session"));
+  }
   if (enrolled->outcome == store::EnrollOutcome::kPinnedConflict) {
     // Gate 3, docs/protocol.md §4.1: one DPoP key per live Pod UID (test SecondEnrollmentPinned).
     return Refuse(r, Refusal{Gate::kProof, Error(Code::kCredentialPinned, "another key is pinned to this pod uid")});
   }
   const store::Session& s = enrolled->session;
   r.trail.event.reason = enrolled->outcome == store::EnrollOutcome::kExtended ? "session extended" : "session created";
+  if (!released_id.empty()) {
+    r.trail.event.reason += " (pin of session " + released_id + " released: container restarted)";
+  }
   EDGE_TRY(r, deps_.audit->Append(Stamped(r)));
   return JsonResponse(201, Json{{"session", s.id},
                                 {"expiresAt", FormatRfc3339(s.expires_at)},

@@ -425,6 +425,138 @@ TEST_F(EdgeServiceTest, SecondEnrollmentPinned) {
   ExpectRefused(h.Send(c), 409, "credential_pinned");
 }
 
+// ------------------------------------------------- pin release on restart
+// docs/edge.md "Restarted containers": gate 4's fresh read of the pod shows
+// a container restarted since the pin was taken, so the holder's key died
+// with its process and a new key may take the pin.
+
+TEST_F(EdgeServiceTest, RestartReleasesPinForNewKey) {
+  const std::string first = h.Establish();
+  kube::PodView restarted = EdgeHarness::GoodPod();
+  restarted.container_statuses[0].restart_count = 1;
+  restarted.container_statuses[0].container_id = "containerd://new";
+  h.kube_main.PutPod(restarted);
+  Ed25519PrivateKey next = Must(Ed25519PrivateKey::Generate(DefaultRandom()));
+  Call c = h.EstablishCall();
+  c.dpop_key = &next;
+  auto resp = h.Send(c);
+  ASSERT_EQ(resp.status, 201) << resp.body;
+  const std::string second = Must(ParseJson(resp.body))["session"].get<std::string>();
+  EXPECT_NE(second, first);
+  auto old = Must(h.store->GetSession(first));
+  EXPECT_TRUE(old.revoked);
+  EXPECT_EQ(Must(h.store->GetSession(second)).pod_restarts, 1);
+  // The dead process's key no longer opens anything, and the new pin holds.
+  ExpectRefused(UnwrapOne(first, h.Seal("x")), 401, "session_invalid");
+  ExpectRefused(h.Send(h.EstablishCall()), 409, "credential_pinned");
+  bool revoke_line = false;
+  for (const auto& e : h.audit_sink.events()) {
+    if (e.event == "session.revoke") {
+      revoke_line = true;
+      EXPECT_EQ(e.decision, audit::Decision::kDeny);
+      EXPECT_EQ(e.code, Code::kSessionInvalid);
+      EXPECT_NE(e.reason.find("container restarted"), std::string::npos) << e.reason;
+      EXPECT_NE(e.reason.find(first), std::string::npos) << e.reason;
+      EXPECT_EQ(e.pod_uid, kUid);
+    }
+  }
+  EXPECT_TRUE(revoke_line);
+}
+
+TEST_F(EdgeServiceTest, InitContainerRestartAlsoReleasesPin) {
+  kube::PodView p = EdgeHarness::GoodPod();
+  p.init_containers.push_back({"proxy", "registry.example.com/app:1.0"});
+  p.init_container_statuses.push_back({"proxy", "registry.example.com/app:1.0",
+                                       "registry.example.com/app@" + testing::kGoodDigest});
+  h.kube_main.PutPod(p);
+  h.Establish();
+  p.init_container_statuses[0].restart_count = 4;  // a sidecar restarted: the edge cannot tell which container
+  h.kube_main.PutPod(p);
+  Ed25519PrivateKey next = Must(Ed25519PrivateKey::Generate(DefaultRandom()));
+  Call c = h.EstablishCall();
+  c.dpop_key = &next;
+  EXPECT_EQ(h.Send(c).status, 201);
+}
+
+TEST_F(EdgeServiceTest, NoRestartPinStillHolds) {
+  kube::PodView p = EdgeHarness::GoodPod();
+  p.container_statuses[0].restart_count = 3;  // restarts before the pin was taken do not count
+  h.kube_main.PutPod(p);
+  h.Establish();
+  p.resource_version = "changed";  // an unrelated change
+  h.kube_main.PutPod(p);
+  Ed25519PrivateKey attacker = Must(Ed25519PrivateKey::Generate(DefaultRandom()));
+  Call c = h.EstablishCall();
+  c.dpop_key = &attacker;
+  ExpectRefused(h.Send(c), 409, "credential_pinned");
+  // A read showing fewer restarts (another pod's, an older answer) never releases.
+  p.container_statuses[0].restart_count = 2;
+  h.kube_main.PutPod(p);
+  ExpectRefused(h.Send(c), 409, "credential_pinned");
+}
+
+TEST_F(EdgeServiceTest, LiveHolderRenewalRecordsRestarts) {
+  const std::string first = h.Establish();
+  kube::PodView p = EdgeHarness::GoodPod();
+  p.init_containers.push_back({"proxy", "registry.example.com/app:1.0"});
+  p.init_container_statuses.push_back({"proxy", "registry.example.com/app:1.0",
+                                       "registry.example.com/app@" + testing::kGoodDigest, 1});
+  h.kube_main.PutPod(p);
+  // The holder renews after a sidecar restart: it outlived it, so that restart
+  // no longer releases its pin.
+  h.clock.Advance(10);
+  auto renewed = h.Send(h.EstablishCall());
+  ASSERT_EQ(renewed.status, 201) << renewed.body;
+  EXPECT_EQ(Must(ParseJson(renewed.body))["session"], first);
+  EXPECT_EQ(Must(h.store->GetSession(first)).pod_restarts, 1);
+  Ed25519PrivateKey attacker = Must(Ed25519PrivateKey::Generate(DefaultRandom()));
+  Call c = h.EstablishCall();
+  c.dpop_key = &attacker;
+  ExpectRefused(h.Send(c), 409, "credential_pinned");
+}
+
+TEST_F(EdgeServiceTest, RestartReleaseAppliesInAuditMode) {
+  store::Cluster cl = Must(h.store->GetCluster(kCluster));
+  cl.mode = "audit";
+  ASSERT_TRUE(h.store->PutCluster(cl).ok());
+  h.Establish();
+  kube::PodView p = EdgeHarness::GoodPod();
+  p.container_statuses[0].restart_count = 1;
+  h.kube_main.PutPod(p);
+  Ed25519PrivateKey next = Must(Ed25519PrivateKey::Generate(DefaultRandom()));
+  Call c = h.EstablishCall();
+  c.dpop_key = &next;
+  EXPECT_EQ(h.Send(c).status, 201);
+}
+
+TEST_F(EdgeServiceTest, ReplacedPodRestartsDoNotReleasePin) {
+  store::Cluster cl = Must(h.store->GetCluster(kCluster));
+  cl.mode = "audit";  // audit mode lets the request reach the pin with a would_deny
+  ASSERT_TRUE(h.store->PutCluster(cl).ok());
+  h.Establish();
+  kube::PodView p = EdgeHarness::GoodPod();
+  p.uid = "another-uid";  // a pod of that name with another UID: not the token's pod
+  p.container_statuses[0].restart_count = 7;
+  h.kube_main.PutPod(p);
+  Ed25519PrivateKey next = Must(Ed25519PrivateKey::Generate(DefaultRandom()));
+  Call c = h.EstablishCall();
+  c.dpop_key = &next;
+  ExpectRefused(h.Send(c), 409, "credential_pinned");
+}
+
+TEST_F(EdgeServiceTest, RestartReleaseAuditFailureRefuses) {
+  h.Establish();
+  kube::PodView p = EdgeHarness::GoodPod();
+  p.container_statuses[0].restart_count = 1;
+  h.kube_main.PutPod(p);
+  Ed25519PrivateKey next = Must(Ed25519PrivateKey::Generate(DefaultRandom()));
+  Call c = h.EstablishCall();
+  c.dpop_key = &next;
+  h.audit_sink.SetFailing(true);
+  ExpectRefused(h.Send(c), 500, "internal_error");
+  h.audit_sink.SetFailing(false);
+}
+
 TEST_F(EdgeServiceTest, SameKeyReestablishExtends) {
   const std::string first = h.Establish();
   h.clock.Advance(300);
