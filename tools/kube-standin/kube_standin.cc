@@ -826,6 +826,48 @@ Status KubeStandin::AddEphemeralContainer(std::string_view ns, std::string_view 
   return OkStatus();
 }
 
+Status KubeStandin::RestartContainer(std::string_view ns, std::string_view name, std::string_view container,
+                                     int exit_code, std::string_view reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Key key{"pods", std::string(ns), std::string(name)};
+  auto it = objects_.find(key);
+  if (it == objects_.end()) return Error(Code::kNotFound, "no such pod");
+  Json pod = it->second;
+  const std::string uid = StringAt(pod, "metadata", "uid");
+  const std::string now = NowRfc3339();
+  for (const char* list : {"containerStatuses", "initContainerStatuses"}) {
+    if (!pod.contains("status") || !pod["status"].contains(list) || !pod["status"][list].is_array()) continue;
+    for (Json& st : pod["status"][list]) {
+      if (StringAt(st, "name") != container) continue;
+      // What the kubelet reports after it started the replacement container
+      // (kuberuntime: restartCount = previous + 1; the old one's exit in lastState).
+      const int64_t restarts = st.contains("restartCount") && st["restartCount"].is_number_integer()
+                                   ? st["restartCount"].get<int64_t>() + 1
+                                   : 1;
+      const std::string old_id = StringAt(st, "containerID");
+      std::string started = now;
+      if (st.contains("state") && st["state"].is_object()) {
+        const std::string was = StringAt(st["state"], "running", "startedAt");
+        if (!was.empty()) started = was;
+      }
+      st["lastState"] = Json{{"terminated",
+                              {{"exitCode", exit_code},
+                               {"reason", std::string(reason)},
+                               {"startedAt", started},
+                               {"finishedAt", now},
+                               {"containerID", old_id}}}};
+      st["state"] = Json{{"running", {{"startedAt", now}}}};
+      st["restartCount"] = restarts;
+      st["containerID"] = "docker://" + HexEncode(Sha256(uid + "/" + std::string(container) + "/" +
+                                                         std::to_string(restarts)));
+      st["ready"] = true;
+      StoreLocked(key, std::move(pod), false);
+      return OkStatus();
+    }
+  }
+  return Error(Code::kNotFound, "no status for that container");
+}
+
 void KubeStandin::KubeletLocked(Json& pod) {
   const std::string now = NowRfc3339();
   Json& spec = pod["spec"];

@@ -123,6 +123,15 @@ class KubeStandin {
   // Fails with kNotFound when the pod is absent.
   Status AddEphemeralContainer(std::string_view ns, std::string_view name, std::string_view container,
                                std::string_view image, std::string_view image_id);
+  // RestartContainer does to a pod what the kubelet does when a container
+  // exits and is started again in place (same pod UID; docs/kube-standin.md
+  // "Container restarts"): the named container's status (containerStatuses
+  // or initContainerStatuses) gets restartCount + 1, a new containerID,
+  // lastState.terminated (exit_code, reason, the old containerID) and a new
+  // running state; the pod gets a new resourceVersion and a MODIFIED event.
+  // Fails with kNotFound when the pod or the container's status is absent.
+  Status RestartContainer(std::string_view ns, std::string_view name, std::string_view container,
+                          int exit_code = 137, std::string_view reason = "Error");
   // MintToken issues a ServiceAccount token as TokenRequest does, bound to
   // pod (which must exist: kNotFound) when pod is non-empty; ttl_seconds is
   // used as given. Fails with kInvalidArgument for an empty audience list or
