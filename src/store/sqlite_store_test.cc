@@ -337,30 +337,7 @@ TEST(SqliteStoreTest, UpgradesSchemaV2InPlaceKeepsSessions) {
     auto opened = OpenSqliteStore(path);
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     Store& store = **opened;
-    auto old = store.GetSession("s-old");
-    ASSERT_TRUE(old.ok()) << old.status().ToString();
-    EXPECT_EQ(old->pod_restarts, 0);
-    EXPECT_TRUE(old->IsActive(kAt));
-    Session next;
-    next.id = "s-new";
-    next.cluster = "prod";
-    next.namespace_ = "payments";
-    next.service_account = "api";
-    next.pod_name = "api-0";
-    next.pod_uid = "uid-0";
-    next.jkt = "jkt-new";
-    next.recipient_jwk = "{}";
-    next.expires_at = kAt + 900;
-    next.pod_restarts = 1;
-    auto pinned = store.EnrollSession(next, kAt);
-    ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
-    EXPECT_EQ(pinned->outcome, EnrollOutcome::kPinnedConflict);
-    auto released = store.ReleasePinIfRestarted("prod", "uid-0", "s-old", 1, kAt);
-    ASSERT_TRUE(released.ok()) << released.status().ToString();
-    EXPECT_TRUE(*released);
-    auto created = store.EnrollSession(next, kAt);
-    ASSERT_TRUE(created.ok());
-    EXPECT_EQ(created->outcome, EnrollOutcome::kCreated);
+    ASSERT_NO_FATAL_FAILURE(ExpectUpgradedPinReleasesOnRestart(store, kAt));
   }
   EXPECT_EQ(RawQuery(path, "SELECT version, name FROM schema_migrations WHERE version = 3"),
             std::vector<std::string>{"3|session pod restarts"});

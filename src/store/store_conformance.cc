@@ -1354,4 +1354,31 @@ TEST_P(StoreConformanceTest, FaultInjectionReturnsStoreUnavailable) {
   EXPECT_TRUE(*jti);
 }
 
+void ExpectUpgradedPinReleasesOnRestart(Store& store, int64_t now) {
+  auto old = store.GetSession("s-old");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->pod_restarts, 0);
+  EXPECT_TRUE(old->IsActive(now));
+  Session next;
+  next.id = "s-new";
+  next.cluster = "prod";
+  next.namespace_ = "payments";
+  next.service_account = "api";
+  next.pod_name = "api-0";
+  next.pod_uid = "uid-0";
+  next.jkt = "jkt-new";
+  next.recipient_jwk = "{}";
+  next.expires_at = now + 900;
+  next.pod_restarts = 1;
+  auto pinned = store.EnrollSession(next, now);
+  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+  EXPECT_EQ(pinned->outcome, EnrollOutcome::kPinnedConflict);
+  auto released = store.ReleasePinIfRestarted("prod", "uid-0", "s-old", 1, now);
+  ASSERT_TRUE(released.ok()) << released.status().ToString();
+  EXPECT_TRUE(*released);
+  auto created = store.EnrollSession(next, now);
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->outcome, EnrollOutcome::kCreated);
+}
+
 }  // namespace astis::store::testing

@@ -64,4 +64,14 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
   std::unique_ptr<Store> replica_;  // Replicas()' second store
 };
 
+// ExpectUpgradedPinReleasesOnRestart checks a store just upgraded in place
+// from a schema without sessions.pod_restarts that holds the active session
+// "s-old" (cluster "prod", pod uid "uid-0", another jkt): the old row reads
+// pod_restarts 0 and still pins the pod against a new key "s-new" at now,
+// and a restart seen after the upgrade releases the pin so "s-new" is
+// created. Each backend's upgrade test calls it between building the old
+// schema and checking the rows with raw SQL (wrap it in
+// ASSERT_NO_FATAL_FAILURE).
+void ExpectUpgradedPinReleasesOnRestart(Store& store, int64_t now);
+
 }  // namespace astis::store::testing
