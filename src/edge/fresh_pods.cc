@@ -4,6 +4,7 @@
 #include <chrono>
 #include <utility>
 
+#include "edge/metrics.h"
 #include "edge/prometheus.h"
 
 namespace astis::edge {
@@ -221,16 +222,16 @@ std::string FreshPods::MetricsText() const {
     reused = reused_;
   }
   std::string out;
-  out += "# HELP astis_cluster_api_up 1 when the last gate-4 read of the cluster's API was answered.\n"
-         "# TYPE astis_cluster_api_up gauge\n" + up;
-  out += "# HELP astis_gate4_api_reads_total Pod reads gate 4 sent to the cluster's API.\n"
-         "# TYPE astis_gate4_api_reads_total counter\n" + reads;
-  out += "# HELP astis_gate4_api_failures_total Gate-4 pod reads that got no answer.\n"
-         "# TYPE astis_gate4_api_failures_total counter\n" + failures;
-  out += "# HELP astis_gate4_shed_total Gate-4 decisions refused without a read (share, fail-fast, wait timeout).\n"
-         "# TYPE astis_gate4_shed_total counter\n" + shed;
-  out += "# HELP astis_gate4_confirmations_reused_total Gate-4 decisions served by a confirmation within the bound.\n"
-         "# TYPE astis_gate4_confirmations_reused_total counter\n"
+  out += MetricFamily("astis_cluster_api_up", "gauge",
+                      "1 when the last gate-4 read of the cluster's API was answered.") + up;
+  out += MetricFamily("astis_gate4_api_reads_total", "counter",
+                      "Pod reads gate 4 sent to the cluster's API.") + reads;
+  out += MetricFamily("astis_gate4_api_failures_total", "counter",
+                      "Gate-4 pod reads that got no answer.") + failures;
+  out += MetricFamily("astis_gate4_shed_total", "counter",
+                      "Gate-4 decisions refused without a read (share, fail-fast, wait timeout).") + shed;
+  out += MetricFamily("astis_gate4_confirmations_reused_total", "counter",
+                      "Gate-4 decisions served by a confirmation within the bound.") +
          "astis_gate4_confirmations_reused_total " + std::to_string(reused) + "\n";
   return out;
 }

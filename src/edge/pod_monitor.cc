@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <set>
 
+#include "edge/metrics.h"
 #include "edge/prometheus.h"
 #include "kube/config.h"
 
@@ -146,20 +147,22 @@ std::string PodMonitor::MetricsText() const {
     skipped += "astis_watch_skipped_pods_total" + labels + std::to_string(s.stats.skipped_pods) + "\n";
   }
   std::string out;
-  out += "# HELP astis_watch_healthy 1 while the pod watch of a cluster namespace serves gate 4.\n"
-         "# TYPE astis_watch_healthy gauge\n" + healthy;
-  out += "# HELP astis_watch_restarts_total Pod watch streams reopened.\n"
-         "# TYPE astis_watch_restarts_total counter\n" + restarts;
-  out += "# HELP astis_watch_relists_total Pod re-LISTs after 410 Gone.\n"
-         "# TYPE astis_watch_relists_total counter\n" + relists;
-  out += "# HELP astis_watch_skipped_pods_total Pods a watch could not parse (decided by direct reads).\n"
-         "# TYPE astis_watch_skipped_pods_total counter\n" + skipped;
+  out += MetricFamily("astis_watch_healthy", "gauge",
+                      "1 while the pod watch of a cluster namespace is healthy (it revokes sessions; gate 4 "
+                      "never rests on it).") +
+         healthy;
+  out += MetricFamily("astis_watch_restarts_total", "counter",
+                      "Pod watch streams reopened.") + restarts;
+  out += MetricFamily("astis_watch_relists_total", "counter",
+                      "Pod re-LISTs after 410 Gone.") + relists;
+  out += MetricFamily("astis_watch_skipped_pods_total", "counter",
+                      "Pods a watch could not parse (decided by direct reads).") + skipped;
   std::lock_guard<std::mutex> lock(mu_);
-  out += "# HELP astis_watch_sessions_revoked_total Sessions revoked because of pod watch events.\n"
-         "# TYPE astis_watch_sessions_revoked_total counter\n"
+  out += MetricFamily("astis_watch_sessions_revoked_total", "counter",
+                      "Sessions revoked because of pod watch events.") +
          "astis_watch_sessions_revoked_total " + std::to_string(revoked_) + "\n";
-  out += "# HELP astis_watch_revoke_failures_total Watch revocations that failed (store or audit).\n"
-         "# TYPE astis_watch_revoke_failures_total counter\n"
+  out += MetricFamily("astis_watch_revoke_failures_total", "counter",
+                      "Watch revocations that failed (store or audit).") +
          "astis_watch_revoke_failures_total " + std::to_string(revoke_failures_) + "\n";
   return out;
 }
