@@ -171,6 +171,12 @@ for f in "$work/audit.log" "$db" "$work/edge.log" "$work/kube.log"; do
 done
 echo "ok: the plaintext is in none of the audit log, the store, the edge log or the API log"
 
+# ASTIS_DEMO_KEEP_STORE=FILE keeps a consistent copy of the store the demo
+# wrote (how testdata/stores/ fixtures of a release's schema are made).
+if [[ -n ${ASTIS_DEMO_KEEP_STORE:-} ]]; then
+  python3 -c 'import sqlite3, sys; d = sqlite3.connect(sys.argv[2]); sqlite3.connect(sys.argv[1]).backup(d); d.close()' \
+    "$db" "$ASTIS_DEMO_KEEP_STORE"
+fi
 elapsed=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
 echo
 echo "demo: sealed -> stored as ciphertext -> released only to the live, approved pod -> refused after kubectl debug (${elapsed}s)"
