@@ -177,7 +177,7 @@ void BM_StoreListClusters(benchmark::State& state) {
   Store* s = StoreOrSkip(state);
   if (s == nullptr) return;
   for (auto _ : state) {
-    auto r = s->ListClusters();
+    auto r = s->ListClusters(std::nullopt);
     if (!r.ok() || r->empty()) state.SkipWithError("list failed");
     benchmark::DoNotOptimize(r);
   }
@@ -187,7 +187,7 @@ void BM_StoreGetWorkload(benchmark::State& state) {
   Store* s = StoreOrSkip(state);
   if (s == nullptr) return;
   for (auto _ : state) {
-    auto r = s->GetWorkload("bench-c1", "bench", "loadgen");
+    auto r = s->GetWorkload(astis::store::kDefaultOrg, "bench-c1", "bench", "loadgen");
     if (!r.ok()) state.SkipWithError("get workload failed");
     benchmark::DoNotOptimize(r);
   }

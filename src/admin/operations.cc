@@ -21,13 +21,18 @@ std::string ActorForUid(uid_t uid) {
 }
 
 LocalOperations::LocalOperations(store::Store& store, Clock& clock, Random& rng, ApiKeyGenerator generator,
-                                 std::string actor)
-    : store_(store), clock_(clock), rng_(rng), generator_(std::move(generator)), actor_(std::move(actor)) {}
+                                 std::string actor, std::string org)
+    : store_(store),
+      clock_(clock),
+      rng_(rng),
+      generator_(std::move(generator)),
+      actor_(std::move(actor)),
+      org_(std::move(org)) {}
 
 // Audit records one admin change; a failure is reported (the change itself
 // is already committed) so the operator knows the trail is incomplete.
 Status LocalOperations::Audit(std::string_view action, const std::string& detail_json) {
-  auto seq = store_.AppendConfigAudit(actor_, action, detail_json, clock_.NowUnix());
+  auto seq = store_.AppendConfigAudit(org_, actor_, action, detail_json, clock_.NowUnix());
   if (!seq.ok()) return Error(seq.status().code(), "change applied but not audited: " + seq.status().message());
   return OkStatus();
 }
@@ -44,6 +49,7 @@ Result<ClusterAdded> LocalOperations::ClusterAdd(const ClusterAddArgs& a) {
     return Error(Code::kInvalidArgument, "--api-url: must be an https:// URL");
   }
   store::Cluster c;
+  c.org = org_;
   c.name = a.name;
   c.issuer = a.issuer;
   c.audience = a.audience;
@@ -63,7 +69,7 @@ Result<ClusterAdded> LocalOperations::ClusterAdd(const ClusterAddArgs& a) {
 }
 
 Result<std::vector<ClusterRow>> LocalOperations::ClusterList() {
-  ASTIS_ASSIGN_OR_RETURN(std::vector<store::Cluster> clusters, store_.ListClusters());
+  ASTIS_ASSIGN_OR_RETURN(std::vector<store::Cluster> clusters, store_.ListClusters(org_));
   std::vector<ClusterRow> rows;
   rows.reserve(clusters.size());
   for (auto& c : clusters) {
@@ -74,7 +80,7 @@ Result<std::vector<ClusterRow>> LocalOperations::ClusterList() {
 }
 
 Status LocalOperations::ClusterRemove(const std::string& name) {
-  ASTIS_RETURN_IF_ERROR(store_.DeleteCluster(name));
+  ASTIS_RETURN_IF_ERROR(store_.DeleteCluster(org_, name));
   return Audit("cluster.remove", DumpJson(Json{{"name", name}}));
 }
 
@@ -90,22 +96,24 @@ Result<store::Workload> LocalOperations::WorkloadAdd(const store::Workload& w) {
                    "--image #" + std::to_string(i + 1) + ": must be sha256: followed by 64 lower-case hex digits");
     }
   }
-  ASTIS_RETURN_IF_ERROR(store_.PutWorkload(w));
+  store::Workload scoped = w;
+  scoped.org = org_;
+  ASTIS_RETURN_IF_ERROR(store_.PutWorkload(scoped));
   ASTIS_RETURN_IF_ERROR(Audit("workload.add", DumpJson(Json{{"cluster", w.cluster},
                                                             {"namespace", w.namespace_},
                                                             {"serviceAccount", w.service_account},
                                                             {"images", w.image_digests}})));
-  return w;
+  return scoped;
 }
 
 Result<std::vector<store::Workload>> LocalOperations::WorkloadList(const std::string& cluster) {
   std::optional<std::string_view> filter;
   if (!cluster.empty()) filter = cluster;
-  return store_.ListWorkloads(filter);
+  return store_.ListWorkloads(org_, filter);
 }
 
 Status LocalOperations::WorkloadRemove(const WorkloadKey& k) {
-  ASTIS_RETURN_IF_ERROR(store_.DeleteWorkload(k.cluster, k.namespace_, k.service_account));
+  ASTIS_RETURN_IF_ERROR(store_.DeleteWorkload(org_, k.cluster, k.namespace_, k.service_account));
   return Audit("workload.remove", DumpJson(Json{{"cluster", k.cluster},
                                                 {"namespace", k.namespace_},
                                                 {"serviceAccount", k.service_account}}));
@@ -116,12 +124,13 @@ Status LocalOperations::WorkloadRemove(const WorkloadKey& k) {
 Result<ApiKeyCreated> LocalOperations::ApiKeyCreate(const ApiKeyCreateArgs& a) {
   if (a.ttl_seconds < 0) return Error(Code::kInvalidArgument, "--expires-in: must be positive");
   if (!generator_) return Error(Code::kInternal, "no API key generator configured");
-  ASTIS_RETURN_IF_ERROR(store_.GetCluster(a.cluster));
+  ASTIS_RETURN_IF_ERROR(store_.GetCluster(org_, a.cluster));
   ASTIS_ASSIGN_OR_RETURN(NewApiKey key, generator_(rng_));
   const int64_t now = clock_.NowUnix();
   store::ApiKey rec;
   rec.id = key.id;
   rec.hash.assign(key.hash.begin(), key.hash.end());  // only the hash is stored (docs/protocol.md §6.1)
+  rec.org = org_;
   rec.cluster = a.cluster;
   rec.namespace_ = a.namespace_;
   rec.service_account = a.service_account;
@@ -140,7 +149,7 @@ Result<ApiKeyCreated> LocalOperations::ApiKeyCreate(const ApiKeyCreateArgs& a) {
 }
 
 Result<std::vector<ApiKeyRow>> LocalOperations::ApiKeyList() {
-  ASTIS_ASSIGN_OR_RETURN(std::vector<store::ApiKey> keys, store_.ListApiKeys());
+  ASTIS_ASSIGN_OR_RETURN(std::vector<store::ApiKey> keys, store_.ListApiKeys(org_));
   std::vector<ApiKeyRow> rows;
   rows.reserve(keys.size());
   for (auto& k : keys) {  // never the hash
@@ -151,6 +160,10 @@ Result<std::vector<ApiKeyRow>> LocalOperations::ApiKeyList() {
 }
 
 Status LocalOperations::ApiKeyRevoke(const std::string& id) {
+  // Another organisation's key is "not found", exactly like a missing one.
+  auto key = store_.GetApiKey(id);
+  if (!key.ok()) return key.status();
+  if (key->org != org_) return Error(Code::kNotFound, "store: api key not found");
   ASTIS_RETURN_IF_ERROR(store_.RevokeApiKey(id, clock_.NowUnix()));
   return Audit("apikey.revoke", DumpJson(Json{{"id", id}}));
 }
@@ -159,6 +172,7 @@ Status LocalOperations::ApiKeyRevoke(const std::string& id) {
 
 Result<std::vector<SessionRow>> LocalOperations::SessionList(const SessionListArgs& a) {
   store::SessionFilter f;
+  f.org = org_;
   f.cluster = a.cluster;
   f.namespace_ = a.namespace_;
   ASTIS_ASSIGN_OR_RETURN(std::vector<store::Session> sessions, store_.ListSessions(f));
@@ -181,19 +195,21 @@ Result<int64_t> LocalOperations::SessionRevoke(const SessionRevokeArgs& a) {
   int64_t revoked = 0;
   if (!a.id.empty()) {
     ASTIS_ASSIGN_OR_RETURN(store::Session s, store_.GetSession(a.id));
+    if (s.org != org_) return Error(Code::kNotFound, "store: session not found");
     if (!s.revoked) {
       ASTIS_RETURN_IF_ERROR(store_.EndSession(a.id));
       revoked = 1;
     }
   } else {
     store::SessionFilter f;
+    f.org = org_;
     f.pod_uid = a.pod_uid;
     f.cluster = a.cluster;
     ASTIS_ASSIGN_OR_RETURN(std::vector<store::Session> sessions, store_.ListSessions(f));
     std::set<std::pair<std::string, std::string>> scopes;
     for (const auto& s : sessions) scopes.emplace(s.cluster, s.namespace_);
     for (const auto& [cluster, ns] : scopes) {
-      ASTIS_ASSIGN_OR_RETURN(int64_t n, store_.RevokeSessionsForPod(store::PodRef{cluster, ns, "", a.pod_uid}));
+      ASTIS_ASSIGN_OR_RETURN(int64_t n, store_.RevokeSessionsForPod(store::PodRef{cluster, ns, "", a.pod_uid, org_}));
       revoked += n;
     }
   }

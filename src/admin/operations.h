@@ -183,7 +183,10 @@ std::string ActorForUid(uid_t uid);
 // store's configuration audit. Thread-safe when the store is.
 class LocalOperations final : public Operations {
  public:
-  LocalOperations(store::Store& store, Clock& clock, Random& rng, ApiKeyGenerator generator, std::string actor);
+  // org is the organisation every operation acts in (docs/tenancy.md);
+  // kDefaultOrg until the admin commands take --org.
+  LocalOperations(store::Store& store, Clock& clock, Random& rng, ApiKeyGenerator generator, std::string actor,
+                  std::string org = std::string(store::kDefaultOrg));
 
   Result<ClusterAdded> ClusterAdd(const ClusterAddArgs& args) override;
   Result<std::vector<ClusterRow>> ClusterList() override;
@@ -205,6 +208,7 @@ class LocalOperations final : public Operations {
   Random& rng_;
   ApiKeyGenerator generator_;
   std::string actor_;
+  std::string org_;
 };
 
 }  // namespace astis::admin

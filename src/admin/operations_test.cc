@@ -123,7 +123,7 @@ TEST_P(AdminOpsTest, EveryOperationRoundTrips) {
   ASSERT_TRUE(ops().ClusterRemove("prod").ok());
   EXPECT_TRUE(ops().ClusterList()->empty());
 
-  auto audit = store_->ListConfigAudit(0, 100);
+  auto audit = store_->ListConfigAudit(std::nullopt, 0, 100);
   ASSERT_TRUE(audit.ok());
   std::vector<std::string> actions;
   for (const auto& e : *audit) {

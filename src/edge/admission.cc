@@ -18,6 +18,12 @@ Status StoreFailure(const Status& s, std::string_view what) {
 
 Refusal At(Gate gate, Status status) { return Refusal{gate, std::move(status)}; }
 
+std::string PodBucket(std::string_view org, std::string_view pod_uid) {
+  // The default organisation keeps the single-organisation bucket name.
+  if (org == store::kDefaultOrg) return "pod:" + std::string(pod_uid);
+  return "pod:" + std::string(org) + "/" + std::string(pod_uid);
+}
+
 bool IsSessionId(std::string_view id) {
   if (id.size() < 22 || id.size() > 64) return false;
   return B64uDecode(id).ok();
@@ -47,7 +53,7 @@ Decided<Admitted> Admission::Admit(const net::ServerRequest& http, int64_t now, 
   if (!a.ok()) return a.refusal();
   const VerifiedIdentity& id = a->identity();
   std::optional<int64_t> restarts;
-  Decided<Status> decided = DecidePod(id, &restarts);
+  Decided<Status> decided = DecidePod(a->org(), id, &restarts);
   if (!decided.ok()) return decided.refusal();
   Status pod = std::move(decided).value();
   if (!pod.ok() && trail.audit_mode) {
@@ -73,38 +79,49 @@ Decided<Authenticated> Admission::Authenticate(const net::ServerRequest& http, i
   ADMIT_ASSIGN(Gate::kApiKey, PresentedApiKey key, PresentedApiKey::Parse(*http.Header(kApiKeyHeader)));
   trail.event.api_key_id = key.id();
 
-  // Gate 2 (docs/protocol.md §6.2).
+  // Gate 1, the key record (docs/protocol.md §6.1): it names the
+  // organisation, inside which every later lookup happens (docs/tenancy.md
+  // "Gate 1"), so it is decided before the token.
+  ADMIT_ASSIGN(Gate::kApiKey, std::optional<ApiKeyFacts> facts, KeyRecord(key.id()));
+  ADMIT_ASSIGN(Gate::kApiKey, AuthenticApiKey authentic_key, AuthenticateApiKey(key, facts, now));
+  const std::string& org = authentic_key.org();
+
+  // Gate 2 (docs/protocol.md §6.2), against the key's organisation's clusters
+  // only: another organisation's cluster with the same issuer is not a
+  // trust anchor here (test TenancyTest.ApiKeyOfOneOrgWithAnotherOrgsToken).
   if (http.HeaderCount("Authorization") != 1) {
     return At(Gate::kToken, Error(Code::kTokenInvalid, "token: need exactly one header"));
   }
   ADMIT_ASSIGN(Gate::kToken, std::string token, ParseDpopAuthorization(*http.Header("Authorization")));
   std::map<std::string, std::string> modes;
-  const TrustLookup trust = [this, &modes](std::string_view issuer) { return TrustFor(issuer, &modes); };
+  const TrustLookup trust = [this, &org, &modes](std::string_view issuer) { return TrustFor(org, issuer, &modes); };
   ADMIT_ASSIGN(Gate::kToken, VerifiedIdentity identity,
                VerifyServiceAccountToken(token, trust, now, config_.token.max_skew_seconds));
-  trail.event.cluster = identity.cluster();
+  trail.event.cluster = store::QualifiedClusterName(org, identity.cluster());
   trail.event.namespace_ = identity.namespace_();
   trail.event.service_account = identity.service_account();
   trail.event.pod = identity.pod_name();
   trail.event.pod_uid = identity.pod_uid();
   trail.audit_mode = modes[identity.cluster()] == "audit";
 
-  // Gate 1, record and scope.
-  ADMIT_ASSIGN(Gate::kApiKey, std::optional<ApiKeyFacts> facts, KeyRecord(key.id()));
-  ADMIT_ASSIGN(Gate::kApiKey, VerifiedApiKey verified_key, VerifyApiKey(key, facts, identity, now));
+  // Gate 1, scope.
+  ADMIT_ASSIGN(Gate::kApiKey, VerifiedApiKey verified_key, VerifyApiKeyScope(authentic_key, identity));
 
   // Rate limits and gate 3 (docs/protocol.md §5, RFC 9449 §4.3), per API key
-  // and per Pod UID in fixed one-minute windows.
+  // and per Pod UID in fixed one-minute windows. Key ids are unique across
+  // organisations; a Pod UID is only unique within a cluster, and an
+  // organisation controls its own clusters' tokens, so the pod bucket is
+  // the organisation's (test TenancyTest.RateLimitsArePerOrganization).
   const int64_t window = now - now % kRateWindowSeconds;
   const std::vector<store::RateCharge> charges{
       store::RateCharge{"key:" + verified_key.id(), window, window + kRateWindowSeconds,
                         config_.limits.rate_per_api_key_per_minute},
-      store::RateCharge{"pod:" + identity.pod_uid(), window, window + kRateWindowSeconds,
+      store::RateCharge{PodBucket(org, identity.pod_uid()), window, window + kRateWindowSeconds,
                         config_.limits.rate_per_pod_uid_per_minute}};
   Decided<VerifiedProof> proof = CheckProofAndRates(http, now, token, charges);
   if (!proof.ok()) return proof.refusal();
   trail.event.jkt = proof->jkt();
-  Authenticated a(std::move(identity), std::move(proof).value());
+  Authenticated a(org, std::move(identity), std::move(proof).value());
 
   // Gate 3, the session pin.
   if (session.has_value()) {
@@ -116,13 +133,13 @@ Decided<Authenticated> Admission::Authenticate(const net::ServerRequest& http, i
   return a;
 }
 
-Result<std::vector<ClusterTrust>> Admission::TrustFor(std::string_view issuer,
+Result<std::vector<ClusterTrust>> Admission::TrustFor(std::string_view org, std::string_view issuer,
                                                        std::map<std::string, std::string>* modes) {
   // A keyed read (Store::ListClustersByIssuer) and parsed JWKS cached by the
   // hash of their text: a request's cost does not grow with the number of
   // registered clusters, and a re-registered JWKS is a new cache key, so a
   // change takes effect on the next request (test TrustAnchorsFollowReRegistration).
-  auto clusters = deps_.store->ListClustersByIssuer(issuer);
+  auto clusters = deps_.store->ListClustersByIssuer(org, issuer);
   if (!clusters.ok()) return StoreFailure(clusters.status(), "clusters by issuer");
   std::vector<ClusterTrust> out;
   out.reserve(clusters->size());
@@ -139,7 +156,7 @@ Result<std::optional<ApiKeyFacts>> Admission::KeyRecord(std::string_view id) {
   auto rec = deps_.store->GetApiKey(id);
   if (rec.ok()) {
     return std::optional<ApiKeyFacts>(ApiKeyFacts{rec->id, rec->hash, rec->cluster, rec->namespace_,
-                                                  rec->service_account, rec->expires_at, rec->revoked_at});
+                                                  rec->service_account, rec->expires_at, rec->revoked_at, rec->org});
   }
   if (rec.status().code() == Code::kNotFound) return std::optional<ApiKeyFacts>();
   return StoreFailure(rec.status(), "api key lookup");
@@ -207,19 +224,20 @@ Decided<store::Session> Admission::CheckSession(const Authenticated& a, SessionU
   if (!use.allow_ended && (s->revoked || s->expires_at <= now)) return refuse("session: ended");
   if (s->jkt != a.proof().jkt()) return refuse("session: proof key is not the pinned key");
   const VerifiedIdentity& id = a.identity();
-  if (s->pod_uid != id.pod_uid() || s->cluster != id.cluster() || s->namespace_ != id.namespace_() ||
-      s->service_account != id.service_account()) {
+  if (s->org != a.org() || s->pod_uid != id.pod_uid() || s->cluster != id.cluster() ||
+      s->namespace_ != id.namespace_() || s->service_account != id.service_account()) {
     return refuse("session: belongs to another pod");
   }
   return std::move(s).value();
 }
 
-Decided<Status> Admission::DecidePod(const VerifiedIdentity& id, std::optional<int64_t>* restarts) {
+Decided<Status> Admission::DecidePod(std::string_view org, const VerifiedIdentity& id,
+                                     std::optional<int64_t>* restarts) {
   // Gate 4 (docs/protocol.md §6 gate 4): the pod as the API server confirmed it
   // no longer ago than gate4.max_staleness_ms (FreshPods; the watches never
   // make a decision older: tests StalledWatchCannotServeStaleAllow,
   // FrozenApiFailsClosedAfterBound). kube::EvaluatePod decides; this reads.
-  auto workload = deps_.store->GetWorkload(id.cluster(), id.namespace_(), id.service_account());
+  auto workload = deps_.store->GetWorkload(org, id.cluster(), id.namespace_(), id.service_account());
   if (!workload.ok() && workload.status().code() != Code::kNotFound) {
     return At(Gate::kPod, StoreFailure(workload.status(), "workload lookup"));
   }
@@ -231,7 +249,8 @@ Decided<Status> Admission::DecidePod(const VerifiedIdentity& id, std::optional<i
     kube::PodExpectation expect{id.namespace_(), id.pod_name(), id.pod_uid(),
                                 std::set<std::string>(workload->image_digests.begin(), workload->image_digests.end()),
                                 id.service_account()};
-    Result<kube::PodView> pod = deps_.fresh->Read(id.cluster(), id.namespace_(), id.pod_name());
+    Result<kube::PodView> pod =
+        deps_.fresh->Read(store::QualifiedClusterName(org, id.cluster()), id.namespace_(), id.pod_name());
     if (!pod.ok() && pod.status().code() != Code::kPodNotLive) {
       // Fail closed (tests KubeDown, FrozenApiFailsClosedAfterBound).
       return At(Gate::kPod, Error(Code::kKubeUnavailable, "pod read: " + pod.status().message()));

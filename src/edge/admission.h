@@ -3,7 +3,8 @@
 // in service.cc ask it for one of two values and do nothing gate-related
 // themselves:
 //
-//   Authenticate  gate 1 format -> gate 2 token -> gate 1 key record and
+//   Authenticate  gate 1 format and key record (-> organisation) -> gate 2
+//                 token against that organisation's clusters -> gate 1
 //                 scope -> rate limits -> gate 3 DPoP proof and replay
 //                 [-> gate 3 session pin]          => Authenticated
 //   Admit         Authenticate -> gate 4 live pod and images  => Admitted
@@ -94,6 +95,9 @@ struct SessionUse {
 // when one was asked for). Only Admission constructs one.
 class Authenticated {
  public:
+  // org is the organisation of the API key; the identity's cluster and
+  // every store object the request touches are that organisation's.
+  const std::string& org() const { return org_; }
   const VerifiedIdentity& identity() const { return identity_; }
   const VerifiedProof& proof() const { return proof_; }
   // session is the pinned session (SessionUse given), else nullopt.
@@ -101,8 +105,9 @@ class Authenticated {
 
  private:
   friend class Admission;
-  Authenticated(VerifiedIdentity identity, VerifiedProof proof)
-      : identity_(std::move(identity)), proof_(std::move(proof)) {}
+  Authenticated(std::string org, VerifiedIdentity identity, VerifiedProof proof)
+      : org_(std::move(org)), identity_(std::move(identity)), proof_(std::move(proof)) {}
+  std::string org_;
   VerifiedIdentity identity_;
   VerifiedProof proof_;
   std::optional<store::Session> session_;
@@ -114,6 +119,7 @@ class Authenticated {
 class Admitted {
  public:
   const Authenticated& authenticated() const { return auth_; }
+  const std::string& org() const { return auth_.org(); }
   const VerifiedIdentity& identity() const { return auth_.identity(); }
   const VerifiedProof& proof() const { return auth_.proof(); }
   const std::optional<store::Session>& session() const { return auth_.session(); }
@@ -161,7 +167,8 @@ class Admission {
                           AuditTrail& trail);
 
  private:
-  Result<std::vector<ClusterTrust>> TrustFor(std::string_view issuer, std::map<std::string, std::string>* modes);
+  Result<std::vector<ClusterTrust>> TrustFor(std::string_view org, std::string_view issuer,
+                                             std::map<std::string, std::string>* modes);
   Result<std::optional<ApiKeyFacts>> KeyRecord(std::string_view id);
   Decided<VerifiedProof> CheckProofAndRates(const net::ServerRequest& http, int64_t now, std::string_view token,
                                             const std::vector<store::RateCharge>& charges);
@@ -171,7 +178,7 @@ class Admission {
   // decide (store or API server unreachable), a refusal in every mode (test
   // AttackTest.AuditModeStillFailsClosedWhenKubeDown). It sets *restarts to
   // the pod's restart fingerprint when it read the token's pod.
-  Decided<Status> DecidePod(const VerifiedIdentity& id, std::optional<int64_t>* restarts);
+  Decided<Status> DecidePod(std::string_view org, const VerifiedIdentity& id, std::optional<int64_t>* restarts);
 
   const EdgeConfig& config_;
   AdmissionDeps deps_;

@@ -56,22 +56,33 @@ Result<PresentedApiKey> PresentedApiKey::Parse(std::string_view v) {
   return PresentedApiKey(std::string(id), Sha256(secret));
 }
 
-Result<VerifiedApiKey> VerifyApiKey(const PresentedApiKey& presented, const std::optional<ApiKeyFacts>& record,
-                                    const VerifiedIdentity& identity, int64_t now) {
+Result<AuthenticApiKey> AuthenticateApiKey(const PresentedApiKey& presented, const std::optional<ApiKeyFacts>& record,
+                                           int64_t now) {
   // docs/protocol.md §6.1: exists, hash matches (constant time), not revoked, not expired.
   if (!record.has_value() || record->id != presented.id()) return KeyInvalid("api key: unknown id");
   if (!ConstantTimeEquals(record->hash, presented.hash())) return KeyInvalid("api key: secret does not match");
   if (record->revoked_at != 0 && record->revoked_at <= now) return KeyInvalid("api key: revoked");
   if (record->expires_at != 0 && now >= record->expires_at) return KeyInvalid("api key: expired");
+  return AuthenticApiKey(*record);
+}
+
+Result<VerifiedApiKey> VerifyApiKeyScope(const AuthenticApiKey& key, const VerifiedIdentity& identity) {
   // docs/protocol.md §6.1: scope equals the addressed cluster and the token's namespace and SA.
-  if (record->cluster != identity.cluster()) return Error(Code::kScopeMismatch, "api key scoped to another cluster");
-  if (record->namespace_ != identity.namespace_()) {
+  const ApiKeyFacts& record = key.facts();
+  if (record.cluster != identity.cluster()) return Error(Code::kScopeMismatch, "api key scoped to another cluster");
+  if (record.namespace_ != identity.namespace_()) {
     return Error(Code::kScopeMismatch, "api key scoped to another namespace");
   }
-  if (record->service_account != identity.service_account()) {
+  if (record.service_account != identity.service_account()) {
     return Error(Code::kScopeMismatch, "api key scoped to another service account");
   }
-  return VerifiedApiKey(presented.id());
+  return VerifiedApiKey(key.id(), key.org());
+}
+
+Result<VerifiedApiKey> VerifyApiKey(const PresentedApiKey& presented, const std::optional<ApiKeyFacts>& record,
+                                    const VerifiedIdentity& identity, int64_t now) {
+  ASTIS_ASSIGN_OR_RETURN(AuthenticApiKey key, AuthenticateApiKey(presented, record, now));
+  return VerifyApiKeyScope(key, identity);
 }
 
 Result<GeneratedApiKey> GenerateApiKey(Random& rng) {

@@ -21,6 +21,7 @@
 #include "crypto/secret_bytes.h"
 #include "crypto/sha256.h"
 #include "jose/jwk.h"
+#include "store/store.h"
 
 namespace astis::edge {
 
@@ -54,26 +55,58 @@ struct ApiKeyFacts {
   std::string cluster, namespace_, service_account;
   int64_t expires_at = 0;  // 0 = never
   int64_t revoked_at = 0;  // 0 = not revoked
+  std::string org = std::string(store::kDefaultOrg);  // the organisation the key belongs to
 };
 
 class VerifiedIdentity;
 
+// AuthenticApiKey is an API key that exists, matched its hash and is neither
+// revoked nor expired: its organisation is known, its scope not yet compared
+// with a token. Only AuthenticateApiKey constructs one. Gate 2 then trusts
+// only this organisation's clusters (docs/tenancy.md "Gate 1").
+class AuthenticApiKey {
+ public:
+  const std::string& id() const { return facts_.id; }
+  const std::string& org() const { return facts_.org; }
+  const ApiKeyFacts& facts() const { return facts_; }
+
+ private:
+  friend Result<AuthenticApiKey> AuthenticateApiKey(const PresentedApiKey&, const std::optional<ApiKeyFacts>&,
+                                                    int64_t);
+  explicit AuthenticApiKey(ApiKeyFacts facts) : facts_(std::move(facts)) {}
+  ApiKeyFacts facts_;
+};
+
 // VerifiedApiKey is an API key that exists, matched its hash, is neither
 // revoked nor expired and is scoped to the verified identity. Only
-// VerifyApiKey constructs one.
+// VerifyApiKeyScope constructs one.
 class VerifiedApiKey {
  public:
   const std::string& id() const { return id_; }
+  const std::string& org() const { return org_; }
 
  private:
-  friend Result<VerifiedApiKey> VerifyApiKey(const PresentedApiKey&, const std::optional<ApiKeyFacts>&,
-                                             const VerifiedIdentity&, int64_t);
-  explicit VerifiedApiKey(std::string id) : id_(std::move(id)) {}
+  friend Result<VerifiedApiKey> VerifyApiKeyScope(const AuthenticApiKey&, const VerifiedIdentity&);
+  VerifiedApiKey(std::string id, std::string org) : id_(std::move(id)), org_(std::move(org)) {}
   std::string id_;
+  std::string org_;
 };
 
-// VerifyApiKey checks a presented key against the store's record (nullopt:
-// no such id) and the verified token identity. kApiKeyInvalid when unknown,
+// AuthenticateApiKey checks a presented key against the store's record
+// (nullopt: no such id): kApiKeyInvalid when unknown, hash mismatch
+// (constant-time compare), revoked or expired (tests ApiKeyUnknown,
+// ApiKeyWrongSecret, ApiKeyRevoked, ApiKeyExpired).
+Result<AuthenticApiKey> AuthenticateApiKey(const PresentedApiKey& presented, const std::optional<ApiKeyFacts>& record,
+                                           int64_t now);
+
+// VerifyApiKeyScope: kScopeMismatch when the key is scoped to another
+// cluster, namespace or ServiceAccount than the verified identity
+// (ApiKeyOtherCluster, ApiKeyOtherNamespace, ApiKeyOtherSa).
+Result<VerifiedApiKey> VerifyApiKeyScope(const AuthenticApiKey& key, const VerifiedIdentity& identity);
+
+// VerifyApiKey is AuthenticateApiKey then VerifyApiKeyScope: it checks a
+// presented key against the store's record (nullopt: no such id) and the
+// verified token identity. kApiKeyInvalid when unknown,
 // hash mismatch (constant-time compare), revoked or expired (tests
 // ApiKeyUnknown, ApiKeyWrongSecret, ApiKeyRevoked, ApiKeyExpired);
 // kScopeMismatch when valid but scoped to another cluster, namespace or

@@ -21,20 +21,24 @@ PodMonitor::~PodMonitor() { Stop(); }
 
 Status PodMonitor::Rescan() {
   std::lock_guard<std::mutex> scan(scan_mu_);
-  auto clusters = store_.ListClusters();
+  auto clusters = store_.ListClusters(std::nullopt);
   if (!clusters.ok()) return clusters.status();
-  auto workloads = store_.ListWorkloads(std::nullopt);
+  auto workloads = store_.ListWorkloads(std::nullopt, std::nullopt);
   if (!workloads.ok()) return workloads.status();
+  // Watches are keyed by the qualified cluster name (store::
+  // QualifiedClusterName): every organisation's clusters, kept apart.
   std::map<std::string, const store::Cluster*> by_name;
   std::map<std::string, std::string> modes;
   for (const auto& c : *clusters) {
-    by_name[c.name] = &c;
-    modes[c.name] = c.mode;
+    const std::string name = store::QualifiedClusterName(c.org, c.name);
+    by_name[name] = &c;
+    modes[name] = c.mode;
   }
   std::map<Key, const store::Cluster*> desired;
   for (const auto& w : *workloads) {
-    auto it = by_name.find(w.cluster);
-    if (it != by_name.end()) desired[{w.cluster, w.namespace_}] = it->second;
+    const std::string name = store::QualifiedClusterName(w.org, w.cluster);
+    auto it = by_name.find(name);
+    if (it != by_name.end()) desired[{name, w.namespace_}] = it->second;
   }
   std::vector<std::unique_ptr<kube::PodWatch>> retired;
   std::vector<std::pair<Key, const store::Cluster*>> to_start;
@@ -182,8 +186,10 @@ void PodMonitor::OnChange(const std::string& cluster, const std::string& ns, con
     std::lock_guard<std::mutex> lock(mu_);
     ++revoke_failures_;
   };
+  const store::ClusterRef ref = store::SplitQualifiedClusterName(cluster);
   store::SessionFilter filter;
-  filter.cluster = cluster;
+  filter.org = ref.org;
+  filter.cluster = ref.name;
   filter.namespace_ = ns;
   filter.pod_name = name;  // one pod's sessions, from an index (not every session in the namespace)
   filter.active_at = now;
@@ -202,7 +208,7 @@ void PodMonitor::OnChange(const std::string& cluster, const std::string& ns, con
     } else if (s.pod_uid != change.after->uid) {
       why = Error(Code::kPodNotLive, "watch: pod replaced under the same name");  // test WatchNewUidRevokes
     } else {
-      auto wl = store_.GetWorkload(cluster, ns, s.service_account);
+      auto wl = store_.GetWorkload(ref.org, ref.name, ns, s.service_account);
       if (!wl.ok() && wl.status().code() != Code::kNotFound) {
         fail("workload lookup: " + wl.status().message());
         continue;
@@ -236,7 +242,7 @@ void PodMonitor::OnChange(const std::string& cluster, const std::string& ns, con
     const bool audit_mode = mode == "audit";
     int64_t n = 0;
     if (!audit_mode) {
-      auto revoked = store_.RevokeSessionsForPod(store::PodRef{cluster, ns, name, uid});
+      auto revoked = store_.RevokeSessionsForPod(store::PodRef{ref.name, ns, name, uid, ref.org});
       if (!revoked.ok()) {
         fail("revoke: " + revoked.status().message());
         continue;

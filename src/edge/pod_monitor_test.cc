@@ -209,7 +209,7 @@ TEST_F(PodMonitorTest, DeletionOfOtherPodKeepsSessions) {
 }
 
 TEST_F(PodMonitorTest, AuditModeRecordsWouldDenyWithoutRevoking) {
-  auto c = testing::Must(h.store->GetCluster(kCluster));
+  auto c = testing::Must(h.store->GetCluster(astis::store::kDefaultOrg, kCluster));
   c.mode = "audit";
   ASSERT_TRUE(h.store->PutCluster(c).ok());
   ASSERT_TRUE(monitor->Rescan().ok());
@@ -313,14 +313,14 @@ TEST_F(PodMonitorTest, RescanFollowsWorkloadsAndClusters) {
   EXPECT_EQ(started, 2);  // one more namespace; payments already watched
   EXPECT_EQ(monitor->States().size(), 2u);
   // A changed API endpoint restarts that cluster's watch.
-  auto c = testing::Must(h.store->GetCluster(kOtherCluster));
+  auto c = testing::Must(h.store->GetCluster(astis::store::kDefaultOrg, kOtherCluster));
   c.api_url = "https://k8s-new.prod-us1.example.com";
   ASSERT_TRUE(h.store->PutCluster(c).ok());
   ASSERT_TRUE(monitor->Rescan().ok());
   EXPECT_EQ(started, 3);
   EXPECT_EQ(destroyed, 1);
   // Removing the workload stops its watch.
-  ASSERT_TRUE(h.store->DeleteWorkload(kOtherCluster, "billing", "job").ok());
+  ASSERT_TRUE(h.store->DeleteWorkload(astis::store::kDefaultOrg, kOtherCluster, "billing", "job").ok());
   ASSERT_TRUE(monitor->Rescan().ok());
   EXPECT_EQ(destroyed, 2);
   EXPECT_EQ(monitor->States().size(), 1u);
@@ -384,7 +384,7 @@ TEST(KubeClientCache, BuildsLazilyAndRebuildsOnChange) {
   h.clock.Advance(10);
   EXPECT_EQ(cache.Get(kCluster), first);  // record unchanged: same client
   EXPECT_EQ(builds, 1);
-  auto c = testing::Must(h.store->GetCluster(kCluster));
+  auto c = testing::Must(h.store->GetCluster(astis::store::kDefaultOrg, kCluster));
   c.token_file = "/var/run/new-token";
   ASSERT_TRUE(h.store->PutCluster(c).ok());
   h.clock.Advance(10);

@@ -68,7 +68,8 @@ kube::KubeClient* KubeClientCache::Get(std::string_view cluster) {
   if (it != entries_.end() && now - it->second.checked_ms < recheck_ms_) return it->second.client.get();
   if (it == entries_.end()) it = entries_.emplace(std::string(cluster), Entry{}).first;
   Entry& e = it->second;
-  auto record = store_.GetCluster(cluster);
+  const store::ClusterRef ref = store::SplitQualifiedClusterName(cluster);
+  auto record = store_.GetCluster(ref.org, ref.name);
   if (!record.ok() && record.status().code() != Code::kNotFound) {
     return e.client.get();  // store hiccup: keep what we have, re-check next time
   }
@@ -83,7 +84,7 @@ kube::KubeClient* KubeClientCache::Get(std::string_view cluster) {
   auto client = builder_(*record);
   if (!client.ok()) {
     if (changed) {
-      std::fprintf(stderr, "edge: cluster %s: no API client: %s\n", record->name.c_str(),
+      std::fprintf(stderr, "edge: cluster %s: no API client: %s\n", std::string(cluster).c_str(),
                    client.status().ToString().c_str());
     }
     return nullptr;
@@ -136,7 +137,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
                            kube::HttpKubeClient::Create(conn, clock, kube_options));
     return std::unique_ptr<kube::KubeClient>(std::move(client));
   });
-  if (auto clusters = (*store)->ListClusters(); !clusters.ok()) return Step("list clusters", clusters.status());
+  if (auto clusters = (*store)->ListClusters(std::nullopt); !clusters.ok()) return Step("list clusters", clusters.status());
 
   // Pod watches: revocation on pod deletion/replacement/new images, and
   // invalidation of gate 4's confirmations (docs/edge.md "Pod watch").

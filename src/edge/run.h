@@ -47,6 +47,7 @@ class KubeClientCache {
   // KubeClientCache builds nothing until Get. Cannot fail.
   KubeClientCache(store::Store& store, const Clock& clock, KubeClientBuilder builder, int64_t recheck_ms = 5000);
   // Get returns the client of cluster or nullptr; see the class comment.
+  // cluster is a qualified cluster name (store::QualifiedClusterName).
   kube::KubeClient* Get(std::string_view cluster);
 
  private:

@@ -75,13 +75,13 @@ Result<std::unique_ptr<EdgeService>> EdgeService::Create(EdgeConfig config, Edge
   ASTIS_ASSIGN_OR_RETURN(NonceIssuer nonce, NonceIssuerFromStore(*deps.store, *deps.rng,
                                                                 config.dpop.nonce_window_seconds,
                                                                 deps.clock->NowUnix()));
-  auto clusters = deps.store->ListClusters();
+  auto clusters = deps.store->ListClusters(std::nullopt);
   if (clusters.ok()) {
     for (const auto& c : *clusters) {
       // docs/protocol.md §6.4: audit mode is announced loudly at start-up.
       if (c.mode == "audit") {
         std::fprintf(stderr, "WARNING: cluster %s is in AUDIT MODE: gate 4 refusals are recorded as would_deny "
-                     "and NOT enforced\n", c.name.c_str());
+                     "and NOT enforced\n", store::QualifiedClusterName(c.org, c.name).c_str());
       }
     }
   }
@@ -179,13 +179,16 @@ net::ServerResponse EdgeService::Ready() {
   // one customer cluster's outage must not take the edge away from the
   // others (test ReadyzIgnoresClusterOutage).
   Json checks = Json::object();
-  auto clusters = deps_.store->ListClusters();
+  auto clusters = deps_.store->ListClusters(std::nullopt);
   checks["store"] = clusters.ok() ? "ok" : "unavailable";
   const bool cvs_ok = deps_.cvs->Ping().ok();
   checks["cvs"] = cvs_ok ? "ok" : "unavailable";
   const bool ok = clusters.ok() && cvs_ok;
   if (clusters.ok()) {
-    for (const auto& c : *clusters) checks["cluster/" + c.name] = fresh_->State(c.name).health;
+    for (const auto& c : *clusters) {
+      const std::string name = store::QualifiedClusterName(c.org, c.name);
+      checks["cluster/" + name] = fresh_->State(name).health;
+    }
   }
   if (deps_.pods != nullptr) {
     // Reported, not required: the watches only push revocations sooner.
@@ -224,6 +227,7 @@ net::ServerResponse EdgeService::Establish(Request& r) {
   EDGE_TRY(r, deps_.rng->Fill(raw));
   store::Session candidate;
   candidate.id = B64uEncode(raw);
+  candidate.org = a.org();
   candidate.cluster = a.identity().cluster();
   candidate.namespace_ = a.identity().namespace_();
   candidate.service_account = a.identity().service_account();
@@ -251,8 +255,8 @@ net::ServerResponse EdgeService::Establish(Request& r) {
     // one restart exactly one is pinned (tests RestartReleasesPinForNewKey,
     // ConcurrentReleaseAfterRestartExactlyOneWins).
     const store::Session holder = enrolled->session;
-    auto released = deps_.store->ReleasePinIfRestarted(candidate.cluster, candidate.pod_uid, holder.id,
-                                                       *a.pod_restarts(), r.now);
+    auto released = deps_.store->ReleasePinIfRestarted(candidate.org, candidate.cluster, candidate.pod_uid,
+                                                       holder.id, *a.pod_restarts(), r.now);
     if (!released.ok()) return Refuse(r, StoreFailure(released.status(), "release pin"));
     if (*released) {
       released_id = holder.id;

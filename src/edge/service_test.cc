@@ -516,7 +516,7 @@ TEST_F(EdgeServiceTest, LiveHolderRenewalRecordsRestarts) {
 }
 
 TEST_F(EdgeServiceTest, RestartReleaseAppliesInAuditMode) {
-  store::Cluster cl = Must(h.store->GetCluster(kCluster));
+  store::Cluster cl = Must(h.store->GetCluster(astis::store::kDefaultOrg, kCluster));
   cl.mode = "audit";
   ASSERT_TRUE(h.store->PutCluster(cl).ok());
   h.Establish();
@@ -530,7 +530,7 @@ TEST_F(EdgeServiceTest, RestartReleaseAppliesInAuditMode) {
 }
 
 TEST_F(EdgeServiceTest, ReplacedPodRestartsDoNotReleasePin) {
-  store::Cluster cl = Must(h.store->GetCluster(kCluster));
+  store::Cluster cl = Must(h.store->GetCluster(astis::store::kDefaultOrg, kCluster));
   cl.mode = "audit";  // audit mode lets the request reach the pin with a would_deny
   ASSERT_TRUE(h.store->PutCluster(cl).ok());
   h.Establish();
@@ -803,7 +803,7 @@ TEST_F(EdgeServiceTest, PodDuplicateContainerNames) {
 // cached by the hash of their text).
 TEST_F(EdgeServiceTest, TrustAnchorsFollowReRegistration) {
   h.Establish();
-  store::Cluster c = Must(h.store->GetCluster(kCluster));
+  store::Cluster c = Must(h.store->GetCluster(astis::store::kDefaultOrg, kCluster));
   const std::string old_jwks = c.jwks_json;
   c.jwks_json = DumpJson(testing::Jwks(*h.other, "other-1"));  // rotate to a key the pod's token is not signed by
   ASSERT_TRUE(h.store->PutCluster(c).ok());
@@ -812,12 +812,12 @@ TEST_F(EdgeServiceTest, TrustAnchorsFollowReRegistration) {
   ASSERT_TRUE(h.store->PutCluster(c).ok());
   EXPECT_EQ(h.Send(h.EstablishCall()).status, 201);
   // Removing the cluster removes the trust at once.
-  ASSERT_TRUE(h.store->DeleteCluster(kCluster).ok());
+  ASSERT_TRUE(h.store->DeleteCluster(astis::store::kDefaultOrg, kCluster).ok());
   ExpectRefused(h.Send(h.EstablishCall()), 401, "token_invalid");
 }
 
 TEST_F(EdgeServiceTest, NoWorkloadIsImageNotAllowed) {
-  ASSERT_TRUE(h.store->DeleteWorkload(kCluster, kNs, kSa).ok());
+  ASSERT_TRUE(h.store->DeleteWorkload(astis::store::kDefaultOrg, kCluster, kNs, kSa).ok());
   ExpectRefused(h.Send(h.EstablishCall()), 403, "image_not_allowed");
 }
 
@@ -836,7 +836,7 @@ TEST_F(EdgeServiceTest, KubeDown) {
 }
 
 TEST_F(EdgeServiceTest, AuditModeLetsThroughWithWouldDeny) {
-  store::Cluster c = Must(h.store->GetCluster(kCluster));
+  store::Cluster c = Must(h.store->GetCluster(astis::store::kDefaultOrg, kCluster));
   c.mode = "audit";
   ASSERT_TRUE(h.store->PutCluster(c).ok());
   kube::PodView p = EdgeHarness::GoodPod();

@@ -28,20 +28,34 @@ using internal::Rows;
 constexpr int kLockClass = 0x41535449;
 constexpr int kLockMigrate = 1;      // (kLockClass, 1): schema migrations
 constexpr int kLockNonce = 2;        // (kLockClass, 2): nonce secret rotation
-constexpr int kLockPinClass = kLockClass + 1;  // (kLockPinClass, hashtext(cluster/pod_uid)): enroll
+constexpr int kLockPinClass = kLockClass + 1;  // (kLockPinClass, hashtext(org/cluster/pod_uid)): enroll
 
 #define ASTIS_PG_SESSION_COLS                                                                              \
   "id, cluster, namespace, service_account, pod_name, pod_uid, jkt, recipient_jwk, created_at, expires_at, revoked, " \
-  "pod_restarts"
-#define ASTIS_PG_CLUSTER_COLS "name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at"
+  "pod_restarts, org"
+#define ASTIS_PG_CLUSTER_COLS "name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at, org"
 #define ASTIS_PG_APIKEY_SELECT \
-  "id, encode(hash, 'hex'), cluster, namespace, service_account, created_at, expires_at, revoked_at"
+  "id, encode(hash, 'hex'), cluster, namespace, service_account, created_at, expires_at, revoked_at, org"
+#define ASTIS_PG_WORKLOAD_COLS "org, cluster, namespace, service_account, image_digests"
+#define ASTIS_PG_ORG_COLS "name, tier, cvs_url, cvs_ca_pem, cvs_identity, cvs_spki_sha256, created_at"
 
 using internal::IdOk;
 using internal::Invalid;
 using internal::NotFound;
 
 // ---------------------------------------------------------------- row readers
+
+Result<Organization> ReadOrganization(const Rows& r, int i) {
+  Organization o;
+  o.name = r.Text(i, 0);
+  o.tier = r.Text(i, 1);
+  o.cvs_url = r.Text(i, 2);
+  o.cvs_ca_pem = r.Text(i, 3);
+  o.cvs_identity = r.Text(i, 4);
+  o.cvs_spki_sha256 = r.Text(i, 5);
+  ASTIS_ASSIGN_OR_RETURN(o.created_at, r.Int(i, 6));
+  return o;
+}
 
 Result<Cluster> ReadCluster(const Rows& r, int i) {
   Cluster c;
@@ -54,12 +68,13 @@ Result<Cluster> ReadCluster(const Rows& r, int i) {
   c.token_file = r.Text(i, 6);
   c.mode = r.Text(i, 7);
   ASTIS_ASSIGN_OR_RETURN(c.created_at, r.Int(i, 8));
+  c.org = r.Text(i, 9);
   return c;
 }
 
 // ReadWorkload re-validates every stored digest (internal::DecodeWorkload).
 Result<Workload> ReadWorkload(const Rows& r, int i) {
-  return internal::DecodeWorkload(r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3));
+  return internal::DecodeWorkload(r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3), r.Text(i, 4));
 }
 
 Result<ApiKey> ReadApiKey(const Rows& r, int i) {
@@ -74,6 +89,7 @@ Result<ApiKey> ReadApiKey(const Rows& r, int i) {
   ASTIS_ASSIGN_OR_RETURN(k.created_at, r.Int(i, 5));
   ASTIS_ASSIGN_OR_RETURN(k.expires_at, r.Int(i, 6));
   ASTIS_ASSIGN_OR_RETURN(k.revoked_at, r.Int(i, 7));
+  k.org = r.Text(i, 8);
   return k;
 }
 
@@ -91,6 +107,7 @@ Result<Session> ReadSession(const Rows& r, int i) {
   ASTIS_ASSIGN_OR_RETURN(s.expires_at, r.Int(i, 9));
   s.revoked = r.Bool(i, 10);
   ASTIS_ASSIGN_OR_RETURN(s.pod_restarts, r.Int(i, 11));
+  s.org = r.Text(i, 12);
   return s;
 }
 
@@ -150,17 +167,85 @@ class PostgresStore final : public Store {
     });
   }
 
+  // ---- organisations
+  Status PutOrganization(const Organization& o) override {
+    ASTIS_RETURN_IF_ERROR(ValidateOrganization(o));
+    return Run("put organization", Mode::kWrite, [&](Conn& c) -> Status {
+      Params p;
+      p.Text(o.name).Text(o.tier).Text(o.cvs_url).Text(o.cvs_ca_pem).Text(o.cvs_identity).Text(o.cvs_spki_sha256);
+      p.Int(o.created_at);
+      // Upsert; created_at keeps its first value.
+      return c.Exec("put organization",
+                    "INSERT INTO orgs (" ASTIS_PG_ORG_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                    "ON CONFLICT (name) DO UPDATE SET tier = EXCLUDED.tier, cvs_url = EXCLUDED.cvs_url, "
+                    "cvs_ca_pem = EXCLUDED.cvs_ca_pem, cvs_identity = EXCLUDED.cvs_identity, "
+                    "cvs_spki_sha256 = EXCLUDED.cvs_spki_sha256",
+                    p)
+          .status();
+    });
+  }
+
+  Result<Organization> GetOrganization(std::string_view name) override {
+    return Run("get organization", Mode::kRead, [&](Conn& c) -> Result<Organization> {
+      Params p;
+      p.Text(name);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("get organization",
+                                            "SELECT " ASTIS_PG_ORG_COLS " FROM orgs WHERE name = $1", p));
+      if (r.empty()) return NotFound("organization");
+      return ReadOrganization(r, 0);
+    });
+  }
+
+  Result<std::vector<Organization>> ListOrganizations() override {
+    return Run("list organizations", Mode::kRead, [&](Conn& c) -> Result<std::vector<Organization>> {
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list organizations",
+                                            "SELECT " ASTIS_PG_ORG_COLS " FROM orgs ORDER BY name"));
+      return ReadAll<Organization>(r, ReadOrganization);
+    });
+  }
+
+  Status DeleteOrganization(std::string_view name, bool force) override {
+    return Run("delete organization", Mode::kTxn, [&](Conn& c) -> Status {
+      // Lock the orgs row first: a concurrent PutCluster or CreateApiKey
+      // holds it FOR KEY SHARE (RequireOrgOn) until it commits, so the count
+      // below (a fresh snapshot under READ COMMITTED) sees its row, and one
+      // that starts after this waits and then finds no organisation (test
+      // PostgresStoreTest.DeleteOrganizationRacingWritesLeavesNoOrphans).
+      Params p;
+      p.Text(name);
+      ASTIS_ASSIGN_OR_RETURN(Rows org, c.Exec("find organization",
+                                              "SELECT 1 FROM orgs WHERE name = $1 FOR UPDATE", p));
+      if (org.empty()) return NotFound("organization");
+      ASTIS_ASSIGN_OR_RETURN(Rows in_use, c.Exec("count organization objects",
+                                                 "SELECT (SELECT COUNT(*) FROM clusters WHERE org = $1) + "
+                                                 "(SELECT COUNT(*) FROM api_keys WHERE org = $1)",
+                                                 p));
+      ASTIS_ASSIGN_OR_RETURN(int64_t objects, in_use.Int(0, 0));
+      if (objects > 0 && !force) {
+        return Error(Code::kFailedPrecondition, "store: organization still has clusters or API keys");
+      }
+      // Workloads go with their clusters (ON DELETE CASCADE); audit rows stay.
+      for (const char* sql : {"DELETE FROM sessions WHERE org = $1", "DELETE FROM api_keys WHERE org = $1",
+                              "DELETE FROM clusters WHERE org = $1", "DELETE FROM orgs WHERE name = $1"}) {
+        ASTIS_RETURN_IF_ERROR(c.Exec("delete organization", sql, p));
+      }
+      return OkStatus();
+    });
+  }
+
   // ---- clusters
   Status PutCluster(const Cluster& cl) override {
     ASTIS_RETURN_IF_ERROR(ValidateCluster(cl));
-    return Run("put cluster", Mode::kWrite, [&](Conn& c) -> Status {
+    return Run("put cluster", Mode::kTxn, [&](Conn& c) -> Status {
+      ASTIS_RETURN_IF_ERROR(RequireOrgOn(c, cl.org));
       Params p;
       p.Text(cl.name).Text(cl.issuer).Text(cl.audience).Text(cl.jwks_json).Text(cl.api_url).Text(cl.ca_file);
-      p.Text(cl.token_file).Text(cl.mode).Int(cl.created_at);
+      p.Text(cl.token_file).Text(cl.mode).Int(cl.created_at).Text(cl.org);
       // Upsert; created_at keeps its first value.
       return c.Exec("put cluster",
-                    "INSERT INTO clusters (" ASTIS_PG_CLUSTER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-                    "ON CONFLICT (name) DO UPDATE SET issuer = EXCLUDED.issuer, audience = EXCLUDED.audience, "
+                    "INSERT INTO clusters (" ASTIS_PG_CLUSTER_COLS ") "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                    "ON CONFLICT (org, name) DO UPDATE SET issuer = EXCLUDED.issuer, audience = EXCLUDED.audience, "
                     "jwks_json = EXCLUDED.jwks_json, api_url = EXCLUDED.api_url, ca_file = EXCLUDED.ca_file, "
                     "token_file = EXCLUDED.token_file, mode = EXCLUDED.mode",
                     p)
@@ -168,44 +253,55 @@ class PostgresStore final : public Store {
     });
   }
 
-  Result<Cluster> GetCluster(std::string_view name) override {
+  Result<Cluster> GetCluster(std::string_view org, std::string_view name) override {
     return Run("get cluster", Mode::kRead, [&](Conn& c) -> Result<Cluster> {
       Params p;
-      p.Text(name);
-      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("get cluster", "SELECT " ASTIS_PG_CLUSTER_COLS " FROM clusters WHERE name = $1", p));
+      p.Text(org).Text(name);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("get cluster",
+                                            "SELECT " ASTIS_PG_CLUSTER_COLS " FROM clusters "
+                                            "WHERE org = $1 AND name = $2",
+                                            p));
       if (r.empty()) return NotFound("cluster");
       return ReadCluster(r, 0);
     });
   }
 
-  Result<std::vector<Cluster>> ListClusters() override {
+  Result<std::vector<Cluster>> ListClusters(std::optional<std::string_view> org) override {
     return Run("list clusters", Mode::kRead, [&](Conn& c) -> Result<std::vector<Cluster>> {
-      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list clusters", "SELECT " ASTIS_PG_CLUSTER_COLS " FROM clusters ORDER BY name"));
-      return ReadAll<Cluster>(r, ReadCluster);
-    });
-  }
-
-  Result<std::vector<Cluster>> ListClustersByIssuer(std::string_view issuer) override {
-    // PutCluster refuses such an issuer (the last two cannot be bound), so no
-    // cluster has it: an empty list, not kInvalidArgument, for a token's iss.
-    if (issuer.empty() || issuer.size() > kMaxTextLength || !IsValidUtf8Text(issuer)) return std::vector<Cluster>();
-    return Run("list clusters by issuer", Mode::kRead, [&](Conn& c) -> Result<std::vector<Cluster>> {
       Params p;
-      p.Text(issuer);
-      // Answered from the hash index clusters_by_issuer.
-      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list clusters by issuer",
-                                            "SELECT " ASTIS_PG_CLUSTER_COLS " FROM clusters WHERE issuer = $1 "
-                                            "ORDER BY name",
+      p.Bool(org.has_value()).Text(org.value_or(""));
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list clusters",
+                                            "SELECT " ASTIS_PG_CLUSTER_COLS " FROM clusters "
+                                            "WHERE (NOT $1::boolean OR org = $2) ORDER BY org, name",
                                             p));
       return ReadAll<Cluster>(r, ReadCluster);
     });
   }
 
-  Status DeleteCluster(std::string_view name) override {
+  Result<std::vector<Cluster>> ListClustersByIssuer(std::string_view org, std::string_view issuer) override {
+    // PutCluster refuses such an issuer (the last two cannot be bound), so no
+    // cluster has it: an empty list, not kInvalidArgument, for a token's iss.
+    if (issuer.empty() || issuer.size() > kMaxTextLength || !IsValidUtf8Text(issuer)) return std::vector<Cluster>();
+    // Likewise an org that cannot be bound names no organisation.
+    if (!IsValidUtf8Text(org)) return std::vector<Cluster>();
+    return Run("list clusters by issuer", Mode::kRead, [&](Conn& c) -> Result<std::vector<Cluster>> {
+      Params p;
+      p.Text(org).Text(issuer);
+      // Answered from the hash index clusters_by_issuer (issuer only; the
+      // few matches are filtered by org and sorted).
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list clusters by issuer",
+                                            "SELECT " ASTIS_PG_CLUSTER_COLS " FROM clusters WHERE org = $1 "
+                                            "AND issuer = $2 ORDER BY name",
+                                            p));
+      return ReadAll<Cluster>(r, ReadCluster);
+    });
+  }
+
+  Status DeleteCluster(std::string_view org, std::string_view name) override {
     return Run("delete cluster", Mode::kWrite, [&](Conn& c) -> Status {
       Params p;
-      p.Text(name);
-      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("delete cluster", "DELETE FROM clusters WHERE name = $1", p));
+      p.Text(org).Text(name);
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("delete cluster", "DELETE FROM clusters WHERE org = $1 AND name = $2", p));
       if (r.Affected() == 0) return NotFound("cluster");
       return OkStatus();
     });
@@ -215,66 +311,86 @@ class PostgresStore final : public Store {
   Status PutWorkload(const Workload& w) override {
     ASTIS_RETURN_IF_ERROR(ValidateWorkload(w));
     return Run("put workload", Mode::kWrite, [&](Conn& c) -> Status {
+      // The foreign key (org, cluster) -> clusters also proves the org exists.
       Params p;
-      p.Text(w.cluster).Text(w.namespace_).Text(w.service_account).Text(internal::JoinImageDigests(w.image_digests));
+      p.Text(w.org).Text(w.cluster).Text(w.namespace_).Text(w.service_account);
+      p.Text(internal::JoinImageDigests(w.image_digests));
       auto r = c.Exec("put workload",
-                      "INSERT INTO workloads (cluster, namespace, service_account, image_digests) VALUES ($1, $2, $3, $4) "
-                      "ON CONFLICT (cluster, namespace, service_account) DO UPDATE SET image_digests = EXCLUDED.image_digests",
+                      "INSERT INTO workloads (" ASTIS_PG_WORKLOAD_COLS ") VALUES ($1, $2, $3, $4, $5) "
+                      "ON CONFLICT (org, cluster, namespace, service_account) "
+                      "DO UPDATE SET image_digests = EXCLUDED.image_digests",
                       p);
       if (!r.ok() && c.sqlstate() == "23503") return NotFound("cluster of workload");  // foreign_key_violation
       return r.status();
     });
   }
 
-  Result<Workload> GetWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) override {
+  Result<Workload> GetWorkload(std::string_view org, std::string_view cluster, std::string_view ns,
+                               std::string_view sa) override {
     return Run("get workload", Mode::kRead, [&](Conn& c) -> Result<Workload> {
-      Params p;
-      p.Text(cluster).Text(ns).Text(sa);
-      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("get workload",
-                                            "SELECT cluster, namespace, service_account, image_digests FROM workloads "
-                                            "WHERE cluster = $1 AND namespace = $2 AND service_account = $3",
-                                            p));
-      if (r.empty()) return NotFound("workload");
-      return ReadWorkload(r, 0);
+      return GetWorkloadOn(c, org, cluster, ns, sa, /*for_update=*/false);
     });
   }
 
-  Result<std::vector<Workload>> ListWorkloads(std::optional<std::string_view> cluster) override {
+  Result<std::vector<Workload>> ListWorkloads(std::optional<std::string_view> org,
+                                              std::optional<std::string_view> cluster) override {
     return Run("list workloads", Mode::kRead, [&](Conn& c) -> Result<std::vector<Workload>> {
       Params p;
-      p.Bool(cluster.has_value()).Text(cluster.value_or(""));
+      p.Bool(org.has_value()).Text(org.value_or("")).Bool(cluster.has_value()).Text(cluster.value_or(""));
       ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list workloads",
-                                            "SELECT cluster, namespace, service_account, image_digests FROM workloads "
-                                            "WHERE (NOT $1::boolean OR cluster = $2) "
-                                            "ORDER BY cluster, namespace, service_account",
+                                            "SELECT " ASTIS_PG_WORKLOAD_COLS " FROM workloads "
+                                            "WHERE (NOT $1::boolean OR "
+                                            "(org = $2 AND (NOT $3::boolean OR cluster = $4))) "
+                                            "ORDER BY org, cluster, namespace, service_account",
                                             p));
       return ReadAll<Workload>(r, ReadWorkload);
     });
   }
 
-  Status DeleteWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) override {
+  Status DeleteWorkload(std::string_view org, std::string_view cluster, std::string_view ns,
+                        std::string_view sa) override {
     return Run("delete workload", Mode::kWrite, [&](Conn& c) -> Status {
       Params p;
-      p.Text(cluster).Text(ns).Text(sa);
+      p.Text(org).Text(cluster).Text(ns).Text(sa);
       ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("delete workload",
-                                            "DELETE FROM workloads WHERE cluster = $1 AND namespace = $2 "
-                                            "AND service_account = $3",
+                                            "DELETE FROM workloads WHERE org = $1 AND cluster = $2 AND namespace = $3 "
+                                            "AND service_account = $4",
                                             p));
       if (r.Affected() == 0) return NotFound("workload");
       return OkStatus();
     });
   }
 
+  Result<Workload> ChangeWorkloadImages(std::string_view org, std::string_view cluster, std::string_view ns,
+                                        std::string_view sa, std::span<const std::string> add,
+                                        std::span<const std::string> remove) override {
+    return Run("change workload images", Mode::kTxn, [&](Conn& c) -> Result<Workload> {
+      // Read with FOR UPDATE and write in one transaction: a concurrent
+      // change waits for the row lock, then reads this one's committed list,
+      // so both land (test ConcurrentWorkloadImageChangesBothLand).
+      ASTIS_ASSIGN_OR_RETURN(Workload w, GetWorkloadOn(c, org, cluster, ns, sa, /*for_update=*/true));
+      ASTIS_ASSIGN_OR_RETURN(w.image_digests, internal::ChangeImageDigests(std::move(w.image_digests), add, remove));
+      Params p;
+      p.Text(internal::JoinImageDigests(w.image_digests)).Text(org).Text(cluster).Text(ns).Text(sa);
+      ASTIS_RETURN_IF_ERROR(c.Exec("change workload images",
+                                   "UPDATE workloads SET image_digests = $1 WHERE org = $2 AND cluster = $3 "
+                                   "AND namespace = $4 AND service_account = $5",
+                                   p));
+      return w;
+    });
+  }
+
   // ---- API keys
   Status CreateApiKey(const ApiKey& k) override {
     ASTIS_RETURN_IF_ERROR(ValidateApiKey(k));
-    return Run("create api key", Mode::kWrite, [&](Conn& c) -> Status {
+    return Run("create api key", Mode::kTxn, [&](Conn& c) -> Status {
+      ASTIS_RETURN_IF_ERROR(RequireOrgOn(c, k.org));
       Params p;
       p.Text(k.id).Bytes(k.hash).Text(k.cluster).Text(k.namespace_).Text(k.service_account);
-      p.Int(k.created_at).Int(k.expires_at).Int(k.revoked_at);
+      p.Int(k.created_at).Int(k.expires_at).Int(k.revoked_at).Text(k.org);
       auto r = c.Exec("create api key",
                       "INSERT INTO api_keys (id, hash, cluster, namespace, service_account, created_at, expires_at, "
-                      "revoked_at) VALUES ($1, $2::bytea, $3, $4, $5, $6, $7, $8)",
+                      "revoked_at, org) VALUES ($1, $2::bytea, $3, $4, $5, $6, $7, $8, $9)",
                       p);
       if (!r.ok() && c.sqlstate() == "23505") return Error(Code::kAlreadyExists, "store: api key id already exists");
       return r.status();
@@ -291,9 +407,14 @@ class PostgresStore final : public Store {
     });
   }
 
-  Result<std::vector<ApiKey>> ListApiKeys() override {
+  Result<std::vector<ApiKey>> ListApiKeys(std::optional<std::string_view> org) override {
     return Run("list api keys", Mode::kRead, [&](Conn& c) -> Result<std::vector<ApiKey>> {
-      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list api keys", "SELECT " ASTIS_PG_APIKEY_SELECT " FROM api_keys ORDER BY id"));
+      Params p;
+      p.Bool(org.has_value()).Text(org.value_or(""));
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list api keys",
+                                            "SELECT " ASTIS_PG_APIKEY_SELECT " FROM api_keys "
+                                            "WHERE (NOT $1::boolean OR org = $2) ORDER BY id",
+                                            p));
       return ReadAll<ApiKey>(r, ReadApiKey);
     });
   }
@@ -316,22 +437,23 @@ class PostgresStore final : public Store {
   Result<EnrollResult> EnrollSession(const Session& s, int64_t now) override {
     ASTIS_RETURN_IF_ERROR(ValidateSessionCandidate(s, now));
     return Run("enroll session", Mode::kTxn, [&](Conn& c) -> Result<EnrollResult> {
-      // docs/protocol.md §4.1: one active pin per (cluster, Pod UID). READ
+      // docs/protocol.md §4.1: one active pin per (org, cluster, Pod UID). READ
       // COMMITTED alone would let two callers both see "no active session"
       // and both insert, so the transaction first takes an advisory lock on
       // the pod (held to COMMIT); the read below then sees whatever the
       // previous holder committed (tests ConcurrentEnrollExactlyOneWins,
-      // EnrollRaceAcrossReplicasExactlyOneWins). Cluster names are DNS
-      // labels, so "cluster/pod_uid" is unambiguous.
+      // EnrollRaceAcrossReplicasExactlyOneWins). Organisation and cluster
+      // names are DNS labels, so "org/cluster/pod_uid" is unambiguous.
       Params lock;
-      lock.Int(kLockPinClass).Text(s.cluster + "/" + s.pod_uid);
+      lock.Int(kLockPinClass).Text(s.org + "/" + s.cluster + "/" + s.pod_uid);
       ASTIS_RETURN_IF_ERROR(c.Exec("enroll session", "SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text))", lock));
       Params q;
-      q.Text(s.cluster).Text(s.pod_uid).Int(now);
+      q.Text(s.org).Text(s.cluster).Text(s.pod_uid).Int(now);
       ASTIS_ASSIGN_OR_RETURN(Rows active,
                              c.Exec("find active session",
-                                    "SELECT " ASTIS_PG_SESSION_COLS " FROM sessions WHERE cluster = $1 AND pod_uid = $2 "
-                                    "AND NOT revoked AND expires_at > $3 ORDER BY created_at DESC, id LIMIT 1",
+                                    "SELECT " ASTIS_PG_SESSION_COLS " FROM sessions WHERE org = $1 AND cluster = $2 "
+                                    "AND pod_uid = $3 AND NOT revoked AND expires_at > $4 "
+                                    "ORDER BY created_at DESC, id LIMIT 1",
                                     q));
       if (!active.empty()) {
         ASTIS_ASSIGN_OR_RETURN(Session existing, ReadSession(active, 0));
@@ -355,10 +477,10 @@ class PostgresStore final : public Store {
       }
       Params ins;
       ins.Text(s.id).Text(s.cluster).Text(s.namespace_).Text(s.service_account).Text(s.pod_name).Text(s.pod_uid);
-      ins.Text(s.jkt).Text(s.recipient_jwk).Int(now).Int(s.expires_at).Int(s.pod_restarts);
+      ins.Text(s.jkt).Text(s.recipient_jwk).Int(now).Int(s.expires_at).Int(s.pod_restarts).Text(s.org);
       auto r = c.Exec("create session",
                       "INSERT INTO sessions (" ASTIS_PG_SESSION_COLS ") "
-                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, false, $11)",
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, false, $11, $12)",
                       ins);
       if (!r.ok() && c.sqlstate() == "23505") return Error(Code::kAlreadyExists, "store: session id already exists");
       ASTIS_RETURN_IF_ERROR(r);
@@ -369,10 +491,10 @@ class PostgresStore final : public Store {
     });
   }
 
-  Result<bool> ReleasePinIfRestarted(std::string_view cluster, std::string_view pod_uid,
+  Result<bool> ReleasePinIfRestarted(std::string_view org, std::string_view cluster, std::string_view pod_uid,
                                      std::string_view expected_session_id, int64_t observed_restarts,
                                      int64_t now) override {
-    ASTIS_RETURN_IF_ERROR(ValidatePinRelease(cluster, pod_uid, expected_session_id, observed_restarts));
+    ASTIS_RETURN_IF_ERROR(ValidatePinRelease(org, cluster, pod_uid, expected_session_id, observed_restarts));
     return Run("release pin", Mode::kWrite, [&](Conn& c) -> Result<bool> {
       // docs/protocol.md §4.1 (pin release on restart): compare-and-swap in one
       // UPDATE; concurrent callers queue on the row lock and re-check the
@@ -380,11 +502,11 @@ class PostgresStore final : public Store {
       // (tests ConcurrentReleaseAfterRestartExactlyOneWins). The enrollment
       // that follows takes the pod's advisory lock as usual.
       Params p;
-      p.Text(expected_session_id).Text(cluster).Text(pod_uid).Int(now).Int(observed_restarts);
+      p.Text(expected_session_id).Text(org).Text(cluster).Text(pod_uid).Int(now).Int(observed_restarts);
       ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("release pin",
-                                            "UPDATE sessions SET revoked = true WHERE id = $1 AND cluster = $2 "
-                                            "AND pod_uid = $3 AND NOT revoked AND expires_at > $4 "
-                                            "AND pod_restarts < $5",
+                                            "UPDATE sessions SET revoked = true WHERE id = $1 AND org = $2 "
+                                            "AND cluster = $3 AND pod_uid = $4 AND NOT revoked AND expires_at > $5 "
+                                            "AND pod_restarts < $6",
                                             p));
       return r.Affected() == 1;
     });
@@ -428,11 +550,11 @@ class PostgresStore final : public Store {
     if (pod.pod_uid.empty() && pod.pod_name.empty()) return Invalid("pod reference (no name or uid)");
     return Run("revoke pod sessions", Mode::kWrite, [&](Conn& c) -> Result<int64_t> {
       Params p;
-      p.Text(pod.cluster).Text(pod.namespace_).Text(pod.pod_uid).Text(pod.pod_name);
+      p.Text(pod.cluster).Text(pod.namespace_).Text(pod.pod_uid).Text(pod.pod_name).Text(pod.org);
       ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("revoke pod sessions",
-                                            "UPDATE sessions SET revoked = true WHERE NOT revoked AND cluster = $1 "
-                                            "AND namespace = $2 AND (($3::text <> '' AND pod_uid = $3) OR "
-                                            "($3 = '' AND pod_name = $4))",
+                                            "UPDATE sessions SET revoked = true WHERE NOT revoked AND org = $5 "
+                                            "AND cluster = $1 AND namespace = $2 "
+                                            "AND (($3::text <> '' AND pod_uid = $3) OR ($3 = '' AND pod_name = $4))",
                                             p));
       return r.Affected();
     });
@@ -442,12 +564,15 @@ class PostgresStore final : public Store {
     return Run("list sessions", Mode::kRead, [&](Conn& c) -> Result<std::vector<Session>> {
       Params p;
       // Unnamed statements are planned with their parameter values, so the
-      // empty-filter terms fold away and sessions_by_pod_name serves the
-      // pod watch's one-pod query (test ListSessionsByPodName).
+      // empty-filter terms fold away and sessions_by_pod_name (org,
+      // cluster, namespace, pod_name) serves the pod watch's one-pod query
+      // (test ListSessionsByPodName).
       p.Text(f.cluster).Text(f.namespace_).Text(f.pod_uid).Bool(f.active_at.has_value()).Int(f.active_at.value_or(0));
-      p.Text(f.pod_name);
+      p.Text(f.pod_name).Text(f.org);
       ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list sessions",
-                                            "SELECT " ASTIS_PG_SESSION_COLS " FROM sessions WHERE ($1::text = '' OR cluster = $1) "
+                                            "SELECT " ASTIS_PG_SESSION_COLS " FROM sessions "
+                                            "WHERE ($7::text = '' OR org = $7) "
+                                            "AND ($1::text = '' OR cluster = $1) "
                                             "AND ($2::text = '' OR namespace = $2) AND ($3::text = '' OR pod_uid = $3) "
                                             "AND ($6::text = '' OR pod_name = $6) "
                                             "AND (NOT $4::boolean OR (NOT revoked AND expires_at > $5)) ORDER BY id",
@@ -615,38 +740,41 @@ class PostgresStore final : public Store {
   }
 
   // ---- config audit
-  Result<int64_t> AppendConfigAudit(std::string_view actor, std::string_view action, std::string_view detail_json,
-                                    int64_t now) override {
-    ASTIS_RETURN_IF_ERROR(internal::CheckConfigAudit(actor, action, detail_json));
+  Result<int64_t> AppendConfigAudit(std::string_view org, std::string_view actor, std::string_view action,
+                                    std::string_view detail_json, int64_t now) override {
+    ASTIS_RETURN_IF_ERROR(internal::CheckConfigAudit(org, actor, action, detail_json));
     return Run("append config audit", Mode::kWrite, [&](Conn& c) -> Result<int64_t> {
       Params p;
-      p.Int(now).Text(actor).Text(action).Text(detail_json);
+      p.Int(now).Text(actor).Text(action).Text(detail_json).Text(org);
       ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("append config audit",
-                                            "INSERT INTO config_audit (at, actor, action, detail_json) "
-                                            "VALUES ($1, $2, $3, $4) RETURNING seq",
+                                            "INSERT INTO config_audit (at, actor, action, detail_json, org) "
+                                            "VALUES ($1, $2, $3, $4, $5) RETURNING seq",
                                             p));
       if (r.empty()) return Error(Code::kStoreUnavailable, "store: append config audit: no sequence number");
       return r.Int(0, 0);
     });
   }
 
-  Result<std::vector<ConfigAuditEntry>> ListConfigAudit(int64_t after_seq, int64_t limit) override {
+  Result<std::vector<ConfigAuditEntry>> ListConfigAudit(std::optional<std::string_view> org, int64_t after_seq,
+                                                        int64_t limit) override {
     if (limit < 1) return Invalid("audit list limit");
     return Run("list config audit", Mode::kRead, [&](Conn& c) -> Result<std::vector<ConfigAuditEntry>> {
       Params p;
-      p.Int(after_seq).Int(limit);
+      p.Int(after_seq).Int(limit).Bool(org.has_value()).Text(org.value_or(""));
+      // With an org, answered from config_audit_by_org (org, seq).
       ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("list config audit",
-                                            "SELECT seq, at, actor, action, detail_json FROM config_audit "
-                                            "WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                            "SELECT seq, org, at, actor, action, detail_json FROM config_audit "
+                                            "WHERE (NOT $3::boolean OR org = $4) AND seq > $1 ORDER BY seq LIMIT $2",
                                             p));
       std::vector<ConfigAuditEntry> out;
       for (int i = 0; i < r.size(); ++i) {
         ConfigAuditEntry e;
         ASTIS_ASSIGN_OR_RETURN(e.seq, r.Int(i, 0));
-        ASTIS_ASSIGN_OR_RETURN(e.at, r.Int(i, 1));
-        e.actor = r.Text(i, 2);
-        e.action = r.Text(i, 3);
-        e.detail_json = r.Text(i, 4);
+        e.org = r.Text(i, 1);
+        ASTIS_ASSIGN_OR_RETURN(e.at, r.Int(i, 2));
+        e.actor = r.Text(i, 3);
+        e.action = r.Text(i, 4);
+        e.detail_json = r.Text(i, 5);
         out.push_back(std::move(e));
       }
       return out;
@@ -720,6 +848,34 @@ class PostgresStore final : public Store {
       if (!ok && broken && mode == Mode::kRead && may_repeat) continue;
       return result;
     }
+  }
+
+  // RequireOrgOn: kNotFound unless organisation org exists. Inside the
+  // caller's transaction; FOR KEY SHARE holds the row until COMMIT, so a
+  // concurrent DeleteOrganization (which locks it FOR UPDATE first) either
+  // waits and then counts this write's row, or ran first and this finds no
+  // organisation.
+  static Status RequireOrgOn(Conn& c, std::string_view org) {
+    Params p;
+    p.Text(org);
+    ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("find organization", "SELECT 1 FROM orgs WHERE name = $1 FOR KEY SHARE", p));
+    if (r.empty()) return NotFound("organization");
+    return OkStatus();
+  }
+
+  static Result<Workload> GetWorkloadOn(Conn& c, std::string_view org, std::string_view cluster, std::string_view ns,
+                                        std::string_view sa, bool for_update) {
+    Params p;
+    p.Text(org).Text(cluster).Text(ns).Text(sa);
+    ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("get workload",
+                                          for_update ? "SELECT " ASTIS_PG_WORKLOAD_COLS " FROM workloads WHERE org = $1 "
+                                                       "AND cluster = $2 AND namespace = $3 AND service_account = $4 "
+                                                       "FOR UPDATE"
+                                                     : "SELECT " ASTIS_PG_WORKLOAD_COLS " FROM workloads WHERE org = $1 "
+                                                       "AND cluster = $2 AND namespace = $3 AND service_account = $4",
+                                          p));
+    if (r.empty()) return NotFound("workload");
+    return ReadWorkload(r, 0);
   }
 
   Result<Session> GetSessionOn(Conn& c, std::string_view id) {

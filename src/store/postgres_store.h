@@ -39,7 +39,7 @@ struct PostgresOptions {
 };
 
 // kPostgresSchemaVersion is the schema version this binary migrates to.
-inline constexpr int kPostgresSchemaVersion = 3;
+inline constexpr int kPostgresSchemaVersion = 4;
 
 // OpenPostgresStore connects with `conninfo` (a libpq keyword/value string
 // or postgresql:// URI; it may hold a password, so it is a SecretBytes, kept

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/testing/temp_dir.h"
+#include "store/internal/schema.h"
 #include "store/open_store.h"
 #include "store/store_conformance.h"
 #include "store/testing/pg_server.h"
@@ -129,6 +130,23 @@ std::string QueryText(const std::string& dsn, const std::string& sql) {
   }
   PQfinish(c);
   return out;
+}
+
+// BuildSchemaAt makes the empty database db exactly what the binary of
+// schema `version` left: steps 1..version of this binary's migrations (a
+// released step is never edited, docs/store.md "Migrations"), recorded in
+// schema_migrations as Migrate records them.
+Status BuildSchemaAt(PgServer& server, const std::string& db, int version) {
+  std::string sql =
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+      "applied_at TIMESTAMPTZ NOT NULL DEFAULT now());";
+  for (const internal::Migration& m : internal::PostgresMigrations()) {
+    if (m.version > version) break;
+    sql += m.sql;
+    sql += "INSERT INTO schema_migrations (version, name) VALUES (" + std::to_string(m.version) + ", '" + m.name +
+           "');";
+  }
+  return server.ExecSql(db, sql);
 }
 
 // ---------------------------------------------------------------- conformance
@@ -242,21 +260,15 @@ TEST(PostgresStoreTest, UpgradesSchemaV1InPlace) {
   ASTIS_REQUIRE_PG(server);
   const std::string dsn = FreshDatabase(*server);
   const std::string db = dsn.substr(dsn.rfind('=') + 1);
-  {
-    auto opened = Open(dsn);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    for (const char* name : {"prod", "east", "stage"}) {
-      Cluster c;
-      c.name = name;
-      c.issuer = std::string(name) == "stage" ? "https://issuer.example/stage" : "https://issuer.example/shared";
-      c.jwks_json = R"({"keys":[]})";
-      c.created_at = kNow;
-      ASSERT_TRUE((*opened)->PutCluster(c).ok());
-    }
+  ASSERT_TRUE(BuildSchemaAt(*server, db, 1).ok());
+  for (const char* name : {"prod", "east", "stage"}) {
+    const std::string issuer =
+        std::string(name) == "stage" ? "https://issuer.example/stage" : "https://issuer.example/shared";
+    ASSERT_TRUE(server->ExecSql(db, "INSERT INTO clusters VALUES ('" + std::string(name) + "', '" + issuer +
+                                        "', 'astis', '{\"keys\":[]}', '', '', '', 'strict', " +
+                                        std::to_string(kNow) + ")")
+                    .ok());
   }
-  ASSERT_TRUE(server->ExecSql(db, "DROP INDEX clusters_by_issuer; ALTER TABLE sessions DROP COLUMN pod_restarts; "
-                                  "DELETE FROM schema_migrations WHERE version IN (2, 3)")
-                  .ok());
   ASSERT_EQ(QueryInt(dsn, "SELECT MAX(version) FROM schema_migrations"), 1);
   ASSERT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'clusters_by_issuer'"), 0);
 
@@ -264,16 +276,16 @@ TEST(PostgresStoreTest, UpgradesSchemaV1InPlace) {
   std::vector<std::unique_ptr<Store>> opened = OpenConcurrently(dsn, kReplicas);
   for (const auto& store : opened) ASSERT_NE(store, nullptr);
   EXPECT_EQ(QueryText(dsn, "SELECT version || ' ' || name FROM schema_migrations ORDER BY version"),
-            "1 initial schema\n2 index clusters by issuer\n3 session pod restarts\n");
+            "1 initial schema\n2 index clusters by issuer\n3 session pod restarts\n4 organisations\n");
   EXPECT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'clusters' AND "
                           "indexname = 'clusters_by_issuer' AND indexdef LIKE '%USING hash (issuer)%'"),
             1);
-  auto shared = opened[kReplicas - 1]->ListClustersByIssuer("https://issuer.example/shared");
+  auto shared = opened[kReplicas - 1]->ListClustersByIssuer(kDefaultOrg, "https://issuer.example/shared");
   ASSERT_TRUE(shared.ok()) << shared.status().ToString();
   ASSERT_EQ(shared->size(), 2u);
   EXPECT_EQ((*shared)[0].name, "east");
   EXPECT_EQ((*shared)[1].name, "prod");
-  auto stage = opened[0]->ListClustersByIssuer("https://issuer.example/stage");
+  auto stage = opened[0]->ListClustersByIssuer(kDefaultOrg, "https://issuer.example/stage");
   ASSERT_TRUE(stage.ok());
   ASSERT_EQ(stage->size(), 1u);
   EXPECT_EQ((*stage)[0].name, "stage");
@@ -294,10 +306,8 @@ TEST(PostgresStoreTest, UpgradesSchemaV2InPlaceKeepsSessionsOnPostgres) {
   ASTIS_REQUIRE_PG(server);
   const std::string dsn = FreshDatabase(*server);
   const std::string db = dsn.substr(dsn.rfind('=') + 1);
-  ASSERT_TRUE(Open(dsn).ok());
-  ASSERT_TRUE(server->ExecSql(db, "ALTER TABLE sessions DROP COLUMN pod_restarts; "
-                                  "DELETE FROM schema_migrations WHERE version = 3; "
-                                  "INSERT INTO sessions VALUES ('s-old', 'prod', 'payments', 'api', 'api-0', 'uid-0', "
+  ASSERT_TRUE(BuildSchemaAt(*server, db, 2).ok());
+  ASSERT_TRUE(server->ExecSql(db, "INSERT INTO sessions VALUES ('s-old', 'prod', 'payments', 'api', 'api-0', 'uid-0', "
                                   "'jkt-old', '{}', " + std::to_string(kNow) + ", " + std::to_string(kNow + 900) +
                                   ", false)")
                   .ok());
@@ -309,6 +319,148 @@ TEST(PostgresStoreTest, UpgradesSchemaV2InPlaceKeepsSessionsOnPostgres) {
   EXPECT_EQ(QueryText(dsn, "SELECT id || ' ' || pod_restarts || ' ' || revoked FROM sessions ORDER BY id"),
             "s-new 1 false\ns-old 0 true\n");
   EXPECT_EQ(QueryInt(dsn, "SELECT MAX(version) FROM schema_migrations"), kPostgresSchemaVersion);
+}
+
+// A database at schema version 3, holding what the last single-organisation
+// release wrote (the rows of testdata/stores/v3-single-org.sqlite: two
+// clusters, one in audit mode, their workloads, a live, a revoked and a
+// never-expiring API key, an active session, configuration audit rows), is
+// upgraded in place by replicas opening it at once: everything lands in
+// organisation "default" and behaves as before (docs/tenancy.md
+// "Migration"; the SQLite counterpart is UpgradesSingleOrgReleaseStore).
+TEST(PostgresStoreTest, UpgradesSchemaV3InPlaceToDefaultOrgOnPostgres) {
+  ASTIS_REQUIRE_PG(server);
+  const std::string dsn = FreshDatabase(*server);
+  const std::string db = dsn.substr(dsn.rfind('=') + 1);
+  ASSERT_TRUE(BuildSchemaAt(*server, db, 3).ok());
+  const std::string t = std::to_string(kNow);
+  const std::string digest_a = "sha256:" + std::string(64, 'a');
+  const std::string digest_b = "sha256:" + std::string(64, 'b');
+  const std::string digest_c = "sha256:" + std::string(64, 'c');
+  ASSERT_TRUE(server->ExecSql(db,
+      "INSERT INTO clusters (name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at) "
+      "VALUES ('demo', 'https://issuer.example/demo', 'astis', '{}', 'https://api.demo', '', '', 'strict', " + t +
+      "), ('staging', 'https://oidc.staging.example', 'astis', '{}', '', '', '', 'audit', " + t + " + 9);"
+      "INSERT INTO workloads (cluster, namespace, service_account, image_digests) VALUES "
+      "('demo', 'payments', 'api', '" + digest_c + "'), "
+      "('staging', 'payments', 'api', '" + digest_a + " " + digest_b + "');"
+      "INSERT INTO api_keys (id, hash, cluster, namespace, service_account, created_at, expires_at, revoked_at) "
+      "VALUES ('key-demo', decode(repeat('ab', 32), 'hex'), 'demo', 'payments', 'api', " + t + ", " + t +
+      " + 86400, 0), ('key-staging', decode(repeat('cd', 32), 'hex'), 'staging', 'payments', 'api', " + t +
+      " + 9, 0, " + t + " + 12), ('key-demo-2', decode(repeat('ef', 32), 'hex'), 'demo', 'payments', 'api', " +
+      t + " + 17, 0, 0);"
+      "INSERT INTO sessions (id, cluster, namespace, service_account, pod_name, pod_uid, jkt, recipient_jwk, "
+      "created_at, expires_at, revoked, pod_restarts) VALUES ('s-old', 'demo', 'payments', 'api', 'api-0', "
+      "'uid-0', 'jkt-old', '{}', " + t + ", " + t + " + 600, false, 1);"
+      "INSERT INTO config_audit (at, actor, action, detail_json) VALUES (" + t + ", 'cli:root', 'cluster.add', "
+      "'{}'), (" + t + ", 'cli:root', 'workload.add', '{}'), (" + t + ", 'cli:root', 'apikey.create', '{}'), (" +
+      t + " + 12, 'cli:root', 'apikey.revoke', '{}')").ok());
+  ASSERT_EQ(QueryInt(dsn, "SELECT MAX(version) FROM schema_migrations"), 3);
+
+  constexpr int kReplicas = 3;
+  std::vector<std::unique_ptr<Store>> opened = OpenConcurrently(dsn, kReplicas);
+  for (const auto& store : opened) ASSERT_NE(store, nullptr);
+  Store& store = *opened[0];
+  EXPECT_EQ(QueryInt(dsn, "SELECT MAX(version) FROM schema_migrations"), kPostgresSchemaVersion);
+  EXPECT_EQ(QueryText(dsn, "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname IN "
+                           "('clusters_pkey', 'workloads_pkey', 'workloads_cluster_fkey') ORDER BY conname"),
+            "PRIMARY KEY (org, name)\n"
+            "FOREIGN KEY (org, cluster) REFERENCES clusters(org, name) ON DELETE CASCADE\n"
+            "PRIMARY KEY (org, cluster, namespace, service_account)\n");
+
+  auto orgs = store.ListOrganizations();
+  ASSERT_TRUE(orgs.ok()) << orgs.status().ToString();
+  ASSERT_EQ(orgs->size(), 1u);
+  EXPECT_EQ((*orgs)[0].name, kDefaultOrg);
+  EXPECT_EQ((*orgs)[0].tier, "standard");
+  EXPECT_EQ((*orgs)[0].created_at, kNow);  // the first cluster's
+  EXPECT_TRUE((*orgs)[0].cvs_url.empty() && (*orgs)[0].cvs_ca_pem.empty() && (*orgs)[0].cvs_identity.empty());
+
+  auto clusters = opened[1]->ListClusters(std::nullopt);
+  ASSERT_TRUE(clusters.ok()) << clusters.status().ToString();
+  ASSERT_EQ(clusters->size(), 2u);
+  for (const Cluster& c : *clusters) EXPECT_EQ(c.org, kDefaultOrg) << c.name;
+  auto staging = store.GetCluster(kDefaultOrg, "staging");
+  ASSERT_TRUE(staging.ok()) << staging.status().ToString();
+  EXPECT_EQ(staging->mode, "audit");
+  EXPECT_EQ(staging->created_at, kNow + 9);
+  auto by_issuer = store.ListClustersByIssuer(kDefaultOrg, "https://issuer.example/demo");
+  ASSERT_TRUE(by_issuer.ok()) << by_issuer.status().ToString();
+  ASSERT_EQ(by_issuer->size(), 1u);
+  EXPECT_EQ((*by_issuer)[0].name, "demo");
+  EXPECT_EQ((*by_issuer)[0].api_url, "https://api.demo");
+
+  auto workload = store.GetWorkload(kDefaultOrg, "staging", "payments", "api");
+  ASSERT_TRUE(workload.ok()) << workload.status().ToString();
+  EXPECT_EQ(workload->org, kDefaultOrg);
+  EXPECT_EQ(workload->image_digests, (std::vector<std::string>{digest_a, digest_b}));
+  auto workloads = store.ListWorkloads(kDefaultOrg, std::nullopt);
+  ASSERT_TRUE(workloads.ok()) << workloads.status().ToString();
+  EXPECT_EQ(workloads->size(), 2u);
+
+  auto keys = store.ListApiKeys(kDefaultOrg);
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  ASSERT_EQ(keys->size(), 3u);
+  for (const ApiKey& k : *keys) EXPECT_EQ(k.org, kDefaultOrg) << k.id;
+  auto revoked = store.GetApiKey("key-staging");
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(revoked->org, kDefaultOrg);
+  EXPECT_EQ(revoked->revoked_at, kNow + 12);
+  EXPECT_EQ(revoked->hash, std::vector<uint8_t>(32, 0xcd));
+
+  SessionFilter one_pod;
+  one_pod.org = std::string(kDefaultOrg);
+  one_pod.cluster = "demo";
+  one_pod.namespace_ = "payments";
+  one_pod.pod_name = "api-0";
+  auto sessions = store.ListSessions(one_pod);
+  ASSERT_TRUE(sessions.ok()) << sessions.status().ToString();
+  ASSERT_EQ(sessions->size(), 1u);
+  EXPECT_EQ((*sessions)[0].id, "s-old");
+  EXPECT_EQ((*sessions)[0].org, kDefaultOrg);
+  EXPECT_EQ((*sessions)[0].pod_restarts, 1);
+
+  auto audit = store.ListConfigAudit(kDefaultOrg, 0, 100);
+  ASSERT_TRUE(audit.ok()) << audit.status().ToString();
+  ASSERT_EQ(audit->size(), 4u);
+  for (const ConfigAuditEntry& e : *audit) EXPECT_EQ(e.org, kDefaultOrg) << e.seq;
+  EXPECT_EQ(audit->back().action, "apikey.revoke");
+  auto all_audit = store.ListConfigAudit(std::nullopt, 0, 100);
+  ASSERT_TRUE(all_audit.ok());
+  EXPECT_EQ(all_audit->size(), 4u);
+
+  // The pin taken before the upgrade still holds against another key.
+  Session other;
+  other.id = "s-other";
+  other.cluster = "demo";
+  other.namespace_ = "payments";
+  other.service_account = "api";
+  other.pod_name = "api-0";
+  other.pod_uid = "uid-0";
+  other.jkt = "jkt-other";
+  other.recipient_jwk = "{}";
+  other.expires_at = kNow + 900;
+  auto pinned = opened[2]->EnrollSession(other, kNow + 1);
+  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+  EXPECT_EQ(pinned->outcome, EnrollOutcome::kPinnedConflict);
+  EXPECT_EQ(pinned->session.id, "s-old");
+
+  // The same names in a new organisation are new objects; "default" is untouched.
+  Organization acme;
+  acme.name = "acme";
+  acme.created_at = kNow + 100;
+  ASSERT_TRUE(store.PutOrganization(acme).ok());
+  EXPECT_EQ(store.GetCluster("acme", "demo").status().code(), Code::kNotFound);
+  Cluster acme_demo;
+  acme_demo.org = "acme";
+  acme_demo.name = "demo";
+  acme_demo.issuer = "https://issuer.example/demo";
+  acme_demo.jwks_json = "{}";
+  ASSERT_TRUE(store.PutCluster(acme_demo).ok());
+  auto default_demo = store.ListClustersByIssuer(kDefaultOrg, "https://issuer.example/demo");
+  ASSERT_TRUE(default_demo.ok());
+  ASSERT_EQ(default_demo->size(), 1u);
+  EXPECT_EQ((*default_demo)[0].api_url, "https://api.demo");
 }
 
 // With 1,000 clusters and fresh statistics the planner answers the lookup
@@ -327,11 +479,12 @@ TEST(PostgresStoreTest, ListClustersByIssuerUsesIndexOnPostgres) {
   const std::string plan = QueryText(
       dsn,
       "SET plan_cache_mode = force_generic_plan; "
-      "PREPARE q(text) AS SELECT name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at "
-      "FROM clusters WHERE issuer = $1 ORDER BY name; EXPLAIN EXECUTE q('https://issuer.example/500')");
+      "PREPARE q(text, text) AS SELECT name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, "
+      "created_at, org FROM clusters WHERE org = $1 AND issuer = $2 ORDER BY name; "
+      "EXPLAIN EXECUTE q('default', 'https://issuer.example/500')");
   EXPECT_NE(plan.find("clusters_by_issuer"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("Seq Scan"), std::string::npos) << plan;
-  auto found = (*opened)->ListClustersByIssuer("https://issuer.example/500");
+  auto found = (*opened)->ListClustersByIssuer(kDefaultOrg, "https://issuer.example/500");
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ((*found)[0].name, "c500");
@@ -461,6 +614,61 @@ TEST(PostgresStoreTest, RotationCasAcrossReplicas) {
   EXPECT_NE(got->jkt, "jkt-old");
 }
 
+// DeleteOrganization racing a write into that organisation on another
+// replica: either the write lands first and the delete (without force) is
+// refused, or the delete lands first and the write finds no organisation;
+// never a cluster or key left in a deleted organisation.
+TEST(PostgresStoreTest, DeleteOrganizationRacingWritesLeavesNoOrphans) {
+  ASTIS_REQUIRE_PG(server);
+  auto stores = Replicas(*server, 2);
+  ASSERT_EQ(stores.size(), 2u);
+  for (int round = 0; round < 20; ++round) {
+    Organization org;
+    org.name = "org-" + std::to_string(round);
+    org.created_at = kNow;
+    ASSERT_TRUE(stores[0]->PutOrganization(org).ok());
+    Status written, deleted;
+    std::latch start(2);
+    std::thread writer([&] {
+      start.arrive_and_wait();
+      if (round % 2 == 0) {
+        Cluster c;
+        c.org = org.name;
+        c.name = "prod";
+        c.issuer = "https://issuer.example/prod";
+        c.jwks_json = "{}";
+        written = stores[0]->PutCluster(c);
+      } else {
+        ApiKey k;
+        k.id = "key-" + std::to_string(round);
+        k.hash.assign(32, 0x11);
+        k.org = org.name;
+        k.cluster = "prod";
+        k.namespace_ = "payments";
+        k.service_account = "api";
+        written = stores[0]->CreateApiKey(k);
+      }
+    });
+    std::thread deleter([&] {
+      start.arrive_and_wait();
+      deleted = stores[1]->DeleteOrganization(org.name, /*force=*/false);
+    });
+    writer.join();
+    deleter.join();
+    if (written.ok()) {
+      EXPECT_EQ(deleted.code(), Code::kFailedPrecondition) << "round " << round;
+      EXPECT_TRUE(stores[1]->GetOrganization(org.name).ok()) << "round " << round;
+    } else {
+      EXPECT_EQ(written.code(), Code::kNotFound) << "round " << round << ": " << written.ToString();
+      EXPECT_TRUE(deleted.ok()) << "round " << round << ": " << deleted.ToString();
+    }
+    auto clusters = stores[1]->ListClusters(org.name);
+    auto keys = stores[1]->ListApiKeys(org.name);
+    ASSERT_TRUE(clusters.ok() && keys.ok());
+    EXPECT_EQ(clusters->size() + keys->size(), written.ok() ? 1u : 0u) << "round " << round;
+  }
+}
+
 // ---------------------------------------------------------------- failures
 
 TEST(PostgresStoreTest, ServerRestartRecoversWithoutReopen) {
@@ -481,7 +689,7 @@ TEST(PostgresStoreTest, ServerRestartRecoversWithoutReopen) {
 
   ASSERT_TRUE(server.Stop().ok());
   const std::string secret_jti = "jti-value-never-in-messages";
-  auto get = store.GetCluster("prod");
+  auto get = store.GetCluster(kDefaultOrg, "prod");
   EXPECT_EQ(get.status().code(), Code::kStoreUnavailable);
   EXPECT_NE(get.status().message().find("get cluster"), std::string::npos) << get.status().message();
   auto jti = store.InsertJti("jkt-A", secret_jti, kNow + 60, kNow);
@@ -491,7 +699,7 @@ TEST(PostgresStoreTest, ServerRestartRecoversWithoutReopen) {
   EXPECT_EQ(store.GetOrCreateNonceSecret(SecretBytes(32), kNow).status().code(), Code::kStoreUnavailable);
 
   ASSERT_TRUE(server.Restart().ok());
-  auto again = store.GetCluster("prod");
+  auto again = store.GetCluster(kDefaultOrg, "prod");
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->issuer, "https://issuer");
   auto inserted = store.InsertJti("jkt-A", secret_jti, kNow + 60, kNow);
@@ -501,7 +709,7 @@ TEST(PostgresStoreTest, ServerRestartRecoversWithoutReopen) {
   // Restart while connections sit idle in the pool: the next calls still work.
   ASSERT_TRUE(server.Stop().ok());
   ASSERT_TRUE(server.Restart().ok());
-  auto after_idle = store.GetCluster("prod");
+  auto after_idle = store.GetCluster(kDefaultOrg, "prod");
   EXPECT_TRUE(after_idle.ok()) << after_idle.status().ToString();
   auto replay = store.InsertJti("jkt-A", secret_jti, kNow + 60, kNow + 1);
   ASSERT_TRUE(replay.ok()) << replay.status().ToString();
@@ -533,7 +741,7 @@ TEST(PostgresStoreTest, StatementTimeoutIsStoreUnavailable) {
   // the statement timeout.
   PGconn* holder = PQconnectdb(dsn.c_str());
   ASSERT_EQ(PQstatus(holder), CONNECTION_OK);
-  PGresult* r = PQexec(holder, "SELECT pg_advisory_lock(1095980106, hashtext('prod/uid-1'))");
+  PGresult* r = PQexec(holder, "SELECT pg_advisory_lock(1095980106, hashtext('default/prod/uid-1'))");
   ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
   PQclear(r);
   auto enrolled = (*opened)->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow);
@@ -578,9 +786,9 @@ TEST(PostgresStoreTest, StoredBadDigestIsStoreUnavailable) {
   ASSERT_TRUE(store.PutCluster(c).ok());
   ASSERT_TRUE(store.PutWorkload(Workload{"prod", "payments", "api", {"sha256:" + std::string(64, 'a')}}).ok());
   ASSERT_TRUE(server->ExecSql(db, "UPDATE workloads SET image_digests = 'sha256:" + std::string(64, 'A') + "'").ok());
-  EXPECT_EQ(store.GetWorkload("prod", "payments", "api").status().code(), Code::kStoreUnavailable);
-  EXPECT_EQ(store.ListWorkloads(std::nullopt).status().code(), Code::kStoreUnavailable);
-  EXPECT_EQ(store.ListWorkloads("prod").status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(store.GetWorkload(kDefaultOrg, "prod", "payments", "api").status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(store.ListWorkloads(std::nullopt, std::nullopt).status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(store.ListWorkloads(kDefaultOrg, "prod").status().code(), Code::kStoreUnavailable);
 }
 
 TEST(PostgresStoreTest, PurgeBatchesBoundedOnPostgres) {

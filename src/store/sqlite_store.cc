@@ -19,9 +19,23 @@ using internal::Statement;
 
 #define ASTIS_SESSION_COLS                                                                                 \
   "id, cluster, namespace, service_account, pod_name, pod_uid, jkt, recipient_jwk, created_at, expires_at, revoked, " \
-  "pod_restarts"
-#define ASTIS_CLUSTER_COLS "name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at"
-#define ASTIS_APIKEY_COLS "id, hash, cluster, namespace, service_account, created_at, expires_at, revoked_at"
+  "pod_restarts, org"
+#define ASTIS_CLUSTER_COLS "name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at, org"
+#define ASTIS_APIKEY_COLS "id, hash, cluster, namespace, service_account, created_at, expires_at, revoked_at, org"
+#define ASTIS_WORKLOAD_COLS "org, cluster, namespace, service_account, image_digests"
+#define ASTIS_ORG_COLS "name, tier, cvs_url, cvs_ca_pem, cvs_identity, cvs_spki_sha256, created_at"
+
+Organization ReadOrganization(const Statement& s) {
+  Organization o;
+  o.name = s.Text(0);
+  o.tier = s.Text(1);
+  o.cvs_url = s.Text(2);
+  o.cvs_ca_pem = s.Text(3);
+  o.cvs_identity = s.Text(4);
+  o.cvs_spki_sha256 = s.Text(5);
+  o.created_at = s.Int(6);
+  return o;
+}
 
 Cluster ReadCluster(const Statement& s) {
   Cluster c;
@@ -34,12 +48,13 @@ Cluster ReadCluster(const Statement& s) {
   c.token_file = s.Text(6);
   c.mode = s.Text(7);
   c.created_at = s.Int(8);
+  c.org = s.Text(9);
   return c;
 }
 
 // ReadWorkload re-validates every stored digest (internal::DecodeWorkload).
 Result<Workload> ReadWorkload(const Statement& s) {
-  return internal::DecodeWorkload(s.Text(0), s.Text(1), s.Text(2), s.Text(3));
+  return internal::DecodeWorkload(s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4));
 }
 
 ApiKey ReadApiKey(const Statement& s) {
@@ -52,6 +67,7 @@ ApiKey ReadApiKey(const Statement& s) {
   k.created_at = s.Int(5);
   k.expires_at = s.Int(6);
   k.revoked_at = s.Int(7);
+  k.org = s.Text(8);
   return k;
 }
 
@@ -69,6 +85,7 @@ Session ReadSession(const Statement& s) {
   x.expires_at = s.Int(9);
   x.revoked = s.Int(10) != 0;
   x.pod_restarts = s.Int(11);
+  x.org = s.Text(12);
   return x;
 }
 
@@ -105,39 +122,104 @@ class SqliteStore final : public Store {
     return Txn("migrate schema", [&]() -> Status { return MigrateLocked(); });
   }
 
+  // ---- organisations
+  Status PutOrganization(const Organization& o) override {
+    ASTIS_RETURN_IF_ERROR(ValidateOrganization(o));
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("put organization", [&]() -> Status {
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "INSERT INTO orgs (" ASTIS_ORG_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (name) DO UPDATE SET tier = excluded.tier, cvs_url = excluded.cvs_url, "
+          "cvs_ca_pem = excluded.cvs_ca_pem, cvs_identity = excluded.cvs_identity, "
+          "cvs_spki_sha256 = excluded.cvs_spki_sha256",
+          "put organization"));
+      s.Bind(o.name).Bind(o.tier).Bind(o.cvs_url).Bind(o.cvs_ca_pem).Bind(o.cvs_identity).Bind(o.cvs_spki_sha256);
+      s.Bind(o.created_at);
+      return s.Run();
+    });
+  }
+
+  Result<Organization> GetOrganization(std::string_view name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT " ASTIS_ORG_COLS " FROM orgs WHERE name = ?", "get organization"));
+    s.Bind(name);
+    ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return NotFound("organization");
+    return ReadOrganization(s);
+  }
+
+  Result<std::vector<Organization>> ListOrganizations() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT " ASTIS_ORG_COLS " FROM orgs ORDER BY name", "list organizations"));
+    std::vector<Organization> out;
+    while (true) {
+      ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return out;
+      out.push_back(ReadOrganization(s));
+    }
+  }
+
+  Status DeleteOrganization(std::string_view name, bool force) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("delete organization", [&]() -> Status {
+      ASTIS_RETURN_IF_ERROR(RequireOrgLocked(name));
+      ASTIS_ASSIGN_OR_RETURN(Statement in_use, conn_->Prepare(
+          "SELECT (SELECT COUNT(*) FROM clusters WHERE org = ?) + (SELECT COUNT(*) FROM api_keys WHERE org = ?)",
+          "count organization objects"));
+      in_use.Bind(name).Bind(name);
+      ASTIS_ASSIGN_OR_RETURN(bool row, in_use.Step());
+      const int64_t objects = row ? in_use.Int(0) : 0;
+      ASTIS_RETURN_IF_ERROR(in_use.Run());
+      if (objects > 0 && !force) {
+        return Error(Code::kFailedPrecondition, "store: organization still has clusters or API keys");
+      }
+      for (const char* sql : {"DELETE FROM sessions WHERE org = ?", "DELETE FROM api_keys WHERE org = ?",
+                              "DELETE FROM clusters WHERE org = ?", "DELETE FROM orgs WHERE name = ?"}) {
+        ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(sql, "delete organization"));
+        s.Bind(name);
+        ASTIS_RETURN_IF_ERROR(s.Run());
+      }
+      return OkStatus();
+    });
+  }
+
   // ---- clusters
   Status PutCluster(const Cluster& c) override {
     ASTIS_RETURN_IF_ERROR(ValidateCluster(c));
     std::lock_guard<std::mutex> lock(mu_);
     return Txn("put cluster", [&]() -> Status {
+      ASTIS_RETURN_IF_ERROR(RequireOrgLocked(c.org));
       // Upsert, not REPLACE: REPLACE deletes the row first, which would
       // cascade to the cluster's workloads. created_at keeps its first value.
       ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "INSERT INTO clusters (" ASTIS_CLUSTER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-          "ON CONFLICT (name) DO UPDATE SET issuer = excluded.issuer, audience = excluded.audience, "
+          "INSERT INTO clusters (" ASTIS_CLUSTER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (org, name) DO UPDATE SET issuer = excluded.issuer, audience = excluded.audience, "
           "jwks_json = excluded.jwks_json, api_url = excluded.api_url, ca_file = excluded.ca_file, "
           "token_file = excluded.token_file, mode = excluded.mode",
           "put cluster"));
       s.Bind(c.name).Bind(c.issuer).Bind(c.audience).Bind(c.jwks_json).Bind(c.api_url).Bind(c.ca_file);
-      s.Bind(c.token_file).Bind(c.mode).Bind(c.created_at);
+      s.Bind(c.token_file).Bind(c.mode).Bind(c.created_at).Bind(c.org);
       return s.Run();
     });
   }
 
-  Result<Cluster> GetCluster(std::string_view name) override {
+  Result<Cluster> GetCluster(std::string_view org, std::string_view name) override {
     std::lock_guard<std::mutex> lock(mu_);
     ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-        "SELECT " ASTIS_CLUSTER_COLS " FROM clusters WHERE name = ?", "get cluster"));
-    s.Bind(name);
+        "SELECT " ASTIS_CLUSTER_COLS " FROM clusters WHERE org = ? AND name = ?", "get cluster"));
+    s.Bind(org).Bind(name);
     ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return NotFound("cluster");
     return ReadCluster(s);
   }
 
-  Result<std::vector<Cluster>> ListClusters() override {
+  Result<std::vector<Cluster>> ListClusters(std::optional<std::string_view> org) override {
     std::lock_guard<std::mutex> lock(mu_);
     ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-        "SELECT " ASTIS_CLUSTER_COLS " FROM clusters ORDER BY name", "list clusters"));
+        "SELECT " ASTIS_CLUSTER_COLS " FROM clusters WHERE (? = 0 OR org = ?) ORDER BY org, name", "list clusters"));
+    s.Bind(int64_t{org.has_value() ? 1 : 0}).Bind(org.value_or(""));
     std::vector<Cluster> out;
     while (true) {
       ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -146,15 +228,16 @@ class SqliteStore final : public Store {
     }
   }
 
-  Result<std::vector<Cluster>> ListClustersByIssuer(std::string_view issuer) override {
+  Result<std::vector<Cluster>> ListClustersByIssuer(std::string_view org, std::string_view issuer) override {
     // PutCluster refuses such an issuer, so no cluster has it.
     if (issuer.empty() || issuer.size() > kMaxTextLength) return std::vector<Cluster>();
     std::lock_guard<std::mutex> lock(mu_);
-    // Answered from the index clusters_by_issuer (issuer, name), rows already
-    // in name order (test ListClustersByIssuerUsesIndex).
+    // Answered from the index clusters_by_issuer (org, issuer, name), rows
+    // already in name order (test ListClustersByIssuerUsesIndex).
     ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-        "SELECT " ASTIS_CLUSTER_COLS " FROM clusters WHERE issuer = ? ORDER BY name", "list clusters by issuer"));
-    s.Bind(issuer);
+        "SELECT " ASTIS_CLUSTER_COLS " FROM clusters WHERE org = ? AND issuer = ? ORDER BY name",
+        "list clusters by issuer"));
+    s.Bind(org).Bind(issuer);
     std::vector<Cluster> out;
     while (true) {
       ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -163,11 +246,12 @@ class SqliteStore final : public Store {
     }
   }
 
-  Status DeleteCluster(std::string_view name) override {
+  Status DeleteCluster(std::string_view org, std::string_view name) override {
     std::lock_guard<std::mutex> lock(mu_);
     return Txn("delete cluster", [&]() -> Status {
-      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare("DELETE FROM clusters WHERE name = ?", "delete cluster"));
-      s.Bind(name);
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "DELETE FROM clusters WHERE org = ? AND name = ?", "delete cluster"));
+      s.Bind(org).Bind(name);
       ASTIS_RETURN_IF_ERROR(s.Run());
       if (conn_->Changes() == 0) return NotFound("cluster");
       return OkStatus();
@@ -180,34 +264,31 @@ class SqliteStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     return Txn("put workload", [&]() -> Status {
       ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "INSERT INTO workloads (cluster, namespace, service_account, image_digests) VALUES (?, ?, ?, ?) "
-          "ON CONFLICT (cluster, namespace, service_account) DO UPDATE SET image_digests = excluded.image_digests",
+          "INSERT INTO workloads (" ASTIS_WORKLOAD_COLS ") VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT (org, cluster, namespace, service_account) DO UPDATE SET image_digests = excluded.image_digests",
           "put workload"));
-      s.Bind(w.cluster).Bind(w.namespace_).Bind(w.service_account).Bind(internal::JoinImageDigests(w.image_digests));
+      s.Bind(w.org).Bind(w.cluster).Bind(w.namespace_).Bind(w.service_account);
+      s.Bind(internal::JoinImageDigests(w.image_digests));
       Status st = s.Run();
       if (!st.ok() && IsConstraint(s.last_rc())) return NotFound("cluster of workload");
       return st;
     });
   }
 
-  Result<Workload> GetWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) override {
+  Result<Workload> GetWorkload(std::string_view org, std::string_view cluster, std::string_view ns,
+                               std::string_view sa) override {
     std::lock_guard<std::mutex> lock(mu_);
-    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-        "SELECT cluster, namespace, service_account, image_digests FROM workloads "
-        "WHERE cluster = ? AND namespace = ? AND service_account = ?",
-        "get workload"));
-    s.Bind(cluster).Bind(ns).Bind(sa);
-    ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return NotFound("workload");
-    return ReadWorkload(s);
+    return GetWorkloadLocked(org, cluster, ns, sa);
   }
 
-  Result<std::vector<Workload>> ListWorkloads(std::optional<std::string_view> cluster) override {
+  Result<std::vector<Workload>> ListWorkloads(std::optional<std::string_view> org,
+                                              std::optional<std::string_view> cluster) override {
     std::lock_guard<std::mutex> lock(mu_);
     ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-        "SELECT cluster, namespace, service_account, image_digests FROM workloads "
-        "WHERE (? = 0 OR cluster = ?) ORDER BY cluster, namespace, service_account",
+        "SELECT " ASTIS_WORKLOAD_COLS " FROM workloads "
+        "WHERE (? = 0 OR (org = ? AND (? = 0 OR cluster = ?))) ORDER BY org, cluster, namespace, service_account",
         "list workloads"));
+    s.Bind(int64_t{org.has_value() ? 1 : 0}).Bind(org.value_or(""));
     s.Bind(int64_t{cluster.has_value() ? 1 : 0}).Bind(cluster.value_or(""));
     std::vector<Workload> out;
     while (true) {
@@ -218,15 +299,37 @@ class SqliteStore final : public Store {
     }
   }
 
-  Status DeleteWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) override {
+  Status DeleteWorkload(std::string_view org, std::string_view cluster, std::string_view ns,
+                        std::string_view sa) override {
     std::lock_guard<std::mutex> lock(mu_);
     return Txn("delete workload", [&]() -> Status {
       ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "DELETE FROM workloads WHERE cluster = ? AND namespace = ? AND service_account = ?", "delete workload"));
-      s.Bind(cluster).Bind(ns).Bind(sa);
+          "DELETE FROM workloads WHERE org = ? AND cluster = ? AND namespace = ? AND service_account = ?",
+          "delete workload"));
+      s.Bind(org).Bind(cluster).Bind(ns).Bind(sa);
       ASTIS_RETURN_IF_ERROR(s.Run());
       if (conn_->Changes() == 0) return NotFound("workload");
       return OkStatus();
+    });
+  }
+
+  Result<Workload> ChangeWorkloadImages(std::string_view org, std::string_view cluster, std::string_view ns,
+                                        std::string_view sa, std::span<const std::string> add,
+                                        std::span<const std::string> remove) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Read and write under one write transaction (BEGIN IMMEDIATE), so two
+    // concurrent changes of one allowlist both land (test
+    // ConcurrentWorkloadImageChangesBothLand).
+    return Txn("change workload images", [&]() -> Result<Workload> {
+      ASTIS_ASSIGN_OR_RETURN(Workload w, GetWorkloadLocked(org, cluster, ns, sa));
+      ASTIS_ASSIGN_OR_RETURN(w.image_digests, internal::ChangeImageDigests(std::move(w.image_digests), add, remove));
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "UPDATE workloads SET image_digests = ? WHERE org = ? AND cluster = ? AND namespace = ? "
+          "AND service_account = ?",
+          "change workload images"));
+      s.Bind(internal::JoinImageDigests(w.image_digests)).Bind(org).Bind(cluster).Bind(ns).Bind(sa);
+      ASTIS_RETURN_IF_ERROR(s.Run());
+      return w;
     });
   }
 
@@ -235,10 +338,11 @@ class SqliteStore final : public Store {
     ASTIS_RETURN_IF_ERROR(ValidateApiKey(k));
     std::lock_guard<std::mutex> lock(mu_);
     return Txn("create api key", [&]() -> Status {
+      ASTIS_RETURN_IF_ERROR(RequireOrgLocked(k.org));
       ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "INSERT INTO api_keys (" ASTIS_APIKEY_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "create api key"));
+          "INSERT INTO api_keys (" ASTIS_APIKEY_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "create api key"));
       s.Bind(k.id).BindBlob(k.hash).Bind(k.cluster).Bind(k.namespace_).Bind(k.service_account);
-      s.Bind(k.created_at).Bind(k.expires_at).Bind(k.revoked_at);
+      s.Bind(k.created_at).Bind(k.expires_at).Bind(k.revoked_at).Bind(k.org);
       Status st = s.Run();
       if (!st.ok() && IsConstraint(s.last_rc())) return Error(Code::kAlreadyExists, "store: api key id already exists");
       return st;
@@ -255,10 +359,11 @@ class SqliteStore final : public Store {
     return ReadApiKey(s);
   }
 
-  Result<std::vector<ApiKey>> ListApiKeys() override {
+  Result<std::vector<ApiKey>> ListApiKeys(std::optional<std::string_view> org) override {
     std::lock_guard<std::mutex> lock(mu_);
     ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-        "SELECT " ASTIS_APIKEY_COLS " FROM api_keys ORDER BY id", "list api keys"));
+        "SELECT " ASTIS_APIKEY_COLS " FROM api_keys WHERE (? = 0 OR org = ?) ORDER BY id", "list api keys"));
+    s.Bind(int64_t{org.has_value() ? 1 : 0}).Bind(org.value_or(""));
     std::vector<ApiKey> out;
     while (true) {
       ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -290,7 +395,8 @@ class SqliteStore final : public Store {
     // create a competing session between our check and our write (test
     // ConcurrentEnrollExactlyOneWins).
     return Txn("enroll session", [&]() -> Result<EnrollResult> {
-      ASTIS_ASSIGN_OR_RETURN(std::optional<Session> active, ActivePinLocked(candidate.cluster, candidate.pod_uid, now));
+      ASTIS_ASSIGN_OR_RETURN(std::optional<Session> active,
+                             ActivePinLocked(candidate.org, candidate.cluster, candidate.pod_uid, now));
       if (active.has_value()) {
         bool same_key = active->jkt == candidate.jkt && active->namespace_ == candidate.namespace_ &&
                         active->service_account == candidate.service_account;
@@ -311,11 +417,11 @@ class SqliteStore final : public Store {
         return EnrollResult{EnrollOutcome::kExtended, std::move(*active)};
       }
       ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "INSERT INTO sessions (" ASTIS_SESSION_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+          "INSERT INTO sessions (" ASTIS_SESSION_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
           "create session"));
       s.Bind(candidate.id).Bind(candidate.cluster).Bind(candidate.namespace_).Bind(candidate.service_account);
       s.Bind(candidate.pod_name).Bind(candidate.pod_uid).Bind(candidate.jkt).Bind(candidate.recipient_jwk);
-      s.Bind(now).Bind(candidate.expires_at).Bind(candidate.pod_restarts);
+      s.Bind(now).Bind(candidate.expires_at).Bind(candidate.pod_restarts).Bind(candidate.org);
       Status st = s.Run();
       if (!st.ok() && IsConstraint(s.last_rc())) return Error(Code::kAlreadyExists, "store: session id already exists");
       ASTIS_RETURN_IF_ERROR(st);
@@ -326,10 +432,10 @@ class SqliteStore final : public Store {
     });
   }
 
-  Result<bool> ReleasePinIfRestarted(std::string_view cluster, std::string_view pod_uid,
+  Result<bool> ReleasePinIfRestarted(std::string_view org, std::string_view cluster, std::string_view pod_uid,
                                      std::string_view expected_session_id, int64_t observed_restarts,
                                      int64_t now) override {
-    ASTIS_RETURN_IF_ERROR(ValidatePinRelease(cluster, pod_uid, expected_session_id, observed_restarts));
+    ASTIS_RETURN_IF_ERROR(ValidatePinRelease(org, cluster, pod_uid, expected_session_id, observed_restarts));
     std::lock_guard<std::mutex> lock(mu_);
     return Txn("release pin", [&]() -> Result<bool> {
       // docs/protocol.md §4.1 (pin release on restart): compare-and-swap in one
@@ -337,10 +443,10 @@ class SqliteStore final : public Store {
       // restart at most one revokes the holder (test
       // ConcurrentReleaseAfterRestartExactlyOneWins).
       ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "UPDATE sessions SET revoked = 1 WHERE id = ? AND cluster = ? AND pod_uid = ? AND revoked = 0 "
-          "AND expires_at > ? AND pod_restarts < ?",
+          "UPDATE sessions SET revoked = 1 WHERE id = ? AND org = ? AND cluster = ? AND pod_uid = ? "
+          "AND revoked = 0 AND expires_at > ? AND pod_restarts < ?",
           "release pin"));
-      s.Bind(expected_session_id).Bind(cluster).Bind(pod_uid).Bind(now).Bind(observed_restarts);
+      s.Bind(expected_session_id).Bind(org).Bind(cluster).Bind(pod_uid).Bind(now).Bind(observed_restarts);
       ASTIS_RETURN_IF_ERROR(s.Run());
       return conn_->Changes() == 1;
     });
@@ -388,10 +494,10 @@ class SqliteStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     return Txn("revoke pod sessions", [&]() -> Result<int64_t> {
       ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "UPDATE sessions SET revoked = 1 WHERE revoked = 0 AND cluster = ? AND namespace = ? "
+          "UPDATE sessions SET revoked = 1 WHERE revoked = 0 AND org = ? AND cluster = ? AND namespace = ? "
           "AND ((? <> '' AND pod_uid = ?) OR (? = '' AND pod_name = ?))",
           "revoke pod sessions"));
-      s.Bind(pod.cluster).Bind(pod.namespace_).Bind(pod.pod_uid).Bind(pod.pod_uid).Bind(pod.pod_uid).Bind(pod.pod_name);
+      s.Bind(pod.org).Bind(pod.cluster).Bind(pod.namespace_).Bind(pod.pod_uid).Bind(pod.pod_uid).Bind(pod.pod_uid).Bind(pod.pod_name);
       ASTIS_RETURN_IF_ERROR(s.Run());
       return conn_->Changes();
     });
@@ -405,21 +511,24 @@ class SqliteStore final : public Store {
     // sessions_by_pod_name. The general form's "(? = '' OR col = ?)" terms
     // cannot use an index: with 10,000 sessions each watch event read them
     // all (test ListSessionsByPodName; docs/performance.md "Soak").
-    const bool one_pod = !f.cluster.empty() && !f.namespace_.empty() && !f.pod_name.empty() && f.pod_uid.empty();
+    const bool one_pod = !f.org.empty() && !f.cluster.empty() && !f.namespace_.empty() && !f.pod_name.empty() &&
+                         f.pod_uid.empty();
     ASTIS_ASSIGN_OR_RETURN(
         Statement s,
-        one_pod ? conn_->Prepare("SELECT " ASTIS_SESSION_COLS " FROM sessions WHERE cluster = ? AND namespace = ? "
-                                 "AND pod_name = ? AND (? = 0 OR (revoked = 0 AND expires_at > ?)) ORDER BY id",
+        one_pod ? conn_->Prepare("SELECT " ASTIS_SESSION_COLS " FROM sessions WHERE org = ? AND cluster = ? "
+                                 "AND namespace = ? AND pod_name = ? AND (? = 0 OR (revoked = 0 AND expires_at > ?)) "
+                                 "ORDER BY id",
                                  "list sessions")
-                : conn_->Prepare("SELECT " ASTIS_SESSION_COLS " FROM sessions WHERE (? = '' OR cluster = ?) "
+                : conn_->Prepare("SELECT " ASTIS_SESSION_COLS " FROM sessions WHERE (? = '' OR org = ?) "
+                                 "AND (? = '' OR cluster = ?) "
                                  "AND (? = '' OR namespace = ?) AND (? = '' OR pod_uid = ?) "
                                  "AND (? = '' OR pod_name = ?) AND (? = 0 OR (revoked = 0 AND expires_at > ?)) "
                                  "ORDER BY id",
                                  "list sessions"));
     if (one_pod) {
-      s.Bind(f.cluster).Bind(f.namespace_).Bind(f.pod_name);
+      s.Bind(f.org).Bind(f.cluster).Bind(f.namespace_).Bind(f.pod_name);
     } else {
-      s.Bind(f.cluster).Bind(f.cluster).Bind(f.namespace_).Bind(f.namespace_).Bind(f.pod_uid).Bind(f.pod_uid);
+      s.Bind(f.org).Bind(f.org).Bind(f.cluster).Bind(f.cluster).Bind(f.namespace_).Bind(f.namespace_).Bind(f.pod_uid).Bind(f.pod_uid);
       s.Bind(f.pod_name).Bind(f.pod_name);
     }
     s.Bind(only_active).Bind(f.active_at.value_or(0));
@@ -553,15 +662,15 @@ class SqliteStore final : public Store {
   }
 
   // ---- config audit
-  Result<int64_t> AppendConfigAudit(std::string_view actor, std::string_view action, std::string_view detail_json,
-                                    int64_t now) override {
-    ASTIS_RETURN_IF_ERROR(internal::CheckConfigAudit(actor, action, detail_json));
+  Result<int64_t> AppendConfigAudit(std::string_view org, std::string_view actor, std::string_view action,
+                                    std::string_view detail_json, int64_t now) override {
+    ASTIS_RETURN_IF_ERROR(internal::CheckConfigAudit(org, actor, action, detail_json));
     std::lock_guard<std::mutex> lock(mu_);
     return Txn("append config audit", [&]() -> Result<int64_t> {
       ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "INSERT INTO config_audit (at, actor, action, detail_json) VALUES (?, ?, ?, ?) RETURNING seq",
+          "INSERT INTO config_audit (at, actor, action, detail_json, org) VALUES (?, ?, ?, ?, ?) RETURNING seq",
           "append config audit"));
-      s.Bind(now).Bind(actor).Bind(action).Bind(detail_json);
+      s.Bind(now).Bind(actor).Bind(action).Bind(detail_json).Bind(org);
       ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) return Error(Code::kStoreUnavailable, "store: append config audit: no sequence number");
       int64_t seq = s.Int(0);
@@ -570,18 +679,20 @@ class SqliteStore final : public Store {
     });
   }
 
-  Result<std::vector<ConfigAuditEntry>> ListConfigAudit(int64_t after_seq, int64_t limit) override {
+  Result<std::vector<ConfigAuditEntry>> ListConfigAudit(std::optional<std::string_view> org, int64_t after_seq,
+                                                        int64_t limit) override {
     if (limit < 1) return Invalid("audit list limit");
     std::lock_guard<std::mutex> lock(mu_);
     ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-        "SELECT seq, at, actor, action, detail_json FROM config_audit WHERE seq > ? ORDER BY seq LIMIT ?",
+        "SELECT seq, org, at, actor, action, detail_json FROM config_audit WHERE (? = 0 OR org = ?) AND seq > ? "
+        "ORDER BY seq LIMIT ?",
         "list config audit"));
-    s.Bind(after_seq).Bind(limit);
+    s.Bind(int64_t{org.has_value() ? 1 : 0}).Bind(org.value_or("")).Bind(after_seq).Bind(limit);
     std::vector<ConfigAuditEntry> out;
     while (true) {
       ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) return out;
-      out.push_back(ConfigAuditEntry{s.Int(0), s.Int(1), s.Text(2), s.Text(3), s.Text(4)});
+      out.push_back(ConfigAuditEntry{s.Int(0), s.Int(2), s.Text(3), s.Text(4), s.Text(5), s.Text(1)});
     }
   }
 
@@ -669,12 +780,35 @@ class SqliteStore final : public Store {
     return OkStatus();
   }
 
-  Result<std::optional<Session>> ActivePinLocked(std::string_view cluster, std::string_view pod_uid, int64_t now) {
+  // RequireOrgLocked: kNotFound unless organisation org exists (inside the
+  // caller's write transaction, so it cannot vanish before the write).
+  Status RequireOrgLocked(std::string_view org) {
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare("SELECT 1 FROM orgs WHERE name = ?", "find organization"));
+    s.Bind(org);
+    ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return NotFound("organization");
+    return s.Run();
+  }
+
+  Result<Workload> GetWorkloadLocked(std::string_view org, std::string_view cluster, std::string_view ns,
+                                     std::string_view sa) {
     ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-        "SELECT " ASTIS_SESSION_COLS " FROM sessions "
-        "WHERE cluster = ? AND pod_uid = ? AND revoked = 0 AND expires_at > ? ORDER BY created_at DESC, id LIMIT 1",
+        "SELECT " ASTIS_WORKLOAD_COLS " FROM workloads "
+        "WHERE org = ? AND cluster = ? AND namespace = ? AND service_account = ?",
+        "get workload"));
+    s.Bind(org).Bind(cluster).Bind(ns).Bind(sa);
+    ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return NotFound("workload");
+    return ReadWorkload(s);
+  }
+
+  Result<std::optional<Session>> ActivePinLocked(std::string_view org, std::string_view cluster,
+                                                 std::string_view pod_uid, int64_t now) {
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT " ASTIS_SESSION_COLS " FROM sessions WHERE org = ? AND cluster = ? AND pod_uid = ? AND revoked = 0 "
+        "AND expires_at > ? ORDER BY created_at DESC, id LIMIT 1",
         "find active session"));
-    s.Bind(cluster).Bind(pod_uid).Bind(now);
+    s.Bind(org).Bind(cluster).Bind(pod_uid).Bind(now);
     ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return std::optional<Session>();
     return std::optional<Session>(ReadSession(s));

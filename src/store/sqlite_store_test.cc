@@ -279,35 +279,36 @@ TEST(SqliteStoreTest, UpgradesSchemaV1InPlace) {
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     Store& store = **opened;
     // The rows written by the old binary are found through the new index.
-    auto shared = store.ListClustersByIssuer("https://issuer.example/shared");
+    auto shared = store.ListClustersByIssuer(astis::store::kDefaultOrg, "https://issuer.example/shared");
     ASSERT_TRUE(shared.ok()) << shared.status().ToString();
     ASSERT_EQ(shared->size(), 2u);
     EXPECT_EQ((*shared)[0].name, "east");
     EXPECT_EQ((*shared)[0].mode, "audit");
     EXPECT_EQ((*shared)[1].name, "prod");
     EXPECT_EQ((*shared)[1].api_url, "https://api.prod:6443");
-    auto stage = store.ListClustersByIssuer("https://issuer.example/stage");
+    auto stage = store.ListClustersByIssuer(astis::store::kDefaultOrg, "https://issuer.example/stage");
     ASSERT_TRUE(stage.ok());
     ASSERT_EQ(stage->size(), 1u);
     EXPECT_EQ((*stage)[0].name, "stage");
-    EXPECT_TRUE(store.GetWorkload("prod", "payments", "api").ok());
+    EXPECT_TRUE(store.GetWorkload(astis::store::kDefaultOrg, "prod", "payments", "api").ok());
     // Writes after the upgrade keep the index current.
     Cluster moved = (*stage)[0];
     moved.issuer = "https://issuer.example/shared";
     ASSERT_TRUE(store.PutCluster(moved).ok());
-    shared = store.ListClustersByIssuer("https://issuer.example/shared");
+    shared = store.ListClustersByIssuer(astis::store::kDefaultOrg, "https://issuer.example/shared");
     ASSERT_TRUE(shared.ok());
     EXPECT_EQ(shared->size(), 3u);
   }
 
-  // Steps 2 and 3 applied and recorded once, step 1 untouched.
+  // Steps 2 to 4 applied and recorded once, step 1 untouched.
   EXPECT_EQ(RawQuery(path, "SELECT version, name FROM schema_migrations ORDER BY version"),
-            (std::vector<std::string>{"1|initial schema", "2|index clusters by issuer", "3|session pod restarts"}));
+            (std::vector<std::string>{"1|initial schema", "2|index clusters by issuer", "3|session pod restarts",
+                                      "4|organisations"}));
   EXPECT_EQ(RawQuery(path, "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name = 'clusters_by_issuer'"),
             std::vector<std::string>{"clusters"});
   ASSERT_TRUE(OpenSqliteStore(path).ok());
   EXPECT_EQ(RawQuery(path, "SELECT COUNT(*), MAX(version) FROM schema_migrations"),
-            std::vector<std::string>{"3|" + std::to_string(kSqliteSchemaVersion)});
+            std::vector<std::string>{"4|" + std::to_string(kSqliteSchemaVersion)});
 
   // A version beyond this binary's is still refused, and nothing is changed.
   RawExec(path, ("INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
@@ -345,6 +346,110 @@ TEST(SqliteStoreTest, UpgradesSchemaV2InPlaceKeepsSessions) {
             (std::vector<std::string>{"s-new|1|0", "s-old|0|1"}));
 }
 
+// A store written by the last single-organisation release (schema 3,
+// testdata/stores/v3-single-org.sqlite: the demo's store plus an audit-mode
+// cluster and API keys; SOURCES.md says how it was made) upgrades in place
+// to one organisation "default" with no change in behaviour
+// (docs/tenancy.md "Migration").
+TEST(SqliteStoreTest, UpgradesSingleOrgReleaseStore) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string path = dir.path() + "/state.db";
+  std::filesystem::copy_file(std::string(ASTIS_TESTDATA_DIR) + "/stores/v3-single-org.sqlite", path);
+  ASSERT_EQ(RawQuery(path, "SELECT MAX(version) FROM schema_migrations"), std::vector<std::string>{"3"});
+  const std::vector<std::string> clusters_before =
+      RawQuery(path, "SELECT name, issuer, audience, jwks_json, api_url, mode, created_at FROM clusters ORDER BY name");
+  const std::vector<std::string> keys_before =
+      RawQuery(path, "SELECT id, hex(hash), cluster, namespace, service_account, created_at, expires_at, revoked_at "
+                     "FROM api_keys ORDER BY id");
+  ASSERT_EQ(clusters_before.size(), 2u);
+  ASSERT_EQ(keys_before.size(), 3u);
+
+  auto opened = OpenSqliteStore(path);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Store& store = **opened;
+  auto orgs = store.ListOrganizations();
+  ASSERT_TRUE(orgs.ok());
+  ASSERT_EQ(orgs->size(), 1u);
+  EXPECT_EQ((*orgs)[0].name, kDefaultOrg);
+  EXPECT_EQ((*orgs)[0].tier, "standard");
+
+  // Every row kept its values and is now in "default".
+  EXPECT_EQ(RawQuery(path, "SELECT name, issuer, audience, jwks_json, api_url, mode, created_at FROM clusters "
+                           "ORDER BY name"),
+            clusters_before);
+  EXPECT_EQ(RawQuery(path, "SELECT id, hex(hash), cluster, namespace, service_account, created_at, expires_at, "
+                           "revoked_at FROM api_keys ORDER BY id"),
+            keys_before);
+  for (const char* table : {"clusters", "workloads", "api_keys", "sessions", "config_audit"}) {
+    EXPECT_EQ(RawQuery(path, (std::string("SELECT DISTINCT org FROM ") + table).c_str()),
+              std::vector<std::string>{"default"})
+        << table;
+  }
+
+  // Lookups by name in "default" find what the old binary wrote.
+  auto demo = store.GetCluster(kDefaultOrg, "demo");
+  ASSERT_TRUE(demo.ok()) << demo.status().ToString();
+  EXPECT_EQ(demo->mode, "strict");
+  auto by_issuer = store.ListClustersByIssuer(kDefaultOrg, demo->issuer);
+  ASSERT_TRUE(by_issuer.ok());
+  ASSERT_EQ(by_issuer->size(), 1u);
+  auto staging = store.GetCluster(kDefaultOrg, "staging");
+  ASSERT_TRUE(staging.ok());
+  EXPECT_EQ(staging->mode, "audit");
+  auto workload = store.GetWorkload(kDefaultOrg, "demo", "payments", "api");
+  ASSERT_TRUE(workload.ok());
+  EXPECT_EQ(workload->image_digests,
+            std::vector<std::string>{"sha256:87557e71cda942038de3d778b5bc690db2a2af67eacbc689fe5871550db58266"});
+  auto staging_workload = store.GetWorkload(kDefaultOrg, "staging", "payments", "api");
+  ASSERT_TRUE(staging_workload.ok());
+  EXPECT_EQ(staging_workload->image_digests.size(), 2u);
+
+  // The key whose secret is kept beside the fixture still matches its hash.
+  std::ifstream key_file(std::string(ASTIS_TESTDATA_DIR) + "/stores/v3-single-org.api-key");
+  std::string header;
+  std::getline(key_file, header);
+  ASSERT_EQ(header.rfind("astis_", 0), 0u);
+  const std::string id = header.substr(6, 16);
+  auto key = store.GetApiKey(id);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_EQ(key->org, kDefaultOrg);
+  EXPECT_EQ(key->cluster, "demo");
+  EXPECT_EQ(key->revoked_at, 0);
+  auto revoked = store.GetApiKey("zg8ixubipch0mtyy");
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_NE(revoked->revoked_at, 0);
+  auto keys = store.ListApiKeys(kDefaultOrg);
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->size(), 3u);
+
+  // The old audit trail is the default organisation's, in order.
+  auto trail = store.ListConfigAudit(kDefaultOrg, 0, 100);
+  ASSERT_TRUE(trail.ok());
+  ASSERT_EQ(trail->size(), 8u);
+  EXPECT_EQ((*trail)[0].action, "cluster.add");
+  EXPECT_EQ((*trail)[6].action, "apikey.revoke");
+
+  // The demo's ended session, nonce secret and replay set are still there.
+  auto sessions = store.ListSessions(SessionFilter{});
+  ASSERT_TRUE(sessions.ok());
+  ASSERT_EQ(sessions->size(), 1u);
+  EXPECT_EQ((*sessions)[0].org, kDefaultOrg);
+  EXPECT_TRUE((*sessions)[0].revoked);
+  EXPECT_TRUE(store.GetNonceSecrets().ok());
+
+  // Writes keep working: a new cluster and workload in "default", the
+  // foreign key from workloads to clusters still cascades.
+  Cluster added = *staging;
+  added.name = "added";
+  ASSERT_TRUE(store.PutCluster(added).ok());
+  ASSERT_TRUE(store.PutWorkload(Workload{"added", "payments", "api", {}}).ok());
+  ASSERT_TRUE(store.DeleteCluster(kDefaultOrg, "added").ok());
+  EXPECT_EQ(store.GetWorkload(kDefaultOrg, "added", "payments", "api").status().code(), Code::kNotFound);
+  EXPECT_EQ(RawQuery(path, "PRAGMA foreign_key_check"), std::vector<std::string>{});
+  EXPECT_EQ(RawQuery(path, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+}
+
 TEST(SqliteStoreTest, ListClustersByIssuerUsesIndex) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
@@ -355,22 +460,23 @@ TEST(SqliteStoreTest, ListClustersByIssuerUsesIndex) {
   // clusters_by_issuer that also yields name order, never a SCAN of clusters
   // (whose cost would grow with the number of clusters) nor a sort.
   const std::string explain =
-      "EXPLAIN QUERY PLAN SELECT name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at "
-      "FROM clusters WHERE issuer = ? ORDER BY name";
+      "EXPLAIN QUERY PLAN SELECT name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode, created_at, "
+      "org FROM clusters WHERE org = ? AND issuer = ? ORDER BY name";
   for (int round = 0; round < 2; ++round) {
     const std::string plan = Joined(RawQuery(path, explain.c_str()));
-    EXPECT_NE(plan.find("SEARCH clusters USING INDEX clusters_by_issuer (issuer=?)"), std::string::npos) << plan;
+    EXPECT_NE(plan.find("SEARCH clusters USING INDEX clusters_by_issuer (org=? AND issuer=?)"), std::string::npos)
+        << plan;
     EXPECT_EQ(plan.find("SCAN"), std::string::npos) << plan;
     EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
     if (round > 0) break;
     RawExec(path,
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "
-            "INSERT INTO clusters SELECT 'c' || i, 'https://issuer.example/' || i, 'astis', '{}', '', '', '', "
-            "'strict', 0 FROM n; ANALYZE;");
+            "INSERT INTO clusters SELECT 'default', 'c' || i, 'https://issuer.example/' || i, 'astis', '{}', '', '', "
+            "'', 'strict', 0 FROM n; ANALYZE;");
   }
   auto opened = OpenSqliteStore(path);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  auto found = (*opened)->ListClustersByIssuer("https://issuer.example/500");
+  auto found = (*opened)->ListClustersByIssuer(astis::store::kDefaultOrg, "https://issuer.example/500");
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ((*found)[0].name, "c500");
@@ -396,9 +502,9 @@ TEST(SqliteStoreTest, StoredBadDigestIsStoreUnavailable) {
   RawExec(path, ("UPDATE workloads SET image_digests = 'sha256:" + std::string(64, 'A') + "'").c_str());
   auto opened = OpenSqliteStore(path);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  EXPECT_EQ((*opened)->GetWorkload("prod", "payments", "api").status().code(), Code::kStoreUnavailable);
-  EXPECT_EQ((*opened)->ListWorkloads(std::nullopt).status().code(), Code::kStoreUnavailable);
-  EXPECT_EQ((*opened)->ListWorkloads("prod").status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ((*opened)->GetWorkload(astis::store::kDefaultOrg, "prod", "payments", "api").status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ((*opened)->ListWorkloads(std::nullopt, std::nullopt).status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ((*opened)->ListWorkloads(astis::store::kDefaultOrg, "prod").status().code(), Code::kStoreUnavailable);
 }
 
 TEST(SqliteStoreTest, BusyBeyondTimeoutIsStoreUnavailable) {

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "common/dns1123.h"
 #include "store/internal/rows.h"
 
 namespace astis::store {
@@ -12,10 +13,45 @@ using internal::Invalid;
 
 bool TextOk(std::string_view s) { return s.size() <= kMaxTextLength; }
 
+bool LowerHex64(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// OrgOk: organisation names are DNS-1123 labels, so they can appear in
+// URLs, file names, metric labels and certificate names unescaped.
+bool OrgOk(std::string_view org) { return IsDns1123Label(org); }
+
 }  // namespace
 
+Status ValidateOrganization(const Organization& o) {
+  if (!OrgOk(o.name)) return Invalid("organization name (want a DNS-1123 label)");
+  if (o.tier == "standard") {
+    if (!o.cvs_url.empty() || !o.cvs_ca_pem.empty() || !o.cvs_identity.empty() || !o.cvs_spki_sha256.empty()) {
+      return Invalid("organization CVS fields (a standard organization uses the ASTIS CVS)");
+    }
+    return OkStatus();
+  }
+  if (o.tier != "hyok") return Invalid("organization tier (want standard or hyok)");
+  if (o.cvs_url.rfind("https://", 0) != 0 || o.cvs_url.size() <= 8 || !TextOk(o.cvs_url)) {
+    return Invalid("organization cvs_url (want https://host[:port])");
+  }
+  if (o.cvs_ca_pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos || !TextOk(o.cvs_ca_pem)) {
+    return Invalid("organization cvs_ca_pem (want a PEM CA bundle)");
+  }
+  if (!IdOk(o.cvs_identity)) return Invalid("organization cvs_identity");
+  if (!o.cvs_spki_sha256.empty() && !LowerHex64(o.cvs_spki_sha256)) {
+    return Invalid("organization cvs_spki_sha256 (want 64 lower-case hex digits)");
+  }
+  return OkStatus();
+}
+
 Status ValidateCluster(const Cluster& c) {
-  if (!IdOk(c.name)) return Invalid("cluster name");
+  if (!OrgOk(c.org)) return Invalid("cluster organization");
+  if (!IdOk(c.name) || c.name.find('/') != std::string::npos) return Invalid("cluster name");
   if (c.issuer.empty() || !TextOk(c.issuer)) return Invalid("cluster issuer");
   if (!IdOk(c.audience)) return Invalid("cluster audience");
   if (c.jwks_json.empty() || !TextOk(c.jwks_json)) return Invalid("cluster jwks_json");
@@ -25,8 +61,9 @@ Status ValidateCluster(const Cluster& c) {
 }
 
 Status ValidateWorkload(const Workload& w) {
+  if (!OrgOk(w.org)) return Invalid("workload organization");
   if (!IdOk(w.cluster) || !IdOk(w.namespace_) || !IdOk(w.service_account)) return Invalid("workload name field");
-  if (w.image_digests.size() > 1024) return Invalid("workload image_digests (too many)");
+  if (w.image_digests.size() > kMaxImageDigests) return Invalid("workload image_digests (too many)");
   for (const std::string& d : w.image_digests) {
     if (!IsValidImageDigest(d)) return Invalid("workload image digest (want sha256:<64 lower-case hex>)");
   }
@@ -36,6 +73,7 @@ Status ValidateWorkload(const Workload& w) {
 Status ValidateApiKey(const ApiKey& k) {
   if (!IdOk(k.id)) return Invalid("api key id");
   if (k.hash.size() != 32) return Invalid("api key hash (want 32 bytes)");
+  if (!OrgOk(k.org)) return Invalid("api key organization");
   if (!IdOk(k.cluster) || !IdOk(k.namespace_) || !IdOk(k.service_account)) return Invalid("api key scope");
   if (k.expires_at < 0 || k.revoked_at < 0) return Invalid("api key times");
   return OkStatus();
@@ -43,6 +81,7 @@ Status ValidateApiKey(const ApiKey& k) {
 
 Status ValidateSessionCandidate(const Session& s, int64_t now) {
   if (!IdOk(s.id)) return Invalid("session id");
+  if (!OrgOk(s.org)) return Invalid("session organization");
   if (!IdOk(s.cluster) || !IdOk(s.namespace_) || !IdOk(s.service_account)) return Invalid("session scope");
   if (!IdOk(s.pod_name) || !IdOk(s.pod_uid)) return Invalid("session pod");
   if (!IdOk(s.jkt)) return Invalid("session jkt");
@@ -53,8 +92,9 @@ Status ValidateSessionCandidate(const Session& s, int64_t now) {
   return OkStatus();
 }
 
-Status ValidatePinRelease(std::string_view cluster, std::string_view pod_uid, std::string_view session_id,
-                          int64_t observed_restarts) {
+Status ValidatePinRelease(std::string_view org, std::string_view cluster, std::string_view pod_uid,
+                          std::string_view session_id, int64_t observed_restarts) {
+  if (!OrgOk(org)) return Invalid("pin release organization");
   if (!IdOk(cluster) || !IdOk(pod_uid)) return Invalid("pin release pod");
   if (!IdOk(session_id)) return Invalid("pin release session id");
   if (observed_restarts < 0) return Invalid("pin release restarts (negative)");
@@ -83,6 +123,20 @@ Status ValidateAdmission(std::span<const RateCharge> charges, const JtiUse& jti,
   if (jti.jti.empty() || jti.jti.size() > kMaxJtiLength) return Invalid("jti");
   if (jti.expires_at <= now) return Invalid("jti expires_at (not after now)");
   return OkStatus();
+}
+
+std::string QualifiedClusterName(std::string_view org, std::string_view cluster) {
+  if (org == kDefaultOrg) return std::string(cluster);
+  std::string out;
+  out.reserve(org.size() + 1 + cluster.size());
+  out.append(org).append("/").append(cluster);
+  return out;
+}
+
+ClusterRef SplitQualifiedClusterName(std::string_view qualified) {
+  const size_t slash = qualified.find('/');
+  if (slash == std::string_view::npos) return ClusterRef{std::string(kDefaultOrg), std::string(qualified)};
+  return ClusterRef{std::string(qualified.substr(0, slash)), std::string(qualified.substr(slash + 1))};
 }
 
 }  // namespace astis::store

@@ -34,6 +34,28 @@
 
 namespace astis::store {
 
+// kDefaultOrg is the organisation every store starts with, and the one a
+// single-organisation store (schema version 3 and older) upgrades into
+// (docs/tenancy.md "Migration").
+inline constexpr std::string_view kDefaultOrg = "default";
+
+// Organization is one tenant (docs/tenancy.md). It owns its clusters,
+// workloads, API keys, sessions, rate limits and audit trail; names of those
+// are unique within it only. tier "standard" (Tier 1): the ASTIS CVS holds
+// its org keys. tier "hyok" (Tier 2): its own CVS at cvs_url holds them, and
+// the edge reaches it over mutual TLS, trusting cvs_ca_pem (a CA bundle, so
+// a renewed certificate is no outage) for the name cvs_identity, and, when
+// cvs_spki_sha256 is set, only a server key with that SPKI SHA-256 (64 hex).
+struct Organization {
+  std::string name;
+  std::string tier = "standard";  // "standard" | "hyok"
+  std::string cvs_url;            // hyok only: https://host[:port]
+  std::string cvs_ca_pem;         // hyok only: PEM CA bundle (text)
+  std::string cvs_identity;       // hyok only: DNS name or IP the CVS certificate must carry
+  std::string cvs_spki_sha256;    // hyok, optional: hex SHA-256 of the CVS key's SubjectPublicKeyInfo
+  int64_t created_at = 0;
+};
+
 // Cluster is one registered cluster: gate 2's trust anchor and gate 4's API.
 struct Cluster {
   std::string name;
@@ -45,6 +67,9 @@ struct Cluster {
   std::string token_file;
   std::string mode = "strict";  // "strict" | "audit" (docs/protocol.md §6.4)
   int64_t created_at = 0;
+  // org owns the object (docs/tenancy.md). It is the last member so that
+  // positional initialisers written before organisations keep their meaning.
+  std::string org = std::string(kDefaultOrg);
 };
 
 // Workload is one approved (cluster, namespace, ServiceAccount) with its
@@ -54,6 +79,9 @@ struct Workload {
   std::string namespace_;
   std::string service_account;
   std::vector<std::string> image_digests;
+  // org owns the object (docs/tenancy.md). It is the last member so that
+  // positional initialisers written before organisations keep their meaning.
+  std::string org = std::string(kDefaultOrg);
 };
 
 // RateCharge is one rate-limit bucket a request is counted against: a fixed
@@ -90,7 +118,7 @@ inline constexpr size_t kMaxRateCharges = 4;
 // ApiKey is the stored half of a bound API key (docs/protocol.md §6.1). The store
 // holds only the 32-byte hash of the secret part, never the secret.
 struct ApiKey {
-  std::string id;
+  std::string id;  // unique across organisations: gate 1 finds the key, then its org
   std::vector<uint8_t> hash;  // exactly 32 bytes
   std::string cluster;
   std::string namespace_;
@@ -98,12 +126,15 @@ struct ApiKey {
   int64_t created_at = 0;
   int64_t expires_at = 0;  // 0 = never
   int64_t revoked_at = 0;  // 0 = not revoked
+  // org owns the object (docs/tenancy.md). It is the last member so that
+  // positional initialisers written before organisations keep their meaning.
+  std::string org = std::string(kDefaultOrg);
 };
 
 // Session is one release session (docs/protocol.md §4.1) and its pin: the DPoP
 // key thumbprint (jkt) and the pod's public X25519 recipient JWK.
 struct Session {
-  std::string id;
+  std::string id;  // unique across organisations
   std::string cluster;
   std::string namespace_;
   std::string service_account;
@@ -118,6 +149,9 @@ struct Session {
   // gate 4 read it when the pin was taken or last renewed; 0 for sessions
   // stored before it was recorded. ReleasePinIfRestarted compares with it.
   int64_t pod_restarts = 0;
+  // org owns the object (docs/tenancy.md). It is the last member so that
+  // positional initialisers written before organisations keep their meaning.
+  std::string org = std::string(kDefaultOrg);
 
   // IsActive reports whether the session still pins its pod at `now`.
   bool IsActive(int64_t now) const { return !revoked && now < expires_at; }
@@ -144,6 +178,7 @@ struct SessionFilter {
   std::string pod_uid;
   std::string pod_name;
   std::optional<int64_t> active_at;  // when set, only sessions active then
+  std::string org;                   // empty: every organisation (operators, metrics)
 };
 
 // PodRef names the pod whose sessions RevokeSessionsForPod ends; pod_uid is
@@ -153,6 +188,9 @@ struct PodRef {
   std::string namespace_;
   std::string pod_name;
   std::string pod_uid;
+  // org owns the object (docs/tenancy.md). It is the last member so that
+  // positional initialisers written before organisations keep their meaning.
+  std::string org = std::string(kDefaultOrg);
 };
 
 // NonceSecrets is the shared DPoP nonce secret and, after a rotation, the one
@@ -164,11 +202,12 @@ struct NonceSecrets {
 
 // ConfigAuditEntry is one recorded configuration change.
 struct ConfigAuditEntry {
-  int64_t seq = 0;  // strictly increasing
+  int64_t seq = 0;  // strictly increasing (across organisations)
   int64_t at = 0;
   std::string actor;
   std::string action;
   std::string detail_json;
+  std::string org;  // the organisation changed; "" for service-wide entries
 };
 
 // PurgeCounts is how many rows one PurgeExpired call deleted, per kind.
@@ -178,6 +217,9 @@ struct PurgeCounts {
   int64_t rate_windows = 0;
   int64_t total() const { return sessions + jtis + rate_windows; }
 };
+
+// kMaxImageDigests bounds one workload's allowlist.
+inline constexpr size_t kMaxImageDigests = 1024;
 
 // kMaxIdLength, kMaxJtiLength and kMaxTextLength bound caller-supplied
 // values (bytes); longer ones are kInvalidArgument, so no caller can grow rows
@@ -195,16 +237,43 @@ class Store {
  public:
   virtual ~Store() = default;
 
+  // ---- organisations (docs/tenancy.md)
+  // Every object below belongs to one organisation, and every lookup by name
+  // happens inside one: the same cluster, namespace and ServiceAccount names
+  // in two organisations are two unrelated objects (test
+  // OrganizationsIsolateObjectsWithTheSameNames). Writes that name an
+  // organisation that does not exist are kNotFound ("organization") and
+  // change nothing (test ObjectsNeedTheirOrganization).
+  //
+  // PutOrganization inserts or replaces org (created_at keeps its first
+  // value). kInvalidArgument for a name that is not a DNS-1123 label, a tier
+  // other than "standard"/"hyok", a hyok org without cvs_url, cvs_ca_pem and
+  // cvs_identity, a standard org with any CVS field, or a cvs_spki_sha256
+  // that is not 64 lower-case hex digits (test OrganizationValidation).
+  virtual Status PutOrganization(const Organization& org) = 0;
+  // GetOrganization returns the organisation; kNotFound when absent.
+  virtual Result<Organization> GetOrganization(std::string_view name) = 0;
+  // ListOrganizations returns every organisation ordered by name.
+  virtual Result<std::vector<Organization>> ListOrganizations() = 0;
+  // DeleteOrganization removes the organisation. While it still has
+  // clusters or API keys, kFailedPrecondition unless force; with force it
+  // first deletes its clusters (and their workloads), API keys and sessions
+  // in the same transaction (test DeleteOrganizationRefusedWhileInUse). Its
+  // configuration audit entries stay. kNotFound when absent.
+  virtual Status DeleteOrganization(std::string_view name, bool force) = 0;
+
   // ---- clusters
   // PutCluster inserts or replaces the cluster named cluster.name.
   // kInvalidArgument for an empty name/issuer/audience/jwks or a mode other
   // than "strict"/"audit" (test ClusterRejectsBadMode).
   virtual Status PutCluster(const Cluster& cluster) = 0;
-  // GetCluster returns the cluster; kNotFound when none has that name.
-  virtual Result<Cluster> GetCluster(std::string_view name) = 0;
-  // ListClusters returns every cluster ordered by name.
-  virtual Result<std::vector<Cluster>> ListClusters() = 0;
-  // ListClustersByIssuer returns every cluster whose issuer equals issuer,
+  // GetCluster returns org's cluster; kNotFound when org has none by that
+  // name.
+  virtual Result<Cluster> GetCluster(std::string_view org, std::string_view name) = 0;
+  // ListClusters returns org's clusters ordered by name; with no org, every
+  // organisation's, ordered by (org, name).
+  virtual Result<std::vector<Cluster>> ListClusters(std::optional<std::string_view> org) = 0;
+  // ListClustersByIssuer returns org's clusters whose issuer equals issuer,
   // ordered by name (normally zero or one; more than one is a configuration
   // error the caller refuses). Uses an index, so its cost does not grow with
   // the number of registered clusters (test ListClustersByIssuerFindsOnlyThatIssuer).
@@ -212,41 +281,56 @@ class Store {
   // would refuse (empty, longer than kMaxTextLength; on PostgreSQL also a
   // NUL byte or invalid UTF-8) matches nothing and gives an empty list, never
   // kInvalidArgument (test ListClustersByIssuerOddIssuerIsEmpty).
-  virtual Result<std::vector<Cluster>> ListClustersByIssuer(std::string_view issuer) = 0;
+  virtual Result<std::vector<Cluster>> ListClustersByIssuer(std::string_view org, std::string_view issuer) = 0;
   // DeleteCluster removes the cluster and its workloads; kNotFound when absent.
-  virtual Status DeleteCluster(std::string_view name) = 0;
+  virtual Status DeleteCluster(std::string_view org, std::string_view name) = 0;
 
   // ---- workloads
   // PutWorkload inserts or replaces a workload. kInvalidArgument for an
   // empty name field or any digest that is not "sha256:" + 64 lower-case hex
   // (test WorkloadRejectsBadDigest); kNotFound when the cluster is not
-  // registered (test WorkloadNeedsCluster).
+  // registered in the workload's organisation (test WorkloadNeedsCluster).
   virtual Status PutWorkload(const Workload& workload) = 0;
   // GetWorkload returns one workload; kNotFound when absent.
-  virtual Result<Workload> GetWorkload(std::string_view cluster, std::string_view namespace_,
+  virtual Result<Workload> GetWorkload(std::string_view org, std::string_view cluster, std::string_view namespace_,
                                        std::string_view service_account) = 0;
-  // ListWorkloads returns every workload (of one cluster when given), ordered.
-  virtual Result<std::vector<Workload>> ListWorkloads(std::optional<std::string_view> cluster) = 0;
+  // ListWorkloads returns org's workloads (of one of its clusters when
+  // given), ordered; with no org, every organisation's (cluster ignored).
+  virtual Result<std::vector<Workload>> ListWorkloads(std::optional<std::string_view> org,
+                                                      std::optional<std::string_view> cluster) = 0;
   // DeleteWorkload removes one workload; kNotFound when absent.
-  virtual Status DeleteWorkload(std::string_view cluster, std::string_view namespace_,
+  virtual Status DeleteWorkload(std::string_view org, std::string_view cluster, std::string_view namespace_,
                                 std::string_view service_account) = 0;
+  // ChangeWorkloadImages adds `add` to and removes `remove` from one
+  // workload's allowlist in one transaction and returns the workload as
+  // stored (sorted, no duplicates). Adding a digest already listed or
+  // removing one not listed changes nothing for that digest. kNotFound when
+  // the workload is absent; kInvalidArgument for a malformed digest or a
+  // result over the allowlist bound (test ChangeWorkloadImagesAddsAndRemoves).
+  virtual Result<Workload> ChangeWorkloadImages(std::string_view org, std::string_view cluster,
+                                                std::string_view namespace_, std::string_view service_account,
+                                                std::span<const std::string> add,
+                                                std::span<const std::string> remove) = 0;
 
   // ---- API keys
   // CreateApiKey stores a new key record. kAlreadyExists when the id is taken
   // (test ApiKeyDuplicateIdRefused); kInvalidArgument when the hash is not 32
-  // bytes or a name field is empty.
+  // bytes or a name field is empty; kNotFound when key.org does not exist.
+  // Ids are unique across organisations.
   virtual Status CreateApiKey(const ApiKey& key) = 0;
-  // GetApiKey returns the record (revoked or not); kNotFound when absent.
+  // GetApiKey returns the record (revoked or not) of any organisation: gate
+  // 1 learns the organisation from it. kNotFound when absent.
   virtual Result<ApiKey> GetApiKey(std::string_view id) = 0;
-  // ListApiKeys returns every record ordered by id.
-  virtual Result<std::vector<ApiKey>> ListApiKeys() = 0;
+  // ListApiKeys returns org's records ordered by id; with no org, every
+  // organisation's.
+  virtual Result<std::vector<ApiKey>> ListApiKeys(std::optional<std::string_view> org) = 0;
   // RevokeApiKey sets revoked_at = now if not already revoked (a second call
   // keeps the first time); kNotFound when absent (test ApiKeyRevoke).
   virtual Status RevokeApiKey(std::string_view id, int64_t now) = 0;
 
   // ---- sessions and pins (docs/protocol.md §4.1, §4.3, §4.4)
   // EnrollSession atomically applies the per-pod pin rule to `candidate`
-  // (scoped by cluster + pod_uid): an active session with another jkt ->
+  // (scoped by org + cluster + pod_uid): an active session with another jkt ->
   // kPinnedConflict (nothing changed); one with the same jkt -> kExtended
   // (expires_at and recipient_jwk taken from the candidate, pod_restarts
   // raised to the candidate's if larger, id kept);
@@ -259,7 +343,7 @@ class Store {
   // ReleasePinIfRestarted is the compare-and-swap that releases a pin whose
   // holder's process is gone (docs/edge.md "Restarted containers"): it
   // revokes session expected_session_id and returns true exactly when that
-  // session is active at now, belongs to (cluster, pod_uid), and its
+  // session is active at now, belongs to (org, cluster, pod_uid), and its
   // pod_restarts is less than observed_restarts (the restart fingerprint of
   // a fresh read of the pod). Otherwise it changes nothing and returns
   // false. Of several concurrent callers that saw one restart, at most one
@@ -267,7 +351,7 @@ class Store {
   // win (tests ReleasePinIfRestartedComparesAndSwaps,
   // ConcurrentReleaseAfterRestartExactlyOneWins). kInvalidArgument for
   // empty identifiers or a negative observed_restarts.
-  virtual Result<bool> ReleasePinIfRestarted(std::string_view cluster, std::string_view pod_uid,
+  virtual Result<bool> ReleasePinIfRestarted(std::string_view org, std::string_view cluster, std::string_view pod_uid,
                                              std::string_view expected_session_id, int64_t observed_restarts,
                                              int64_t now) = 0;
   // GetSession returns the session (even if revoked or expired); kNotFound
@@ -340,14 +424,16 @@ class Store {
   virtual Result<Admission> AdmitRequest(std::span<const RateCharge> charges, const JtiUse& jti, int64_t now) = 0;
 
   // ---- admin audit of configuration changes
-  // AppendConfigAudit records one change and returns its sequence number.
-  // detail_json must be a JSON object and must not contain secrets (the
-  // caller's duty); kInvalidArgument when it does not parse.
-  virtual Result<int64_t> AppendConfigAudit(std::string_view actor, std::string_view action,
+  // AppendConfigAudit records one change of org ("" for a service-wide
+  // change) and returns its sequence number. detail_json must be a JSON
+  // object and must not contain secrets (the caller's duty);
+  // kInvalidArgument when it does not parse.
+  virtual Result<int64_t> AppendConfigAudit(std::string_view org, std::string_view actor, std::string_view action,
                                             std::string_view detail_json, int64_t now) = 0;
   // ListConfigAudit returns up to `limit` entries with seq > after_seq, in
-  // order.
-  virtual Result<std::vector<ConfigAuditEntry>> ListConfigAudit(int64_t after_seq, int64_t limit) = 0;
+  // order: org's only when org is given (test ConfigAuditPerOrganization).
+  virtual Result<std::vector<ConfigAuditEntry>> ListConfigAudit(std::optional<std::string_view> org,
+                                                                int64_t after_seq, int64_t limit) = 0;
 
   // ---- expiry
   // PurgeExpired deletes at most batch_limit rows of each kind: sessions with
@@ -363,18 +449,36 @@ class Store {
 // store's callers.
 using astis::IsValidImageDigest;
 
-// ValidateCluster, ValidateWorkload, ValidateApiKey,
+// QualifiedClusterName names a cluster across organisations, for the
+// edge's per-cluster state (pod watches, gate-4 readers, metrics labels):
+// the bare name in organisation kDefaultOrg, so a single-organisation
+// deployment keeps its labels and log lines, and "org/name" in any other.
+// Cluster names cannot contain '/' (ValidateCluster), so it is unambiguous.
+std::string QualifiedClusterName(std::string_view org, std::string_view cluster);
+
+// ClusterRef is a cluster's organisation and name.
+struct ClusterRef {
+  std::string org;
+  std::string name;
+};
+
+// SplitQualifiedClusterName inverts QualifiedClusterName. It cannot fail: a
+// name without '/' is in kDefaultOrg.
+ClusterRef SplitQualifiedClusterName(std::string_view qualified);
+
+// ValidateOrganization, ValidateCluster, ValidateWorkload, ValidateApiKey,
 // ValidateSessionCandidate, ValidateNonceSecret and ValidatePinRelease check a value before any
 // backend writes it; kInvalidArgument naming the field (never its value) on
 // failure. Every backend calls them, so all backends refuse the same inputs.
+Status ValidateOrganization(const Organization& org);
 Status ValidateCluster(const Cluster& cluster);
 Status ValidateWorkload(const Workload& workload);
 Status ValidateApiKey(const ApiKey& key);
 Status ValidateSessionCandidate(const Session& candidate, int64_t now);
 Status ValidateNonceSecret(const SecretBytes& secret);
 // ValidatePinRelease checks ReleasePinIfRestarted's arguments.
-Status ValidatePinRelease(std::string_view cluster, std::string_view pod_uid, std::string_view session_id,
-                          int64_t observed_restarts);
+Status ValidatePinRelease(std::string_view org, std::string_view cluster, std::string_view pod_uid,
+                          std::string_view session_id, int64_t observed_restarts);
 Status ValidateAdmission(std::span<const RateCharge> charges, const JtiUse& jti, int64_t now);
 
 }  // namespace astis::store

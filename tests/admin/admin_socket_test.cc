@@ -244,7 +244,7 @@ TEST_F(AdminServerTest, EveryCommandThroughSocket) {
   r = ViaSocket(ClusterAddArgs("lab", "audit"));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("WARNING: cluster lab is in AUDIT mode"), std::string::npos) << r.err;
-  auto stored = store_->GetCluster("prod");
+  auto stored = store_->GetCluster(astis::store::kDefaultOrg, "prod");
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->jwks_json, ReadAllFile(jwks_));  // content sent, as the store keeps it
   EXPECT_EQ(stored->ca_file, "/etc/astis/ca.pem");   // a path on the edge host
@@ -293,7 +293,7 @@ TEST_F(AdminServerTest, EveryCommandThroughSocket) {
   EXPECT_EQ(r.out, "cluster lab removed (with its workloads)\n");
 
   // Same configuration audit as the direct path: one entry per change, actor cli:<peer login>.
-  auto audit = store_->ListConfigAudit(0, 100);
+  auto audit = store_->ListConfigAudit(std::nullopt, 0, 100);
   ASSERT_TRUE(audit.ok());
   std::vector<std::string> actions;
   for (const auto& e : *audit) {
@@ -378,7 +378,7 @@ TEST_F(AdminServerTest, RefusesPeerUidNotAllowed) {
   CliRun r = ViaSocket(ClusterAddArgs("prod"));
   EXPECT_EQ(r.code, 4);
   EXPECT_NE(r.err.find("permission_denied"), std::string::npos) << r.err;
-  EXPECT_TRUE(store_->ListClusters()->empty());
+  EXPECT_TRUE(store_->ListClusters(std::nullopt)->empty());
   EXPECT_TRUE(sink_.Has("admin.connect", audit::Decision::kDeny, Code::kPermissionDenied));
   bool names_uid = false;
   for (const auto& e : sink_.events()) {
@@ -513,7 +513,7 @@ TEST_F(AdminServerTest, ApiKeySecretNotStoredOrAudited) {
   for (const auto& e : sink_.events()) {
     EXPECT_EQ(audit::SerializeEvent(e).find(secret), std::string::npos);
   }
-  auto config_audit = store_->ListConfigAudit(0, 100);
+  auto config_audit = store_->ListConfigAudit(std::nullopt, 0, 100);
   ASSERT_TRUE(config_audit.ok());
   for (const auto& e : config_audit.value()) {
     EXPECT_EQ(e.detail_json.find(secret), std::string::npos);

@@ -135,7 +135,7 @@ TEST_F(CliAdminTest, ClusterAddListRemove) {
   ASSERT_EQ(list.code, 0) << list.err;
   EXPECT_NE(list.out.find("prod\tstrict\t" + std::string(kIssuer)), std::string::npos) << list.out;
   auto st = OpenStore();
-  auto c = st->GetCluster("prod");
+  auto c = st->GetCluster(astis::store::kDefaultOrg, "prod");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->jwks_json, jwks_text_);
   Run rm = Cli({"cluster", "remove", "--store", store_, "--name", "prod"});
@@ -143,7 +143,7 @@ TEST_F(CliAdminTest, ClusterAddListRemove) {
   EXPECT_EQ(Cli({"cluster", "list", "--store", store_}).out.find("prod"), std::string::npos);
   EXPECT_EQ(Cli({"cluster", "remove", "--store", store_, "--name", "prod"}).code, kExitIo);  // not found
   // Every change is in the configuration audit, attributed to the CLI user.
-  auto audit = st->ListConfigAudit(0, 10);
+  auto audit = st->ListConfigAudit(std::nullopt, 0, 10);
   ASSERT_TRUE(audit.ok());
   ASSERT_EQ(audit->size(), 2u);
   EXPECT_EQ((*audit)[0].action, "cluster.add");
@@ -210,7 +210,7 @@ TEST_F(CliAdminTest, ApiKeyCreatePrintsOnceAndStoresHash) {
   EXPECT_EQ(rec->cluster, "prod");
 
   // The printed key passes gate 1 for a token of the bound ServiceAccount.
-  auto cluster = st->GetCluster("prod");
+  auto cluster = st->GetCluster(astis::store::kDefaultOrg, "prod");
   ASSERT_TRUE(cluster.ok());
   auto set = jose::JwkSet::Parse(cluster->jwks_json);
   ASSERT_TRUE(set.ok());

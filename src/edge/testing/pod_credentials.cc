@@ -53,6 +53,7 @@ Result<GeneratedApiKey> RegisterApiKey(store::Store& store, const ApiKeyScope& s
   rec.service_account = scope.service_account;
   rec.created_at = scope.created_at;
   rec.expires_at = scope.expires_at;
+  rec.org = scope.org;
   ASTIS_RETURN_IF_ERROR(store.CreateApiKey(rec));
   return key;
 }

@@ -59,6 +59,7 @@ struct ApiKeyScope {
   std::string service_account;
   int64_t created_at = 0;
   int64_t expires_at = 0;  // 0 = never
+  std::string org = std::string(store::kDefaultOrg);
 };
 
 // RegisterApiKey draws a fresh API key, stores its hash with scope, and

@@ -97,6 +97,52 @@ CREATE INDEX clusters_by_issuer ON clusters USING hash (issuer);
     {3, "session pod restarts", R"sql(
 ALTER TABLE sessions ADD COLUMN pod_restarts BIGINT NOT NULL DEFAULT 0 CHECK (pod_restarts >= 0);
 )sql"},
+    // Organisations (docs/tenancy.md). Every object gains an org; what a
+    // single-organisation database held becomes organisation "default",
+    // with no change in behaviour (test
+    // UpgradesSchemaV3InPlaceToDefaultOrgOnPostgres). A constant default
+    // adds each org column without rewriting its table. clusters and
+    // workloads change their keys in place: drop the foreign key, then both
+    // primary keys (names as PostgreSQL gave them in step 1), and add them
+    // back over the org column under the same names. The sessions indexes
+    // lead with org, as every pod lookup names one. clusters_by_issuer stays
+    // a hash index on issuer alone (a hash index has one column; its point
+    // is to hold long issuers, see step 2): ListClustersByIssuer filters the
+    // few matches by org. Organisation existence is checked by the store in
+    // each write's transaction, locking the orgs row (RequireOrgOn), as on
+    // SQLite (sqlite_schema.cc step 4); sessions and audit rows name an org
+    // without referencing it.
+    {4, "organisations", R"sql(
+CREATE TABLE orgs (
+  name             TEXT COLLATE "C" PRIMARY KEY,
+  tier             TEXT NOT NULL CHECK (tier IN ('standard', 'hyok')),
+  cvs_url          TEXT NOT NULL,
+  cvs_ca_pem       TEXT NOT NULL,
+  cvs_identity     TEXT NOT NULL,
+  cvs_spki_sha256  TEXT NOT NULL,
+  created_at       BIGINT NOT NULL
+);
+INSERT INTO orgs (name, tier, cvs_url, cvs_ca_pem, cvs_identity, cvs_spki_sha256, created_at)
+  VALUES ('default', 'standard', '', '', '', '', COALESCE((SELECT MIN(created_at) FROM clusters), 0));
+ALTER TABLE workloads DROP CONSTRAINT workloads_cluster_fkey;
+ALTER TABLE workloads DROP CONSTRAINT workloads_pkey;
+ALTER TABLE clusters DROP CONSTRAINT clusters_pkey;
+ALTER TABLE clusters ADD COLUMN org TEXT COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE clusters ADD CONSTRAINT clusters_pkey PRIMARY KEY (org, name);
+ALTER TABLE workloads ADD COLUMN org TEXT COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE workloads ADD CONSTRAINT workloads_pkey PRIMARY KEY (org, cluster, namespace, service_account);
+ALTER TABLE workloads ADD CONSTRAINT workloads_cluster_fkey FOREIGN KEY (org, cluster)
+  REFERENCES clusters (org, name) ON DELETE CASCADE;
+ALTER TABLE api_keys ADD COLUMN org TEXT COLLATE "C" NOT NULL DEFAULT 'default';
+CREATE INDEX api_keys_by_org ON api_keys (org, id);
+ALTER TABLE sessions ADD COLUMN org TEXT COLLATE "C" NOT NULL DEFAULT 'default';
+DROP INDEX sessions_by_pod_uid;
+DROP INDEX sessions_by_pod_name;
+CREATE INDEX sessions_by_pod_uid ON sessions (org, cluster, pod_uid);
+CREATE INDEX sessions_by_pod_name ON sessions (org, cluster, namespace, pod_name);
+ALTER TABLE config_audit ADD COLUMN org TEXT COLLATE "C" NOT NULL DEFAULT 'default';
+CREATE INDEX config_audit_by_org ON config_audit (org, seq);
+)sql"},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kPostgresSchemaVersion,

@@ -6,6 +6,7 @@
 // read it back with DecodeWorkload, so the check on read below exists once.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,9 +24,11 @@ Status Invalid(std::string_view what);
 // IdOk: a name or id column (non-empty, at most kMaxIdLength bytes).
 bool IdOk(std::string_view s);
 
-// CheckConfigAudit checks AppendConfigAudit's arguments: actor and action are
-// ids, detail_json a JSON object of at most kMaxTextLength bytes.
-Status CheckConfigAudit(std::string_view actor, std::string_view action, std::string_view detail_json);
+// CheckConfigAudit checks AppendConfigAudit's arguments: org is "" or an
+// organisation name, actor and action are ids, detail_json a JSON object of
+// at most kMaxTextLength bytes.
+Status CheckConfigAudit(std::string_view org, std::string_view actor, std::string_view action,
+                        std::string_view detail_json);
 
 // JoinImageDigests is the stored form of a workload's image_digests: the
 // digests (already checked by ValidateWorkload) joined by single spaces; ""
@@ -40,7 +43,15 @@ std::string JoinImageDigests(const std::vector<std::string>& digests);
 // digest is kStoreUnavailable, naming no value (tests
 // StoreRowsTest.DecodeWorkloadRefusesBadStoredDigest; the write side is
 // StoreConformanceTest.WorkloadRejectsBadDigest).
-Result<Workload> DecodeWorkload(std::string cluster, std::string namespace_, std::string service_account,
-                                std::string_view image_digests);
+Result<Workload> DecodeWorkload(std::string org, std::string cluster, std::string namespace_,
+                                std::string service_account, std::string_view image_digests);
+
+// ChangeImageDigests applies ChangeWorkloadImages's add/remove to current
+// (sorted, duplicates dropped) and checks the result with ValidateWorkload's
+// rules: kInvalidArgument for a malformed digest in add or remove, or a list
+// over kMaxImageDigests.
+Result<std::vector<std::string>> ChangeImageDigests(std::vector<std::string> current,
+                                                    std::span<const std::string> add,
+                                                    std::span<const std::string> remove);
 
 }  // namespace astis::store::internal

@@ -14,7 +14,7 @@ std::string Digest(char c) { return "sha256:" + std::string(64, c); }
 TEST(StoreRowsTest, JoinAndDecodeRoundTrip) {
   const std::vector<std::vector<std::string>> cases = {{}, {Digest('a')}, {Digest('a'), Digest('b'), Digest('0')}};
   for (const std::vector<std::string>& digests : cases) {
-    auto w = DecodeWorkload("prod", "payments", "api", JoinImageDigests(digests));
+    auto w = DecodeWorkload("default", "prod", "payments", "api", JoinImageDigests(digests));
     ASSERT_TRUE(w.ok()) << w.status().message();
     EXPECT_EQ(w->cluster, "prod");
     EXPECT_EQ(w->namespace_, "payments");
@@ -40,7 +40,7 @@ TEST(StoreRowsTest, DecodeWorkloadRefusesBadStoredDigest) {
       Digest('a') + "," + Digest('b'),             // not space-separated
   };
   for (const std::string& stored : bad) {
-    auto w = DecodeWorkload("prod", "payments", "api", stored);
+    auto w = DecodeWorkload("default", "prod", "payments", "api", stored);
     ASSERT_FALSE(w.ok()) << stored;
     EXPECT_EQ(w.status().code(), Code::kStoreUnavailable) << stored;
     EXPECT_EQ(w.status().message().find("nginx"), std::string::npos);

@@ -93,6 +93,69 @@ CREATE INDEX clusters_by_issuer ON clusters (issuer, name);
     {3, "session pod restarts", R"sql(
 ALTER TABLE sessions ADD COLUMN pod_restarts INTEGER NOT NULL DEFAULT 0 CHECK (pod_restarts >= 0);
 )sql"},
+    // Organisations (docs/tenancy.md). Every object gains an org; what a
+    // single-organisation store held becomes organisation "default", with no
+    // change in behaviour (test UpgradesSingleOrgReleaseStore, on a store
+    // the previous release wrote: testdata/stores/v3-single-org.sqlite).
+    // clusters and workloads change their primary keys, which SQLite can
+    // only do by rebuilding the tables: new tables, copy, drop the old
+    // child table before its parent (so the old ON DELETE CASCADE has
+    // nothing left to delete), rename. The other tables gain a column.
+    // Organisation existence is checked by the store in each write's
+    // transaction (SQLite cannot add a REFERENCES column with a non-NULL
+    // default).
+    {4, "organisations", R"sql(
+CREATE TABLE orgs (
+  name             TEXT PRIMARY KEY,
+  tier             TEXT NOT NULL CHECK (tier IN ('standard', 'hyok')),
+  cvs_url          TEXT NOT NULL,
+  cvs_ca_pem       TEXT NOT NULL,
+  cvs_identity     TEXT NOT NULL,
+  cvs_spki_sha256  TEXT NOT NULL,
+  created_at       INTEGER NOT NULL
+);
+INSERT INTO orgs (name, tier, cvs_url, cvs_ca_pem, cvs_identity, cvs_spki_sha256, created_at)
+  VALUES ('default', 'standard', '', '', '', '', COALESCE((SELECT MIN(created_at) FROM clusters), 0));
+CREATE TABLE clusters_v4 (
+  org         TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  issuer      TEXT NOT NULL,
+  audience    TEXT NOT NULL,
+  jwks_json   TEXT NOT NULL,
+  api_url     TEXT NOT NULL,
+  ca_file     TEXT NOT NULL,
+  token_file  TEXT NOT NULL,
+  mode        TEXT NOT NULL CHECK (mode IN ('strict', 'audit')),
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (org, name)
+);
+INSERT INTO clusters_v4 SELECT 'default', name, issuer, audience, jwks_json, api_url, ca_file, token_file, mode,
+  created_at FROM clusters;
+CREATE TABLE workloads_v4 (
+  org              TEXT NOT NULL,
+  cluster          TEXT NOT NULL,
+  namespace        TEXT NOT NULL,
+  service_account  TEXT NOT NULL,
+  image_digests    TEXT NOT NULL,  -- space-separated sha256:<hex>, validated
+  PRIMARY KEY (org, cluster, namespace, service_account),
+  FOREIGN KEY (org, cluster) REFERENCES clusters_v4 (org, name) ON DELETE CASCADE
+);
+INSERT INTO workloads_v4 SELECT 'default', cluster, namespace, service_account, image_digests FROM workloads;
+DROP TABLE workloads;
+DROP TABLE clusters;
+ALTER TABLE clusters_v4 RENAME TO clusters;
+ALTER TABLE workloads_v4 RENAME TO workloads;
+CREATE INDEX clusters_by_issuer ON clusters (org, issuer, name);
+ALTER TABLE api_keys ADD COLUMN org TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX api_keys_by_org ON api_keys (org, id);
+ALTER TABLE sessions ADD COLUMN org TEXT NOT NULL DEFAULT 'default';
+DROP INDEX sessions_by_pod_uid;
+DROP INDEX sessions_by_pod_name;
+CREATE INDEX sessions_by_pod_uid ON sessions (org, cluster, pod_uid);
+CREATE INDEX sessions_by_pod_name ON sessions (org, cluster, namespace, pod_name);
+ALTER TABLE config_audit ADD COLUMN org TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX config_audit_by_org ON config_audit (org, seq);
+)sql"},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion,

@@ -18,34 +18,59 @@ Status FaultInjectingStore::Refusal() {
   } while (0)
 
 Status FaultInjectingStore::PutCluster(const Cluster& c) { ASTIS_FAULT_OR(PutCluster(c)); }
-Result<Cluster> FaultInjectingStore::GetCluster(std::string_view name) { ASTIS_FAULT_OR(GetCluster(name)); }
-Result<std::vector<Cluster>> FaultInjectingStore::ListClusters() { ASTIS_FAULT_OR(ListClusters()); }
-Result<std::vector<Cluster>> FaultInjectingStore::ListClustersByIssuer(std::string_view issuer) {
-  ASTIS_FAULT_OR(ListClustersByIssuer(issuer));
+Status FaultInjectingStore::PutOrganization(const Organization& o) { ASTIS_FAULT_OR(PutOrganization(o)); }
+Result<Organization> FaultInjectingStore::GetOrganization(std::string_view name) {
+  ASTIS_FAULT_OR(GetOrganization(name));
 }
-Status FaultInjectingStore::DeleteCluster(std::string_view name) { ASTIS_FAULT_OR(DeleteCluster(name)); }
+Result<std::vector<Organization>> FaultInjectingStore::ListOrganizations() { ASTIS_FAULT_OR(ListOrganizations()); }
+Status FaultInjectingStore::DeleteOrganization(std::string_view name, bool force) {
+  ASTIS_FAULT_OR(DeleteOrganization(name, force));
+}
+Result<Cluster> FaultInjectingStore::GetCluster(std::string_view org, std::string_view name) {
+  ASTIS_FAULT_OR(GetCluster(org, name));
+}
+Result<std::vector<Cluster>> FaultInjectingStore::ListClusters(std::optional<std::string_view> org) {
+  ASTIS_FAULT_OR(ListClusters(org));
+}
+Result<std::vector<Cluster>> FaultInjectingStore::ListClustersByIssuer(std::string_view org, std::string_view issuer) {
+  ASTIS_FAULT_OR(ListClustersByIssuer(org, issuer));
+}
+Status FaultInjectingStore::DeleteCluster(std::string_view org, std::string_view name) {
+  ASTIS_FAULT_OR(DeleteCluster(org, name));
+}
 Status FaultInjectingStore::PutWorkload(const Workload& w) { ASTIS_FAULT_OR(PutWorkload(w)); }
-Result<Workload> FaultInjectingStore::GetWorkload(std::string_view cluster, std::string_view ns,
+Result<Workload> FaultInjectingStore::GetWorkload(std::string_view org, std::string_view cluster, std::string_view ns,
                                                   std::string_view sa) {
-  ASTIS_FAULT_OR(GetWorkload(cluster, ns, sa));
+  ASTIS_FAULT_OR(GetWorkload(org, cluster, ns, sa));
 }
-Result<std::vector<Workload>> FaultInjectingStore::ListWorkloads(std::optional<std::string_view> cluster) {
-  ASTIS_FAULT_OR(ListWorkloads(cluster));
+Result<std::vector<Workload>> FaultInjectingStore::ListWorkloads(std::optional<std::string_view> org,
+                                                                 std::optional<std::string_view> cluster) {
+  ASTIS_FAULT_OR(ListWorkloads(org, cluster));
 }
-Status FaultInjectingStore::DeleteWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) {
-  ASTIS_FAULT_OR(DeleteWorkload(cluster, ns, sa));
+Status FaultInjectingStore::DeleteWorkload(std::string_view org, std::string_view cluster, std::string_view ns,
+                                           std::string_view sa) {
+  ASTIS_FAULT_OR(DeleteWorkload(org, cluster, ns, sa));
+}
+Result<Workload> FaultInjectingStore::ChangeWorkloadImages(std::string_view org, std::string_view cluster,
+                                                           std::string_view ns, std::string_view sa,
+                                                           std::span<const std::string> add,
+                                                           std::span<const std::string> remove) {
+  ASTIS_FAULT_OR(ChangeWorkloadImages(org, cluster, ns, sa, add, remove));
 }
 Status FaultInjectingStore::CreateApiKey(const ApiKey& k) { ASTIS_FAULT_OR(CreateApiKey(k)); }
 Result<ApiKey> FaultInjectingStore::GetApiKey(std::string_view id) { ASTIS_FAULT_OR(GetApiKey(id)); }
-Result<std::vector<ApiKey>> FaultInjectingStore::ListApiKeys() { ASTIS_FAULT_OR(ListApiKeys()); }
+Result<std::vector<ApiKey>> FaultInjectingStore::ListApiKeys(std::optional<std::string_view> org) {
+  ASTIS_FAULT_OR(ListApiKeys(org));
+}
 Status FaultInjectingStore::RevokeApiKey(std::string_view id, int64_t now) { ASTIS_FAULT_OR(RevokeApiKey(id, now)); }
 Result<EnrollResult> FaultInjectingStore::EnrollSession(const Session& candidate, int64_t now) {
   ASTIS_FAULT_OR(EnrollSession(candidate, now));
 }
-Result<bool> FaultInjectingStore::ReleasePinIfRestarted(std::string_view cluster, std::string_view pod_uid,
+Result<bool> FaultInjectingStore::ReleasePinIfRestarted(std::string_view org, std::string_view cluster,
+                                                        std::string_view pod_uid,
                                                         std::string_view expected_session_id,
                                                         int64_t observed_restarts, int64_t now) {
-  ASTIS_FAULT_OR(ReleasePinIfRestarted(cluster, pod_uid, expected_session_id, observed_restarts, now));
+  ASTIS_FAULT_OR(ReleasePinIfRestarted(org, cluster, pod_uid, expected_session_id, observed_restarts, now));
 }
 Result<Session> FaultInjectingStore::GetSession(std::string_view id) { ASTIS_FAULT_OR(GetSession(id)); }
 Result<Session> FaultInjectingStore::RotateSessionKey(std::string_view id, std::string_view expected_old_jkt,
@@ -80,12 +105,14 @@ Result<Admission> FaultInjectingStore::AdmitRequest(std::span<const RateCharge> 
                                                     int64_t now) {
   ASTIS_FAULT_OR(AdmitRequest(charges, jti, now));
 }
-Result<int64_t> FaultInjectingStore::AppendConfigAudit(std::string_view actor, std::string_view action,
-                                                       std::string_view detail_json, int64_t now) {
-  ASTIS_FAULT_OR(AppendConfigAudit(actor, action, detail_json, now));
+Result<int64_t> FaultInjectingStore::AppendConfigAudit(std::string_view org, std::string_view actor,
+                                                       std::string_view action, std::string_view detail_json,
+                                                       int64_t now) {
+  ASTIS_FAULT_OR(AppendConfigAudit(org, actor, action, detail_json, now));
 }
-Result<std::vector<ConfigAuditEntry>> FaultInjectingStore::ListConfigAudit(int64_t after_seq, int64_t limit) {
-  ASTIS_FAULT_OR(ListConfigAudit(after_seq, limit));
+Result<std::vector<ConfigAuditEntry>> FaultInjectingStore::ListConfigAudit(std::optional<std::string_view> org,
+                                                                           int64_t after_seq, int64_t limit) {
+  ASTIS_FAULT_OR(ListConfigAudit(org, after_seq, limit));
 }
 Result<PurgeCounts> FaultInjectingStore::PurgeExpired(int64_t now, int64_t batch_limit) {
   ASTIS_FAULT_OR(PurgeExpired(now, batch_limit));

@@ -27,21 +27,31 @@ class FaultInjectingStore final : public Store {
   // failed_calls counts calls refused while failing.
   int64_t failed_calls() const { return failed_calls_.load(); }
 
+  Status PutOrganization(const Organization& o) override;
+  Result<Organization> GetOrganization(std::string_view name) override;
+  Result<std::vector<Organization>> ListOrganizations() override;
+  Status DeleteOrganization(std::string_view name, bool force) override;
   Status PutCluster(const Cluster& c) override;
-  Result<Cluster> GetCluster(std::string_view name) override;
-  Result<std::vector<Cluster>> ListClusters() override;
-  Result<std::vector<Cluster>> ListClustersByIssuer(std::string_view issuer) override;
-  Status DeleteCluster(std::string_view name) override;
+  Result<Cluster> GetCluster(std::string_view org, std::string_view name) override;
+  Result<std::vector<Cluster>> ListClusters(std::optional<std::string_view> org) override;
+  Result<std::vector<Cluster>> ListClustersByIssuer(std::string_view org, std::string_view issuer) override;
+  Status DeleteCluster(std::string_view org, std::string_view name) override;
   Status PutWorkload(const Workload& w) override;
-  Result<Workload> GetWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) override;
-  Result<std::vector<Workload>> ListWorkloads(std::optional<std::string_view> cluster) override;
-  Status DeleteWorkload(std::string_view cluster, std::string_view ns, std::string_view sa) override;
+  Result<Workload> GetWorkload(std::string_view org, std::string_view cluster, std::string_view ns,
+                               std::string_view sa) override;
+  Result<std::vector<Workload>> ListWorkloads(std::optional<std::string_view> org,
+                                              std::optional<std::string_view> cluster) override;
+  Status DeleteWorkload(std::string_view org, std::string_view cluster, std::string_view ns,
+                        std::string_view sa) override;
+  Result<Workload> ChangeWorkloadImages(std::string_view org, std::string_view cluster, std::string_view ns,
+                                        std::string_view sa, std::span<const std::string> add,
+                                        std::span<const std::string> remove) override;
   Status CreateApiKey(const ApiKey& k) override;
   Result<ApiKey> GetApiKey(std::string_view id) override;
-  Result<std::vector<ApiKey>> ListApiKeys() override;
+  Result<std::vector<ApiKey>> ListApiKeys(std::optional<std::string_view> org) override;
   Status RevokeApiKey(std::string_view id, int64_t now) override;
   Result<EnrollResult> EnrollSession(const Session& candidate, int64_t now) override;
-  Result<bool> ReleasePinIfRestarted(std::string_view cluster, std::string_view pod_uid,
+  Result<bool> ReleasePinIfRestarted(std::string_view org, std::string_view cluster, std::string_view pod_uid,
                                      std::string_view expected_session_id, int64_t observed_restarts,
                                      int64_t now) override;
   Result<Session> GetSession(std::string_view id) override;
@@ -58,9 +68,10 @@ class FaultInjectingStore final : public Store {
   Result<Admission> AdmitRequest(std::span<const RateCharge> charges, const JtiUse& jti, int64_t now) override;
   Result<bool> ConsumeRate(std::string_view bucket_key, int64_t window_start, int64_t window_end,
                            int64_t limit) override;
-  Result<int64_t> AppendConfigAudit(std::string_view actor, std::string_view action, std::string_view detail_json,
-                                    int64_t now) override;
-  Result<std::vector<ConfigAuditEntry>> ListConfigAudit(int64_t after_seq, int64_t limit) override;
+  Result<int64_t> AppendConfigAudit(std::string_view org, std::string_view actor, std::string_view action,
+                                    std::string_view detail_json, int64_t now) override;
+  Result<std::vector<ConfigAuditEntry>> ListConfigAudit(std::optional<std::string_view> org, int64_t after_seq,
+                                                        int64_t limit) override;
   Result<PurgeCounts> PurgeExpired(int64_t now, int64_t batch_limit) override;
 
  private:
