@@ -303,6 +303,34 @@ TEST_F(NetTest, ClientRejectsUnpinnedServerCert) {
   ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
 }
 
+// The SPKI pin accepts the server's key whatever its certificate, and
+// refuses another key even under the trusted CA and the right name.
+TEST_F(NetTest, ClientAcceptsPinnedSpkiAndRefusesAnotherKey) {
+  auto server = Start(TlsConfig());
+  auto spki = SpkiSha256(pki_->server().cert_pem);
+  ASSERT_TRUE(spki.ok());
+  EXPECT_NE(*spki, pki_->server().sha256);  // not the certificate's digest
+  TlsClientConfig right = pki_->ClientTls();
+  right.pinned_server_spki_sha256 = {*spki};
+  Result<HttpResponse> accepted = Client(server->port(), right)->Send(Get());
+  ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
+  auto other = pki_->IssueServerCert({"localhost", "127.0.0.1"});
+  ASSERT_TRUE(other.ok());
+  auto other_spki = SpkiSha256(other->cert_pem);
+  ASSERT_TRUE(other_spki.ok());
+  TlsClientConfig wrong = pki_->ClientTls();
+  wrong.pinned_server_spki_sha256 = {*other_spki};
+  Result<HttpResponse> refused = Client(server->port(), wrong)->Send(Get());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+  // Both pins set: both must hold.
+  TlsClientConfig both = pki_->ClientTls();
+  both.pinned_server_cert_sha256 = {pki_->server().sha256};
+  both.pinned_server_spki_sha256 = {*other_spki};
+  EXPECT_FALSE(Client(server->port(), both)->Send(Get()).ok());
+  EXPECT_EQ(SpkiSha256("not a certificate").status().code(), Code::kInvalidArgument);
+}
+
 TEST_F(NetTest, ClientRejectsWrongCa) {
   auto server = Start(TlsConfig());
   Result<TestPki> other = TestPki::Create();

@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 #include <fstream>
@@ -75,22 +76,44 @@ Status UseKeyAndChain(ssl::context& ctx, std::string_view chain_pem, const Secre
   return OkStatus();
 }
 
-// Pinning: accept the leaf (depth 0) only if its DER SHA-256 is listed, on
-// top of normal chain verification (preverified). Checked by
-// MutualTlsRejectsUnpinnedClientCert and ClientRejectsUnpinnedServerCert.
-void SetPinnedVerifyCallback(ssl::context& ctx, std::vector<Sha256Digest> pins) {
-  if (pins.empty()) return;
-  ctx.set_verify_callback([pins = std::move(pins)](bool preverified, ssl::verify_context& vctx) {
+// LeafSpkiSha256 is the SHA-256 of cert's DER SubjectPublicKeyInfo.
+Result<Sha256Digest> LeafSpkiSha256(X509* cert) {
+  unsigned char* der = nullptr;
+  int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+  if (len <= 0) return internal::OpensslError(Code::kCrypto, "i2d_X509_PUBKEY");
+  Sha256Digest digest = Sha256(std::span<const uint8_t>(der, static_cast<size_t>(len)));
+  OPENSSL_free(der);
+  return digest;
+}
+
+bool Listed(const std::vector<Sha256Digest>& pins, const Sha256Digest& digest) {
+  return std::any_of(pins.begin(), pins.end(), [&](const Sha256Digest& pin) { return ConstantTimeEquals(pin, digest); });
+}
+
+// Pinning: accept the leaf (depth 0) only if its DER SHA-256 is in
+// cert_pins (when any) and its SubjectPublicKeyInfo SHA-256 in spki_pins
+// (when any), on top of normal chain verification (preverified). Checked by
+// MutualTlsRejectsUnpinnedClientCert, ClientRejectsUnpinnedServerCert,
+// ClientAcceptsPinnedSpkiAndRefusesAnotherKey.
+void SetPinnedVerifyCallback(ssl::context& ctx, std::vector<Sha256Digest> cert_pins,
+                             std::vector<Sha256Digest> spki_pins = {}) {
+  if (cert_pins.empty() && spki_pins.empty()) return;
+  ctx.set_verify_callback([cert_pins = std::move(cert_pins), spki_pins = std::move(spki_pins)](
+                              bool preverified, ssl::verify_context& vctx) {
     if (!preverified) return false;
     X509_STORE_CTX* store = vctx.native_handle();
     if (X509_STORE_CTX_get_error_depth(store) != 0) return true;
     X509* leaf = X509_STORE_CTX_get_current_cert(store);
     if (leaf == nullptr) return false;
-    Result<Sha256Digest> digest = internal::DerSha256(leaf);
-    if (!digest.ok()) return false;
-    bool pinned = std::any_of(pins.begin(), pins.end(), [&](const Sha256Digest& pin) {
-      return ConstantTimeEquals(pin, *digest);
-    });
+    bool pinned = true;
+    if (!cert_pins.empty()) {
+      Result<Sha256Digest> digest = internal::DerSha256(leaf);
+      pinned = digest.ok() && Listed(cert_pins, *digest);
+    }
+    if (pinned && !spki_pins.empty()) {
+      Result<Sha256Digest> digest = LeafSpkiSha256(leaf);
+      pinned = digest.ok() && Listed(spki_pins, *digest);
+    }
     if (!pinned) X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
     return pinned;
   });
@@ -111,6 +134,11 @@ Result<std::shared_ptr<ssl::context>> NewContext(ssl::context::method method) {
 Result<Sha256Digest> CertSha256(std::string_view pem) {
   ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<X509> cert, internal::ParseCertPem(pem));
   return internal::DerSha256(cert.get());
+}
+
+Result<Sha256Digest> SpkiSha256(std::string_view pem) {
+  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<X509> cert, internal::ParseCertPem(pem));
+  return LeafSpkiSha256(cert.get());
 }
 
 Result<std::string> ReadPemFile(const std::string& path) {
@@ -181,7 +209,7 @@ Result<std::shared_ptr<ssl::context>> MakeClientContext(const TlsClientConfig& c
   // The server is always verified; a failure aborts the handshake.
   // Checked by ClientRejectsWrongCa.
   ctx->set_verify_mode(ssl::verify_peer);
-  SetPinnedVerifyCallback(*ctx, config.pinned_server_cert_sha256);
+  SetPinnedVerifyCallback(*ctx, config.pinned_server_cert_sha256, config.pinned_server_spki_sha256);
   return ctx;
 }
 

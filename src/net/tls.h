@@ -39,6 +39,13 @@ struct TlsClientConfig {
   // server's leaf certificate DER SHA-256 to be one of these (the chain must
   // still verify against ca_pem).
   std::vector<Sha256Digest> pinned_server_cert_sha256;
+  // pinned_server_spki_sha256, when non-empty, additionally requires the
+  // SHA-256 of the server leaf's DER SubjectPublicKeyInfo (RFC 5280
+  // §4.1.2.7; the value RFC 7469 §2.4 pins) to be one of these: a renewed
+  // certificate for the same key is accepted, a new key is not. The chain
+  // must still verify against ca_pem, and both pin lists apply when both
+  // are set.
+  std::vector<Sha256Digest> pinned_server_spki_sha256;
   // server_name overrides the name used for SNI and hostname verification;
   // empty means the host of the URL. An IP address is checked against the
   // certificate's IP SANs and not sent as SNI (RFC 6066 §3).
@@ -52,6 +59,11 @@ struct TlsClientConfig {
 // in pem (the value used for pinning). Fails with kInvalidArgument if pem holds
 // no certificate.
 Result<Sha256Digest> CertSha256(std::string_view pem);
+
+// SpkiSha256 returns the SHA-256 of the DER SubjectPublicKeyInfo of the
+// first certificate in pem (the value of pinned_server_spki_sha256). Fails
+// with kInvalidArgument if pem holds no certificate.
+Result<Sha256Digest> SpkiSha256(std::string_view pem);
 
 // ReadPemFile reads a certificate/CA PEM file. Fails with kIo (naming the path)
 // if it cannot be read and kInvalidArgument if it holds no certificate.
