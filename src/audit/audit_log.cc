@@ -41,6 +41,7 @@ void AppendEventMembers(OrderedJson& obj, const AuditEvent& e, int64_t time_ms) 
   if (e.gate != 0) obj["gate"] = e.gate;
   obj["code"] = std::string(WireName(e.code));
   PutIfSet(obj, "reason", e.reason);
+  PutIfSet(obj, "org", e.org);
   PutIfSet(obj, "cluster", e.cluster);
   PutIfSet(obj, "namespace", e.namespace_);
   PutIfSet(obj, "serviceAccount", e.service_account);

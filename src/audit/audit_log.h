@@ -61,6 +61,11 @@ struct AuditEvent {
   int gate = 0;            // 1-4 for a gate decision, 0 otherwise
   Code code = Code::kOk;   // recorded as its wire name
   std::string reason;      // detailed operator text (never sent to clients)
+  // org is the organisation the decision belongs to (docs/tenancy.md);
+  // empty for the organisation "default" and for service-wide events, so
+  // single-organisation lines are unchanged. OrgAuditRouter files an event
+  // with a non-empty org in that organisation's own trail.
+  std::string org;
   std::string cluster;
   std::string namespace_;
   std::string service_account;

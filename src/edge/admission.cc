@@ -85,6 +85,9 @@ Decided<Authenticated> Admission::Authenticate(const net::ServerRequest& http, i
   ADMIT_ASSIGN(Gate::kApiKey, std::optional<ApiKeyFacts> facts, KeyRecord(key.id()));
   ADMIT_ASSIGN(Gate::kApiKey, AuthenticApiKey authentic_key, AuthenticateApiKey(key, facts, now));
   const std::string& org = authentic_key.org();
+  // The decision goes to the organisation's own audit trail
+  // (audit::OrgAuditRouter); "default" keeps the single-organisation lines.
+  trail.event.org = org == store::kDefaultOrg ? std::string() : org;
 
   // Gate 2 (docs/protocol.md §6.2), against the key's organisation's clusters
   // only: another organisation's cluster with the same issuer is not a
@@ -97,7 +100,7 @@ Decided<Authenticated> Admission::Authenticate(const net::ServerRequest& http, i
   const TrustLookup trust = [this, &org, &modes](std::string_view issuer) { return TrustFor(org, issuer, &modes); };
   ADMIT_ASSIGN(Gate::kToken, VerifiedIdentity identity,
                VerifyServiceAccountToken(token, trust, now, config_.token.max_skew_seconds));
-  trail.event.cluster = store::QualifiedClusterName(org, identity.cluster());
+  trail.event.cluster = identity.cluster();
   trail.event.namespace_ = identity.namespace_();
   trail.event.service_account = identity.service_account();
   trail.event.pod = identity.pod_name();

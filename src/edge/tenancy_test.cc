@@ -113,6 +113,21 @@ TEST_F(TenancyTest, EachOrganizationServesItsOwnPods) {
   EXPECT_GE(kube_b.get_pod_calls(), 1u);
 }
 
+TEST_F(TenancyTest, AuditEventsNameTheKeysOrganization) {
+  EXPECT_EQ(h.Send(h.EstablishCall()).status, 201);
+  EXPECT_EQ(h.service->Handle(h.Build(EstablishB())).status, 201);
+  Call refused = EstablishB();
+  refused.token = h.Token();  // B's key, A's token: refused after gate 1 named B
+  ExpectRefused(h.Send(refused), 401, "token_invalid");
+  const auto events = h.audit_sink.events();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].org, "") << "organisation default keeps its single-organisation lines";
+  EXPECT_EQ(events[1].org, kOrgB);
+  EXPECT_EQ(events[1].cluster, kCluster);
+  EXPECT_EQ(events[2].org, kOrgB);
+  EXPECT_EQ(events[2].code, Code::kTokenInvalid);
+}
+
 TEST_F(TenancyTest, ApiKeyOfOneOrgWithAnotherOrgsToken) {
   // A's key with B's token: B's issuer is no trust anchor in A.
   Call c = h.EstablishCall();

@@ -380,6 +380,73 @@ class PostgresStore final : public Store {
     });
   }
 
+  Result<std::vector<ApplyChange>> ApplyOrgConfig(std::string_view org, const OrgConfig& desired, bool prune,
+                                                  bool dry_run, int64_t now) override {
+    return Run("apply organization config", Mode::kTxn, [&](Conn& c) -> Result<std::vector<ApplyChange>> {
+      // The organisation row FOR UPDATE: two applies of one organisation
+      // serialise (the second plans from the first's committed result), and
+      // no DeleteOrganization or object write of it interleaves. Then one
+      // plan from the stored state (internal::PlanApply) and its writes in
+      // this transaction: all of it lands or none (test
+      // ApplyOrgConfigAllOrNothing).
+      Params po;
+      po.Text(org);
+      ASTIS_ASSIGN_OR_RETURN(Rows locked, c.Exec("lock organization",
+                                                 "SELECT 1 FROM orgs WHERE name = $1 FOR UPDATE", po));
+      if (locked.empty()) return NotFound("organization");
+      ASTIS_ASSIGN_OR_RETURN(Rows rc, c.Exec("list organization clusters",
+                                             "SELECT " ASTIS_PG_CLUSTER_COLS " FROM clusters WHERE org = $1 "
+                                             "ORDER BY name",
+                                             po));
+      ASTIS_ASSIGN_OR_RETURN(std::vector<Cluster> clusters, ReadAll<Cluster>(rc, ReadCluster));
+      ASTIS_ASSIGN_OR_RETURN(Rows rw, c.Exec("list organization workloads",
+                                             "SELECT " ASTIS_PG_WORKLOAD_COLS " FROM workloads WHERE org = $1 "
+                                             "ORDER BY cluster, namespace, service_account",
+                                             po));
+      ASTIS_ASSIGN_OR_RETURN(std::vector<Workload> workloads, ReadAll<Workload>(rw, ReadWorkload));
+      ASTIS_ASSIGN_OR_RETURN(internal::ApplyPlan plan,
+                             internal::PlanApply(org, clusters, workloads, desired, prune, now));
+      if (dry_run) return plan.changes;
+      for (const Workload& w : plan.delete_workloads) {
+        Params p;
+        p.Text(org).Text(w.cluster).Text(w.namespace_).Text(w.service_account);
+        ASTIS_RETURN_IF_ERROR(c.Exec("apply: delete workload",
+                                     "DELETE FROM workloads WHERE org = $1 AND cluster = $2 AND namespace = $3 "
+                                     "AND service_account = $4",
+                                     p));
+      }
+      for (const std::string& name : plan.delete_clusters) {
+        Params p;
+        p.Text(org).Text(name);
+        ASTIS_RETURN_IF_ERROR(c.Exec("apply: delete cluster", "DELETE FROM clusters WHERE org = $1 AND name = $2", p));
+      }
+      for (const Cluster& cl : plan.put_clusters) {
+        Params p;
+        p.Text(cl.name).Text(cl.issuer).Text(cl.audience).Text(cl.jwks_json).Text(cl.api_url).Text(cl.ca_file);
+        p.Text(cl.token_file).Text(cl.mode).Int(cl.created_at).Text(cl.org);
+        ASTIS_RETURN_IF_ERROR(c.Exec("apply: put cluster",
+                                     "INSERT INTO clusters (" ASTIS_PG_CLUSTER_COLS ") "
+                                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                                     "ON CONFLICT (org, name) DO UPDATE SET issuer = EXCLUDED.issuer, "
+                                     "audience = EXCLUDED.audience, jwks_json = EXCLUDED.jwks_json, "
+                                     "api_url = EXCLUDED.api_url, ca_file = EXCLUDED.ca_file, "
+                                     "token_file = EXCLUDED.token_file, mode = EXCLUDED.mode",
+                                     p));
+      }
+      for (const Workload& w : plan.put_workloads) {
+        Params p;
+        p.Text(w.org).Text(w.cluster).Text(w.namespace_).Text(w.service_account);
+        p.Text(internal::JoinImageDigests(w.image_digests));
+        ASTIS_RETURN_IF_ERROR(c.Exec("apply: put workload",
+                                     "INSERT INTO workloads (" ASTIS_PG_WORKLOAD_COLS ") VALUES ($1, $2, $3, $4, $5) "
+                                     "ON CONFLICT (org, cluster, namespace, service_account) "
+                                     "DO UPDATE SET image_digests = EXCLUDED.image_digests",
+                                     p));
+      }
+      return plan.changes;
+    });
+  }
+
   // ---- API keys
   Status CreateApiKey(const ApiKey& k) override {
     ASTIS_RETURN_IF_ERROR(ValidateApiKey(k));

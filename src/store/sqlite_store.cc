@@ -191,17 +191,7 @@ class SqliteStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     return Txn("put cluster", [&]() -> Status {
       ASTIS_RETURN_IF_ERROR(RequireOrgLocked(c.org));
-      // Upsert, not REPLACE: REPLACE deletes the row first, which would
-      // cascade to the cluster's workloads. created_at keeps its first value.
-      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "INSERT INTO clusters (" ASTIS_CLUSTER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-          "ON CONFLICT (org, name) DO UPDATE SET issuer = excluded.issuer, audience = excluded.audience, "
-          "jwks_json = excluded.jwks_json, api_url = excluded.api_url, ca_file = excluded.ca_file, "
-          "token_file = excluded.token_file, mode = excluded.mode",
-          "put cluster"));
-      s.Bind(c.name).Bind(c.issuer).Bind(c.audience).Bind(c.jwks_json).Bind(c.api_url).Bind(c.ca_file);
-      s.Bind(c.token_file).Bind(c.mode).Bind(c.created_at).Bind(c.org);
-      return s.Run();
+      return PutClusterLocked(c);
     });
   }
 
@@ -262,17 +252,7 @@ class SqliteStore final : public Store {
   Status PutWorkload(const Workload& w) override {
     ASTIS_RETURN_IF_ERROR(ValidateWorkload(w));
     std::lock_guard<std::mutex> lock(mu_);
-    return Txn("put workload", [&]() -> Status {
-      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
-          "INSERT INTO workloads (" ASTIS_WORKLOAD_COLS ") VALUES (?, ?, ?, ?, ?) "
-          "ON CONFLICT (org, cluster, namespace, service_account) DO UPDATE SET image_digests = excluded.image_digests",
-          "put workload"));
-      s.Bind(w.org).Bind(w.cluster).Bind(w.namespace_).Bind(w.service_account);
-      s.Bind(internal::JoinImageDigests(w.image_digests));
-      Status st = s.Run();
-      if (!st.ok() && IsConstraint(s.last_rc())) return NotFound("cluster of workload");
-      return st;
-    });
+    return Txn("put workload", [&]() -> Status { return PutWorkloadLocked(w); });
   }
 
   Result<Workload> GetWorkload(std::string_view org, std::string_view cluster, std::string_view ns,
@@ -330,6 +310,38 @@ class SqliteStore final : public Store {
       s.Bind(internal::JoinImageDigests(w.image_digests)).Bind(org).Bind(cluster).Bind(ns).Bind(sa);
       ASTIS_RETURN_IF_ERROR(s.Run());
       return w;
+    });
+  }
+
+  Result<std::vector<ApplyChange>> ApplyOrgConfig(std::string_view org, const OrgConfig& desired, bool prune,
+                                                  bool dry_run, int64_t now) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    // One BEGIN IMMEDIATE transaction: the plan is made from what is stored
+    // under the write lock, and every write of it lands or none does (test
+    // ApplyOrgConfigAllOrNothing). A dry run rolls back (nothing to undo).
+    return Txn("apply organization config", [&]() -> Result<std::vector<ApplyChange>> {
+      ASTIS_RETURN_IF_ERROR(RequireOrgLocked(org));
+      ASTIS_ASSIGN_OR_RETURN(std::vector<Cluster> clusters, ListClustersLocked(org));
+      ASTIS_ASSIGN_OR_RETURN(std::vector<Workload> workloads, ListWorkloadsLocked(org));
+      ASTIS_ASSIGN_OR_RETURN(internal::ApplyPlan plan,
+                             internal::PlanApply(org, clusters, workloads, desired, prune, now));
+      if (dry_run) return plan.changes;
+      for (const Workload& w : plan.delete_workloads) {
+        ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+            "DELETE FROM workloads WHERE org = ? AND cluster = ? AND namespace = ? AND service_account = ?",
+            "apply: delete workload"));
+        s.Bind(org).Bind(w.cluster).Bind(w.namespace_).Bind(w.service_account);
+        ASTIS_RETURN_IF_ERROR(s.Run());
+      }
+      for (const std::string& name : plan.delete_clusters) {
+        ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+            "DELETE FROM clusters WHERE org = ? AND name = ?", "apply: delete cluster"));
+        s.Bind(org).Bind(name);
+        ASTIS_RETURN_IF_ERROR(s.Run());
+      }
+      for (const Cluster& c : plan.put_clusters) ASTIS_RETURN_IF_ERROR(PutClusterLocked(c));
+      for (const Workload& w : plan.put_workloads) ASTIS_RETURN_IF_ERROR(PutWorkloadLocked(w));
+      return plan.changes;
     });
   }
 
@@ -395,6 +407,8 @@ class SqliteStore final : public Store {
     // create a competing session between our check and our write (test
     // ConcurrentEnrollExactlyOneWins).
     return Txn("enroll session", [&]() -> Result<EnrollResult> {
+      // A pin of an organisation removed meanwhile must not be created.
+      ASTIS_RETURN_IF_ERROR(RequireOrgLocked(candidate.org));
       ASTIS_ASSIGN_OR_RETURN(std::optional<Session> active,
                              ActivePinLocked(candidate.org, candidate.cluster, candidate.pod_uid, now));
       if (active.has_value()) {
@@ -778,6 +792,60 @@ class SqliteStore final : public Store {
       ASTIS_RETURN_IF_ERROR(s.Run());
     }
     return OkStatus();
+  }
+
+  // PutClusterLocked and PutWorkloadLocked are the upserts of PutCluster
+  // and PutWorkload inside the caller's transaction (mu_ held).
+  Status PutClusterLocked(const Cluster& c) {
+    // Upsert, not REPLACE: REPLACE deletes the row first, which would
+    // cascade to the cluster's workloads. created_at keeps its first value.
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "INSERT INTO clusters (" ASTIS_CLUSTER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (org, name) DO UPDATE SET issuer = excluded.issuer, audience = excluded.audience, "
+        "jwks_json = excluded.jwks_json, api_url = excluded.api_url, ca_file = excluded.ca_file, "
+        "token_file = excluded.token_file, mode = excluded.mode",
+        "put cluster"));
+    s.Bind(c.name).Bind(c.issuer).Bind(c.audience).Bind(c.jwks_json).Bind(c.api_url).Bind(c.ca_file);
+    s.Bind(c.token_file).Bind(c.mode).Bind(c.created_at).Bind(c.org);
+    return s.Run();
+  }
+
+  Status PutWorkloadLocked(const Workload& w) {
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "INSERT INTO workloads (" ASTIS_WORKLOAD_COLS ") VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (org, cluster, namespace, service_account) DO UPDATE SET image_digests = excluded.image_digests",
+        "put workload"));
+    s.Bind(w.org).Bind(w.cluster).Bind(w.namespace_).Bind(w.service_account);
+    s.Bind(internal::JoinImageDigests(w.image_digests));
+    Status st = s.Run();
+    if (!st.ok() && IsConstraint(s.last_rc())) return NotFound("cluster of workload");
+    return st;
+  }
+
+  Result<std::vector<Cluster>> ListClustersLocked(std::string_view org) {
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT " ASTIS_CLUSTER_COLS " FROM clusters WHERE org = ? ORDER BY name", "list organization clusters"));
+    s.Bind(org);
+    std::vector<Cluster> out;
+    while (true) {
+      ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return out;
+      out.push_back(ReadCluster(s));
+    }
+  }
+
+  Result<std::vector<Workload>> ListWorkloadsLocked(std::string_view org) {
+    ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+        "SELECT " ASTIS_WORKLOAD_COLS " FROM workloads WHERE org = ? ORDER BY cluster, namespace, service_account",
+        "list organization workloads"));
+    s.Bind(org);
+    std::vector<Workload> out;
+    while (true) {
+      ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return out;
+      ASTIS_ASSIGN_OR_RETURN(Workload w, ReadWorkload(s));
+      out.push_back(std::move(w));
+    }
   }
 
   // RequireOrgLocked: kNotFound unless organisation org exists (inside the

@@ -157,6 +157,25 @@ struct Session {
   bool IsActive(int64_t now) const { return !revoked && now < expires_at; }
 };
 
+// OrgConfig is one organisation's desired clusters and workloads, as
+// declared by `astis apply` (docs/admin.md "Declarative configuration").
+// The org members of its elements are ignored: ApplyOrgConfig's org applies.
+struct OrgConfig {
+  std::vector<Cluster> clusters;
+  std::vector<Workload> workloads;
+};
+
+// ApplyChange is one object ApplyOrgConfig created, updated, left unchanged
+// or deleted. kind is "Cluster" or "Workload"; name is the cluster's name or
+// "cluster/namespace/serviceAccount"; action is "created", "updated",
+// "unchanged" or "deleted".
+struct ApplyChange {
+  std::string kind;
+  std::string name;
+  std::string action;
+  bool operator==(const ApplyChange&) const = default;
+};
+
 // EnrollOutcome says what EnrollSession did.
 enum class EnrollOutcome : uint8_t {
   kCreated,         // no active session for the pod: the candidate was stored
@@ -311,6 +330,19 @@ class Store {
                                                 std::string_view namespace_, std::string_view service_account,
                                                 std::span<const std::string> add,
                                                 std::span<const std::string> remove) = 0;
+
+  // ApplyOrgConfig makes org's clusters and workloads what desired declares,
+  // in one transaction, and returns what changed (internal::PlanApply's
+  // order: clusters, then workloads, each by name). Declared objects are
+  // created or updated (a cluster keeps its created_at); with prune,
+  // undeclared ones of org are deleted, and no other organisation's. With
+  // dry_run nothing is written (`astis diff`). kInvalidArgument naming the
+  // object for an invalid or duplicated declaration or a workload whose
+  // cluster is neither declared nor kept, and then nothing is written;
+  // kNotFound when org does not exist (tests ApplyOrgConfigIsIdempotent,
+  // ApplyOrgConfigPrunesOnlyItsOrganization, ApplyOrgConfigAllOrNothing).
+  virtual Result<std::vector<ApplyChange>> ApplyOrgConfig(std::string_view org, const OrgConfig& desired, bool prune,
+                                                          bool dry_run, int64_t now) = 0;
 
   // ---- API keys
   // CreateApiKey stores a new key record. kAlreadyExists when the id is taken

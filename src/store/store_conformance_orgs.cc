@@ -378,4 +378,104 @@ TEST_P(StoreConformanceTest, ConcurrentWorkloadImageChangesBothLand) {
   EXPECT_EQ(stored->image_digests.size(), static_cast<size_t>(kThreads)) << "a concurrent change was lost";
 }
 
+namespace {
+
+Cluster DeclaredCluster(const std::string& name) {
+  Cluster c;
+  c.name = name;
+  c.issuer = "https://oidc." + name + ".example";
+  c.jwks_json = R"({"keys":[]})";
+  c.api_url = "https://api." + name + ".example:6443";
+  return c;
+}
+
+std::vector<std::string> Actions(const std::vector<ApplyChange>& changes) {
+  std::vector<std::string> out;
+  for (const ApplyChange& c : changes) out.push_back(c.kind + " " + c.name + " " + c.action);
+  return out;
+}
+
+}  // namespace
+
+TEST_P(StoreConformanceTest, ApplyOrgConfigIsIdempotent) {
+  ASSERT_TRUE(store_->PutOrganization(Standard("tenant-a")).ok());
+  OrgConfig desired;
+  desired.clusters = {DeclaredCluster("prod"), DeclaredCluster("stage")};
+  desired.workloads = {Workload{"prod", "payments", "api", {Digest('b'), Digest('a')}},
+                       Workload{"stage", "payments", "api", {Digest('c')}}};
+  auto diff = store_->ApplyOrgConfig("tenant-a", desired, false, /*dry_run=*/true, kNow);
+  ASSERT_TRUE(diff.ok()) << diff.status().ToString();
+  EXPECT_EQ(Actions(*diff), (std::vector<std::string>{"Cluster prod created", "Cluster stage created",
+                                                      "Workload prod/payments/api created",
+                                                      "Workload stage/payments/api created"}));
+  auto none = store_->ListClusters("tenant-a");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty()) << "a dry run wrote";
+
+  auto first = store_->ApplyOrgConfig("tenant-a", desired, false, false, kNow);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, *diff);
+  auto second = store_->ApplyOrgConfig("tenant-a", desired, false, false, kNow + 10);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(Actions(*second), (std::vector<std::string>{"Cluster prod unchanged", "Cluster stage unchanged",
+                                                       "Workload prod/payments/api unchanged",
+                                                       "Workload stage/payments/api unchanged"}));
+  auto prod = store_->GetCluster("tenant-a", "prod");
+  ASSERT_TRUE(prod.ok());
+  EXPECT_EQ(prod->created_at, kNow);
+  auto w = store_->GetWorkload("tenant-a", "prod", "payments", "api");
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->image_digests, (std::vector<std::string>{Digest('a'), Digest('b')}));
+
+  desired.clusters[1].mode = "audit";
+  desired.workloads[0].image_digests.push_back(Digest('d'));
+  auto third = store_->ApplyOrgConfig("tenant-a", desired, false, false, kNow + 20);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(Actions(*third), (std::vector<std::string>{"Cluster prod unchanged", "Cluster stage updated",
+                                                      "Workload prod/payments/api updated",
+                                                      "Workload stage/payments/api unchanged"}));
+  EXPECT_EQ(store_->ApplyOrgConfig("nobody", desired, false, false, kNow).status().code(), Code::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, ApplyOrgConfigPrunesOnlyItsOrganization) {
+  ASSERT_TRUE(store_->PutOrganization(Standard("tenant-a")).ok());
+  ASSERT_TRUE(store_->PutOrganization(Standard("tenant-b")).ok());
+  ASSERT_NO_FATAL_FAILURE(PutColliding(*store_, "tenant-a", 'a', "key-of-a"));
+  ASSERT_NO_FATAL_FAILURE(PutColliding(*store_, "tenant-b", 'b', "key-of-b"));
+  OrgConfig desired;
+  desired.clusters = {DeclaredCluster("stage")};
+  auto pruned = store_->ApplyOrgConfig("tenant-a", desired, /*prune=*/true, false, kNow);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(Actions(*pruned), (std::vector<std::string>{"Cluster prod deleted", "Cluster stage created",
+                                                       "Workload prod/payments/api deleted"}));
+  EXPECT_EQ(store_->GetCluster("tenant-a", "prod").status().code(), Code::kNotFound);
+  EXPECT_TRUE(store_->GetCluster("tenant-a", "stage").ok());
+  // The other organisation's objects with the same names stay.
+  EXPECT_TRUE(store_->GetCluster("tenant-b", "prod").ok());
+  EXPECT_TRUE(store_->GetWorkload("tenant-b", "prod", "payments", "api").ok());
+  // API keys are imperative: apply never touches them.
+  EXPECT_TRUE(store_->GetApiKey("key-of-a").ok());
+}
+
+TEST_P(StoreConformanceTest, ApplyOrgConfigAllOrNothing) {
+  ASSERT_TRUE(store_->PutOrganization(Standard("tenant-a")).ok());
+  ASSERT_NO_FATAL_FAILURE(PutColliding(*store_, "tenant-a", 'a', "key-of-a"));
+  OrgConfig desired;
+  desired.clusters = {DeclaredCluster("prod"), DeclaredCluster("stage")};
+  desired.workloads = {Workload{"stage", "payments", "api", {Digest('c')}},
+                       Workload{"prod", "payments", "api", {"nginx:latest"}}};  // the last one is bad
+  auto r = store_->ApplyOrgConfig("tenant-a", desired, true, false, kNow);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("Workload prod/payments/api"), std::string::npos) << r.status().message();
+  // Nothing of it was written: no stage, prod's issuer and allowlist unchanged.
+  EXPECT_EQ(store_->GetCluster("tenant-a", "stage").status().code(), Code::kNotFound);
+  auto prod = store_->GetCluster("tenant-a", "prod");
+  ASSERT_TRUE(prod.ok());
+  EXPECT_EQ(prod->issuer, kIssuer);
+  auto w = store_->GetWorkload("tenant-a", "prod", "payments", "api");
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->image_digests, std::vector<std::string>{Digest('a')});
+}
+
 }  // namespace astis::store::testing

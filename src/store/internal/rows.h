@@ -54,4 +54,29 @@ Result<std::vector<std::string>> ChangeImageDigests(std::vector<std::string> cur
                                                     std::span<const std::string> add,
                                                     std::span<const std::string> remove);
 
+// ApplyPlan is what ApplyOrgConfig does to one organisation: the changes
+// to report (clusters, then workloads, each sorted by name) and the writes
+// that make them, in an order that keeps every foreign key satisfied
+// (clusters put before workloads, workloads deleted before clusters).
+struct ApplyPlan {
+  std::vector<ApplyChange> changes;
+  std::vector<Cluster> put_clusters;
+  std::vector<Workload> put_workloads;
+  std::vector<Workload> delete_workloads;
+  std::vector<std::string> delete_clusters;
+};
+
+// PlanApply compares desired with the organisation's current clusters and
+// workloads. Every desired object is validated (ValidateCluster,
+// ValidateWorkload) with org set; new clusters get created_at = now,
+// existing ones keep theirs. kInvalidArgument, naming the object, for a
+// duplicate declaration or a workload whose cluster is neither declared
+// nor kept. With prune, current objects not declared are deleted (a
+// deleted cluster's undeclared workloads with it). Shared by both
+// backends, which run it inside their write transaction (test
+// StoreRowsTest.PlanApply*).
+Result<ApplyPlan> PlanApply(std::string_view org, const std::vector<Cluster>& current_clusters,
+                            const std::vector<Workload>& current_workloads, const OrgConfig& desired, bool prune,
+                            int64_t now);
+
 }  // namespace astis::store::internal

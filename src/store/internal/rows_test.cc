@@ -48,5 +48,100 @@ TEST(StoreRowsTest, DecodeWorkloadRefusesBadStoredDigest) {
   }
 }
 
+Cluster PlanCluster(const std::string& name, const std::string& mode = "strict") {
+  Cluster c;
+  c.name = name;
+  c.issuer = "https://oidc." + name + ".example";
+  c.jwks_json = R"({"keys":[]})";
+  c.api_url = "https://api." + name + ".example";
+  c.mode = mode;
+  return c;
+}
+
+std::vector<std::string> Actions(const ApplyPlan& plan) {
+  std::vector<std::string> out;
+  for (const ApplyChange& c : plan.changes) out.push_back(c.kind + " " + c.name + " " + c.action);
+  return out;
+}
+
+TEST(StoreRowsTest, PlanApplyCreatesUpdatesKeepsAndPrunes) {
+  Cluster prod = PlanCluster("prod");
+  prod.org = "acme";
+  prod.created_at = 100;
+  Cluster old = PlanCluster("old");
+  old.org = "acme";
+  const std::vector<Cluster> current{prod, old};
+  const std::vector<Workload> current_w{Workload{"prod", "payments", "api", {Digest('a')}, "acme"},
+                                        Workload{"old", "jobs", "batch", {Digest('b')}, "acme"},
+                                        Workload{"prod", "payments", "worker", {Digest('c')}, "acme"}};
+  OrgConfig desired;
+  desired.clusters = {PlanCluster("prod"), PlanCluster("stage", "audit")};
+  desired.workloads = {Workload{"prod", "payments", "api", {Digest('a')}},  // same list
+                       Workload{"stage", "payments", "api", {Digest('d')}},
+                       Workload{"prod", "payments", "worker", {Digest('e'), Digest('c')}}};
+
+  auto kept = PlanApply("acme", current, current_w, desired, /*prune=*/false, /*now=*/500);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(Actions(*kept), (std::vector<std::string>{
+                                "Cluster prod unchanged", "Cluster stage created",
+                                "Workload prod/payments/api unchanged", "Workload prod/payments/worker updated",
+                                "Workload stage/payments/api created"}));
+  ASSERT_EQ(kept->put_clusters.size(), 1u);
+  EXPECT_EQ(kept->put_clusters[0].org, "acme");
+  EXPECT_EQ(kept->put_clusters[0].created_at, 500);
+  EXPECT_TRUE(kept->delete_clusters.empty());
+  EXPECT_TRUE(kept->delete_workloads.empty());
+
+  auto pruned = PlanApply("acme", current, current_w, desired, /*prune=*/true, 500);
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(Actions(*pruned), (std::vector<std::string>{
+                                  "Cluster old deleted", "Cluster prod unchanged", "Cluster stage created",
+                                  "Workload old/jobs/batch deleted", "Workload prod/payments/api unchanged",
+                                  "Workload prod/payments/worker updated", "Workload stage/payments/api created"}));
+  EXPECT_EQ(pruned->delete_clusters, std::vector<std::string>{"old"});
+  ASSERT_EQ(pruned->delete_workloads.size(), 1u);
+  EXPECT_EQ(pruned->delete_workloads[0].org, "acme");
+
+  // An update keeps the cluster's first created_at.
+  desired.clusters[0].mode = "audit";
+  auto updated = PlanApply("acme", current, current_w, desired, false, 900);
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(Actions(*updated)[0], "Cluster prod updated");
+  EXPECT_EQ(updated->put_clusters[0].created_at, 100);
+}
+
+TEST(StoreRowsTest, PlanApplyRefusesBadDeclarations) {
+  OrgConfig twice;
+  twice.clusters = {PlanCluster("prod"), PlanCluster("prod")};
+  auto r = PlanApply("acme", {}, {}, twice, false, 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("Cluster prod: declared twice"), std::string::npos) << r.status().message();
+
+  OrgConfig orphan;
+  orphan.workloads = {Workload{"ghost", "payments", "api", {}}};
+  r = PlanApply("acme", {}, {}, orphan, false, 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("Workload ghost/payments/api: cluster ghost"), std::string::npos);
+
+  // A registered cluster keeps a workload valid, unless --prune deletes it.
+  Cluster ghost = PlanCluster("ghost");
+  EXPECT_TRUE(PlanApply("acme", {ghost}, {}, orphan, false, 1).ok());
+  EXPECT_FALSE(PlanApply("acme", {ghost}, {}, orphan, true, 1).ok());
+
+  OrgConfig bad_digest;
+  bad_digest.clusters = {PlanCluster("prod")};
+  bad_digest.workloads = {Workload{"prod", "payments", "api", {"nginx:latest"}}};
+  r = PlanApply("acme", {}, {}, bad_digest, false, 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("Workload prod/payments/api: "), std::string::npos);
+
+  OrgConfig bad_mode;
+  bad_mode.clusters = {PlanCluster("prod", "permissive")};
+  r = PlanApply("acme", {}, {}, bad_mode, false, 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("Cluster prod: "), std::string::npos);
+}
+
 }  // namespace
 }  // namespace astis::store::internal

@@ -57,6 +57,10 @@ Result<Workload> FaultInjectingStore::ChangeWorkloadImages(std::string_view org,
                                                            std::span<const std::string> remove) {
   ASTIS_FAULT_OR(ChangeWorkloadImages(org, cluster, ns, sa, add, remove));
 }
+Result<std::vector<ApplyChange>> FaultInjectingStore::ApplyOrgConfig(std::string_view org, const OrgConfig& desired,
+                                                                     bool prune, bool dry_run, int64_t now) {
+  ASTIS_FAULT_OR(ApplyOrgConfig(org, desired, prune, dry_run, now));
+}
 Status FaultInjectingStore::CreateApiKey(const ApiKey& k) { ASTIS_FAULT_OR(CreateApiKey(k)); }
 Result<ApiKey> FaultInjectingStore::GetApiKey(std::string_view id) { ASTIS_FAULT_OR(GetApiKey(id)); }
 Result<std::vector<ApiKey>> FaultInjectingStore::ListApiKeys(std::optional<std::string_view> org) {

@@ -46,6 +46,8 @@ class FaultInjectingStore final : public Store {
   Result<Workload> ChangeWorkloadImages(std::string_view org, std::string_view cluster, std::string_view ns,
                                         std::string_view sa, std::span<const std::string> add,
                                         std::span<const std::string> remove) override;
+  Result<std::vector<ApplyChange>> ApplyOrgConfig(std::string_view org, const OrgConfig& desired, bool prune,
+                                                  bool dry_run, int64_t now) override;
   Status CreateApiKey(const ApiKey& k) override;
   Result<ApiKey> GetApiKey(std::string_view id) override;
   Result<std::vector<ApiKey>> ListApiKeys(std::optional<std::string_view> org) override;

@@ -1,0 +1,47 @@
+#include "audit/org_audit_router.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "common/dns1123.h"
+
+namespace astis::audit {
+
+std::string OrgTrailPath(std::string_view main_path, std::string_view org) {
+  return std::string(main_path) + ".orgs/" + std::string(org) + ".jsonl";
+}
+
+OrgAuditRouter::OrgAuditRouter(FileAuditLog& main, std::string main_path, Clock& clock, FileAuditOptions options)
+    : main_(main), main_path_(std::move(main_path)), clock_(clock), options_(options) {}
+
+Result<FileAuditLog*> OrgAuditRouter::TrailFor(std::string_view org) {
+  if (org.empty()) return &main_;
+  // The org becomes a file name: only a DNS-1123 label, never a path.
+  if (!IsDns1123Label(org)) return Error(Code::kInvalidArgument, "audit: organisation is not a DNS-1123 label");
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = trails_.find(org);
+  if (it != trails_.end()) return it->second.get();
+  const std::string dir = main_path_ + ".orgs";
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Error(Code::kIo, "audit: cannot create " + dir);
+  }
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<FileAuditLog> log,
+                         FileAuditLog::Open(OrgTrailPath(main_path_, org), clock_, options_));
+  FileAuditLog* raw = log.get();
+  trails_.emplace(std::string(org), std::move(log));
+  return raw;
+}
+
+Status OrgAuditRouter::Append(const AuditEvent& event) {
+  ASTIS_ASSIGN_OR_RETURN(FileAuditLog * log, TrailFor(event.org));
+  return log->Append(event);
+}
+
+Status OrgAuditRouter::AppendDeferringSync(const AuditEvent& event) {
+  ASTIS_ASSIGN_OR_RETURN(FileAuditLog * log, TrailFor(event.org));
+  return log->AppendDeferringSync(event);
+}
+
+}  // namespace astis::audit

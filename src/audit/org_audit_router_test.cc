@@ -1,0 +1,109 @@
+// OrgAuditRouter: each organisation's decisions in its own trail, each
+// trail verifying on its own (docs/tenancy.md "Audit trails").
+#include "audit/org_audit_router.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/testing/temp_dir.h"
+
+namespace astis::audit {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+AuditEvent Event(std::string org, std::string cluster) {
+  AuditEvent e;
+  e.event = "unwrap";
+  e.org = std::move(org);
+  e.cluster = std::move(cluster);
+  e.namespace_ = "payments";
+  return e;
+}
+
+class OrgAuditRouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(tmp_.path().empty());
+    path_ = tmp_.path() + "/audit.log";
+    auto log = FileAuditLog::Open(path_, clock_);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    main_ = std::move(log).value();
+    router_ = std::make_unique<OrgAuditRouter>(*main_, path_, clock_);
+  }
+
+  test::TempDir tmp_{"astis-org-audit"};
+  FakeClock clock_{1'800'000'000};
+  std::string path_;
+  std::unique_ptr<FileAuditLog> main_;
+  std::unique_ptr<OrgAuditRouter> router_;
+};
+
+TEST_F(OrgAuditRouterTest, EachOrganizationGetsItsOwnTrail) {
+  ASSERT_TRUE(router_->Append(Event("", "prod")).ok());
+  ASSERT_TRUE(router_->Append(Event("tenant-a", "prod")).ok());
+  ASSERT_TRUE(router_->Append(Event("tenant-b", "prod")).ok());
+  ASSERT_TRUE(router_->AppendDeferringSync(Event("tenant-a", "prod")).ok());
+  ASSERT_TRUE(router_->Append(Event("tenant-a", "prod")).ok());
+
+  const std::string a = Slurp(OrgTrailPath(path_, "tenant-a"));
+  const std::string b = Slurp(OrgTrailPath(path_, "tenant-b"));
+  const std::string main = Slurp(path_);
+  EXPECT_EQ(std::count(a.begin(), a.end(), '\n'), 3);
+  EXPECT_EQ(std::count(b.begin(), b.end(), '\n'), 1);
+  EXPECT_EQ(std::count(main.begin(), main.end(), '\n'), 1);
+  EXPECT_EQ(a.find("tenant-b"), std::string::npos) << "A's trail holds a line of B";
+  EXPECT_EQ(b.find("tenant-a"), std::string::npos) << "B's trail holds a line of A";
+  EXPECT_EQ(main.find("tenant-"), std::string::npos);
+  EXPECT_NE(a.find(R"("org":"tenant-a")"), std::string::npos);
+
+  // Each trail is its own chain, from genesis, and verifies alone.
+  for (const std::string& p : {path_, OrgTrailPath(path_, "tenant-a"), OrgTrailPath(path_, "tenant-b")}) {
+    auto report = VerifyAuditLog(p);
+    ASSERT_TRUE(report.ok()) << p;
+    EXPECT_TRUE(report->ok) << p << ": " << report->problem;
+  }
+  auto ra = VerifyAuditLog(OrgTrailPath(path_, "tenant-a"));
+  EXPECT_EQ(ra->last_seq, 3u);
+
+  struct stat st {};
+  ASSERT_EQ(::stat(OrgTrailPath(path_, "tenant-a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((path_ + ".orgs").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+TEST_F(OrgAuditRouterTest, ContinuesAnOrganizationsChainAfterRestart) {
+  ASSERT_TRUE(router_->Append(Event("tenant-a", "prod")).ok());
+  router_.reset();
+  router_ = std::make_unique<OrgAuditRouter>(*main_, path_, clock_);
+  ASSERT_TRUE(router_->Append(Event("tenant-a", "prod")).ok());
+  auto report = VerifyAuditLog(OrgTrailPath(path_, "tenant-a"));
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->last_seq, 2u);
+}
+
+TEST_F(OrgAuditRouterTest, RefusesOrgThatIsNotALabel) {
+  for (const char* org : {"../escape", "Tenant", "a/b", ".hidden"}) {
+    Status st = router_->Append(Event(org, "prod"));
+    EXPECT_EQ(st.code(), Code::kInvalidArgument) << org;
+  }
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".orgs")) << "a refused event created a trail";
+  EXPECT_TRUE(Slurp(path_).empty());
+}
+
+}  // namespace
+}  // namespace astis::audit
