@@ -44,10 +44,13 @@ Result<std::unique_ptr<AdminClient>> AdminClient::Connect(const std::string& pat
 
 AdminClient::~AdminClient() { ::close(fd_); }
 
-Result<Json> AdminClient::Call(std::string_view op, const Json& args) {
+Result<Json> AdminClient::Call(std::string_view op, const Json& args, std::string_view org) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.io_timeout_ms);
-  const std::string request =
-      DumpJson(Json{{"v", internal::kProtocolVersion}, {"op", std::string(op)}, {"args", args}}) + "\n";
+  Json envelope{{"v", internal::kProtocolVersion}, {"op", std::string(op)}, {"args", args}};
+  // No "org" member when none was given, so a server older than
+  // organisations still understands the request.
+  if (!org.empty()) envelope["org"] = std::string(org);
+  const std::string request = DumpJson(envelope) + "\n";
   // A server that refuses the peer answers at once and closes, so a failed
   // send is reported only when no response can be read either.
   const IoOutcome sent = internal::WriteAll(fd_, -1, request, deadline);
@@ -73,10 +76,10 @@ Result<Json> AdminClient::Call(std::string_view op, const Json& args) {
   return Json(std::move(response["result"]));
 }
 
-std::unique_ptr<Operations> RemoteOperations(std::unique_ptr<AdminClient> client) {
+std::unique_ptr<Operations> RemoteOperations(std::unique_ptr<AdminClient> client, std::string org) {
   std::shared_ptr<AdminClient> shared(std::move(client));
   return internal::MakeRemoteOperations(
-      [shared](std::string_view op, const Json& args) { return shared->Call(op, args); });
+      [shared, org = std::move(org)](std::string_view op, const Json& args) { return shared->Call(op, args, org); });
 }
 
 }  // namespace astis::admin

@@ -31,11 +31,12 @@ class AdminClient {
   AdminClient(const AdminClient&) = delete;
   AdminClient& operator=(const AdminClient&) = delete;
 
-  // Call sends {"v":1,"op":op,"args":args} and returns the response's
+  // Call sends {"v":1,"op":op,"args":args} (with "org":org when org is not
+  // empty) and returns the response's
   // result object, or the Status its error carries (the server's code and
   // message). kIo when the connection fails, times out or closes early;
   // kInternal for a response that is not the protocol's.
-  Result<Json> Call(std::string_view op, const Json& args);
+  Result<Json> Call(std::string_view op, const Json& args, std::string_view org = "");
 
  private:
   AdminClient(int fd, AdminClientOptions options) : fd_(fd), options_(options) {}
@@ -45,8 +46,9 @@ class AdminClient {
 };
 
 // RemoteOperations returns Operations executed by the server at the other
-// end of client (which it takes over): the same typed results and Status as
+// end of client (which it takes over), in organisation org ("" lets the
+// server apply ResolveOrg's rule): the same typed results and Status as
 // LocalOperations on the edge's store.
-std::unique_ptr<Operations> RemoteOperations(std::unique_ptr<AdminClient> client);
+std::unique_ptr<Operations> RemoteOperations(std::unique_ptr<AdminClient> client, std::string org = "");
 
 }  // namespace astis::admin

@@ -124,15 +124,96 @@ struct SessionRevokeArgs {
   std::string cluster;
 };
 
+// OrgAddArgs registers (or updates) an organisation (docs/tenancy.md,
+// docs/admin.md "Organisations"). tier "standard": no CVS field. tier
+// "hyok": cvs_url (https), cvs_ca_pem (the CA bundle's PEM text, read by the
+// CLI from --cvs-ca) and cvs_identity are required, cvs_spki_sha256 (64
+// lower-case hex) is optional.
+struct OrgAddArgs {
+  std::string name;
+  std::string tier = "standard";
+  std::string cvs_url;
+  std::string cvs_ca_pem;
+  std::string cvs_identity;
+  std::string cvs_spki_sha256;
+};
+
+// OrgRow is one listed organisation: its name, tier and CVS URL, never more
+// (the CA bundle and the pins stay in the store).
+struct OrgRow {
+  std::string name;
+  std::string tier;
+  std::string cvs_url;
+};
+
+// OrgAdded is what OrgAdd stored; updated is true when the organisation
+// already existed (same tier) and its CVS fields were replaced.
+struct OrgAdded {
+  OrgRow org;
+  bool updated = false;
+};
+
+// WorkloadImagesArgs adds and removes image digests of one workload's
+// allowlist without replacing it (`astis workload images add|remove`).
+struct WorkloadImagesArgs {
+  WorkloadKey key;
+  std::vector<std::string> add;
+  std::vector<std::string> remove;
+};
+
+// ApplyArgs is one organisation's desired state, as `astis apply` read it
+// from YAML documents (docs/admin.md "Declarative configuration"): its
+// clusters (JWKS as text) and workloads. prune deletes the organisation's
+// clusters and workloads not listed; dry_run (`astis diff`) changes
+// nothing and reports what apply would do.
+struct ApplyArgs {
+  std::vector<ClusterAddArgs> clusters;
+  std::vector<store::Workload> workloads;  // org is ignored: the operations' org
+  bool prune = false;
+  bool dry_run = false;
+};
+
+// ApplyChange is one object an apply touched or would touch: kind
+// "Cluster" or "Workload", name (a cluster's name; a workload's
+// "cluster/namespace/serviceAccount") and action "created", "updated",
+// "unchanged" or "deleted".
+struct ApplyChange {
+  std::string kind;
+  std::string name;
+  std::string action;
+};
+
 // Operations is the admin command set. Every method returns the store's
 // Status on failure (kInvalidArgument for a refused input, kNotFound for an
 // unknown name, kStoreUnavailable, ...) with a message that never contains a
 // secret; a remote implementation adds kIo/kUnavailable for transport
 // failures. A change that was applied but could not be recorded in the
 // store's configuration audit is reported as an error naming that.
+//
+// Organisations: every operation except the Org* ones acts in one
+// organisation, chosen when the Operations object is made (LocalOperations'
+// org, the admin socket request's "org"); see ResolveOrg. The Org* ones are
+// service-wide. The remote admin API authorises each method by role
+// (operator, org-admin, auditor), so each method is one operation: add new
+// ones as new methods, not as flags on existing ones.
 class Operations {
  public:
   virtual ~Operations() = default;
+  // ---- organisations (service-wide)
+  // OrgAdd registers an organisation or, when it exists with the same tier,
+  // replaces its CVS fields (a renewed pin); a different tier is
+  // kFailedPrecondition (test AdminOpsTest.OrgAddRefusesTierChange). Errors
+  // name the flag (test AdminOpsTest.OrgAddNamesTheFlag). Audits "org.add"
+  // in that organisation's trail.
+  virtual Result<OrgAdded> OrgAdd(const OrgAddArgs& args) = 0;
+  // OrgList returns every organisation ordered by name.
+  virtual Result<std::vector<OrgRow>> OrgList() = 0;
+  // OrgRemove removes an organisation; while it has clusters or API keys,
+  // kFailedPrecondition unless force, which deletes them too (test
+  // AdminOpsTest.OrgRemoveRefusedWhileInUse). Audits "org.remove" in its trail.
+  virtual Status OrgRemove(const std::string& name, bool force) = 0;
+
+  // ---- one organisation's objects
   // ClusterAdd validates the JWKS (test AdminOpsTest.ClusterAddRejectsBadJwks) and
   // the https API URL, stores the cluster and audits "cluster.add".
   virtual Result<ClusterAdded> ClusterAdd(const ClusterAddArgs& args) = 0;
@@ -147,6 +228,19 @@ class Operations {
   virtual Result<std::vector<store::Workload>> WorkloadList(const std::string& cluster) = 0;
   // WorkloadRemove removes one workload; audits "workload.remove".
   virtual Status WorkloadRemove(const WorkloadKey& key) = 0;
+  // WorkloadImages adds and removes digests of one workload's allowlist in
+  // one store transaction and returns the workload as stored; every digest
+  // is checked first (test AdminOpsTest.WorkloadImagesRejectsTag), an
+  // unknown workload is kNotFound (test
+  // AdminOpsTest.WorkloadImagesUnknownWorkload). Audits "workload.images".
+  virtual Result<store::Workload> WorkloadImages(const WorkloadImagesArgs& args) = 0;
+  // Apply makes the organisation's clusters and workloads what args
+  // declares, in one store transaction, after the same checks as ClusterAdd
+  // and WorkloadAdd on every object (nothing is written when one fails: test
+  // AdminOpsTest.ApplyBadObjectWritesNothing). Returns one change per
+  // declared object (and per pruned one). Audits one "config.apply" entry
+  // listing the changes when anything changed and not dry_run.
+  virtual Result<std::vector<ApplyChange>> Apply(const ApplyArgs& args) = 0;
   // ApiKeyCreate creates a key for a registered cluster; the store and the
   // audit get only its id, scope and hash. Audits "apikey.create".
   virtual Result<ApiKeyCreated> ApiKeyCreate(const ApiKeyCreateArgs& args) = 0;
@@ -178,22 +272,43 @@ using ApiKeyGenerator = std::function<Result<NewApiKey>(Random& rng)>;
 // or "cli:uid<N>" when the uid has no passwd entry. It cannot fail.
 std::string ActorForUid(uid_t uid);
 
+// ResolveOrg returns the organisation an admin command acts in
+// (docs/admin.md "Choosing the organisation"): requested when it names an
+// existing organisation (kNotFound "organization <name> not found"
+// otherwise); when requested is empty, the only organisation if exactly one
+// exists, so single-organisation usage needs no --org; with several,
+// kInvalidArgument saying --org is required; with none, kFailedPrecondition.
+// Tests AdminOpsTest.OrgResolution*.
+Result<std::string> ResolveOrg(store::Store& store, std::string_view requested);
+
+// CheckJwksText applies cluster add's JWKS checks (size, parses as a JWKS
+// gate 2 can use) and returns the problem without a field name; IsHttpsUrl
+// is its API URL check. `astis apply` runs them on each document to name the
+// file and field, and LocalOperations runs them again.
+Status CheckJwksText(std::string_view jwks_json);
+bool IsHttpsUrl(std::string_view url);
+
 // LocalOperations executes Operations against a store it borrows (store,
 // clock and rng must outlive it), recording each change with actor in the
 // store's configuration audit. Thread-safe when the store is.
 class LocalOperations final : public Operations {
  public:
-  // org is the organisation every operation acts in (docs/tenancy.md);
-  // kDefaultOrg until the admin commands take --org.
+  // org is the organisation every operation acts in (docs/tenancy.md); each
+  // operation resolves it with ResolveOrg, so "" means "the only one".
   LocalOperations(store::Store& store, Clock& clock, Random& rng, ApiKeyGenerator generator, std::string actor,
-                  std::string org = std::string(store::kDefaultOrg));
+                  std::string org = "");
 
+  Result<OrgAdded> OrgAdd(const OrgAddArgs& args) override;
+  Result<std::vector<OrgRow>> OrgList() override;
+  Status OrgRemove(const std::string& name, bool force) override;
   Result<ClusterAdded> ClusterAdd(const ClusterAddArgs& args) override;
   Result<std::vector<ClusterRow>> ClusterList() override;
   Status ClusterRemove(const std::string& name) override;
   Result<store::Workload> WorkloadAdd(const store::Workload& workload) override;
   Result<std::vector<store::Workload>> WorkloadList(const std::string& cluster) override;
   Status WorkloadRemove(const WorkloadKey& key) override;
+  Result<store::Workload> WorkloadImages(const WorkloadImagesArgs& args) override;
+  Result<std::vector<ApplyChange>> Apply(const ApplyArgs& args) override;
   Result<ApiKeyCreated> ApiKeyCreate(const ApiKeyCreateArgs& args) override;
   Result<std::vector<ApiKeyRow>> ApiKeyList() override;
   Status ApiKeyRevoke(const std::string& id) override;
@@ -201,7 +316,9 @@ class LocalOperations final : public Operations {
   Result<int64_t> SessionRevoke(const SessionRevokeArgs& args) override;
 
  private:
-  Status Audit(std::string_view action, const std::string& detail_json);
+  // Org resolves the organisation of this object's operations (ResolveOrg).
+  Result<std::string> Org();
+  Status Audit(std::string_view org, std::string_view action, const std::string& detail_json);
 
   store::Store& store_;
   Clock& clock_;

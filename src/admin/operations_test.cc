@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "admin/internal/protocol.h"
 #include "common/clock.h"
@@ -60,6 +62,29 @@ class AdminOpsTest : public ::testing::TestWithParam<bool> {
   }
   Operations& ops() { return GetParam() ? *remote_ : *local_; }
 
+  // OpsIn is ops() acting in org, as the CLI's --org or a socket request's
+  // "org" makes it.
+  Operations& OpsIn(const std::string& org) {
+    auto local = std::make_unique<LocalOperations>(*store_, clock_, DefaultRandom(), Generate, "cli:tester", org);
+    LocalOperations* raw = local.get();
+    scoped_.push_back(std::move(local));
+    if (!GetParam()) return *raw;
+    scoped_.push_back(internal::MakeRemoteOperations([raw](std::string_view op, const Json& args) -> Result<Json> {
+      ASTIS_ASSIGN_OR_RETURN(Json result, internal::Dispatch(*raw, op, args));
+      return ParseJson(DumpJson(result), JsonLimits{1 << 24, 16});
+    }));
+    return *scoped_.back();
+  }
+
+  std::vector<std::string> AuditActions(const std::string& org) {
+    std::vector<std::string> actions;
+    auto entries = store_->ListConfigAudit(org, 0, 1000);
+    EXPECT_TRUE(entries.ok()) << entries.status().ToString();
+    if (!entries.ok()) return actions;
+    for (const auto& e : *entries) actions.push_back(e.action);
+    return actions;
+  }
+
   ClusterAddArgs Cluster(const std::string& name = "prod") {
     return ClusterAddArgs{name, "https://issuer", "astis", Jwks(), "https://127.0.0.1:6443", "/ca.pem", "/token",
                           "strict"};
@@ -69,7 +94,14 @@ class AdminOpsTest : public ::testing::TestWithParam<bool> {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<LocalOperations> local_;
   std::unique_ptr<Operations> remote_;
+  std::vector<std::unique_ptr<Operations>> scoped_;
 };
+
+const std::string kCaPem = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n";
+
+OrgAddArgs Hyok(const std::string& name) {
+  return OrgAddArgs{name, "hyok", "https://cvs.globex.example:8443", kCaPem, "cvs.globex.example", ""};
+}
 
 TEST_P(AdminOpsTest, EveryOperationRoundTrips) {
   auto added = ops().ClusterAdd(Cluster());
@@ -190,6 +222,247 @@ TEST_P(AdminOpsTest, RemoveUnknownIsNotFound) {
   EXPECT_EQ(ops().ApiKeyRevoke("nope").code(), Code::kNotFound);
 }
 
+// ---------------------------------------------------------------- organisations
+
+TEST_P(AdminOpsTest, OrgAddListRemove) {
+  auto acme = ops().OrgAdd(OrgAddArgs{"acme", "standard"});
+  ASSERT_TRUE(acme.ok()) << acme.status().ToString();
+  EXPECT_FALSE(acme->updated);
+  auto globex = ops().OrgAdd(Hyok("globex"));
+  ASSERT_TRUE(globex.ok()) << globex.status().ToString();
+  auto orgs = ops().OrgList();
+  ASSERT_TRUE(orgs.ok());
+  ASSERT_EQ(orgs->size(), 3u);
+  EXPECT_EQ((*orgs)[0].name, "acme");
+  EXPECT_EQ((*orgs)[1].name, "default");
+  EXPECT_EQ((*orgs)[2].name, "globex");
+  EXPECT_EQ((*orgs)[2].tier, "hyok");
+  EXPECT_EQ((*orgs)[2].cvs_url, "https://cvs.globex.example:8443");
+  EXPECT_EQ(store_->GetOrganization("globex")->cvs_ca_pem, kCaPem);
+  ASSERT_TRUE(ops().OrgRemove("acme", false).ok());
+  EXPECT_EQ(ops().OrgList()->size(), 2u);
+  // Each change is in that organisation's own trail, and only there.
+  EXPECT_EQ(AuditActions("acme"), (std::vector<std::string>{"org.add", "org.remove"}));
+  EXPECT_EQ(AuditActions("globex"), std::vector<std::string>{"org.add"});
+  EXPECT_TRUE(AuditActions("default").empty());
+}
+
+TEST_P(AdminOpsTest, OrgAddNamesTheFlag) {
+  auto flag_of = [&](const OrgAddArgs& a) {
+    auto r = ops().OrgAdd(a);
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    const std::string& m = r.status().message();
+    return m.substr(0, m.find(':'));
+  };
+  EXPECT_EQ(flag_of(OrgAddArgs{"Acme", "standard"}), "--name");
+  EXPECT_EQ(flag_of(OrgAddArgs{"acme", "gold"}), "--tier");
+  EXPECT_EQ(flag_of(OrgAddArgs{"acme", "standard", "https://cvs"}), "--cvs-url");
+  OrgAddArgs h = Hyok("globex");
+  h.cvs_url = "";
+  EXPECT_EQ(flag_of(h), "--cvs-url");
+  h.cvs_url = "http://cvs.globex.example";
+  EXPECT_EQ(flag_of(h), "--cvs-url");
+  h = Hyok("globex");
+  h.cvs_ca_pem = "not a pem";
+  EXPECT_EQ(flag_of(h), "--cvs-ca");
+  h = Hyok("globex");
+  h.cvs_identity = "";
+  EXPECT_EQ(flag_of(h), "--cvs-identity");
+  h = Hyok("globex");
+  h.cvs_spki_sha256 = "ABCD";
+  EXPECT_EQ(flag_of(h), "--cvs-spki-sha256");
+  EXPECT_EQ(ops().OrgList()->size(), 1u);
+}
+
+TEST_P(AdminOpsTest, OrgAddRefusesTierChange) {
+  ASSERT_TRUE(ops().OrgAdd(OrgAddArgs{"globex", "standard"}).ok());
+  auto r = ops().OrgAdd(Hyok("globex"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(store_->GetOrganization("globex")->tier, "standard");
+}
+
+TEST_P(AdminOpsTest, OrgAddUpdatesTheCvsPin) {
+  ASSERT_TRUE(ops().OrgAdd(Hyok("globex")).ok());
+  OrgAddArgs renewed = Hyok("globex");
+  renewed.cvs_spki_sha256 = std::string(64, 'c');
+  auto r = ops().OrgAdd(renewed);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->updated);
+  EXPECT_EQ(store_->GetOrganization("globex")->cvs_spki_sha256, std::string(64, 'c'));
+}
+
+TEST_P(AdminOpsTest, OrgRemoveRefusedWhileInUse) {
+  ASSERT_TRUE(ops().OrgAdd(OrgAddArgs{"acme", "standard"}).ok());
+  ASSERT_TRUE(OpsIn("acme").ClusterAdd(Cluster()).ok());
+  Status refused = ops().OrgRemove("acme", false);
+  EXPECT_EQ(refused.code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("--force"), std::string::npos) << refused.message();
+  EXPECT_TRUE(store_->GetCluster("acme", "prod").ok());
+  ASSERT_TRUE(ops().OrgRemove("acme", true).ok());
+  EXPECT_EQ(store_->GetOrganization("acme").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->GetCluster("acme", "prod").status().code(), Code::kNotFound);
+}
+
+TEST_P(AdminOpsTest, OrgRemoveUnknownIsNotFound) {
+  Status s = ops().OrgRemove("nope", false);
+  EXPECT_EQ(s.code(), Code::kNotFound);
+  EXPECT_EQ(s.message(), "organization nope not found");
+}
+
+TEST_P(AdminOpsTest, OrgResolutionOneOrgMayBeLeftOut) {
+  // The only organisation is used without --org, and by name.
+  ASSERT_TRUE(ops().ClusterAdd(Cluster()).ok());
+  EXPECT_TRUE(store_->GetCluster(store::kDefaultOrg, "prod").ok());
+  EXPECT_EQ(OpsIn("default").ClusterList()->size(), 1u);
+}
+
+TEST_P(AdminOpsTest, OrgResolutionSeveralNeedOrg) {
+  ASSERT_TRUE(ops().OrgAdd(OrgAddArgs{"acme", "standard"}).ok());
+  auto r = ops().ClusterList();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("--org: required"), std::string::npos) << r.status().message();
+  EXPECT_EQ(ops().ClusterAdd(Cluster()).status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(OpsIn("acme").ClusterList().ok());
+}
+
+TEST_P(AdminOpsTest, OrgResolutionUnknownOrgIsNotFound) {
+  auto r = OpsIn("nope").ClusterList();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_EQ(r.status().message(), "organization nope not found");
+  EXPECT_EQ(OpsIn("nope").ClusterAdd(Cluster()).status().code(), Code::kNotFound);
+}
+
+TEST_P(AdminOpsTest, OrgsIsolateObjectsWithTheSameNames) {
+  ASSERT_TRUE(ops().OrgAdd(OrgAddArgs{"acme", "standard"}).ok());
+  Operations& mine = OpsIn("default");
+  Operations& theirs = OpsIn("acme");
+  ASSERT_TRUE(mine.ClusterAdd(Cluster()).ok());
+  ASSERT_TRUE(theirs.ClusterAdd(Cluster()).ok());
+  ASSERT_TRUE(theirs.WorkloadAdd(store::Workload{"prod", "payments", "api", {kDigest}}).ok());
+  EXPECT_TRUE(mine.WorkloadList("")->empty());
+  EXPECT_EQ(theirs.WorkloadList("")->size(), 1u);
+  ASSERT_TRUE(mine.ClusterRemove("prod").ok());
+  EXPECT_EQ(theirs.ClusterList()->size(), 1u);
+  EXPECT_EQ(AuditActions("acme"), (std::vector<std::string>{"org.add", "cluster.add", "workload.add"}));
+  EXPECT_EQ(AuditActions("default"), (std::vector<std::string>{"cluster.add", "cluster.remove"}));
+}
+
+// ---------------------------------------------------------------- images
+
+TEST_P(AdminOpsTest, WorkloadImagesAddsAndRemoves) {
+  const std::string b = "sha256:" + std::string(64, 'b');
+  const std::string c = "sha256:" + std::string(64, 'c');
+  ASSERT_TRUE(ops().ClusterAdd(Cluster()).ok());
+  ASSERT_TRUE(ops().WorkloadAdd(store::Workload{"prod", "payments", "api", {kDigest}}).ok());
+  auto added = ops().WorkloadImages(WorkloadImagesArgs{{"prod", "payments", "api"}, {c, b}, {}});
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(added->image_digests, (std::vector<std::string>{kDigest, b, c}));
+  auto removed = ops().WorkloadImages(WorkloadImagesArgs{{"prod", "payments", "api"}, {}, {kDigest}});
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(removed->image_digests, (std::vector<std::string>{b, c}));
+  EXPECT_EQ(store_->GetWorkload("default", "prod", "payments", "api")->image_digests,
+            (std::vector<std::string>{b, c}));
+  EXPECT_EQ(AuditActions("default"),
+            (std::vector<std::string>{"cluster.add", "workload.add", "workload.images", "workload.images"}));
+}
+
+TEST_P(AdminOpsTest, WorkloadImagesRejectsTag) {
+  ASSERT_TRUE(ops().ClusterAdd(Cluster()).ok());
+  ASSERT_TRUE(ops().WorkloadAdd(store::Workload{"prod", "payments", "api", {kDigest}}).ok());
+  auto r = ops().WorkloadImages(WorkloadImagesArgs{{"prod", "payments", "api"}, {"nginx:1.27"}, {}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("--image #1"), std::string::npos);
+  EXPECT_EQ(store_->GetWorkload("default", "prod", "payments", "api")->image_digests,
+            std::vector<std::string>{kDigest});
+}
+
+TEST_P(AdminOpsTest, WorkloadImagesUnknownWorkload) {
+  ASSERT_TRUE(ops().ClusterAdd(Cluster()).ok());
+  auto r = ops().WorkloadImages(WorkloadImagesArgs{{"prod", "payments", "nobody"}, {kDigest}, {}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_EQ(AuditActions("default"), std::vector<std::string>{"cluster.add"});
+}
+
+// ---------------------------------------------------------------- apply
+
+ApplyArgs Desired(const ClusterAddArgs& cluster) {
+  ApplyArgs a;
+  a.clusters.push_back(cluster);
+  a.workloads.push_back(store::Workload{"prod", "payments", "api", {kDigest}});
+  return a;
+}
+
+std::vector<std::string> Lines(const std::vector<ApplyChange>& changes) {
+  std::vector<std::string> out;
+  for (const auto& c : changes) out.push_back(c.kind + "/" + c.name + " " + c.action);
+  return out;
+}
+
+TEST_P(AdminOpsTest, ApplyIsIdempotent) {
+  ApplyArgs a = Desired(Cluster());
+  auto first = ops().Apply(a);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(Lines(*first), (std::vector<std::string>{"Cluster/prod created", "Workload/prod/payments/api created"}));
+  auto second = ops().Apply(a);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(Lines(*second),
+            (std::vector<std::string>{"Cluster/prod unchanged", "Workload/prod/payments/api unchanged"}));
+  // One audit entry for the apply that changed something, none for the other.
+  EXPECT_EQ(AuditActions("default"), std::vector<std::string>{"config.apply"});
+}
+
+TEST_P(AdminOpsTest, ApplyDryRunChangesNothing) {
+  ApplyArgs a = Desired(Cluster());
+  a.dry_run = true;
+  auto plan = ops().Apply(a);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(Lines(*plan), (std::vector<std::string>{"Cluster/prod created", "Workload/prod/payments/api created"}));
+  EXPECT_TRUE(ops().ClusterList()->empty());
+  EXPECT_TRUE(AuditActions("default").empty());
+}
+
+TEST_P(AdminOpsTest, ApplyBadObjectWritesNothing) {
+  ApplyArgs a = Desired(Cluster());
+  a.clusters.push_back(Cluster("dev"));
+  a.clusters.back().api_url = "http://10.0.0.1";
+  auto r = ops().Apply(a);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("cluster dev: apiUrl"), std::string::npos) << r.status().message();
+  a = Desired(Cluster());
+  a.workloads[0].image_digests = {"nginx:latest"};
+  r = ops().Apply(a);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("workload prod/payments/api: images #1"), std::string::npos)
+      << r.status().message();
+  EXPECT_TRUE(ops().ClusterList()->empty());
+  EXPECT_TRUE(AuditActions("default").empty());
+}
+
+TEST_P(AdminOpsTest, ApplyPrunesOnlyItsOrganization) {
+  ASSERT_TRUE(ops().OrgAdd(OrgAddArgs{"acme", "standard"}).ok());
+  Operations& mine = OpsIn("default");
+  Operations& theirs = OpsIn("acme");
+  ApplyArgs both = Desired(Cluster());
+  both.clusters.push_back(Cluster("dev"));
+  ASSERT_TRUE(mine.Apply(both).ok());
+  ASSERT_TRUE(theirs.Apply(both).ok());
+  ApplyArgs only_prod = Desired(Cluster());
+  only_prod.prune = true;
+  auto pruned = mine.Apply(only_prod);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  const std::vector<std::string> lines = Lines(*pruned);
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "Cluster/dev deleted"), lines.end());
+  EXPECT_EQ(mine.ClusterList()->size(), 1u);
+  EXPECT_EQ(theirs.ClusterList()->size(), 2u);
+}
+
 INSTANTIATE_TEST_SUITE_P(LocalAndRemote, AdminOpsTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) { return std::string(p.param ? "Remote" : "Local"); });
 
@@ -235,6 +508,19 @@ TEST_F(AdminDispatchTest, RejectsMissingOrMistypedMember) {
                                       {"ttl_seconds", UINT64_MAX}});
   ASSERT_FALSE(huge.ok());
   EXPECT_EQ(huge.status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(AdminDispatchTest, DecodeRequestReadsOptionalOrg) {
+  auto with = internal::DecodeRequest(R"({"v":1,"op":"cluster.list","org":"acme","args":{}})", 1024);
+  ASSERT_TRUE(with.ok()) << with.status().ToString();
+  EXPECT_EQ(with->org, "acme");
+  // A client older than organisations sends no "org".
+  auto without = internal::DecodeRequest(R"({"v":1,"op":"cluster.list","args":{}})", 1024);
+  ASSERT_TRUE(without.ok());
+  EXPECT_EQ(without->org, "");
+  auto mistyped = internal::DecodeRequest(R"({"v":1,"op":"cluster.list","org":7,"args":{}})", 1024);
+  ASSERT_FALSE(mistyped.ok());
+  EXPECT_EQ(mistyped.status().code(), Code::kInvalidArgument);
 }
 
 TEST_F(AdminDispatchTest, StatusRoundTripsThroughJson) {

@@ -222,7 +222,6 @@ void AdminServer::ServeConnection(int fd) {
     return;
   }
   const std::string actor = ActorForUid(cred.uid);
-  LocalOperations ops(store_, clock_, rng_, options_.api_key_generator, actor);
   std::string buf, line;
   while (true) {
     const IoOutcome r = internal::ReadLine(fd, wake_fd_, buf, line, options_.max_line_bytes, deadline());
@@ -235,7 +234,7 @@ void AdminServer::ServeConnection(int fd) {
     }
     if (r != IoOutcome::kOk) return;  // EOF, timeout, stop or reset: close
     bool close_after = false;
-    std::string response = HandleLine(line, ops, actor, close_after);
+    std::string response = HandleLine(line, actor, close_after);
     response += '\n';
     const IoOutcome w = internal::WriteAll(fd, wake_fd_, response, deadline());
     SecureWipe(response.data(), response.size());
@@ -243,8 +242,7 @@ void AdminServer::ServeConnection(int fd) {
   }
 }
 
-std::string AdminServer::HandleLine(const std::string& line, Operations& ops, const std::string& actor,
-                                    bool& close_after) {
+std::string AdminServer::HandleLine(const std::string& line, const std::string& actor, bool& close_after) {
   // A malformed request ends the connection: the client is confused or hostile
   // (tests AdminServerTest.RejectsMalformedJson, AdminServerTest.RejectsUnknownOp).
   auto refuse = [&](const Status& s) {
@@ -255,6 +253,9 @@ std::string AdminServer::HandleLine(const std::string& line, Operations& ops, co
   auto request = internal::DecodeRequest(line, options_.max_line_bytes);
   if (!request.ok()) return refuse(request.status());
   const std::string& op = request->op;
+  // Each request acts in the organisation it names, or in the only one
+  // (test AdminServerTest.RequestOrgSelectsTheOrganization).
+  LocalOperations ops(store_, clock_, rng_, options_.api_key_generator, actor, request->org);
   Result<Json> result = internal::Dispatch(ops, op, request->args);
   const Status& status = result.status();
   Record("admin." + op, result.ok() ? audit::Decision::kAllow : audit::Decision::kDeny,

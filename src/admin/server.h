@@ -5,7 +5,9 @@
 // (SO_PEERCRED, unix(7)): only allowed uids may speak. The protocol is one
 // JSON request per line, {"v":1,"op":"cluster.add","args":{...}}, answered by
 // one JSON line, {"ok":true,"result":...} or
-// {"ok":false,"error":{"code":"...","message":"..."}}; requests execute
+// {"ok":false,"error":{"code":"...","message":"..."}}. A request may name
+// its organisation, {"v":1,"op":...,"org":"acme","args":{...}}; without one
+// it acts in the only organisation (admin::ResolveOrg). Requests execute
 // against the edge's store through LocalOperations, with the same validation
 // and configuration audit as `astis ... --store`. One thread accepts and
 // serves connections one at a time (admin traffic is tiny), so a request
@@ -89,7 +91,7 @@ class AdminServer {
   void Loop();
   void ServeConnection(int fd);
   bool PeerAllowed(uid_t uid) const;
-  std::string HandleLine(const std::string& line, Operations& ops, const std::string& actor, bool& close_after);
+  std::string HandleLine(const std::string& line, const std::string& actor, bool& close_after);
   void Record(std::string event, audit::Decision decision, Code code, std::string reason);
 
   std::string path_;

@@ -10,8 +10,10 @@ namespace astis::admin::internal {
 namespace {
 
 constexpr std::string_view kOps[] = {
-    "cluster.add",   "cluster.list", "cluster.remove", "workload.add", "workload.list", "workload.remove",
-    "apikey.create", "apikey.list",  "apikey.revoke",  "session.list", "session.revoke",
+    "org.add",         "org.list",      "org.remove",      "cluster.add",    "cluster.list",
+    "cluster.remove",  "workload.add",  "workload.list",   "workload.remove", "workload.images",
+    "apply",           "apikey.create", "apikey.list",     "apikey.revoke",  "session.list",
+    "session.revoke",
 };
 
 // ---------------------------------------------------------------- JSON forms
@@ -113,6 +115,46 @@ Result<SessionRow> SessionRowFrom(const Json& j) {
   return s;
 }
 
+Json OrgRowJson(const OrgRow& o) { return Json{{"name", o.name}, {"tier", o.tier}, {"cvs_url", o.cvs_url}}; }
+
+Result<OrgRow> OrgRowFrom(const Json& j) {
+  OrgRow o;
+  ASTIS_RETURN_IF_ERROR(JsonReader(j, "org").Str("name", o.name).Str("tier", o.tier).Str("cvs_url", o.cvs_url).Done());
+  return o;
+}
+
+Json ClusterArgsJson(const ClusterAddArgs& a) {
+  return Json{{"name", a.name},         {"issuer", a.issuer},   {"audience", a.audience},
+              {"jwks_json", a.jwks_json}, {"api_url", a.api_url}, {"ca_file", a.ca_file},
+              {"token_file", a.token_file}, {"mode", a.mode}};
+}
+
+Result<ClusterAddArgs> ClusterArgsFrom(const Json& j) {
+  ClusterAddArgs a;
+  ASTIS_RETURN_IF_ERROR(JsonReader(j, "args")
+                            .Str("name", a.name)
+                            .Str("issuer", a.issuer)
+                            .Str("audience", a.audience)
+                            .Str("jwks_json", a.jwks_json)
+                            .Str("api_url", a.api_url)
+                            .Str("ca_file", a.ca_file)
+                            .Str("token_file", a.token_file)
+                            .Str("mode", a.mode)
+                            .Done());
+  return a;
+}
+
+Json ApplyChangeJson(const ApplyChange& c) {
+  return Json{{"kind", c.kind}, {"name", c.name}, {"action", c.action}};
+}
+
+Result<ApplyChange> ApplyChangeFrom(const Json& j) {
+  ApplyChange c;
+  ASTIS_RETURN_IF_ERROR(
+      JsonReader(j, "change").Str("kind", c.kind).Str("name", c.name).Str("action", c.action).Done());
+  return c;
+}
+
 template <typename T>
 Json ListJson(const std::vector<T>& items, Json (*encode)(const T&)) {
   Json out = Json::array();
@@ -145,15 +187,37 @@ class RemoteOperations final : public Operations {
  public:
   explicit RemoteOperations(Transport transport) : transport_(std::move(transport)) {}
 
+  Result<OrgAdded> OrgAdd(const OrgAddArgs& a) override {
+    ASTIS_ASSIGN_OR_RETURN(Json r, transport_("org.add", Json{{"name", a.name},
+                                                              {"tier", a.tier},
+                                                              {"cvs_url", a.cvs_url},
+                                                              {"cvs_ca_pem", a.cvs_ca_pem},
+                                                              {"cvs_identity", a.cvs_identity},
+                                                              {"cvs_spki_sha256", a.cvs_spki_sha256}}));
+    OrgAdded out;
+    const Json* org = nullptr;
+    if (Status s = JsonReader(r, "result").Object("org", org).Bool("updated", out.updated).Done(); !s.ok()) {
+      return Malformed(s);
+    }
+    auto row = OrgRowFrom(*org);
+    if (!row.ok()) return Malformed(row.status());
+    out.org = std::move(*row);
+    return out;
+  }
+
+  Result<std::vector<OrgRow>> OrgList() override {
+    ASTIS_ASSIGN_OR_RETURN(Json r, transport_("org.list", Json::object()));
+    auto rows = ListFrom<OrgRow>(r, OrgRowFrom);
+    if (!rows.ok()) return Malformed(rows.status());
+    return rows;
+  }
+
+  Status OrgRemove(const std::string& name, bool force) override {
+    return Unit(transport_("org.remove", Json{{"name", name}, {"force", force}}));
+  }
+
   Result<ClusterAdded> ClusterAdd(const ClusterAddArgs& a) override {
-    ASTIS_ASSIGN_OR_RETURN(Json r, transport_("cluster.add", Json{{"name", a.name},
-                                                                  {"issuer", a.issuer},
-                                                                  {"audience", a.audience},
-                                                                  {"jwks_json", a.jwks_json},
-                                                                  {"api_url", a.api_url},
-                                                                  {"ca_file", a.ca_file},
-                                                                  {"token_file", a.token_file},
-                                                                  {"mode", a.mode}}));
+    ASTIS_ASSIGN_OR_RETURN(Json r, transport_("cluster.add", ClusterArgsJson(a)));
     ClusterAdded out;
     if (Status s = JsonReader(r, "result").Str("name", out.name).Str("mode", out.mode).Done(); !s.ok()) {
       return Malformed(s);
@@ -188,6 +252,30 @@ class RemoteOperations final : public Operations {
 
   Status WorkloadRemove(const WorkloadKey& k) override {
     return Unit(transport_("workload.remove", WorkloadKeyJson(k)));
+  }
+
+  Result<store::Workload> WorkloadImages(const WorkloadImagesArgs& a) override {
+    Json args = WorkloadKeyJson(a.key);
+    args["add"] = a.add;
+    args["remove"] = a.remove;
+    ASTIS_ASSIGN_OR_RETURN(Json r, transport_("workload.images", args));
+    auto out = WorkloadFrom(r);
+    if (!out.ok()) return Malformed(out.status());
+    return out;
+  }
+
+  Result<std::vector<ApplyChange>> Apply(const ApplyArgs& a) override {
+    Json clusters = Json::array();
+    for (const auto& c : a.clusters) clusters.push_back(ClusterArgsJson(c));
+    Json workloads = Json::array();
+    for (const auto& w : a.workloads) workloads.push_back(WorkloadJson(w));
+    ASTIS_ASSIGN_OR_RETURN(Json r, transport_("apply", Json{{"clusters", std::move(clusters)},
+                                                            {"workloads", std::move(workloads)},
+                                                            {"prune", a.prune},
+                                                            {"dry_run", a.dry_run}}));
+    auto rows = ListFrom<ApplyChange>(r, ApplyChangeFrom);
+    if (!rows.ok()) return Malformed(rows.status());
+    return rows;
   }
 
   Result<ApiKeyCreated> ApiKeyCreate(const ApiKeyCreateArgs& a) override {
@@ -265,7 +353,12 @@ Result<AdminRequest> DecodeRequest(std::string_view line, size_t max_line) {
   int64_t version = 0;
   AdminRequest out;
   const Json* args = nullptr;
-  if (Status s = JsonReader(*request, "request").Int("v", version).Str("op", out.op).Object("args", args).Done();
+  if (Status s = JsonReader(*request, "request")
+                     .Int("v", version)
+                     .Str("op", out.op)
+                     .Object("args", args)
+                     .Str("org", out.org, /*required=*/false)
+                     .Done();
       !s.ok()) {
     return Error(Code::kInvalidArgument, "malformed request: " + s.message());
   }
@@ -276,18 +369,66 @@ Result<AdminRequest> DecodeRequest(std::string_view line, size_t max_line) {
 }
 
 Result<Json> Dispatch(Operations& ops, std::string_view op, const Json& args) {
-  if (op == "cluster.add") {
-    ClusterAddArgs a;
+  if (op == "org.add") {
+    OrgAddArgs a;
     ASTIS_RETURN_IF_ERROR(JsonReader(args, "args")
                               .Str("name", a.name)
-                              .Str("issuer", a.issuer)
-                              .Str("audience", a.audience)
-                              .Str("jwks_json", a.jwks_json)
-                              .Str("api_url", a.api_url)
-                              .Str("ca_file", a.ca_file)
-                              .Str("token_file", a.token_file)
-                              .Str("mode", a.mode)
+                              .Str("tier", a.tier)
+                              .Str("cvs_url", a.cvs_url)
+                              .Str("cvs_ca_pem", a.cvs_ca_pem)
+                              .Str("cvs_identity", a.cvs_identity)
+                              .Str("cvs_spki_sha256", a.cvs_spki_sha256)
                               .Done());
+    ASTIS_ASSIGN_OR_RETURN(OrgAdded r, ops.OrgAdd(a));
+    return Json{{"org", OrgRowJson(r.org)}, {"updated", r.updated}};
+  }
+  if (op == "org.list") {
+    ASTIS_RETURN_IF_ERROR(NoArgs(args));
+    ASTIS_ASSIGN_OR_RETURN(std::vector<OrgRow> rows, ops.OrgList());
+    return ListJson<OrgRow>(rows, OrgRowJson);
+  }
+  if (op == "org.remove") {
+    std::string name;
+    bool force = false;
+    ASTIS_RETURN_IF_ERROR(JsonReader(args, "args").Str("name", name).Bool("force", force).Done());
+    ASTIS_RETURN_IF_ERROR(ops.OrgRemove(name, force));
+    return Json::object();
+  }
+  if (op == "workload.images") {
+    WorkloadImagesArgs a;
+    ASTIS_RETURN_IF_ERROR(JsonReader(args, "args")
+                              .Str("cluster", a.key.cluster)
+                              .Str("namespace", a.key.namespace_)
+                              .Str("service_account", a.key.service_account)
+                              .Strs("add", a.add)
+                              .Strs("remove", a.remove)
+                              .Done());
+    ASTIS_ASSIGN_OR_RETURN(store::Workload r, ops.WorkloadImages(a));
+    return WorkloadJson(r);
+  }
+  if (op == "apply") {
+    ApplyArgs a;
+    const Json* clusters = nullptr;
+    const Json* workloads = nullptr;
+    ASTIS_RETURN_IF_ERROR(JsonReader(args, "args")
+                              .Array("clusters", clusters)
+                              .Array("workloads", workloads)
+                              .Bool("prune", a.prune)
+                              .Bool("dry_run", a.dry_run)
+                              .Done());
+    for (const Json& c : *clusters) {
+      ASTIS_ASSIGN_OR_RETURN(ClusterAddArgs ca, ClusterArgsFrom(c));
+      a.clusters.push_back(std::move(ca));
+    }
+    for (const Json& w : *workloads) {
+      ASTIS_ASSIGN_OR_RETURN(store::Workload sw, WorkloadFrom(w));
+      a.workloads.push_back(std::move(sw));
+    }
+    ASTIS_ASSIGN_OR_RETURN(std::vector<ApplyChange> rows, ops.Apply(a));
+    return ListJson<ApplyChange>(rows, ApplyChangeJson);
+  }
+  if (op == "cluster.add") {
+    ASTIS_ASSIGN_OR_RETURN(ClusterAddArgs a, ClusterArgsFrom(args));
     ASTIS_ASSIGN_OR_RETURN(ClusterAdded r, ops.ClusterAdd(a));
     return Json{{"name", r.name}, {"mode", r.mode}};
   }

@@ -22,15 +22,19 @@ inline constexpr int64_t kProtocolVersion = 1;
 bool IsKnownOp(std::string_view op);
 
 // AdminRequest is one decoded request line: a known op and its args object.
+// org is the organisation the operation acts in ("" when the request has
+// no "org" member: the server then applies admin::ResolveOrg's rule, so
+// clients older than organisations keep working).
 struct AdminRequest {
   std::string op;
   Json args;
+  std::string org;
 };
 
 // DecodeRequest parses one request line strictly (docs/admin.md "Admin
 // socket"): a JSON object of at most max_line bytes and depth 16 with
 // exactly the members "v" (kProtocolVersion), "op" (IsKnownOp) and "args"
-// (an object). kInvalidArgument saying what is wrong ("malformed request:
+// (an object), and optionally "org" (a string). kInvalidArgument saying what is wrong ("malformed request:
 // ...", "unsupported version", "unknown op"); it never echoes the line.
 // Fuzzed by admin_request_fuzz.
 Result<AdminRequest> DecodeRequest(std::string_view line, size_t max_line);
@@ -43,7 +47,8 @@ Result<AdminRequest> DecodeRequest(std::string_view line, size_t max_line);
 Result<Json> Dispatch(Operations& ops, std::string_view op, const Json& args);
 
 // Transport sends one request and returns the "result" member of an ok
-// response, or the Status carried by an error response.
+// response, or the Status carried by an error response. The organisation is
+// the transport's business (AdminClient::Call's org).
 using Transport = std::function<Result<Json>(std::string_view op, const Json& args)>;
 
 // MakeRemoteOperations returns Operations that encode each call, send it
