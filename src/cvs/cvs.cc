@@ -21,7 +21,7 @@ struct Outcome {
 // RewrapOne handles one capsule. Whole-call failures (the recipient key
 // cannot be sealed to) come back as a non-OK Status; per-capsule refusals as
 // a result code.
-Result<Outcome> RewrapOne(const capsule::OrgKeySet& keys, const VerifiedScope& scope,
+Result<Outcome> RewrapOne(const capsule::OrgKeySet* keys, const VerifiedScope& scope,
                           const X25519PublicKey& recipient, std::string_view session_id,
                           std::span<const uint8_t> bytes, Random& rng) {
   Outcome out;
@@ -46,7 +46,11 @@ Result<Outcome> RewrapOne(const capsule::OrgKeySet& keys, const VerifiedScope& s
   }
   // docs/protocol.md §4.2 unknown_key / capsule_invalid. Tests: UnknownKidIsUnknownKey,
   // TamperedCapsuleIsCapsuleInvalid, RetiredKeyStillOpens.
-  auto dek = capsule::OpenCapsule(keys, cap);
+  if (keys == nullptr) {
+    out.result.code = out.ref.code = Code::kUnknownKey;
+    return out;
+  }
+  auto dek = capsule::OpenCapsule(*keys, cap);
   if (!dek.ok()) {
     Code code = dek.status().code() == Code::kUnknownKey ? Code::kUnknownKey : Code::kCapsuleInvalid;
     out.result.code = out.ref.code = code;
@@ -67,19 +71,36 @@ Result<Outcome> RewrapOne(const capsule::OrgKeySet& keys, const VerifiedScope& s
 
 }  // namespace
 
-CvsService::CvsService(capsule::OrgKeySet keys, Random& rng, audit::AuditSink* audit)
-    : keys_(std::make_shared<const capsule::OrgKeySet>(std::move(keys))), rng_(rng), audit_(audit) {}
-
-std::shared_ptr<const capsule::OrgKeySet> CvsService::Keys() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return keys_;
+CvsService::CvsService(capsule::OrgKeySet keys, Random& rng, audit::AuditSink* audit) : rng_(rng), audit_(audit) {
+  sets_.emplace(std::string(kDefaultOrg), std::make_shared<const capsule::OrgKeySet>(std::move(keys)));
 }
 
-void CvsService::ReplaceKeys(capsule::OrgKeySet keys) {
+CvsService::CvsService(std::map<std::string, capsule::OrgKeySet, std::less<>> sets, Random& rng,
+                       audit::AuditSink* audit)
+    : rng_(rng), audit_(audit) {
+  for (auto& [org, keys] : sets) sets_.emplace(org, std::make_shared<const capsule::OrgKeySet>(std::move(keys)));
+}
+
+std::shared_ptr<const capsule::OrgKeySet> CvsService::Keys(std::string_view org) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sets_.find(org);
+  return it == sets_.end() ? nullptr : it->second;
+}
+
+void CvsService::ReplaceKeys(capsule::OrgKeySet keys) { SetOrgKeys(kDefaultOrg, std::move(keys)); }
+
+void CvsService::SetOrgKeys(std::string_view org, capsule::OrgKeySet keys) {
   auto fresh = std::make_shared<const capsule::OrgKeySet>(std::move(keys));
   std::lock_guard<std::mutex> lock(mu_);
-  keys_ = std::move(fresh);
+  auto it = sets_.find(org);
+  if (it == sets_.end()) {
+    sets_.emplace(std::string(org), std::move(fresh));
+  } else {
+    it->second = std::move(fresh);
+  }
 }
+
+bool CvsService::HasOrg(std::string_view org) const { return Keys(org) != nullptr; }
 
 Status CvsService::Ping() { return OkStatus(); }
 
@@ -91,17 +112,24 @@ Result<std::vector<RewrapResult>> CvsService::Rewrap(const VerifiedScope& scope,
     return Error(Code::kBadRequest, "cvs: a batch holds 1 to 64 capsules");
   if (session_id.empty()) return Error(Code::kBadRequest, "cvs: empty session id");
 
-  std::shared_ptr<const capsule::OrgKeySet> keys = Keys();
+  // A kid resolves only within the scope's organisation's set; an
+  // organisation without one gets unknown_key for every capsule (docs/cvs.md
+  // "Key custody per organisation"). Tests: ScopeOfAnotherOrgIsUnknownKey,
+  // OrgWithoutKeySetIsUnknownKey.
+  std::shared_ptr<const capsule::OrgKeySet> keys = Keys(scope.org());
   std::vector<RewrapResult> results;
   results.reserve(capsules.size());
   audit::AuditEvent event;
   event.event = "cvs.rewrap";
-  event.cluster = scope.cluster();
+  // The organisation is named as the store names clusters across
+  // organisations (store::QualifiedClusterName): bare in the default one.
+  // Test: AuditNamesTheOrganization.
+  event.cluster = scope.org() == kDefaultOrg ? scope.cluster() : scope.org() + "/" + scope.cluster();
   event.namespace_ = scope.namespace_();
   event.service_account = scope.service_account();
   size_t refused = 0;
   for (const std::vector<uint8_t>& bytes : capsules) {
-    ASTIS_ASSIGN_OR_RETURN(Outcome outcome, RewrapOne(*keys, scope, recipient, session_id, bytes, rng_));
+    ASTIS_ASSIGN_OR_RETURN(Outcome outcome, RewrapOne(keys.get(), scope, recipient, session_id, bytes, rng_));
     if (outcome.result.code != Code::kOk) ++refused;
     results.push_back(std::move(outcome.result));
     event.capsules.push_back(std::move(outcome.ref));

@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -41,8 +43,15 @@ class Admission;  // edge/admission.h
 
 namespace astis::cvs {
 
+// kDefaultOrg is the organisation of a scope that names none (an edge older
+// than organisations) and of CvsService's first key set. It is the same
+// string as store::kDefaultOrg (src/store/store.h); src/cvs does not depend
+// on the store.
+inline constexpr std::string_view kDefaultOrg = "default";
+
 // VerifiedScope is the identity the edge established through gates 1-4
-// (cluster addressed, token namespace and ServiceAccount). The CVS trusts it
+// (the API key's organisation, the cluster addressed, the token's namespace
+// and ServiceAccount). The CVS trusts it
 // as given: the edge is the only authenticated caller (mutual TLS in remote
 // mode), so the type must not be something any code can fill in.
 //
@@ -67,16 +76,21 @@ class VerifiedScope {
     friend struct testing::ScopeForTests;
   };
 
-  VerifiedScope(Key, std::string cluster, std::string namespace_, std::string service_account)
-      : cluster_(std::move(cluster)),
+  VerifiedScope(Key, std::string org, std::string cluster, std::string namespace_, std::string service_account)
+      : org_(std::move(org)),
+        cluster_(std::move(cluster)),
         namespace__(std::move(namespace_)),
         service_account_(std::move(service_account)) {}
 
+  // org is the organisation of the API key (gate 1); a capsule's kid
+  // resolves only within that organisation's key set.
+  const std::string& org() const { return org_; }
   const std::string& cluster() const { return cluster_; }
   const std::string& namespace_() const { return namespace__; }
   const std::string& service_account() const { return service_account_; }
 
  private:
+  std::string org_;
   std::string cluster_;
   std::string namespace__;
   std::string service_account_;
@@ -108,37 +122,50 @@ class CvsPort {
   virtual Status Ping() = 0;
 };
 
-// CvsService is the in-process CVS. It owns its org key set (replaceable
-// after a rotation) and borrows rng and, if given, an audit sink that
-// receives one "cvs.rewrap" event per call (kids, bindings and per-capsule
-// codes; never a DEK). rng must be thread-safe (SystemRandom is); rng and
-// audit must outlive the service.
+// CvsService is the in-process CVS. It owns one org key set per
+// organisation (each replaceable after a rotation) and borrows rng and, if
+// given, an audit sink that receives one "cvs.rewrap" event per call (the
+// organisation, kids, bindings and per-capsule codes; never a DEK). A
+// capsule's kid resolves only within the key set of the scope's
+// organisation (docs/cvs.md "Key custody per organisation"). rng must be
+// thread-safe (SystemRandom is); rng and audit must outlive the service.
 class CvsService final : public CvsPort {
  public:
+  // CvsService holds keys as organisation kDefaultOrg's set, the only one
+  // (a single-organisation CVS, as before organisations).
   CvsService(capsule::OrgKeySet keys, Random& rng, audit::AuditSink* audit = nullptr);
+  // CvsService holds the given per-organisation sets (possibly none).
+  CvsService(std::map<std::string, capsule::OrgKeySet, std::less<>> sets, Random& rng,
+             audit::AuditSink* audit = nullptr);
 
   // Rewrap implements CvsPort::Rewrap for each capsule: parse
   // (capsule_invalid), binding equals scope (capsule_scope), open with the
-  // key named by kid (unknown_key / capsule_invalid), reseal the DEK to
-  // recipient with aad CAPSULE_HASH || session id. Each DEK lives only in
-  // locked SecretBytes and is wiped before the next capsule is handled. An
-  // audit failure fails the call (kIo), since the decision would go
-  // unrecorded.
+  // key named by kid in the key set of scope.org() (unknown_key when that
+  // organisation has no set or no such kid; capsule_invalid), reseal the
+  // DEK to recipient with aad CAPSULE_HASH || session id. Each DEK lives
+  // only in locked SecretBytes and is wiped before the next capsule is
+  // handled. An audit failure fails the call (kIo), since the decision
+  // would go unrecorded.
   Result<std::vector<RewrapResult>> Rewrap(const VerifiedScope& scope, const X25519PublicKey& recipient,
                                            std::string_view session_id,
                                            std::span<const std::vector<uint8_t>> capsules) override;
-  // Ping returns OK: an in-process CVS with a loaded key set can serve.
+  // Ping returns OK: an in-process CVS can serve.
   Status Ping() override;
 
-  // ReplaceKeys swaps in a new key set (after RotateOrgKeys). Calls already
-  // running finish with the old set. It cannot fail.
+  // ReplaceKeys swaps in a new key set for organisation kDefaultOrg (after
+  // RotateOrgKeys). Calls already running finish with the old set. It
+  // cannot fail.
   void ReplaceKeys(capsule::OrgKeySet keys);
+  // SetOrgKeys adds or replaces org's key set, as ReplaceKeys. Thread-safe.
+  void SetOrgKeys(std::string_view org, capsule::OrgKeySet keys);
+  // HasOrg reports whether org has a key set.
+  bool HasOrg(std::string_view org) const;
 
  private:
-  std::shared_ptr<const capsule::OrgKeySet> Keys() const;
+  std::shared_ptr<const capsule::OrgKeySet> Keys(std::string_view org) const;
 
   mutable std::mutex mu_;
-  std::shared_ptr<const capsule::OrgKeySet> keys_;
+  std::map<std::string, std::shared_ptr<const capsule::OrgKeySet>, std::less<>> sets_;
   Random& rng_;
   audit::AuditSink* audit_;
 };

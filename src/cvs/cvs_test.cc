@@ -1,9 +1,13 @@
 #include "cvs/cvs.h"
 
+#include <atomic>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -32,6 +36,7 @@ constexpr std::string_view kSession = "session-0123456789abcdef";
 // remote decoder, testing::ScopeForTests) can make or fill in a scope.
 static_assert(!std::is_default_constructible_v<VerifiedScope>);
 static_assert(!std::is_constructible_v<VerifiedScope, std::string, std::string, std::string>);
+static_assert(!std::is_constructible_v<VerifiedScope, std::string, std::string, std::string, std::string>);
 static_assert(!std::is_default_constructible_v<VerifiedScope::Key>);
 
 class CvsServiceTest : public ::testing::Test {
@@ -245,6 +250,89 @@ TEST_F(CvsServiceTest, NoSecretsInCvsAudit) {
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok);
   EXPECT_EQ(report->lines, 1u);
+}
+
+// Two organisations with the same cluster, namespace and ServiceAccount
+// names: a capsule sealed to A's key, presented in B's scope, never opens.
+TEST_F(CvsServiceTest, ScopeOfAnotherOrgIsUnknownKey) {
+  capsule::OrgPrivateKey a = NewOrgKey();
+  capsule::OrgPrivateKey b = NewOrgKey();
+  const VerifiedScope in_a = testing::TestScope("tenant-a", "prod", "payments", "api");
+  const VerifiedScope in_b = testing::TestScope("tenant-b", "prod", "payments", "api");
+  capsule::SealedValue for_a = SealTo(a.public_key(), BindingFor(in_a), "a-secret", clock_);
+  capsule::SealedValue for_b = SealTo(b.public_key(), BindingFor(in_b), "b-secret", clock_);
+  std::map<std::string, capsule::OrgKeySet, std::less<>> sets;
+  sets.emplace("tenant-a", SetOf(std::move(a)));
+  sets.emplace("tenant-b", SetOf(std::move(b)));
+  CvsService service(std::move(sets), DefaultRandom());
+  auto as_a = Run(service, {CapsuleBytes(for_a), CapsuleBytes(for_b)}, in_a);
+  ASSERT_TRUE(as_a.ok());
+  EXPECT_EQ(pod_.Decrypt(for_a, (*as_a)[0], kSession), "a-secret");
+  EXPECT_EQ((*as_a)[1].code, Code::kUnknownKey);
+  EXPECT_TRUE((*as_a)[1].enc.empty());
+  auto as_b = Run(service, {CapsuleBytes(for_a), CapsuleBytes(for_b)}, in_b);
+  ASSERT_TRUE(as_b.ok());
+  EXPECT_EQ((*as_b)[0].code, Code::kUnknownKey);
+  EXPECT_EQ(pod_.Decrypt(for_b, (*as_b)[1], kSession), "b-secret");
+}
+
+TEST_F(CvsFixture, OrgWithoutKeySetIsUnknownKey) {
+  // The single-set constructor is the default organisation's set only.
+  capsule::SealedValue v = Seal(scope_, "default-secret");
+  const VerifiedScope elsewhere = testing::TestScope("tenant-c", "prod-eu1", "payments", "api");
+  auto results = Run(*service_, {CapsuleBytes(v), CapsuleBytes(v)}, elsewhere);
+  ASSERT_TRUE(results.ok());
+  for (const RewrapResult& r : *results) EXPECT_EQ(r.code, Code::kUnknownKey);
+  EXPECT_FALSE(service_->HasOrg("tenant-c"));
+  EXPECT_TRUE(service_->HasOrg(kDefaultOrg));
+  auto own = Run(*service_, {CapsuleBytes(v)}, scope_);
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(pod_.Decrypt(v, (*own)[0], kSession), "default-secret");
+}
+
+TEST_F(CvsFixture, SetOrgKeysAddsWhileRewrapsRun) {
+  capsule::OrgPrivateKey c = NewOrgKey();
+  const VerifiedScope in_c = testing::TestScope("tenant-c", "prod-eu1", "payments", "api");
+  capsule::SealedValue for_c = SealTo(c.public_key(), BindingFor(in_c), "c-secret", clock_);
+  capsule::SealedValue v = Seal(scope_, "default-secret");
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      auto r = Run(*service_, {CapsuleBytes(v)}, scope_);
+      if (!r.ok() || (*r)[0].code != Code::kOk) ++bad;
+    }
+  });
+  service_->SetOrgKeys("tenant-c", SetOf(std::move(c)));
+  for (int i = 0; i < 20; ++i) service_->SetOrgKeys("tenant-d", SetOf(NewOrgKey()));
+  stop.store(true);
+  reader.join();
+  EXPECT_EQ(bad.load(), 0);
+  auto results = Run(*service_, {CapsuleBytes(for_c)}, in_c);
+  ASSERT_TRUE(results.ok());
+  EXPECT_EQ(pod_.Decrypt(for_c, (*results)[0], kSession), "c-secret");
+}
+
+TEST_F(CvsServiceTest, AuditNamesTheOrganization) {
+  test::TempDir tmp("astis-cvs-audit-org");
+  ASSERT_FALSE(tmp.path().empty());
+  const std::string path = tmp.File("audit.log");
+  auto log = audit::FileAuditLog::Open(path, clock_);
+  ASSERT_TRUE(log.ok());
+  capsule::OrgPrivateKey key = NewOrgKey();
+  const VerifiedScope in_b = testing::TestScope("tenant-b", "prod", "payments", "api");
+  capsule::SealedValue v = SealTo(key.public_key(), BindingFor(in_b), "x", clock_);
+  std::map<std::string, capsule::OrgKeySet, std::less<>> sets;
+  sets.emplace("tenant-b", SetOf(std::move(key)));
+  CvsService service(std::move(sets), DefaultRandom(), log->get());
+  ASSERT_TRUE(Run(service, {CapsuleBytes(v)}, in_b).ok());
+  ASSERT_TRUE(Run(service, {CapsuleBytes(v)}, scope_).ok());  // the default org: a bare cluster name
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  EXPECT_NE(text.find("\"cluster\":\"tenant-b/prod\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"cluster\":\"prod-eu1\""), std::string::npos) << text;
 }
 
 }  // namespace

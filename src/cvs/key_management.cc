@@ -1,9 +1,11 @@
 #include "cvs/key_management.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -11,6 +13,7 @@
 
 #include "capsule/capsule.h"
 #include "capsule/seal.h"
+#include "common/dns1123.h"
 #include "crypto/secret_bytes.h"
 
 namespace astis::cvs {
@@ -50,8 +53,9 @@ std::string DirName(const std::string& path) {
 
 // WriteFileAtomically replaces path with data: temp file (0600) in the same
 // directory, fsync, rename, fsync of the directory. Test: RotateKeepsRetired
-// (mode and content after the rename).
-Status WriteFileAtomically(const std::string& path, std::string_view data) {
+// (mode and content after the rename). exclusive: link(2) instead of
+// rename(2), so an existing path is never replaced (kAlreadyExists).
+Status WriteFileAtomically(const std::string& path, std::string_view data, bool exclusive = false) {
   std::string tmp = path + ".tmp.XXXXXX";
   int fd = mkstemp(tmp.data());
   if (fd < 0) return Error(Code::kIo, Errno("key set: create temporary file"));
@@ -75,7 +79,13 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
     unlink(tmp.c_str());
     return s;
   }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
+  if (exclusive) {
+    const int rc = link(tmp.c_str(), path.c_str());
+    const int err = errno;
+    unlink(tmp.c_str());
+    if (rc != 0 && err == EEXIST) return Error(Code::kAlreadyExists, "key set: " + path + " exists");
+    if (rc != 0) return Error(Code::kIo, std::string("key set: link into place: ") + std::strerror(err));
+  } else if (rename(tmp.c_str(), path.c_str()) != 0) {
     Status s = Error(Code::kIo, Errno("key set: rename into place"));
     unlink(tmp.c_str());
     return s;
@@ -89,7 +99,176 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
   return OkStatus();
 }
 
+Status CheckOrgName(std::string_view org) {
+  // The name becomes a file name: only a DNS-1123 label (no '/', no '.').
+  if (!IsDns1123Label(org)) return Error(Code::kInvalidArgument, "org key set: organisation is not a DNS-1123 label");
+  return OkStatus();
+}
+
+constexpr std::string_view kKeySetSuffix = ".json";
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// FileFingerprint identifies a file's version well enough to notice a
+// rewrite: the atomic write gives a new inode.
+std::string FileFingerprint(const struct stat& st) {
+  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+struct DirEntry {
+  std::string org;
+  std::string path;
+  std::string fingerprint;
+};
+
+// ListKeyDirectory lists the key set files of dir, refusing unsafe entries
+// (see LoadOrgKeyDirectory).
+Result<std::vector<DirEntry>> ListKeyDirectory(const std::string& dir) {
+  struct stat dst {};
+  if (lstat(dir.c_str(), &dst) != 0 || !S_ISDIR(dst.st_mode))
+    return Error(Code::kIo, "org key directory " + dir + ": not a directory");
+  if ((dst.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    return Error(Code::kPermissionDenied, "org key directory " + dir + ": writable by group or others");
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return Error(Code::kIo, Errno("org key directory " + dir));
+  std::vector<DirEntry> out;
+  Status bad = OkStatus();
+  while (struct dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.empty() || name[0] == '.') continue;
+    if (name.find(".json.tmp.") != std::string::npos) continue;  // an interrupted write's leftover
+    const std::string path = dir + "/" + name;
+    if (!EndsWith(name, kKeySetSuffix) || !IsDns1123Label(name.substr(0, name.size() - kKeySetSuffix.size()))) {
+      bad = Error(Code::kInvalidArgument, "org key directory: " + path + ": not named <organisation>.json");
+      break;
+    }
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      bad = Error(Code::kInvalidArgument, "org key directory: " + path + ": not a regular file");
+      break;
+    }
+    out.push_back(DirEntry{name.substr(0, name.size() - kKeySetSuffix.size()), path, FileFingerprint(st)});
+  }
+  closedir(d);
+  if (!bad.ok()) return bad;
+  std::sort(out.begin(), out.end(), [](const DirEntry& a, const DirEntry& b) { return a.org < b.org; });
+  return out;
+}
+
+// LoadKeySetFile loads one key set, the error naming path and never the
+// file's contents (OrgKeySet's messages name members, not values).
+Result<capsule::OrgKeySet> LoadKeySetFile(const std::string& path) {
+  auto set = capsule::OrgKeySet::LoadFile(path);
+  if (!set.ok()) {
+    // LoadFile's messages already name the path for open/mode errors; parse
+    // errors name only the member, so the path is added.
+    const std::string& m = set.status().message();
+    if (m.find(path) != std::string::npos) return set.status();
+    return set.status().Annotate("org key set " + path);
+  }
+  return set;
+}
+
 }  // namespace
+
+std::string OrgKeySetPath(const std::string& dir, std::string_view org) {
+  return dir + "/" + std::string(org) + std::string(kKeySetSuffix);
+}
+
+Result<OrgPublicKeyInfo> CreateOrgKeySet(const std::string& dir, std::string_view org, Random& rng) {
+  ASTIS_RETURN_IF_ERROR(CheckOrgName(org));
+  const std::string path = OrgKeySetPath(dir, org);
+  if (access(path.c_str(), F_OK) == 0) return Error(Code::kAlreadyExists, "org key set: " + path + " exists");
+  ASTIS_ASSIGN_OR_RETURN(capsule::OrgPrivateKey fresh,
+                         capsule::OrgPrivateKey::Generate(rng, SecretBytes::Protection::kLocked));
+  OrgPublicKeyInfo info;
+  info.org = std::string(org);
+  info.kid = fresh.kid();
+  info.public_jwk = fresh.public_key().ToJwk();
+  Json active = fresh.ToPrivateJwk();
+  active["status"] = "active";
+  Json root = {{"keys", Json::array({std::move(active)})}};
+  WipingString out{root.dump(2) + "\n"};
+  WipeJsonSecrets(root);
+  ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet check, capsule::OrgKeySet::ParseText(out.s));
+  if (check.active().kid() != info.kid || check.size() != 1)
+    return Error(Code::kInternal, "key set: new set does not read back as written");
+  ASTIS_RETURN_IF_ERROR(WriteFileAtomically(path, out.s, /*exclusive=*/true));
+  return info;
+}
+
+Result<OrgPublicKeyInfo> RotateOrgKeySet(const std::string& dir, std::string_view org, Random& rng) {
+  ASTIS_RETURN_IF_ERROR(CheckOrgName(org));
+  const std::string path = OrgKeySetPath(dir, org);
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) return Error(Code::kNotFound, "org key set: organisation has no key set");
+  if (!S_ISREG(st.st_mode)) return Error(Code::kInvalidArgument, "org key set: " + path + ": not a regular file");
+  ASTIS_ASSIGN_OR_RETURN(RotationResult r, RotateOrgKeys(path, rng));
+  OrgPublicKeyInfo info;
+  info.org = std::string(org);
+  info.kid = std::move(r.new_kid);
+  info.previous_kid = std::move(r.previous_kid);
+  info.retired_keys = r.retired_keys;
+  info.public_jwk = std::move(r.new_public_jwk);
+  return info;
+}
+
+Result<OrgKeySets> LoadOrgKeyDirectory(const std::string& dir) {
+  ASTIS_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ListKeyDirectory(dir));
+  OrgKeySets sets;
+  for (const DirEntry& e : entries) {
+    ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet set, LoadKeySetFile(e.path));
+    sets.emplace(e.org, std::move(set));
+  }
+  return sets;
+}
+
+KeyDirectoryCustodian::KeyDirectoryCustodian(std::string dir, CvsService& cvs, Random& rng)
+    : dir_(std::move(dir)), cvs_(cvs), rng_(rng) {}
+
+Status KeyDirectoryCustodian::Reload(std::string_view org) {
+  const std::string path = OrgKeySetPath(dir_, org);
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) return Error(Code::kIo, Errno("org key set " + path));
+  ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet set, LoadKeySetFile(path));
+  cvs_.SetOrgKeys(org, std::move(set));
+  seen_[std::string(org)] = FileFingerprint(st);
+  return OkStatus();
+}
+
+Result<OrgPublicKeyInfo> KeyDirectoryCustodian::CreateOrgKey(std::string_view org) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASTIS_ASSIGN_OR_RETURN(OrgPublicKeyInfo info, CreateOrgKeySet(dir_, org, rng_));
+  ASTIS_RETURN_IF_ERROR(Reload(org));
+  return info;
+}
+
+Result<OrgPublicKeyInfo> KeyDirectoryCustodian::RotateOrgKey(std::string_view org) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASTIS_ASSIGN_OR_RETURN(OrgPublicKeyInfo info, RotateOrgKeySet(dir_, org, rng_));
+  ASTIS_RETURN_IF_ERROR(Reload(org));
+  return info;
+}
+
+Status KeyDirectoryCustodian::Refresh() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASTIS_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ListKeyDirectory(dir_));
+  std::vector<std::pair<const DirEntry*, capsule::OrgKeySet>> changed;
+  for (const DirEntry& e : entries) {
+    auto it = seen_.find(e.org);
+    if (it != seen_.end() && it->second == e.fingerprint) continue;
+    ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet set, LoadKeySetFile(e.path));
+    changed.emplace_back(&e, std::move(set));
+  }
+  for (auto& [e, set] : changed) {
+    cvs_.SetOrgKeys(e->org, std::move(set));
+    seen_[e->org] = e->fingerprint;
+  }
+  return OkStatus();
+}
 
 Result<RotationResult> RotateOrgKeys(const std::string& keyset_path, Random& rng) {
   // LoadFile enforces mode 0600 and the key set rules of docs/protocol.md §2.

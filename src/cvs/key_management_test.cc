@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -14,6 +15,7 @@
 #include "capsule/seal.h"
 #include "common/testing/temp_dir.h"
 #include "cvs/cvs_test_util.h"
+#include "cvs/run.h"
 #include "cvs/testing/verified_scope.h"
 
 namespace astis::cvs {
@@ -193,6 +195,200 @@ TEST_F(KeyManagementTest, ResealRejectsTamperedValue) {
   std::vector<std::string> malformed = {"astis.v1.not-a-value"};
   auto bad = Reseal(malformed, SetOf(NewOrgKey()), DefaultRandom(), clock_);
   EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+}
+
+// PrivateScalars returns every "d" of the key set file at path (b64u, as
+// stored), to search answers, logs and audit lines for them.
+std::vector<std::string> PrivateScalars(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::vector<std::string> out;
+  auto root = ParseJsonObject(ss.str());
+  if (!root.ok() || !root->contains("keys")) return out;
+  for (const Json& k : (*root)["keys"]) out.push_back(k["d"].get<std::string>());
+  return out;
+}
+
+TEST_F(KeyManagementTest, CreateOrgKeySetAnswersOnlyThePublicKey) {
+  auto created = CreateOrgKeySet(dir_, "tenant-a", DefaultRandom());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(created->org, "tenant-a");
+  EXPECT_EQ(created->public_jwk["kid"], created->kid);
+  EXPECT_FALSE(created->public_jwk.contains("d"));
+  const std::string file = OrgKeySetPath(dir_, "tenant-a");
+  EXPECT_EQ(file, dir_ + "/tenant-a.json");
+  struct stat st{};
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto set = capsule::OrgKeySet::LoadFile(file);
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(set->size(), 1u);
+  EXPECT_EQ(set->active().kid(), created->kid);
+  const std::vector<std::string> d = PrivateScalars(file);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(created->public_jwk.dump().find(d[0]), std::string::npos);
+  // Never replaced: a second create is refused and the file is unchanged.
+  auto again = CreateOrgKeySet(dir_, "tenant-a", DefaultRandom());
+  EXPECT_EQ(again.status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(PrivateScalars(file), d);
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir_)) ++files;
+  EXPECT_EQ(files, 1u);  // no temporary file left
+}
+
+TEST_F(KeyManagementTest, CreateOrgKeySetRefusesBadOrgName) {
+  for (const char* org : {"", "../etc", "a/b", "Tenant", "a.b", ".hidden", "-a"}) {
+    EXPECT_EQ(CreateOrgKeySet(dir_, org, DefaultRandom()).status().code(), Code::kInvalidArgument) << org;
+    EXPECT_EQ(RotateOrgKeySet(dir_, org, DefaultRandom()).status().code(), Code::kInvalidArgument) << org;
+  }
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir_)) ++files;
+  EXPECT_EQ(files, 0u);
+}
+
+TEST_F(KeyManagementTest, RotateOrgKeySetKeepsRetired) {
+  EXPECT_EQ(RotateOrgKeySet(dir_, "tenant-a", DefaultRandom()).status().code(), Code::kNotFound);
+  auto created = CreateOrgKeySet(dir_, "tenant-a", DefaultRandom());
+  ASSERT_TRUE(created.ok());
+  auto rotated = RotateOrgKeySet(dir_, "tenant-a", DefaultRandom());
+  ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
+  EXPECT_EQ(rotated->previous_kid, created->kid);
+  EXPECT_EQ(rotated->retired_keys, 1u);
+  EXPECT_FALSE(rotated->public_jwk.contains("d"));
+  auto sets = LoadOrgKeyDirectory(dir_);
+  ASSERT_TRUE(sets.ok()) << sets.status().ToString();
+  ASSERT_EQ(sets->count("tenant-a"), 1u);
+  EXPECT_EQ(sets->at("tenant-a").active().kid(), rotated->kid);
+  EXPECT_NE(sets->at("tenant-a").Find(created->kid), nullptr);
+  for (const std::string& d : PrivateScalars(OrgKeySetPath(dir_, "tenant-a")))
+    EXPECT_EQ(rotated->public_jwk.dump().find(d), std::string::npos);
+}
+
+TEST_F(KeyManagementTest, LoadOrgKeyDirectoryRefusesUnsafeFiles) {
+  ASSERT_TRUE(CreateOrgKeySet(dir_, "tenant-a", DefaultRandom()).ok());
+  ASSERT_TRUE(CreateOrgKeySet(dir_, "tenant-b", DefaultRandom()).ok());
+  // Leftovers of an interrupted write and dot files are skipped.
+  std::ofstream(dir_ + "/tenant-c.json.tmp.AbC123") << "partial";
+  std::ofstream(dir_ + "/.keep") << "";
+  auto ok = LoadOrgKeyDirectory(dir_);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->size(), 2u);
+
+  const std::string secret_text = "SECRET-CONTENT-not-json";
+  struct Case {
+    const char* name;
+    std::function<std::string()> make;  // returns the file it planted
+  };
+  auto write = [&](const std::string& name, const std::string& text, std::filesystem::perms perms) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    std::filesystem::permissions(path, perms);
+    return path;
+  };
+  const auto kOwner = std::filesystem::perms::owner_read | std::filesystem::perms::owner_write;
+  std::vector<Case> cases = {
+      {"bad name", [&] { return write("Tenant_X.json", "{}", kOwner); }},
+      {"not .json", [&] { return write("tenant-x.yaml", "{}", kOwner); }},
+      {"readable by others",
+       [&] {
+         std::filesystem::copy_file(OrgKeySetPath(dir_, "tenant-a"), dir_ + "/tenant-x.json");
+         std::filesystem::permissions(dir_ + "/tenant-x.json", kOwner | std::filesystem::perms::others_read);
+         return dir_ + "/tenant-x.json";
+       }},
+      {"not a key set", [&] { return write("tenant-x.json", secret_text, kOwner); }},
+      {"symlink",
+       [&] {
+         std::filesystem::create_symlink(OrgKeySetPath(dir_, "tenant-a"), dir_ + "/tenant-x.json");
+         return dir_ + "/tenant-x.json";
+       }},
+      {"directory",
+       [&] {
+         std::filesystem::create_directory(dir_ + "/tenant-x.json");
+         return dir_ + "/tenant-x.json";
+       }},
+  };
+  for (const Case& c : cases) {
+    const std::string planted = c.make();
+    auto r = LoadOrgKeyDirectory(dir_);
+    ASSERT_FALSE(r.ok()) << c.name;
+    EXPECT_NE(r.status().message().find(planted), std::string::npos) << c.name << ": " << r.status().ToString();
+    EXPECT_EQ(r.status().message().find(secret_text), std::string::npos) << c.name;
+    std::filesystem::remove(planted);
+  }
+  // A directory others may write to is refused as a whole.
+  std::filesystem::permissions(dir_, std::filesystem::perms::others_write, std::filesystem::perm_options::add);
+  EXPECT_EQ(LoadOrgKeyDirectory(dir_).status().code(), Code::kPermissionDenied);
+  std::filesystem::permissions(dir_, std::filesystem::perms::others_write, std::filesystem::perm_options::remove);
+  EXPECT_FALSE(LoadOrgKeyDirectory(dir_ + "/missing").ok());
+}
+
+TEST_F(KeyManagementTest, KeyDirectoryCustodianRefreshSeesNewFiles) {
+  CvsService service(OrgKeySets{}, DefaultRandom());
+  KeyDirectoryCustodian custodian(dir_, service, DefaultRandom());
+  ASSERT_TRUE(custodian.Refresh().ok());
+  EXPECT_FALSE(service.HasOrg("tenant-a"));
+  // Created through the custodian: in the CVS at once.
+  auto a = custodian.CreateOrgKey("tenant-a");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_TRUE(service.HasOrg("tenant-a"));
+  EXPECT_EQ(custodian.CreateOrgKey("tenant-a").status().code(), Code::kAlreadyExists);
+  // Written by another process (the CLI): in the CVS after Refresh.
+  ASSERT_TRUE(CreateOrgKeySet(dir_, "tenant-b", DefaultRandom()).ok());
+  EXPECT_FALSE(service.HasOrg("tenant-b"));
+  ASSERT_TRUE(custodian.Refresh().ok());
+  EXPECT_TRUE(service.HasOrg("tenant-b"));
+  // A rotation swaps the new set in: a value sealed to the new key opens.
+  auto rotated = custodian.RotateOrgKey("tenant-a");
+  ASSERT_TRUE(rotated.ok());
+  auto pub = capsule::OrgPublicKey::FromJwk(rotated->public_jwk);
+  ASSERT_TRUE(pub.ok()) << pub.status().ToString();
+  const VerifiedScope in_a = testing::TestScope("tenant-a", "prod", "payments", "api");
+  capsule::SealedValue v = SealTo(*pub, BindingFor(in_a), "after-rotate", clock_);
+  testing::Pod pod;
+  std::vector<std::vector<uint8_t>> caps = {testing::CapsuleBytes(v)};
+  auto results = service.Rewrap(in_a, pod.recipient(), "s-1", caps);
+  ASSERT_TRUE(results.ok());
+  EXPECT_EQ(pod.Decrypt(v, (*results)[0], "s-1"), "after-rotate");
+  // A bad file makes Refresh fail and changes nothing.
+  std::ofstream(dir_ + "/tenant-x.json") << "{}";
+  std::filesystem::permissions(dir_ + "/tenant-x.json",
+                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_FALSE(custodian.Refresh().ok());
+  EXPECT_FALSE(service.HasOrg("tenant-x"));
+}
+
+TEST(CvsProcessConfigTest, CvsProcessConfigOrgKeys) {
+  const std::string base =
+      "tls:\n  cert_file: /c.pem\n  key_file: /k.pem\n  client_ca_file: /ca.pem\n"
+      "  edge_client_cert_sha256: " + std::string(64, 'a') + "\naudit_log: /a.jsonl\n";
+  auto file = ParseCvsProcessConfig(base + "org_keys: /keys.json\n");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  EXPECT_EQ(file->org_keys, "/keys.json");
+  EXPECT_TRUE(file->org.empty());
+  auto named = ParseCvsProcessConfig(base + "org_keys: /keys.json\norg: tenant-b\n");
+  ASSERT_TRUE(named.ok()) << named.status().ToString();
+  EXPECT_EQ(named->org, "tenant-b");
+  auto dir = ParseCvsProcessConfig(base + "org_keys_dir: /var/lib/astis/org-keys\n");
+  ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+  EXPECT_EQ(dir->org_keys_dir, "/var/lib/astis/org-keys");
+  struct Bad {
+    std::string extra;
+    std::string field;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"", "org_keys"},
+           {"org_keys: /k.json\norg_keys_dir: /d\n", "org_keys"},
+           {"org_keys_dir: /d\norg: tenant-b\n", "org"},
+           {"org_keys: /k.json\norg: Tenant_B\n", "org"},
+           {"org_keys: /k.json\norg: [a]\n", "org"},
+           {"org_keys_dir: [a]\n", "org_keys_dir"},
+       }) {
+    auto r = ParseCvsProcessConfig(base + b.extra);
+    ASSERT_FALSE(r.ok()) << b.extra;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(r.status().message().rfind(b.field, 0), 0u) << r.status().message();
+  }
 }
 
 }  // namespace

@@ -19,8 +19,9 @@ namespace astis::cvs {
 // TLS (cvs/cvs.h VerifiedScope says who else may make one).
 class RemoteScopeDecoder {
  public:
-  // Decode checks {"cluster","namespace","serviceAccount"} strictly;
-  // kBadRequest naming the member otherwise.
+  // Decode checks {"org","cluster","namespace","serviceAccount"} strictly
+  // ("org" may be missing: an older edge, meaning kDefaultOrg); kBadRequest
+  // naming the member otherwise.
   static Result<VerifiedScope> Decode(const Json& scope);
 };
 
@@ -147,20 +148,30 @@ Result<std::vector<RewrapResult>> ParseRewrapResponse(std::string_view body, siz
 }  // namespace
 
 Result<VerifiedScope> RemoteScopeDecoder::Decode(const Json& scope) {
-  if (!HasExactly(scope, {"cluster", "namespace", "serviceAccount"})) return Bad("scope: wrong members");
+  // An edge older than organisations sends no "org": its scope is the
+  // default organisation's (docs/cvs.md "Upgrading"). Test: ScopeWithoutOrgIsDefault.
+  const bool has_org = scope.is_object() && scope.contains("org");
+  if (has_org ? !HasExactly(scope, {"org", "cluster", "namespace", "serviceAccount"})
+              : !HasExactly(scope, {"cluster", "namespace", "serviceAccount"}))
+    return Bad("scope: wrong members");
+  auto org = has_org ? GetString(scope, "org") : Result<std::string>(std::string(kDefaultOrg));
   auto cluster = GetString(scope, "cluster");
   auto ns = GetString(scope, "namespace");
   auto sa = GetString(scope, "serviceAccount");
-  if (!cluster.ok() || !ns.ok() || !sa.ok()) return Bad("scope: members must be strings");
+  if (!org.ok() || !cluster.ok() || !ns.ok() || !sa.ok()) return Bad("scope: members must be strings");
+  // Organisation names are DNS-1123 labels (store::ValidateOrganization).
+  if (!IsDns1123Label(*org)) return Bad("scope: org not a DNS-1123 label");
   // docs/protocol.md §3.1 (1.1): cluster and namespace are DNS-1123 labels,
   // serviceAccount a DNS-1123 subdomain. Test: HandlerRejectsMalformedRequests.
   if (!IsDns1123Label(*cluster) || !IsDns1123Label(*ns) || !IsDns1123Subdomain(*sa))
     return Bad("scope: cluster/namespace not DNS-1123 labels or serviceAccount not a subdomain");
-  return VerifiedScope(VerifiedScope::Key(), *std::move(cluster), *std::move(ns), *std::move(sa));
+  return VerifiedScope(VerifiedScope::Key(), *std::move(org), *std::move(cluster), *std::move(ns),
+                       *std::move(sa));
 }
 
-CvsHttpHandler::CvsHttpHandler(CvsPort& cvs, std::vector<Sha256Digest> pinned_edge_certs)
-    : cvs_(cvs), pinned_edge_certs_(std::move(pinned_edge_certs)) {}
+CvsHttpHandler::CvsHttpHandler(CvsPort& cvs, std::vector<Sha256Digest> pinned_edge_certs,
+                               OrgKeyCustodian* custodian)
+    : cvs_(cvs), pinned_edge_certs_(std::move(pinned_edge_certs)), custodian_(custodian) {}
 
 net::ServerResponse CvsHttpHandler::Handle(const net::ServerRequest& request) const {
   // Defence in depth on top of the TLS layer: only a verified, pinned edge
@@ -180,7 +191,45 @@ net::ServerResponse CvsHttpHandler::Handle(const net::ServerRequest& request) co
     if (!request.query.empty()) return ErrorResponse(Code::kBadRequest, "no query allowed");
     return HandleRewrap(request);
   }
+  if (request.path.starts_with(kOrgsPathPrefix)) return HandleOrgKeys(request);
   return ErrorResponse(Code::kNotFound, "not found");
+}
+
+net::ServerResponse CvsHttpHandler::HandleOrgKeys(const net::ServerRequest& request) const {
+  // POST /cvs/v1/orgs/{org}/keys[/rotate], only to the pinned edge (checked
+  // in Handle). The reply holds the public JWK only: the private key never
+  // leaves the CVS. Tests: HandlerServesKeyCustodyPublicOnly, HandlerRefusesBadKeyCustodyRequests.
+  std::string_view rest = std::string_view(request.path).substr(kOrgsPathPrefix.size());
+  const size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return ErrorResponse(Code::kNotFound, "not found");
+  const std::string_view org = rest.substr(0, slash);
+  const std::string_view action = rest.substr(slash);
+  const bool rotation = action == "/keys/rotate";
+  if (!rotation && action != "/keys") return ErrorResponse(Code::kNotFound, "not found");
+  if (request.method != "POST") return net::JsonError(405, WireName(Code::kBadRequest), "method not allowed");
+  if (!request.query.empty()) return ErrorResponse(Code::kBadRequest, "no query allowed");
+  if (!request.body.empty() && request.body != "{}") return ErrorResponse(Code::kBadRequest, "body must be empty");
+  if (!IsDns1123Label(org)) return ErrorResponse(Code::kBadRequest, "organisation is not a DNS-1123 label");
+  if (custodian_ == nullptr) {
+    return net::JsonError(403, WireName(Code::kPermissionDenied), "this cvs does not hold organisations' keys");
+  }
+  auto info = rotation ? custodian_->RotateOrgKey(org) : custodian_->CreateOrgKey(org);
+  if (!info.ok()) {
+    switch (info.status().code()) {
+      case Code::kAlreadyExists: return net::JsonError(409, WireName(Code::kAlreadyExists), "key set exists");
+      case Code::kNotFound: return ErrorResponse(Code::kNotFound, "organisation has no key set");
+      case Code::kInvalidArgument: return ErrorResponse(Code::kBadRequest, "invalid organisation");
+      default: return ErrorResponse(Code::kInternal, "internal error");
+    }
+  }
+  Json body = {{"org", info->org}, {"kid", info->kid}, {"publicJwk", info->public_jwk}};
+  if (rotation) {
+    body["previousKid"] = info->previous_kid;
+    body["retiredKeys"] = info->retired_keys;
+  }
+  net::ServerResponse r = JsonOk(body);
+  if (!rotation) r.status = 201;
+  return r;
 }
 
 net::ServerResponse CvsHttpHandler::HandleRewrap(const net::ServerRequest& request) const {
@@ -209,7 +258,7 @@ Result<std::unique_ptr<net::HttpServer>> StartCvsServer(CvsServerConfig config, 
   // certificate is mandatory. Test: StartRefusesServerWithoutMutualTls.
   if (!config.tls.client_ca_pem.has_value() || config.tls.pinned_client_cert_sha256.empty())
     return Error(Code::kInvalidArgument, "cvs server: mutual TLS with a pinned edge certificate is required");
-  auto handler = std::make_shared<CvsHttpHandler>(cvs, config.tls.pinned_client_cert_sha256);
+  auto handler = std::make_shared<CvsHttpHandler>(cvs, config.tls.pinned_client_cert_sha256, config.custodian);
   net::ServerConfig server;
   server.bind_address = config.bind_address;
   server.port = config.port;
@@ -226,8 +275,24 @@ Result<std::unique_ptr<RemoteCvsClient>> RemoteCvsClient::Create(std::string_vie
   // certificate. Test: RemoteCvsClientRequiresPinAndClientCert.
   if (!tls.client_cert_pem.has_value() || tls.client_key_pem.empty())
     return Error(Code::kInvalidArgument, "remote cvs: a client certificate and key are required");
-  if (tls.pinned_server_cert_sha256.empty())
+  if (tls.pinned_server_cert_sha256.empty() && tls.pinned_server_spki_sha256.empty())
     return Error(Code::kInvalidArgument, "remote cvs: a pinned server certificate is required");
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<net::HttpsClient> client, net::HttpsClient::Create(base_url, tls, options));
+  return std::unique_ptr<RemoteCvsClient>(new RemoteCvsClient(std::move(client)));
+}
+
+Result<std::unique_ptr<RemoteCvsClient>> RemoteCvsClient::CreateTrustingCa(std::string_view base_url,
+                                                                           const net::TlsClientConfig& tls,
+                                                                           net::ClientOptions options) {
+  // An organisation's CVS is trusted by its CA bundle and the name its
+  // certificate carries (RFC 6125), optionally narrowed to one key by SPKI;
+  // never by the system store. Test: CreateTrustingCaNeedsCaAndName.
+  if (!tls.client_cert_pem.has_value() || tls.client_key_pem.empty())
+    return Error(Code::kInvalidArgument, "remote cvs: a client certificate and key are required");
+  if (!tls.ca_pem.has_value() || tls.ca_pem->empty())
+    return Error(Code::kInvalidArgument, "remote cvs: the organisation's CA bundle is required");
+  if (tls.server_name.empty() || !tls.verify_hostname)
+    return Error(Code::kInvalidArgument, "remote cvs: the CVS identity (server name) is required");
   ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<net::HttpsClient> client, net::HttpsClient::Create(base_url, tls, options));
   return std::unique_ptr<RemoteCvsClient>(new RemoteCvsClient(std::move(client)));
 }
@@ -243,7 +308,8 @@ Result<std::vector<RewrapResult>> RemoteCvsClient::Rewrap(const VerifiedScope& s
   Json caps = Json::array();
   for (const auto& c : capsules) caps.push_back(B64uEncode(c));
   Json body = {{"scope",
-                {{"cluster", scope.cluster()},
+                {{"org", scope.org()},
+                 {"cluster", scope.cluster()},
                  {"namespace", scope.namespace_()},
                  {"serviceAccount", scope.service_account()}}},
                {"recipient", jose::Jwk::FromX25519Public(recipient).ToJson()},
@@ -260,6 +326,64 @@ Result<std::vector<RewrapResult>> RemoteCvsClient::Rewrap(const VerifiedScope& s
   if (response->status != 200) return Unavailable("status " + std::to_string(response->status));
   return ParseRewrapResponse(response->body, capsules.size());
 }
+
+Result<OrgPublicKeyInfo> ParseOrgKeyReply(std::string_view body, std::string_view org, bool rotation) {
+  JsonLimits limits;
+  limits.max_bytes = 16 * 1024;
+  limits.max_depth = 3;
+  auto root = ParseJsonObject(body, limits);
+  if (!root.ok()) return Unavailable("key reply is not a JSON object");
+  const bool exact = rotation ? HasExactly(*root, {"org", "kid", "previousKid", "retiredKeys", "publicJwk"})
+                              : HasExactly(*root, {"org", "kid", "publicJwk"});
+  if (!exact) return Unavailable("key reply has the wrong members");
+  auto got_org = GetString(*root, "org");
+  auto kid = GetString(*root, "kid");
+  if (!got_org.ok() || *got_org != org) return Unavailable("key reply names another organisation");
+  if (!kid.ok() || kid->empty()) return Unavailable("key reply: kid");
+  const Json& jwk_json = (*root)["publicJwk"];
+  // A reply carrying private key material is refused outright, never used.
+  if (!jwk_json.is_object() || jwk_json.contains("d")) return Unavailable("key reply: publicJwk is not public");
+  auto jwk = jose::Jwk::Parse(jwk_json);
+  if (!jwk.ok() || !jwk->RequirePublic().ok() || !jwk->ToX25519Public().ok())
+    return Unavailable("key reply: publicJwk is not a public X25519 JWK");
+  if (!jwk_json.contains("kid") || !jwk_json["kid"].is_string() || jwk_json["kid"].get<std::string>() != *kid)
+    return Unavailable("key reply: publicJwk kid differs");
+  OrgPublicKeyInfo info;
+  info.org = std::string(org);
+  info.kid = *std::move(kid);
+  info.public_jwk = jwk_json;
+  if (rotation) {
+    auto prev = GetString(*root, "previousKid");
+    const Json& retired = (*root)["retiredKeys"];
+    if (!prev.ok() || !retired.is_number_unsigned()) return Unavailable("key reply: previousKid/retiredKeys");
+    info.previous_kid = *std::move(prev);
+    info.retired_keys = retired.get<size_t>();
+  }
+  return info;
+}
+
+Result<OrgPublicKeyInfo> RemoteCvsClient::OrgKeyCall(std::string_view org, bool rotation) {
+  // The name goes into the path: only a DNS-1123 label.
+  if (!IsDns1123Label(org)) return Error(Code::kInvalidArgument, "remote cvs: organisation is not a DNS-1123 label");
+  net::HttpRequest request;
+  request.method = "POST";
+  request.target = std::string(kOrgsPathPrefix) + std::string(org) + (rotation ? "/keys/rotate" : "/keys");
+  auto response = client_->Send(request);
+  if (!response.ok()) return Unavailable("request failed");
+  switch (response->status) {
+    case 200:
+    case 201: return ParseOrgKeyReply(response->body, org, rotation);
+    case 400: return Error(Code::kInvalidArgument, "remote cvs: organisation refused");
+    case 403: return Error(Code::kFailedPrecondition, "remote cvs: does not hold organisations' keys");
+    case 404: return Error(Code::kNotFound, "remote cvs: organisation has no key set");
+    case 409: return Error(Code::kAlreadyExists, "remote cvs: organisation already has a key set");
+    default: return Unavailable("status " + std::to_string(response->status));
+  }
+}
+
+Result<OrgPublicKeyInfo> RemoteCvsClient::CreateOrgKey(std::string_view org) { return OrgKeyCall(org, false); }
+
+Result<OrgPublicKeyInfo> RemoteCvsClient::RotateOrgKey(std::string_view org) { return OrgKeyCall(org, true); }
 
 Status RemoteCvsClient::Ping() {
   net::HttpRequest request;

@@ -6,13 +6,16 @@
 #include <cstdio>
 #include <exception>
 #include <initializer_list>
+#include <memory>
 
 #include <yaml-cpp/yaml.h>
 
 #include "audit/audit_log.h"
 #include "capsule/org_key.h"
+#include "common/dns1123.h"
 #include "common/encoding.h"
 #include "cvs/cvs.h"
+#include "cvs/key_management.h"
 #include "cvs/process_hardening.h"
 #include "cvs/remote.h"
 #include "net/signals.h"
@@ -57,7 +60,8 @@ Status AddPin(const YAML::Node& n, std::vector<Sha256Digest>& pins) {
 }
 
 Status Fill(const YAML::Node& root, CvsProcessConfig& c) {
-  ASTIS_RETURN_IF_ERROR(CheckKeys(root, "(top level)", {"listen", "tls", "org_keys", "audit_log"}));
+  ASTIS_RETURN_IF_ERROR(
+      CheckKeys(root, "(top level)", {"listen", "tls", "org_keys", "org_keys_dir", "org", "audit_log"}));
   if (const YAML::Node l = root["listen"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(l, "listen", {"address", "port"}));
     ASTIS_RETURN_IF_ERROR(GetStr(l, "listen.address", "address", c.listen_address, false));
@@ -85,7 +89,12 @@ Status Fill(const YAML::Node& root, CvsProcessConfig& c) {
     ASTIS_RETURN_IF_ERROR(AddPin(pins, c.edge_client_cert_sha256));
   }
   if (c.edge_client_cert_sha256.empty()) return Bad("tls.edge_client_cert_sha256", "at least one pin required");
-  ASTIS_RETURN_IF_ERROR(GetStr(root, "org_keys", "org_keys", c.org_keys, true));
+  ASTIS_RETURN_IF_ERROR(GetStr(root, "org_keys", "org_keys", c.org_keys, false));
+  ASTIS_RETURN_IF_ERROR(GetStr(root, "org_keys_dir", "org_keys_dir", c.org_keys_dir, false));
+  ASTIS_RETURN_IF_ERROR(GetStr(root, "org", "org", c.org, false));
+  if (c.org_keys.empty() == c.org_keys_dir.empty()) return Bad("org_keys", "exactly one of org_keys and org_keys_dir");
+  if (!c.org.empty() && !c.org_keys_dir.empty()) return Bad("org", "only with org_keys (a directory names its orgs)");
+  if (!c.org.empty() && !IsDns1123Label(c.org)) return Bad("org", "must be a DNS-1123 label");
   ASTIS_RETURN_IF_ERROR(GetStr(root, "audit_log", "audit_log", c.audit_log, true));
   return OkStatus();
 }
@@ -115,8 +124,12 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   // key is loaded. Test: CvsProcessIsNotDumpable (tests/hardening).
   ASTIS_RETURN_IF_ERROR(DisableCoreDumps());
   net::BlockTerminationSignals();
-  auto keys = capsule::OrgKeySet::LoadFile(config.org_keys);
-  if (!keys.ok()) return Step("org keys", keys.status());
+  OrgKeySets sets;
+  if (!config.org_keys.empty()) {
+    auto keys = capsule::OrgKeySet::LoadFile(config.org_keys);
+    if (!keys.ok()) return Step("org keys", keys.status());
+    sets.emplace(config.org.empty() ? std::string(kDefaultOrg) : config.org, std::move(keys).value());
+  }
   auto audit_log = audit::FileAuditLog::Open(config.audit_log, clock);
   if (!audit_log.ok()) return Step("audit log", audit_log.status());
   auto tls = net::LoadTlsServerConfig(config.cert_file, config.key_file);
@@ -126,8 +139,16 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   tls->client_ca_pem = std::move(ca).value();
   tls->pinned_client_cert_sha256 = config.edge_client_cert_sha256;
 
-  CvsService service(std::move(keys).value(), rng, audit_log->get());
+  CvsService service(std::move(sets), rng, audit_log->get());
+  // Tier 1 custody: every organisation's set from the directory, and the
+  // key custody endpoints writing it (docs/cvs.md "Key custody per organisation").
+  std::unique_ptr<KeyDirectoryCustodian> custodian;
+  if (!config.org_keys_dir.empty()) {
+    custodian = std::make_unique<KeyDirectoryCustodian>(config.org_keys_dir, service, rng);
+    if (Status s = custodian->Refresh(); !s.ok()) return Step("org_keys_dir", s);
+  }
   CvsServerConfig sc;
+  sc.custodian = custodian.get();
   sc.bind_address = config.listen_address;
   sc.port = config.listen_port;
   sc.tls = std::move(tls).value();

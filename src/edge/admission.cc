@@ -66,7 +66,7 @@ Decided<Admitted> Admission::Admit(const net::ServerRequest& http, int64_t now, 
     pod = deps_.audit->Append(e);
   }
   if (!pod.ok()) return At(Gate::kPod, pod);
-  cvs::VerifiedScope scope(cvs::VerifiedScope::Key(), id.cluster(), id.namespace_(), id.service_account());
+  cvs::VerifiedScope scope(cvs::VerifiedScope::Key(), a->org(), id.cluster(), id.namespace_(), id.service_account());
   return Admitted(std::move(a).value(), std::move(scope), restarts);
 }
 

@@ -13,14 +13,20 @@
 namespace astis::cvs::testing {
 
 struct ScopeForTests {
-  static VerifiedScope Make(std::string cluster, std::string ns, std::string service_account) {
-    return VerifiedScope(VerifiedScope::Key(), std::move(cluster), std::move(ns), std::move(service_account));
+  static VerifiedScope Make(std::string org, std::string cluster, std::string ns, std::string service_account) {
+    return VerifiedScope(VerifiedScope::Key(), std::move(org), std::move(cluster), std::move(ns),
+                         std::move(service_account));
   }
 };
 
-// TestScope is ScopeForTests::Make.
+// TestScope is ScopeForTests::Make in organisation kDefaultOrg.
 inline VerifiedScope TestScope(std::string cluster, std::string ns, std::string service_account) {
-  return ScopeForTests::Make(std::move(cluster), std::move(ns), std::move(service_account));
+  return ScopeForTests::Make(std::string(kDefaultOrg), std::move(cluster), std::move(ns), std::move(service_account));
+}
+
+// TestScope with an organisation is ScopeForTests::Make.
+inline VerifiedScope TestScope(std::string org, std::string cluster, std::string ns, std::string service_account) {
+  return ScopeForTests::Make(std::move(org), std::move(cluster), std::move(ns), std::move(service_account));
 }
 
 }  // namespace astis::cvs::testing
