@@ -106,6 +106,11 @@ Result<TestCert> TestPki::IssueClientCert(std::string_view common_name) const {
   return Issue(common_name, {}, /*server=*/false);
 }
 
+Result<TestCert> TestPki::IssueClientCertWithSans(std::string_view common_name,
+                                                 const std::vector<std::string>& sans) const {
+  return Issue(common_name, sans, /*server=*/false);
+}
+
 Result<TestCert> TestPki::IssueServerCert(const std::vector<std::string>& names) const {
   return Issue(names.empty() ? "server" : names.front(), names, /*server=*/true);
 }
@@ -127,7 +132,11 @@ Result<TestCert> TestPki::Issue(std::string_view common_name, const std::vector<
     std::string san;
     for (const std::string& name : sans) {
       if (!san.empty()) san += ",";
-      san += (IsIpLiteral(name) ? "IP:" : "DNS:") + name;
+      if (name.rfind("URI:", 0) == 0) {
+        san += name;
+      } else {
+        san += (IsIpLiteral(name) ? "IP:" : "DNS:") + name;
+      }
     }
     ASTIS_RETURN_IF_ERROR(AddExt(cert.get(), ca.get(), NID_subject_alt_name, san));
   }

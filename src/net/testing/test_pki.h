@@ -46,6 +46,10 @@ class TestPki {
   // IssueClientCert issues a clientAuth certificate with the given CN.
   // Fails with kCrypto if OpenSSL fails.
   Result<TestCert> IssueClientCert(std::string_view common_name) const;
+  // IssueClientCertWithSans is IssueClientCert with subjectAltNames: a name
+  // starting "URI:" is a URI SAN (the admin role of docs/tenancy.md), an IP
+  // literal an IP SAN, anything else a DNS SAN.
+  Result<TestCert> IssueClientCertWithSans(std::string_view common_name, const std::vector<std::string>& sans) const;
   // IssueServerCert issues a serverAuth certificate with these SANs.
   Result<TestCert> IssueServerCert(const std::vector<std::string>& names) const;
 
