@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iomanip>
 #include <istream>
 #include <map>
@@ -11,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "admin/apply_document.h"
 #include "admin/client.h"
 #include "admin/operations.h"
 #include "audit/audit_log.h"
@@ -25,6 +28,7 @@
 #include "edge/config.h"
 #include "edge/gates.h"
 #include "edge/run.h"
+#include "lint/yaml_documents.h"
 #include "store/open_store.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
@@ -37,13 +41,22 @@ struct AdminCommands::Args {
   CLI::App* edge = nullptr;
   CLI::App* cvs = nullptr;
   std::string process_config;
-  // Store selection shared by the admin commands.
-  std::string store_path, config_path, admin_socket;
+  // Store selection shared by the admin commands, and the organisation.
+  std::string store_path, config_path, admin_socket, org;
+  // org
+  CLI::App *org_add = nullptr, *org_list = nullptr, *org_remove = nullptr;
+  std::string tier = "standard", cvs_url, cvs_ca, cvs_identity, cvs_spki_sha256;
+  bool force = false;
+  // apply / diff
+  CLI::App *apply = nullptr, *diff = nullptr;
+  std::vector<std::string> files;
+  bool prune = false;
   // cluster
   CLI::App *cluster_add = nullptr, *cluster_list = nullptr, *cluster_remove = nullptr;
   std::string name, issuer, audience = "astis", jwks_file, api_url, ca_file, token_file, mode = "strict";
   // workload / apikey / session scope
   CLI::App *workload_add = nullptr, *workload_list = nullptr, *workload_remove = nullptr;
+  CLI::App *images_add = nullptr, *images_remove = nullptr;
   std::string cluster, namespace_, service_account;
   std::vector<std::string> images;
   CLI::App *apikey_create = nullptr, *apikey_list = nullptr, *apikey_revoke = nullptr;
@@ -274,6 +287,106 @@ int SessionRevoke(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& 
   return kExitOk;
 }
 
+int OrgAdd(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& env) {
+  constexpr std::string_view kCmd = "org add";
+  admin::OrgAddArgs args{a.name, a.tier, a.cvs_url, "", a.cvs_identity, a.cvs_spki_sha256};
+  if (!a.cvs_ca.empty()) {
+    // The store keeps the CA bundle's text (the edge may run elsewhere).
+    auto pem = ReadFileLimited(a.cvs_ca, 1024 * 1024);
+    if (!pem.ok()) return Fail(env, kCmd, Error(pem.status().code(), "--cvs-ca: " + pem.status().message()));
+    args.cvs_ca_pem = std::move(*pem);
+  }
+  auto added = ops.OrgAdd(args);
+  if (!added.ok()) return Fail(env, kCmd, added.status());
+  env.out << "organization " << added->org.name << (added->updated ? " updated" : " added") << " (tier "
+          << added->org.tier << ")\n";
+  return kExitOk;
+}
+
+int OrgList(admin::Operations& ops, CliEnv& env) {
+  auto orgs = ops.OrgList();
+  if (!orgs.ok()) return Fail(env, "org list", orgs.status());
+  env.out << "NAME\tTIER\tCVS_URL\n";
+  for (const auto& o : *orgs) {
+    env.out << o.name << "\t" << o.tier << "\t" << (o.cvs_url.empty() ? "-" : o.cvs_url) << "\n";
+  }
+  return kExitOk;
+}
+
+int OrgRemove(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& env) {
+  if (Status s = ops.OrgRemove(a.name, a.force); !s.ok()) return Fail(env, "org remove", s);
+  env.out << "organization " << a.name << " removed"
+          << (a.force ? " (with its clusters, workloads, API keys and sessions)" : "") << "\n";
+  return kExitOk;
+}
+
+int WorkloadImages(const AdminCommands::Args& a, bool add, admin::Operations& ops, CliEnv& env) {
+  admin::WorkloadImagesArgs args{admin::WorkloadKey{a.cluster, a.namespace_, a.service_account}, {}, {}};
+  (add ? args.add : args.remove) = a.images;
+  auto w = ops.WorkloadImages(args);
+  if (!w.ok()) return Fail(env, add ? "workload images add" : "workload images remove", w.status());
+  env.out << "workload " << w->cluster << "/" << w->namespace_ << "/" << w->service_account << " allows "
+          << w->image_digests.size() << " image digest(s):\n";
+  for (const auto& d : w->image_digests) env.out << d << "\n";
+  return kExitOk;
+}
+
+// ApplyFiles lists the files of `apply -f`: a file as is, a directory's
+// *.yaml, *.yml and *.json files (not recursive), in name order.
+Result<std::vector<std::string>> ApplyFiles(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    if (!fs::is_directory(p, ec)) {
+      files.push_back(p);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (const auto& entry : fs::directory_iterator(p, ec)) {
+      const std::string ext = entry.path().extension().string();
+      if (entry.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml" || ext == ".json")) {
+        found.push_back(entry.path().string());
+      }
+    }
+    if (ec) return Error(Code::kIo, "-f " + p + ": cannot list the directory: " + ec.message());
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+// ReadApplyDocuments reads and checks every document before anything is
+// sent, so a bad one writes nothing (test CliOrgTest.ApplyBadDocumentWritesNothing).
+Result<admin::ApplyDocuments> ReadApplyDocuments(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  ASTIS_ASSIGN_OR_RETURN(std::vector<std::string> files, ApplyFiles(paths));
+  admin::ApplyDocuments docs;
+  for (const std::string& file : files) {
+    auto text = ReadFileLimited(file, lint::kMaxManifestFileBytes);
+    if (!text.ok()) return Error(text.status().code(), file + ": " + text.status().message());
+    const fs::path dir = fs::path(file).parent_path();
+    // spec.jwksFile is relative to the document's own file.
+    auto read = [&dir](const std::string& name) -> Result<std::string> {
+      const fs::path target = fs::path(name).is_absolute() ? fs::path(name) : dir / name;
+      return ReadFileLimited(target.string(), admin::kMaxJwksBytes);
+    };
+    ASTIS_RETURN_IF_ERROR(admin::ParseApplyFile(file, *text, read, docs));
+  }
+  return docs;
+}
+
+int ApplyOrDiff(const AdminCommands::Args& a, bool dry_run, admin::Operations& ops,
+                const admin::ApplyDocuments& docs, CliEnv& env) {
+  admin::ApplyArgs args{docs.clusters, docs.workloads, a.prune, dry_run};
+  auto changes = ops.Apply(args);
+  if (!changes.ok()) return Fail(env, dry_run ? "diff" : "apply", changes.status());
+  for (const auto& c : *changes) {
+    env.out << (c.kind == "Cluster" ? "cluster/" : "workload/") << c.name << " " << c.action << "\n";
+  }
+  return kExitOk;
+}
+
 // Backend is where the store commands run: the store opened here, or the
 // edge's admin socket. store outlives ops (declared first).
 struct Backend {
@@ -281,7 +394,15 @@ struct Backend {
   std::unique_ptr<admin::Operations> ops;
 };
 
-Result<Backend> OpenBackend(const AdminCommands::Args& a, CliEnv& env) {
+// OrgOption is --org, else $ASTIS_ORG, else "" (the only organisation;
+// admin::ResolveOrg).
+std::string OrgOption(const AdminCommands::Args& a) {
+  if (!a.org.empty()) return a.org;
+  const char* env_org = std::getenv("ASTIS_ORG");
+  return env_org != nullptr ? env_org : "";
+}
+
+Result<Backend> OpenBackend(const AdminCommands::Args& a, const std::string& org, CliEnv& env) {
   std::string socket = a.admin_socket;
   if (!socket.empty() && (!a.store_path.empty() || !a.config_path.empty())) {
     return Error(Code::kInvalidArgument, "give --admin-socket or --store/--config, not both");
@@ -293,11 +414,11 @@ Result<Backend> OpenBackend(const AdminCommands::Args& a, CliEnv& env) {
   Backend b;
   if (!socket.empty()) {
     ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<admin::AdminClient> client, admin::AdminClient::Connect(socket));
-    b.ops = admin::RemoteOperations(std::move(client));
+    b.ops = admin::RemoteOperations(std::move(client), org);
     return b;
   }
   ASTIS_ASSIGN_OR_RETURN(b.store, OpenStore(a.store_path, a.config_path));
-  b.ops = std::make_unique<admin::LocalOperations>(*b.store, env.clock, env.rng, GenerateKey, Actor());
+  b.ops = std::make_unique<admin::LocalOperations>(*b.store, env.clock, env.rng, GenerateKey, Actor(), org);
   return b;
 }
 
@@ -373,11 +494,15 @@ int ResealCmd(const AdminCommands::Args& a, CliEnv& env) {
   return kExitOk;
 }
 
-void AddStoreOptions(CLI::App* cmd, AdminCommands::Args& a) {
+void AddStoreOptions(CLI::App* cmd, AdminCommands::Args& a, bool with_org = true) {
   cmd->add_option("--store", a.store_path, "SQLite store file of the edge");
   cmd->add_option("--config", a.config_path, "Edge configuration file (its store.path is used)");
   cmd->add_option("--admin-socket", a.admin_socket,
                   "Run through the edge's admin socket instead of the store (default: $ASTIS_ADMIN_SOCKET)");
+  if (with_org) {
+    cmd->add_option("--org", a.org,
+                    "Organization (default: $ASTIS_ORG; may be left out while only one exists)");
+  }
 }
 
 }  // namespace
@@ -390,6 +515,32 @@ AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
   a.edge->add_option("--config", a.process_config, "Edge configuration file")->required();
   a.cvs = app.add_subcommand("cvs", "Run the CVS alone over mutual TLS (the edge's remote CVS)");
   a.cvs->add_option("--config", a.process_config, "CVS configuration file (docs/admin.md)")->required();
+
+  CLI::App* org = app.add_subcommand("org", "Add, list and remove organizations")->require_subcommand(1);
+  a.org_add = org->add_subcommand("add", "Add an organization (or update a hyok organization's CVS pin)");
+  AddStoreOptions(a.org_add, a, /*with_org=*/false);
+  a.org_add->add_option("--name", a.name, "Organization name (a DNS label)")->required();
+  a.org_add->add_option("--tier", a.tier, "standard (the ASTIS CVS holds its org key) or hyok (its own CVS)")
+      ->required();
+  a.org_add->add_option("--cvs-url", a.cvs_url, "hyok: the organization's CVS, https://host[:port]");
+  a.org_add->add_option("--cvs-ca", a.cvs_ca, "hyok: CA bundle (PEM) the CVS certificate chains to");
+  a.org_add->add_option("--cvs-identity", a.cvs_identity, "hyok: DNS name or IP the CVS certificate must carry");
+  a.org_add->add_option("--cvs-spki-sha256", a.cvs_spki_sha256,
+                        "hyok, optional: also pin the CVS key (hex SHA-256 of its SubjectPublicKeyInfo)");
+  a.org_list = org->add_subcommand("list", "List organizations (name, tier, CVS URL)");
+  AddStoreOptions(a.org_list, a, /*with_org=*/false);
+  a.org_remove = org->add_subcommand("remove", "Remove an organization (refused while it has clusters or API keys)");
+  AddStoreOptions(a.org_remove, a, /*with_org=*/false);
+  a.org_remove->add_option("--name", a.name, "Organization name")->required();
+  a.org_remove->add_flag("--force", a.force, "Also remove its clusters, workloads, API keys and sessions");
+
+  a.apply = app.add_subcommand("apply", "Make an organization's clusters and workloads what YAML files declare");
+  a.diff = app.add_subcommand("diff", "Show what `astis apply` would change, changing nothing");
+  for (CLI::App* c : {a.apply, a.diff}) {
+    AddStoreOptions(c, a);
+    c->add_option("-f,--filename", a.files, "YAML file or directory of them (repeatable)")->required();
+    c->add_flag("--prune", a.prune, "Also delete the organization's clusters and workloads the files do not declare");
+  }
 
   CLI::App* cluster = app.add_subcommand("cluster", "Register, list and remove clusters")->require_subcommand(1);
   a.cluster_add = cluster->add_subcommand("add", "Register (or replace) a cluster");
@@ -418,6 +569,17 @@ AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
     c->add_option("--service-account", a.service_account, "ServiceAccount")->required();
   }
   a.workload_add->add_option("--image", a.images, "Allowed image digest sha256:<64 hex> (repeatable)")->required();
+  CLI::App* images = workload->add_subcommand("images", "Add or remove image digests of a workload's allowlist")
+                         ->require_subcommand(1);
+  a.images_add = images->add_subcommand("add", "Allow more image digests (the others stay)");
+  a.images_remove = images->add_subcommand("remove", "Stop allowing image digests (the others stay)");
+  for (CLI::App* c : {a.images_add, a.images_remove}) {
+    AddStoreOptions(c, a);
+    c->add_option("--cluster", a.cluster, "Cluster name")->required();
+    c->add_option("--namespace", a.namespace_, "Namespace")->required();
+    c->add_option("--service-account", a.service_account, "ServiceAccount")->required();
+    c->add_option("--image", a.images, "Image digest sha256:<64 hex> (repeatable)")->required();
+  }
   a.workload_list = workload->add_subcommand("list", "List approved workloads");
   AddStoreOptions(a.workload_list, a);
   a.workload_list->add_option("--cluster", a.cluster, "Only this cluster");
@@ -477,6 +639,13 @@ std::optional<int> AdminCommands::Run(CliEnv& env) {
     const char* name;
   };
   const StoreCommand store_commands[] = {
+      {a.org_add, "org add"},
+      {a.org_list, "org list"},
+      {a.org_remove, "org remove"},
+      {a.apply, "apply"},
+      {a.diff, "diff"},
+      {a.images_add, "workload images add"},
+      {a.images_remove, "workload images remove"},
       {a.cluster_add, "cluster add"},     {a.cluster_list, "cluster list"},   {a.cluster_remove, "cluster remove"},
       {a.workload_add, "workload add"},   {a.workload_list, "workload list"}, {a.workload_remove, "workload remove"},
       {a.apikey_create, "apikey create"}, {a.apikey_list, "apikey list"},     {a.apikey_revoke, "apikey revoke"},
@@ -488,9 +657,27 @@ std::optional<int> AdminCommands::Run(CliEnv& env) {
       env.err << "astis session revoke: give exactly one of --id or --pod-uid\n";
       return kExitUsage;
     }
-    auto backend = OpenBackend(a, env);
+    std::string org = OrgOption(a);
+    admin::ApplyDocuments docs;
+    if (c.app == a.apply || c.app == a.diff) {
+      // Every document is read and checked before the store is opened.
+      auto read = ReadApplyDocuments(a.files);
+      if (!read.ok()) return Fail(env, c.name, read.status());
+      docs = std::move(*read);
+      if (!docs.org.empty() && !org.empty() && docs.org != org) {
+        return Fail(env, c.name, Error(Code::kInvalidArgument, "--org: the documents' metadata.org is another "
+                                                               "organization"));
+      }
+      if (org.empty()) org = docs.org;
+    }
+    auto backend = OpenBackend(a, org, env);
     if (!backend.ok()) return Fail(env, c.name, backend.status());
     admin::Operations& ops = *backend->ops;
+    if (c.app == a.org_add) return OrgAdd(a, ops, env);
+    if (c.app == a.org_list) return OrgList(ops, env);
+    if (c.app == a.org_remove) return OrgRemove(a, ops, env);
+    if (c.app == a.apply || c.app == a.diff) return ApplyOrDiff(a, c.app == a.diff, ops, docs, env);
+    if (c.app == a.images_add || c.app == a.images_remove) return WorkloadImages(a, c.app == a.images_add, ops, env);
     if (c.app == a.cluster_add) return ClusterAdd(a, ops, env);
     if (c.app == a.cluster_list) return ClusterList(ops, env);
     if (c.app == a.cluster_remove) return ClusterRemove(a, ops, env);

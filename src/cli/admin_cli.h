@@ -12,9 +12,9 @@
 
 namespace astis::cli {
 
-// AdminCommands adds the subcommands serve, edge, cvs, cluster, workload,
-// apikey, session, audit, key and reseal to an app it borrows (the app must
-// outlive it), and runs the one that was parsed.
+// AdminCommands adds the subcommands serve, edge, cvs, org, apply, diff,
+// cluster, workload, apikey, session, audit, key and reseal to an app it
+// borrows (the app must outlive it), and runs the one that was parsed.
 class AdminCommands {
  public:
   explicit AdminCommands(CLI::App& app);

@@ -1,6 +1,8 @@
 // Tests of the `astis` operator commands (docs/admin.md): admin commands over
-// the store in-process through RunCli, audit verify, key rotate / reseal, and
-// `astis serve` as a real child process (ServeStartsAndStops).
+// the store in-process through RunCli (organisations, --org, workload images,
+// apply/diff: CliOrgTest), audit verify, key rotate / reseal, and `astis
+// serve` and `astis cluster list` as real child processes
+// (ServeStartsAndStops, CliOrgTest.RealBinaryHonoursAstisOrg).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -344,6 +346,280 @@ TEST_F(CliAdminTest, AuditVerifyDetectsEdit) {
   EXPECT_NE(swap.err.find("line 2"), std::string::npos) << swap.err;
   EXPECT_EQ(Cli({"audit", "verify", dir_ + "/missing.jsonl"}).code, kExitIo);
 }
+
+// ---------------------------------------------------------------- organisations, images, apply
+//
+// CliOrgTest: `astis org`, --org resolution, `workload images` and
+// `astis apply|diff` (docs/admin.md), with names that collide on purpose
+// across organisations.
+class CliOrgTest : public CliAdminTest {
+ protected:
+  void SetUp() override {
+    CliAdminTest::SetUp();
+    ::unsetenv("ASTIS_ORG");
+  }
+  void TearDown() override { ::unsetenv("ASTIS_ORG"); }
+
+  Run AddOrg(const std::string& name) {
+    return Cli({"org", "add", "--store", store_, "--name", name, "--tier", "standard"});
+  }
+
+  // WriteConfig writes a GitOps directory: prod.yaml (cluster prod, its JWKS
+  // in jwks/prod.json) and workloads.yaml (prod/payments/api), plus extra
+  // documents appended to workloads.yaml.
+  std::string WriteConfig(const std::string& name, const std::string& extra = "") {
+    const std::string repo = dir_ + "/" + name;
+    std::filesystem::create_directories(repo + "/jwks");
+    WriteFile(repo + "/jwks/prod.json", jwks_text_, 0644);
+    WriteFile(repo + "/prod.yaml", std::string("apiVersion: astis.dev/v1\nkind: Cluster\nmetadata:\n  name: prod\n"
+                                               "spec:\n  issuer: ") + kIssuer +
+                                       "\n  jwksFile: jwks/prod.json\n  apiUrl: https://127.0.0.1:6443\n"
+                                       "  caFile: /etc/astis/prod-ca.pem\n  tokenFile: /etc/astis/prod-token\n",
+              0644);
+    WriteFile(repo + "/workloads.yaml",
+              "apiVersion: astis.dev/v1\nkind: Workload\nspec:\n  cluster: prod\n  namespace: payments\n"
+              "  serviceAccount: api\n  images:\n  - " + kDigest + "\n" + extra,
+              0644);
+    WriteFile(repo + "/README.md", "not a document: ignored\n", 0644);
+    return repo;
+  }
+};
+
+TEST_F(CliOrgTest, OrgAddListRemove) {
+  Run add = AddOrg("acme");
+  ASSERT_EQ(add.code, 0) << add.err;
+  EXPECT_EQ(add.out, "organization acme added (tier standard)\n");
+  const std::string ca = dir_ + "/globex-ca.pem";
+  WriteFile(ca, "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n", 0644);
+  Run hyok = Cli({"org", "add", "--store", store_, "--name", "globex", "--tier", "hyok", "--cvs-url",
+                  "https://cvs.globex.example:8443", "--cvs-ca", ca, "--cvs-identity", "cvs.globex.example",
+                  "--cvs-spki-sha256", std::string(64, 'e')});
+  ASSERT_EQ(hyok.code, 0) << hyok.err;
+  Run list = Cli({"org", "list", "--store", store_});
+  ASSERT_EQ(list.code, 0) << list.err;
+  // Name, tier and CVS URL; never the CA bundle or the pins.
+  EXPECT_EQ(list.out, "NAME\tTIER\tCVS_URL\nacme\tstandard\t-\ndefault\tstandard\t-\n"
+                      "globex\thyok\thttps://cvs.globex.example:8443\n");
+  Run rm = Cli({"org", "remove", "--store", store_, "--name", "acme"});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  EXPECT_EQ(rm.out, "organization acme removed\n");
+  auto st = OpenStore();
+  EXPECT_EQ(st->GetOrganization("acme").status().code(), Code::kNotFound);
+  auto trail = st->ListConfigAudit(std::string("acme"), 0, 10);
+  ASSERT_TRUE(trail.ok());
+  ASSERT_EQ(trail->size(), 2u);
+  EXPECT_EQ((*trail)[0].action, "org.add");
+  EXPECT_EQ((*trail)[1].action, "org.remove");
+  EXPECT_EQ(Cli({"org", "remove", "--store", store_, "--name", "acme"}).code, kExitIo);  // not found
+}
+
+TEST_F(CliOrgTest, OrgAddNamesTheFlag) {
+  Run no_url = Cli({"org", "add", "--store", store_, "--name", "globex", "--tier", "hyok"});
+  EXPECT_EQ(no_url.code, kExitInput);
+  EXPECT_NE(no_url.err.find("--cvs-url: required for --tier hyok"), std::string::npos) << no_url.err;
+  Run no_ca = Cli({"org", "add", "--store", store_, "--name", "globex", "--tier", "hyok", "--cvs-url",
+                   "https://cvs.globex.example", "--cvs-ca", dir_ + "/missing.pem", "--cvs-identity", "cvs"});
+  EXPECT_NE(no_ca.code, 0);
+  EXPECT_NE(no_ca.err.find("--cvs-ca: "), std::string::npos) << no_ca.err;
+  Run bad_name = Cli({"org", "add", "--store", store_, "--name", "Globex_Inc", "--tier", "standard"});
+  EXPECT_EQ(bad_name.code, kExitInput);
+  EXPECT_NE(bad_name.err.find("--name: "), std::string::npos) << bad_name.err;
+  EXPECT_EQ(Cli({"org", "list", "--store", store_}).out, "NAME\tTIER\tCVS_URL\ndefault\tstandard\t-\n");
+}
+
+TEST_F(CliOrgTest, OrgRemoveRefusedWhileInUse) {
+  ASSERT_EQ(AddCluster().code, 0);
+  Run refused = Cli({"org", "remove", "--store", store_, "--name", "default"});
+  EXPECT_EQ(refused.code, kExitInput);
+  EXPECT_NE(refused.err.find("still has clusters or API keys (--force removes them too)"), std::string::npos)
+      << refused.err;
+  EXPECT_TRUE(OpenStore()->GetCluster(store::kDefaultOrg, "prod").ok());
+  Run forced = Cli({"org", "remove", "--store", store_, "--name", "default", "--force"});
+  ASSERT_EQ(forced.code, 0) << forced.err;
+  EXPECT_EQ(OpenStore()->GetCluster(store::kDefaultOrg, "prod").status().code(), Code::kNotFound);
+}
+
+TEST_F(CliOrgTest, OrgMayBeLeftOutWhileOnlyOneExists) {
+  ASSERT_EQ(AddCluster().code, 0);
+  Run implicit = Cli({"cluster", "list", "--store", store_});
+  Run named = Cli({"cluster", "list", "--store", store_, "--org", "default"});
+  ASSERT_EQ(implicit.code, 0) << implicit.err;
+  EXPECT_EQ(implicit.out, named.out);
+  EXPECT_NE(implicit.out.find("prod\tstrict"), std::string::npos);
+}
+
+TEST_F(CliOrgTest, OrgRequiredWhenSeveralExist) {
+  ASSERT_EQ(AddCluster().code, 0);
+  ASSERT_EQ(AddOrg("acme").code, 0);
+  Run missing = Cli({"cluster", "list", "--store", store_});
+  EXPECT_EQ(missing.code, kExitInput);
+  EXPECT_NE(missing.err.find("--org: required: 2 organizations exist"), std::string::npos) << missing.err;
+  EXPECT_EQ(AddCluster("dev").code, kExitInput);
+  Run acme = Cli({"cluster", "list", "--store", store_, "--org", "acme"});
+  ASSERT_EQ(acme.code, 0) << acme.err;
+  EXPECT_EQ(acme.out, "NAME\tMODE\tISSUER\tAUDIENCE\tAPI_URL\n");
+  ::setenv("ASTIS_ORG", "default", 1);
+  Run from_env = Cli({"cluster", "list", "--store", store_});
+  ASSERT_EQ(from_env.code, 0) << from_env.err;
+  EXPECT_NE(from_env.out.find("prod\tstrict"), std::string::npos);
+  // --org wins over $ASTIS_ORG.
+  EXPECT_EQ(Cli({"cluster", "list", "--store", store_, "--org", "acme"}).out, acme.out);
+}
+
+TEST_F(CliOrgTest, UnknownOrgIsNotFound) {
+  Run r = Cli({"cluster", "list", "--store", store_, "--org", "nope"});
+  EXPECT_EQ(r.code, kExitIo);
+  EXPECT_NE(r.err.find("organization nope not found"), std::string::npos) << r.err;
+  Run add = Cli({"workload", "add", "--store", store_, "--org", "nope", "--cluster", "prod", "--namespace", "p",
+                 "--service-account", "a", "--image", kDigest});
+  EXPECT_NE(add.err.find("organization nope not found"), std::string::npos) << add.err;
+}
+
+TEST_F(CliOrgTest, WorkloadImagesAddRemove) {
+  const std::string b = "sha256:" + std::string(64, 'b');
+  const std::string c = "sha256:" + std::string(64, 'c');
+  ASSERT_EQ(AddCluster().code, 0);
+  ASSERT_EQ(Cli({"workload", "add", "--store", store_, "--cluster", "prod", "--namespace", "payments",
+                 "--service-account", "api", "--image", kDigest})
+                .code,
+            0);
+  Run add = Cli({"workload", "images", "add", "--store", store_, "--cluster", "prod", "--namespace", "payments",
+                 "--service-account", "api", "--image", c, "--image", b});
+  ASSERT_EQ(add.code, 0) << add.err;
+  EXPECT_EQ(add.out, "workload prod/payments/api allows 3 image digest(s):\n" + kDigest + "\n" + b + "\n" + c + "\n");
+  Run rm = Cli({"workload", "images", "remove", "--store", store_, "--cluster", "prod", "--namespace", "payments",
+                "--service-account", "api", "--image", kDigest});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  EXPECT_EQ(rm.out, "workload prod/payments/api allows 2 image digest(s):\n" + b + "\n" + c + "\n");
+  auto trail = OpenStore()->ListConfigAudit(std::nullopt, 0, 10);
+  ASSERT_TRUE(trail.ok());
+  EXPECT_EQ(trail->back().action, "workload.images");
+}
+
+TEST_F(CliOrgTest, WorkloadImagesRejectsTag) {
+  ASSERT_EQ(AddCluster().code, 0);
+  ASSERT_EQ(Cli({"workload", "add", "--store", store_, "--cluster", "prod", "--namespace", "payments",
+                 "--service-account", "api", "--image", kDigest})
+                .code,
+            0);
+  Run r = Cli({"workload", "images", "add", "--store", store_, "--cluster", "prod", "--namespace", "payments",
+               "--service-account", "api", "--image", "registry.example/api:1.2"});
+  EXPECT_EQ(r.code, kExitInput);
+  EXPECT_NE(r.err.find("--image #1: must be sha256:"), std::string::npos) << r.err;
+  EXPECT_EQ(OpenStore()->GetWorkload(store::kDefaultOrg, "prod", "payments", "api")->image_digests,
+            std::vector<std::string>{kDigest});
+}
+
+TEST_F(CliOrgTest, WorkloadImagesUnknownWorkload) {
+  ASSERT_EQ(AddCluster().code, 0);
+  Run r = Cli({"workload", "images", "add", "--store", store_, "--cluster", "prod", "--namespace", "payments",
+               "--service-account", "nobody", "--image", kDigest});
+  EXPECT_EQ(r.code, kExitIo);  // not found
+  EXPECT_NE(r.err.find("astis workload images add: "), std::string::npos) << r.err;
+}
+
+TEST_F(CliOrgTest, ApplyIsIdempotent) {
+  const std::string repo = WriteConfig("repo");
+  Run first = Cli({"apply", "--store", store_, "-f", repo});
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_EQ(first.out, "cluster/prod created\nworkload/prod/payments/api created\n");
+  auto st = OpenStore();
+  auto c = st->GetCluster(store::kDefaultOrg, "prod");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->jwks_json, jwks_text_);
+  EXPECT_EQ(c->ca_file, "/etc/astis/prod-ca.pem");
+  Run second = Cli({"apply", "--store", store_, "-f", repo});
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_EQ(second.out, "cluster/prod unchanged\nworkload/prod/payments/api unchanged\n");
+  auto trail = st->ListConfigAudit(std::nullopt, 0, 10);
+  ASSERT_TRUE(trail.ok());
+  ASSERT_EQ(trail->size(), 1u);  // the apply that changed nothing is not audited
+  EXPECT_EQ((*trail)[0].action, "config.apply");
+}
+
+TEST_F(CliOrgTest, DiffChangesNothing) {
+  const std::string repo = WriteConfig("repo");
+  Run diff = Cli({"diff", "--store", store_, "-f", repo});
+  ASSERT_EQ(diff.code, 0) << diff.err;
+  EXPECT_EQ(diff.out, "cluster/prod created\nworkload/prod/payments/api created\n");
+  EXPECT_EQ(OpenStore()->GetCluster(store::kDefaultOrg, "prod").status().code(), Code::kNotFound);
+  ASSERT_EQ(Cli({"apply", "--store", store_, "-f", repo}).code, 0);
+  WriteFile(repo + "/workloads.yaml", "apiVersion: astis.dev/v1\nkind: Workload\nspec:\n  cluster: prod\n"
+                                      "  namespace: payments\n  serviceAccount: api\n  images:\n  - sha256:" +
+                                          std::string(64, 'f') + "\n", 0644);
+  Run changed = Cli({"diff", "--store", store_, "-f", repo});
+  EXPECT_EQ(changed.out, "cluster/prod unchanged\nworkload/prod/payments/api updated\n");
+  EXPECT_EQ(OpenStore()->GetWorkload(store::kDefaultOrg, "prod", "payments", "api")->image_digests,
+            std::vector<std::string>{kDigest});
+}
+
+TEST_F(CliOrgTest, ApplyBadDocumentWritesNothing) {
+  // The second document of workloads.yaml has a tag: nothing of the apply,
+  // not even the good cluster in prod.yaml, is written.
+  const std::string repo = WriteConfig("repo", "---\napiVersion: astis.dev/v1\nkind: Workload\nspec:\n"
+                                               "  cluster: prod\n  namespace: web\n  serviceAccount: front\n"
+                                               "  images:\n  - nginx:latest\n");
+  Run r = Cli({"apply", "--store", store_, "-f", repo});
+  EXPECT_EQ(r.code, kExitInput);
+  EXPECT_NE(r.err.find(repo + "/workloads.yaml: document 2 (Workload/prod/web/front): spec.images[0]: must be "
+                              "sha256:"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "");
+  auto st = OpenStore();
+  EXPECT_TRUE(st->ListClusters(std::nullopt)->empty());
+  EXPECT_TRUE(st->ListConfigAudit(std::nullopt, 0, 10)->empty());
+}
+
+TEST_F(CliOrgTest, ApplyPrunesOnlyThatOrganization) {
+  ASSERT_EQ(AddOrg("acme").code, 0);
+  // Both organisations declare prod, prod/payments/api and a second cluster dev.
+  const std::string dev = std::string("---\napiVersion: astis.dev/v1\nkind: Cluster\nmetadata:\n  name: dev\n"
+                                      "spec:\n  issuer: https://dev\n  jwksFile: jwks/prod.json\n"
+                                      "  apiUrl: https://10.0.0.2:6443\n  caFile: /ca\n  tokenFile: /token\n");
+  const std::string full = WriteConfig("full", dev);
+  for (const char* org : {"default", "acme"}) {
+    Run r = Cli({"apply", "--store", store_, "--org", org, "-f", full});
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  const std::string smaller = WriteConfig("smaller");
+  Run pruned = Cli({"apply", "--store", store_, "--org", "acme", "--prune", "-f", smaller});
+  ASSERT_EQ(pruned.code, 0) << pruned.err;
+  EXPECT_EQ(pruned.out, "cluster/dev deleted\ncluster/prod unchanged\nworkload/prod/payments/api unchanged\n");
+  auto st = OpenStore();
+  EXPECT_EQ(st->ListClusters(std::string("acme"))->size(), 1u);
+  EXPECT_EQ(st->ListClusters(std::string("default"))->size(), 2u);  // same names, other organisation: kept
+  // Without --org the documents' own metadata.org is used; a conflict is refused.
+  const std::string tagged = dir_ + "/tagged.yaml";
+  WriteFile(tagged, "apiVersion: astis.dev/v1\nkind: Workload\nmetadata:\n  org: acme\nspec:\n  cluster: prod\n"
+                    "  namespace: payments\n  serviceAccount: api\n  images:\n  - " + kDigest + "\n", 0644);
+  Run by_doc = Cli({"diff", "--store", store_, "-f", tagged});
+  ASSERT_EQ(by_doc.code, 0) << by_doc.err;
+  EXPECT_EQ(by_doc.out, "workload/prod/payments/api unchanged\n");
+  Run conflict = Cli({"diff", "--store", store_, "--org", "default", "-f", tagged});
+  EXPECT_EQ(conflict.code, kExitInput);
+  EXPECT_NE(conflict.err.find("--org: the documents' metadata.org is another organization"), std::string::npos);
+}
+
+#ifdef ASTIS_CLI_BINARY
+// The real binary: $ASTIS_ORG selects the organisation.
+TEST_F(CliOrgTest, RealBinaryHonoursAstisOrg) {
+  ASSERT_EQ(AddOrg("acme").code, 0);
+  ASSERT_EQ(AddCluster().code, kExitInput);  // two organisations, no --org
+  const std::string out = dir_ + "/out.txt", err = dir_ + "/err.txt";
+  auto run = [&](const std::string& env) {
+    const std::string cmd = env + " " + ASTIS_CLI_BINARY + " cluster list --store " + store_ + " >" + out + " 2>" + err;
+    const int rc = std::system(cmd.c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  };
+  EXPECT_EQ(run("ASTIS_ORG=acme"), 0) << ReadAllFile(err);
+  EXPECT_EQ(ReadAllFile(out), "NAME\tMODE\tISSUER\tAUDIENCE\tAPI_URL\n");
+  EXPECT_EQ(run("ASTIS_ORG="), kExitInput);
+  EXPECT_NE(ReadAllFile(err).find("--org: required"), std::string::npos) << ReadAllFile(err);
+  EXPECT_EQ(run("ASTIS_ORG=nope"), kExitIo);
+  EXPECT_NE(ReadAllFile(err).find("organization nope not found"), std::string::npos) << ReadAllFile(err);
+}
+#endif
 
 class KeyCommandsTest : public CliAdminTest {
  protected:
