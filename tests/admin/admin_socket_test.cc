@@ -347,6 +347,82 @@ TEST_F(AdminServerTest, DirectAndSocketOutputsEqual) {
             std::string::npos);
 }
 
+// Each request acts in the organisation it names; one without "org" (every
+// client older than organisations) in the only one, and is refused with
+// several (docs/admin.md "Choosing the organisation").
+TEST_F(AdminServerTest, RequestOrgSelectsTheOrganization) {
+  StartServer();
+  // One organisation: a request without "org" is served as before.
+  std::string old_client = RawExchange("{\"v\":1,\"op\":\"cluster.list\",\"args\":{}}\n");
+  EXPECT_NE(old_client.find("\"ok\":true"), std::string::npos) << old_client;
+  CliRun add = ViaSocket({"org", "add", "--name", "acme", "--tier", "standard"});
+  ASSERT_EQ(add.code, 0) << add.err;
+  std::vector<std::string> in_acme = ClusterAddArgs("prod");
+  in_acme.insert(in_acme.end(), {"--org", "acme"});
+  ASSERT_EQ(ViaSocket(in_acme).code, 0);
+  EXPECT_TRUE(store_->GetCluster("acme", "prod").ok());
+  EXPECT_EQ(store_->GetCluster(store::kDefaultOrg, "prod").status().code(), Code::kNotFound);
+  EXPECT_EQ(ErrorCodeOf(RawExchange("{\"v\":1,\"op\":\"cluster.list\",\"args\":{}}\n")), "invalid_argument");
+  EXPECT_EQ(ErrorCodeOf(RawExchange("{\"v\":1,\"op\":\"cluster.list\",\"org\":\"nope\",\"args\":{}}\n")),
+            "not_found");
+  std::string acme = RawExchange("{\"v\":1,\"op\":\"cluster.list\",\"org\":\"acme\",\"args\":{}}\n");
+  EXPECT_NE(acme.find("\"name\":\"prod\""), std::string::npos) << acme;
+  CliRun env_org = Astis({"cluster", "list", "--admin-socket", socket_}, {"ASTIS_ORG=acme"});
+  ASSERT_EQ(env_org.code, 0) << env_org.err;
+  EXPECT_NE(env_org.out.find("prod\tstrict"), std::string::npos) << env_org.out;
+}
+
+TEST_F(AdminServerTest, OrganizationCommandsDirectAndSocketEqual) {
+  StartServer();
+  ASSERT_EQ(Direct({"org", "add", "--name", "acme", "--tier", "standard"}).code, 0);
+  for (const char* org : {"default", "acme"}) {
+    std::vector<std::string> add = ClusterAddArgs("prod");
+    add.insert(add.end(), {"--org", org});
+    ASSERT_EQ(Direct(add).code, 0);
+    ASSERT_EQ(Direct({"workload", "add", "--org", org, "--cluster", "prod", "--namespace", "payments",
+                      "--service-account", "api", "--image", kDigest})
+                  .code,
+              0);
+  }
+  const std::string repo = dir_ + "/repo.yaml";
+  std::ofstream(repo) << "apiVersion: astis.dev/v1\nkind: Workload\nmetadata:\n  org: acme\nspec:\n"
+                         "  cluster: prod\n  namespace: payments\n  serviceAccount: api\n  images:\n  - "
+                      << "sha256:" + std::string(64, 'd') << "\n";
+  const std::vector<std::vector<std::string>> commands = {
+      {"org", "list"},
+      {"cluster", "list", "--org", "acme"},
+      {"workload", "list", "--org", "default"},
+      {"diff", "-f", repo},
+      {"diff", "-f", repo, "--prune"},
+      {"workload", "images", "add", "--org", "acme", "--cluster", "prod", "--namespace", "payments",
+       "--service-account", "api", "--image", kDigest},
+      // Refusals print the same error and exit code too.
+      {"cluster", "list"},
+      {"cluster", "list", "--org", "nope"},
+      {"org", "remove", "--name", "acme"},
+      {"org", "add", "--name", "globex", "--tier", "hyok"},
+      {"workload", "images", "remove", "--org", "acme", "--cluster", "prod", "--namespace", "payments",
+       "--service-account", "nobody", "--image", kDigest},
+      {"workload", "images", "add", "--org", "acme", "--cluster", "prod", "--namespace", "payments",
+       "--service-account", "api", "--image", "nginx:1"},
+  };
+  for (const auto& c : commands) {
+    CliRun direct = Direct(c), via = ViaSocket(c);
+    std::string name = c[0] + " " + c[1];
+    EXPECT_EQ(direct.code, via.code) << name;
+    EXPECT_EQ(direct.out, via.out) << name;
+    EXPECT_EQ(direct.err, via.err) << name;
+    EXPECT_FALSE(direct.out.empty() && direct.err.empty()) << name;
+  }
+  CliRun applied = ViaSocket({"apply", "-f", repo});
+  ASSERT_EQ(applied.code, 0) << applied.err;
+  EXPECT_EQ(applied.out, "workload/prod/payments/api updated\n");
+  EXPECT_EQ(store_->GetWorkload("acme", "prod", "payments", "api")->image_digests,
+            std::vector<std::string>{"sha256:" + std::string(64, 'd')});
+  EXPECT_EQ(store_->GetWorkload(store::kDefaultOrg, "prod", "payments", "api")->image_digests,
+            std::vector<std::string>{kDigest});
+}
+
 TEST_F(AdminServerTest, EnvironmentVariableSelectsSocket) {
   StartServer();
   ASSERT_EQ(ViaSocket(ClusterAddArgs("prod")).code, 0);
