@@ -282,6 +282,11 @@ class Session final : public SessionBase {
           Result<Sha256Digest> digest = internal::DerSha256(cert);
           if (!digest.ok()) return self->Close();
           self->peer_cert_sha256_ = *digest;
+          unsigned char* der = nullptr;
+          const int len = i2d_X509(cert, &der);
+          if (len <= 0) return self->Close();
+          self->peer_cert_der_ = std::make_shared<const std::vector<uint8_t>>(der, der + len);
+          OPENSSL_free(der);
         }
         self->WaitForRequest(self->limits().header_timeout);
       });
@@ -367,6 +372,7 @@ class Session final : public SessionBase {
     header_.clear();
     request.peer_address = peer_address_;
     request.peer_cert_sha256 = peer_cert_sha256_;
+    request.peer_cert_der = peer_cert_der_;
     parser_.reset();
 
     ServerResponse response;
@@ -517,6 +523,7 @@ class Session final : public SessionBase {
   State state_ = State::kHandshake;
   std::string peer_address_;
   std::optional<Sha256Digest> peer_cert_sha256_;
+  std::shared_ptr<const std::vector<uint8_t>> peer_cert_der_;
   std::array<char, 4096> drain_{};
   size_t drained_ = 0;
 };

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "crypto/sha256.h"
@@ -58,6 +59,10 @@ struct ServerRequest {
   // peer_cert_sha256 is the SHA-256 of the verified client certificate's DER
   // (mutual TLS only).
   std::optional<Sha256Digest> peer_cert_sha256;
+  // peer_cert_der is that certificate's DER (mutual TLS only), shared by the
+  // connection's requests; the admin API reads the caller's role from it
+  // (admin::PrincipalFromCertificate).
+  std::shared_ptr<const std::vector<uint8_t>> peer_cert_der;
 
   // Header returns the first field named name (case-insensitive), or nullopt.
   std::optional<std::string> Header(std::string_view name) const { return FindHeader(headers, name); }
