@@ -246,6 +246,10 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--idle-workers", idle.workers, "--idle-pods: threads sending the renewals")
       ->check(CLI::Range(1, 256));
+  bool idle_warm = false;
+  app.add_flag("--idle-warm", idle_warm,
+               "--idle-pods: keep the edge's nonce window and idle timeout at their defaults, so a renewal reuses "
+               "its connection and nonce (the warm path, for comparison)");
   app.add_option("--floor-ms", floor_ms, "ms per primitive when measuring the crypto floor")->check(CLI::Range(10, 10000));
   app.add_option("--cores", cores, "cores the server may use (floor throughput = cores / floor cost)");
   app.add_option("--server-pid", lo.server_pid, "external: the edge's pid (CPU and RSS from /proc)");
@@ -300,7 +304,13 @@ int Main(int argc, char** argv) {
   if (in_process) {
     wo.server_threads = server_threads;
     wo.watch = !no_watch;
-    if (idle.pods > 0) wo = IdleWorldOptions(idle.session_ttl_seconds, wo);
+    if (idle.pods > 0) {
+      if (idle_warm) {
+        wo.session_ttl_seconds = idle.session_ttl_seconds;
+      } else {
+        wo = IdleWorldOptions(idle.session_ttl_seconds, wo);
+      }
+    }
     auto w = InProcessWorld::Start(wo);
     if (!w.ok()) {
       std::cerr << "astis-bench: in-process world: " << w.status().ToString() << "\n";
