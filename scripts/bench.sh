@@ -20,12 +20,17 @@
 #   ASTIS_BENCH_ONLY_LOAD=1 stop after the external load (profiling runs);
 #                           =open: only the open-loop load (ASTIS_BENCH_PHASES, ASTIS_BENCH_RATE)
 #                           =gate4: only the gate-4 freshness and cluster-count arms
+#                           =renewal: only the lease-renewal arm (in process, no external edge)
 #   ASTIS_BENCH_PHASES   phases of the external load (default establish,unwrap,batch)
 #   ASTIS_BENCH_RATE     open-loop requests/s offered in total (default 200)
 #   ASTIS_BENCH_SOAK     soak: pods/sessions to establish after the load (default 0: skipped)
 #   ASTIS_BENCH_THREADS  the edge's listen.threads (default 0: the edge's default, here 1 per core)
 #   ASTIS_BENCH_GATE4=0  skip the gate-4 freshness arms (max_staleness_ms 60000 / 0 / 1000, then
 #                        1,000 registered clusters); ASTIS_BENCH_GATE4_SECONDS per phase (default: SECONDS)
+#   ASTIS_BENCH_RENEWAL=0  skip the lease-renewal arm: ASTIS_BENCH_RENEWAL_PODS idle pods (default 1000)
+#                        renewing ASTIS_BENCH_RENEWAL_TTL-second leases (default 30; margin and the edge's
+#                        nonce window and idle timeout scaled by TTL / 900) on the SDK's schedule for three
+#                        periods, then a 20 s baseline without renewals, in process (about 2.5 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,6 +51,20 @@ if [[ ${ASTIS_BENCH_NO_BUILD:-0} != 1 ]]; then
   cmake --build "$build" -j "$(nproc)" --target astis astis-bench astis-kube-standin astis_run
   # A microbenchmark that does not build is reported, not fatal.
   cmake --build "$build" -j "$(nproc)" --target "${micro[@]}" -- -k 0 || log "some microbenchmarks did not build"
+fi
+
+# Lease renewal per idle pods (docs/performance.md "Lease renewal per 1,000
+# idle pods"): in process, because the edge's session TTL is compressed.
+renewal_pods=${ASTIS_BENCH_RENEWAL_PODS:-1000}
+renewal_ttl=${ASTIS_BENCH_RENEWAL_TTL:-30}
+renewal_cmd=("$build/bench/astis-bench" --in-process --idle-pods "$renewal_pods" --session-ttl "$renewal_ttl"
+  --idle-baseline-seconds 20 --expect-clean)
+if [[ ${ASTIS_BENCH_ONLY_LOAD:-0} == renewal ]]; then
+  log "lease renewal: $renewal_pods idle pods, TTL ${renewal_ttl}s"
+  "${renewal_cmd[@]}"
+  echo
+  echo "Command: ${renewal_cmd[*]}"
+  exit 0
 fi
 
 work=$(mktemp -d)
@@ -312,6 +331,13 @@ if [[ $only == gate4 ]]; then
   exit 0
 fi
 
+renewalout="$work/renewal.md"
+: >"$renewalout"
+if [[ ${ASTIS_BENCH_RENEWAL:-1} == 1 ]]; then
+  log "lease renewal: $renewal_pods idle pods, TTL ${renewal_ttl}s"
+  cmd "${renewal_cmd[@]}" --out "$renewalout" >/dev/null
+fi
+
 log "load (in process, for comparison)"
 inproc="$work/inproc.md"
 cmd "$loadgen" --in-process --pods "$pods" --seconds "$secs" --batch "$batch" --out "$inproc" >/dev/null
@@ -350,15 +376,19 @@ mkdir -p "$(dirname "$out")"
   fi
   echo
   if [[ -s $gate4out ]]; then
-    echo "#fi  # only != gate4
-
-# Gate 4 from fresh state (\`gate4.max_staleness_ms\`) and 1 vs 1,000 registered clusters"
+    echo "## Gate 4 from fresh state (\`gate4.max_staleness_ms\`) and 1 vs 1,000 registered clusters"
     echo
     echo "Same load ($pods pods, establish then unwrap, each closed loop and open loop at $rate/s, ${ASTIS_BENCH_GATE4_SECONDS:-$secs}s per run), one fresh edge per arm."
     echo "cache-like = confirmations reused for 60 s, i.e. no API read on the request path after a pod's first"
     echo "(the cost of the old watch-cache path); read-every = a direct GET per decision; default = 1 s."
     echo
     cat "$gate4out"
+    echo
+  fi
+  if [[ -s $renewalout ]]; then
+    echo "## Lease renewal per idle pods (in process, time compressed)"
+    echo
+    cat "$renewalout"
     echo
   fi
   echo "## SDK cold start (\`astis-run --env V=bench-value -- /bin/true\`, 20 runs, µs)"

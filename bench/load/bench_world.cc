@@ -2,8 +2,9 @@
 // wired as src/edge/run.cc wires RunEdgeProcess (docs/performance.md).
 #include "load/bench_world.h"
 
-#include <chrono>
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -24,6 +25,7 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/watch.h"
+#include "load/proc_stats.h"
 #include "net/http_server.h"
 #include "net/testing/test_pki.h"
 #include "store/sqlite_store.h"
@@ -118,6 +120,17 @@ bool InProcessWorld::WatchHealthy() const {
   return !parts_->monitor->States().empty();
 }
 
+Result<SessionRows> InProcessWorld::CountSessions(int64_t now) const {
+  SessionRows rows;
+  ASTIS_ASSIGN_OR_RETURN(std::vector<store::Session> all, parts_->store->ListSessions(store::SessionFilter{}));
+  rows.total = static_cast<int64_t>(all.size());
+  ASTIS_ASSIGN_OR_RETURN(rows.active, parts_->store->CountActiveSessions(now));
+  return rows;
+}
+
+std::string InProcessWorld::store_path() const { return parts_->dir + "/edge.db"; }
+std::string InProcessWorld::audit_path() const { return parts_->dir + "/audit.jsonl"; }
+
 Result<std::unique_ptr<InProcessWorld>> InProcessWorld::Start(const WorldOptions& options) {
   Clock& clock = DefaultClock();
   Random& rng = DefaultRandom();
@@ -128,7 +141,13 @@ Result<std::unique_ptr<InProcessWorld>> InProcessWorld::Start(const WorldOptions
 
   // The cluster's API: a stand-in on loopback, port 0.
   kubestandin::StandinOptions so;
+  const std::vector<int64_t> threads_before = ListThreadIds();
   ASTIS_ASSIGN_OR_RETURN(p.standin, kubestandin::KubeStandin::Start(so));
+  for (int64_t tid : ListThreadIds()) {
+    if (std::find(threads_before.begin(), threads_before.end(), tid) == threads_before.end()) {
+      world->standin_threads_.push_back(tid);
+    }
+  }
   ASTIS_RETURN_IF_ERROR(WriteWholeFile(p.dir + "/kube-ca.pem", p.standin->ca_cert_pem()));
   ASTIS_RETURN_IF_ERROR(WriteWholeFile(p.dir + "/kube-read.token", p.standin->ReadToken().RevealString()));
 
@@ -185,9 +204,12 @@ Result<std::unique_ptr<InProcessWorld>> InProcessWorld::Start(const WorldOptions
   config.audit_log = p.dir + "/audit.jsonl";
   config.limits.rate_per_api_key_per_minute = 1000000;
   config.limits.rate_per_pod_uid_per_minute = 1000000;
+  config.session_ttl_seconds = options.session_ttl_seconds;
+  config.dpop.nonce_window_seconds = options.nonce_window_seconds;
   net::ServerConfig sc;
   sc.tls = pki.ServerTls();
   sc.threads = options.server_threads;
+  sc.limits.idle_timeout = options.idle_timeout;
   sc.limits.max_body_bytes = static_cast<size_t>(config.limits.max_body_bytes) + 1;  // as run.cc
   // The server starts before the service exists (its port is the URL);
   // until then it answers 503.

@@ -5,9 +5,11 @@
 // runtime; see docs/performance.md.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "capsule/org_key.h"
 #include "common/status.h"
@@ -51,6 +53,17 @@ Result<Target> LoadTargetFiles(const std::string& edge_url, const std::string& e
 struct WorldOptions {
   unsigned server_threads = 2;  // the edge's HTTP worker threads
   bool watch = true;            // serve gate 4 from a pod watch (else: a direct GET per request)
+  // The time constants of an idle pod's renewal, the edge's defaults unless
+  // an idle-pods run compresses time (docs/performance.md "Lease renewal").
+  int64_t session_ttl_seconds = 900;                    // edge session_ttl_seconds
+  int64_t nonce_window_seconds = 60;                    // edge dpop.nonce_window_seconds
+  std::chrono::milliseconds idle_timeout{30000};        // the edge's keep-alive idle timeout
+};
+
+// SessionRows counts the edge store's session rows.
+struct SessionRows {
+  int64_t total = 0;   // every row, expired or not
+  int64_t active = 0;  // active at the time asked
 };
 
 // InProcessWorld is a kube-apiserver stand-in plus an edge (HTTPS server,
@@ -72,6 +85,16 @@ class InProcessWorld {
   const Target& target() const { return target_; }
   // WatchHealthy reports whether gate 4 is being served from the watch now.
   bool WatchHealthy() const;
+  // standin_threads are the threads the Kubernetes API stand-in's server
+  // started (those that appeared while it started), so an in-process
+  // measurement can leave the API server's CPU out of the edge's.
+  const std::vector<int64_t>& standin_threads() const { return standin_threads_; }
+  // CountSessions reads the store's session rows (active at `now`). Fails
+  // with the store's error.
+  Result<SessionRows> CountSessions(int64_t now) const;
+  // store_path and audit_path are the edge's SQLite file and audit log.
+  std::string store_path() const;
+  std::string audit_path() const;
 
   struct Parts;  // defined in bench_world.cc
 
@@ -79,6 +102,7 @@ class InProcessWorld {
   InProcessWorld() = default;
   std::unique_ptr<Parts> parts_;
   Target target_;
+  std::vector<int64_t> standin_threads_;
 };
 
 }  // namespace astis::bench

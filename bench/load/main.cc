@@ -7,11 +7,15 @@
 //               --digest sha256:... --server-pid PID [...]
 //   [--rate R]                     (open loop: R requests/s in total; default closed loop)
 //   [--soak-sessions N [--soak-workers W] [--store-file PATH]]  (N pods, one session each)
+//   astis-bench --in-process --idle-pods N [--session-ttl T] [--refresh-margin M] [--seconds S]
+//               [--idle-baseline-seconds B]   (N leases renewed on the SDK's schedule vs none)
 //   astis-bench pki --out DIR      (TLS files for an edge on 127.0.0.1)
 //   astis-bench [external options] pod --out DIR   (a pod token + sealed value)
 //
 // Prints a Markdown report; --expect-clean exits 1 unless every phase
-// completed requests with zero unexpected errors (the bench_smoke test).
+// completed requests with zero unexpected errors (the bench_smoke test);
+// with --idle-pods, unless every renewal kept its lease and one session row
+// per pod (bench_smoke_idle_pods).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -32,6 +36,7 @@
 #include "crypto/random.h"
 #include "load/bench_world.h"
 #include "load/crypto_floor.h"
+#include "load/idle_pods.h"
 #include "load/load_generator.h"
 #include "load/proc_stats.h"
 #include "load/soak.h"
@@ -209,7 +214,9 @@ int Main(int argc, char** argv) {
   app.add_flag("--no-watch", no_watch, "in-process: gate 4 reads the API on every request (no pod watch)");
   app.add_option("--server-threads", server_threads, "in-process: the edge's HTTP threads");
   app.add_option("--pods", lo.pods, "concurrent pods")->check(CLI::Range(1, 4096));
-  app.add_option("--seconds", lo.phase_seconds, "seconds per phase")->check(CLI::Range(0.1, 3600.0));
+  auto* seconds_opt =
+      app.add_option("--seconds", lo.phase_seconds, "seconds per phase (--idle-pods: the renewal window)")
+          ->check(CLI::Range(0.1, 3600.0));
   app.add_option("--batch", lo.batch, "capsules per batched unwrap")->check(CLI::Range(1, 64));
   app.add_option("--phases", phases_csv, "comma-separated: establish,unwrap,batch (\"\" for none: soak only)");
   app.add_option("--rate", lo.rate, "open loop: requests/s offered in total across the pods (0: closed loop)")
@@ -223,6 +230,26 @@ int Main(int argc, char** argv) {
   app.add_option("--soak-settle-seconds", soak.settle_seconds, "soak: wait before the final RSS sample")
       ->check(CLI::Range(0.0, 600.0));
   app.add_option("--store-file", soak.store_file, "soak: the edge's SQLite file, whose size (and -wal) is reported");
+  IdleOptions idle;
+  idle.pods = 0;
+  app.add_option("--idle-pods", idle.pods,
+                 "in-process: this many idle pods renewing their leases on the SDK's schedule, then none "
+                 "(baseline); no phases")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--session-ttl", idle.session_ttl_seconds,
+                 "--idle-pods: the edge's session TTL, s (time compressed by TTL / 900)")
+      ->check(CLI::Range(int64_t{2}, int64_t{86400}));
+  auto* margin_opt = app.add_option("--refresh-margin", idle.refresh_margin_seconds,
+                                    "--idle-pods: the SDK's refresh margin, s (default 60 x TTL / 900, >= 1)")
+                         ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  app.add_option("--idle-baseline-seconds", idle.baseline_seconds, "--idle-pods: the baseline window, s")
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--idle-workers", idle.workers, "--idle-pods: threads sending the renewals")
+      ->check(CLI::Range(1, 256));
+  bool idle_warm = false;
+  app.add_flag("--idle-warm", idle_warm,
+               "--idle-pods: keep the edge's nonce window and idle timeout at their defaults, so a renewal reuses "
+               "its connection and nonce (the warm path, for comparison)");
   app.add_option("--floor-ms", floor_ms, "ms per primitive when measuring the crypto floor")->check(CLI::Range(10, 10000));
   app.add_option("--cores", cores, "cores the server may use (floor throughput = cores / floor cost)");
   app.add_option("--server-pid", lo.server_pid, "external: the edge's pid (CPU and RSS from /proc)");
@@ -256,13 +283,34 @@ int Main(int argc, char** argv) {
     }
   }
 
+  if (idle.pods > 0) {
+    if (!in_process) {
+      std::cerr << "astis-bench: --idle-pods needs --in-process (the edge's TTL is set here)\n";
+      return 2;
+    }
+    if (soak.sessions > 0) {
+      std::cerr << "astis-bench: --idle-pods and --soak-sessions are separate runs\n";
+      return 2;
+    }
+    if (margin_opt->count() == 0) idle.refresh_margin_seconds = DefaultMargin(idle.session_ttl_seconds);
+    const int64_t period = idle.session_ttl_seconds - idle.refresh_margin_seconds;
+    idle.renewal_seconds = seconds_opt->count() > 0 ? lo.phase_seconds : 3.0 * static_cast<double>(period);
+  }
+
   std::unique_ptr<InProcessWorld> world;
   Target external;
   const Target* target = nullptr;
+  WorldOptions wo;
   if (in_process) {
-    WorldOptions wo;
     wo.server_threads = server_threads;
     wo.watch = !no_watch;
+    if (idle.pods > 0) {
+      if (idle_warm) {
+        wo.session_ttl_seconds = idle.session_ttl_seconds;
+      } else {
+        wo = IdleWorldOptions(idle.session_ttl_seconds, wo);
+      }
+    }
     auto w = InProcessWorld::Start(wo);
     if (!w.ok()) {
       std::cerr << "astis-bench: in-process world: " << w.status().ToString() << "\n";
@@ -286,6 +334,30 @@ int Main(int argc, char** argv) {
     target = &external;
   }
   if (*pod_cmd) return WritePod(*target, pod_out);
+
+  if (idle.pods > 0) {
+    std::cerr << "astis-bench: idle pods: " << idle.pods << ", TTL " << idle.session_ttl_seconds << " s, margin "
+              << idle.refresh_margin_seconds << " s, renewals for " << idle.renewal_seconds << " s, baseline "
+              << idle.baseline_seconds << " s\n";
+    auto r = RunIdlePods(*world, wo, idle);
+    if (!r.ok()) {
+      std::cerr << "astis-bench: idle pods: " << r.status().ToString() << "\n";
+      return 1;
+    }
+    const std::string text = IdleMarkdown(*r);
+    std::cout << text;
+    if (!out_file.empty()) {
+      std::ofstream out(out_file, std::ios::trunc);
+      out << text;
+    }
+    if (expect_clean && (r->renewals == 0 || r->errors != 0 || r->rows_after_renewal.total != idle.pods)) {
+      std::cerr << "astis-bench: idle pods: " << r->renewals << " renewals, " << r->errors << " errors ("
+                << r->lapsed << " lapsed leases), " << r->rows_after_renewal.total << " session rows for "
+                << idle.pods << " pods\n";
+      return 1;
+    }
+    return 0;
+  }
 
   if (phases.empty() && soak.sessions == 0) {
     std::cerr << "astis-bench: nothing to do (no phases and no --soak-sessions)\n";

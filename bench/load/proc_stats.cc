@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -21,17 +22,17 @@ int64_t ParseInt(std::string_view text) {
   return v;
 }
 
-}  // namespace
-
-Result<ProcStats> ReadProcStats(int64_t pid) {
-  const std::string base = pid == 0 ? "/proc/self" : "/proc/" + std::to_string(pid);
-  std::ifstream stat_in(base + "/stat");
+// StatTicks reads utime + stime (fields 14 and 15) of a /proc .../stat file
+// (a process's or one thread's). Fails with kIo when it cannot be read,
+// kInvalidArgument when it has no ')'.
+Result<int64_t> StatTicks(const std::string& path) {
+  std::ifstream stat_in(path);
   std::string stat((std::istreambuf_iterator<char>(stat_in)), std::istreambuf_iterator<char>());
-  if (stat.empty()) return Error(Code::kIo, "cannot read " + base + "/stat");
+  if (stat.empty()) return Error(Code::kIo, "cannot read " + path);
   // The command name (field 2) may hold spaces and ')': fields resume after
   // the last ')'. Field 3 (state) is then the first token.
   const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return Error(Code::kInvalidArgument, base + "/stat has no ')'");
+  if (close == std::string::npos) return Error(Code::kInvalidArgument, path + " has no ')'");
   std::istringstream fields(stat.substr(close + 1));
   std::string tok;
   int64_t utime = 0, stime = 0;
@@ -39,10 +40,18 @@ Result<ProcStats> ReadProcStats(int64_t pid) {
     if (field == 14) utime = ParseInt(tok);
     if (field == 15) stime = ParseInt(tok);
   }
+  return utime + stime;
+}
+
+}  // namespace
+
+Result<ProcStats> ReadProcStats(int64_t pid) {
+  const std::string base = pid == 0 ? "/proc/self" : "/proc/" + std::to_string(pid);
+  ASTIS_ASSIGN_OR_RETURN(int64_t cpu_ticks, StatTicks(base + "/stat"));
   const long ticks = sysconf(_SC_CLK_TCK);
   if (ticks <= 0) return Error(Code::kInvalidArgument, "no _SC_CLK_TCK");
   ProcStats s;
-  s.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(ticks);
+  s.cpu_seconds = static_cast<double>(cpu_ticks) / static_cast<double>(ticks);
 
   std::ifstream status(base + "/status");
   std::string line;
@@ -62,6 +71,26 @@ double ThreadCpuSeconds() {
   timespec ts{};
   if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+std::vector<int64_t> ListThreadIds() {
+  std::vector<int64_t> tids;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    tids.push_back(ParseInt(entry.path().filename().string()));
+  }
+  return tids;
+}
+
+double ThreadsCpuSeconds(const std::vector<int64_t>& tids) {
+  const long hz = sysconf(_SC_CLK_TCK);
+  if (hz <= 0) return 0;
+  int64_t sum = 0;
+  for (int64_t tid : tids) {
+    auto t = StatTicks("/proc/self/task/" + std::to_string(tid) + "/stat");
+    if (t.ok()) sum += *t;
+  }
+  return static_cast<double>(sum) / static_cast<double>(hz);
 }
 
 }  // namespace astis::bench

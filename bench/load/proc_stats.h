@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "common/status.h"
 
@@ -24,5 +25,14 @@ Result<ProcStats> ReadProcStats(int64_t pid);
 // ThreadCpuSeconds returns the calling thread's CPU time so far
 // (CLOCK_THREAD_CPUTIME_ID). Cannot fail (0 if the clock is unavailable).
 double ThreadCpuSeconds();
+
+// ListThreadIds returns the ids of this process's threads now (the entries
+// of /proc/self/task). Cannot fail (empty if /proc cannot be read).
+std::vector<int64_t> ListThreadIds();
+
+// ThreadsCpuSeconds sums utime + stime of this process's threads `tids`
+// (/proc/self/task/<tid>/stat, clock-tick resolution); a thread that has
+// exited counts 0. Cannot fail.
+double ThreadsCpuSeconds(const std::vector<int64_t>& tids);
 
 }  // namespace astis::bench

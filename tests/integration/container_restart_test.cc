@@ -11,10 +11,17 @@
 // lastState.terminated, MODIFIED). The process that held the pin is
 // "killed" by dropping its DPoP key without ending its session: it never
 // sends DELETE, as after SIGKILL. The edge runs the production gate-4
-// defaults (max_staleness_ms 1000, watch on) on a fake clock that follows
-// the wall clock, so confirmations age as in production.
+// defaults (max_staleness_ms 1000, watch on) on a fake clock that starts at
+// and follows the wall clock, so confirmations age as in production.
+//
+// The *SdkProcess* tests do it with real processes: astis_sdk_holder
+// (support/sdk_holder.cc) links libastis.so, fetches a secret through the
+// edge and holds its session until the test sends it SIGKILL.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +32,7 @@
 #include <fstream>
 #include <latch>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -68,7 +76,6 @@ using test::Must;
 using test::PollUntil;
 using test::WriteFile;
 
-constexpr int64_t kNow = 1'800'000'000;
 constexpr char kCluster[] = "eu-restart";
 constexpr char kIssuer[] = "https://oidc.eu-restart.example.com";
 constexpr char kNs[] = "billing";
@@ -76,6 +83,7 @@ constexpr char kSa[] = "ledger";
 constexpr char kPod[] = "ledger-5c8d7b9f4-r3st4";
 constexpr char kUid[] = "7b2d9e4f-3c5a-4d6e-9f0a-2b3c4d5e6f70";
 constexpr char kApp[] = "sleep";  // the app container of kPodShape
+constexpr char kSecret[] = "db-password";  // what the SDK processes fetch
 constexpr char kReadToken[] = "restart-kube-read-only-token";
 constexpr char kPodShape[] = "kubernetes/pod-sidecar-containerd-digest.json";
 const std::string kAppDigest = "sha256:cd2438ba5730cd67f3f400a7726f756bce34124d65a60e7509721a70cdb9ea26";
@@ -83,6 +91,139 @@ const std::string kAppDigest = "sha256:cd2438ba5730cd67f3f400a7726f756bce34124d6
 // 30 s with the default configuration (the SDK retries credential_pinned
 // for up to that long). A correctness bound, not a benchmark.
 constexpr auto kRecoveryBound = std::chrono::seconds(30);
+// How long a test waits for one line from (or the exit of) an SDK process
+// before failing; the pin-wait cases take 2 s.
+constexpr auto kHolderLineTimeout = std::chrono::seconds(45);
+
+// HolderProcess is one astis_sdk_holder child: stdin a pipe the test keeps
+// open (EOF would let it end its session), stdout a pipe the test reads
+// lines from, stderr a file. The destructor SIGKILLs and reaps it, so no
+// path of a test leaves a process behind. Spawned with posix_spawn (this
+// process is threaded); the pipes are O_CLOEXEC, so one holder never
+// inherits another's.
+class HolderProcess {
+ public:
+  static std::unique_ptr<HolderProcess> Spawn(const std::string& binary, const std::string& secret,
+                                               std::vector<std::string> env, const std::string& stderr_path) {
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0) return nullptr;
+    if (::pipe2(out, O_CLOEXEC) != 0) {
+      ::close(in[0]);
+      ::close(in[1]);
+      return nullptr;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    std::vector<std::string> argv_s = {binary, secret};
+    std::vector<char*> argv, envp;
+    for (std::string& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(in[0]);
+    ::close(out[1]);
+    if (rc != 0) {
+      ::close(in[1]);
+      ::close(out[0]);
+      return nullptr;
+    }
+    return std::unique_ptr<HolderProcess>(new HolderProcess(pid, in[1], out[0], stderr_path));
+  }
+
+  ~HolderProcess() {
+    (void)Kill();
+    ::close(stdin_);
+    ::close(stdout_);
+  }
+  HolderProcess(const HolderProcess&) = delete;
+  HolderProcess& operator=(const HolderProcess&) = delete;
+
+  // ReadLine returns the next stdout line (without its newline), blocking
+  // in poll(2) for at most timeout; nullopt at EOF or on timeout.
+  std::optional<std::string> ReadLine(milliseconds timeout = kHolderLineTimeout) {
+    const auto deadline = SteadyClock::now() + timeout;
+    while (true) {
+      const size_t nl = buffered_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buffered_.substr(0, nl);
+        buffered_.erase(0, nl + 1);
+        return line;
+      }
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{stdout_, POLLIN, 0};
+      const int r = ::poll(&p, 1, static_cast<int>(left.count()));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return std::nullopt;
+      char buf[512];
+      const ssize_t n = ::read(stdout_, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return std::nullopt;
+      buffered_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+  // WaitExit reads stdout to EOF (the child closes it only by exiting),
+  // within timeout, then reaps the child. It returns everything the child
+  // printed and its wait status, or nullopt when it is still running.
+  std::optional<std::pair<std::string, int>> WaitExit(milliseconds timeout = kHolderLineTimeout) {
+    std::string printed;
+    while (std::optional<std::string> line = ReadLine(timeout)) printed += *line + "\n";
+    printed += buffered_;
+    int status = 0;
+    // Closing stdout comes just before the child becomes waitable.
+    if (!PollUntil([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, milliseconds(5000))) {
+      return std::nullopt;
+    }
+    reaped_ = true;
+    return std::make_pair(printed, status);
+  }
+
+  // Running is whether the child has not exited (it is not reaped).
+  bool Running() const {
+    siginfo_t info{};
+    return !reaped_ && ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == 0;
+  }
+
+  // Kill sends SIGKILL and reaps the child; returns its wait status (0 if
+  // it was reaped before).
+  int Kill() {
+    if (reaped_) return 0;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    reaped_ = true;
+    return status;
+  }
+
+  // Stderr is what the child wrote on stderr so far.
+  std::string Stderr() const {
+    std::ifstream in(stderr_path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  HolderProcess(pid_t pid, int in, int out, std::string stderr_path)
+      : pid_(pid), stdin_(in), stdout_(out), stderr_path_(std::move(stderr_path)) {}
+
+  pid_t pid_;
+  int stdin_;
+  int stdout_;
+  std::string stderr_path_;
+  std::string buffered_;
+  bool reaped_ = false;
+};
 
 // Process is one SDK process in the pod: the pod's credentials (API key and
 // projected token, shared by every process of the pod) and its own
@@ -122,11 +263,11 @@ class ContainerRestartTest : public ::testing::Test {
     rec.api_url = api_->url();
     rec.ca_file = dir_ + "/kube-ca.pem";
     rec.token_file = dir_ + "/kube-token";
-    rec.created_at = kNow - 1000;
+    rec.created_at = now0_ - 1000;
     ASSERT_TRUE(store_->PutCluster(rec).ok());
     ASSERT_TRUE(store_->PutWorkload(store::Workload{kCluster, kNs, kSa, {kAppDigest}}).ok());
-    api_key_ = Must(edge::testing::RegisterApiKey(*store_, {kCluster, kNs, kSa, kNow - 100}, rng)).header_value;
-    token_ = edge::testing::SignToken(edge::testing::ProjectedTokenClaims({kIssuer, kNs, kSa, kPod, kUid, kNow}),
+    api_key_ = Must(edge::testing::RegisterApiKey(*store_, {kCluster, kNs, kSa, now0_ - 100}, rng)).header_value;
+    token_ = edge::testing::SignToken(edge::testing::ProjectedTokenClaims({kIssuer, kNs, kSa, kPod, kUid, now0_}),
                                       edge::testing::SharedClusterRsaKey(), SignatureAlg::kRs256, "rsa-1");
 
     kube::KubeClientOptions ko;
@@ -147,6 +288,7 @@ class ContainerRestartTest : public ::testing::Test {
 
     edge_pki_ = std::make_unique<net::testing::TestPki>(Must(net::testing::TestPki::Create()));
     net::testing::TestPkiFiles files = Must(edge_pki_->WriteFiles(dir_));
+    edge_ca_file_ = files.ca_cert;
     edge::EdgeConfig config;  // gate4 and session defaults: max_staleness_ms 1000, TTL 900 s
     net::ServerConfig sc;
     sc.tls = edge_pki_->ServerTls();
@@ -317,6 +459,54 @@ class ContainerRestartTest : public ::testing::Test {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), ss.str()};
   }
 
+  // --- Real SDK processes (astis_sdk_holder) ---------------------------------
+
+  // WritePodFiles writes what every process of the pod reads: the API key,
+  // the projected token (both shared, as in a pod) and the sealed secret
+  // kSecret holding plaintext, in <dir>/pod.
+  void WritePodFiles(std::string_view plaintext) {
+    const std::string pod = dir_ + "/pod";
+    std::filesystem::create_directories(pod + "/secrets");
+    WriteFile(pod + "/api-key", std::string(api_key_.RevealString()));
+    WriteFile(pod + "/token", token_);
+    const capsule::Binding binding{kCluster, kNs, kSa, kSecret, "value"};
+    const capsule::SealedValue v =
+        Must(capsule::Seal(*org_public_, binding, AsBytes(plaintext), DefaultRandom(), clock_));
+    WriteFile(pod + "/secrets/" + kSecret, v.ToString());
+  }
+
+  // SpawnHolder starts an SDK process in the pod (WritePodFiles first): this
+  // process's environment without its ASTIS_* settings, plus the pod's, plus
+  // extra (e.g. ASTIS_PIN_WAIT_SECONDS=2). Fails the test if it cannot start.
+  std::unique_ptr<HolderProcess> SpawnHolder(const std::vector<std::string>& extra = {}) {
+    const std::string pod = dir_ + "/pod";
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string_view(*e).rfind("ASTIS_", 0) != 0) env.emplace_back(*e);
+    }
+    env.push_back("ASTIS_EDGE_URL=" + edge_url_);
+    env.push_back("ASTIS_CA_FILE=" + edge_ca_file_);
+    env.push_back("ASTIS_API_KEY_FILE=" + pod + "/api-key");
+    env.push_back("ASTIS_TOKEN_PATH=" + pod + "/token");
+    env.push_back("ASTIS_SECRETS_DIR=" + pod + "/secrets");
+    env.insert(env.end(), extra.begin(), extra.end());
+    const std::string err = dir_ + "/holder-" + std::to_string(++holders_) + ".err";
+    auto h = HolderProcess::Spawn(ASTIS_SDK_HOLDER, kSecret, std::move(env), err);
+    EXPECT_NE(h, nullptr) << "cannot spawn " << ASTIS_SDK_HOLDER;
+    return h;
+  }
+
+  // ExpectRefusedPinned checks that h (started with a short pin wait) exits
+  // 1 with credential_pinned on stderr, having printed no plaintext.
+  static void ExpectRefusedPinned(HolderProcess& h) {
+    const auto exited = h.WaitExit();
+    ASSERT_TRUE(exited.has_value()) << "still running; stderr: " << h.Stderr();
+    const auto& [printed, status] = *exited;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << "wait status " << status;
+    EXPECT_EQ(printed, "");
+    EXPECT_NE(h.Stderr().find("credential_pinned"), std::string::npos) << h.Stderr();
+  }
+
   std::string AuditLogText() const {
     std::ifstream in(dir_ + "/audit.log");
     std::stringstream ss;
@@ -324,7 +514,10 @@ class ContainerRestartTest : public ::testing::Test {
     return ss.str();
   }
 
-  FakeClock clock_{kNow};
+  // The edge's clock starts at the wall clock: the SDK processes sign their
+  // DPoP proofs with the real time (iat within dpop.max_skew_seconds).
+  const int64_t now0_ = DefaultClock().NowUnix();
+  FakeClock clock_{now0_};
   std::string dir_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<audit::FileAuditLog> audit_;
@@ -338,6 +531,8 @@ class ContainerRestartTest : public ::testing::Test {
   std::unique_ptr<net::testing::TestPki> edge_pki_;
   std::unique_ptr<net::HttpServer> edge_server_;
   std::string edge_url_;
+  std::string edge_ca_file_;
+  int holders_ = 0;
   std::unique_ptr<edge::EdgeService> service_;
   std::atomic<edge::EdgeService*> service_ptr_{nullptr};
   std::atomic<bool> stop_{false};
@@ -501,6 +696,85 @@ TEST_F(ContainerRestartTest, KubectlSeesTheRestart) {
   ASSERT_EQ(code2, 0) << table;
   EXPECT_NE(table.find("RESTARTS"), std::string::npos) << table;
   EXPECT_NE(table.find(kPod), std::string::npos) << table;
+}
+
+// Crash and restart with real processes: an SDK process holding its session
+// is killed with SIGKILL (no DELETE), the stand-in reports the container's
+// restart as the kubelet does, and a new SDK process in the same pod (same
+// API key and token, a new RAM-only key) with the default pin wait (30 s)
+// prints the plaintext well within the 30 s bound, counted from the kill.
+TEST_F(ContainerRestartTest, SigkilledSdkProcessRecoversWithinBound) {
+  const std::string secret = "kept-across-the-crash";
+  WritePodFiles(secret);
+  std::unique_ptr<HolderProcess> first = SpawnHolder();
+  ASSERT_NE(first, nullptr);
+  ASSERT_EQ(first->ReadLine(), "plaintext " + secret) << first->Stderr();
+  ASSERT_EQ(first->ReadLine(), "holding");
+
+  const auto killed = SteadyClock::now();
+  const int status = first->Kill();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "wait status " << status;
+  ASSERT_TRUE(api_->RestartContainer(kNs, kPod, kApp, 137, "OOMKilled").ok());
+  std::unique_ptr<HolderProcess> second = SpawnHolder();
+  ASSERT_NE(second, nullptr);
+  const std::optional<std::string> line = second->ReadLine(kRecoveryBound + std::chrono::seconds(15));
+  const auto took = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - killed);
+  ASSERT_EQ(line, "plaintext " + secret) << second->Stderr();
+  EXPECT_EQ(second->ReadLine(), "holding");
+  RecordProperty("kill_to_plaintext_ms", std::to_string(took.count()));
+  std::fprintf(stderr, "[container-restart] SIGKILL -> plaintext in the new SDK process: %lld ms\n",
+               static_cast<long long>(took.count()));
+  EXPECT_LT(took, kRecoveryBound);
+  const std::string log = AuditLogText();
+  EXPECT_NE(log.find("container restarted"), std::string::npos) << log;
+}
+
+// Theft with real processes: while the first SDK process lives and holds
+// its session, a second one with the same pod credentials and its own key
+// is refused credential_pinned after its (short) pin wait and never sees
+// the plaintext; the first one is unharmed.
+TEST_F(ContainerRestartTest, SecondSdkProcessRefusedWhileFirstHolds) {
+  const std::string secret = "only-for-the-holder";
+  WritePodFiles(secret);
+  std::unique_ptr<HolderProcess> first = SpawnHolder();
+  ASSERT_NE(first, nullptr);
+  ASSERT_EQ(first->ReadLine(), "plaintext " + secret) << first->Stderr();
+  ASSERT_EQ(first->ReadLine(), "holding");
+
+  const auto started = SteadyClock::now();
+  std::unique_ptr<HolderProcess> thief = SpawnHolder({"ASTIS_PIN_WAIT_SECONDS=2"});
+  ASSERT_NE(thief, nullptr);
+  ExpectRefusedPinned(*thief);
+  // It retried before giving up (the SDK waits out credential_pinned,
+  // docs/sdk.md; it counts the 2 s in whole wall-clock seconds, so more
+  // than 1 s passed).
+  EXPECT_GT(SteadyClock::now() - started, std::chrono::seconds(1));
+  EXPECT_TRUE(first->Running());
+}
+
+// SIGKILL without the kubelet's word: the edge cannot tell a dead process
+// from a live one whose credentials were stolen, so the pin holds (until
+// the lease ends, docs/edge.md "Restarted containers") and a new SDK
+// process with a short pin wait is refused. Once the restart is reported,
+// the next process gets its plaintext.
+TEST_F(ContainerRestartTest, SigkilledSdkProcessWithoutRestartReportStaysPinned) {
+  const std::string secret = "pinned-until-reported";
+  WritePodFiles(secret);
+  std::unique_ptr<HolderProcess> first = SpawnHolder();
+  ASSERT_NE(first, nullptr);
+  ASSERT_EQ(first->ReadLine(), "plaintext " + secret) << first->Stderr();
+  ASSERT_EQ(first->ReadLine(), "holding");
+  const int status = first->Kill();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "wait status " << status;
+
+  std::unique_ptr<HolderProcess> second = SpawnHolder({"ASTIS_PIN_WAIT_SECONDS=2"});
+  ASSERT_NE(second, nullptr);
+  ExpectRefusedPinned(*second);
+
+  ASSERT_TRUE(api_->RestartContainer(kNs, kPod, kApp, 137, "OOMKilled").ok());
+  std::unique_ptr<HolderProcess> third = SpawnHolder();
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(third->ReadLine(), "plaintext " + secret) << third->Stderr();
 }
 
 }  // namespace
