@@ -75,7 +75,7 @@ Status CheckHttpsBase(std::string_view field, const std::string& url) {
 Status Fill(const YAML::Node& root, EdgeConfig& c) {
   ASTIS_RETURN_IF_ERROR(CheckKeys(root, "", {"listen", "tls", "external_base_url", "store", "cvs", "audit_log",
                                              "session_ttl_seconds", "dpop", "token", "limits", "admin", "gate4",
-                                             "watch"}));
+                                             "watch", "hyok"}));
   if (const YAML::Node n = root["listen"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "listen", {"address", "port", "threads"}));
     ASTIS_RETURN_IF_ERROR(GetStr(n, "listen", "address", c.listen.address, false));
@@ -110,19 +110,25 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
 
   const YAML::Node cvs = root["cvs"];
   if (!cvs) return Bad("cvs", "required");
-  ASTIS_RETURN_IF_ERROR(CheckKeys(cvs, "cvs", {"mode", "org_keys", "url", "ca_file", "client_cert_file",
-                                               "client_key_file", "server_cert_sha256"}));
+  ASTIS_RETURN_IF_ERROR(CheckKeys(cvs, "cvs", {"mode", "org_keys", "org_keys_dir", "url", "ca_file",
+                                               "client_cert_file", "client_key_file", "server_cert_sha256"}));
   std::string mode;
   ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "mode", mode, true));
   if (mode == "embedded") {
     c.cvs.mode = CvsMode::kEmbedded;
-    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "org_keys", c.cvs.org_keys, true));
+    // org_keys (the default organisation's set, as before organisations)
+    // and/or org_keys_dir (every organisation's set, Tier 1 custody).
+    // Test: EdgeConfig.CvsOrgKeysDirAndHyok.
+    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "org_keys", c.cvs.org_keys, false));
+    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "org_keys_dir", c.cvs.org_keys_dir, false));
+    if (c.cvs.org_keys.empty() && c.cvs.org_keys_dir.empty()) return Bad("cvs.org_keys", "required");
     for (const char* k : {"url", "ca_file", "client_cert_file", "client_key_file", "server_cert_sha256"}) {
       if (cvs[k]) return Bad(Join("cvs", k), "only allowed with mode: remote");
     }
   } else if (mode == "remote") {
     c.cvs.mode = CvsMode::kRemote;
     if (cvs["org_keys"]) return Bad("cvs.org_keys", "only allowed with mode: embedded");
+    if (cvs["org_keys_dir"]) return Bad("cvs.org_keys_dir", "only allowed with mode: embedded");
     ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "url", c.cvs.url, true));
     ASTIS_RETURN_IF_ERROR(CheckHttpsBase("cvs.url", c.cvs.url));
     ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "ca_file", c.cvs.ca_file, true));
@@ -133,6 +139,12 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
     if (!pin.ok() || pin->size() != 32) return Bad("cvs.server_cert_sha256", "must be 64 hex digits");
   } else {
     return Bad("cvs.mode", "must be \"embedded\" or \"remote\"");
+  }
+
+  if (const YAML::Node n = root["hyok"]) {
+    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "hyok", {"client_cert_file", "client_key_file"}));
+    ASTIS_RETURN_IF_ERROR(GetStr(n, "hyok", "client_cert_file", c.hyok.client_cert_file, true));
+    ASTIS_RETURN_IF_ERROR(GetStr(n, "hyok", "client_key_file", c.hyok.client_key_file, true));
   }
 
   ASTIS_RETURN_IF_ERROR(GetStr(root, "", "audit_log", c.audit_log, true));

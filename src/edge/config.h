@@ -42,13 +42,21 @@ struct EdgeConfig {
   } store;
   struct Cvs {
     CvsMode mode = CvsMode::kEmbedded;
-    std::string org_keys;          // embedded: org key set file (0600)
+    std::string org_keys;          // embedded: the default organisation's key set file (0600)
+    std::string org_keys_dir;      // embedded: Tier 1 key sets, <dir>/<org>.json (docs/cvs.md)
     std::string url;               // remote: https URL of the CVS
     std::string ca_file;           // remote
     std::string client_cert_file;  // remote
     std::string client_key_file;   // remote
     std::string server_cert_sha256;  // remote: hex SHA-256 of the CVS leaf cert DER
   } cvs;
+  // hyok: the edge's client identity towards organisations' own CVSs
+  // (Tier 2; docs/cvs.md "Routing"). Optional: without it a hyok
+  // organisation's unwraps are refused with cvs_unavailable.
+  struct Hyok {
+    std::string client_cert_file;
+    std::string client_key_file;
+  } hyok;
   std::string audit_log;
   int64_t session_ttl_seconds = 900;
   struct Dpop {

@@ -2,6 +2,7 @@
 #include "edge/run.h"
 
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -186,6 +187,51 @@ audit_log: a
 )");
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("cvs.url"), std::string::npos);
+}
+
+// Tier 1 key sets per organisation and the edge's identity towards Tier 2
+// CVSs (docs/configuration.md "cvs", "hyok").
+TEST(EdgeConfig, CvsOrgKeysDirAndHyok) {
+  const std::string head = R"(
+tls: {cert_file: a, key_file: b}
+external_base_url: https://e
+store: {path: x}
+audit_log: a
+)";
+  auto dir_only = ParseEdgeConfig(head + "cvs: {mode: embedded, org_keys_dir: /var/lib/astis/org-keys}\n");
+  ASSERT_TRUE(dir_only.ok()) << dir_only.status().ToString();
+  EXPECT_EQ(dir_only->cvs.org_keys_dir, "/var/lib/astis/org-keys");
+  EXPECT_TRUE(dir_only->cvs.org_keys.empty());
+  EXPECT_TRUE(dir_only->hyok.client_cert_file.empty());
+  auto both = ParseEdgeConfig(head + "cvs: {mode: embedded, org_keys: k.json, org_keys_dir: d}\n"
+                                     "hyok: {client_cert_file: /c.pem, client_key_file: /c.key}\n");
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(both->cvs.org_keys, "k.json");
+  EXPECT_EQ(both->hyok.client_cert_file, "/c.pem");
+  EXPECT_EQ(both->hyok.client_key_file, "/c.key");
+  const std::string remote =
+      "cvs: {mode: remote, url: https://cvs, ca_file: a, client_cert_file: b, client_key_file: c, "
+      "server_cert_sha256: " + std::string(64, 'a') + "}\n";
+  ASSERT_TRUE(ParseEdgeConfig(head + remote).ok());
+  struct Bad {
+    std::string yaml;
+    std::string field;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"cvs: {mode: embedded}\n", "cvs.org_keys"},
+           {"cvs: {mode: embedded, org_keys_dir: [a]}\n", "cvs.org_keys_dir"},
+           {remote.substr(0, remote.size() - 2) + ", org_keys_dir: d}\n", "cvs.org_keys_dir"},
+           {"cvs: {mode: embedded, org_keys: k}\nhyok: {client_cert_file: /c.pem}\n", "hyok.client_key_file"},
+           {"cvs: {mode: embedded, org_keys: k}\nhyok: {client_key_file: /c.key}\n", "hyok.client_cert_file"},
+           {"cvs: {mode: embedded, org_keys: k}\nhyok: {client_cert_file: a, client_key_file: b, ca: c}\n",
+            "hyok.ca"},
+           {"cvs: {mode: embedded, org_keys: k}\nhyok: yes\n", "hyok"},
+       }) {
+    auto c = ParseEdgeConfig(head + b.yaml);
+    ASSERT_FALSE(c.ok()) << b.yaml;
+    EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(c.status().message().find(b.field), std::string::npos) << b.yaml << ": " << c.status().message();
+  }
 }
 
 TEST(EdgeConfig, RejectsBadPin) {

@@ -1,11 +1,14 @@
 #include "edge/run.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -15,8 +18,10 @@
 #include "capsule/org_key.h"
 #include "common/encoding.h"
 #include "cvs/cvs.h"
+#include "cvs/key_management.h"
 #include "cvs/process_hardening.h"
 #include "cvs/remote.h"
+#include "edge/cvs_router.h"
 #include "edge/pod_monitor.h"
 #include "edge/purger.h"
 #include "edge/service.h"
@@ -34,10 +39,66 @@ Status Step(std::string_view what, const Status& s) {
   return Error(s.code(), std::string(what) + ": " + std::string(s.message()));
 }
 
-Result<std::unique_ptr<cvs::CvsPort>> MakeCvs(const EdgeConfig& c, audit::AuditSink& audit, Random& rng) {
+// RefreshingCvs is the embedded CVS with Tier 1 key custody: before a call
+// it picks up key set files written since (by `astis org key create|rotate`
+// or another edge on the same directory), at most every recheck_ms.
+class RefreshingCvs final : public cvs::CvsPort {
+ public:
+  RefreshingCvs(std::unique_ptr<cvs::CvsService> service, const std::string& dir, const Clock& clock, Random& rng,
+                int64_t recheck_ms = 5000)
+      : service_(std::move(service)), custodian_(dir, *service_, rng), clock_(clock), recheck_ms_(recheck_ms) {}
+
+  Status Start() { return custodian_.Refresh(); }
+
+  Result<std::vector<cvs::RewrapResult>> Rewrap(const cvs::VerifiedScope& scope, const X25519PublicKey& recipient,
+                                                std::string_view session_id,
+                                                std::span<const std::vector<uint8_t>> capsules) override {
+    const int64_t now = clock_.NowUnixMillis();
+    int64_t last = last_refresh_ms_.load();
+    if (now - last >= recheck_ms_ && last_refresh_ms_.compare_exchange_strong(last, now)) {
+      // A bad file keeps the sets already loaded; said once per failure run.
+      Status s = custodian_.Refresh();
+      if (!s.ok() && !refresh_failing_.exchange(true)) {
+        std::fprintf(stderr, "edge: cvs.org_keys_dir: %s\n", s.ToString().c_str());
+      } else if (s.ok()) {
+        refresh_failing_.store(false);
+      }
+    }
+    return service_->Rewrap(scope, recipient, session_id, capsules);
+  }
+  Status Ping() override { return service_->Ping(); }
+
+ private:
+  std::unique_ptr<cvs::CvsService> service_;
+  cvs::KeyDirectoryCustodian custodian_;
+  const Clock& clock_;
+  const int64_t recheck_ms_;
+  std::atomic<int64_t> last_refresh_ms_{0};
+  std::atomic<bool> refresh_failing_{false};
+};
+
+// MakeAstisCvs builds the ASTIS CVS port (Tier 1): embedded, with the
+// default organisation's set from cvs.org_keys and every organisation's
+// from cvs.org_keys_dir, or the remote ASTIS CVS.
+Result<std::unique_ptr<cvs::CvsPort>> MakeAstisCvs(const EdgeConfig& c, audit::AuditSink& audit, const Clock& clock,
+                                                   Random& rng) {
   if (c.cvs.mode == CvsMode::kEmbedded) {
-    ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet keys, capsule::OrgKeySet::LoadFile(c.cvs.org_keys));
-    return std::unique_ptr<cvs::CvsPort>(new cvs::CvsService(std::move(keys), rng, &audit));
+    cvs::OrgKeySets sets;
+    if (!c.cvs.org_keys.empty()) {
+      ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet keys, capsule::OrgKeySet::LoadFile(c.cvs.org_keys));
+      sets.emplace(std::string(store::kDefaultOrg), std::move(keys));
+    }
+    auto service = std::make_unique<cvs::CvsService>(std::move(sets), rng, &audit);
+    if (c.cvs.org_keys_dir.empty()) return std::unique_ptr<cvs::CvsPort>(std::move(service));
+    // One source per organisation: the default's set is either the file or
+    // the directory's default.json, never both.
+    const std::string dir_default = cvs::OrgKeySetPath(c.cvs.org_keys_dir, store::kDefaultOrg);
+    if (!c.cvs.org_keys.empty() && access(dir_default.c_str(), F_OK) == 0)
+      return Error(Code::kInvalidArgument, "cvs.org_keys and cvs.org_keys_dir/default.json both name the default "
+                                           "organisation's keys");
+    auto refreshing = std::make_unique<RefreshingCvs>(std::move(service), c.cvs.org_keys_dir, clock, rng);
+    ASTIS_RETURN_IF_ERROR(refreshing->Start());
+    return std::unique_ptr<cvs::CvsPort>(std::move(refreshing));
   }
   net::TlsClientConfig tls;
   ASTIS_ASSIGN_OR_RETURN(std::string ca, net::ReadPemFile(c.cvs.ca_file));
@@ -53,6 +114,16 @@ Result<std::unique_ptr<cvs::CvsPort>> MakeCvs(const EdgeConfig& c, audit::AuditS
   tls.pinned_server_cert_sha256.push_back(digest);
   ASTIS_ASSIGN_OR_RETURN(auto client, cvs::RemoteCvsClient::Create(c.cvs.url, tls));
   return std::unique_ptr<cvs::CvsPort>(std::move(client));
+}
+
+// LoadHyokIdentity reads hyok.client_cert_file / client_key_file; nullopt
+// when the section is absent.
+Result<std::optional<HyokClientIdentity>> LoadHyokIdentity(const EdgeConfig& c) {
+  if (c.hyok.client_cert_file.empty()) return std::optional<HyokClientIdentity>();
+  HyokClientIdentity id;
+  ASTIS_ASSIGN_OR_RETURN(id.cert_pem, net::ReadPemFile(c.hyok.client_cert_file));
+  ASTIS_ASSIGN_OR_RETURN(id.key_pem, net::ReadKeyFile(c.hyok.client_key_file));
+  return std::optional<HyokClientIdentity>(std::move(id));
 }
 
 }  // namespace
@@ -120,8 +191,25 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   // leaves, is group-committed with it — one fdatasync per unwrap instead of
   // two (docs/audit-log.md "Durability", docs/performance.md).
   audit::DeferSyncSink cvs_audit(**audit_log);
-  auto cvs_port = MakeCvs(config, cvs_audit, rng);
+  auto cvs_port = MakeAstisCvs(config, cvs_audit, clock, rng);
   if (!cvs_port.ok()) return Step("cvs", cvs_port.status());
+  // Both tiers in one process (docs/cvs.md "Routing"): each organisation's
+  // capsules go to the ASTIS CVS (standard) or to its own CVS (hyok).
+  auto hyok_identity = LoadHyokIdentity(config);
+  if (!hyok_identity.ok()) return Step("hyok", hyok_identity.status());
+  if (!hyok_identity->has_value()) {
+    if (auto orgs = (*store)->ListOrganizations(); orgs.ok()) {
+      for (const store::Organization& o : *orgs) {
+        if (o.tier != "hyok") continue;
+        std::fprintf(stderr, "%s: organisation %s is hyok but no hyok.client_cert_file is configured: "
+                             "its unwraps are refused with cvs_unavailable\n", prog, o.name.c_str());
+      }
+    }
+  }
+  net::ClientOptions hyok_options;
+  hyok_options.connect_timeout = std::chrono::milliseconds(2000);
+  hyok_options.request_timeout = std::chrono::milliseconds(5000);
+  CvsRouter cvs_router(**store, clock, **cvs_port, MakeHyokCvsBuilder(std::move(*hyok_identity), hyok_options));
 
   // Read-only Kubernetes clients, built on first use and rebuilt when the
   // cluster record changes (clusters added to a running edge work at once).
@@ -163,7 +251,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   deps.store = store->get();
   deps.kube = [&kube_clients](std::string_view name) -> kube::KubeClient* { return kube_clients.Get(name); };
   deps.pods = monitor.get();
-  deps.cvs = cvs_port->get();
+  deps.cvs = &cvs_router;
   deps.audit = audit_log->get();
   deps.clock = &clock;
   deps.rng = &rng;

@@ -87,7 +87,8 @@ Result<Sha256Digest> LeafSpkiSha256(X509* cert) {
 }
 
 bool Listed(const std::vector<Sha256Digest>& pins, const Sha256Digest& digest) {
-  return std::any_of(pins.begin(), pins.end(), [&](const Sha256Digest& pin) { return ConstantTimeEquals(pin, digest); });
+  return std::any_of(pins.begin(), pins.end(),
+                     [&](const Sha256Digest& pin) { return ConstantTimeEquals(pin, digest); });
 }
 
 // Pinning: accept the leaf (depth 0) only if its DER SHA-256 is in
