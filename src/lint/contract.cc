@@ -70,13 +70,18 @@ Result<Contract> ContractFromJson(const Json& j) {
   if (!j.is_object()) return Error(Code::kInvalidArgument, "contract: must be an object");
   static const std::set<std::string, std::less<>> kKnown = {
       "cluster", "namespace", "serviceAccount", "app", "image", "imageDigests",
-      "secrets", "edgeUrl",   "audience",       "tokenExpirationSeconds"};
+      "secrets", "edgeUrl",   "audience",       "tokenExpirationSeconds", "organization"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     // Test: ContractTest.RejectsUnknownMember.
     if (kKnown.count(it.key()) == 0) return Error(Code::kInvalidArgument, "contract: unknown member");
   }
   Contract c;
   ASTIS_ASSIGN_OR_RETURN(c.cluster_, Label(j, "cluster"));
+  if (j.contains("organization")) {
+    // docs/tenancy.md: organisation names are DNS-1123 labels.
+    // Test: ContractTest.OrganizationIsALabel.
+    ASTIS_ASSIGN_OR_RETURN(c.organization_, Label(j, "organization"));
+  }
   ASTIS_ASSIGN_OR_RETURN(c.namespace_, Label(j, "namespace"));
   // docs/protocol.md §3.1: a ServiceAccount name is a DNS-1123 subdomain
   // ("my.sa"), as in Kubernetes. Test: ContractTest.AcceptsSubdomainServiceAccount.
@@ -155,7 +160,7 @@ Result<Contract> ParseContract(std::string_view text) {
 Json Contract::ToJson() const {
   Json secrets = Json::array();
   for (const auto& s : secrets_) secrets.push_back({{"name", s.name}, {"keys", s.keys}});
-  return Json{{"cluster", cluster_},
+  Json out{{"cluster", cluster_},
               {"namespace", namespace_},
               {"serviceAccount", service_account_},
               {"app", app_},
@@ -165,6 +170,8 @@ Json Contract::ToJson() const {
               {"edgeUrl", edge_url_},
               {"audience", audience_},
               {"tokenExpirationSeconds", token_expiration_seconds_}};
+  if (!organization_.empty()) out["organization"] = organization_;
+  return out;
 }
 
 }  // namespace astis::lint

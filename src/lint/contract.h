@@ -35,6 +35,10 @@ struct ContractSecret {
 class Contract {
  public:
   const std::string& cluster() const { return cluster_; }
+  // organization is the ASTIS organisation the workload is registered in
+  // (docs/tenancy.md); empty when the contract does not name one (a
+  // single-organisation service, where the admin commands need no --org).
+  const std::string& organization() const { return organization_; }
   const std::string& namespace_name() const { return namespace_; }
   const std::string& service_account() const { return service_account_; }
   // app is the Deployment / container name (default: the ServiceAccount
@@ -56,7 +60,7 @@ class Contract {
  private:
   friend Result<Contract> ContractFromJson(const Json& j);
   Contract() = default;
-  std::string cluster_, namespace_, service_account_, app_, image_;
+  std::string cluster_, organization_, namespace_, service_account_, app_, image_;
   std::vector<std::string> image_digests_;
   std::vector<ContractSecret> secrets_;
   std::string edge_url_;

@@ -62,6 +62,25 @@ TEST(ContractTest, RejectsMissingRequired) {
   }
 }
 
+TEST(ContractTest, OrganizationIsALabel) {
+  Json j = Valid();
+  j["organization"] = "acme-eu";
+  auto c = ContractFromJson(j);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->organization(), "acme-eu");
+  EXPECT_EQ(c->ToJson().value("organization", ""), "acme-eu");
+  auto none = ContractFromJson(Valid());
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->organization().empty());
+  EXPECT_FALSE(none->ToJson().contains("organization"));
+  for (const char* bad : {"Acme", "acme/eu", "", "-acme"}) {
+    j["organization"] = bad;
+    ExpectRejected(j, "organization");
+  }
+  j["organization"] = 7;
+  ExpectRejected(j, "organization");
+}
+
 TEST(ContractTest, RejectsUnknownMember) {
   Json j = Valid();
   j["extra"] = 1;

@@ -158,7 +158,10 @@ std::string GenerateManifests(const Contract& c) {
 }
 
 std::string GenerateTokenConfig(const Contract& c) {
-  const std::string scope = " --cluster " + c.cluster() + " --namespace " + c.namespace_name() +
+  // The organisation, when the contract names one, goes on every admin
+  // command (docs/tenancy.md); without it they act in the only organisation.
+  const std::string org = c.organization().empty() ? "" : " --org " + c.organization();
+  const std::string scope = org + " --cluster " + c.cluster() + " --namespace " + c.namespace_name() +
                             " --service-account " + c.service_account();
   std::ostringstream t;
   t << "# 1. Projected ServiceAccount token (pod spec). The SDK reads it from ASTIS_TOKEN_PATH.\n"
@@ -173,7 +176,7 @@ std::string GenerateTokenConfig(const Contract& c) {
     << "kubectl get --raw /openid/v1/jwks > " << c.cluster() << "-jwks.json\n"
     << "kubectl -n " << c.namespace_name() << " create token astis-edge-reader --duration=8760h > " << c.cluster()
     << "-edge-reader.token\n"
-    << "astis cluster add --name " << c.cluster() << " --issuer \"$ISSUER\" --audience " << c.audience()
+    << "astis cluster add" << org << " --name " << c.cluster() << " --issuer \"$ISSUER\" --audience " << c.audience()
     << " --jwks-file " << c.cluster() << "-jwks.json --api-url https://KUBE-API-HOST:6443 --ca-file " << c.cluster()
     << "-ca.crt --token-file " << c.cluster() << "-edge-reader.token --mode strict\n\n"
     << "# 3. Approve the workload and its image digests.\n"
@@ -339,6 +342,7 @@ Result<ToolOutput> CallTool(std::string_view name, const Json& arguments, const 
       for (size_t i = 0; i < s.keys.size(); ++i) t << (i ? ", " : "") << s.keys[i];
       t << "]";
     }
+    if (!contract->organization().empty()) t << "\nASTIS organisation " << contract->organization() << ".";
     t << "\nEdge " << contract->edge_url() << ", token audience " << contract->audience() << ", expirationSeconds "
       << contract->token_expiration_seconds() << ".\n";
     return ToolOutput{t.str(), Json{{"contract", contract->ToJson()}}, false};

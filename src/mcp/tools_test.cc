@@ -120,6 +120,26 @@ TEST(McpToolsTest, TokenConfigUsesRealAdminFlags) {
   EXPECT_NE(t.find("--image sha256:" + std::string(64, 'b')), std::string::npos);
 }
 
+TEST(McpToolsTest, TokenConfigNamesTheContractsOrganization) {
+  Json j = TestContract().ToJson();
+  EXPECT_FALSE(j.contains("organization"));
+  j["organization"] = "acme";
+  auto c = lint::ContractFromJson(j);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const std::string t = GenerateTokenConfig(*c);
+  for (const char* want : {"astis cluster add --org acme --name prod-eu1",
+                           "astis workload add --org acme --cluster prod-eu1",
+                           "astis apikey create --org acme --cluster prod-eu1"}) {
+    EXPECT_NE(t.find(want), std::string::npos) << want << "\n" << t;
+  }
+  auto out = CallTool("describe_contract", Json{{"contract", j}}, nullptr);
+  ASSERT_TRUE(out.ok());
+  EXPECT_NE(out->text.find("ASTIS organisation acme."), std::string::npos) << out->text;
+  EXPECT_EQ(out->structured["contract"].value("organization", ""), "acme");
+  // Without one, no --org: the commands act in the only organisation.
+  EXPECT_EQ(GenerateTokenConfig(TestContract()).find("--org"), std::string::npos);
+}
+
 TEST(McpToolsTest, SealCommandsNeverPutValuesInArgv) {
   std::string s = GenerateSealCommands(TestContract());
   EXPECT_EQ(s.find("--from-literal"), std::string::npos);
