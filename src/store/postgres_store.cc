@@ -206,10 +206,11 @@ class PostgresStore final : public Store {
 
   Status DeleteOrganization(std::string_view name, bool force) override {
     return Run("delete organization", Mode::kTxn, [&](Conn& c) -> Status {
-      // Lock the orgs row first: a concurrent PutCluster or CreateApiKey
-      // holds it FOR KEY SHARE (RequireOrgOn) until it commits, so the count
-      // below (a fresh snapshot under READ COMMITTED) sees its row, and one
-      // that starts after this waits and then finds no organisation (test
+      // Lock the orgs row first (FOR UPDATE conflicts with every OrgLock): a
+      // concurrent write into the organisation holds the row (LockOrgOn)
+      // until it commits, so the count below (a fresh snapshot under READ
+      // COMMITTED) sees its row, and one that starts after this waits and
+      // then finds no organisation (test
       // PostgresStoreTest.DeleteOrganizationRacingWritesLeavesNoOrphans).
       Params p;
       p.Text(name);
@@ -237,7 +238,7 @@ class PostgresStore final : public Store {
   Status PutCluster(const Cluster& cl) override {
     ASTIS_RETURN_IF_ERROR(ValidateCluster(cl));
     return Run("put cluster", Mode::kTxn, [&](Conn& c) -> Status {
-      ASTIS_RETURN_IF_ERROR(RequireOrgOn(c, cl.org));
+      ASTIS_RETURN_IF_ERROR(RequireOrgOn(c, cl.org, OrgLock::kConfig));
       Params p;
       p.Text(cl.name).Text(cl.issuer).Text(cl.audience).Text(cl.jwks_json).Text(cl.api_url).Text(cl.ca_file);
       p.Text(cl.token_file).Text(cl.mode).Int(cl.created_at).Text(cl.org);
@@ -298,7 +299,8 @@ class PostgresStore final : public Store {
   }
 
   Status DeleteCluster(std::string_view org, std::string_view name) override {
-    return Run("delete cluster", Mode::kWrite, [&](Conn& c) -> Status {
+    return Run("delete cluster", Mode::kTxn, [&](Conn& c) -> Status {
+      ASTIS_RETURN_IF_ERROR(LockOrgOn(c, org, OrgLock::kConfig));
       Params p;
       p.Text(org).Text(name);
       ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("delete cluster", "DELETE FROM clusters WHERE org = $1 AND name = $2", p));
@@ -310,8 +312,9 @@ class PostgresStore final : public Store {
   // ---- workloads
   Status PutWorkload(const Workload& w) override {
     ASTIS_RETURN_IF_ERROR(ValidateWorkload(w));
-    return Run("put workload", Mode::kWrite, [&](Conn& c) -> Status {
+    return Run("put workload", Mode::kTxn, [&](Conn& c) -> Status {
       // The foreign key (org, cluster) -> clusters also proves the org exists.
+      ASTIS_RETURN_IF_ERROR(LockOrgOn(c, w.org, OrgLock::kConfig));
       Params p;
       p.Text(w.org).Text(w.cluster).Text(w.namespace_).Text(w.service_account);
       p.Text(internal::JoinImageDigests(w.image_digests));
@@ -349,7 +352,8 @@ class PostgresStore final : public Store {
 
   Status DeleteWorkload(std::string_view org, std::string_view cluster, std::string_view ns,
                         std::string_view sa) override {
-    return Run("delete workload", Mode::kWrite, [&](Conn& c) -> Status {
+    return Run("delete workload", Mode::kTxn, [&](Conn& c) -> Status {
+      ASTIS_RETURN_IF_ERROR(LockOrgOn(c, org, OrgLock::kConfig));
       Params p;
       p.Text(org).Text(cluster).Text(ns).Text(sa);
       ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("delete workload",
@@ -368,6 +372,7 @@ class PostgresStore final : public Store {
       // Read with FOR UPDATE and write in one transaction: a concurrent
       // change waits for the row lock, then reads this one's committed list,
       // so both land (test ConcurrentWorkloadImageChangesBothLand).
+      ASTIS_RETURN_IF_ERROR(LockOrgOn(c, org, OrgLock::kConfig));
       ASTIS_ASSIGN_OR_RETURN(Workload w, GetWorkloadOn(c, org, cluster, ns, sa, /*for_update=*/true));
       ASTIS_ASSIGN_OR_RETURN(w.image_digests, internal::ChangeImageDigests(std::move(w.image_digests), add, remove));
       Params p;
@@ -383,17 +388,18 @@ class PostgresStore final : public Store {
   Result<std::vector<ApplyChange>> ApplyOrgConfig(std::string_view org, const OrgConfig& desired, bool prune,
                                                   bool dry_run, int64_t now) override {
     return Run("apply organization config", Mode::kTxn, [&](Conn& c) -> Result<std::vector<ApplyChange>> {
-      // The organisation row FOR UPDATE: two applies of one organisation
-      // serialise (the second plans from the first's committed result), and
-      // no DeleteOrganization or object write of it interleaves. Then one
-      // plan from the stored state (internal::PlanApply) and its writes in
-      // this transaction: all of it lands or none (test
+      // The organisation row locked kApply first: two applies of one
+      // organisation serialise (the second plans from the first's committed
+      // result; test PostgresStoreTest.ConcurrentApplyOrgConfigSerialises),
+      // and no DeleteOrganization or cluster/workload write of it
+      // interleaves, while its enrollments go on (test
+      // PostgresStoreTest.EnrollProceedsWhileItsOrganizationIsApplied). Then
+      // one plan from the stored state (internal::PlanApply) and its writes
+      // in this transaction: all of it lands or none (test
       // ApplyOrgConfigAllOrNothing).
+      ASTIS_RETURN_IF_ERROR(RequireOrgOn(c, org, OrgLock::kApply));
       Params po;
       po.Text(org);
-      ASTIS_ASSIGN_OR_RETURN(Rows locked, c.Exec("lock organization",
-                                                 "SELECT 1 FROM orgs WHERE name = $1 FOR UPDATE", po));
-      if (locked.empty()) return NotFound("organization");
       ASTIS_ASSIGN_OR_RETURN(Rows rc, c.Exec("list organization clusters",
                                              "SELECT " ASTIS_PG_CLUSTER_COLS " FROM clusters WHERE org = $1 "
                                              "ORDER BY name",
@@ -437,11 +443,13 @@ class PostgresStore final : public Store {
         Params p;
         p.Text(w.org).Text(w.cluster).Text(w.namespace_).Text(w.service_account);
         p.Text(internal::JoinImageDigests(w.image_digests));
-        ASTIS_RETURN_IF_ERROR(c.Exec("apply: put workload",
-                                     "INSERT INTO workloads (" ASTIS_PG_WORKLOAD_COLS ") VALUES ($1, $2, $3, $4, $5) "
-                                     "ON CONFLICT (org, cluster, namespace, service_account) "
-                                     "DO UPDATE SET image_digests = EXCLUDED.image_digests",
-                                     p));
+        auto r = c.Exec("apply: put workload",
+                        "INSERT INTO workloads (" ASTIS_PG_WORKLOAD_COLS ") VALUES ($1, $2, $3, $4, $5) "
+                        "ON CONFLICT (org, cluster, namespace, service_account) "
+                        "DO UPDATE SET image_digests = EXCLUDED.image_digests",
+                        p);
+        if (!r.ok() && c.sqlstate() == "23503") return NotFound("cluster of workload");  // foreign_key_violation
+        ASTIS_RETURN_IF_ERROR(r);
       }
       return plan.changes;
     });
@@ -451,7 +459,7 @@ class PostgresStore final : public Store {
   Status CreateApiKey(const ApiKey& k) override {
     ASTIS_RETURN_IF_ERROR(ValidateApiKey(k));
     return Run("create api key", Mode::kTxn, [&](Conn& c) -> Status {
-      ASTIS_RETURN_IF_ERROR(RequireOrgOn(c, k.org));
+      ASTIS_RETURN_IF_ERROR(RequireOrgOn(c, k.org, OrgLock::kUse));
       Params p;
       p.Text(k.id).Bytes(k.hash).Text(k.cluster).Text(k.namespace_).Text(k.service_account);
       p.Int(k.created_at).Int(k.expires_at).Int(k.revoked_at).Text(k.org);
@@ -511,6 +519,13 @@ class PostgresStore final : public Store {
       // previous holder committed (tests ConcurrentEnrollExactlyOneWins,
       // EnrollRaceAcrossReplicasExactlyOneWins). Organisation and cluster
       // names are DNS labels, so "org/cluster/pod_uid" is unambiguous.
+      // Before that, the organisation must exist, its row held kUse to
+      // COMMIT: a DeleteOrganization (even forced) either committed first and
+      // this refuses, or waits for this and then deletes the session with the
+      // rest (tests PostgresStoreTest.EnrollIntoMissingOrganizationRefused,
+      // DeleteOrganizationRacingWritesLeavesNoOrphans). Lock order everywhere:
+      // the orgs row, then the pod's advisory lock, then rows.
+      ASTIS_RETURN_IF_ERROR(RequireOrgOn(c, s.org, OrgLock::kUse));
       Params lock;
       lock.Int(kLockPinClass).Text(s.org + "/" + s.cluster + "/" + s.pod_uid);
       ASTIS_RETURN_IF_ERROR(c.Exec("enroll session", "SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text))", lock));
@@ -917,16 +932,37 @@ class PostgresStore final : public Store {
     }
   }
 
-  // RequireOrgOn: kNotFound unless organisation org exists. Inside the
-  // caller's transaction; FOR KEY SHARE holds the row until COMMIT, so a
-  // concurrent DeleteOrganization (which locks it FOR UPDATE first) either
-  // waits and then counts this write's row, or ran first and this finds no
-  // organisation.
-  static Status RequireOrgOn(Conn& c, std::string_view org) {
+  // OrgLock is how a transaction holds its organisation's orgs row until
+  // COMMIT; the PostgreSQL row-lock modes conflict as follows.
+  //  - kUse (FOR KEY SHARE): enroll and API key creation, which only need
+  //    the organisation to exist. Conflicts only with DeleteOrganization's
+  //    FOR UPDATE, so an apply in progress does not stall the data path.
+  //  - kConfig (FOR SHARE): an imperative cluster or workload write. Also
+  //    conflicts with kApply, so none lands between an apply's plan and its
+  //    writes; kConfig writes do not block one another (row locks order them).
+  //  - kApply (FOR NO KEY UPDATE): ApplyOrgConfig. Conflicts with kConfig,
+  //    kApply and FOR UPDATE, not with kUse.
+  // DeleteOrganization's FOR UPDATE conflicts with all three, so whichever
+  // commits first, the other sees its result (READ COMMITTED re-checks the
+  // locked row: a deleted organisation is then no row).
+  enum class OrgLock : uint8_t { kUse, kConfig, kApply };
+
+  // LockOrgOn locks org's row in mode, inside the caller's transaction, and
+  // says whether the organisation exists.
+  static Result<bool> LockOrgOn(Conn& c, std::string_view org, OrgLock mode) {
     Params p;
     p.Text(org);
-    ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("find organization", "SELECT 1 FROM orgs WHERE name = $1 FOR KEY SHARE", p));
-    if (r.empty()) return NotFound("organization");
+    const char* sql = mode == OrgLock::kUse      ? "SELECT 1 FROM orgs WHERE name = $1 FOR KEY SHARE"
+                      : mode == OrgLock::kConfig ? "SELECT 1 FROM orgs WHERE name = $1 FOR SHARE"
+                                                 : "SELECT 1 FROM orgs WHERE name = $1 FOR NO KEY UPDATE";
+    ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("lock organization", sql, p));
+    return !r.empty();
+  }
+
+  // RequireOrgOn is LockOrgOn, and kNotFound when org does not exist.
+  static Status RequireOrgOn(Conn& c, std::string_view org, OrgLock mode) {
+    ASTIS_ASSIGN_OR_RETURN(bool exists, LockOrgOn(c, org, mode));
+    if (!exists) return NotFound("organization");
     return OkStatus();
   }
 

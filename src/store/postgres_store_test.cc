@@ -9,14 +9,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <latch>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -617,28 +621,33 @@ TEST(PostgresStoreTest, RotationCasAcrossReplicas) {
 // DeleteOrganization racing a write into that organisation on another
 // replica: either the write lands first and the delete (without force) is
 // refused, or the delete lands first and the write finds no organisation;
-// never a cluster or key left in a deleted organisation.
+// never a cluster or key left in a deleted organisation. An enrollment
+// races a forced delete (sessions do not hold an organisation back): either
+// it finds no organisation, or it lands first and the delete removes its
+// session; never a session left in a deleted organisation.
 TEST(PostgresStoreTest, DeleteOrganizationRacingWritesLeavesNoOrphans) {
   ASTIS_REQUIRE_PG(server);
   auto stores = Replicas(*server, 2);
   ASSERT_EQ(stores.size(), 2u);
-  for (int round = 0; round < 20; ++round) {
+  int enrolls_refused = 0;
+  for (int round = 0; round < 30; ++round) {
     Organization org;
     org.name = "org-" + std::to_string(round);
     org.created_at = kNow;
     ASSERT_TRUE(stores[0]->PutOrganization(org).ok());
+    const bool enroll = round % 3 == 2;
     Status written, deleted;
     std::latch start(2);
     std::thread writer([&] {
       start.arrive_and_wait();
-      if (round % 2 == 0) {
+      if (round % 3 == 0) {
         Cluster c;
         c.org = org.name;
         c.name = "prod";
         c.issuer = "https://issuer.example/prod";
         c.jwks_json = "{}";
         written = stores[0]->PutCluster(c);
-      } else {
+      } else if (round % 3 == 1) {
         ApiKey k;
         k.id = "key-" + std::to_string(round);
         k.hash.assign(32, 0x11);
@@ -647,26 +656,264 @@ TEST(PostgresStoreTest, DeleteOrganizationRacingWritesLeavesNoOrphans) {
         k.namespace_ = "payments";
         k.service_account = "api";
         written = stores[0]->CreateApiKey(k);
+      } else {
+        Session s = MakeSession("s-" + std::to_string(round), "uid-1", "jkt-A");
+        s.org = org.name;
+        written = stores[0]->EnrollSession(s, kNow).status();
       }
     });
     std::thread deleter([&] {
       start.arrive_and_wait();
-      deleted = stores[1]->DeleteOrganization(org.name, /*force=*/false);
+      deleted = stores[1]->DeleteOrganization(org.name, /*force=*/enroll);
     });
     writer.join();
     deleter.join();
-    if (written.ok()) {
-      EXPECT_EQ(deleted.code(), Code::kFailedPrecondition) << "round " << round;
-      EXPECT_TRUE(stores[1]->GetOrganization(org.name).ok()) << "round " << round;
-    } else {
+    if (!written.ok()) {
       EXPECT_EQ(written.code(), Code::kNotFound) << "round " << round << ": " << written.ToString();
       EXPECT_TRUE(deleted.ok()) << "round " << round << ": " << deleted.ToString();
+      if (enroll) ++enrolls_refused;
+    } else if (enroll) {
+      EXPECT_TRUE(deleted.ok()) << "round " << round << ": " << deleted.ToString();
+    } else {
+      EXPECT_EQ(deleted.code(), Code::kFailedPrecondition) << "round " << round;
+      EXPECT_TRUE(stores[1]->GetOrganization(org.name).ok()) << "round " << round;
     }
     auto clusters = stores[1]->ListClusters(org.name);
     auto keys = stores[1]->ListApiKeys(org.name);
-    ASSERT_TRUE(clusters.ok() && keys.ok());
-    EXPECT_EQ(clusters->size() + keys->size(), written.ok() ? 1u : 0u) << "round " << round;
+    SessionFilter in_org;
+    in_org.org = org.name;
+    auto sessions = stores[1]->ListSessions(in_org);
+    ASSERT_TRUE(clusters.ok() && keys.ok() && sessions.ok());
+    EXPECT_EQ(clusters->size() + keys->size(), written.ok() && !enroll ? 1u : 0u) << "round " << round;
+    EXPECT_TRUE(sessions->empty()) << "round " << round << ": a session outlived its organisation";
   }
+  std::cout << "enrollments refused by a delete that committed first: " << enrolls_refused << " of 10\n";
+}
+
+// An enrollment into an organisation that does not exist (never created,
+// or deleted) is refused inside the enroll transaction and stores nothing.
+TEST(PostgresStoreTest, EnrollIntoMissingOrganizationRefused) {
+  ASTIS_REQUIRE_PG(server);
+  auto opened = Open(FreshDatabase(*server));
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Store& store = **opened;
+  Session s = MakeSession("s-nobody", "uid-1", "jkt-A");
+  s.org = "nobody";
+  auto refused = store.EnrollSession(s, kNow);
+  EXPECT_EQ(refused.status().code(), Code::kNotFound);
+  EXPECT_NE(refused.status().message().find("organization"), std::string::npos) << refused.status().message();
+
+  Organization gone;
+  gone.name = "gone";
+  gone.created_at = kNow;
+  ASSERT_TRUE(store.PutOrganization(gone).ok());
+  s.id = "s-gone-1";
+  s.org = "gone";
+  ASSERT_TRUE(store.EnrollSession(s, kNow).ok());
+  ASSERT_TRUE(store.DeleteOrganization("gone", /*force=*/true).ok());
+  s.id = "s-gone-2";
+  EXPECT_EQ(store.EnrollSession(s, kNow + 1).status().code(), Code::kNotFound);
+  auto all = store.ListSessions(SessionFilter{});
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty()) << all->size() << " session(s) left";
+}
+
+// DesiredState is replica t's declaration for ConcurrentApplyOrgConfigSerialises:
+// a cluster "shared" (issuer naming t) with kSharedWorkloads workloads and a
+// cluster own-t with one, every allowlist the digest of t. A mixture of two
+// declarations shows as two own-* clusters or two digests.
+constexpr int kSharedWorkloads = 4;
+std::string DigestOf(int t) { return "sha256:" + std::string(64, "0123456789abcdef"[t]); }
+std::string OwnCluster(int t) { return "own-" + std::to_string(t); }
+
+OrgConfig DesiredState(int t) {
+  OrgConfig d;
+  for (const std::string& name : {std::string("shared"), OwnCluster(t)}) {
+    Cluster c;
+    c.name = name;
+    c.issuer = "https://issuer.example/" + std::to_string(t);
+    c.jwks_json = "{}";
+    d.clusters.push_back(c);
+  }
+  for (int i = 0; i < kSharedWorkloads; ++i) {
+    d.workloads.push_back(Workload{"shared", "ns-" + std::to_string(i), "api", {DigestOf(t)}});
+  }
+  d.workloads.push_back(Workload{OwnCluster(t), "ns-0", "api", {DigestOf(t)}});
+  return d;
+}
+
+// ExpectedChanges is what applying DesiredState(t) with prune reports when
+// it saw DesiredState(p) applied.
+std::vector<std::string> ExpectedChanges(int t, int p) {
+  std::vector<std::string> out = {"Cluster " + OwnCluster(p) + " deleted", "Cluster " + OwnCluster(t) + " created",
+                                  "Cluster shared updated",
+                                  "Workload " + OwnCluster(p) + "/ns-0/api deleted",
+                                  "Workload " + OwnCluster(t) + "/ns-0/api created"};
+  for (int i = 0; i < kSharedWorkloads; ++i) out.push_back("Workload shared/ns-" + std::to_string(i) + "/api updated");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Several replicas apply different declarations of one organisation at
+// once (with prune). The organisation row lock serialises them: the stored
+// result is exactly one declaration, never a mixture, also as seen by a
+// reader meanwhile; and each apply reports the changes from the state the
+// previous one left, so the reports chain from the seed to the result.
+TEST(PostgresStoreTest, ConcurrentApplyOrgConfigSerialises) {
+  ASTIS_REQUIRE_PG(server);
+  constexpr int kReplicas = 3;
+  constexpr int kAppliers = 6;
+  constexpr int kSeed = kAppliers;  // DesiredState(kSeed) is applied first
+  auto stores = Replicas(*server, kReplicas);
+  ASSERT_EQ(stores.size(), static_cast<size_t>(kReplicas));
+  for (int round = 0; round < 5; ++round) {
+    Organization org;
+    org.name = "org-" + std::to_string(round);
+    org.created_at = kNow;
+    ASSERT_TRUE(stores[0]->PutOrganization(org).ok());
+    ASSERT_TRUE(stores[0]->ApplyOrgConfig(org.name, DesiredState(kSeed), true, false, kNow).ok());
+
+    std::vector<Result<std::vector<ApplyChange>>> reports(kAppliers, Error(Code::kInternal, "not run"));
+    std::atomic<bool> done{false};
+    std::atomic<int> reads{0}, mixtures{0};
+    std::latch start(kAppliers + 1);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < kAppliers; ++t) {
+      workers.emplace_back([&, t] {
+        const OrgConfig desired = DesiredState(t);
+        start.arrive_and_wait();
+        reports[static_cast<size_t>(t)] =
+            stores[static_cast<size_t>(t % kReplicas)]->ApplyOrgConfig(org.name, desired, true, false, kNow + 1);
+      });
+    }
+    // A reader on the last replica: every committed state it sees (one
+    // statement, one snapshot) has a single digest and one own-* cluster.
+    std::thread reader([&] {
+      start.arrive_and_wait();
+      while (!done.load()) {
+        auto w = stores[kReplicas - 1]->ListWorkloads(org.name, std::nullopt);
+        if (!w.ok()) continue;
+        ++reads;
+        std::set<std::string> digests, own;
+        for (const Workload& x : *w) {
+          digests.insert(x.image_digests.begin(), x.image_digests.end());
+          if (x.cluster != "shared") own.insert(x.cluster);
+        }
+        if (digests.size() != 1 || own.size() != 1 || w->size() != kSharedWorkloads + 1) ++mixtures;
+      }
+    });
+    for (auto& w : workers) w.join();
+    done = true;
+    reader.join();
+    EXPECT_EQ(mixtures.load(), 0) << "round " << round << ": a reader saw a mixture (of " << reads.load() << ")";
+
+    // Chain the reports: the apply that saw the seed, then the one that saw
+    // its result, and so on; every apply appears once.
+    std::map<int, int> next_of;  // predecessor -> the apply that saw its state
+    for (int t = 0; t < kAppliers; ++t) {
+      const auto& r = reports[static_cast<size_t>(t)];
+      ASSERT_TRUE(r.ok()) << "round " << round << " apply " << t << ": " << r.status().ToString();
+      std::vector<std::string> got;
+      int seen = -1;
+      for (const ApplyChange& c : *r) {
+        got.push_back(c.kind + " " + c.name + " " + c.action);
+        if (c.kind == "Cluster" && c.action == "deleted") seen = std::stoi(c.name.substr(4));
+      }
+      ASSERT_GE(seen, 0) << "round " << round << " apply " << t << " deleted no own-* cluster";
+      EXPECT_EQ(got, ExpectedChanges(t, seen)) << "round " << round << " apply " << t;
+      EXPECT_TRUE(next_of.emplace(seen, t).second)
+          << "round " << round << ": two applies both saw the state of " << seen;
+    }
+    int last = kSeed;
+    for (int steps = 0; steps < kAppliers; ++steps) {
+      auto it = next_of.find(last);
+      ASSERT_NE(it, next_of.end()) << "round " << round << ": no apply saw the state of " << last;
+      last = it->second;
+    }
+
+    // The stored result is exactly the last apply's declaration.
+    auto clusters = stores[1]->ListClusters(org.name);
+    auto workloads = stores[2]->ListWorkloads(org.name, std::nullopt);
+    ASSERT_TRUE(clusters.ok() && workloads.ok());
+    std::vector<std::string> cluster_names;
+    for (const Cluster& c : *clusters) {
+      cluster_names.push_back(c.name);
+      EXPECT_EQ(c.issuer, "https://issuer.example/" + std::to_string(last)) << c.name;
+    }
+    std::vector<std::string> want_clusters = {OwnCluster(last), "shared"};
+    EXPECT_EQ(cluster_names, want_clusters) << "round " << round;
+    ASSERT_EQ(workloads->size(), static_cast<size_t>(kSharedWorkloads + 1)) << "round " << round;
+    for (const Workload& w : *workloads) {
+      EXPECT_EQ(w.image_digests, std::vector<std::string>{DigestOf(last)}) << w.cluster << "/" << w.namespace_;
+    }
+  }
+}
+
+// An apply holds its organisation's row kApply from its start to COMMIT:
+// while one is in progress (here held up on a workload row another session
+// has locked), an enrollment and an API key of that organisation proceed,
+// and a cluster write, a second apply and a delete of it wait.
+TEST(PostgresStoreTest, EnrollProceedsWhileItsOrganizationIsApplied) {
+  ASTIS_REQUIRE_PG(server);
+  const std::string dsn = FreshDatabase(*server);
+  auto applier = Open(dsn);
+  PostgresOptions short_wait;
+  short_wait.statement_timeout_ms = 500;
+  auto other = Open(dsn, short_wait);
+  ASSERT_TRUE(applier.ok() && other.ok());
+  Organization org;
+  org.name = "tenant-a";
+  org.created_at = kNow;
+  ASSERT_TRUE((*applier)->PutOrganization(org).ok());
+  ASSERT_TRUE((*applier)->ApplyOrgConfig("tenant-a", DesiredState(0), true, false, kNow).ok());
+
+  PGconn* holder = PQconnectdb(dsn.c_str());
+  ASSERT_EQ(PQstatus(holder), CONNECTION_OK);
+  PGresult* r = PQexec(holder, "BEGIN; SELECT 1 FROM workloads WHERE org = 'tenant-a' AND cluster = 'shared' "
+                               "AND namespace = 'ns-0' FOR UPDATE");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
+  PQclear(r);
+  Result<std::vector<ApplyChange>> applied = Error(Code::kInternal, "not run");
+  std::thread apply([&] { applied = (*applier)->ApplyOrgConfig("tenant-a", DesiredState(1), true, false, kNow); });
+  // Wait until the apply is blocked on the workload row, so it holds the
+  // organisation's row.
+  bool waiting = false;
+  for (int i = 0; i < 200 && !waiting; ++i) {
+    waiting = QueryInt(dsn, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND wait_event_type = 'Lock'") == 1;
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(waiting) << "the apply never waited on the held workload row";
+
+  Session s = MakeSession("s-during-apply", "uid-1", "jkt-A");
+  s.org = "tenant-a";
+  auto enrolled = (*other)->EnrollSession(s, kNow);
+  EXPECT_TRUE(enrolled.ok()) << enrolled.status().ToString();
+  ApiKey k;
+  k.id = "key-during-apply";
+  k.hash.assign(32, 0x11);
+  k.org = "tenant-a";
+  k.cluster = "shared";
+  k.namespace_ = "ns-0";
+  k.service_account = "api";
+  EXPECT_TRUE((*other)->CreateApiKey(k).ok());
+  // These wait for the apply, past the 500 ms statement timeout (57014).
+  Cluster c = DesiredState(0).clusters[0];
+  c.org = "tenant-a";
+  c.name = "imperative";
+  auto is_timeout = [](const Status& st) {
+    return st.code() == Code::kStoreUnavailable && st.message().find("57014") != std::string::npos;
+  };
+  EXPECT_PRED1(is_timeout, (*other)->PutCluster(c));
+  EXPECT_PRED1(is_timeout, (*other)->PutWorkload(Workload{"shared", "ns-9", "api", {DigestOf(2)}, "tenant-a"}));
+  EXPECT_PRED1(is_timeout, (*other)->ApplyOrgConfig("tenant-a", DesiredState(2), true, true, kNow).status());
+  EXPECT_PRED1(is_timeout, (*other)->DeleteOrganization("tenant-a", true));
+
+  PQfinish(holder);  // rolls back and releases the workload row
+  apply.join();
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  EXPECT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM sessions WHERE org = 'tenant-a'"), 1);
+  EXPECT_EQ(QueryInt(dsn, "SELECT COUNT(*) FROM clusters WHERE org = 'tenant-a' AND name = 'imperative'"), 0);
 }
 
 // ---------------------------------------------------------------- failures
