@@ -65,9 +65,12 @@ class KubeClientCache {
   std::vector<std::unique_ptr<kube::KubeClient>> retired_;
 };
 
-// RunEdgeProcess opens the SQLite store, the audit log, the embedded or
-// remote CVS, a KubeClientCache and (config.watch.enabled) a PodMonitor
-// rescanning every config.watch.rescan_seconds, serves
+// RunEdgeProcess opens the SQLite store, the audit log, the ASTIS CVS
+// (embedded, with cvs.org_keys and/or cvs.org_keys_dir, or remote) behind a
+// CvsRouter that sends hyok organisations' capsules to their own CVSs with
+// the hyok client identity (docs/cvs.md "Routing"; without one it names each
+// hyok organisation on stderr), a KubeClientCache and (config.watch.enabled)
+// a PodMonitor rescanning every config.watch.rescan_seconds, serves
 // EdgeService over HTTPS on config.listen, prints "<program>: serving on
 // ADDRESS:PORT" to stderr, then blocks until SIGTERM or SIGINT and stops
 // gracefully (5 s grace). It blocks SIGTERM/SIGINT in the calling thread
