@@ -114,4 +114,34 @@ Result<std::vector<cvs::RewrapResult>> CvsRouter::Rewrap(const cvs::VerifiedScop
 
 Status CvsRouter::Ping() { return astis_cvs_.Ping(); }
 
+RefreshingCvs::RefreshingCvs(std::unique_ptr<cvs::CvsService> service, const std::string& dir, const Clock& clock,
+                             Random& rng, int64_t recheck_ms)
+    : service_(std::move(service)), custodian_(dir, *service_, rng), clock_(clock), recheck_ms_(recheck_ms) {}
+
+Status RefreshingCvs::Start() {
+  last_refresh_ms_.store(clock_.NowUnixMillis());
+  return custodian_.Refresh();
+}
+
+Result<std::vector<cvs::RewrapResult>> RefreshingCvs::Rewrap(const cvs::VerifiedScope& scope,
+                                                             const X25519PublicKey& recipient,
+                                                             std::string_view session_id,
+                                                             std::span<const std::vector<uint8_t>> capsules) {
+  // One caller per interval refreshes; the others go on with the sets loaded.
+  // Test: RefreshingCvsTest.PicksUpNewKeySetsAndKeepsOldOnBadFile.
+  const int64_t now = clock_.NowUnixMillis();
+  int64_t last = last_refresh_ms_.load();
+  if (now - last >= recheck_ms_ && last_refresh_ms_.compare_exchange_strong(last, now)) {
+    Status s = custodian_.Refresh();
+    if (!s.ok() && !refresh_failing_.exchange(true)) {
+      std::fprintf(stderr, "edge: cvs.org_keys_dir: %s\n", s.ToString().c_str());
+    } else if (s.ok()) {
+      refresh_failing_.store(false);
+    }
+  }
+  return service_->Rewrap(scope, recipient, session_id, capsules);
+}
+
+Status RefreshingCvs::Ping() { return service_->Ping(); }
+
 }  // namespace astis::edge

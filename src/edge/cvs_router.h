@@ -6,6 +6,7 @@
 // the name cvs_identity and, when set, only the key with cvs_spki_sha256.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,8 +20,10 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "crypto/random.h"
 #include "crypto/secret_bytes.h"
 #include "cvs/cvs.h"
+#include "cvs/key_management.h"
 #include "net/https_client.h"
 #include "store/store.h"
 
@@ -87,6 +90,35 @@ class CvsRouter final : public cvs::CvsPort {
   const int64_t recheck_ms_;
   std::mutex mu_;
   std::map<std::string, Route, std::less<>> routes_;
+};
+
+// RefreshingCvs is the embedded ASTIS CVS with Tier 1 key custody in a
+// directory (cvs.org_keys_dir): before a rewrap it picks up key set files
+// written since (by `astis org key create|rotate` or another edge on the
+// same directory), at most every recheck_ms by clock
+// (cvs::KeyDirectoryCustodian::Refresh). A refresh that fails keeps the sets
+// already loaded and is reported on stderr once until one succeeds. Owns
+// service; borrows clock and rng. Thread-safe.
+class RefreshingCvs final : public cvs::CvsPort {
+ public:
+  RefreshingCvs(std::unique_ptr<cvs::CvsService> service, const std::string& dir, const Clock& clock, Random& rng,
+                int64_t recheck_ms = 5000);
+
+  // Start loads the directory once; errors as cvs::LoadOrgKeyDirectory.
+  Status Start();
+
+  Result<std::vector<cvs::RewrapResult>> Rewrap(const cvs::VerifiedScope& scope, const X25519PublicKey& recipient,
+                                                std::string_view session_id,
+                                                std::span<const std::vector<uint8_t>> capsules) override;
+  Status Ping() override;
+
+ private:
+  std::unique_ptr<cvs::CvsService> service_;
+  cvs::KeyDirectoryCustodian custodian_;
+  const Clock& clock_;
+  const int64_t recheck_ms_;
+  std::atomic<int64_t> last_refresh_ms_{0};
+  std::atomic<bool> refresh_failing_{false};
 };
 
 }  // namespace astis::edge

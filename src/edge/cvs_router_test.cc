@@ -1,6 +1,8 @@
 #include "edge/cvs_router.h"
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,10 +10,15 @@
 #include <gtest/gtest.h>
 
 #include "capsule/org_key.h"
+#include "capsule/seal.h"
 #include "common/clock.h"
 #include "common/encoding.h"
+#include "common/testing/must.h"
+#include "common/testing/temp_dir.h"
 #include "crypto/random.h"
+#include "cvs/key_management.h"
 #include "cvs/remote.h"
+#include "edge/run.h"
 #include "cvs/testing/verified_scope.h"
 #include "net/testing/test_pki.h"
 #include "net/tls.h"
@@ -20,6 +27,8 @@
 
 namespace astis::edge {
 namespace {
+
+using test::Must;
 
 // NamedPort answers every capsule with kOk and its name in enc, so a test
 // sees which CVS a call reached; down makes it kCvsUnavailable.
@@ -253,6 +262,81 @@ TEST_F(CvsRouterTest, HyokClientTrustsCaNameAndSpki) {
   EXPECT_EQ(ping(record(server2->port(), "localhost", "")), Code::kOk);
   EXPECT_EQ(ping(record(server2->port(), "localhost", HexEncode(*spki))), Code::kCvsUnavailable);
   server2->Stop(std::chrono::milliseconds(1000));
+}
+
+// Keys made in the directory while the edge runs are used within the
+// recheck interval; a bad file keeps what is loaded.
+TEST(RefreshingCvsTest, PicksUpNewKeySetsAndKeepsOldOnBadFile) {
+  test::TempDir tmp("astis-refresh");
+  ASSERT_FALSE(tmp.path().empty());
+  FakeClock clock(1764115200);
+  ASSERT_TRUE(cvs::CreateOrgKeySet(tmp.path(), "tenant-a", DefaultRandom()).ok());
+  RefreshingCvs port(std::make_unique<cvs::CvsService>(cvs::OrgKeySets{}, DefaultRandom()), tmp.path(), clock,
+                     DefaultRandom(), /*recheck_ms=*/5000);
+  ASSERT_TRUE(port.Start().ok());
+  EXPECT_TRUE(port.Ping().ok());
+  auto c_key = cvs::CreateOrgKeySet(tmp.path(), "tenant-c", DefaultRandom());
+  ASSERT_TRUE(c_key.ok());
+  const cvs::VerifiedScope in_c = cvs::testing::TestScope("tenant-c", "prod", "payments", "api");
+  const capsule::SealedValue v =
+      Must(capsule::Seal(Must(capsule::OrgPublicKey::FromJwk(c_key->public_jwk)),
+                         capsule::Binding{"prod", "payments", "api", "db", "password"}, AsBytes("c"), DefaultRandom(),
+                         clock));
+  const std::string& b = v.capsule().bytes();
+  std::vector<std::vector<uint8_t>> caps = {std::vector<uint8_t>(b.begin(), b.end())};
+  auto recipient = Must(X25519PrivateKey::Generate(DefaultRandom()));
+  auto code = [&] {
+    auto r = port.Rewrap(in_c, recipient.public_key(), "session-1", caps);
+    return r.ok() ? (*r)[0].code : r.status().code();
+  };
+  EXPECT_EQ(code(), Code::kUnknownKey);  // not re-read yet
+  clock.AdvanceMillis(5000);
+  EXPECT_EQ(code(), Code::kOk);
+  // A bad file: refresh fails, tenant-c's set stays.
+  std::ofstream(tmp.File("Bad_Name.json")) << "{}";
+  clock.AdvanceMillis(5000);
+  EXPECT_EQ(code(), Code::kOk);
+}
+
+// Start-up refusals of the ASTIS CVS's key sources: RunEdgeProcess stops
+// before serving, naming the step.
+TEST(EdgeStartTest, RefusesDefaultKeysTwiceAndBadKeyDirectory) {
+  test::TempDir tmp("astis-edge-start");
+  ASSERT_FALSE(tmp.path().empty());
+  const std::string dir = tmp.File("org-keys");
+  ASSERT_TRUE(std::filesystem::create_directory(dir));
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
+  EdgeConfig config;
+  config.external_base_url = "https://127.0.0.1";
+  config.store.path = tmp.File("edge.db");
+  config.audit_log = tmp.File("audit.jsonl");
+  config.tls = {tmp.File("missing.crt"), tmp.File("missing.key")};
+  config.cvs.org_keys_dir = dir;
+  config.watch.enabled = false;
+  FakeClock clock(1764115200);
+  // default.json in the directory and cvs.org_keys name the same keys.
+  ASSERT_TRUE(cvs::CreateOrgKeySet(dir, "default", DefaultRandom()).ok());
+  std::filesystem::copy_file(dir + "/default.json", tmp.File("org-keys.json"));
+  config.cvs.org_keys = tmp.File("org-keys.json");
+  Status twice = RunEdgeProcess(config, clock, DefaultRandom());
+  EXPECT_EQ(twice.code(), Code::kInvalidArgument);
+  EXPECT_EQ(twice.message().rfind("cvs: ", 0), 0u) << twice.message();
+  EXPECT_NE(twice.message().find("default.json"), std::string::npos) << twice.message();
+  // A file that is not a key set: refused, named, never quoted.
+  config.cvs.org_keys.clear();
+  std::ofstream(dir + "/tenant-x.json") << "SECRET-not-a-key-set";
+  std::filesystem::permissions(dir + "/tenant-x.json",
+                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  Status bad = RunEdgeProcess(config, clock, DefaultRandom());
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.message().rfind("cvs: ", 0), 0u) << bad.message();
+  EXPECT_NE(bad.message().find("tenant-x.json"), std::string::npos) << bad.message();
+  EXPECT_EQ(bad.message().find("SECRET"), std::string::npos) << bad.message();
+  // A hyok client key that cannot be read stops the start too.
+  std::filesystem::remove(dir + "/tenant-x.json");
+  config.hyok = {tmp.File("missing-client.pem"), tmp.File("missing-client.key")};
+  Status hyok = RunEdgeProcess(config, clock, DefaultRandom());
+  EXPECT_EQ(hyok.message().rfind("hyok: ", 0), 0u) << hyok.message();
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -39,44 +38,6 @@ Status Step(std::string_view what, const Status& s) {
   return Error(s.code(), std::string(what) + ": " + std::string(s.message()));
 }
 
-// RefreshingCvs is the embedded CVS with Tier 1 key custody: before a call
-// it picks up key set files written since (by `astis org key create|rotate`
-// or another edge on the same directory), at most every recheck_ms.
-class RefreshingCvs final : public cvs::CvsPort {
- public:
-  RefreshingCvs(std::unique_ptr<cvs::CvsService> service, const std::string& dir, const Clock& clock, Random& rng,
-                int64_t recheck_ms = 5000)
-      : service_(std::move(service)), custodian_(dir, *service_, rng), clock_(clock), recheck_ms_(recheck_ms) {}
-
-  Status Start() { return custodian_.Refresh(); }
-
-  Result<std::vector<cvs::RewrapResult>> Rewrap(const cvs::VerifiedScope& scope, const X25519PublicKey& recipient,
-                                                std::string_view session_id,
-                                                std::span<const std::vector<uint8_t>> capsules) override {
-    const int64_t now = clock_.NowUnixMillis();
-    int64_t last = last_refresh_ms_.load();
-    if (now - last >= recheck_ms_ && last_refresh_ms_.compare_exchange_strong(last, now)) {
-      // A bad file keeps the sets already loaded; said once per failure run.
-      Status s = custodian_.Refresh();
-      if (!s.ok() && !refresh_failing_.exchange(true)) {
-        std::fprintf(stderr, "edge: cvs.org_keys_dir: %s\n", s.ToString().c_str());
-      } else if (s.ok()) {
-        refresh_failing_.store(false);
-      }
-    }
-    return service_->Rewrap(scope, recipient, session_id, capsules);
-  }
-  Status Ping() override { return service_->Ping(); }
-
- private:
-  std::unique_ptr<cvs::CvsService> service_;
-  cvs::KeyDirectoryCustodian custodian_;
-  const Clock& clock_;
-  const int64_t recheck_ms_;
-  std::atomic<int64_t> last_refresh_ms_{0};
-  std::atomic<bool> refresh_failing_{false};
-};
-
 // MakeAstisCvs builds the ASTIS CVS port (Tier 1): embedded, with the
 // default organisation's set from cvs.org_keys and every organisation's
 // from cvs.org_keys_dir, or the remote ASTIS CVS.
@@ -97,6 +58,7 @@ Result<std::unique_ptr<cvs::CvsPort>> MakeAstisCvs(const EdgeConfig& c, audit::A
       return Error(Code::kInvalidArgument, "cvs.org_keys and cvs.org_keys_dir/default.json both name the default "
                                            "organisation's keys");
     auto refreshing = std::make_unique<RefreshingCvs>(std::move(service), c.cvs.org_keys_dir, clock, rng);
+    // Test: EdgeStartTest.RefusesDefaultKeysTwiceAndBadKeyDirectory.
     ASTIS_RETURN_IF_ERROR(refreshing->Start());
     return std::unique_ptr<cvs::CvsPort>(std::move(refreshing));
   }
