@@ -21,6 +21,7 @@
 #                           =open: only the open-loop load (ASTIS_BENCH_PHASES, ASTIS_BENCH_RATE)
 #                           =gate4: only the gate-4 freshness and cluster-count arms
 #                           =renewal: only the lease-renewal arm (in process, no external edge)
+#                           =tenancy: only the organisations-at-scale arm (in process, no external edge)
 #   ASTIS_BENCH_PHASES   phases of the external load (default establish,unwrap,batch)
 #   ASTIS_BENCH_RATE     open-loop requests/s offered in total (default 200)
 #   ASTIS_BENCH_SOAK     soak: pods/sessions to establish after the load (default 0: skipped)
@@ -31,6 +32,13 @@
 #                        renewing ASTIS_BENCH_RENEWAL_TTL-second leases (default 30; margin and the edge's
 #                        nonce window and idle timeout scaled by TTL / 900) on the SDK's schedule for three
 #                        periods, then a 20 s baseline without renewals, in process (about 2.5 minutes)
+#   ASTIS_BENCH_TENANCY=0  skip the organisations-at-scale arm (docs/performance.md "Organisations at scale"): the
+#                        same closed-loop establish + unwrap load in process with 1 organisation (twice: the noise),
+#                        then with ASTIS_BENCH_TENANCY_ORGS (default 1000) organisations x ASTIS_BENCH_TENANCY_CLUSTERS
+#                        (default 10) clusters, pods in one and then spread over many, ASTIS_BENCH_TENANCY_SECONDS
+#                        per phase (default: SECONDS); then an admin apply of ASTIS_BENCH_APPLY_WORKLOADS (default
+#                        1000) workloads in process (SQLite; PostgreSQL when installed) and with `astis apply -f`
+#                        (about 2 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -67,6 +75,93 @@ if [[ ${ASTIS_BENCH_ONLY_LOAD:-0} == renewal ]]; then
   exit 0
 fi
 
+# Organisations at scale (docs/performance.md "Organisations at scale"): in
+# process, then `astis apply -f` of a generated file on a fresh SQLite store.
+tenancy_orgs=${ASTIS_BENCH_TENANCY_ORGS:-1000}
+tenancy_clusters=${ASTIS_BENCH_TENANCY_CLUSTERS:-10}
+tenancy_secs=${ASTIS_BENCH_TENANCY_SECONDS:-$secs}
+apply_workloads=${ASTIS_BENCH_APPLY_WORKLOADS:-1000}
+tenancy_cmd=("$build/bench/astis-bench" --in-process --orgs "$tenancy_orgs" --clusters-per-org "$tenancy_clusters"
+  --pods "$pods" --seconds "$tenancy_secs" --phases establish,unwrap --apply-workloads "$apply_workloads"
+  --apply-clusters 10)
+# tenancy_arm OUT: the in-process arm and the CLI apply, as Markdown in OUT.
+tenancy_arm() {
+  local out=$1 dir
+  dir=$(mktemp -d)
+  log "organisations at scale: 1 vs $tenancy_orgs organisations x $tenancy_clusters clusters," \
+    "${tenancy_secs}s per phase"
+  echo "- load: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) before the arm" >"$dir/head.md"
+  "${tenancy_cmd[@]}" --out "$dir/inproc.md" >/dev/null || log "tenancy arm: not clean (see the report)"
+  # `astis apply -f`: 10 clusters and the workloads in one file, first
+  # (all created), again (all unchanged), then every tenth allowlist changed.
+  python3 - "$dir" "$apply_workloads" <<'PY'
+import json, sys
+d, n = sys.argv[1], int(sys.argv[2])
+# RFC 7515 A.3's P-256 public key: a valid JWKS (apply checks it).
+jwks = {"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                  "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "kid": "k", "alg": "ES256", "use": "sig"}]}
+json.dump(jwks, open(f"{d}/jwks.json", "w"))
+for name, changed in (("apply.yaml", False), ("apply-10pct.yaml", True)):
+    docs = []
+    for c in range(10):
+        docs.append(f"apiVersion: astis.dev/v1\nkind: Cluster\nmetadata:\n  name: prod-{c}\nspec:\n"
+                    f"  issuer: https://prod-{c}.apply.invalid\n  jwksFile: jwks.json\n"
+                    f"  apiUrl: https://prod-{c}.apply.invalid:6443\n  caFile: /etc/astis/prod-{c}-ca.pem\n"
+                    f"  tokenFile: /etc/astis/prod-{c}-token\n")
+    for i in range(n):
+        imgs = [f"sha256:{i:032x}{1:032x}", f"sha256:{i:032x}{2:032x}"]
+        if changed and i % 10 == 0:
+            imgs.append(f"sha256:{i:032x}{3:032x}")
+        docs.append(f"apiVersion: astis.dev/v1\nkind: Workload\nspec:\n  cluster: prod-{i % 10}\n"
+                    f"  namespace: team-{i // 50}\n  serviceAccount: svc-{i}\n  images:\n"
+                    + "".join(f"  - {x}\n" for x in imgs))
+    open(f"{d}/{name}", "w").write("---\n".join(docs))
+PY
+  "$astis" org add --store "$dir/apply.db" --name apply-bench --tier standard >/dev/null
+  {
+    echo
+    echo "\`astis apply -f\` (one process each: YAML parse, checks, one transaction; fresh SQLite file):"
+    echo
+    echo "| apply | s (wall) | exit | changed lines |"
+    echo "| --- | ---: | ---: | ---: |"
+  } >"$dir/cli.md"
+  local step file t0 t1 rc wall changed
+  for step in "first (all created):apply.yaml" "again (all unchanged):apply.yaml" "10% changed:apply-10pct.yaml"; do
+    file=${step#*:}
+    t0=$(date +%s%N)
+    rc=0
+    "$astis" apply --store "$dir/apply.db" --org apply-bench -f "$dir/$file" >"$dir/apply.out" \
+      2>"$dir/apply.err" || rc=$?
+    t1=$(date +%s%N)
+    wall=$(awk -v n=$((t1 - t0)) 'BEGIN {printf "%.3f", n / 1e9}')
+    changed=$(grep -cv ' unchanged$' "$dir/apply.out" || true)
+    echo "| ${step%%:*} | $wall | $rc | $changed |" >>"$dir/cli.md"
+    if [[ -s $dir/apply.err ]]; then
+      echo "- ${step%%:*}: \`$(head -c 200 "$dir/apply.err" | tr '\n' ' ')\`" >>"$dir/cli.err"
+    fi
+  done
+  {
+    cat "$dir/head.md"
+    echo
+    cat "$dir/inproc.md"
+    cat "$dir/cli.md"
+    if [[ -s $dir/cli.err ]]; then echo; echo "Errors of \`astis apply\`:"; echo; cat "$dir/cli.err"; fi
+    echo
+    echo "Commands: \`${tenancy_cmd[*]}\`; \`$astis org add --store \$D/apply.db --name apply-bench --tier standard\`;"
+    echo "\`$astis apply --store \$D/apply.db --org apply-bench -f \$D/apply.yaml\` (twice), then"
+    echo "\`-f \$D/apply-10pct.yaml\`."
+  } >"$out"
+  rm -rf "$dir"
+}
+astis="$build/src/cli/astis"
+if [[ ${ASTIS_BENCH_ONLY_LOAD:-0} == tenancy ]]; then
+  only_out=$(mktemp)
+  tenancy_arm "$only_out"
+  cat "$only_out"
+  rm -f "$only_out"
+  exit 0
+fi
+
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -83,7 +178,6 @@ cmd() {
   "$@"
 }
 
-astis="$build/src/cli/astis"
 standin="$build/tools/kube-standin/astis-kube-standin"
 loadgen="$build/bench/astis-bench"
 
@@ -338,6 +432,13 @@ if [[ ${ASTIS_BENCH_RENEWAL:-1} == 1 ]]; then
   cmd "${renewal_cmd[@]}" --out "$renewalout" >/dev/null
 fi
 
+tenancyout="$work/tenancy.md"
+: >"$tenancyout"
+if [[ ${ASTIS_BENCH_TENANCY:-1} == 1 ]]; then
+  commands+=("${tenancy_cmd[*]}")
+  tenancy_arm "$tenancyout"
+fi
+
 log "load (in process, for comparison)"
 inproc="$work/inproc.md"
 cmd "$loadgen" --in-process --pods "$pods" --seconds "$secs" --batch "$batch" --out "$inproc" >/dev/null
@@ -389,6 +490,13 @@ mkdir -p "$(dirname "$out")"
     echo "## Lease renewal per idle pods (in process, time compressed)"
     echo
     cat "$renewalout"
+    echo
+  fi
+  if [[ -s $tenancyout ]]; then
+    echo "## Organisations at scale (in process: 1 vs $tenancy_orgs organisations x $tenancy_clusters clusters;" \
+      "admin apply)"
+    echo
+    cat "$tenancyout"
     echo
   fi
   echo "## SDK cold start (\`astis-run --env V=bench-value -- /bin/true\`, 20 runs, µs)"

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include "audit/audit_log.h"
 #include "common/clock.h"
 #include "common/json.h"
+#include "crypto/public_key.h"
 #include "crypto/random.h"
 #include "cvs/cvs.h"
 #include "edge/config.h"
@@ -126,6 +128,90 @@ Result<SessionRows> InProcessWorld::CountSessions(int64_t now) const {
   rows.total = static_cast<int64_t>(all.size());
   ASTIS_ASSIGN_OR_RETURN(rows.active, parts_->store->CountActiveSessions(now));
   return rows;
+}
+
+Result<OrgsAdded> InProcessWorld::AddOrganizations(int orgs, int clusters_per_org) {
+  if (orgs < 0 || clusters_per_org < 1) return Error(Code::kInvalidArgument, "orgs >= 0, clusters_per_org >= 1");
+  const auto start = std::chrono::steady_clock::now();
+  Clock& clock = DefaultClock();
+  Random& rng = DefaultRandom();
+  Parts& p = *parts_;
+  OrgsAdded added;
+  added.targets.reserve(static_cast<size_t>(orgs));
+  for (int i = 1; i <= orgs; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "bench-org-%04d", i);
+    const std::string org = name;
+    store::Organization o;
+    o.name = org;
+    o.tier = "standard";
+    o.created_at = clock.NowUnix();
+    ASTIS_RETURN_IF_ERROR(p.store->PutOrganization(o));
+    store::OrgConfig config;
+    for (int c = 1; c <= clusters_per_org; ++c) {
+      store::Cluster cl;
+      cl.name = "bench-c" + std::to_string(c);
+      cl.ca_file = p.dir + "/kube-ca.pem";
+      cl.token_file = p.dir + "/kube-read.token";
+      cl.mode = "strict";
+      cl.created_at = clock.NowUnix();
+      if (c == 1) {
+        cl.issuer = p.standin->issuer();
+        cl.jwks_json = p.standin->JwksJson();
+        cl.api_url = p.standin->url();
+      } else {
+        // Never contacted (no workload, no watch): its own issuer and JWKS,
+        // as another organisation's cluster would have.
+        const std::string host = org + "-" + cl.name + ".bench.invalid";
+        cl.issuer = "https://" + host;
+        cl.api_url = "https://" + host + ":6443";
+        ASTIS_ASSIGN_OR_RETURN(SigningKey key, SigningKey::GenerateEc(PublicKeyKind::kEcP256));
+        Json jwk = key.PublicJwkMembers();
+        jwk["kid"] = cl.name;
+        jwk["alg"] = "ES256";
+        jwk["use"] = "sig";
+        cl.jwks_json = DumpJson(Json{{"keys", Json::array({jwk})}});
+      }
+      config.clusters.push_back(std::move(cl));
+    }
+    config.workloads.push_back(store::Workload{kCluster, kNs, kSa, {kDigest}, org});
+    ASTIS_ASSIGN_OR_RETURN(std::vector<store::ApplyChange> changes,
+                           p.store->ApplyOrgConfig(org, config, /*prune=*/false, /*dry_run=*/false, clock.NowUnix()));
+    (void)changes;
+    added.clusters += clusters_per_org;
+
+    ASTIS_ASSIGN_OR_RETURN(edge::GeneratedApiKey key, edge::GenerateApiKey(rng));
+    store::ApiKey rec;
+    rec.id = key.id;
+    rec.hash.assign(key.hash.begin(), key.hash.end());
+    rec.cluster = kCluster;
+    rec.namespace_ = kNs;
+    rec.service_account = kSa;
+    rec.created_at = clock.NowUnix();
+    rec.org = org;
+    ASTIS_RETURN_IF_ERROR(p.store->CreateApiKey(rec));
+
+    ASTIS_ASSIGN_OR_RETURN(capsule::OrgPrivateKey org_key, capsule::OrgPrivateKey::Generate(rng));
+    auto org_public = std::make_shared<const capsule::OrgPublicKey>(org_key.public_key());
+    ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet keys, capsule::OrgKeySet::Create(std::move(org_key)));
+    p.cvs->SetOrgKeys(org, std::move(keys));
+
+    Target t;
+    t.edge_url = target_.edge_url;
+    t.edge_ca_pem = target_.edge_ca_pem;
+    t.api_key = std::move(key.header_value);
+    t.kube_url = target_.kube_url;
+    t.kube_ca_pem = target_.kube_ca_pem;
+    t.kube_admin_token = target_.kube_admin_token.Clone();
+    t.cluster = kCluster;
+    t.ns = kNs;
+    t.service_account = kSa;
+    t.digest = kDigest;
+    t.org_public = std::move(org_public);
+    added.targets.push_back(std::move(t));
+  }
+  added.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return added;
 }
 
 std::string InProcessWorld::store_path() const { return parts_->dir + "/edge.db"; }

@@ -60,6 +60,17 @@ struct WorldOptions {
   std::chrono::milliseconds idle_timeout{30000};        // the edge's keep-alive idle timeout
 };
 
+// OrgsAdded is what InProcessWorld::AddOrganizations registered.
+struct OrgsAdded {
+  // targets[i] is organisation i's workload: its API key and org key, and
+  // cluster bench-c1, which (in every organisation, a name that collides
+  // on purpose) trusts this world's stand-in, so one stand-in serves the
+  // pods of every organisation.
+  std::vector<Target> targets;
+  int64_t clusters = 0;  // clusters registered, over all the new organisations
+  double seconds = 0;    // wall time of the registration (keys, store, CVS)
+};
+
 // SessionRows counts the edge store's session rows.
 struct SessionRows {
   int64_t total = 0;   // every row, expired or not
@@ -92,6 +103,16 @@ class InProcessWorld {
   // CountSessions reads the store's session rows (active at `now`). Fails
   // with the store's error.
   Result<SessionRows> CountSessions(int64_t now) const;
+  // AddOrganizations registers `orgs` more organisations (Tier 1, named
+  // bench-org-0001, ...), each with clusters_per_org clusters bench-c1,
+  // bench-c2, ... (each its own issuer and pinned JWKS of a fresh P-256
+  // key; bench-c1 is the stand-in, as target().cluster), one workload on
+  // bench-c1 (target()'s namespace, ServiceAccount and digest), one API key,
+  // and its own org key in the embedded CVS (capsules of one organisation
+  // open only with its own key). Written directly in the store, one
+  // ApplyOrgConfig transaction per organisation. Fails with the store's or
+  // the key generation's error.
+  Result<OrgsAdded> AddOrganizations(int orgs, int clusters_per_org);
   // store_path and audit_path are the edge's SQLite file and audit log.
   std::string store_path() const;
   std::string audit_path() const;

@@ -101,6 +101,7 @@ Status Unexpected(std::string_view step, const net::HttpResponse& r) {
 }  // namespace
 
 struct LoadGenerator::Pod {
+  const Target* target = nullptr;  // the workload (and organisation) this pod belongs to
   std::string name;
   std::string uid;
   std::string token;
@@ -128,8 +129,7 @@ struct LoadGenerator::Pod {
   }
 };
 
-LoadGenerator::LoadGenerator(const Target& target, const LoadOptions& options)
-    : target_(target), options_(options) {}
+LoadGenerator::LoadGenerator(const LoadOptions& options) : options_(options) {}
 LoadGenerator::~LoadGenerator() = default;
 
 namespace {
@@ -206,15 +206,20 @@ Result<std::unique_ptr<net::HttpsClient>> KubeAdminClient(const Target& t) {
 
 Result<std::unique_ptr<LoadGenerator>> LoadGenerator::Setup(const Target& t, const LoadOptions& options,
                                                             SetupReport* report) {
-  if (options.pods < 1 || options.batch < 1 || options.batch > 64) {
-    return Error(Code::kInvalidArgument, "pods must be >= 1 and batch in 1..64");
+  return Setup(std::vector<const Target*>{&t}, options, report);
+}
+
+Result<std::unique_ptr<LoadGenerator>> LoadGenerator::Setup(const std::vector<const Target*>& targets,
+                                                            const LoadOptions& options, SetupReport* report) {
+  if (options.pods < 1 || options.batch < 1 || options.batch > 64 || targets.empty()) {
+    return Error(Code::kInvalidArgument, "pods must be >= 1, batch in 1..64 and a target given");
   }
   const auto start = std::chrono::steady_clock::now();
   Random& rng = DefaultRandom();
-  std::unique_ptr<LoadGenerator> gen(new LoadGenerator(t, options));
-  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<net::HttpsClient> kube, KubeAdminClient(t));
-
-  ASTIS_RETURN_IF_ERROR(EnsureServiceAccount(*kube, t));
+  std::unique_ptr<LoadGenerator> gen(new LoadGenerator(options));
+  // Every target shares one Kubernetes API (the first's credentials).
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<net::HttpsClient> kube, KubeAdminClient(*targets.front()));
+  for (const Target* target : targets) ASTIS_RETURN_IF_ERROR(EnsureServiceAccount(*kube, *target));
 
   // A run-unique suffix, so repeated runs against one stand-in never collide.
   std::vector<uint8_t> suffix_bytes(3);
@@ -223,7 +228,9 @@ Result<std::unique_ptr<LoadGenerator>> LoadGenerator::Setup(const Target& t, con
   FakeClock seal_clock(DefaultClock().NowUnix());
 
   for (int i = 0; i < options.pods; ++i) {
+    const Target& t = *targets[static_cast<size_t>(i) % targets.size()];
     auto pod = std::make_unique<Pod>();
+    pod->target = &t;
     ASTIS_ASSIGN_OR_RETURN(BoundPod bound,
                            CreateBoundPod(*kube, t, options.pod_prefix + "-" + run_id + "-" + std::to_string(i)));
     pod->name = std::move(bound.name);
@@ -352,7 +359,7 @@ PhaseReport LoadGenerator::Run(Phase phase) {
         const bool establish = phase == Phase::kEstablish;
         const std::string body = establish ? pod.establish_body : pod.UnwrapBody(next, capsules);
         next += capsules;
-        auto resp = pod.Send(target_, "POST", establish ? "/v1/sessions" : "/v1/unwrap", body, &out.retries);
+        auto resp = pod.Send(*pod.target, "POST", establish ? "/v1/sessions" : "/v1/unwrap", body, &out.retries);
         const auto t1 = SteadyClock::now();
         if (!resp.ok()) {
           ++out.errors;
@@ -388,6 +395,7 @@ PhaseReport LoadGenerator::Run(Phase phase) {
     });
   }
   while (ready.load() < static_cast<int>(threads.size())) std::this_thread::yield();
+  const double excluded0 = options_.server_pid == 0 ? ThreadsCpuSeconds(options_.exclude_threads) : 0;
   auto before = ReadProcStats(options_.server_pid);
   start = SteadyClock::now();
   deadline = start + std::chrono::microseconds(static_cast<int64_t>(options_.phase_seconds * 1e6));
@@ -395,6 +403,7 @@ PhaseReport LoadGenerator::Run(Phase phase) {
   for (auto& th : threads) th.join();
   const auto end = SteadyClock::now();
   auto after = ReadProcStats(options_.server_pid);
+  const double excluded = options_.server_pid == 0 ? ThreadsCpuSeconds(options_.exclude_threads) - excluded0 : 0;
 
   rep.seconds = std::chrono::duration<double>(end - start).count();
   std::vector<uint64_t> all;
@@ -418,8 +427,10 @@ PhaseReport LoadGenerator::Run(Phase phase) {
   if (before.ok() && after.ok()) {
     rep.server_cpu_seconds = after->cpu_seconds - before->cpu_seconds;
     // In process, the pods' own threads are subtracted (what is left is
-    // the edge, the CVS and the stand-in's watch).
-    if (options_.server_pid == 0) rep.server_cpu_seconds = std::max(0.0, rep.server_cpu_seconds - client_cpu);
+    // the edge, the CVS and the stand-in's watch), and exclude_threads.
+    if (options_.server_pid == 0) {
+      rep.server_cpu_seconds = std::max(0.0, rep.server_cpu_seconds - client_cpu - excluded);
+    }
     rep.server_rss_kb = after->rss_kb;
     rep.server_hwm_kb = after->hwm_kb;
   }

@@ -41,6 +41,10 @@ struct LoadOptions {
   // 0: closed loop (each pod sends again as soon as its answer arrives).
   double rate = 0;
   std::string pod_prefix = "bench-pod";
+  // exclude_threads: in process (server_pid 0), threads of this process
+  // whose CPU is left out of the server's too (the Kubernetes API
+  // stand-in's, InProcessWorld::standin_threads), besides the pods' own.
+  std::vector<int64_t> exclude_threads;
 };
 
 // PhaseReport is what one phase measured.
@@ -117,6 +121,12 @@ class LoadGenerator {
   // credential).
   static Result<std::unique_ptr<LoadGenerator>> Setup(const Target& target, const LoadOptions& options,
                                                       SetupReport* report);
+  // Setup with several targets (edges' workloads, e.g. one per
+  // organisation, sharing one Kubernetes API): pod i acts as a pod of
+  // targets[i % targets.size()], with its API key, cluster and org key.
+  // targets must be non-empty and outlive the generator.
+  static Result<std::unique_ptr<LoadGenerator>> Setup(const std::vector<const Target*>& targets,
+                                                      const LoadOptions& options, SetupReport* report);
   ~LoadGenerator();
   LoadGenerator(const LoadGenerator&) = delete;
   LoadGenerator& operator=(const LoadGenerator&) = delete;
@@ -128,8 +138,7 @@ class LoadGenerator {
   struct Pod;  // defined in load_generator.cc
 
  private:
-  LoadGenerator(const Target& target, const LoadOptions& options);
-  const Target& target_;
+  explicit LoadGenerator(const LoadOptions& options);
   LoadOptions options_;
   std::vector<std::unique_ptr<Pod>> pods_;
 };

@@ -9,13 +9,17 @@
 //   [--soak-sessions N [--soak-workers W] [--store-file PATH]]  (N pods, one session each)
 //   astis-bench --in-process --idle-pods N [--session-ttl T] [--refresh-margin M] [--seconds S]
 //               [--idle-baseline-seconds B]   (N leases renewed on the SDK's schedule vs none)
+//   astis-bench --in-process --orgs N [--clusters-per-org M] [--pods P] [--seconds S]
+//               (1 organisation vs N x M clusters: CPU per request, RSS)
+//   astis-bench --apply-workloads W [--apply-clusters C]   (admin apply of W workloads)
 //   astis-bench pki --out DIR      (TLS files for an edge on 127.0.0.1)
 //   astis-bench [external options] pod --out DIR   (a pod token + sealed value)
 //
 // Prints a Markdown report; --expect-clean exits 1 unless every phase
 // completed requests with zero unexpected errors (the bench_smoke test);
 // with --idle-pods, unless every renewal kept its lease and one session row
-// per pod (bench_smoke_idle_pods).
+// per pod (bench_smoke_idle_pods); with --orgs, unless every phase and the
+// round trip in every organisation were clean (bench_smoke_tenancy).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -40,6 +44,7 @@
 #include "load/load_generator.h"
 #include "load/proc_stats.h"
 #include "load/soak.h"
+#include "load/tenancy.h"
 #include "net/testing/test_pki.h"
 
 namespace astis::bench {
@@ -250,6 +255,21 @@ int Main(int argc, char** argv) {
   app.add_flag("--idle-warm", idle_warm,
                "--idle-pods: keep the edge's nonce window and idle timeout at their defaults, so a renewal reuses "
                "its connection and nonce (the warm path, for comparison)");
+  TenancyOptions tenancy;
+  tenancy.orgs = 0;
+  app.add_option("--orgs", tenancy.orgs,
+                 "in-process: the same establish + unwrap load with 1 organisation, then with this many "
+                 "(pods in one, then spread over many); no pod watch")
+      ->check(CLI::Range(2, 100000));
+  app.add_option("--clusters-per-org", tenancy.clusters_per_org, "--orgs: clusters of each added organisation")
+      ->check(CLI::Range(1, 1000));
+  int apply_workloads = 0, apply_clusters = 10;
+  app.add_option("--apply-workloads", apply_workloads,
+                 "time an admin apply of one organisation with this many workloads (SQLite, and PostgreSQL "
+                 "when installed): first, again, 10% changed")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--apply-clusters", apply_clusters, "--apply-workloads: clusters declared")
+      ->check(CLI::Range(1, 10000));
   app.add_option("--floor-ms", floor_ms, "ms per primitive when measuring the crypto floor")->check(CLI::Range(10, 10000));
   app.add_option("--cores", cores, "cores the server may use (floor throughput = cores / floor cost)");
   app.add_option("--server-pid", lo.server_pid, "external: the edge's pid (CPU and RSS from /proc)");
@@ -295,6 +315,61 @@ int Main(int argc, char** argv) {
     if (margin_opt->count() == 0) idle.refresh_margin_seconds = DefaultMargin(idle.session_ttl_seconds);
     const int64_t period = idle.session_ttl_seconds - idle.refresh_margin_seconds;
     idle.renewal_seconds = seconds_opt->count() > 0 ? lo.phase_seconds : 3.0 * static_cast<double>(period);
+  }
+
+  if (tenancy.orgs > 0 || apply_workloads > 0) {
+    if (tenancy.orgs > 0 && (!in_process || idle.pods > 0 || soak.sessions > 0)) {
+      std::cerr << "astis-bench: --orgs needs --in-process and is a run of its own\n";
+      return 2;
+    }
+    std::string text;
+    bool clean = true;
+    if (tenancy.orgs > 0) {
+      tenancy.phases.clear();
+      for (Phase p : phases) {
+        if (p != Phase::kBatch) tenancy.phases.push_back(p);
+      }
+      if (tenancy.phases.empty()) tenancy.phases = {Phase::kEstablish, Phase::kUnwrap};
+      WorldOptions two;
+      two.server_threads = server_threads;
+      two.watch = false;  // a watch per organisation's workload: see RunTenancy
+      auto w = InProcessWorld::Start(two);
+      if (!w.ok()) {
+        std::cerr << "astis-bench: in-process world: " << w.status().ToString() << "\n";
+        return 1;
+      }
+      lo.server_pid = 0;
+      lo.rate = 0;
+      lo.exclude_threads = (*w)->standin_threads();
+      auto r = RunTenancy(**w, lo, tenancy);
+      if (!r.ok()) {
+        std::cerr << "astis-bench: tenancy: " << r.status().ToString() << "\n";
+        return 1;
+      }
+      text += TenancyMarkdown(*r, lo);
+      std::cout << text << std::flush;
+      for (const TenancyRow& row : r->rows) clean = clean && row.report.requests > 0;
+      clean = clean && r->errors == 0;
+      if (!clean) std::cerr << "astis-bench: tenancy: " << r->errors << " errors (or a phase without requests)\n";
+    }
+    if (apply_workloads > 0) {
+      std::string pg_note;
+      std::cerr << "astis-bench: apply of " << apply_workloads << " workloads\n";
+      auto rows = RunApplyBench(apply_workloads, apply_clusters, &pg_note);
+      if (!rows.ok()) {
+        std::cerr << "astis-bench: apply: " << rows.status().ToString() << "\n";
+        return 1;
+      }
+      const std::string applied = ApplyMarkdown(*rows, apply_workloads, apply_clusters, pg_note);
+      std::cout << (text.empty() ? "" : "\n") << applied;
+      text += (text.empty() ? "" : "\n") + applied;
+      for (const ApplyRow& row : *rows) clean = clean && row.error.empty();
+    }
+    if (!out_file.empty()) {
+      std::ofstream out(out_file, std::ios::trunc);
+      out << text;
+    }
+    return expect_clean && !clean ? 1 : 0;
   }
 
   std::unique_ptr<InProcessWorld> world;
