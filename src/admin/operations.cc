@@ -286,6 +286,13 @@ Result<store::Workload> LocalOperations::WorkloadImages(const WorkloadImagesArgs
 // ---------------------------------------------------------------- apply
 
 Result<std::vector<ApplyChange>> LocalOperations::Apply(const ApplyArgs& a) {
+  // An empty declaration with --prune would delete the whole organisation's
+  // configuration, most likely by a wrong path (test
+  // AdminOpsTest.ApplyPruneRefusesEmptyDeclaration); `org remove --force`
+  // is the way to do that on purpose.
+  if (a.prune && a.clusters.empty() && a.workloads.empty()) {
+    return Error(Code::kInvalidArgument, "--prune: the files declare nothing; refusing to delete everything");
+  }
   ASTIS_ASSIGN_OR_RETURN(const std::string org, Org());
   const int64_t now = clock_.NowUnix();
   store::OrgConfig desired;

@@ -239,7 +239,8 @@ class Operations {
   // and WorkloadAdd on every object (nothing is written when one fails: test
   // AdminOpsTest.ApplyBadObjectWritesNothing). Returns one change per
   // declared object (and per pruned one). Audits one "config.apply" entry
-  // listing the changes when anything changed and not dry_run.
+  // listing the changes when anything changed and not dry_run. prune with
+  // nothing declared is refused (kInvalidArgument).
   virtual Result<std::vector<ApplyChange>> Apply(const ApplyArgs& args) = 0;
   // ApiKeyCreate creates a key for a registered cluster; the store and the
   // audit get only its id, scope and hash. Audits "apikey.create".

@@ -463,6 +463,19 @@ TEST_P(AdminOpsTest, ApplyPrunesOnlyItsOrganization) {
   EXPECT_EQ(theirs.ClusterList()->size(), 2u);
 }
 
+TEST_P(AdminOpsTest, ApplyPruneRefusesEmptyDeclaration) {
+  ASSERT_TRUE(ops().Apply(Desired(Cluster())).ok());
+  ApplyArgs empty;
+  empty.prune = true;
+  auto r = ops().Apply(empty);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("--prune: the files declare nothing"), std::string::npos);
+  EXPECT_EQ(ops().ClusterList()->size(), 1u);
+  empty.prune = false;
+  EXPECT_TRUE(ops().Apply(empty).ok());  // without prune, nothing declared changes nothing
+}
+
 INSTANTIATE_TEST_SUITE_P(LocalAndRemote, AdminOpsTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) { return std::string(p.param ? "Remote" : "Local"); });
 

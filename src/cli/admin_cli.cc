@@ -350,6 +350,8 @@ Result<std::vector<std::string>> ApplyFiles(const std::vector<std::string>& path
       }
     }
     if (ec) return Error(Code::kIo, "-f " + p + ": cannot list the directory: " + ec.message());
+    // An empty directory is most likely a wrong path (test CliOrgTest.ApplyEmptyDirectoryRefused).
+    if (found.empty()) return Error(Code::kInvalidArgument, "-f " + p + ": no .yaml, .yml or .json file");
     std::sort(found.begin(), found.end());
     files.insert(files.end(), found.begin(), found.end());
   }

@@ -601,6 +601,16 @@ TEST_F(CliOrgTest, ApplyPrunesOnlyThatOrganization) {
   EXPECT_NE(conflict.err.find("--org: the documents' metadata.org is another organization"), std::string::npos);
 }
 
+TEST_F(CliOrgTest, ApplyEmptyDirectoryRefused) {
+  ASSERT_EQ(Cli({"apply", "--store", store_, "-f", WriteConfig("repo")}).code, 0);
+  const std::string empty = dir_ + "/empty";
+  std::filesystem::create_directories(empty);
+  Run r = Cli({"apply", "--store", store_, "--prune", "-f", empty});
+  EXPECT_EQ(r.code, kExitInput);
+  EXPECT_NE(r.err.find("-f " + empty + ": no .yaml, .yml or .json file"), std::string::npos) << r.err;
+  EXPECT_TRUE(OpenStore()->GetCluster(store::kDefaultOrg, "prod").ok());
+}
+
 #ifdef ASTIS_CLI_BINARY
 // The real binary: $ASTIS_ORG selects the organisation.
 TEST_F(CliOrgTest, RealBinaryHonoursAstisOrg) {
