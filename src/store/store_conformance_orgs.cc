@@ -266,6 +266,21 @@ TEST_P(StoreConformanceTest, OrganizationsIsolateObjectsWithTheSameNames) {
   EXPECT_EQ(store_->DeleteWorkload("tenant-a", "prod", "payments", "api").code(), Code::kNotFound);
 }
 
+TEST_P(StoreConformanceTest, EnrollNeedsItsOrganization) {
+  auto r = store_->EnrollSession(CollidingSession("nobody", "session-of-nobody-00000", "jkt-n"), kNow);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->GetSession("session-of-nobody-00000").status().code(), Code::kNotFound);
+  // Once the organisation is gone, its pods cannot pin again.
+  ASSERT_TRUE(store_->PutOrganization(Standard("tenant-a")).ok());
+  ASSERT_TRUE(store_->EnrollSession(CollidingSession("tenant-a", "session-of-a-0000000000", "jkt-a"), kNow).ok());
+  ASSERT_TRUE(store_->DeleteOrganization("tenant-a", true).ok());
+  EXPECT_EQ(store_->EnrollSession(CollidingSession("tenant-a", "session-of-a-1111111111", "jkt-a"), kNow)
+                .status()
+                .code(),
+            Code::kNotFound);
+}
+
 TEST_P(StoreConformanceTest, DeleteOrganizationRefusedWhileInUse) {
   ASSERT_TRUE(store_->PutOrganization(Standard("tenant-a")).ok());
   ASSERT_TRUE(store_->PutOrganization(Standard("tenant-b")).ok());
