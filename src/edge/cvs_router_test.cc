@@ -5,6 +5,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -194,6 +195,35 @@ TEST_F(CvsRouterTest, UnbuildableHyokClientIsCvsUnavailable) {
   CvsRouter no_identity(*store_, clock_, astis_, MakeHyokCvsBuilder(std::nullopt));
   EXPECT_EQ(Reached(no_identity, "tenant-b"), "cvs_unavailable");
   EXPECT_EQ(Reached(no_identity, "tenant-a"), "astis");
+}
+
+// Calls from many threads while the route changes under them: every call
+// reaches a port of the organisation's current or previous route (TSan
+// covers the cache).
+TEST_F(CvsRouterTest, ConcurrentCallsWhileRouteChanges) {
+  CvsRouter router(*store_, clock_, astis_, Builder(), /*recheck_ms=*/1);
+  std::atomic<bool> stop{false};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      while (!stop.load()) {
+        const std::string got = Reached(router, t % 2 == 0 ? "tenant-a" : "tenant-b");
+        const bool ok = t % 2 == 0 ? got == "astis" : (got == "hyok-b" || got == "astis");
+        if (!ok) ++wrong;
+      }
+    });
+  }
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(store_->PutOrganization(i % 2 == 0 ? Hyok("tenant-b", "https://cvs" + std::to_string(i) + ".example")
+                                                   : Standard("tenant-b"))
+                    .ok());
+    clock_.AdvanceMillis(2);
+    std::this_thread::yield();
+  }
+  stop.store(true);
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 // The real builder against a real CVS over loopback mutual TLS: trusted by
