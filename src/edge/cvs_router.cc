@@ -47,59 +47,61 @@ CvsRouter::CvsRouter(store::Store& store, const Clock& clock, cvs::CvsPort& asti
                      int64_t recheck_ms)
     : store_(store), clock_(clock), astis_cvs_(astis_cvs), hyok_(std::move(hyok)), recheck_ms_(recheck_ms) {}
 
-Result<std::shared_ptr<cvs::CvsPort>> CvsRouter::PortFor(const std::string& org) {
+Result<std::shared_ptr<cvs::CvsPort>> CvsRouter::PortOf(const Route& r) {
   // A non-owning handle on the ASTIS CVS, which outlives the router.
-  const std::shared_ptr<cvs::CvsPort> astis(std::shared_ptr<cvs::CvsPort>(), &astis_cvs_);
-  const int64_t now = clock_.NowUnixMillis();
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = routes_.find(org);
-  const bool fresh = it != routes_.end() && it->second.known && now - it->second.checked_ms < recheck_ms_;
-  if (!fresh) {
-    auto record = store_.GetOrganization(org);
-    if (!record.ok() && record.status().code() != Code::kNotFound) {
-      // A store hiccup: keep a known route (re-checked next time), else refuse.
-      if (it == routes_.end() || !it->second.known)
-        return Error(Code::kStoreUnavailable, "cvs route: organisation record unavailable");
-    } else {
-      if (it == routes_.end()) it = routes_.emplace(org, Route{}).first;
-      Route& r = it->second;
-      r.checked_ms = now;
-      r.known = true;
-      if (!record.ok()) {
-        r = Route{};
-        r.checked_ms = now;
-        r.known = true;
-        r.tier = "";  // unknown organisation
-      } else if (record->tier != "hyok") {
-        r.tier = record->tier;
-        r.fingerprint.clear();
-        r.hyok.reset();
-        r.build_error = OkStatus();
-      } else if (r.tier != "hyok" || r.fingerprint != HyokFingerprint(*record)) {
-        // New or changed route: build its client once; calls still running
-        // on the old one keep it alive through their shared_ptr.
-        r.tier = "hyok";
-        r.fingerprint = HyokFingerprint(*record);
-        r.hyok.reset();
-        auto built = hyok_(*record);
-        r.build_error = built.ok() ? OkStatus() : built.status();
-        if (built.ok()) {
-          r.hyok = std::shared_ptr<cvs::CvsPort>(std::move(built).value());
-        } else {
-          // Once per record version, as KubeClientCache does for clusters.
-          std::fprintf(stderr, "edge: organisation %s: no CVS client: %s\n", org.c_str(),
-                       built.status().ToString().c_str());
-        }
-      }
-    }
-  }
-  const Route& r = it->second;
-  if (r.tier == "standard") return astis;
+  if (r.tier == "standard") return std::shared_ptr<cvs::CvsPort>(std::shared_ptr<cvs::CvsPort>(), &astis_cvs_);
   if (r.tier == "hyok") {
     if (r.hyok == nullptr) return Unavailable("cvs route: organisation's CVS client: " + r.build_error.message());
     return r.hyok;
   }
   return Unavailable("cvs route: unknown organisation");
+}
+
+Result<std::shared_ptr<cvs::CvsPort>> CvsRouter::PortFor(const std::string& org) {
+  const int64_t now = clock_.NowUnixMillis();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = routes_.find(org);
+    if (it != routes_.end() && now - it->second.checked_ms < recheck_ms_) return PortOf(it->second);
+  }
+  // The record is read without the lock, so a slow store delays only the
+  // organisations due for a re-check, never the others' calls.
+  auto record = store_.GetOrganization(org);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = routes_.find(org);
+  if (!record.ok() && record.status().code() != Code::kNotFound) {
+    // A store hiccup: keep a known route (re-checked next time), else refuse.
+    if (it == routes_.end()) return Error(Code::kStoreUnavailable, "cvs route: organisation record unavailable");
+    return PortOf(it->second);
+  }
+  if (it == routes_.end()) it = routes_.emplace(org, Route{}).first;
+  Route& r = it->second;
+  r.checked_ms = now;
+  if (!record.ok()) {
+    r = Route{};  // no such organisation
+    r.checked_ms = now;
+  } else if (record->tier != "hyok") {
+    r.tier = record->tier;
+    r.fingerprint.clear();
+    r.hyok.reset();
+    r.build_error = OkStatus();
+  } else if (r.tier != "hyok" || r.fingerprint != HyokFingerprint(*record)) {
+    // New or changed route: build its client once (no I/O yet); calls still
+    // running on the old one keep it alive through their shared_ptr.
+    r.tier = "hyok";
+    r.fingerprint = HyokFingerprint(*record);
+    r.hyok.reset();
+    auto built = hyok_(*record);
+    r.build_error = built.ok() ? OkStatus() : built.status();
+    if (built.ok()) {
+      r.hyok = std::shared_ptr<cvs::CvsPort>(std::move(built).value());
+    } else {
+      // Once per record version, as KubeClientCache does for clusters.
+      std::fprintf(stderr, "edge: organisation %s: no CVS client: %s\n", org.c_str(),
+                   built.status().ToString().c_str());
+    }
+  }
+  return PortOf(r);
 }
 
 Result<std::vector<cvs::RewrapResult>> CvsRouter::Rewrap(const cvs::VerifiedScope& scope,

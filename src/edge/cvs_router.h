@@ -55,7 +55,8 @@ HyokCvsBuilder MakeHyokCvsBuilder(std::optional<HyokClientIdentity> identity, ne
 // cvs_spki_sha256 change. Errors (whole call): kStoreUnavailable when the
 // record cannot be read and none is cached; kCvsUnavailable when the
 // organisation is unknown, its CVS client cannot be built, or its CVS is
-// unreachable; else those of the port it routed to. Ping checks the ASTIS
+// unreachable; else those of the port it routed to. The record is read
+// outside the router's lock. Ping checks the ASTIS
 // CVS only: one organisation's CVS outage must not make the edge unready
 // (as for clusters; EdgeService::Ready). Borrows store, clock and
 // astis_cvs, which must outlive it. Thread-safe; a call to a slow CVS holds
@@ -72,16 +73,17 @@ class CvsRouter final : public cvs::CvsPort {
 
  private:
   struct Route {
-    std::string tier;
+    std::string tier;                     // "" = no such organisation
     std::string fingerprint;              // the hyok record's CVS fields
     std::shared_ptr<cvs::CvsPort> hyok;   // null: standard, or not buildable
     Status build_error = OkStatus();
     int64_t checked_ms = 0;
-    bool known = false;
   };
   // PortFor resolves scope's organisation to the port to call (kept alive
   // by the returned shared_ptr, or the ASTIS CVS as a non-owning pointer).
   Result<std::shared_ptr<cvs::CvsPort>> PortFor(const std::string& org);
+  // PortOf is the port of a route (mu_ held).
+  Result<std::shared_ptr<cvs::CvsPort>> PortOf(const Route& r);
 
   store::Store& store_;
   const Clock& clock_;
