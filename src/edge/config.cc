@@ -198,8 +198,19 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
     }
   }
   if (const YAML::Node n = root["admin"]) {
-    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "admin", {"unix_socket"}));
+    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "admin", {"unix_socket", "https"}));
     ASTIS_RETURN_IF_ERROR(GetStr(n, "admin", "unix_socket", c.admin.unix_socket, false));
+    if (const YAML::Node h = n["https"]) {
+      // Tests EdgeConfig.AdminHttpsParses, EdgeConfig.AdminHttpsNeedsMutualTls.
+      ASTIS_RETURN_IF_ERROR(
+          CheckKeys(h, "admin.https", {"address", "port", "cert_file", "key_file", "client_ca_file"}));
+      ASTIS_RETURN_IF_ERROR(GetStr(h, "admin.https", "address", c.admin.https.address, false));
+      ASTIS_RETURN_IF_ERROR(GetInt(h, "admin.https", "port", c.admin.https.port, 1, 65535));
+      ASTIS_RETURN_IF_ERROR(GetStr(h, "admin.https", "cert_file", c.admin.https.cert_file, true));
+      ASTIS_RETURN_IF_ERROR(GetStr(h, "admin.https", "key_file", c.admin.https.key_file, true));
+      ASTIS_RETURN_IF_ERROR(GetStr(h, "admin.https", "client_ca_file", c.admin.https.client_ca_file, true));
+      if (c.admin.https.port == 0) return Bad("admin.https.port", "required");
+    }
   }
   return OkStatus();
 }

@@ -74,6 +74,16 @@ struct EdgeConfig {
   } limits;
   struct Admin {
     std::string unix_socket;
+    // https: the remote admin API (docs/tenancy.md "Administration over the
+    // network"), off unless port is set. Mutual TLS is required: client
+    // certificates must chain to client_ca_file and carry an admin role.
+    struct Https {
+      std::string address = "127.0.0.1";
+      int64_t port = 0;  // 0: no remote admin API
+      std::string cert_file;
+      std::string key_file;
+      std::string client_ca_file;
+    } https;
   } admin;
   // watch: the pod watches behind session revocation and cached gate 4
   // (docs/edge.md "Pod watch").

@@ -138,6 +138,29 @@ TEST(EdgeConfig, PostgresStoreParses) {
   EXPECT_EQ(DefaultThreadsPerCore(*c), 4u);  // PostgreSQL: requests wait on the network
 }
 
+TEST(EdgeConfig, AdminHttpsParses) {
+  auto c = ParseEdgeConfig(std::string(kMinimal) +
+                           "admin:\n  https: {address: 0.0.0.0, port: 9444, cert_file: /etc/astis/admin.crt, "
+                           "key_file: /etc/astis/admin.key, client_ca_file: /etc/astis/admin-ca.pem}\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->admin.https.port, 9444);
+  EXPECT_EQ(c->admin.https.address, "0.0.0.0");
+  EXPECT_EQ(c->admin.https.client_ca_file, "/etc/astis/admin-ca.pem");
+  auto off = ParseEdgeConfig(kMinimal);
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off->admin.https.port, 0) << "the remote admin API is off unless configured";
+}
+
+TEST(EdgeConfig, AdminHttpsNeedsMutualTls) {
+  for (const char* bad : {"admin:\n  https: {port: 9444, cert_file: /c, key_file: /k}\n",
+                          "admin:\n  https: {cert_file: /c, key_file: /k, client_ca_file: /ca}\n",
+                          "admin:\n  https: {port: 9444, cert_file: /c, key_file: /k, client_ca_file: /ca, x: 1}\n"}) {
+    auto c = ParseEdgeConfig(std::string(kMinimal) + bad);
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("admin.https"), std::string::npos) << c.status().message();
+  }
+}
+
 TEST(EdgeConfig, RejectsPostgresWithoutDsnFile) {
   auto c = ParseEdgeConfig(WithStore("store: {backend: postgres}"));
   ASSERT_FALSE(c.ok());

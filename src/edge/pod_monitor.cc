@@ -260,7 +260,10 @@ void PodMonitor::OnChange(const std::string& cluster, const std::string& ns, con
       e.gate = 4;
       e.code = why.code();
       e.reason = "session " + s.id + ": " + why.message();
-      e.cluster = cluster;
+      // The organisation's own trail (audit::OrgAuditRouter); "default" keeps
+      // the single-organisation lines.
+      e.org = ref.org == store::kDefaultOrg ? std::string() : ref.org;
+      e.cluster = ref.name;
       e.namespace_ = ns;
       e.service_account = s.service_account;
       e.pod = name;

@@ -12,8 +12,10 @@
 #include <thread>
 #include <utility>
 
+#include "admin/https_api.h"
 #include "admin/server.h"
 #include "audit/audit_log.h"
+#include "audit/org_audit_router.h"
 #include "capsule/org_key.h"
 #include "common/encoding.h"
 #include "cvs/cvs.h"
@@ -152,7 +154,12 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   // the edge's own line for the same request, appended before any response
   // leaves, is group-committed with it — one fdatasync per unwrap instead of
   // two (docs/audit-log.md "Durability", docs/performance.md).
-  audit::DeferSyncSink cvs_audit(**audit_log);
+  //
+  // Each organisation's decisions go to its own hash-chained trail beside
+  // the main log (audit::OrgAuditRouter; docs/tenancy.md "Audit trails");
+  // the deferred CVS line lands in the same file as the edge's line.
+  audit::OrgAuditRouter audit_router(**audit_log, config.audit_log, clock);
+  audit::DeferSyncRouterSink cvs_audit(audit_router);
   auto cvs_port = MakeAstisCvs(config, cvs_audit, clock, rng);
   if (!cvs_port.ok()) return Step("cvs", cvs_port.status());
   // Both tiers in one process (docs/cvs.md "Routing"): each organisation's
@@ -196,7 +203,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
     kube::WatchOptions wo;
     wo.timeout_seconds = config.watch.timeout_seconds;
     wo.staleness_seconds = config.watch.staleness_seconds;
-    monitor = std::make_unique<PodMonitor>(**store, **audit_log, clock, MakePodWatcherFactory(clock, rng, wo));
+    monitor = std::make_unique<PodMonitor>(**store, audit_router, clock, MakePodWatcherFactory(clock, rng, wo));
   }
 
   const unsigned threads = config.listen.threads > 0
@@ -214,7 +221,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   deps.kube = [&kube_clients](std::string_view name) -> kube::KubeClient* { return kube_clients.Get(name); };
   deps.pods = monitor.get();
   deps.cvs = &cvs_router;
-  deps.audit = audit_log->get();
+  deps.audit = &audit_router;
   deps.clock = &clock;
   deps.rng = &rng;
   // EdgeService::Create announces every audit-mode cluster on stderr.
@@ -250,6 +257,33 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
     if (!started.ok()) return Step("admin socket", started.status());
     admin_server = std::move(started).value();
   }
+  // The remote admin API (docs/tenancy.md "Administration over the
+  // network"): the same operations over mutual TLS, authorised per role.
+  std::unique_ptr<admin::AdminHttpsHandler> admin_https_handler;
+  std::unique_ptr<net::HttpServer> admin_https;
+  if (config.admin.https.port != 0) {
+    auto admin_tls = net::LoadTlsServerConfig(config.admin.https.cert_file, config.admin.https.key_file);
+    if (!admin_tls.ok()) return Step("admin https tls", admin_tls.status());
+    auto admin_ca = net::ReadPemFile(config.admin.https.client_ca_file);
+    if (!admin_ca.ok()) return Step("admin https client ca", admin_ca.status());
+    admin_tls->client_ca_pem = std::move(admin_ca).value();
+    admin::AdminHttpsOptions ho;
+    ho.audit = audit_log->get();
+    ho.api_key_generator = [](Random& r) -> Result<admin::NewApiKey> {
+      ASTIS_ASSIGN_OR_RETURN(GeneratedApiKey k, GenerateApiKey(r));
+      return admin::NewApiKey{std::move(k.id), std::move(k.header_value), k.hash};
+    };
+    admin_https_handler = std::make_unique<admin::AdminHttpsHandler>(**store, clock, rng, std::move(ho));
+    admin::AdminHttpsConfig hc;
+    hc.bind_address = config.admin.https.address;
+    hc.port = static_cast<uint16_t>(config.admin.https.port);
+    hc.tls = std::move(admin_tls).value();
+    auto started = admin::StartAdminHttpsServer(std::move(hc), *admin_https_handler);
+    if (!started.ok()) return Step("admin https", started.status());
+    admin_https = std::move(started).value();
+    std::fprintf(stderr, "%s: admin API on %s:%u\n", prog, config.admin.https.address.c_str(),
+                 admin_https->port());
+  }
   auto server = net::HttpServer::Start(sc, [svc](const net::ServerRequest& r) { return svc->Handle(r); });
   if (!server.ok()) return Step("listen", server.status());
   if (monitor) monitor->StartRescanning(std::chrono::seconds(config.watch.rescan_seconds));
@@ -263,6 +297,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   int sig = net::WaitForTerminationSignal();
   std::fprintf(stderr, "%s: %s received, stopping\n", prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
   if (admin_server) admin_server->Stop();
+  if (admin_https) admin_https->Stop(std::chrono::milliseconds(1000));
   (*server)->Stop(std::chrono::milliseconds(5000));
   purger.Stop();
   if (monitor) monitor->Stop();
