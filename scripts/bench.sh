@@ -33,12 +33,12 @@
 #                        nonce window and idle timeout scaled by TTL / 900) on the SDK's schedule for three
 #                        periods, then a 20 s baseline without renewals, in process (about 2.5 minutes)
 #   ASTIS_BENCH_TENANCY=0  skip the organisations-at-scale arm (docs/performance.md "Organisations at scale"): the
-#                        same closed-loop establish + unwrap load in process with 1 organisation (twice: the noise),
-#                        then with ASTIS_BENCH_TENANCY_ORGS (default 1000) organisations x ASTIS_BENCH_TENANCY_CLUSTERS
-#                        (default 10) clusters, pods in one and then spread over many, ASTIS_BENCH_TENANCY_SECONDS
-#                        per phase (default: SECONDS); then an admin apply of ASTIS_BENCH_APPLY_WORKLOADS (default
-#                        1000) workloads in process (SQLite; PostgreSQL when installed) and with `astis apply -f`
-#                        (about 2 minutes)
+#                        same closed-loop establish + unwrap load on two in-process edges, one with 1 organisation,
+#                        one with ASTIS_BENCH_TENANCY_ORGS (default 1000) organisations x ASTIS_BENCH_TENANCY_CLUSTERS
+#                        (default 10) clusters (pods in one, then spread over many), alternating for
+#                        ASTIS_BENCH_TENANCY_ROUNDS rounds (default 3) of ASTIS_BENCH_TENANCY_SECONDS per phase
+#                        (default 8); then an admin apply of ASTIS_BENCH_APPLY_WORKLOADS (default 1000) workloads in
+#                        process (SQLite; PostgreSQL when installed) and with `astis apply -f` (about 3 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -79,17 +79,19 @@ fi
 # process, then `astis apply -f` of a generated file on a fresh SQLite store.
 tenancy_orgs=${ASTIS_BENCH_TENANCY_ORGS:-1000}
 tenancy_clusters=${ASTIS_BENCH_TENANCY_CLUSTERS:-10}
-tenancy_secs=${ASTIS_BENCH_TENANCY_SECONDS:-$secs}
+tenancy_secs=${ASTIS_BENCH_TENANCY_SECONDS:-8}
+tenancy_rounds=${ASTIS_BENCH_TENANCY_ROUNDS:-3}
 apply_workloads=${ASTIS_BENCH_APPLY_WORKLOADS:-1000}
 tenancy_cmd=("$build/bench/astis-bench" --in-process --orgs "$tenancy_orgs" --clusters-per-org "$tenancy_clusters"
-  --pods "$pods" --seconds "$tenancy_secs" --phases establish,unwrap --apply-workloads "$apply_workloads"
+  --pods "$pods" --seconds "$tenancy_secs" --tenancy-rounds "$tenancy_rounds" --phases establish,unwrap
+  --apply-workloads "$apply_workloads"
   --apply-clusters 10)
 # tenancy_arm OUT: the in-process arm and the CLI apply, as Markdown in OUT.
 tenancy_arm() {
   local out=$1 dir
   dir=$(mktemp -d)
   log "organisations at scale: 1 vs $tenancy_orgs organisations x $tenancy_clusters clusters," \
-    "${tenancy_secs}s per phase"
+    "$tenancy_rounds rounds of ${tenancy_secs}s per phase"
   echo "- load: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) before the arm" >"$dir/head.md"
   "${tenancy_cmd[@]}" --out "$dir/inproc.md" >/dev/null || log "tenancy arm: not clean (see the report)"
   # `astis apply -f`: 10 clusters and the workloads in one file, first

@@ -155,23 +155,29 @@ Result<OrgsAdded> InProcessWorld::AddOrganizations(int orgs, int clusters_per_or
       cl.token_file = p.dir + "/kube-read.token";
       cl.mode = "strict";
       cl.created_at = clock.NowUnix();
+      // Every cluster pins a JWKS text of its own (the edge caches parsed
+      // sets by their text): a fresh P-256 key, plus, for bench-c1, the
+      // stand-in's keys that sign the pods' tokens.
+      ASTIS_ASSIGN_OR_RETURN(SigningKey key, SigningKey::GenerateEc(PublicKeyKind::kEcP256));
+      Json jwk = key.PublicJwkMembers();
+      jwk["kid"] = org + "-" + cl.name;
+      jwk["alg"] = "ES256";
+      jwk["use"] = "sig";
+      Json keys = Json::array();
       if (c == 1) {
         cl.issuer = p.standin->issuer();
-        cl.jwks_json = p.standin->JwksJson();
         cl.api_url = p.standin->url();
+        ASTIS_ASSIGN_OR_RETURN(Json standin_jwks, ParseJson(p.standin->JwksJson()));
+        keys = standin_jwks["keys"];
       } else {
-        // Never contacted (no workload, no watch): its own issuer and JWKS,
-        // as another organisation's cluster would have.
+        // Never contacted (no workload, no watch): its own issuer, as
+        // another organisation's cluster would have.
         const std::string host = org + "-" + cl.name + ".bench.invalid";
         cl.issuer = "https://" + host;
         cl.api_url = "https://" + host + ":6443";
-        ASTIS_ASSIGN_OR_RETURN(SigningKey key, SigningKey::GenerateEc(PublicKeyKind::kEcP256));
-        Json jwk = key.PublicJwkMembers();
-        jwk["kid"] = cl.name;
-        jwk["alg"] = "ES256";
-        jwk["use"] = "sig";
-        cl.jwks_json = DumpJson(Json{{"keys", Json::array({jwk})}});
       }
+      keys.push_back(std::move(jwk));
+      cl.jwks_json = DumpJson(Json{{"keys", std::move(keys)}});
       config.clusters.push_back(std::move(cl));
     }
     config.workloads.push_back(store::Workload{kCluster, kNs, kSa, {kDigest}, org});

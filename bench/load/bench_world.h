@@ -105,8 +105,9 @@ class InProcessWorld {
   Result<SessionRows> CountSessions(int64_t now) const;
   // AddOrganizations registers `orgs` more organisations (Tier 1, named
   // bench-org-0001, ...), each with clusters_per_org clusters bench-c1,
-  // bench-c2, ... (each its own issuer and pinned JWKS of a fresh P-256
-  // key; bench-c1 is the stand-in, as target().cluster), one workload on
+  // bench-c2, ... (each its own pinned JWKS text, with a fresh P-256 key;
+  // bench-c1 is the stand-in, as target().cluster: its issuer and signing
+  // keys; the others their own issuers, never contacted), one workload on
   // bench-c1 (target()'s namespace, ServiceAccount and digest), one API key,
   // and its own org key in the embedded CVS (capsules of one organisation
   // open only with its own key). Written directly in the store, one

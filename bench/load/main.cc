@@ -258,11 +258,13 @@ int Main(int argc, char** argv) {
   TenancyOptions tenancy;
   tenancy.orgs = 0;
   app.add_option("--orgs", tenancy.orgs,
-                 "in-process: the same establish + unwrap load with 1 organisation, then with this many "
-                 "(pods in one, then spread over many); no pod watch")
+                 "in-process: the same establish + unwrap load on an edge with 1 organisation and one with "
+                 "this many (pods in one, then spread over many), in alternating rounds; no pod watch")
       ->check(CLI::Range(2, 100000));
   app.add_option("--clusters-per-org", tenancy.clusters_per_org, "--orgs: clusters of each added organisation")
       ->check(CLI::Range(1, 1000));
+  app.add_option("--tenancy-rounds", tenancy.rounds, "--orgs: rounds of the arms, alternating")
+      ->check(CLI::Range(1, 100));
   int apply_workloads = 0, apply_clusters = 10;
   app.add_option("--apply-workloads", apply_workloads,
                  "time an admin apply of one organisation with this many workloads (SQLite, and PostgreSQL "
@@ -333,15 +335,7 @@ int Main(int argc, char** argv) {
       WorldOptions two;
       two.server_threads = server_threads;
       two.watch = false;  // a watch per organisation's workload: see RunTenancy
-      auto w = InProcessWorld::Start(two);
-      if (!w.ok()) {
-        std::cerr << "astis-bench: in-process world: " << w.status().ToString() << "\n";
-        return 1;
-      }
-      lo.server_pid = 0;
-      lo.rate = 0;
-      lo.exclude_threads = (*w)->standin_threads();
-      auto r = RunTenancy(**w, lo, tenancy);
+      auto r = RunTenancy(two, lo, tenancy);
       if (!r.ok()) {
         std::cerr << "astis-bench: tenancy: " << r.status().ToString() << "\n";
         return 1;

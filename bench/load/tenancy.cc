@@ -41,11 +41,25 @@ std::string Fmt(int decimals, double v) {
   return buf;
 }
 
-int64_t RssKb(int64_t* hwm_kb = nullptr) {
-  auto s = ReadProcStats(0);
-  if (!s.ok()) return 0;
-  if (hwm_kb != nullptr) *hwm_kb = s->hwm_kb;
-  return s->rss_kb;
+// Sample is this process's memory, threads and open descriptors now.
+MemSample Sample() {
+  MemSample m;
+  if (auto s = ReadProcStats(0); s.ok()) {
+    m.rss_kb = s->rss_kb;
+    m.hwm_kb = s->hwm_kb;
+    m.threads = s->threads;
+  }
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++m.fds;
+  }
+  return m;
+}
+
+std::string Describe(const MemSample& m) {
+  return Fmt(1, static_cast<double>(m.rss_kb) / 1024) + " MB (" + std::to_string(m.threads) + " threads, " +
+         std::to_string(m.fds) + " fds)";
 }
 
 // CpuPerOp is the server CPU per request of a phase, µs (0 without requests).
@@ -118,114 +132,149 @@ Result<uint64_t> Touch(const std::vector<Target>& targets) {
   return errors;
 }
 
-void RunPhases(LoadGenerator& gen, const TenancyOptions& o, const std::string& arm, int orgs, int pod_orgs,
-               TenancyReport& r) {
+void RunPhases(LoadGenerator& gen, const TenancyOptions& o, int round, const std::string& arm, int orgs,
+               int pod_orgs, TenancyReport& r) {
   for (Phase p : o.phases) {
-    std::cerr << "astis-bench: tenancy: " << arm << ": " << PhaseName(p) << "\n";
-    TenancyRow row{arm, orgs, pod_orgs, gen.Run(p)};
+    std::cerr << "astis-bench: tenancy: round " << round << ": " << arm << ": " << PhaseName(p) << "\n";
+    TenancyRow row{round, arm, orgs, pod_orgs, gen.Run(p)};
     r.errors += row.report.errors;
     r.rows.push_back(std::move(row));
   }
 }
 
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 }  // namespace
 
-Result<TenancyReport> RunTenancy(InProcessWorld& world, const LoadOptions& lo, const TenancyOptions& o) {
-  if (o.orgs < 2 || o.clusters_per_org < 1) {
-    return Error(Code::kInvalidArgument, "--orgs must be >= 2 and --clusters-per-org >= 1");
+Result<TenancyReport> RunTenancy(const WorldOptions& wo, const LoadOptions& lo, const TenancyOptions& o) {
+  if (o.orgs < 2 || o.clusters_per_org < 1 || o.rounds < 1) {
+    return Error(Code::kInvalidArgument, "--orgs must be >= 2, --clusters-per-org and --tenancy-rounds >= 1");
   }
   TenancyReport r;
   r.orgs = o.orgs;
   r.clusters_per_org = o.clusters_per_org;
+  r.rounds = o.rounds;
 
-  // 1. One organisation (the world's own), measured twice: the second run
-  // is the baseline's run-to-run spread on this machine.
+  // Two edges in this process, identical but for what is registered: `one`
+  // keeps its single organisation, `many` gets N - 1 more. Their phases
+  // alternate, so a change of the machine's load during the run falls on
+  // both alike; the idle edge costs nothing (no pod watch).
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<InProcessWorld> one, InProcessWorld::Start(wo));
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<InProcessWorld> many, InProcessWorld::Start(wo));
+  LoadOptions base = lo;
+  base.server_pid = 0;
+  base.rate = 0;
+  base.exclude_threads = one->standin_threads();
+  base.exclude_threads.insert(base.exclude_threads.end(), many->standin_threads().begin(),
+                              many->standin_threads().end());
+  LoadOptions one_lo = base, many_lo = base, spread_lo = base;
+  one_lo.pod_prefix = "bench-one";
+  many_lo.pod_prefix = "bench-many";
+  spread_lo.pod_prefix = "bench-spread";
   SetupReport setup;
-  LoadOptions one = lo;
-  one.pod_prefix = "bench-one";
-  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<LoadGenerator> gen, LoadGenerator::Setup(world.target(), one, &setup));
-  RunPhases(*gen, o, "1 org", 1, 1, r);
-  RunPhases(*gen, o, "1 org (again)", 1, 1, r);
-  r.rss_one_org_kb = RssKb();
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<LoadGenerator> gen_one, LoadGenerator::Setup(one->target(), one_lo, &setup));
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<LoadGenerator> gen_many,
+                         LoadGenerator::Setup(many->target(), many_lo, &setup));
+  r.before = Sample();
 
-  // 2. N - 1 more organisations x M clusters, directly in the store.
+  // N - 1 more organisations x M clusters in `many`, directly in its store.
   std::cerr << "astis-bench: tenancy: registering " << (o.orgs - 1) << " organisations x " << o.clusters_per_org
             << " clusters\n";
-  ASTIS_ASSIGN_OR_RETURN(OrgsAdded added, world.AddOrganizations(o.orgs - 1, o.clusters_per_org));
+  ASTIS_ASSIGN_OR_RETURN(OrgsAdded added, many->AddOrganizations(o.orgs - 1, o.clusters_per_org));
   r.clusters = added.clusters + 1;
   r.register_seconds = added.seconds;
-  r.rss_registered_kb = RssKb();
+  r.registered = Sample();
 
-  // 3. One round trip in every added organisation.
+  // One round trip in every added organisation.
   const auto t0 = std::chrono::steady_clock::now();
   ASTIS_ASSIGN_OR_RETURN(r.touch_errors, Touch(added.targets));
   r.touch_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.touched = static_cast<int>(added.targets.size());
   r.errors += r.touch_errors;
-  r.rss_touched_kb = RssKb();
+  r.touched_mem = Sample();
 
-  // 4. The same pods as in 1, now among N organisations.
-  const std::string n = std::to_string(o.orgs) + " orgs";
-  RunPhases(*gen, o, n + ", pods in 1", o.orgs, 1, r);
-
-  // 5. The same number of pods, spread over K of the added organisations
-  // (pod i in organisation i mod K): per-organisation lookups, JWKS,
+  // The same number of pods spread over K of the added organisations (pod
+  // i in organisation i mod K): per-organisation API keys, clusters, JWKS,
   // Kubernetes clients and CVS key sets on every request.
   const int k = std::min(lo.pods, o.orgs - 1);
   std::vector<const Target*> spread;
   for (int i = 0; i < k; ++i) spread.push_back(&added.targets[static_cast<size_t>(i)]);
-  LoadOptions many = lo;
-  many.pod_prefix = "bench-many";
-  SetupReport setup2;
-  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<LoadGenerator> gen2, LoadGenerator::Setup(spread, many, &setup2));
-  RunPhases(*gen2, o, n + ", pods over " + std::to_string(k), o.orgs, k, r);
-  r.rss_end_kb = RssKb(&r.hwm_end_kb);
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<LoadGenerator> gen_spread, LoadGenerator::Setup(spread, spread_lo, &setup));
+
+  const std::string n = std::to_string(o.orgs) + " orgs";
+  for (int round = 1; round <= o.rounds; ++round) {
+    RunPhases(*gen_one, o, round, "1 org", 1, 1, r);
+    RunPhases(*gen_many, o, round, n + ", pods in 1", o.orgs, 1, r);
+    RunPhases(*gen_spread, o, round, n + ", pods over " + std::to_string(k), o.orgs, k, r);
+  }
+  r.end = Sample();
   return r;
 }
 
 std::string TenancyMarkdown(const TenancyReport& r, const LoadOptions& lo) {
   std::ostringstream o;
-  // Baseline per phase: the mean of the two 1-organisation runs.
-  std::map<Phase, std::vector<double>> base;
+  // The baseline of a row: the 1-organisation row of the same round and phase.
+  std::map<std::pair<int, Phase>, double> base;
   for (const TenancyRow& row : r.rows) {
-    if (row.orgs == 1) base[row.report.phase].push_back(CpuPerOp(row.report));
+    if (row.orgs == 1) base[{row.round, row.report.phase}] = CpuPerOp(row.report);
   }
-  auto mean = [](const std::vector<double>& v) {
-    double s = 0;
-    for (double x : v) s += x;
-    return v.empty() ? 0 : s / static_cast<double>(v.size());
-  };
-  o << "| arm | organisations | pods' organisations | phase | requests/s | p50 ms | p99 ms | server CPU µs/op "
-       "| CPU vs 1 org | errors |\n"
-    << "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  o << "| round | arm | organisations | pods' organisations | phase | requests/s | p50 ms | p99 ms "
+       "| server CPU µs/op | CPU vs 1 org (same round) | errors |\n"
+    << "| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  // ratios[(arm, phase)]: the per-round ratios; ones[phase]: the baselines.
+  std::map<std::pair<std::string, Phase>, std::vector<double>> ratios;
+  std::map<Phase, std::vector<double>> ones;
+  std::vector<std::pair<std::string, Phase>> order;
   for (const TenancyRow& row : r.rows) {
     const PhaseReport& p = row.report;
     const double rps = p.seconds > 0 ? static_cast<double>(p.requests) / p.seconds : 0;
-    const double b = mean(base[p.phase]);
+    const double b = base[{row.round, p.phase}];
     const double cpu = CpuPerOp(p);
-    o << "| " << row.arm << " | " << row.orgs << " | " << row.pod_orgs << " | " << PhaseName(p.phase) << " | "
-      << Fmt(0, rps) << " | " << Fmt(2, p.p50_us / 1000) << " | " << Fmt(2, p.p99_us / 1000) << " | " << Fmt(0, cpu)
-      << " | " << (b > 0 ? Fmt(3, cpu / b) : std::string("-")) << " | " << p.errors << " |\n";
-  }
-  o << "\n";
-  for (const auto& [phase, v] : base) {
-    if (v.size() == 2 && mean(v) > 0) {
-      o << "- " << PhaseName(phase) << ": the two 1-organisation runs differ by "
-        << Fmt(1, 100 * std::fabs(v[0] - v[1]) / mean(v)) << " % of their mean (run-to-run noise of this machine)\n";
+    o << "| " << row.round << " | " << row.arm << " | " << row.orgs << " | " << row.pod_orgs << " | "
+      << PhaseName(p.phase) << " | " << Fmt(0, rps) << " | " << Fmt(2, p.p50_us / 1000) << " | "
+      << Fmt(2, p.p99_us / 1000) << " | " << Fmt(0, cpu) << " | " << (b > 0 ? Fmt(3, cpu / b) : std::string("-"))
+      << " | " << p.errors << " |\n";
+    if (row.orgs == 1) {
+      ones[p.phase].push_back(cpu);
+    } else if (b > 0) {
+      const auto key = std::make_pair(row.arm, p.phase);
+      if (ratios.find(key) == ratios.end()) order.push_back(key);
+      ratios[key].push_back(cpu / b);
     }
   }
+  o << "\n";
+  for (const auto& [phase, v] : ones) {
+    const auto [lo_it, hi_it] = std::minmax_element(v.begin(), v.end());
+    o << "- 1 org, " << PhaseName(phase) << ": " << Fmt(0, *lo_it) << "–" << Fmt(0, *hi_it) << " µs/op over "
+      << v.size() << " rounds (spread " << Fmt(1, 100 * (*hi_it - *lo_it) / Median(v))
+      << " % of the median: this machine's round-to-round noise)\n";
+  }
+  for (const auto& key : order) {
+    const std::vector<double>& v = ratios[key];
+    const auto [lo_it, hi_it] = std::minmax_element(v.begin(), v.end());
+    o << "- **" << key.first << ", " << PhaseName(key.second) << ": CPU per request / 1 org = median "
+      << Fmt(3, Median(v)) << "** (rounds " << Fmt(3, *lo_it) << "–" << Fmt(3, *hi_it) << ")\n";
+  }
+  const auto mb = [](int64_t kb) { return Fmt(1, static_cast<double>(kb) / 1024); };
   o << "- registered " << (r.orgs - 1) << " organisations x " << r.clusters_per_org << " clusters (" << r.clusters
-    << " clusters in all, each its own issuer and JWKS; one workload, one API key and one org key per "
-       "organisation) in "
+    << " clusters in all, each its own pinned JWKS; one workload, one API key and one org key per organisation) in "
     << Fmt(1, r.register_seconds) << " s\n"
     << "- one establish + unwrap round trip in each of the " << r.touched << " added organisations (each opened to "
     << "its plaintext): " << Fmt(1, r.touch_seconds) << " s, " << r.touch_errors << " errors\n"
-    << "- RSS of the process (edge, stand-in and " << lo.pods << " pods): 1 org " << Fmt(1, r.rss_one_org_kb / 1024.0)
-    << " MB; " << r.orgs << " orgs registered " << Fmt(1, r.rss_registered_kb / 1024.0) << " MB; after a round trip "
-    << "in every organisation " << Fmt(1, r.rss_touched_kb / 1024.0) << " MB; at the end "
-    << Fmt(1, r.rss_end_kb / 1024.0) << " MB (peak " << Fmt(1, r.hwm_end_kb / 1024.0) << " MB)\n"
-    << "\nServer CPU µs/op: this process's CPU minus the pods' threads and the Kubernetes API stand-in's threads, "
-       "per completed request, closed loop, "
+    << "- this process (two edges, two stand-ins, " << 3 * lo.pods << " pods): " << Describe(r.before)
+    << " before registering; " << Describe(r.registered) << " with the organisations registered (+"
+    << mb(r.registered.rss_kb - r.before.rss_kb) << " MB); " << Describe(r.touched_mem)
+    << " after a round trip in every organisation (+" << mb(r.touched_mem.rss_kb - r.before.rss_kb)
+    << " MB); " << Describe(r.end) << " at the end, peak " << mb(r.end.hwm_kb) << " MB\n"
+    << "\nEach round runs the arms back to back on two edges in this process (`1 org` on one, the others on one "
+       "with "
+    << r.orgs << " organisations); server CPU µs/op is this process's CPU minus the pods' and both Kubernetes API "
+       "stand-ins' threads, per completed request, closed loop, "
     << lo.pods << " pods, " << Fmt(0, lo.phase_seconds) << " s per phase; no pod watch (gate 4 reads the API).\n";
   return o.str();
 }
