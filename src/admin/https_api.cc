@@ -136,4 +136,33 @@ Result<std::unique_ptr<net::HttpServer>> StartAdminHttpsServer(AdminHttpsConfig 
   return net::HttpServer::Start(sc, [&handler](const net::ServerRequest& r) { return handler.Handle(r); });
 }
 
+Result<std::unique_ptr<Operations>> ConnectAdminHttps(std::string_view base_url, const net::TlsClientConfig& tls,
+                                                      std::string org) {
+  if (!tls.client_cert_pem.has_value() || tls.client_key_pem.empty()) {
+    return Error(Code::kInvalidArgument, "admin API: a client certificate and key are required");
+  }
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<net::HttpsClient> created, net::HttpsClient::Create(base_url, tls));
+  std::shared_ptr<net::HttpsClient> client = std::move(created);
+  auto transport = [client, org = std::move(org)](std::string_view op, const Json& args) -> Result<Json> {
+    Json req{{"v", internal::kProtocolVersion}, {"op", std::string(op)}, {"args", args}};
+    if (!org.empty()) req["org"] = org;
+    net::HttpRequest r;
+    r.method = "POST";
+    r.target = std::string(kAdminApiPath);
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.body = DumpJson(req);
+    auto resp = client->Send(r);
+    if (!resp.ok()) return Error(Code::kIo, "admin API: " + resp.status().message());
+    auto body = ParseJson(resp->body, JsonLimits{64 * 1024 * 1024, 32});
+    SecureWipe(resp->body.data(), resp->body.size());  // apikey.create carries a key
+    if (!body.ok() || !body->is_object() || !body->contains("ok")) {
+      return Error(Code::kInternal, "admin API: malformed response (HTTP " + std::to_string(resp->status) + ")");
+    }
+    if ((*body)["ok"] == true && body->contains("result")) return std::move((*body)["result"]);
+    if (body->contains("error")) return internal::StatusFromJson((*body)["error"]);
+    return Error(Code::kInternal, "admin API: malformed response");
+  };
+  return internal::MakeRemoteOperations(std::move(transport));
+}
+
 }  // namespace astis::admin

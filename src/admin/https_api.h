@@ -30,6 +30,7 @@
 #include "common/status.h"
 #include "crypto/random.h"
 #include "net/http_server.h"
+#include "net/https_client.h"
 #include "store/store.h"
 
 namespace astis::admin {
@@ -75,5 +76,15 @@ struct AdminHttpsConfig {
 // kInvalidArgument without tls.client_ca_pem; else net::HttpServer::Start's
 // errors.
 Result<std::unique_ptr<net::HttpServer>> StartAdminHttpsServer(AdminHttpsConfig config, AdminHttpsHandler& handler);
+
+// ConnectAdminHttps returns Operations executed by the remote admin API at
+// base_url ("https://host:port"), as the principal of tls's client
+// certificate, in organisation org ("" lets the server choose: the
+// caller's own, or the only one). Each call is one POST; a refusal is the
+// server's Status (code and message), a transport failure kIo. Errors of
+// net::HttpsClient::Create; kInvalidArgument without a client certificate.
+// Test: AdminHttpsTest.CliTransportSpeaksTheApi.
+Result<std::unique_ptr<Operations>> ConnectAdminHttps(std::string_view base_url, const net::TlsClientConfig& tls,
+                                                      std::string org);
 
 }  // namespace astis::admin

@@ -223,6 +223,39 @@ TEST_F(AdminHttpsTest, RefusesClientWithoutCertificate) {
   EXPECT_FALSE(resp.ok() && resp->status == 200) << "served without a client certificate";
 }
 
+TEST_F(AdminHttpsTest, CliTransportSpeaksTheApi) {
+  // The CLI's --server path: typed Operations over the API, as org-admin.
+  auto cert = pki_->IssueClientCertWithSans("alice", {"URI:astis://admin/org-admin/tenant-a"});
+  ASSERT_TRUE(cert.ok());
+  net::TlsClientConfig tls;
+  tls.ca_pem = pki_->ca_cert_pem();
+  tls.client_cert_pem = cert->cert_pem;
+  tls.client_key_pem = SecretBytes::CopyFrom(cert->key_pem.RevealString());
+  const std::string url = "https://127.0.0.1:" + std::to_string(server_->port());
+  auto ops = ConnectAdminHttps(url, tls, "");
+  ASSERT_TRUE(ops.ok()) << ops.status().ToString();
+  auto clusters = (*ops)->ClusterList();
+  ASSERT_TRUE(clusters.ok()) << clusters.status().ToString();
+  ASSERT_EQ(clusters->size(), 1u);
+  auto key = (*ops)->ApiKeyCreate(ApiKeyCreateArgs{"prod", "payments", "api", 0});
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  auto stored = store_->GetApiKey(key->id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->org, "tenant-a");
+  // Another organisation: the server's "not found", carried through.
+  net::TlsClientConfig tls_b;
+  tls_b.ca_pem = pki_->ca_cert_pem();
+  tls_b.client_cert_pem = cert->cert_pem;
+  tls_b.client_key_pem = SecretBytes::CopyFrom(cert->key_pem.RevealString());
+  auto other = ConnectAdminHttps(url, tls_b, "tenant-b");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ((*other)->ClusterList().status().code(), Code::kNotFound);
+  // No client certificate: refused before any request.
+  net::TlsClientConfig anonymous;
+  anonymous.ca_pem = pki_->ca_cert_pem();
+  EXPECT_EQ(ConnectAdminHttps(url, anonymous, "").status().code(), Code::kInvalidArgument);
+}
+
 TEST_F(AdminHttpsTest, AdminApiRequiresMutualTls) {
   AdminHttpsConfig config;
   config.tls.cert_chain_pem = pki_->server().cert_pem;

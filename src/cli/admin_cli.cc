@@ -15,11 +15,14 @@
 
 #include "admin/apply_document.h"
 #include "admin/client.h"
+#include "admin/https_api.h"
 #include "admin/operations.h"
 #include "audit/audit_log.h"
+#include "audit/org_audit_router.h"
 #include "capsule/org_key.h"
 #include "cli/commands.h"
 #include "cli/secret_manifest.h"
+#include "common/dns1123.h"
 #include "common/encoding.h"
 #include "common/json.h"
 #include "common/time_format.h"
@@ -29,6 +32,7 @@
 #include "edge/gates.h"
 #include "edge/run.h"
 #include "lint/yaml_documents.h"
+#include "net/tls.h"
 #include "store/open_store.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
@@ -43,8 +47,12 @@ struct AdminCommands::Args {
   std::string process_config;
   // Store selection shared by the admin commands, and the organisation.
   std::string store_path, config_path, admin_socket, org;
+  // The remote admin API (docs/tenancy.md "Administration over the network").
+  std::string server, admin_cert, admin_key, admin_ca;
   // org
   CLI::App *org_add = nullptr, *org_list = nullptr, *org_remove = nullptr;
+  CLI::App *org_key_create = nullptr, *org_key_rotate = nullptr;
+  std::string keys_dir;
   std::string tier = "standard", cvs_url, cvs_ca, cvs_identity, cvs_spki_sha256;
   bool force = false;
   // apply / diff
@@ -65,7 +73,7 @@ struct AdminCommands::Args {
   std::string pod_uid;
   // audit / keys
   CLI::App* audit_verify = nullptr;
-  std::string audit_file;
+  std::string audit_file, audit_org;
   CLI::App* key_rotate = nullptr;
   CLI::App* reseal = nullptr;
   std::string keys_file, input_file, output = "yaml";
@@ -404,7 +412,44 @@ std::string OrgOption(const AdminCommands::Args& a) {
   return env_org != nullptr ? env_org : "";
 }
 
+// EnvOr is flag when set, else the environment variable, else "".
+std::string EnvOr(const std::string& flag, const char* env_name) {
+  if (!flag.empty()) return flag;
+  const char* v = std::getenv(env_name);
+  return v != nullptr ? v : "";
+}
+
+// ConnectServer opens the remote admin API at --server with the client
+// certificate of --admin-cert/--admin-key (the caller's role) and the CA of
+// --admin-ca (the API's server certificate).
+Result<std::unique_ptr<admin::Operations>> ConnectServer(const AdminCommands::Args& a, const std::string& server,
+                                                         const std::string& org) {
+  const std::string cert = EnvOr(a.admin_cert, "ASTIS_ADMIN_CERT");
+  const std::string key = EnvOr(a.admin_key, "ASTIS_ADMIN_KEY");
+  const std::string ca = EnvOr(a.admin_ca, "ASTIS_ADMIN_CA");
+  if (cert.empty() || key.empty()) {
+    return Error(Code::kInvalidArgument, "--server needs --admin-cert and --admin-key (the caller's certificate)");
+  }
+  net::TlsClientConfig tls;
+  if (!ca.empty()) {
+    ASTIS_ASSIGN_OR_RETURN(std::string ca_pem, net::ReadPemFile(ca));
+    tls.ca_pem = std::move(ca_pem);
+  }
+  ASTIS_ASSIGN_OR_RETURN(std::string cert_pem, net::ReadPemFile(cert));
+  tls.client_cert_pem = std::move(cert_pem);
+  ASTIS_ASSIGN_OR_RETURN(tls.client_key_pem, net::ReadKeyFile(key));
+  return admin::ConnectAdminHttps(server, tls, org);
+}
+
 Result<Backend> OpenBackend(const AdminCommands::Args& a, const std::string& org, CliEnv& env) {
+  const bool local = !a.admin_socket.empty() || !a.store_path.empty() || !a.config_path.empty();
+  const std::string server = local ? a.server : EnvOr(a.server, "ASTIS_ADMIN_SERVER");
+  if (!server.empty()) {
+    if (local) return Error(Code::kInvalidArgument, "give --server or --admin-socket/--store/--config, not both");
+    Backend b;
+    ASTIS_ASSIGN_OR_RETURN(b.ops, ConnectServer(a, server, org));
+    return b;
+  }
   std::string socket = a.admin_socket;
   if (!socket.empty() && (!a.store_path.empty() || !a.config_path.empty())) {
     return Error(Code::kInvalidArgument, "give --admin-socket or --store/--config, not both");
@@ -426,7 +471,13 @@ Result<Backend> OpenBackend(const AdminCommands::Args& a, const std::string& org
 
 // ---------------------------------------------------------------- audit, keys
 
-int AuditVerify(const std::string& file, CliEnv& env) {
+int AuditVerify(const std::string& main_file, const std::string& org, CliEnv& env) {
+  // --org verifies that organisation's own trail beside the main log
+  // (audit::OrgAuditRouter; test CliOrgKeyTest.AuditVerifyOrgVerifiesThatTrail).
+  if (!org.empty() && !IsDns1123Label(org)) {
+    return Fail(env, "audit verify", Error(Code::kInvalidArgument, "--org: not an organization name"));
+  }
+  const std::string file = org.empty() ? main_file : audit::OrgTrailPath(main_file, org);
   auto report = audit::VerifyAuditLog(file);
   if (!report.ok()) return Fail(env, "audit verify", report.status());
   if (!report->ok) {
@@ -441,6 +492,39 @@ int AuditVerify(const std::string& file, CliEnv& env) {
   }
   env.out << "ok: " << report->lines << " lines, chain intact, last seq " << report->last_seq << ", head "
           << report->head_hash << "\n";
+  return kExitOk;
+}
+
+// KeysDirOf is --keys-dir, else the edge configuration's cvs.org_keys_dir.
+Result<std::string> KeysDirOf(const AdminCommands::Args& a) {
+  if (!a.keys_dir.empty()) return a.keys_dir;
+  if (a.config_path.empty()) return Error(Code::kInvalidArgument, "give --keys-dir or --config");
+  ASTIS_ASSIGN_OR_RETURN(edge::EdgeConfig config, edge::LoadEdgeConfig(a.config_path));
+  if (config.cvs.org_keys_dir.empty()) {
+    return Error(Code::kInvalidArgument, "--config: cvs.org_keys_dir is not set (Tier 1 key sets per organization)");
+  }
+  return config.cvs.org_keys_dir;
+}
+
+// OrgKey creates or rotates an organisation's Tier 1 org key where the
+// ASTIS CVS keeps it (docs/tenancy.md): run on the CVS host; prints only
+// the public JWK. A running edge or CVS on that directory picks the file up.
+int OrgKey(const AdminCommands::Args& a, bool create, CliEnv& env) {
+  const char* cmd = create ? "org key create" : "org key rotate";
+  const std::string org = OrgOption(a);
+  if (org.empty()) return Fail(env, cmd, Error(Code::kInvalidArgument, "--org is required"));
+  auto dir = KeysDirOf(a);
+  if (!dir.ok()) return Fail(env, cmd, dir.status());
+  auto r = create ? cvs::CreateOrgKeySet(*dir, org, env.rng) : cvs::RotateOrgKeySet(*dir, org, env.rng);
+  if (!r.ok()) return Fail(env, cmd, r.status());
+  if (create) {
+    env.err << "organization " << org << ": org key " << r->kid << " created in " << cvs::OrgKeySetPath(*dir, org)
+            << " (the private key stays there)\n";
+  } else {
+    env.err << "organization " << org << ": new active kid " << r->kid << "; previous " << r->previous_kid
+            << " retired (" << r->retired_keys << " retired key(s) kept)\n";
+  }
+  env.out << DumpJson(r->public_jwk) << "\n";
   return kExitOk;
 }
 
@@ -501,6 +585,11 @@ void AddStoreOptions(CLI::App* cmd, AdminCommands::Args& a, bool with_org = true
   cmd->add_option("--config", a.config_path, "Edge configuration file (its store.path is used)");
   cmd->add_option("--admin-socket", a.admin_socket,
                   "Run through the edge's admin socket instead of the store (default: $ASTIS_ADMIN_SOCKET)");
+  cmd->add_option("--server", a.server,
+                  "Run through the remote admin API at https://HOST:PORT (default: $ASTIS_ADMIN_SERVER)");
+  cmd->add_option("--admin-cert", a.admin_cert, "--server: your admin client certificate (default: $ASTIS_ADMIN_CERT)");
+  cmd->add_option("--admin-key", a.admin_key, "--server: its private key (default: $ASTIS_ADMIN_KEY)");
+  cmd->add_option("--admin-ca", a.admin_ca, "--server: CA of the API's certificate (default: $ASTIS_ADMIN_CA)");
   if (with_org) {
     cmd->add_option("--org", a.org,
                     "Organization (default: $ASTIS_ORG; may be left out while only one exists)");
@@ -535,6 +624,15 @@ AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
   AddStoreOptions(a.org_remove, a, /*with_org=*/false);
   a.org_remove->add_option("--name", a.name, "Organization name")->required();
   a.org_remove->add_flag("--force", a.force, "Also remove its clusters, workloads, API keys and sessions");
+  CLI::App* org_key = org->add_subcommand("key", "Tier 1 org keys, on the ASTIS CVS host")->require_subcommand(1);
+  for (bool create : {true, false}) {
+    CLI::App* c = create ? org_key->add_subcommand("create", "Generate the organization's org key; prints the public JWK")
+                         : org_key->add_subcommand("rotate", "New active org key; the old ones stay as retired");
+    c->add_option("--org", a.org, "Organization (default: $ASTIS_ORG)");
+    c->add_option("--keys-dir", a.keys_dir, "The ASTIS CVS's key directory (cvs.org_keys_dir)");
+    c->add_option("--config", a.config_path, "Edge configuration file (its cvs.org_keys_dir is used)");
+    (create ? a.org_key_create : a.org_key_rotate) = c;
+  }
 
   a.apply = app.add_subcommand("apply", "Make an organization's clusters and workloads what YAML files declare");
   a.diff = app.add_subcommand("diff", "Show what `astis apply` would change, changing nothing");
@@ -614,6 +712,8 @@ AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
   CLI::App* audit = app.add_subcommand("audit", "Audit log tools")->require_subcommand(1);
   a.audit_verify = audit->add_subcommand("verify", "Verify an audit log's hash chain");
   a.audit_verify->add_option("file", a.audit_file, "Audit log file (JSON lines)")->required();
+  a.audit_verify->add_option("--org", a.audit_org,
+                             "Verify this organization's own trail beside the log (FILE.orgs/ORG.jsonl)");
 
   CLI::App* key = app.add_subcommand("key", "Org key set management")->require_subcommand(1);
   a.key_rotate = key->add_subcommand("rotate", "Generate a new active org key; the old ones stay as retired");
@@ -632,7 +732,9 @@ std::optional<int> AdminCommands::Run(CliEnv& env) {
   if (a.serve->parsed()) return RunEdgeLike("serve", a.process_config, edge::CvsMode::kEmbedded, env);
   if (a.edge->parsed()) return RunEdgeLike("edge", a.process_config, edge::CvsMode::kRemote, env);
   if (a.cvs->parsed()) return RunCvs(a.process_config, env);
-  if (a.audit_verify->parsed()) return AuditVerify(a.audit_file, env);
+  if (a.audit_verify->parsed()) return AuditVerify(a.audit_file, a.audit_org, env);
+  if (a.org_key_create->parsed()) return OrgKey(a, /*create=*/true, env);
+  if (a.org_key_rotate->parsed()) return OrgKey(a, /*create=*/false, env);
   if (a.key_rotate->parsed()) return KeyRotate(a.keys_file, env);
   if (a.reseal->parsed()) return ResealCmd(a, env);
 

@@ -21,7 +21,9 @@
 
 #include <gtest/gtest.h>
 
+#include "admin/https_api.h"
 #include "audit/audit_log.h"
+#include "audit/org_audit_router.h"
 #include "capsule/org_key.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -793,6 +795,126 @@ TEST_F(ServeTest, ServeStartsAndStops) {
   EXPECT_EQ(::kill(pid, 0), -1);  // reaped: no process left
 }
 #endif
+
+// ---------------------------------------------------------------- org keys, trails, --server
+
+class CliOrgKeyTest : public CliOrgTest {};
+
+TEST_F(CliOrgKeyTest, CreatePrintsOnlyThePublicJwk) {
+  const std::string keys = dir_ + "/cvs-keys";
+  std::filesystem::create_directory(keys);
+  ::chmod(keys.c_str(), 0700);
+  Run create = Cli({"org", "key", "create", "--org", "acme", "--keys-dir", keys});
+  ASSERT_EQ(create.code, 0) << create.err;
+  auto jwk = ParseJson(create.out);
+  ASSERT_TRUE(jwk.ok()) << create.out;
+  EXPECT_EQ(jwk->value("kty", ""), "OKP");
+  EXPECT_FALSE(jwk->contains("d")) << "the private key was printed";
+  EXPECT_EQ(create.err.find("\"d\""), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat((keys + "/acme.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // The key set the CVS will use opens what is sealed to the printed key.
+  auto set = capsule::OrgKeySet::LoadFile(keys + "/acme.json");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->active().kid(), jwk->value("kid", ""));
+  // A second create is refused (it would drop the key sealed values need).
+  EXPECT_NE(Cli({"org", "key", "create", "--org", "acme", "--keys-dir", keys}).code, 0);
+  Run rotate = Cli({"org", "key", "rotate", "--org", "acme", "--keys-dir", keys});
+  ASSERT_EQ(rotate.code, 0) << rotate.err;
+  auto rotated = capsule::OrgKeySet::LoadFile(keys + "/acme.json");
+  ASSERT_TRUE(rotated.ok());
+  EXPECT_NE(rotated->active().kid(), set->active().kid());
+  EXPECT_NE(rotate.err.find("retired"), std::string::npos) << rotate.err;
+  // Refusals: no organisation, not a label, no directory.
+  EXPECT_NE(Cli({"org", "key", "create", "--keys-dir", keys}).code, 0);
+  EXPECT_NE(Cli({"org", "key", "create", "--org", "../x", "--keys-dir", keys}).code, 0);
+  EXPECT_NE(Cli({"org", "key", "create", "--org", "globex"}).code, 0);
+}
+
+TEST_F(CliOrgKeyTest, AuditVerifyOrgVerifiesThatTrail) {
+  const std::string log = dir_ + "/audit.log";
+  {
+    auto main = audit::FileAuditLog::Open(log, clock_);
+    ASSERT_TRUE(main.ok());
+    audit::OrgAuditRouter router(**main, log, clock_);
+    audit::AuditEvent e;
+    e.event = "unwrap";
+    e.org = "acme";
+    ASSERT_TRUE(router.Append(e).ok());
+    ASSERT_TRUE(router.Append(e).ok());
+    e.org = "";
+    ASSERT_TRUE(router.Append(e).ok());
+  }
+  Run acme = Cli({"audit", "verify", log, "--org", "acme"});
+  ASSERT_EQ(acme.code, 0) << acme.err;
+  EXPECT_NE(acme.out.find("2 lines"), std::string::npos) << acme.out;
+  Run main = Cli({"audit", "verify", log});
+  ASSERT_EQ(main.code, 0) << main.err;
+  EXPECT_NE(main.out.find("1 lines"), std::string::npos) << main.out;
+  // A tampered organisation trail fails on its own.
+  std::string text = ReadAllFile(audit::OrgTrailPath(log, "acme"));
+  text.replace(text.find("unwrap"), 6, "unwraq");
+  WriteFile(audit::OrgTrailPath(log, "acme"), text);
+  EXPECT_EQ(Cli({"audit", "verify", log, "--org", "acme"}).code, kExitCrypto);
+  EXPECT_NE(Cli({"audit", "verify", log, "--org", "../etc"}).code, 0);
+}
+
+TEST_F(CliOrgKeyTest, ServerFlagRunsThroughTheRemoteAdminApi) {
+  ASSERT_EQ(AddOrg("acme").code, 0);
+  ASSERT_EQ(AddOrg("globex").code, 0);
+  auto st = OpenStore();
+  ASSERT_NE(st, nullptr);
+  auto pki = net::testing::TestPki::Create();
+  ASSERT_TRUE(pki.ok());
+  admin::AdminHttpsOptions options;
+  options.api_key_generator = [](Random& r) -> Result<admin::NewApiKey> {
+    ASTIS_ASSIGN_OR_RETURN(edge::GeneratedApiKey k, edge::GenerateApiKey(r));
+    return admin::NewApiKey{std::move(k.id), std::move(k.header_value), k.hash};
+  };
+  admin::AdminHttpsHandler handler(*st, clock_, DefaultRandom(), std::move(options));
+  admin::AdminHttpsConfig config;
+  config.tls.cert_chain_pem = pki->server().cert_pem;
+  config.tls.key_pem = SecretBytes::CopyFrom(pki->server().key_pem.RevealString());
+  config.tls.client_ca_pem = pki->ca_cert_pem();
+  auto server = admin::StartAdminHttpsServer(std::move(config), handler);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto cert = pki->IssueClientCertWithSans("alice", {"URI:astis://admin/org-admin/acme"});
+  ASSERT_TRUE(cert.ok());
+  WriteFile(dir_ + "/alice.crt", cert->cert_pem);
+  WriteFile(dir_ + "/alice.key", std::string(cert->key_pem.RevealString()));
+  WriteFile(dir_ + "/admin-ca.pem", pki->ca_cert_pem());
+  const std::vector<std::string> remote = {"--server", "https://127.0.0.1:" + std::to_string((*server)->port()),
+                                           "--admin-cert", dir_ + "/alice.crt", "--admin-key", dir_ + "/alice.key",
+                                           "--admin-ca", dir_ + "/admin-ca.pem"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), remote.begin(), remote.end());
+    return Cli(args);
+  };
+  // The org-admin of acme adds a cluster to its own organisation, without --org.
+  Run add = with({"cluster", "add", "--name", "prod", "--issuer", kIssuer, "--audience", "astis", "--jwks-file",
+                  jwks_, "--api-url", "https://127.0.0.1:6443", "--ca-file", dir_ + "/ca.pem", "--token-file",
+                  dir_ + "/token", "--mode", "strict"});
+  ASSERT_EQ(add.code, 0) << add.err;
+  EXPECT_TRUE(st->GetCluster("acme", "prod").ok());
+  Run list = with({"cluster", "list"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("prod"), std::string::npos);
+  // globex answers like a missing organisation; organisations are not its business.
+  Run other = with({"cluster", "list", "--org", "globex"});
+  Run missing = with({"cluster", "list", "--org", "initech"});
+  EXPECT_EQ(other.code, kExitIo);
+  EXPECT_EQ(other.err, missing.err.substr(0, missing.err.size()));
+  EXPECT_NE(with({"org", "add", "--name", "initech", "--tier", "standard"}).code, 0);
+  auto audit = st->ListConfigAudit(std::string("acme"), 0, 100);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_FALSE(audit->empty());
+  EXPECT_EQ(audit->back().actor, "admin:alice/org-admin");
+  // --server and a local store at once is a usage error.
+  Run both = with({"cluster", "list", "--store", store_});
+  EXPECT_NE(both.code, 0);
+  EXPECT_NE(both.err.find("--server"), std::string::npos) << both.err;
+}
 
 }  // namespace
 }  // namespace astis::cli
