@@ -124,7 +124,7 @@ class TenancyTiersTest : public ::testing::Test {
   // StartWorld writes the store, the key directory and the configuration,
   // starts tenant-b's CVS and `astis serve`. spki_pin pins tenant-b's CVS
   // key too (cvs_spki_sha256), on top of CA + name.
-  void StartWorld(bool spki_pin = false) {
+  void StartWorld(bool spki_pin = false, bool hyok_identity = true) {
     Random& rng = DefaultRandom();
     dir_ = Must(net::testing::MakeTempDir());
     ASSERT_EQ(::mkdir((dir_ + "/org-keys").c_str(), 0700), 0);
@@ -207,14 +207,15 @@ class TenancyTiersTest : public ::testing::Test {
     edge_port_ = FreePort();
     ASSERT_NE(edge_port_, 0);
     edge_url_ = "https://127.0.0.1:" + std::to_string(edge_port_);
+    const std::string hyok = hyok_identity ? "hyok: {client_cert_file: " + dir_ + "/hyok-client.pem, " +
+                                                 "client_key_file: " + dir_ + "/hyok-client.key}\n"
+                                           : "";
     const std::string config = "listen: {address: 127.0.0.1, port: " + std::to_string(edge_port_) +
                                ", threads: 4}\n"
                                "tls: {cert_file: " + files.server_cert + ", key_file: " + files.server_key + "}\n"
                                "external_base_url: " + edge_url_ + "\n"
                                "store: {backend: sqlite, path: " + dir_ + "/edge.db}\n"
-                               "cvs: {mode: embedded, org_keys_dir: " + dir_ + "/org-keys}\n"
-                               "hyok: {client_cert_file: " + dir_ + "/hyok-client.pem, client_key_file: " +
-                               dir_ + "/hyok-client.key}\n"
+                               "cvs: {mode: embedded, org_keys_dir: " + dir_ + "/org-keys}\n" + hyok +
                                "audit_log: " + dir_ + "/audit.jsonl\n"
                                "watch: {enabled: false}\n";
     WriteFile(dir_ + "/edge.yaml", config);
@@ -374,8 +375,17 @@ TEST_F(TenancyTiersTest, EachOrganisationGetsItsOwnPlaintext) {
   const std::string d = set["keys"][0]["d"].get<std::string>();
   ASSERT_FALSE(d.empty());
   const std::string d_hex = HexEncode(Must(B64uDecode(d)));
-  for (const std::string& text : {a_resp.body, b_resp.body, ReadFile(dir_ + "/edge.log"),
-                                  ReadFile(dir_ + "/audit.jsonl"), ReadFile(dir_ + "/edge.db")}) {
+  // Every file the edge wrote: its stderr, the audit log and each
+  // organisation's trail beside it, the store (and its WAL).
+  std::vector<std::string> texts = {a_resp.body, b_resp.body};
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    if (!e.is_regular_file()) continue;  // org-keys/ holds the key, by design
+    texts.push_back(ReadFile(e.path().string()));
+    ++files;
+  }
+  EXPECT_GE(files, 4u);
+  for (const std::string& text : texts) {
     EXPECT_EQ(text.find(d), std::string::npos);
     EXPECT_EQ(text.find(d_hex), std::string::npos);
   }
@@ -463,6 +473,20 @@ TEST_F(TenancyTiersTest, SpkiPinRefusesANewKey) {
   StopBCvs();
   StartBCvs(port, nullptr);
   EXPECT_EQ(Outcome(b_, for_b), "b-pinned");
+}
+
+// Without the edge's hyok client identity a hyok organisation cannot be
+// served: the edge says so at start and refuses its unwraps with
+// cvs_unavailable; a standard organisation is served as ever.
+TEST_F(TenancyTiersTest, WithoutHyokIdentityTheEdgeSaysSoAndRefusesB) {
+  ASSERT_NO_FATAL_FAILURE(StartWorld(/*spki_pin=*/false, /*hyok_identity=*/false));
+  EXPECT_NE(ReadFile(dir_ + "/edge.log").find("organisation tenant-b is hyok but no hyok.client_cert_file"),
+            std::string::npos)
+      << ReadFile(dir_ + "/edge.log");
+  ASSERT_NO_FATAL_FAILURE(Establish(a_));
+  ASSERT_NO_FATAL_FAILURE(Establish(b_));
+  EXPECT_EQ(Outcome(b_, Seal(*b_.org_public, "b")), "<503 cvs_unavailable>");
+  EXPECT_EQ(Outcome(a_, Seal(*a_.org_public, "a")), "a");
 }
 
 #endif  // ASTIS_CLI_BINARY
