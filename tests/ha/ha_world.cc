@@ -165,6 +165,7 @@ Result<std::unique_ptr<HaWorld>> HaWorld::Start(const HaOptions& options) {
 HaWorld::~HaWorld() {
   for (auto& e : edges_) e->Kill();
   if (cvs_) cvs_->Kill();
+  if (cvs_b_) cvs_b_->Kill();
   if (kube_) kube_->Stop();
   pg_.reset();
   std::error_code ec;
@@ -248,6 +249,14 @@ Status HaWorld::Build(const HaOptions& options) {
                                   "org_keys: " + dir_ + "/org-keys.json\n"
                                   "audit_log: " + dir_ + "/cvs-audit.jsonl\n"));
   ASTIS_RETURN_IF_ERROR(StartCvs());
+  if (options.tenant_b) {
+    store::StoreOptions so;
+    so.backend = "postgres";
+    so.postgres_dsn_file = dsn_file;
+    so.pool_size = 1;
+    ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> st, store::OpenStore(so));
+    ASTIS_RETURN_IF_ERROR(BuildTenantB(*st, NowUnix()));
+  }
 
   // The edges' own serving certificate (one for all replicas).
   ASTIS_ASSIGN_OR_RETURN(net::testing::TestPki edge_pki, net::testing::TestPki::Create());
@@ -258,7 +267,7 @@ Status HaWorld::Build(const HaOptions& options) {
   // Start every replica, then wait for each (they start in parallel).
   for (int i = 0; i < options.replicas; ++i) {
     const std::string cfg = dir_ + "/edge-" + std::to_string(i) + ".yaml";
-    ASTIS_RETURN_IF_ERROR(WriteFile(cfg, EdgeConfig(static_cast<size_t>(i), options.watch_enabled)));
+    ASTIS_RETURN_IF_ERROR(WriteFile(cfg, EdgeConfig(static_cast<size_t>(i), options)));
     const std::string log = dir_ + "/edge-" + std::to_string(i) + ".log";
     ASTIS_ASSIGN_OR_RETURN(auto child, ChildProcess::Start({"edge", "--config", cfg}, log));
     edges_.push_back(std::move(child));
@@ -283,7 +292,78 @@ Status HaWorld::StartCvs() {
   return OkStatus();
 }
 
-std::string HaWorld::EdgeConfig(size_t i, bool watch_enabled) const {
+// BuildTenantB registers organisation kOrgB on Tier 2 with the default
+// organisation's names (same cluster, issuer, namespace, ServiceAccount),
+// its own org key in its own CVS child process, and an API key.
+Status HaWorld::BuildTenantB(store::Store& st, int64_t now) {
+  Random& rng = DefaultRandom();
+  ASTIS_ASSIGN_OR_RETURN(capsule::OrgPrivateKey org, capsule::OrgPrivateKey::Generate(rng));
+  org_public_b_ = std::make_unique<capsule::OrgPublicKey>(org.public_key());
+  ASTIS_RETURN_IF_ERROR(WriteFile(dir_ + "/org-keys-b.json", DumpJson(org.ToPrivateJwk())));
+  // kOrgB's CVS serves with the same test CA's server certificate (names
+  // 127.0.0.1 and localhost) and admits the edges' client certificate,
+  // which the edges present as their hyok identity.
+  std::string yaml = ReadFile(dir_ + "/cvs.yaml");
+  const std::string from = "org_keys: " + dir_ + "/org-keys.json\n";
+  const size_t at = yaml.find(from);
+  if (at == std::string::npos) return Error(Code::kInternal, "cvs.yaml has no org_keys line");
+  yaml.replace(at, from.size(), "org_keys: " + dir_ + "/org-keys-b.json\norg: " + std::string(kOrgB) + "\n");
+  const std::string audit_from = dir_ + "/cvs-audit.jsonl";
+  if (const size_t a = yaml.find(audit_from); a != std::string::npos) {
+    yaml.replace(a, audit_from.size(), dir_ + "/cvs-b-audit.jsonl");
+  }
+  if (const size_t p = yaml.find("port: " + std::to_string(cvs_port_) + "}"); p != std::string::npos) {
+    yaml.replace(p, ("port: " + std::to_string(cvs_port_) + "}").size(), "port: 0}");
+  }
+  ASTIS_RETURN_IF_ERROR(WriteFile(dir_ + "/cvs-b.yaml", yaml));
+  ASTIS_RETURN_IF_ERROR(StartCvsB());
+
+  store::Organization b;
+  b.name = kOrgB;
+  b.tier = "hyok";
+  b.cvs_url = "https://127.0.0.1:" + std::to_string(cvs_b_port_);
+  b.cvs_ca_pem = cvs_pki_->ca_cert_pem();
+  b.cvs_identity = "127.0.0.1";
+  b.created_at = now;
+  ASTIS_RETURN_IF_ERROR(st.PutOrganization(b));
+  store::Cluster c;
+  c.org = kOrgB;
+  c.name = kCluster;
+  c.issuer = kube_->issuer();
+  c.jwks_json = kube_->JwksJson();
+  c.api_url = kube_->url();
+  c.ca_file = dir_ + "/kube-ca.pem";
+  c.token_file = dir_ + "/kube-token";
+  c.created_at = now;
+  ASTIS_RETURN_IF_ERROR(st.PutCluster(c));
+  ASTIS_RETURN_IF_ERROR(st.PutWorkload(store::Workload{kCluster, kNs, kSa, {image_digest_}, kOrgB}));
+  edge::testing::ApiKeyScope scope{kCluster, kNs, kSa, now};
+  scope.org = kOrgB;
+  ASTIS_ASSIGN_OR_RETURN(edge::GeneratedApiKey key, edge::testing::RegisterApiKey(st, scope, rng));
+  api_key_b_ = std::move(key.header_value);
+  return OkStatus();
+}
+
+Status HaWorld::StartCvsB() {
+  if (cvs_b_port_ != 0) {
+    std::string yaml = ReadFile(dir_ + "/cvs-b.yaml");
+    const std::string from = "port: 0}", to = "port: " + std::to_string(cvs_b_port_) + "}";
+    if (const size_t at = yaml.find(from); at != std::string::npos) yaml.replace(at, from.size(), to);
+    ASTIS_RETURN_IF_ERROR(WriteFile(dir_ + "/cvs-b.yaml", yaml));
+  }
+  ASTIS_ASSIGN_OR_RETURN(cvs_b_, ChildProcess::Start({"cvs", "--config", dir_ + "/cvs-b.yaml"}, dir_ + "/cvs-b.log"));
+  ASTIS_ASSIGN_OR_RETURN(cvs_b_port_, cvs_b_->WaitForPort());
+  return OkStatus();
+}
+
+Result<capsule::SealedValue> HaWorld::SealValueB(std::string_view plaintext, const std::string& name) {
+  if (org_public_b_ == nullptr) return Error(Code::kFailedPrecondition, "no tenant b in this world");
+  return capsule::Seal(*org_public_b_, capsule::Binding{kCluster, kNs, kSa, name, "password"}, AsBytes(plaintext),
+                       DefaultRandom(), DefaultClock());
+}
+
+std::string HaWorld::EdgeConfig(size_t i, const HaOptions& options) const {
+  const bool watch_enabled = options.watch_enabled;
   const std::string n = std::to_string(i);
   return "listen: {address: 127.0.0.1, port: 0}\n"
          "tls:\n"
@@ -299,7 +379,9 @@ std::string HaWorld::EdgeConfig(size_t i, bool watch_enabled) const {
          "  client_key_file: " + dir_ + "/edge-client.key\n"
          "  server_cert_sha256: " + HexEncode(cvs_pki_->server().sha256) + "\n"
          "audit_log: " + dir_ + "/audit-" + n + ".jsonl\n"
-         "limits: {rate_per_api_key_per_minute: 1000000, rate_per_pod_uid_per_minute: 1000000}\n"
+         "hyok: {client_cert_file: " + dir_ + "/edge-client.pem, client_key_file: " + dir_ + "/edge-client.key}\n"
+         "limits: {rate_per_api_key_per_minute: 1000000, rate_per_pod_uid_per_minute: " +
+         std::to_string(options.pod_rate_per_minute) + "}\n"
          "watch: {enabled: " + (watch_enabled ? "true" : "false") + "}\n";
 }
 
@@ -322,6 +404,7 @@ Result<capsule::SealedValue> HaWorld::SealValue(std::string_view plaintext, cons
 std::string HaWorld::Logs() const {
   std::string out;
   if (cvs_) out += cvs_->LogTail() + "\n";
+  if (cvs_b_) out += cvs_b_->LogTail() + "\n";
   for (const auto& e : edges_) out += e->LogTail() + "\n";
   return out;
 }
@@ -329,11 +412,16 @@ std::string HaWorld::Logs() const {
 // ---------------------------------------------------------------- HaPodClient
 
 Result<std::unique_ptr<HaPodClient>> HaPodClient::Create(const HaWorld& world, std::string token) {
+  return Create(world, std::move(token), world.api_key());
+}
+
+Result<std::unique_ptr<HaPodClient>> HaPodClient::Create(const HaWorld& world, std::string token,
+                                                         std::string api_key) {
   std::unique_ptr<HaPodClient> c(new HaPodClient());
   c->urls_ = world.replica_urls();
   c->tls_ = world.EdgeClientTls();
   c->http_.resize(c->urls_.size());
-  c->api_key_ = world.api_key();
+  c->api_key_ = std::move(api_key);
   c->token_ = std::move(token);
   ASTIS_ASSIGN_OR_RETURN(Ed25519PrivateKey dpop, Ed25519PrivateKey::Generate(DefaultRandom()));
   ASTIS_ASSIGN_OR_RETURN(X25519PrivateKey recipient, X25519PrivateKey::Generate(DefaultRandom()));

@@ -71,7 +71,18 @@ class ChildProcess {
 struct HaOptions {
   int replicas = 3;
   bool watch_enabled = true;
+  // tenant_b adds a second organisation, kOrgB, on Tier 2 (HYOK): its own
+  // `astis cvs` child process with its own org key (org: kOrgB), reached by
+  // every edge through the hyok client identity, and the same cluster,
+  // namespace and ServiceAccount names as the default organisation
+  // (docs/tenancy.md; tests/ha/ha_tenancy_test.cc).
+  bool tenant_b = false;
+  // pod_rate_per_minute is limits.rate_per_pod_uid_per_minute (default: no
+  // practical limit).
+  int64_t pod_rate_per_minute = 1000000;
 };
+
+inline constexpr char kOrgB[] = "tenant-b";
 
 // HaWorld owns every process and the temp directory; TearDown order is
 // edges, CVS, kube stand-in, PostgreSQL.
@@ -93,6 +104,16 @@ class HaWorld {
   std::string api_key() const { return std::string(api_key_.RevealString()); }
   // SealValue seals plaintext for (kCluster, kNs, kSa, name, "password").
   Result<capsule::SealedValue> SealValue(std::string_view plaintext, const std::string& name);
+  // api_key_b and SealValueB are the same for organisation kOrgB
+  // (options.tenant_b): its key, and a value sealed to its own org key.
+  std::string api_key_b() const { return std::string(api_key_b_.RevealString()); }
+  Result<capsule::SealedValue> SealValueB(std::string_view plaintext, const std::string& name);
+  // KillCvsB SIGKILLs kOrgB's own CVS; StartCvsB starts it on the same port.
+  void KillCvsB() { cvs_b_->Kill(); }
+  Status StartCvsB();
+  // AuditLog is replica i's main audit log path (its organisations' trails
+  // are beside it, audit::OrgTrailPath).
+  std::string AuditLog(size_t i) const { return dir_ + "/audit-" + std::to_string(i) + ".jsonl"; }
 
   // KillEdge SIGKILLs replica i (kill -9).
   void KillEdge(size_t i) { edges_[i]->Kill(); }
@@ -107,16 +128,17 @@ class HaWorld {
  private:
   HaWorld() = default;
   Status Build(const HaOptions& options);
-  std::string EdgeConfig(size_t i, bool watch_enabled) const;
+  Status BuildTenantB(store::Store& st, int64_t now);
+  std::string EdgeConfig(size_t i, const HaOptions& options) const;
 
   std::string dir_;
   std::unique_ptr<store::testing::PgServer> pg_;
   std::unique_ptr<kubestandin::KubeStandin> kube_;
   std::unique_ptr<net::testing::TestPki> edge_pki_, cvs_pki_;
-  std::unique_ptr<capsule::OrgPublicKey> org_public_;
-  SecretBytes api_key_;
-  uint16_t cvs_port_ = 0;
-  std::unique_ptr<ChildProcess> cvs_;
+  std::unique_ptr<capsule::OrgPublicKey> org_public_, org_public_b_;
+  SecretBytes api_key_, api_key_b_;
+  uint16_t cvs_port_ = 0, cvs_b_port_ = 0;
+  std::unique_ptr<ChildProcess> cvs_, cvs_b_;
   std::vector<std::unique_ptr<ChildProcess>> edges_;
   std::vector<std::string> replica_urls_;
   std::string image_digest_;
@@ -128,6 +150,8 @@ class HaPodClient {
  public:
   // Create generates the pod's RAM keys; token is its ServiceAccount JWT.
   static Result<std::unique_ptr<HaPodClient>> Create(const HaWorld& world, std::string token);
+  // Create with another API key (e.g. HaWorld::api_key_b()).
+  static Result<std::unique_ptr<HaPodClient>> Create(const HaWorld& world, std::string token, std::string api_key);
 
   // BuildRequest makes a request with all three credentials and a fresh
   // proof (fresh jti, the last nonce seen); fails only when rng fails.
