@@ -75,6 +75,8 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std:
   argv.push_back(nullptr);
   const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Error(Code::kIo, "cannot open " + log);
+  struct stat st {};
+  const size_t log_start = ::fstat(fd, &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fd);
@@ -93,7 +95,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std:
     ::_exit(127);
   }
   ::close(fd);
-  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, log));
+  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, log, log_start));
 }
 
 ChildProcess::~ChildProcess() { Kill(); }
@@ -101,10 +103,12 @@ ChildProcess::~ChildProcess() { Kill(); }
 Result<uint16_t> ChildProcess::WaitForPort() {
   const auto deadline = steady_clock::now() + std::chrono::seconds(30);
   const std::string marker = "serving on ";
-  // Appended logs: a restarted process announces after the old lines, so the
-  // last announcement counts.
+  // Appended logs: a restarted process announces after the old lines; only
+  // what this process wrote counts (an old announcement would name a port
+  // nobody listens on yet).
   while (steady_clock::now() < deadline) {
-    const std::string text = ReadFile(log_);
+    const std::string all = ReadFile(log_);
+    const std::string text = all.size() > log_start_ ? all.substr(log_start_) : std::string();
     const size_t at = text.rfind(marker);
     if (at != std::string::npos) {
       const size_t eol = text.find('\n', at);

@@ -62,9 +62,11 @@ class ChildProcess {
   bool alive() const { return pid_ > 0; }
 
  private:
-  ChildProcess(pid_t pid, std::string log) : pid_(pid), log_(std::move(log)) {}
+  ChildProcess(pid_t pid, std::string log, size_t log_start)
+      : pid_(pid), log_(std::move(log)), log_start_(log_start) {}
   pid_t pid_;
   std::string log_;
+  size_t log_start_;  // the log's size when this process started: older lines are another process's
 };
 
 // HaOptions shapes a world.
