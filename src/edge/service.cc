@@ -351,6 +351,12 @@ net::ServerResponse EdgeService::Unwrap(Request& r) {
     auto rewrapped = deps_.cvs->Rewrap(a.scope(), recipient, session.id, forward);
     if (!rewrapped.ok() || rewrapped->size() != forward.size()) {
       const std::string why = rewrapped.ok() ? "result count mismatch" : rewrapped.status().message();
+      // The router could not read the organisation's CVS route from the
+      // store: that is the store's outage, not the CVS's
+      // (test TenancyTest.RouteLookupStoreOutageIsStoreUnavailable).
+      if (!rewrapped.ok() && rewrapped.status().code() == Code::kStoreUnavailable) {
+        return Refuse(r, Error(Code::kStoreUnavailable, "cvs route: " + why));
+      }
       return Refuse(r, Error(Code::kCvsUnavailable, "cvs: " + why));  // test CvsDown
     }
     for (size_t k = 0; k < forward.size(); ++k) {

@@ -8,7 +8,9 @@
 
 #include <string>
 
+#include "edge/cvs_router.h"
 #include "edge/testing/edge_harness.h"
+#include "store/testing/fault_injecting_store.h"
 
 namespace astis::edge {
 namespace {
@@ -189,6 +191,37 @@ TEST_F(TenancyTest, WorkloadAllowlistIsTheKeysOrganizations) {
   ASSERT_TRUE(h.store->PutWorkload(store::Workload{kCluster, kNs, kSa, {testing::kBadDigest}, kOrgB}).ok());
   EXPECT_EQ(h.Send(h.EstablishCall()).status, 201);
   ExpectRefused(h.service->Handle(h.Build(EstablishB())), 403, "image_not_allowed");
+}
+
+TEST_F(TenancyTest, RouteLookupStoreOutageIsStoreUnavailable) {
+  // The CVS router reads organisation records through its own store handle;
+  // when only that read fails, the unwrap is refused store_unavailable (the
+  // store's outage), not cvs_unavailable.
+  store::FaultInjectingStore router_store(*h.sqlite);
+  CvsRouter router(router_store, h.clock, *h.cvs_service,
+                   [](const store::Organization&) -> Result<std::unique_ptr<cvs::CvsPort>> {
+                     return Error(Code::kCvsUnavailable, "no hyok organisations in this test");
+                   },
+                   /*recheck_ms=*/0);
+  EdgeDeps deps;
+  deps.store = h.store.get();
+  deps.kube = [this](std::string_view cluster) -> kube::KubeClient* {
+    return cluster == kCluster ? &h.kube_main : nullptr;
+  };
+  deps.cvs = &router;
+  deps.audit = &h.audit_sink;
+  deps.clock = &h.clock;
+  deps.rng = &DefaultRandom();
+  h.service = Must(EdgeService::Create(h.config, deps));
+  const std::string session = h.Establish();
+  ASSERT_FALSE(session.empty());
+  const std::string capsule = B64uEncode(h.Seal("routed").capsule().bytes());
+  // No route cached yet (a route once read survives a store hiccup:
+  // CvsRouterTest.StoreErrorIsStoreUnavailableUnlessRouteKnown).
+  router_store.SetFailing(true);
+  ExpectRefused(h.Send(h.UnwrapCall(session, {capsule})), 503, "store_unavailable");
+  router_store.SetFailing(false);
+  EXPECT_EQ(h.Send(h.UnwrapCall(session, {capsule})).status, 200) << "did not recover by itself";
 }
 
 }  // namespace
