@@ -495,30 +495,40 @@ int AuditVerify(const std::string& main_file, const std::string& org, CliEnv& en
   return kExitOk;
 }
 
-// KeysDirOf is --keys-dir, else the edge configuration's cvs.org_keys_dir.
-Result<std::string> KeysDirOf(const AdminCommands::Args& a) {
-  if (!a.keys_dir.empty()) return a.keys_dir;
-  if (a.config_path.empty()) return Error(Code::kInvalidArgument, "give --keys-dir or --config");
-  ASTIS_ASSIGN_OR_RETURN(edge::EdgeConfig config, edge::LoadEdgeConfig(a.config_path));
-  if (config.cvs.org_keys_dir.empty()) {
-    return Error(Code::kInvalidArgument, "--config: cvs.org_keys_dir is not set (Tier 1 key sets per organization)");
-  }
-  return config.cvs.org_keys_dir;
-}
-
 // OrgKey creates or rotates an organisation's Tier 1 org key where the
-// ASTIS CVS keeps it (docs/tenancy.md): run on the CVS host; prints only
-// the public JWK. A running edge or CVS on that directory picks the file up.
+// ASTIS CVS keeps it (docs/tenancy.md) and prints only the public JWK:
+// --keys-dir (or --config with cvs.org_keys_dir): in that directory, on
+// the CVS host; a running edge or CVS on it picks the file up. --config
+// with cvs.mode remote: inside the remote ASTIS CVS, through its key
+// custody endpoint as the edge (test CliOrgKeyTest.RemoteCvsGeneratesTheKey).
 int OrgKey(const AdminCommands::Args& a, bool create, CliEnv& env) {
   const char* cmd = create ? "org key create" : "org key rotate";
   const std::string org = OrgOption(a);
   if (org.empty()) return Fail(env, cmd, Error(Code::kInvalidArgument, "--org is required"));
-  auto dir = KeysDirOf(a);
-  if (!dir.ok()) return Fail(env, cmd, dir.status());
-  auto r = create ? cvs::CreateOrgKeySet(*dir, org, env.rng) : cvs::RotateOrgKeySet(*dir, org, env.rng);
+  std::string where;
+  Result<cvs::OrgPublicKeyInfo> r = Error(Code::kInvalidArgument, "give --keys-dir or --config");
+  if (!a.keys_dir.empty()) {
+    where = cvs::OrgKeySetPath(a.keys_dir, org);
+    r = create ? cvs::CreateOrgKeySet(a.keys_dir, org, env.rng) : cvs::RotateOrgKeySet(a.keys_dir, org, env.rng);
+  } else if (!a.config_path.empty()) {
+    auto config = edge::LoadEdgeConfig(a.config_path);
+    if (!config.ok()) return Fail(env, cmd, config.status());
+    if (config->cvs.mode == edge::CvsMode::kRemote) {
+      auto client = edge::MakeRemoteAstisCvsClient(*config);
+      if (!client.ok()) return Fail(env, cmd, client.status());
+      where = "the ASTIS CVS at " + config->cvs.url;
+      r = create ? (*client)->CreateOrgKey(org) : (*client)->RotateOrgKey(org);
+    } else if (!config->cvs.org_keys_dir.empty()) {
+      const std::string& dir = config->cvs.org_keys_dir;
+      where = cvs::OrgKeySetPath(dir, org);
+      r = create ? cvs::CreateOrgKeySet(dir, org, env.rng) : cvs::RotateOrgKeySet(dir, org, env.rng);
+    } else {
+      r = Error(Code::kInvalidArgument, "--config: cvs.org_keys_dir is not set (Tier 1 key sets per organization)");
+    }
+  }
   if (!r.ok()) return Fail(env, cmd, r.status());
   if (create) {
-    env.err << "organization " << org << ": org key " << r->kid << " created in " << cvs::OrgKeySetPath(*dir, org)
+    env.err << "organization " << org << ": org key " << r->kid << " created in " << where
             << " (the private key stays there)\n";
   } else {
     env.err << "organization " << org << ": new active kid " << r->kid << "; previous " << r->previous_kid

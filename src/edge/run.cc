@@ -40,6 +40,27 @@ Status Step(std::string_view what, const Status& s) {
   return Error(s.code(), std::string(what) + ": " + std::string(s.message()));
 }
 
+}  // namespace
+
+Result<std::unique_ptr<cvs::RemoteCvsClient>> MakeRemoteAstisCvsClient(const EdgeConfig& c) {
+  if (c.cvs.mode != CvsMode::kRemote) return Error(Code::kInvalidArgument, "cvs.mode is not remote");
+  net::TlsClientConfig tls;
+  ASTIS_ASSIGN_OR_RETURN(std::string ca, net::ReadPemFile(c.cvs.ca_file));
+  ASTIS_ASSIGN_OR_RETURN(std::string cert, net::ReadPemFile(c.cvs.client_cert_file));
+  ASTIS_ASSIGN_OR_RETURN(SecretBytes key, net::ReadKeyFile(c.cvs.client_key_file));
+  ASTIS_ASSIGN_OR_RETURN(std::vector<uint8_t> pin, HexDecode(c.cvs.server_cert_sha256));
+  Sha256Digest digest{};
+  if (pin.size() != digest.size()) return Error(Code::kInvalidArgument, "cvs.server_cert_sha256: not 32 bytes");
+  std::copy(pin.begin(), pin.end(), digest.begin());
+  tls.ca_pem = std::move(ca);
+  tls.client_cert_pem = std::move(cert);
+  tls.client_key_pem = std::move(key);
+  tls.pinned_server_cert_sha256.push_back(digest);
+  return cvs::RemoteCvsClient::Create(c.cvs.url, tls);
+}
+
+namespace {
+
 // MakeAstisCvs builds the ASTIS CVS port (Tier 1): embedded, with the
 // default organisation's set from cvs.org_keys and every organisation's
 // from cvs.org_keys_dir, or the remote ASTIS CVS.
@@ -64,19 +85,7 @@ Result<std::unique_ptr<cvs::CvsPort>> MakeAstisCvs(const EdgeConfig& c, audit::A
     ASTIS_RETURN_IF_ERROR(refreshing->Start());
     return std::unique_ptr<cvs::CvsPort>(std::move(refreshing));
   }
-  net::TlsClientConfig tls;
-  ASTIS_ASSIGN_OR_RETURN(std::string ca, net::ReadPemFile(c.cvs.ca_file));
-  ASTIS_ASSIGN_OR_RETURN(std::string cert, net::ReadPemFile(c.cvs.client_cert_file));
-  ASTIS_ASSIGN_OR_RETURN(SecretBytes key, net::ReadKeyFile(c.cvs.client_key_file));
-  ASTIS_ASSIGN_OR_RETURN(std::vector<uint8_t> pin, HexDecode(c.cvs.server_cert_sha256));
-  Sha256Digest digest{};
-  if (pin.size() != digest.size()) return Error(Code::kInvalidArgument, "cvs.server_cert_sha256: not 32 bytes");
-  std::copy(pin.begin(), pin.end(), digest.begin());
-  tls.ca_pem = std::move(ca);
-  tls.client_cert_pem = std::move(cert);
-  tls.client_key_pem = std::move(key);
-  tls.pinned_server_cert_sha256.push_back(digest);
-  ASTIS_ASSIGN_OR_RETURN(auto client, cvs::RemoteCvsClient::Create(c.cvs.url, tls));
+  ASTIS_ASSIGN_OR_RETURN(auto client, MakeRemoteAstisCvsClient(c));
   return std::unique_ptr<cvs::CvsPort>(std::move(client));
 }
 

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "crypto/random.h"
+#include "cvs/remote.h"
 #include "edge/config.h"
 #include "store/open_store.h"
 #include "kube/client.h"
@@ -81,6 +82,15 @@ class KubeClientCache {
 // be built is reported on stderr and served without one (gate 4 refuses
 // its pods with kube_unavailable). Everything it opens is released on return.
 Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const EdgeProcessOptions& options = {});
+
+// MakeRemoteAstisCvsClient is the edge's client of a remote ASTIS CVS
+// (cvs.mode remote): cvs.url, trusting cvs.ca_file plus the pinned
+// cvs.server_cert_sha256, presenting cvs.client_cert_file/key. It is the
+// edge's rewrap port and, for `astis org key create|rotate --config`, the
+// Tier 1 key custodian (the key is generated inside that CVS). Errors:
+// kInvalidArgument when cvs.mode is not remote or the pin is malformed,
+// those of reading the files and of cvs::RemoteCvsClient::Create.
+Result<std::unique_ptr<cvs::RemoteCvsClient>> MakeRemoteAstisCvsClient(const EdgeConfig& config);
 
 // StoreOptionsOf maps the edge configuration's store section to
 // store::OpenStore's options (the CLI opens the same store the same way).

@@ -32,6 +32,9 @@
 #include "common/encoding.h"
 #include "common/json.h"
 #include "common/testing/temp_dir.h"
+#include "cvs/cvs.h"
+#include "cvs/key_management.h"
+#include "cvs/remote.h"
 #include "crypto/public_key.h"
 #include "edge/gates.h"
 #include "jose/jwk.h"
@@ -830,6 +833,51 @@ TEST_F(CliOrgKeyTest, CreatePrintsOnlyThePublicJwk) {
   EXPECT_NE(Cli({"org", "key", "create", "--keys-dir", keys}).code, 0);
   EXPECT_NE(Cli({"org", "key", "create", "--org", "../x", "--keys-dir", keys}).code, 0);
   EXPECT_NE(Cli({"org", "key", "create", "--org", "globex"}).code, 0);
+}
+
+TEST_F(CliOrgKeyTest, RemoteCvsGeneratesTheKey) {
+  // A remote ASTIS CVS (cvs.mode remote) with a key directory: the key is
+  // generated inside it, through its custody endpoint, as the edge.
+  const std::string keys = dir_ + "/remote-cvs-keys";
+  std::filesystem::create_directory(keys);
+  ::chmod(keys.c_str(), 0700);
+  auto pki = net::testing::TestPki::Create();
+  ASSERT_TRUE(pki.ok());
+  auto edge_cert = pki->IssueClientCert("astis-edge");
+  ASSERT_TRUE(edge_cert.ok());
+  cvs::CvsService service(cvs::OrgKeySets{}, DefaultRandom());
+  cvs::KeyDirectoryCustodian custodian(keys, service, DefaultRandom());
+  cvs::CvsServerConfig sc;
+  sc.tls = pki->ServerTls();
+  sc.tls.client_ca_pem = pki->ca_cert_pem();
+  sc.tls.pinned_client_cert_sha256 = {edge_cert->sha256};
+  sc.custodian = &custodian;
+  auto server = cvs::StartCvsServer(std::move(sc), service);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  WriteFile(dir_ + "/cvs-ca.pem", pki->ca_cert_pem(), 0644);
+  WriteFile(dir_ + "/edge-client.pem", edge_cert->cert_pem, 0644);
+  WriteFile(dir_ + "/edge-client.key", std::string(edge_cert->key_pem.RevealString()));
+  WriteFile(dir_ + "/edge.yaml",
+            "tls: {cert_file: /unused.crt, key_file: /unused.key}\n"
+            "external_base_url: https://edge.example\n"
+            "store: {backend: sqlite, path: " + store_ + "}\n"
+            "cvs:\n  mode: remote\n  url: https://127.0.0.1:" + std::to_string((*server)->port()) + "\n"
+            "  ca_file: " + dir_ + "/cvs-ca.pem\n  client_cert_file: " + dir_ + "/edge-client.pem\n"
+            "  client_key_file: " + dir_ + "/edge-client.key\n"
+            "  server_cert_sha256: " + HexEncode(pki->server().sha256) + "\n"
+            "audit_log: " + dir_ + "/audit.log\n", 0644);
+  Run create = Cli({"org", "key", "create", "--org", "acme", "--config", dir_ + "/edge.yaml"});
+  ASSERT_EQ(create.code, 0) << create.err;
+  auto jwk = ParseJson(create.out);
+  ASSERT_TRUE(jwk.ok()) << create.out;
+  EXPECT_FALSE(jwk->contains("d"));
+  EXPECT_NE(create.err.find("the ASTIS CVS at https://127.0.0.1:"), std::string::npos) << create.err;
+  auto set = capsule::OrgKeySet::LoadFile(keys + "/acme.json");
+  ASSERT_TRUE(set.ok()) << "the key is not in the CVS's directory: " << set.status().ToString();
+  EXPECT_EQ(set->active().kid(), jwk->value("kid", ""));
+  Run rotate = Cli({"org", "key", "rotate", "--org", "acme", "--config", dir_ + "/edge.yaml"});
+  ASSERT_EQ(rotate.code, 0) << rotate.err;
+  EXPECT_EQ(Cli({"org", "key", "create", "--org", "acme", "--config", dir_ + "/edge.yaml"}).code, kExitIo);
 }
 
 TEST_F(CliOrgKeyTest, AuditVerifyOrgVerifiesThatTrail) {
