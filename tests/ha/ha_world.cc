@@ -283,16 +283,21 @@ Status HaWorld::Build(const HaOptions& options) {
   return OkStatus();
 }
 
-Status HaWorld::StartCvs() {
-  if (cvs_port_ != 0) {
-    // Restart on the same port: the edges' remote CVS URL is fixed.
-    std::string yaml = ReadFile(dir_ + "/cvs.yaml");
-    const std::string from = "port: 0}", to = "port: " + std::to_string(cvs_port_) + "}";
+Status HaWorld::StartCvs() { return StartCvsProcess("cvs", cvs_port_, cvs_); }
+
+// StartCvsProcess starts `astis cvs --config DIR/NAME.yaml` logging to
+// DIR/NAME.log; a restart keeps the port it had (the URL the edges and the
+// organisation record name is fixed).
+Status HaWorld::StartCvsProcess(const std::string& name, uint16_t& port, std::unique_ptr<ChildProcess>& child) {
+  const std::string config = dir_ + "/" + name + ".yaml";
+  if (port != 0) {
+    std::string yaml = ReadFile(config);
+    const std::string from = "port: 0}", to = "port: " + std::to_string(port) + "}";
     if (const size_t at = yaml.find(from); at != std::string::npos) yaml.replace(at, from.size(), to);
-    ASTIS_RETURN_IF_ERROR(WriteFile(dir_ + "/cvs.yaml", yaml));
+    ASTIS_RETURN_IF_ERROR(WriteFile(config, yaml));
   }
-  ASTIS_ASSIGN_OR_RETURN(cvs_, ChildProcess::Start({"cvs", "--config", dir_ + "/cvs.yaml"}, dir_ + "/cvs.log"));
-  ASTIS_ASSIGN_OR_RETURN(cvs_port_, cvs_->WaitForPort());
+  ASTIS_ASSIGN_OR_RETURN(child, ChildProcess::Start({"cvs", "--config", config}, dir_ + "/" + name + ".log"));
+  ASTIS_ASSIGN_OR_RETURN(port, child->WaitForPort());
   return OkStatus();
 }
 
@@ -348,17 +353,7 @@ Status HaWorld::BuildTenantB(store::Store& st, int64_t now) {
   return OkStatus();
 }
 
-Status HaWorld::StartCvsB() {
-  if (cvs_b_port_ != 0) {
-    std::string yaml = ReadFile(dir_ + "/cvs-b.yaml");
-    const std::string from = "port: 0}", to = "port: " + std::to_string(cvs_b_port_) + "}";
-    if (const size_t at = yaml.find(from); at != std::string::npos) yaml.replace(at, from.size(), to);
-    ASTIS_RETURN_IF_ERROR(WriteFile(dir_ + "/cvs-b.yaml", yaml));
-  }
-  ASTIS_ASSIGN_OR_RETURN(cvs_b_, ChildProcess::Start({"cvs", "--config", dir_ + "/cvs-b.yaml"}, dir_ + "/cvs-b.log"));
-  ASTIS_ASSIGN_OR_RETURN(cvs_b_port_, cvs_b_->WaitForPort());
-  return OkStatus();
-}
+Status HaWorld::StartCvsB() { return StartCvsProcess("cvs-b", cvs_b_port_, cvs_b_); }
 
 Result<capsule::SealedValue> HaWorld::SealValueB(std::string_view plaintext, const std::string& name) {
   if (org_public_b_ == nullptr) return Error(Code::kFailedPrecondition, "no tenant b in this world");

@@ -131,6 +131,7 @@ class HaWorld {
   HaWorld() = default;
   Status Build(const HaOptions& options);
   Status BuildTenantB(store::Store& st, int64_t now);
+  Status StartCvsProcess(const std::string& name, uint16_t& port, std::unique_ptr<ChildProcess>& child);
   std::string EdgeConfig(size_t i, const HaOptions& options) const;
 
   std::string dir_;
