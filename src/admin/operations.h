@@ -238,8 +238,10 @@ class Operations {
   // declares, in one store transaction, after the same checks as ClusterAdd
   // and WorkloadAdd on every object (nothing is written when one fails: test
   // AdminOpsTest.ApplyBadObjectWritesNothing). Returns one change per
-  // declared object (and per pruned one). Audits one "config.apply" entry
-  // listing the changes when anything changed and not dry_run. prune with
+  // declared object (and per pruned one). When anything changed and not
+  // dry_run, the changes are recorded as "config.apply" entries (in parts
+  // for a large apply) in the same store transaction
+  // (AdminOpsTest.ApplyOfThousandsIsOneAuditedTransaction). prune with
   // nothing declared is refused (kInvalidArgument).
   virtual Result<std::vector<ApplyChange>> Apply(const ApplyArgs& args) = 0;
   // ApiKeyCreate creates a key for a registered cluster; the store and the

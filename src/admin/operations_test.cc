@@ -417,6 +417,35 @@ TEST_P(AdminOpsTest, ApplyIsIdempotent) {
   EXPECT_EQ(AuditActions("default"), std::vector<std::string>{"config.apply"});
 }
 
+TEST_P(AdminOpsTest, ApplyOfThousandsIsOneAuditedTransaction) {
+  // 1,500 workloads: the change list is far over one audit entry's 64 KiB.
+  // The apply succeeds, and its record is in the same transaction, in parts.
+  ApplyArgs a = Desired(Cluster());
+  for (int i = 0; i < 1500; ++i) {
+    a.workloads.push_back(store::Workload{"prod", "ns-" + std::to_string(i), "api", {kDigest}});
+  }
+  auto applied = ops().Apply(a);
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  EXPECT_EQ(applied->size(), 1502u);
+  auto trail = store_->ListConfigAudit(std::string(store::kDefaultOrg), 0, 100);
+  ASSERT_TRUE(trail.ok());
+  ASSERT_EQ(trail->size(), 16u);  // 1,502 changes, 100 per entry
+  size_t listed = 0;
+  for (const auto& e : *trail) {
+    EXPECT_EQ(e.action, "config.apply");
+    EXPECT_EQ(e.actor, "cli:tester");
+    EXPECT_LE(e.detail_json.size(), store::kMaxTextLength);
+    auto detail = ParseJson(e.detail_json, JsonLimits{store::kMaxTextLength, 16});
+    ASSERT_TRUE(detail.ok());
+    EXPECT_EQ((*detail)["parts"], 16);
+    listed += (*detail)["changes"].size();
+  }
+  EXPECT_EQ(listed, 1502u);
+  // A second, unchanged apply records nothing more.
+  ASSERT_TRUE(ops().Apply(a).ok());
+  EXPECT_EQ(store_->ListConfigAudit(std::string(store::kDefaultOrg), 0, 100)->size(), 16u);
+}
+
 TEST_P(AdminOpsTest, ApplyDryRunChangesNothing) {
   ApplyArgs a = Desired(Cluster());
   a.dry_run = true;

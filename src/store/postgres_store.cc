@@ -451,6 +451,18 @@ class PostgresStore final : public Store {
         if (!r.ok() && c.sqlstate() == "23503") return NotFound("cluster of workload");  // foreign_key_violation
         ASTIS_RETURN_IF_ERROR(r);
       }
+      if (!desired.audit_actor.empty()) {
+        // In this transaction: the changes commit with their record or not at all.
+        for (const std::string& detail : internal::ApplyAuditDetails(plan.changes, prune)) {
+          ASTIS_RETURN_IF_ERROR(internal::CheckConfigAudit(org, desired.audit_actor, "config.apply", detail));
+          Params p;
+          p.Int(now).Text(desired.audit_actor).Text(detail).Text(org);
+          ASTIS_RETURN_IF_ERROR(c.Exec("apply: audit",
+                                       "INSERT INTO config_audit (at, actor, action, detail_json, org) "
+                                       "VALUES ($1, $2, 'config.apply', $3, $4)",
+                                       p));
+        }
+      }
       return plan.changes;
     });
   }

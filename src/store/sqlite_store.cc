@@ -341,6 +341,16 @@ class SqliteStore final : public Store {
       }
       for (const Cluster& c : plan.put_clusters) ASTIS_RETURN_IF_ERROR(PutClusterLocked(c));
       for (const Workload& w : plan.put_workloads) ASTIS_RETURN_IF_ERROR(PutWorkloadLocked(w));
+      if (!desired.audit_actor.empty()) {
+        for (const std::string& detail : internal::ApplyAuditDetails(plan.changes, prune)) {
+          ASTIS_RETURN_IF_ERROR(internal::CheckConfigAudit(org, desired.audit_actor, "config.apply", detail));
+          ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+              "INSERT INTO config_audit (at, actor, action, detail_json, org) VALUES (?, ?, 'config.apply', ?, ?)",
+              "apply: audit"));
+          s.Bind(now).Bind(desired.audit_actor).Bind(detail).Bind(org);
+          ASTIS_RETURN_IF_ERROR(s.Run());
+        }
+      }
       return plan.changes;
     });
   }

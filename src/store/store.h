@@ -163,6 +163,12 @@ struct Session {
 struct OrgConfig {
   std::vector<Cluster> clusters;
   std::vector<Workload> workloads;
+  // audit_actor, when set, makes ApplyOrgConfig record what it changed as
+  // "config.apply" entries of org's configuration audit in the apply's own
+  // transaction (so a change is never committed unrecorded), split into
+  // parts that each stay under kMaxTextLength
+  // (test ApplyOrgConfigAuditsInItsTransaction).
+  std::string audit_actor;
 };
 
 // ApplyChange is one object ApplyOrgConfig created, updated, left unchanged

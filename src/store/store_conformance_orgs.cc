@@ -452,6 +452,31 @@ TEST_P(StoreConformanceTest, ApplyOrgConfigIsIdempotent) {
   EXPECT_EQ(store_->ApplyOrgConfig("nobody", desired, false, false, kNow).status().code(), Code::kNotFound);
 }
 
+TEST_P(StoreConformanceTest, ApplyOrgConfigAuditsInItsTransaction) {
+  ASSERT_TRUE(store_->PutOrganization(Standard("tenant-a")).ok());
+  OrgConfig desired;
+  desired.clusters = {DeclaredCluster("prod")};
+  for (int i = 0; i < 250; ++i) {
+    desired.workloads.push_back(Workload{"prod", "ns-" + std::to_string(i), "api", {Digest('a')}});
+  }
+  desired.audit_actor = "cli:alice";
+  ASSERT_TRUE(store_->ApplyOrgConfig("tenant-a", desired, false, /*dry_run=*/true, kNow).ok());
+  EXPECT_TRUE(store_->ListConfigAudit("tenant-a", 0, 10)->empty()) << "a dry run was recorded";
+  ASSERT_TRUE(store_->ApplyOrgConfig("tenant-a", desired, false, false, kNow).ok());
+  auto trail = store_->ListConfigAudit("tenant-a", 0, 10);
+  ASSERT_TRUE(trail.ok());
+  ASSERT_EQ(trail->size(), 3u);  // 251 changes in parts of 100
+  EXPECT_EQ((*trail)[0].actor, "cli:alice");
+  EXPECT_EQ((*trail)[2].action, "config.apply");
+  EXPECT_NE((*trail)[2].detail_json.find(R"("part":3,"parts":3)"), std::string::npos) << (*trail)[2].detail_json;
+  // Unchanged: nothing recorded; without an actor: nothing recorded.
+  ASSERT_TRUE(store_->ApplyOrgConfig("tenant-a", desired, false, false, kNow).ok());
+  desired.audit_actor.clear();
+  desired.workloads.pop_back();
+  ASSERT_TRUE(store_->ApplyOrgConfig("tenant-a", desired, true, false, kNow).ok());
+  EXPECT_EQ(store_->ListConfigAudit("tenant-a", 0, 10)->size(), 3u);
+}
+
 TEST_P(StoreConformanceTest, ApplyOrgConfigPrunesOnlyItsOrganization) {
   ASSERT_TRUE(store_->PutOrganization(Standard("tenant-a")).ok());
   ASSERT_TRUE(store_->PutOrganization(Standard("tenant-b")).ok());

@@ -178,4 +178,25 @@ Result<ApplyPlan> PlanApply(std::string_view org, const std::vector<Cluster>& cu
   return plan;
 }
 
+std::vector<std::string> ApplyAuditDetails(const std::vector<ApplyChange>& changes, bool prune) {
+  std::vector<const ApplyChange*> changed;
+  for (const ApplyChange& c : changes) {
+    if (c.action != "unchanged") changed.push_back(&c);
+  }
+  std::vector<std::string> out;
+  const size_t parts = (changed.size() + kApplyAuditChangesPerEntry - 1) / kApplyAuditChangesPerEntry;
+  for (size_t part = 0; part < parts; ++part) {
+    Json list = Json::array();
+    const size_t end = std::min(changed.size(), (part + 1) * kApplyAuditChangesPerEntry);
+    for (size_t i = part * kApplyAuditChangesPerEntry; i < end; ++i) {
+      list.push_back(Json{{"kind", changed[i]->kind}, {"name", changed[i]->name}, {"action", changed[i]->action}});
+    }
+    out.push_back(DumpJson(Json{{"prune", prune},
+                                {"part", static_cast<int64_t>(part + 1)},
+                                {"parts", static_cast<int64_t>(parts)},
+                                {"changes", std::move(list)}}));
+  }
+  return out;
+}
+
 }  // namespace astis::store::internal

@@ -79,4 +79,15 @@ Result<ApplyPlan> PlanApply(std::string_view org, const std::vector<Cluster>& cu
                             const std::vector<Workload>& current_workloads, const OrgConfig& desired, bool prune,
                             int64_t now);
 
+// kApplyAuditChangesPerEntry bounds the changes one config.apply audit
+// entry lists (each is under 600 bytes of JSON: kind, a name of at most
+// three ids, action), so every entry stays under kMaxTextLength.
+inline constexpr size_t kApplyAuditChangesPerEntry = 100;
+
+// ApplyAuditDetails is the detail_json of the config.apply entries for
+// changes (the ones that are not "unchanged"): {"prune","part","parts",
+// "changes":[{"kind","name","action"}...]}, kApplyAuditChangesPerEntry
+// changes each; empty when nothing changed.
+std::vector<std::string> ApplyAuditDetails(const std::vector<ApplyChange>& changes, bool prune);
+
 }  // namespace astis::store::internal
