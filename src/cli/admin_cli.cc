@@ -636,8 +636,9 @@ AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
   a.org_remove->add_flag("--force", a.force, "Also remove its clusters, workloads, API keys and sessions");
   CLI::App* org_key = org->add_subcommand("key", "Tier 1 org keys, on the ASTIS CVS host")->require_subcommand(1);
   for (bool create : {true, false}) {
-    CLI::App* c = create ? org_key->add_subcommand("create", "Generate the organization's org key; prints the public JWK")
-                         : org_key->add_subcommand("rotate", "New active org key; the old ones stay as retired");
+    CLI::App* c = create
+                      ? org_key->add_subcommand("create", "Generate the organization's org key; prints the public JWK")
+                      : org_key->add_subcommand("rotate", "New active org key; the old ones stay as retired");
     c->add_option("--org", a.org, "Organization (default: $ASTIS_ORG)");
     c->add_option("--keys-dir", a.keys_dir, "The ASTIS CVS's key directory (cvs.org_keys_dir)");
     c->add_option("--config", a.config_path, "Edge configuration file (its cvs.org_keys_dir is used)");

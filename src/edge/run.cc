@@ -203,7 +203,9 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
                            kube::HttpKubeClient::Create(conn, clock, kube_options));
     return std::unique_ptr<kube::KubeClient>(std::move(client));
   });
-  if (auto clusters = (*store)->ListClusters(std::nullopt); !clusters.ok()) return Step("list clusters", clusters.status());
+  if (auto clusters = (*store)->ListClusters(std::nullopt); !clusters.ok()) {
+    return Step("list clusters", clusters.status());
+  }
 
   // Pod watches: revocation on pod deletion/replacement/new images, and
   // invalidation of gate 4's confirmations (docs/edge.md "Pod watch").

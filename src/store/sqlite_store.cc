@@ -521,7 +521,8 @@ class SqliteStore final : public Store {
           "UPDATE sessions SET revoked = 1 WHERE revoked = 0 AND org = ? AND cluster = ? AND namespace = ? "
           "AND ((? <> '' AND pod_uid = ?) OR (? = '' AND pod_name = ?))",
           "revoke pod sessions"));
-      s.Bind(pod.org).Bind(pod.cluster).Bind(pod.namespace_).Bind(pod.pod_uid).Bind(pod.pod_uid).Bind(pod.pod_uid).Bind(pod.pod_name);
+      s.Bind(pod.org).Bind(pod.cluster).Bind(pod.namespace_);
+      s.Bind(pod.pod_uid).Bind(pod.pod_uid).Bind(pod.pod_uid).Bind(pod.pod_name);
       ASTIS_RETURN_IF_ERROR(s.Run());
       return conn_->Changes();
     });
@@ -552,7 +553,8 @@ class SqliteStore final : public Store {
     if (one_pod) {
       s.Bind(f.org).Bind(f.cluster).Bind(f.namespace_).Bind(f.pod_name);
     } else {
-      s.Bind(f.org).Bind(f.org).Bind(f.cluster).Bind(f.cluster).Bind(f.namespace_).Bind(f.namespace_).Bind(f.pod_uid).Bind(f.pod_uid);
+      s.Bind(f.org).Bind(f.org).Bind(f.cluster).Bind(f.cluster).Bind(f.namespace_).Bind(f.namespace_);
+      s.Bind(f.pod_uid).Bind(f.pod_uid);
       s.Bind(f.pod_name).Bind(f.pod_name);
     }
     s.Bind(only_active).Bind(f.active_at.value_or(0));

@@ -279,23 +279,23 @@ TEST(SqliteStoreTest, UpgradesSchemaV1InPlace) {
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     Store& store = **opened;
     // The rows written by the old binary are found through the new index.
-    auto shared = store.ListClustersByIssuer(astis::store::kDefaultOrg, "https://issuer.example/shared");
+    auto shared = store.ListClustersByIssuer(kDefaultOrg, "https://issuer.example/shared");
     ASSERT_TRUE(shared.ok()) << shared.status().ToString();
     ASSERT_EQ(shared->size(), 2u);
     EXPECT_EQ((*shared)[0].name, "east");
     EXPECT_EQ((*shared)[0].mode, "audit");
     EXPECT_EQ((*shared)[1].name, "prod");
     EXPECT_EQ((*shared)[1].api_url, "https://api.prod:6443");
-    auto stage = store.ListClustersByIssuer(astis::store::kDefaultOrg, "https://issuer.example/stage");
+    auto stage = store.ListClustersByIssuer(kDefaultOrg, "https://issuer.example/stage");
     ASSERT_TRUE(stage.ok());
     ASSERT_EQ(stage->size(), 1u);
     EXPECT_EQ((*stage)[0].name, "stage");
-    EXPECT_TRUE(store.GetWorkload(astis::store::kDefaultOrg, "prod", "payments", "api").ok());
+    EXPECT_TRUE(store.GetWorkload(kDefaultOrg, "prod", "payments", "api").ok());
     // Writes after the upgrade keep the index current.
     Cluster moved = (*stage)[0];
     moved.issuer = "https://issuer.example/shared";
     ASSERT_TRUE(store.PutCluster(moved).ok());
-    shared = store.ListClustersByIssuer(astis::store::kDefaultOrg, "https://issuer.example/shared");
+    shared = store.ListClustersByIssuer(kDefaultOrg, "https://issuer.example/shared");
     ASSERT_TRUE(shared.ok());
     EXPECT_EQ(shared->size(), 3u);
   }
@@ -476,7 +476,7 @@ TEST(SqliteStoreTest, ListClustersByIssuerUsesIndex) {
   }
   auto opened = OpenSqliteStore(path);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  auto found = (*opened)->ListClustersByIssuer(astis::store::kDefaultOrg, "https://issuer.example/500");
+  auto found = (*opened)->ListClustersByIssuer(kDefaultOrg, "https://issuer.example/500");
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ((*found)[0].name, "c500");
@@ -502,9 +502,9 @@ TEST(SqliteStoreTest, StoredBadDigestIsStoreUnavailable) {
   RawExec(path, ("UPDATE workloads SET image_digests = 'sha256:" + std::string(64, 'A') + "'").c_str());
   auto opened = OpenSqliteStore(path);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  EXPECT_EQ((*opened)->GetWorkload(astis::store::kDefaultOrg, "prod", "payments", "api").status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ((*opened)->GetWorkload(kDefaultOrg, "prod", "payments", "api").status().code(), Code::kStoreUnavailable);
   EXPECT_EQ((*opened)->ListWorkloads(std::nullopt, std::nullopt).status().code(), Code::kStoreUnavailable);
-  EXPECT_EQ((*opened)->ListWorkloads(astis::store::kDefaultOrg, "prod").status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ((*opened)->ListWorkloads(kDefaultOrg, "prod").status().code(), Code::kStoreUnavailable);
 }
 
 TEST(SqliteStoreTest, BusyBeyondTimeoutIsStoreUnavailable) {

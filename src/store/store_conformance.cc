@@ -102,7 +102,7 @@ std::vector<Store*> StoreConformanceTest::Replicas() {
 TEST_P(StoreConformanceTest, ClusterPutGetListDelete) {
   ASSERT_TRUE(store_->PutCluster(MakeCluster("b-cluster")).ok());
   ASSERT_TRUE(store_->PutCluster(MakeCluster("a-cluster", "audit")).ok());
-  auto got = store_->GetCluster(astis::store::kDefaultOrg, "a-cluster");
+  auto got = store_->GetCluster(kDefaultOrg, "a-cluster");
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->issuer, "https://kubernetes.default.svc/a-cluster");
   EXPECT_EQ(got->audience, "astis");
@@ -115,7 +115,7 @@ TEST_P(StoreConformanceTest, ClusterPutGetListDelete) {
   changed.issuer = "https://issuer.example";
   changed.created_at = kNow + 100;
   ASSERT_TRUE(store_->PutCluster(changed).ok());
-  got = store_->GetCluster(astis::store::kDefaultOrg, "a-cluster");
+  got = store_->GetCluster(kDefaultOrg, "a-cluster");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->issuer, "https://issuer.example");
   EXPECT_EQ(got->mode, "strict");
@@ -127,9 +127,9 @@ TEST_P(StoreConformanceTest, ClusterPutGetListDelete) {
   EXPECT_EQ((*list)[0].name, "a-cluster");
   EXPECT_EQ((*list)[1].name, "b-cluster");
 
-  ASSERT_TRUE(store_->DeleteCluster(astis::store::kDefaultOrg, "a-cluster").ok());
-  EXPECT_EQ(store_->GetCluster(astis::store::kDefaultOrg, "a-cluster").status().code(), Code::kNotFound);
-  EXPECT_EQ(store_->DeleteCluster(astis::store::kDefaultOrg, "a-cluster").code(), Code::kNotFound);
+  ASSERT_TRUE(store_->DeleteCluster(kDefaultOrg, "a-cluster").ok());
+  EXPECT_EQ(store_->GetCluster(kDefaultOrg, "a-cluster").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->DeleteCluster(kDefaultOrg, "a-cluster").code(), Code::kNotFound);
 }
 
 TEST_P(StoreConformanceTest, ClusterRejectsBadMode) {
@@ -137,7 +137,7 @@ TEST_P(StoreConformanceTest, ClusterRejectsBadMode) {
   Cluster no_issuer = MakeCluster("prod");
   no_issuer.issuer.clear();
   EXPECT_EQ(store_->PutCluster(no_issuer).code(), Code::kInvalidArgument);
-  EXPECT_EQ(store_->GetCluster(astis::store::kDefaultOrg, "prod").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->GetCluster(kDefaultOrg, "prod").status().code(), Code::kNotFound);
 }
 
 TEST_P(StoreConformanceTest, ListClustersByIssuerFindsOnlyThatIssuer) {
@@ -153,10 +153,10 @@ TEST_P(StoreConformanceTest, ListClustersByIssuerFindsOnlyThatIssuer) {
   ASSERT_TRUE(store_->PutCluster(m).ok());
 
   // One issuer, one cluster, every field as GetCluster returns it.
-  auto one = store_->ListClustersByIssuer(astis::store::kDefaultOrg, "https://kubernetes.default.svc/c7");
+  auto one = store_->ListClustersByIssuer(kDefaultOrg, "https://kubernetes.default.svc/c7");
   ASSERT_TRUE(one.ok()) << one.status().ToString();
   ASSERT_EQ(one->size(), 1u);
-  auto got = store_->GetCluster(astis::store::kDefaultOrg, "c7");
+  auto got = store_->GetCluster(kDefaultOrg, "c7");
   ASSERT_TRUE(got.ok());
   const Cluster& c = (*one)[0];
   EXPECT_EQ(c.name, "c7");
@@ -170,7 +170,7 @@ TEST_P(StoreConformanceTest, ListClustersByIssuerFindsOnlyThatIssuer) {
   EXPECT_EQ(c.created_at, kNow);
 
   // A shared issuer returns both, ordered by name.
-  auto both = store_->ListClustersByIssuer(astis::store::kDefaultOrg, shared);
+  auto both = store_->ListClustersByIssuer(kDefaultOrg, shared);
   ASSERT_TRUE(both.ok()) << both.status().ToString();
   ASSERT_EQ(both->size(), 2u);
   EXPECT_EQ((*both)[0].name, "m-shared");
@@ -184,7 +184,7 @@ TEST_P(StoreConformanceTest, ListClustersByIssuerFindsOnlyThatIssuer) {
                                      std::string("https://kubernetes.default.svc/c"),
                                      std::string("HTTPS://kubernetes.default.svc/c7"),
                                      std::string("https://oidc.shared.example/id/abc")}) {
-    auto none = store_->ListClustersByIssuer(astis::store::kDefaultOrg, unknown);
+    auto none = store_->ListClustersByIssuer(kDefaultOrg, unknown);
     ASSERT_TRUE(none.ok()) << unknown << ": " << none.status().ToString();
     EXPECT_TRUE(none->empty()) << unknown;
   }
@@ -193,10 +193,10 @@ TEST_P(StoreConformanceTest, ListClustersByIssuerFindsOnlyThatIssuer) {
   Cluster moved = MakeCluster("c7");
   moved.issuer = shared;
   ASSERT_TRUE(store_->PutCluster(moved).ok());
-  auto old_issuer = store_->ListClustersByIssuer(astis::store::kDefaultOrg, "https://kubernetes.default.svc/c7");
+  auto old_issuer = store_->ListClustersByIssuer(kDefaultOrg, "https://kubernetes.default.svc/c7");
   ASSERT_TRUE(old_issuer.ok());
   EXPECT_TRUE(old_issuer->empty());
-  auto three = store_->ListClustersByIssuer(astis::store::kDefaultOrg, shared);
+  auto three = store_->ListClustersByIssuer(kDefaultOrg, shared);
   ASSERT_TRUE(three.ok());
   ASSERT_EQ(three->size(), 3u);
   EXPECT_EQ((*three)[0].name, "c7");
@@ -204,19 +204,19 @@ TEST_P(StoreConformanceTest, ListClustersByIssuerFindsOnlyThatIssuer) {
   EXPECT_EQ((*three)[2].name, "z-shared");
 
   // ...and DeleteCluster.
-  ASSERT_TRUE(store_->DeleteCluster(astis::store::kDefaultOrg, "m-shared").ok());
-  ASSERT_TRUE(store_->DeleteCluster(astis::store::kDefaultOrg, "c7").ok());
-  auto left = store_->ListClustersByIssuer(astis::store::kDefaultOrg, shared);
+  ASSERT_TRUE(store_->DeleteCluster(kDefaultOrg, "m-shared").ok());
+  ASSERT_TRUE(store_->DeleteCluster(kDefaultOrg, "c7").ok());
+  auto left = store_->ListClustersByIssuer(kDefaultOrg, shared);
   ASSERT_TRUE(left.ok());
   ASSERT_EQ(left->size(), 1u);
   EXPECT_EQ((*left)[0].name, "z-shared");
-  ASSERT_TRUE(store_->DeleteCluster(astis::store::kDefaultOrg, "z-shared").ok());
-  left = store_->ListClustersByIssuer(astis::store::kDefaultOrg, shared);
+  ASSERT_TRUE(store_->DeleteCluster(kDefaultOrg, "z-shared").ok());
+  left = store_->ListClustersByIssuer(kDefaultOrg, shared);
   ASSERT_TRUE(left.ok());
   EXPECT_TRUE(left->empty());
 
   // Other clusters are untouched, and so is ListClusters.
-  auto c8 = store_->ListClustersByIssuer(astis::store::kDefaultOrg, "https://kubernetes.default.svc/c8");
+  auto c8 = store_->ListClustersByIssuer(kDefaultOrg, "https://kubernetes.default.svc/c8");
   ASSERT_TRUE(c8.ok());
   ASSERT_EQ(c8->size(), 1u);
   EXPECT_EQ((*c8)[0].name, "c8");
@@ -233,7 +233,7 @@ TEST_P(StoreConformanceTest, ListClustersByIssuerOddIssuerIsEmpty) {
   for (const std::string& odd : {std::string(), std::string(kMaxTextLength + 1, 'i'), real + std::string(1, '\0'),
                                  std::string("https://a\0b", 11), std::string("\xff\xfe"), std::string("\xc0\xaf"),
                                  std::string(" ") + real}) {
-    auto none = store_->ListClustersByIssuer(astis::store::kDefaultOrg, odd);
+    auto none = store_->ListClustersByIssuer(kDefaultOrg, odd);
     ASSERT_TRUE(none.ok()) << none.status().ToString();
     EXPECT_TRUE(none->empty());
   }
@@ -241,7 +241,7 @@ TEST_P(StoreConformanceTest, ListClustersByIssuerOddIssuerIsEmpty) {
   Cluster utf8 = MakeCluster("utf8");
   utf8.issuer = "https://issuer.example/\xc3\xa9t\xe2\x82\xac";
   ASSERT_TRUE(store_->PutCluster(utf8).ok());
-  auto found = store_->ListClustersByIssuer(astis::store::kDefaultOrg, utf8.issuer);
+  auto found = store_->ListClustersByIssuer(kDefaultOrg, utf8.issuer);
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ((*found)[0].name, "utf8");
@@ -256,7 +256,7 @@ TEST_P(StoreConformanceTest, ListClustersByIssuerOddIssuerIsEmpty) {
   }
   Status put_longest = store_->PutCluster(longest);
   ASSERT_TRUE(put_longest.ok()) << put_longest.ToString();
-  found = store_->ListClustersByIssuer(astis::store::kDefaultOrg, longest.issuer);
+  found = store_->ListClustersByIssuer(kDefaultOrg, longest.issuer);
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ((*found)[0].name, "longest");
@@ -267,17 +267,17 @@ TEST_P(StoreConformanceTest, ListClustersByIssuerSeenByAnotherStore) {
   std::unique_ptr<Store> replica = OpenAnother();
   ASSERT_NE(replica, nullptr);
   ASSERT_TRUE(store_->PutCluster(MakeCluster("prod")).ok());
-  auto found = replica->ListClustersByIssuer(astis::store::kDefaultOrg, "https://kubernetes.default.svc/prod");
+  auto found = replica->ListClustersByIssuer(kDefaultOrg, "https://kubernetes.default.svc/prod");
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ((*found)[0].name, "prod");
   Cluster moved = MakeCluster("prod");
   moved.issuer = "https://issuer.example/moved";
   ASSERT_TRUE(store_->PutCluster(moved).ok());
-  found = replica->ListClustersByIssuer(astis::store::kDefaultOrg, "https://kubernetes.default.svc/prod");
+  found = replica->ListClustersByIssuer(kDefaultOrg, "https://kubernetes.default.svc/prod");
   ASSERT_TRUE(found.ok());
   EXPECT_TRUE(found->empty());
-  found = replica->ListClustersByIssuer(astis::store::kDefaultOrg, "https://issuer.example/moved");
+  found = replica->ListClustersByIssuer(kDefaultOrg, "https://issuer.example/moved");
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->size(), 1u);
 }
@@ -290,31 +290,31 @@ TEST_P(StoreConformanceTest, WorkloadPutGetListDelete) {
   ASSERT_TRUE(store_->PutWorkload(MakeWorkload("prod", "payments", "api")).ok());
   ASSERT_TRUE(store_->PutWorkload(Workload{"stage", "payments", "api", {}}).ok());
 
-  auto got = store_->GetWorkload(astis::store::kDefaultOrg, "prod", "payments", "api");
+  auto got = store_->GetWorkload(kDefaultOrg, "prod", "payments", "api");
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->image_digests, (std::vector<std::string>{Digest('a'), Digest('b')}));
 
   Workload replaced = MakeWorkload("prod", "payments", "api");
   replaced.image_digests = {Digest('c')};
   ASSERT_TRUE(store_->PutWorkload(replaced).ok());
-  got = store_->GetWorkload(astis::store::kDefaultOrg, "prod", "payments", "api");
+  got = store_->GetWorkload(kDefaultOrg, "prod", "payments", "api");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->image_digests, std::vector<std::string>{Digest('c')});
 
   auto all = store_->ListWorkloads(std::nullopt, std::nullopt);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 2u);
-  auto prod = store_->ListWorkloads(astis::store::kDefaultOrg, std::string_view("prod"));
+  auto prod = store_->ListWorkloads(kDefaultOrg, std::string_view("prod"));
   ASSERT_TRUE(prod.ok());
   ASSERT_EQ(prod->size(), 1u);
   EXPECT_EQ((*prod)[0].cluster, "prod");
-  auto stage = store_->GetWorkload(astis::store::kDefaultOrg, "stage", "payments", "api");
+  auto stage = store_->GetWorkload(kDefaultOrg, "stage", "payments", "api");
   ASSERT_TRUE(stage.ok());
   EXPECT_TRUE(stage->image_digests.empty());
 
-  ASSERT_TRUE(store_->DeleteWorkload(astis::store::kDefaultOrg, "prod", "payments", "api").ok());
-  EXPECT_EQ(store_->GetWorkload(astis::store::kDefaultOrg, "prod", "payments", "api").status().code(), Code::kNotFound);
-  EXPECT_EQ(store_->DeleteWorkload(astis::store::kDefaultOrg, "prod", "payments", "api").code(), Code::kNotFound);
+  ASSERT_TRUE(store_->DeleteWorkload(kDefaultOrg, "prod", "payments", "api").ok());
+  EXPECT_EQ(store_->GetWorkload(kDefaultOrg, "prod", "payments", "api").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->DeleteWorkload(kDefaultOrg, "prod", "payments", "api").code(), Code::kNotFound);
 }
 
 TEST_P(StoreConformanceTest, WorkloadRejectsBadDigest) {
@@ -335,7 +335,7 @@ TEST_P(StoreConformanceTest, WorkloadRejectsBadDigest) {
     w.image_digests.push_back(d);
     EXPECT_EQ(store_->PutWorkload(w).code(), Code::kInvalidArgument) << d;
   }
-  EXPECT_EQ(store_->GetWorkload(astis::store::kDefaultOrg, "prod", "payments", "api").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->GetWorkload(kDefaultOrg, "prod", "payments", "api").status().code(), Code::kNotFound);
   EXPECT_TRUE(IsValidImageDigest(Digest('0')));
 }
 
@@ -346,7 +346,7 @@ TEST_P(StoreConformanceTest, WorkloadNeedsCluster) {
 TEST_P(StoreConformanceTest, DeleteClusterRemovesWorkloads) {
   ASSERT_TRUE(store_->PutCluster(MakeCluster("prod")).ok());
   ASSERT_TRUE(store_->PutWorkload(MakeWorkload("prod", "payments", "api")).ok());
-  ASSERT_TRUE(store_->DeleteCluster(astis::store::kDefaultOrg, "prod").ok());
+  ASSERT_TRUE(store_->DeleteCluster(kDefaultOrg, "prod").ok());
   auto all = store_->ListWorkloads(std::nullopt, std::nullopt);
   ASSERT_TRUE(all.ok());
   EXPECT_TRUE(all->empty());
@@ -591,7 +591,7 @@ TEST_P(StoreConformanceTest, ReleasePinIfRestartedComparesAndSwaps) {
   ASSERT_TRUE(store_->EnrollSession(holder, kNow).ok());
   auto release = [&](std::string_view cluster, std::string_view uid, std::string_view id, int64_t restarts,
                      int64_t now) {
-    auto r = store_->ReleasePinIfRestarted(astis::store::kDefaultOrg, cluster, uid, id, restarts, now);
+    auto r = store_->ReleasePinIfRestarted(kDefaultOrg, cluster, uid, id, restarts, now);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() && *r;
   };
@@ -623,10 +623,14 @@ TEST_P(StoreConformanceTest, ReleasePinIfRestartedComparesAndSwaps) {
   EXPECT_FALSE(release("prod", "uid-3", "s3", 1, kNow + 10));
   EXPECT_FALSE(store_->GetSession("s3")->revoked);
   // Bad arguments change nothing.
-  EXPECT_EQ(store_->ReleasePinIfRestarted(astis::store::kDefaultOrg, "", "uid-1", "s2", 9, kNow).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(store_->ReleasePinIfRestarted(astis::store::kDefaultOrg, "prod", "", "s2", 9, kNow).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(store_->ReleasePinIfRestarted(astis::store::kDefaultOrg, "prod", "uid-1", "", 9, kNow).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(store_->ReleasePinIfRestarted(astis::store::kDefaultOrg, "prod", "uid-1", "s2", -1, kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->ReleasePinIfRestarted(kDefaultOrg, "", "uid-1", "s2", 9, kNow).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(store_->ReleasePinIfRestarted(kDefaultOrg, "prod", "", "s2", 9, kNow).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(store_->ReleasePinIfRestarted(kDefaultOrg, "prod", "uid-1", "", 9, kNow).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(store_->ReleasePinIfRestarted(kDefaultOrg, "prod", "uid-1", "s2", -1, kNow).status().code(),
+            Code::kInvalidArgument);
   EXPECT_TRUE(store_->GetSession("s2")->IsActive(kNow + 1));
 }
 
@@ -651,7 +655,7 @@ TEST_P(StoreConformanceTest, ConcurrentReleaseAfterRestartExactlyOneWins) {
             MakeSession("c-" + std::to_string(round) + "-" + std::to_string(t), uid, "jkt-" + std::to_string(t));
         s.pod_restarts = 1;
         start.arrive_and_wait();
-        auto r = st->ReleasePinIfRestarted(astis::store::kDefaultOrg, "prod", uid, holder, 1, kNow + 1);
+        auto r = st->ReleasePinIfRestarted(kDefaultOrg, "prod", uid, holder, 1, kNow + 1);
         if (!r.ok()) {
           ++errors;
           return;
@@ -1191,8 +1195,8 @@ TEST_P(StoreConformanceTest, ConcurrentAdmitNeverExceeds) {
 // ---------------------------------------------------------------- config audit
 
 TEST_P(StoreConformanceTest, ConfigAuditAppendList) {
-  auto a = store_->AppendConfigAudit(astis::store::kDefaultOrg, "alice", "cluster.put", R"({"cluster":"prod"})", kNow);
-  auto b = store_->AppendConfigAudit(astis::store::kDefaultOrg, "bob", "apikey.revoke", R"({"id":"key00001"})", kNow + 1);
+  auto a = store_->AppendConfigAudit(kDefaultOrg, "alice", "cluster.put", R"({"cluster":"prod"})", kNow);
+  auto b = store_->AppendConfigAudit(kDefaultOrg, "bob", "apikey.revoke", R"({"id":"key00001"})", kNow + 1);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_LT(*a, *b);
   auto all = store_->ListConfigAudit(std::nullopt, 0, 100);
@@ -1213,11 +1217,12 @@ TEST_P(StoreConformanceTest, ConfigAuditAppendList) {
 }
 
 TEST_P(StoreConformanceTest, ConfigAuditRejectsNonJson) {
-  EXPECT_EQ(store_->AppendConfigAudit(astis::store::kDefaultOrg, "alice", "x", "not json", kNow).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(store_->AppendConfigAudit(astis::store::kDefaultOrg, "alice", "x", "[1]", kNow).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(store_->AppendConfigAudit(astis::store::kDefaultOrg, "alice", "x", R"({"a":1,"a":2})", kNow).status().code(),
+  EXPECT_EQ(store_->AppendConfigAudit(kDefaultOrg, "alice", "x", "not json", kNow).status().code(),
             Code::kInvalidArgument);
-  EXPECT_EQ(store_->AppendConfigAudit(astis::store::kDefaultOrg, "", "x", "{}", kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->AppendConfigAudit(kDefaultOrg, "alice", "x", "[1]", kNow).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->AppendConfigAudit(kDefaultOrg, "alice", "x", R"({"a":1,"a":2})", kNow).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(store_->AppendConfigAudit(kDefaultOrg, "", "x", "{}", kNow).status().code(), Code::kInvalidArgument);
   auto all = store_->ListConfigAudit(std::nullopt, 0, 100);
   ASSERT_TRUE(all.ok());
   EXPECT_TRUE(all->empty());
@@ -1275,8 +1280,8 @@ TEST_P(StoreConformanceTest, MigrationsIdempotent) {
   std::unique_ptr<Store> b = OpenAnother();
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
-  EXPECT_TRUE(a->GetCluster(astis::store::kDefaultOrg, "prod").ok());
-  EXPECT_TRUE(b->GetCluster(astis::store::kDefaultOrg, "prod").ok());
+  EXPECT_TRUE(a->GetCluster(kDefaultOrg, "prod").ok());
+  EXPECT_TRUE(b->GetCluster(kDefaultOrg, "prod").ok());
 }
 
 TEST_P(StoreConformanceTest, ConcurrentOpenMigratesOnce) {
@@ -1295,7 +1300,7 @@ TEST_P(StoreConformanceTest, ConcurrentOpenMigratesOnce) {
   for (auto& w : workers) w.join();
   for (int t = 0; t < kThreads; ++t) ASSERT_NE(opened[static_cast<size_t>(t)], nullptr) << "open " << t;
   ASSERT_TRUE(opened[0]->PutCluster(MakeCluster("prod")).ok());
-  EXPECT_TRUE(opened[kThreads - 1]->GetCluster(astis::store::kDefaultOrg, "prod").ok());
+  EXPECT_TRUE(opened[kThreads - 1]->GetCluster(kDefaultOrg, "prod").ok());
 }
 
 TEST_P(StoreConformanceTest, TwoStoresSeeSameState) {
@@ -1307,7 +1312,7 @@ TEST_P(StoreConformanceTest, TwoStoresSeeSameState) {
   ASSERT_TRUE(store_->EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).ok());
   ASSERT_TRUE(store_->InsertJti("jkt-A", "jti-1", kNow + 60, kNow).ok());
 
-  EXPECT_TRUE(replica->GetCluster(astis::store::kDefaultOrg, "prod").ok());
+  EXPECT_TRUE(replica->GetCluster(kDefaultOrg, "prod").ok());
   EXPECT_TRUE(replica->GetApiKey("key00001").ok());
   auto pinned = replica->EnrollSession(MakeSession("s2", "uid-1", "jkt-B"), kNow + 1);
   ASSERT_TRUE(pinned.ok());
@@ -1327,8 +1332,8 @@ TEST_P(StoreConformanceTest, FaultInjectionReturnsStoreUnavailable) {
   FaultInjectingStore faulty(*store_);
   ASSERT_TRUE(faulty.PutCluster(MakeCluster("prod")).ok());
   faulty.SetFailing(true);
-  EXPECT_EQ(faulty.GetCluster(astis::store::kDefaultOrg, "prod").status().code(), Code::kStoreUnavailable);
-  EXPECT_EQ(faulty.ListClustersByIssuer(astis::store::kDefaultOrg, "https://kubernetes.default.svc/prod").status().code(),
+  EXPECT_EQ(faulty.GetCluster(kDefaultOrg, "prod").status().code(), Code::kStoreUnavailable);
+  EXPECT_EQ(faulty.ListClustersByIssuer(kDefaultOrg, "https://kubernetes.default.svc/prod").status().code(),
             Code::kStoreUnavailable);
   EXPECT_EQ(faulty.PutCluster(MakeCluster("stage")).code(), Code::kStoreUnavailable);
   EXPECT_EQ(faulty.EnrollSession(MakeSession("s1", "uid-1", "jkt-A"), kNow).status().code(),
@@ -1341,12 +1346,12 @@ TEST_P(StoreConformanceTest, FaultInjectionReturnsStoreUnavailable) {
   EXPECT_EQ(faulty.PurgeExpired(kNow, 10).status().code(), Code::kStoreUnavailable);
   EXPECT_EQ(faulty.failed_calls(), 9);
   // Nothing reached the wrapped store while failing.
-  EXPECT_EQ(store_->GetCluster(astis::store::kDefaultOrg, "stage").status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->GetCluster(kDefaultOrg, "stage").status().code(), Code::kNotFound);
   EXPECT_EQ(store_->GetSession("s1").status().code(), Code::kNotFound);
   // Recovery: calls pass through again.
   faulty.SetFailing(false);
-  EXPECT_TRUE(faulty.GetCluster(astis::store::kDefaultOrg, "prod").ok());
-  auto by_issuer = faulty.ListClustersByIssuer(astis::store::kDefaultOrg, "https://kubernetes.default.svc/prod");
+  EXPECT_TRUE(faulty.GetCluster(kDefaultOrg, "prod").ok());
+  auto by_issuer = faulty.ListClustersByIssuer(kDefaultOrg, "https://kubernetes.default.svc/prod");
   ASSERT_TRUE(by_issuer.ok());
   EXPECT_EQ(by_issuer->size(), 1u);
   auto jti = faulty.InsertJti("jkt-A", "jti-1", kNow + 60, kNow);
@@ -1373,7 +1378,7 @@ void ExpectUpgradedPinReleasesOnRestart(Store& store, int64_t now) {
   auto pinned = store.EnrollSession(next, now);
   ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
   EXPECT_EQ(pinned->outcome, EnrollOutcome::kPinnedConflict);
-  auto released = store.ReleasePinIfRestarted(astis::store::kDefaultOrg, "prod", "uid-0", "s-old", 1, now);
+  auto released = store.ReleasePinIfRestarted(kDefaultOrg, "prod", "uid-0", "s-old", 1, now);
   ASSERT_TRUE(released.ok()) << released.status().ToString();
   EXPECT_TRUE(*released);
   auto created = store.EnrollSession(next, now);

@@ -61,7 +61,9 @@ class HaTenancyTest : public ::testing::Test {
   static Result<std::vector<std::string>> Unwrap(HaPodClient& pod, size_t replica,
                                                  const std::vector<capsule::SealedValue>& values) {
     ASTIS_ASSIGN_OR_RETURN(net::HttpResponse resp, pod.Send(replica, "POST", "/v1/unwrap", pod.UnwrapBody(values)));
-    if (resp.status != 200) return Error(Code::kInternal, "HTTP " + std::to_string(resp.status) + " " + ErrorCode(resp));
+    if (resp.status != 200) {
+      return Error(Code::kInternal, "HTTP " + std::to_string(resp.status) + " " + ErrorCode(resp));
+    }
     return pod.OpenValues(resp, values);
   }
 

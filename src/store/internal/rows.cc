@@ -71,7 +71,8 @@ Result<std::vector<std::string>> ChangeImageDigests(std::vector<std::string> cur
   current.insert(current.end(), add.begin(), add.end());
   std::sort(current.begin(), current.end());
   current.erase(std::unique(current.begin(), current.end()), current.end());
-  std::erase_if(current, [&](const std::string& d) { return std::find(remove.begin(), remove.end(), d) != remove.end(); });
+  std::erase_if(current,
+                [&](const std::string& d) { return std::find(remove.begin(), remove.end(), d) != remove.end(); });
   if (current.size() > kMaxImageDigests) return Invalid("workload image_digests (too many)");
   return current;
 }
