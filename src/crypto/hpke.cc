@@ -11,8 +11,8 @@ namespace {
 
 constexpr size_t kNh = 32;      // HKDF-SHA256 output size
 constexpr size_t kNn = 12;      // nonce size of all three AEADs
-constexpr size_t kNsk = 32;     // X25519 private key size
-constexpr size_t kNsecret = 32; // DHKEM(X25519) shared secret size
+constexpr size_t kNsk = 32;     // X25519 and P-256 private key size
+constexpr size_t kNsecret = 32; // DHKEM(X25519) and DHKEM(P-256) shared secret size
 constexpr uint8_t kModeBase = 0x00;
 constexpr std::string_view kVersionLabel = "HPKE-v1";
 
@@ -35,18 +35,18 @@ Result<AeadAlg> AeadFor(HpkeAeadId id) {
 
 }  // namespace
 
-std::vector<uint8_t> HpkeInternal::KemSuiteId() {
+std::vector<uint8_t> HpkeInternal::KemSuiteId(uint16_t kem) {
   std::vector<uint8_t> id;
   Append(id, std::string_view("KEM"));
-  AppendU16(id, kHpkeKemX25519Sha256);
+  AppendU16(id, kem);
   return id;
 }
 
-Result<std::vector<uint8_t>> HpkeInternal::HpkeSuiteId(HpkeAeadId aead) {
+Result<std::vector<uint8_t>> HpkeInternal::HpkeSuiteId(HpkeAeadId aead, uint16_t kem) {
   ASTIS_RETURN_IF_ERROR(AeadFor(aead));
   std::vector<uint8_t> id;
   Append(id, std::string_view("HPKE"));
-  AppendU16(id, kHpkeKemX25519Sha256);
+  AppendU16(id, kem);
   AppendU16(id, kHpkeKdfHkdfSha256);
   AppendU16(id, static_cast<uint16_t>(aead));
   return id;
@@ -84,8 +84,9 @@ Result<SecretBytes> HpkeInternal::LabeledExpand(std::span<const uint8_t> suite_i
 namespace {
 
 // ExtractAndExpand derives the KEM shared secret (RFC 9180 §4.1).
-Result<SecretBytes> ExtractAndExpand(const SecretBytes& dh, std::span<const uint8_t> kem_context) {
-  const auto suite = HpkeInternal::KemSuiteId();
+Result<SecretBytes> ExtractAndExpand(const SecretBytes& dh, std::span<const uint8_t> kem_context,
+                                     uint16_t kem = kHpkeKemX25519Sha256) {
+  const auto suite = HpkeInternal::KemSuiteId(kem);
   ASTIS_ASSIGN_OR_RETURN(SecretBytes eae_prk, HpkeInternal::LabeledExtract(suite, {}, "eae_prk", dh.Reveal()));
   return HpkeInternal::LabeledExpand(suite, eae_prk.Reveal(), "shared_secret", kem_context, kNsecret);
 }
@@ -116,10 +117,35 @@ Result<SecretBytes> HpkeInternal::Decap(std::span<const uint8_t> enc, const X255
   return ExtractAndExpand(dh, kem_context);
 }
 
+Result<HpkeInternal::Encapsulation> HpkeInternal::Encap(const P256PublicKey& pkR, const P256PrivateKey& skE) {
+  // RFC 9180 §4.1 Encap for DHKEM(P-256): dh = DH(skE, pkR), the 32-byte
+  // x-coordinate (§7.1.1); enc = SerializePublicKey(pkE), the 65-byte
+  // uncompressed point; kem_context = enc || pkRm.
+  ASTIS_ASSIGN_OR_RETURN(SecretBytes dh, skE.Agree(pkR));
+  std::vector<uint8_t> enc(skE.public_key().bytes.begin(), skE.public_key().bytes.end());
+  std::vector<uint8_t> kem_context = enc;
+  Append(kem_context, pkR.bytes);
+  ASTIS_ASSIGN_OR_RETURN(SecretBytes shared_secret, ExtractAndExpand(dh, kem_context, kHpkeKemP256Sha256));
+  return Encapsulation{std::move(enc), std::move(shared_secret)};
+}
+
+Result<SecretBytes> HpkeInternal::Decap(std::span<const uint8_t> enc, const P256PrivateKey& skR) {
+  // RFC 9180 §4.1 Decap: pkE = DeserializePublicKey(enc), with the §7.1.4
+  // validation of the point (P256PublicKey::FromBytes: 65 bytes, 0x04,
+  // coordinates < p, on the curve). Tests HpkeP256Test.RejectsWrongEncLength,
+  // RejectsCompressedEnc, RejectsIdentityEnc, RejectsPointNotOnCurve,
+  // RejectsCoordinateAtLeastP.
+  ASTIS_ASSIGN_OR_RETURN(P256PublicKey pkE, P256PublicKey::FromBytes(enc));
+  ASTIS_ASSIGN_OR_RETURN(SecretBytes dh, skR.Agree(pkE));
+  std::vector<uint8_t> kem_context(enc.begin(), enc.end());
+  Append(kem_context, skR.public_key().bytes);
+  return ExtractAndExpand(dh, kem_context, kHpkeKemP256Sha256);
+}
+
 Result<HpkeContext> HpkeInternal::KeyScheduleBase(HpkeAeadId aead, const SecretBytes& shared_secret,
-                                                  std::span<const uint8_t> info) {
+                                                  std::span<const uint8_t> info, uint16_t kem) {
   ASTIS_ASSIGN_OR_RETURN(AeadAlg alg, AeadFor(aead));
-  ASTIS_ASSIGN_OR_RETURN(std::vector<uint8_t> suite, HpkeSuiteId(aead));
+  ASTIS_ASSIGN_OR_RETURN(std::vector<uint8_t> suite, HpkeSuiteId(aead, kem));
   // RFC 9180 §5.1, mode_base: psk = psk_id = "" (default_psk, default_psk_id).
   ASTIS_ASSIGN_OR_RETURN(SecretBytes psk_id_hash, LabeledExtract(suite, {}, "psk_id_hash", {}));
   ASTIS_ASSIGN_OR_RETURN(SecretBytes info_hash, LabeledExtract(suite, {}, "info_hash", info));
@@ -131,6 +157,7 @@ Result<HpkeContext> HpkeInternal::KeyScheduleBase(HpkeAeadId aead, const SecretB
 
   HpkeContext ctx;
   ctx.aead_ = aead;
+  ctx.kem_ = kem;
   ASTIS_ASSIGN_OR_RETURN(ctx.key_, LabeledExpand(suite, secret.Reveal(), "key", key_schedule_context,
                                                  AeadKeySize(alg)));
   ASTIS_ASSIGN_OR_RETURN(SecretBytes base_nonce,
@@ -177,7 +204,7 @@ Result<SecretBytes> HpkeContext::Open(std::span<const uint8_t> aad, std::span<co
 Result<SecretBytes> HpkeContext::Export(std::span<const uint8_t> exporter_context, size_t length) const {
   // RFC 9180 §5.3: Export = LabeledExpand(exporter_secret, "sec",
   // exporter_context, L).
-  ASTIS_ASSIGN_OR_RETURN(std::vector<uint8_t> suite, HpkeInternal::HpkeSuiteId(aead_));
+  ASTIS_ASSIGN_OR_RETURN(std::vector<uint8_t> suite, HpkeInternal::HpkeSuiteId(aead_, kem_));
   return HpkeInternal::LabeledExpand(suite, exporter_secret_.Reveal(), "sec", exporter_context, length);
 }
 
@@ -223,6 +250,66 @@ Result<HpkeSealed> HpkeSealBase(HpkeAeadId aead, const X25519PublicKey& pkR, std
 }
 
 Result<SecretBytes> HpkeOpenBase(HpkeAeadId aead, std::span<const uint8_t> enc, const X25519PrivateKey& skR,
+                                 std::span<const uint8_t> info, std::span<const uint8_t> aad,
+                                 std::span<const uint8_t> ct, SecretBytes::Protection p) {
+  ASTIS_ASSIGN_OR_RETURN(HpkeContext ctx, HpkeSetupBaseR(aead, enc, skR, info));
+  return ctx.Open(aad, ct, p);
+}
+
+// --- DHKEM(P-256, HKDF-SHA256), kem 0x0010 (RFC 9180 §7.1) ---
+
+Result<HpkeSenderContext> HpkeSetupBaseS(HpkeAeadId aead, const P256PublicKey& pkR, std::span<const uint8_t> info,
+                                         Random& rng) {
+  // RFC 9180 §4.1 Encap: GenerateKeyPair() draws a fresh ephemeral key.
+  ASTIS_ASSIGN_OR_RETURN(P256PrivateKey skE, P256PrivateKey::Generate(rng));
+  return HpkeSetupBaseSWithEphemeral(aead, pkR, info, skE);
+}
+
+Result<HpkeSenderContext> HpkeSetupBaseSWithEphemeral(HpkeAeadId aead, const P256PublicKey& pkR,
+                                                      std::span<const uint8_t> info, const P256PrivateKey& skE) {
+  ASTIS_RETURN_IF_ERROR(AeadFor(aead));
+  ASTIS_ASSIGN_OR_RETURN(HpkeInternal::Encapsulation encap, HpkeInternal::Encap(pkR, skE));
+  ASTIS_ASSIGN_OR_RETURN(HpkeContext ctx,
+                         HpkeInternal::KeyScheduleBase(aead, encap.shared_secret, info, kHpkeKemP256Sha256));
+  return HpkeSenderContext{std::move(encap.enc), std::move(ctx)};
+}
+
+Result<HpkeContext> HpkeSetupBaseR(HpkeAeadId aead, std::span<const uint8_t> enc, const P256PrivateKey& skR,
+                                   std::span<const uint8_t> info) {
+  ASTIS_RETURN_IF_ERROR(AeadFor(aead));
+  ASTIS_ASSIGN_OR_RETURN(SecretBytes shared_secret, HpkeInternal::Decap(enc, skR));
+  return HpkeInternal::KeyScheduleBase(aead, shared_secret, info, kHpkeKemP256Sha256);
+}
+
+Result<P256PrivateKey> HpkeDeriveKeyPairP256(std::span<const uint8_t> ikm, SecretBytes::Protection p) {
+  // RFC 9180 §7.1.3: ikm of fewer than Nsk bytes is refused, as for X25519
+  // (test HpkeP256Misc.RejectsShortIkm).
+  if (ikm.size() < kNsk) return Error(Code::kInvalidArgument, "hpke: DeriveKeyPair ikm shorter than Nsk");
+  const auto suite = HpkeInternal::KemSuiteId(kHpkeKemP256Sha256);
+  // §7.1.3 (P-256): dkp_prk = LabeledExtract("", "dkp_prk", ikm); then
+  // bytes = LabeledExpand(dkp_prk, "candidate", I2OSP(counter, 1), Nsk),
+  // bytes[0] &= 0xFF, until 0 < sk < order; DeriveKeyPairError after
+  // counter 255 (test HpkeP256VectorTest.DeriveKeyPairMatches).
+  ASTIS_ASSIGN_OR_RETURN(SecretBytes dkp_prk, HpkeInternal::LabeledExtract(suite, {}, "dkp_prk", ikm));
+  constexpr uint8_t kBitmask = 0xFF;
+  for (unsigned counter = 0; counter <= 255; ++counter) {
+    const uint8_t c = static_cast<uint8_t>(counter);
+    ASTIS_ASSIGN_OR_RETURN(SecretBytes candidate,
+                           HpkeInternal::LabeledExpand(suite, dkp_prk.Reveal(), "candidate", {&c, 1}, kNsk));
+    candidate.RevealMutable()[0] &= kBitmask;
+    if (P256PrivateKey::ScalarInRange(candidate.Reveal())) return P256PrivateKey::FromBytes(candidate.Reveal(), p);
+  }
+  return Error(Code::kCrypto, "hpke: DeriveKeyPairError");
+}
+
+Result<HpkeSealed> HpkeSealBase(HpkeAeadId aead, const P256PublicKey& pkR, std::span<const uint8_t> info,
+                                std::span<const uint8_t> aad, std::span<const uint8_t> pt, Random& rng) {
+  ASTIS_ASSIGN_OR_RETURN(HpkeSenderContext sender, HpkeSetupBaseS(aead, pkR, info, rng));
+  ASTIS_ASSIGN_OR_RETURN(std::vector<uint8_t> ct, sender.context.Seal(aad, pt));
+  return HpkeSealed{std::move(sender.enc), std::move(ct)};
+}
+
+Result<SecretBytes> HpkeOpenBase(HpkeAeadId aead, std::span<const uint8_t> enc, const P256PrivateKey& skR,
                                  std::span<const uint8_t> info, std::span<const uint8_t> aad,
                                  std::span<const uint8_t> ct, SecretBytes::Protection p) {
   ASTIS_ASSIGN_OR_RETURN(HpkeContext ctx, HpkeSetupBaseR(aead, enc, skR, info));

@@ -1,8 +1,11 @@
-// HPKE (RFC 9180) mode_base with DHKEM(X25519, HKDF-SHA256) and HKDF-SHA256,
-// AEAD AES-128-GCM, AES-256-GCM or ChaCha20-Poly1305.
+// HPKE (RFC 9180) mode_base with DHKEM(X25519, HKDF-SHA256) or
+// DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AEAD AES-128-GCM, AES-256-GCM or
+// ChaCha20-Poly1305. The KEM follows the key type: every function has an
+// X25519 and a P-256 overload (HpkeDeriveKeyPair / HpkeDeriveKeyPairP256).
 //
-// Built from this component's X25519, HKDF and AEAD; proven on every RFC 9180
-// vector in testdata/vectors/hpke-x25519-base.json (hpke_test.cc).
+// Built from this component's X25519, P-256, HKDF and AEAD; proven on every
+// RFC 9180 vector in testdata/vectors/hpke-x25519-base.json (hpke_test.cc)
+// and testdata/vectors/hpke-p256-base.json (hpke_p256_test.cc).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +14,7 @@
 
 #include "common/status.h"
 #include "crypto/aead.h"
+#include "crypto/p256.h"
 #include "crypto/random.h"
 #include "crypto/secret_bytes.h"
 #include "crypto/x25519.h"
@@ -19,7 +23,9 @@ namespace astis {
 
 inline constexpr uint16_t kHpkeKemX25519Sha256 = 0x0020;
 inline constexpr uint16_t kHpkeKdfHkdfSha256 = 0x0001;
-inline constexpr size_t kHpkeEncSize = 32;
+inline constexpr uint16_t kHpkeKemP256Sha256 = 0x0010;
+inline constexpr size_t kHpkeEncSize = 32;      // X25519 Nenc
+inline constexpr size_t kHpkeP256EncSize = 65;  // P-256 Nenc (uncompressed point)
 
 // HpkeAeadId is the RFC 9180 §7.3 AEAD identifier.
 enum class HpkeAeadId : uint16_t { kAes128Gcm = 0x0001, kAes256Gcm = 0x0002, kChaCha20Poly1305 = 0x0003 };
@@ -53,6 +59,7 @@ class HpkeContext {
   std::vector<uint8_t> ComputeNonce() const;
 
   HpkeAeadId aead_ = HpkeAeadId::kAes256Gcm;
+  uint16_t kem_ = kHpkeKemX25519Sha256;
   SecretBytes key_;
   std::vector<uint8_t> base_nonce_;
   SecretBytes exporter_secret_;
@@ -60,7 +67,7 @@ class HpkeContext {
 };
 
 struct HpkeSenderContext {
-  std::vector<uint8_t> enc;  // the encapsulated key, 32 bytes
+  std::vector<uint8_t> enc;  // the encapsulated key, 32 bytes (X25519) or 65 (P-256)
   HpkeContext context;
 };
 
@@ -84,6 +91,22 @@ Result<HpkeContext> HpkeSetupBaseR(HpkeAeadId aead, std::span<const uint8_t> enc
 Result<X25519PrivateKey> HpkeDeriveKeyPair(std::span<const uint8_t> ikm,
                                            SecretBytes::Protection p = SecretBytes::Protection::kPlain);
 
+// DHKEM(P-256, HKDF-SHA256) (kem 0x0010, RFC 9180 §7.1): the same
+// functions for P-256 keys. enc is the 65-byte uncompressed point; on
+// HpkeSetupBaseR a wrong length or a non-uncompressed form (compressed,
+// identity) is kInvalidArgument, a point off the curve or with a coordinate
+// >= p is kCrypto (§7.1.4), see P256PublicKey::FromBytes.
+Result<HpkeSenderContext> HpkeSetupBaseS(HpkeAeadId aead, const P256PublicKey& pkR, std::span<const uint8_t> info,
+                                         Random& rng);
+Result<HpkeSenderContext> HpkeSetupBaseSWithEphemeral(HpkeAeadId aead, const P256PublicKey& pkR,
+                                                      std::span<const uint8_t> info, const P256PrivateKey& skE);
+Result<HpkeContext> HpkeSetupBaseR(HpkeAeadId aead, std::span<const uint8_t> enc, const P256PrivateKey& skR,
+                                   std::span<const uint8_t> info);
+// HpkeDeriveKeyPairP256 implements DeriveKeyPair(ikm) for DHKEM(P-256)
+// (RFC 9180 §7.1.3: bitmask 0xFF, rejection loop over counter 0..255).
+Result<P256PrivateKey> HpkeDeriveKeyPairP256(std::span<const uint8_t> ikm,
+                                             SecretBytes::Protection p = SecretBytes::Protection::kPlain);
+
 struct HpkeSealed {
   std::vector<uint8_t> enc;
   std::vector<uint8_t> ct;
@@ -95,6 +118,14 @@ Result<HpkeSealed> HpkeSealBase(HpkeAeadId aead, const X25519PublicKey& pkR, std
 
 // HpkeOpenBase is single-shot SetupBaseR + Open (sequence 0).
 Result<SecretBytes> HpkeOpenBase(HpkeAeadId aead, std::span<const uint8_t> enc, const X25519PrivateKey& skR,
+                                 std::span<const uint8_t> info, std::span<const uint8_t> aad,
+                                 std::span<const uint8_t> ct,
+                                 SecretBytes::Protection p = SecretBytes::Protection::kPlain);
+
+// P-256 overloads of the single-shot calls.
+Result<HpkeSealed> HpkeSealBase(HpkeAeadId aead, const P256PublicKey& pkR, std::span<const uint8_t> info,
+                                std::span<const uint8_t> aad, std::span<const uint8_t> pt, Random& rng);
+Result<SecretBytes> HpkeOpenBase(HpkeAeadId aead, std::span<const uint8_t> enc, const P256PrivateKey& skR,
                                  std::span<const uint8_t> info, std::span<const uint8_t> aad,
                                  std::span<const uint8_t> ct,
                                  SecretBytes::Protection p = SecretBytes::Protection::kPlain);

@@ -21,10 +21,10 @@ namespace astis {
 class HpkeInternal {
  public:
   // KemSuiteId returns "KEM" || I2OSP(kem_id, 2) (RFC 9180 §4.1).
-  static std::vector<uint8_t> KemSuiteId();
+  static std::vector<uint8_t> KemSuiteId(uint16_t kem = kHpkeKemX25519Sha256);
   // HpkeSuiteId returns "HPKE" || I2OSP(kem_id, 2) || I2OSP(kdf_id, 2) ||
   // I2OSP(aead_id, 2) (RFC 9180 §5.1); an unknown aead is kInvalidArgument.
-  static Result<std::vector<uint8_t>> HpkeSuiteId(HpkeAeadId aead);
+  static Result<std::vector<uint8_t>> HpkeSuiteId(HpkeAeadId aead, uint16_t kem = kHpkeKemX25519Sha256);
 
   // LabeledExtract is Extract(salt, "HPKE-v1" || suite_id || label || ikm)
   // (RFC 9180 §4).
@@ -46,11 +46,15 @@ class HpkeInternal {
   // Decap is DHKEM Decap(enc, skR) (RFC 9180 §4.1): enc must be 32 bytes
   // (kInvalidArgument); a low-order enc is kCrypto (§7.1.4).
   static Result<SecretBytes> Decap(std::span<const uint8_t> enc, const X25519PrivateKey& skR);
+  // The same for DHKEM(P-256): enc must be 65 bytes, uncompressed, on the
+  // curve (see P256PublicKey::FromBytes for the codes).
+  static Result<Encapsulation> Encap(const P256PublicKey& pkR, const P256PrivateKey& skE);
+  static Result<SecretBytes> Decap(std::span<const uint8_t> enc, const P256PrivateKey& skR);
 
   // KeyScheduleBase is KeySchedule(mode_base, shared_secret, info, "", "")
   // (RFC 9180 §5.1).
   static Result<HpkeContext> KeyScheduleBase(HpkeAeadId aead, const SecretBytes& shared_secret,
-                                             std::span<const uint8_t> info);
+                                             std::span<const uint8_t> info, uint16_t kem = kHpkeKemX25519Sha256);
 
   // SetSequenceForTesting positions ctx at seq, to test the message limit.
   static void SetSequenceForTesting(HpkeContext& ctx, uint64_t seq) { ctx.seq_ = seq; }
