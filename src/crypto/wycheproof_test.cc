@@ -1,7 +1,9 @@
 // Project Wycheproof vectors (testdata/vectors/wycheproof/) against the
 // project's own crypto wrappers: public_key.h (ES256, ES384, RS256, PS256,
 // Ed25519 through an OpenSSL-parsed SPKI key), ed25519.h (Ed25519 through
-// libsodium directly), aead.h (AES-GCM) and hkdf.h (HKDF-SHA256). X25519 is
+// libsodium directly), aead.h (AES-GCM), hkdf.h (HKDF-SHA256) and p256.h
+// (P-256 ECDH, the DHKEM(P-256) decapsulation path: uncompressed points,
+// WycheproofTest.P256EcdhUncompressedPoints). X25519 is
 // X25519Test.LowOrderMatchesWycheproof (x25519_test.cc).
 //
 // Every `valid` case must pass and every `invalid` case must fail. The only
@@ -20,6 +22,7 @@
 #include "crypto/ed25519.h"
 #include "crypto/hkdf.h"
 #include "crypto/internal/test_util.h"
+#include "crypto/p256.h"
 #include "crypto/public_key.h"
 
 namespace astis {
@@ -171,6 +174,45 @@ TEST(WycheproofTest, HkdfSha256) {
   }
   EXPECT_EQ(n, file.at("numberOfTests").get<size_t>());
   EXPECT_EQ(n, 86u);
+}
+
+// The DHKEM(P-256) decapsulation path (RFC 9180 §7.1.4): the peer's key
+// is an uncompressed point, checked by P256PublicKey::FromBytes, and the
+// shared secret is the x-coordinate from P256PrivateKey::Agree. Every
+// `valid` case agrees on the file's shared secret; every `invalid` one
+// (not on the curve, wrong curve, bad encoding) is refused before or at
+// the agreement. The one `acceptable` case is a compressed public key
+// (flag CompressedPublic): refused, because RFC 9180's
+// DeserializePublicKey for P-256 takes the uncompressed form only.
+TEST(WycheproofTest, P256EcdhUncompressedPoints) {
+  Json file = LoadVector("wycheproof/ecdh_secp256r1_ecpoint_test.json");
+  ASSERT_TRUE(file.is_object());
+  size_t n = 0, agreed = 0;
+  for (const Json& group : file.at("testGroups")) {
+    for (const Json& t : group.at("tests")) {
+      ++n;
+      std::vector<uint8_t> sk = Hex(t, "private");
+      // Wycheproof writes the scalar as a DER integer body: a leading 00
+      // when the top bit is set, and sometimes fewer than 32 bytes.
+      while (sk.size() > 32 && sk.front() == 0) sk.erase(sk.begin());
+      sk.insert(sk.begin(), sk.size() < 32 ? 32 - sk.size() : 0, 0);
+      auto priv = P256PrivateKey::FromBytes(sk);
+      ASSERT_TRUE(priv.ok()) << Id(t) << ": " << priv.status().ToString();
+      auto pub = P256PublicKey::FromBytes(Hex(t, "public"));
+      Result<SecretBytes> shared = pub.ok() ? priv->Agree(*pub) : Result<SecretBytes>(pub.status());
+      if (t.at("result") == "valid") {
+        ASSERT_TRUE(shared.ok()) << Id(t) << " (" << t.at("comment").get<std::string>() << ") refused";
+        const std::vector<uint8_t> want = Hex(t, "shared");
+        EXPECT_EQ(std::vector<uint8_t>(shared->Reveal().begin(), shared->Reveal().end()), want) << Id(t);
+        ++agreed;
+      } else {
+        EXPECT_FALSE(shared.ok()) << Id(t) << " (" << t.at("comment").get<std::string>() << ") expected "
+                                  << t.at("result").get<std::string>();
+      }
+    }
+  }
+  EXPECT_EQ(n, file.at("numberOfTests").get<size_t>());
+  EXPECT_EQ(agreed, 330u);
 }
 
 }  // namespace
