@@ -23,6 +23,7 @@
 #include "edge/pod_monitor.h"
 #include "edge/run.h"
 #include "edge/service.h"
+#include "edge/testing/pod_credentials.h"
 #include "kube-standin/kube_standin.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -186,16 +187,9 @@ Result<OrgsAdded> InProcessWorld::AddOrganizations(int orgs, int clusters_per_or
     (void)changes;
     added.clusters += clusters_per_org;
 
-    ASTIS_ASSIGN_OR_RETURN(edge::GeneratedApiKey key, edge::GenerateApiKey(rng));
-    store::ApiKey rec;
-    rec.id = key.id;
-    rec.hash.assign(key.hash.begin(), key.hash.end());
-    rec.cluster = kCluster;
-    rec.namespace_ = kNs;
-    rec.service_account = kSa;
-    rec.created_at = clock.NowUnix();
-    rec.org = org;
-    ASTIS_RETURN_IF_ERROR(p.store->CreateApiKey(rec));
+    edge::testing::ApiKeyScope scope{kCluster, kNs, kSa, clock.NowUnix()};
+    scope.org = org;
+    ASTIS_ASSIGN_OR_RETURN(edge::GeneratedApiKey key, edge::testing::RegisterApiKey(*p.store, scope, rng));
 
     ASTIS_ASSIGN_OR_RETURN(capsule::OrgPrivateKey org_key, capsule::OrgPrivateKey::Generate(rng));
     auto org_public = std::make_shared<const capsule::OrgPublicKey>(org_key.public_key());
@@ -256,15 +250,8 @@ Result<std::unique_ptr<InProcessWorld>> InProcessWorld::Start(const WorldOptions
   c.created_at = clock.NowUnix();
   ASTIS_RETURN_IF_ERROR(p.store->PutCluster(c));
   ASTIS_RETURN_IF_ERROR(p.store->PutWorkload(store::Workload{kCluster, kNs, kSa, {kDigest}}));
-  ASTIS_ASSIGN_OR_RETURN(edge::GeneratedApiKey key, edge::GenerateApiKey(rng));
-  store::ApiKey rec;
-  rec.id = key.id;
-  rec.hash.assign(key.hash.begin(), key.hash.end());
-  rec.cluster = kCluster;
-  rec.namespace_ = kNs;
-  rec.service_account = kSa;
-  rec.created_at = clock.NowUnix();
-  ASTIS_RETURN_IF_ERROR(p.store->CreateApiKey(rec));
+  ASTIS_ASSIGN_OR_RETURN(edge::GeneratedApiKey key,
+                         edge::testing::RegisterApiKey(*p.store, {kCluster, kNs, kSa, clock.NowUnix()}, rng));
 
   ASTIS_ASSIGN_OR_RETURN(p.audit, audit::FileAuditLog::Open(p.dir + "/audit.jsonl", clock));
 
