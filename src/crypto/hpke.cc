@@ -129,7 +129,7 @@ Result<HpkeInternal::Encapsulation> HpkeInternal::Encap(const P256PublicKey& pkR
   return Encapsulation{std::move(enc), std::move(shared_secret)};
 }
 
-Result<SecretBytes> HpkeInternal::Decap(std::span<const uint8_t> enc, const P256PrivateKey& skR) {
+Result<SecretBytes> HpkeInternal::Decap(std::span<const uint8_t> enc, const P256KeyAgreement& skR) {
   // RFC 9180 §4.1 Decap: pkE = DeserializePublicKey(enc), with the §7.1.4
   // validation of the point (P256PublicKey::FromBytes: 65 bytes, 0x04,
   // coordinates < p, on the curve). Tests HpkeP256Test.RejectsWrongEncLength,
@@ -274,7 +274,7 @@ Result<HpkeSenderContext> HpkeSetupBaseSWithEphemeral(HpkeAeadId aead, const P25
   return HpkeSenderContext{std::move(encap.enc), std::move(ctx)};
 }
 
-Result<HpkeContext> HpkeSetupBaseR(HpkeAeadId aead, std::span<const uint8_t> enc, const P256PrivateKey& skR,
+Result<HpkeContext> HpkeSetupBaseR(HpkeAeadId aead, std::span<const uint8_t> enc, const P256KeyAgreement& skR,
                                    std::span<const uint8_t> info) {
   ASTIS_RETURN_IF_ERROR(AeadFor(aead));
   ASTIS_ASSIGN_OR_RETURN(SecretBytes shared_secret, HpkeInternal::Decap(enc, skR));
@@ -309,7 +309,7 @@ Result<HpkeSealed> HpkeSealBase(HpkeAeadId aead, const P256PublicKey& pkR, std::
   return HpkeSealed{std::move(sender.enc), std::move(ct)};
 }
 
-Result<SecretBytes> HpkeOpenBase(HpkeAeadId aead, std::span<const uint8_t> enc, const P256PrivateKey& skR,
+Result<SecretBytes> HpkeOpenBase(HpkeAeadId aead, std::span<const uint8_t> enc, const P256KeyAgreement& skR,
                                  std::span<const uint8_t> info, std::span<const uint8_t> aad,
                                  std::span<const uint8_t> ct, SecretBytes::Protection p) {
   ASTIS_ASSIGN_OR_RETURN(HpkeContext ctx, HpkeSetupBaseR(aead, enc, skR, info));

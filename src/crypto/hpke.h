@@ -100,7 +100,9 @@ Result<HpkeSenderContext> HpkeSetupBaseS(HpkeAeadId aead, const P256PublicKey& p
                                          Random& rng);
 Result<HpkeSenderContext> HpkeSetupBaseSWithEphemeral(HpkeAeadId aead, const P256PublicKey& pkR,
                                                       std::span<const uint8_t> info, const P256PrivateKey& skE);
-Result<HpkeContext> HpkeSetupBaseR(HpkeAeadId aead, std::span<const uint8_t> enc, const P256PrivateKey& skR,
+// The P-256 receiver takes any P256KeyAgreement, so a key held in a
+// PKCS#11 token decapsulates through the same key schedule.
+Result<HpkeContext> HpkeSetupBaseR(HpkeAeadId aead, std::span<const uint8_t> enc, const P256KeyAgreement& skR,
                                    std::span<const uint8_t> info);
 // HpkeDeriveKeyPairP256 implements DeriveKeyPair(ikm) for DHKEM(P-256)
 // (RFC 9180 §7.1.3: bitmask 0xFF, rejection loop over counter 0..255).
@@ -125,7 +127,7 @@ Result<SecretBytes> HpkeOpenBase(HpkeAeadId aead, std::span<const uint8_t> enc, 
 // P-256 overloads of the single-shot calls.
 Result<HpkeSealed> HpkeSealBase(HpkeAeadId aead, const P256PublicKey& pkR, std::span<const uint8_t> info,
                                 std::span<const uint8_t> aad, std::span<const uint8_t> pt, Random& rng);
-Result<SecretBytes> HpkeOpenBase(HpkeAeadId aead, std::span<const uint8_t> enc, const P256PrivateKey& skR,
+Result<SecretBytes> HpkeOpenBase(HpkeAeadId aead, std::span<const uint8_t> enc, const P256KeyAgreement& skR,
                                  std::span<const uint8_t> info, std::span<const uint8_t> aad,
                                  std::span<const uint8_t> ct,
                                  SecretBytes::Protection p = SecretBytes::Protection::kPlain);

@@ -30,8 +30,27 @@ struct P256PublicKey {
   friend bool operator==(const P256PublicKey&, const P256PublicKey&) = default;
 };
 
-class P256PrivateKey {
+// P256KeyAgreement is a P-256 private key that can be used for ECDH but
+// need not be readable: the in-memory P256PrivateKey below, or a key that
+// never leaves a PKCS#11 token (crypto/pkcs11.h). HPKE's DHKEM(P-256)
+// decapsulation takes this interface, so the key schedule is the same code
+// whichever holds the scalar.
+class P256KeyAgreement {
  public:
+  virtual ~P256KeyAgreement() = default;
+  virtual const P256PublicKey& public_key() const = 0;
+  // Agree computes the ECDH shared secret with peer, a validated point: the
+  // 32-byte x-coordinate of sk * peer (RFC 9180 §7.1.1). kCrypto when the
+  // computation fails; implementations backed by a device may also return
+  // kCvsUnavailable when the device cannot be used (fail closed).
+  virtual Result<SecretBytes> Agree(const P256PublicKey& peer) const = 0;
+};
+
+class P256PrivateKey final : public P256KeyAgreement {
+ public:
+  P256PrivateKey(P256PrivateKey&&) noexcept = default;
+  P256PrivateKey& operator=(P256PrivateKey&&) noexcept = default;
+
   // Generate draws a scalar in [1, n-1] from rng by rejection sampling.
   static Result<P256PrivateKey> Generate(Random& rng, SecretBytes::Protection p = SecretBytes::Protection::kPlain);
   // FromBytes imports a 32-byte big-endian scalar; 0 or >= n (the group
@@ -42,12 +61,12 @@ class P256PrivateKey {
   // without branching on its bytes (RFC 9180 §7.1.3's rejection test).
   static bool ScalarInRange(std::span<const uint8_t> sk);
 
-  const P256PublicKey& public_key() const { return public_key_; }
+  const P256PublicKey& public_key() const override { return public_key_; }
   const SecretBytes& secret() const { return sk_; }
 
   // Agree computes the ECDH shared secret with peer: the x-coordinate of
   // sk * peer, 32 bytes (RFC 9180 §7.1.1 DH for P-256). kCrypto on failure.
-  Result<SecretBytes> Agree(const P256PublicKey& peer) const;
+  Result<SecretBytes> Agree(const P256PublicKey& peer) const override;
 
  private:
   P256PrivateKey(SecretBytes sk, P256PublicKey pk) : sk_(std::move(sk)), public_key_(pk) {}

@@ -144,6 +144,24 @@ Jwk Jwk::FromX25519Private(const X25519PrivateKey& sk, std::string kid) {
   return jwk;
 }
 
+Jwk Jwk::FromP256Public(const P256PublicKey& pk, std::string kid) {
+  Jwk jwk;
+  jwk.kty_ = KeyType::kEc;
+  jwk.crv_ = "P-256";
+  // SEC1 §2.3.3: 0x04 || x || y, each coordinate 32 bytes.
+  jwk.x_.assign(pk.bytes.begin() + 1, pk.bytes.begin() + 33);
+  jwk.y_.assign(pk.bytes.begin() + 33, pk.bytes.end());
+  jwk.kid_ = std::move(kid);
+  return jwk;
+}
+
+Jwk Jwk::FromP256Private(const P256PrivateKey& sk, std::string kid) {
+  Jwk jwk = FromP256Public(sk.public_key(), std::move(kid));
+  jwk.d_ = sk.secret().Clone();
+  jwk.has_private_ = true;
+  return jwk;
+}
+
 Jwk Jwk::FromEd25519Public(const Ed25519PublicKey& pk) {
   Jwk jwk;
   jwk.kty_ = KeyType::kOkp;
@@ -210,6 +228,25 @@ Result<X25519PrivateKey> Jwk::ToX25519Private(SecretBytes::Protection p) const {
   if (!std::equal(x_.begin(), x_.end(), sk.public_key().bytes.begin(), sk.public_key().bytes.end())) {
     return Error(Code::kInvalidArgument, "JWK d does not match x");
   }
+  return sk;
+}
+
+Result<P256PublicKey> Jwk::ToP256Public() const {
+  if (kty_ != KeyType::kEc || crv_ != "P-256") return Error(Code::kInvalidArgument, "JWK is not a P-256 key");
+  std::vector<uint8_t> point;
+  point.reserve(kP256PublicKeySize);
+  point.push_back(0x04);
+  point.insert(point.end(), x_.begin(), x_.end());
+  point.insert(point.end(), y_.begin(), y_.end());
+  return P256PublicKey::FromBytes(point);
+}
+
+Result<P256PrivateKey> Jwk::ToP256Private(SecretBytes::Protection p) const {
+  if (kty_ != KeyType::kEc || crv_ != "P-256") return Error(Code::kInvalidArgument, "JWK is not a P-256 key");
+  if (d_.empty()) return Error(Code::kInvalidArgument, "JWK has no private key");
+  ASTIS_ASSIGN_OR_RETURN(P256PrivateKey sk, P256PrivateKey::FromBytes(d_.Reveal(), p));
+  ASTIS_ASSIGN_OR_RETURN(P256PublicKey pk, ToP256Public());
+  if (!(pk == sk.public_key())) return Error(Code::kInvalidArgument, "JWK d does not match x, y");
   return sk;
 }
 

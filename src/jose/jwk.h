@@ -17,6 +17,7 @@
 #include "common/status.h"
 #include "crypto/ed25519.h"
 #include "crypto/public_key.h"
+#include "crypto/p256.h"
 #include "crypto/secret_bytes.h"
 #include "crypto/x25519.h"
 
@@ -42,6 +43,11 @@ class Jwk {
   static Jwk FromX25519Public(const X25519PublicKey& pk, std::string kid = "");
   // FromX25519Private is FromX25519Public plus `d` (copied into SecretBytes).
   static Jwk FromX25519Private(const X25519PrivateKey& sk, std::string kid = "");
+  // FromP256Public builds {"kty":"EC","crv":"P-256","x":...,"y":...} from
+  // the uncompressed point (32-byte coordinates, RFC 7518 §6.2.1).
+  static Jwk FromP256Public(const P256PublicKey& pk, std::string kid = "");
+  // FromP256Private is FromP256Public plus `d` (copied into SecretBytes).
+  static Jwk FromP256Private(const P256PrivateKey& sk, std::string kid = "");
   // FromEd25519Public builds {"kty":"OKP","crv":"Ed25519","x":...}.
   static Jwk FromEd25519Public(const Ed25519PublicKey& pk);
   // FromMembers builds a public JWK from already-b64u members (as produced
@@ -79,6 +85,13 @@ class Jwk {
   // ToX25519Private returns the private key for OKP/X25519 with `d`;
   // kInvalidArgument when not X25519 or `d` is absent.
   Result<X25519PrivateKey> ToX25519Private(SecretBytes::Protection p = SecretBytes::Protection::kPlain) const;
+  // ToP256Public returns the uncompressed point for EC/P-256 (validated on
+  // the curve at Parse); kInvalidArgument otherwise.
+  Result<P256PublicKey> ToP256Public() const;
+  // ToP256Private returns the private key for EC/P-256 with `d`;
+  // kInvalidArgument when not P-256, `d` is absent, out of range, or its
+  // public point is not (x, y).
+  Result<P256PrivateKey> ToP256Private(SecretBytes::Protection p = SecretBytes::Protection::kPlain) const;
   // ToEd25519Public returns the key for OKP/Ed25519; kInvalidArgument otherwise.
   Result<Ed25519PublicKey> ToEd25519Public() const;
   // ToVerificationKey imports an RSA, EC or OKP/Ed25519 public key into

@@ -49,7 +49,7 @@ class HpkeInternal {
   // The same for DHKEM(P-256): enc must be 65 bytes, uncompressed, on the
   // curve (see P256PublicKey::FromBytes for the codes).
   static Result<Encapsulation> Encap(const P256PublicKey& pkR, const P256PrivateKey& skE);
-  static Result<SecretBytes> Decap(std::span<const uint8_t> enc, const P256PrivateKey& skR);
+  static Result<SecretBytes> Decap(std::span<const uint8_t> enc, const P256KeyAgreement& skR);
 
   // KeyScheduleBase is KeySchedule(mode_base, shared_secret, info, "", "")
   // (RFC 9180 §5.1).
