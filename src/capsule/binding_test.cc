@@ -199,3 +199,99 @@ TEST(BindingTest, IsDns1123SubdomainFollowsKubernetesRegex) {
 
 }  // namespace
 }  // namespace astis::capsule
+
+namespace astis::capsule {
+namespace {
+
+// ---- v2: a strictly ascending list of 1 to 16 clusters (docs/protocol.md §3.1)
+
+Binding GoodV2() {
+  Binding b = Good();
+  b.cluster.clear();
+  b.clusters = {"prod-eu1", "prod-us1"};
+  return b;
+}
+
+TEST(BindingV2Test, BindStringJoinsClustersWithComma) {
+  auto s = GoodV2().BindString();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*s, "astis/v2\nprod-eu1,prod-us1\npayments\napi\ndb-creds\npassword");
+  EXPECT_EQ(GoodV2().version(), 2);
+  EXPECT_EQ(Good().version(), 1);
+}
+
+TEST(BindingV2Test, InScopeForEachListedClusterOnly) {
+  Binding b = GoodV2();
+  EXPECT_TRUE(b.InScope("prod-eu1"));
+  EXPECT_TRUE(b.InScope("prod-us1"));
+  EXPECT_FALSE(b.InScope("staging"));
+  EXPECT_FALSE(b.InScope("prod-eu1,prod-us1"));
+  EXPECT_FALSE(b.InScope(""));
+  EXPECT_TRUE(Good().InScope("prod-eu1"));
+  EXPECT_FALSE(Good().InScope("prod-us1"));
+}
+
+TEST(BindingV2Test, BindingForOneClusterIsV1) {
+  auto b = Binding::ForClusters({"prod-eu1"}, "payments", "api", "db-creds", "password");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(*b, Good());
+  EXPECT_EQ(b->version(), 1);
+}
+
+TEST(BindingV2Test, BindingForClustersSortsThem) {
+  auto b = Binding::ForClusters({"prod-us1", "dr-1", "prod-eu1"}, "payments", "api", "db-creds", "password");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->clusters, (std::vector<std::string>{"dr-1", "prod-eu1", "prod-us1"}));
+  EXPECT_TRUE(b->cluster.empty());
+  EXPECT_EQ(b->ClusterList(), "dr-1,prod-eu1,prod-us1");
+}
+
+TEST(BindingV2Test, BindingForClustersRefusesDuplicate) {
+  auto b = Binding::ForClusters({"prod-eu1", "prod-eu1"}, "payments", "api", "db-creds", "password");
+  EXPECT_EQ(b.status().code(), Code::kInvalidArgument);
+}
+
+TEST(BindingV2Test, BindingForClustersRefusesNone) {
+  auto b = Binding::ForClusters({}, "payments", "api", "db-creds", "password");
+  EXPECT_EQ(b.status().code(), Code::kInvalidArgument);
+}
+
+TEST(BindingV2Test, V2RefusesUnsortedClusters) {
+  Binding b = GoodV2();
+  b.clusters = {"prod-us1", "prod-eu1"};
+  EXPECT_EQ(b.Validate().code(), Code::kInvalidArgument);
+  EXPECT_FALSE(b.BindString().ok());
+}
+
+TEST(BindingV2Test, V2RefusesDuplicateCluster) {
+  Binding b = GoodV2();
+  b.clusters = {"prod-eu1", "prod-eu1"};
+  EXPECT_EQ(b.Validate().code(), Code::kInvalidArgument);
+}
+
+TEST(BindingV2Test, V2RefusesSeventeenClusters) {
+  Binding b = GoodV2();
+  b.clusters.clear();
+  for (int i = 0; i < 16; ++i) b.clusters.push_back("c" + std::string(i < 10 ? "0" : "") + std::to_string(i));
+  EXPECT_TRUE(b.Validate().ok());
+  b.clusters.push_back("c16");
+  EXPECT_EQ(b.Validate().code(), Code::kInvalidArgument);
+}
+
+TEST(BindingV2Test, V2RefusesClusterAndClusters) {
+  Binding b = GoodV2();
+  b.cluster = "prod-eu1";
+  EXPECT_EQ(b.Validate().code(), Code::kInvalidArgument);
+}
+
+TEST(BindingV2Test, V2RefusesClusterThatIsNotALabel) {
+  Binding b = GoodV2();
+  b.clusters = {"Prod_EU1"};
+  EXPECT_EQ(b.Validate().code(), Code::kInvalidArgument);
+  // A comma inside a name would shift the joined list: it is not a label.
+  b.clusters = {"a,b"};
+  EXPECT_EQ(b.Validate().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace astis::capsule

@@ -34,8 +34,9 @@ Result<Capsule> Capsule::Parse(std::string_view bytes) {
   ASTIS_RETURN_IF_ERROR(RequireExactMembers(obj, {"v", "kid", "enc", "ct", "bind", "iat"}, "capsule"));
 
   const Json& v = obj["v"];
-  if (!v.is_number_integer() || v.get<int64_t>() != kCapsuleVersion)
+  if (!v.is_number_integer() || (v.get<int64_t>() != kCapsuleVersion && v.get<int64_t>() != kCapsuleVersion2))
     return Error(Code::kInvalidArgument, "capsule: unsupported version");
+  const int64_t version = v.get<int64_t>();
 
   Capsule c;
   ASTIS_ASSIGN_OR_RETURN(c.kid_, GetString(obj, "kid"));
@@ -44,15 +45,43 @@ Result<Capsule> Capsule::Parse(std::string_view bytes) {
   auto kid_bytes = B64uDecode(c.kid_);
   if (!kid_bytes.ok() || kid_bytes->size() != 32)
     return Error(Code::kInvalidArgument, "capsule: \"kid\" is not an RFC 7638 SHA-256 thumbprint");
-  ASTIS_ASSIGN_OR_RETURN(c.enc_, GetB64uOfSize(obj, "enc", kCapsuleEncSize));
+  // docs/protocol.md §2: enc is 32 bytes (X25519) or the 65-byte
+  // uncompressed P-256 point; any other length or form is capsule_invalid.
+  // Tests: RejectsCompressedP256Enc, RejectsP256EncNotUncompressed.
+  {
+    ASTIS_ASSIGN_OR_RETURN(std::string enc_text, GetString(obj, "enc"));
+    auto enc = B64uDecode(enc_text);
+    const bool size_ok = enc.ok() && (enc->size() == kCapsuleEncSize || enc->size() == kCapsuleP256EncSize);
+    if (!size_ok) return Error(Code::kInvalidArgument, "capsule: \"enc\" is not b64u of 32 or 65 bytes");
+    if (enc->size() == kCapsuleP256EncSize && (*enc)[0] != 0x04)
+      return Error(Code::kInvalidArgument, "capsule: a 65-byte \"enc\" is not an uncompressed point");
+    c.enc_ = std::move(*enc);
+  }
   ASTIS_ASSIGN_OR_RETURN(c.ct_, GetB64uOfSize(obj, "ct", kCapsuleCtSize));
   ASTIS_ASSIGN_OR_RETURN(c.iat_, GetInt(obj, "iat"));
   if (c.iat_ < 0) return Error(Code::kInvalidArgument, "capsule: \"iat\" is negative");
 
   ASTIS_ASSIGN_OR_RETURN(const Json* bind, GetObject(obj, "bind"));
-  ASTIS_RETURN_IF_ERROR(
-      RequireExactMembers(*bind, {"cluster", "namespace", "serviceAccount", "name", "key"}, "capsule bind"));
-  ASTIS_ASSIGN_OR_RETURN(c.binding_.cluster, GetString(*bind, "cluster"));
+  // §3.1: a v1 capsule carries "cluster" and never "clusters"; a v2 capsule
+  // the reverse. Tests: RejectsV1WithClusters, RejectsV2WithCluster,
+  // RejectsV2RelabelledV1.
+  if (version == kCapsuleVersion) {
+    ASTIS_RETURN_IF_ERROR(
+        RequireExactMembers(*bind, {"cluster", "namespace", "serviceAccount", "name", "key"}, "capsule bind"));
+    ASTIS_ASSIGN_OR_RETURN(c.binding_.cluster, GetString(*bind, "cluster"));
+  } else {
+    ASTIS_RETURN_IF_ERROR(
+        RequireExactMembers(*bind, {"clusters", "namespace", "serviceAccount", "name", "key"}, "capsule bind"));
+    const Json& clusters = (*bind)["clusters"];
+    if (!clusters.is_array()) return Error(Code::kInvalidArgument, "capsule bind: \"clusters\" is not an array");
+    // Test: RejectsV2EmptyClusters (an empty list would read as v1).
+    if (clusters.empty() || clusters.size() > kMaxBindingClusters)
+      return Error(Code::kInvalidArgument, "capsule bind: \"clusters\" must hold 1 to 16 names");
+    for (const Json& name : clusters) {
+      if (!name.is_string()) return Error(Code::kInvalidArgument, "capsule bind: a cluster is not a string");
+      c.binding_.clusters.push_back(name.get<std::string>());
+    }
+  }
   ASTIS_ASSIGN_OR_RETURN(c.binding_.namespace_, GetString(*bind, "namespace"));
   ASTIS_ASSIGN_OR_RETURN(c.binding_.service_account, GetString(*bind, "serviceAccount"));
   ASTIS_ASSIGN_OR_RETURN(c.binding_.name, GetString(*bind, "name"));
@@ -72,8 +101,19 @@ Result<Capsule> Capsule::Build(std::string_view kid, std::span<const uint8_t> en
                                const Binding& binding, int64_t iat) {
   ASTIS_RETURN_IF_ERROR(binding.Validate());
   // Member order of docs/protocol.md §3.1: v, kid, enc, ct, bind, iat.
-  std::string out = "{\"v\":1,\"kid\":" + JsonString(kid) + ",\"enc\":\"" + B64uEncode(enc) + "\",\"ct\":\"" +
-                    B64uEncode(ct) + "\",\"bind\":{\"cluster\":" + JsonString(binding.cluster) +
+  std::string clusters;
+  if (binding.version() == kCapsuleVersion) {
+    clusters = "\"cluster\":" + JsonString(binding.cluster);
+  } else {
+    clusters = "\"clusters\":[";
+    for (size_t i = 0; i < binding.clusters.size(); ++i) {
+      if (i > 0) clusters += ',';
+      clusters += JsonString(binding.clusters[i]);
+    }
+    clusters += ']';
+  }
+  std::string out = "{\"v\":" + std::to_string(binding.version()) + ",\"kid\":" + JsonString(kid) +
+                    ",\"enc\":\"" + B64uEncode(enc) + "\",\"ct\":\"" + B64uEncode(ct) + "\",\"bind\":{" + clusters +
                     ",\"namespace\":" + JsonString(binding.namespace_) +
                     ",\"serviceAccount\":" + JsonString(binding.service_account) +
                     ",\"name\":" + JsonString(binding.name) + ",\"key\":" + JsonString(binding.key) +

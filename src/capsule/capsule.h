@@ -18,9 +18,14 @@
 
 namespace astis::capsule {
 
+// Capsule versions (docs/protocol.md §3.1): v1 binds one cluster, v2 a list.
 inline constexpr int64_t kCapsuleVersion = 1;
-// kCapsuleEncSize is the HPKE enc size for DHKEM(X25519) (RFC 9180 §7.1).
+inline constexpr int64_t kCapsuleVersion2 = 2;
+// kCapsuleEncSize is the HPKE enc size for DHKEM(X25519) (RFC 9180 §7.1);
+// kCapsuleP256EncSize the uncompressed P-256 point of DHKEM(P-256)
+// (RFC 9180 §7.1.1). The kid selects which one a capsule must carry.
 inline constexpr size_t kCapsuleEncSize = 32;
+inline constexpr size_t kCapsuleP256EncSize = 65;
 // kCapsuleCtSize is a 32-byte DEK plus the 16-byte AES-256-GCM tag.
 inline constexpr size_t kCapsuleCtSize = 48;
 // kMaxCapsuleBytes bounds the capsule JSON; a real capsule is ~400 bytes.
@@ -38,20 +43,26 @@ inline constexpr std::string_view kSealedValuePrefix = "astis.v1.";
 class Capsule {
  public:
   // Parse accepts exactly the JSON object {"v":1,"kid":string,"enc":b64u(32
-  // bytes),"ct":b64u(48 bytes),"bind":{cluster,namespace,serviceAccount,name,
-  // key},"iat":integer} (any member order), parsed strictly (duplicate keys,
-  // invalid UTF-8, size over kMaxCapsuleBytes are refused). Unknown, missing
-  // or wrongly typed members and an invalid binding give kInvalidArgument
-  // (kTooLarge for size); the message never echoes the input.
+  // or 65 bytes),"ct":b64u(48 bytes),"bind":{cluster,namespace,
+  // serviceAccount,name,key},"iat":integer} (any member order), or the same
+  // with "v":2 and "clusters":[...] in place of "cluster", parsed strictly
+  // (duplicate keys, invalid UTF-8, size over kMaxCapsuleBytes are refused).
+  // A 65-byte enc must have the uncompressed-point form (first byte 0x04);
+  // whether its size fits the kid's suite is checked when the key is known
+  // (OpenCapsule). Unknown, missing or wrongly typed members, a v1/v2 mix-up
+  // and an invalid binding give kInvalidArgument (kTooLarge for size); the
+  // message never echoes the input.
   static Result<Capsule> Parse(std::span<const uint8_t> bytes);
   static Result<Capsule> Parse(std::string_view bytes);
 
-  // Build serialises a capsule in the member order of docs/protocol.md §3.1 and
-  // parses the result back, so a built capsule always satisfies Parse.
+  // Build serialises a capsule in the member order of docs/protocol.md §3.1
+  // (v1 or v2 as binding.version() says) and parses the result back, so a
+  // built capsule always satisfies Parse.
   // Errors are those of Parse (an invalid binding, a wrong-size enc or ct).
   static Result<Capsule> Build(std::string_view kid, std::span<const uint8_t> enc, std::span<const uint8_t> ct,
                                const Binding& binding, int64_t iat);
 
+  int64_t version() const { return binding_.version(); }
   const std::string& kid() const { return kid_; }
   const std::vector<uint8_t>& enc() const { return enc_; }
   const std::vector<uint8_t>& ct() const { return ct_; }

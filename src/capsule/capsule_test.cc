@@ -239,3 +239,122 @@ TEST(SealedValueTest, RejectsOversizeCapsule) {
 
 }  // namespace
 }  // namespace astis::capsule
+
+namespace astis::capsule {
+namespace {
+
+// ---- protocol 1.1: v2 capsules and P-256 enc (docs/protocol.md §2, §3.1)
+
+const std::string kBindV2 =
+    R"({"clusters":["prod-eu1","prod-us1"],"namespace":"payments","serviceAccount":"api","name":"db-creds",)"
+    R"("key":"password"})";
+
+std::string P256Enc(uint8_t first, size_t size = kCapsuleP256EncSize) {
+  std::vector<uint8_t> enc(size, 0x22);
+  enc[0] = first;
+  return "\"" + B64uEncode(enc) + "\"";
+}
+
+TEST(CapsuleV2Test, ParsesV2Shape) {
+  auto c = Capsule::Parse(std::string_view(CapsuleJson("2", "\"" + kEnc + "\"", "\"" + kCt + "\"", kBindV2)));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->version(), 2);
+  EXPECT_EQ(c->binding().clusters, (std::vector<std::string>{"prod-eu1", "prod-us1"}));
+  EXPECT_TRUE(c->binding().cluster.empty());
+}
+
+TEST(CapsuleV2Test, BuildWritesV2AndParsesBack) {
+  Binding b{"", "payments", "api", "db-creds", "password", {"prod-eu1", "prod-us1"}};
+  auto c = Capsule::Build(kKid, std::vector<uint8_t>(32, 0x22), std::vector<uint8_t>(48, 0x33), b, 1764115200);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->bytes().rfind("{\"v\":2,", 0), 0u);
+  EXPECT_NE(c->bytes().find("\"clusters\":[\"prod-eu1\",\"prod-us1\"]"), std::string::npos);
+  EXPECT_EQ(c->bytes().find("\"cluster\":"), std::string::npos);
+  EXPECT_EQ(c->binding(), b);
+}
+
+TEST(CapsuleV2Test, RejectsV1WithClusters) {
+  // §3.1: a v1 capsule carries "cluster" and never "clusters".
+  const std::string bind =
+      R"({"cluster":"prod-eu1","clusters":["prod-eu1"],"namespace":"payments","serviceAccount":"api",)"
+      R"("name":"db-creds","key":"password"})";
+  EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("1", "\"" + kEnc + "\"", "\"" + kCt + "\"", bind)))
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+}
+
+TEST(CapsuleV2Test, RejectsV2WithCluster) {
+  EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("2"))).status().code(), Code::kInvalidArgument);
+  const std::string both =
+      R"({"cluster":"prod-eu1","clusters":["prod-eu1"],"namespace":"payments","serviceAccount":"api",)"
+      R"("name":"db-creds","key":"password"})";
+  EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("2", "\"" + kEnc + "\"", "\"" + kCt + "\"", both)))
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+}
+
+TEST(CapsuleV2Test, RejectsV2RelabelledV1) {
+  EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("1", "\"" + kEnc + "\"", "\"" + kCt + "\"", kBindV2)))
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+}
+
+TEST(CapsuleV2Test, RejectsV2EmptyClusters) {
+  const std::string bind =
+      R"({"clusters":[],"namespace":"payments","serviceAccount":"api","name":"db-creds","key":"password"})";
+  EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("2", "\"" + kEnc + "\"", "\"" + kCt + "\"", bind)))
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+}
+
+TEST(CapsuleV2Test, RejectsV2ClustersOfWrongType) {
+  for (const char* clusters : {R"("prod-eu1")", R"([1])", R"([["a"]])", R"({"a":1})"}) {
+    const std::string bind = std::string(R"({"clusters":)") + clusters +
+                             R"(,"namespace":"payments","serviceAccount":"api","name":"db-creds","key":"password"})";
+    EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("2", "\"" + kEnc + "\"", "\"" + kCt + "\"", bind)))
+                  .status()
+                  .code(),
+              Code::kInvalidArgument)
+        << clusters;
+  }
+}
+
+TEST(CapsuleV2Test, RejectsVersionThree) {
+  EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("3", "\"" + kEnc + "\"", "\"" + kCt + "\"", kBindV2)))
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+}
+
+TEST(CapsuleV2Test, AcceptsUncompressedP256Enc) {
+  auto c = Capsule::Parse(std::string_view(CapsuleJson("1", P256Enc(0x04))));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->enc().size(), kCapsuleP256EncSize);
+}
+
+TEST(CapsuleV2Test, RejectsCompressedP256Enc) {
+  // SEC1 compressed form: 33 bytes, 0x02/0x03 (RFC 9180 §7.1.1 wants 65).
+  EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("1", P256Enc(0x02, 33)))).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("1", P256Enc(0x03, 33)))).status().code(),
+            Code::kInvalidArgument);
+}
+
+TEST(CapsuleV2Test, RejectsP256EncNotUncompressed) {
+  for (uint8_t first : {0x00, 0x02, 0x03, 0x06, 0x07}) {
+    EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("1", P256Enc(first)))).status().code(),
+              Code::kInvalidArgument)
+        << int(first);
+  }
+  EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("1", P256Enc(0x04, 64)))).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(Capsule::Parse(std::string_view(CapsuleJson("1", P256Enc(0x04, 66)))).status().code(),
+            Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace astis::capsule

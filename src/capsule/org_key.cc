@@ -16,15 +16,20 @@ namespace {
 
 inline constexpr size_t kMaxKeyFileBytes = 1024 * 1024;
 
-// ParseX25519Jwk parses an org key JWK. Members this format adds ("status")
-// are not JWK members, so they are removed before the strict JWK parser runs.
-Result<jose::Jwk> ParseX25519Jwk(const Json& obj) {
+// ParseOrgJwk parses an org key JWK of either suite. Members this format
+// adds ("status", "pkcs11") are not JWK members, so they are removed before
+// the strict JWK parser runs.
+Result<jose::Jwk> ParseOrgJwk(const Json& obj) {
   if (!obj.is_object()) return Error(Code::kInvalidArgument, "org key: JWK is not an object");
   Json copy = obj;
   copy.erase("status");
+  copy.erase("pkcs11");
   ASTIS_ASSIGN_OR_RETURN(jose::Jwk jwk, jose::Jwk::Parse(copy));
-  if (jwk.kty() != jose::KeyType::kOkp || jwk.crv() != "X25519")
-    return Error(Code::kInvalidArgument, "org key: not an OKP X25519 key");
+  const bool x25519 = jwk.kty() == jose::KeyType::kOkp && jwk.crv() == "X25519";
+  const bool p256 = jwk.kty() == jose::KeyType::kEc && jwk.crv() == "P-256";
+  // docs/protocol.md §2: an org key is X25519 or P-256. Test:
+  // OrgKeyTest.RejectsNonX25519Key.
+  if (!x25519 && !p256) return Error(Code::kInvalidArgument, "org key: not an OKP X25519 or EC P-256 key");
   return jwk;
 }
 
@@ -86,40 +91,125 @@ Result<std::string> ReadWholeFile(const std::string& path, bool is_private) {
 
 }  // namespace
 
+std::string_view OrgKeySuiteName(OrgKeySuite suite) { return suite == OrgKeySuite::kP256 ? "p256" : "x25519"; }
+
+Result<OrgKeySuite> ParseOrgKeySuite(std::string_view name) {
+  if (name == "x25519") return OrgKeySuite::kX25519;
+  if (name == "p256") return OrgKeySuite::kP256;
+  return Error(Code::kInvalidArgument, "org key suite must be x25519 or p256");
+}
+
+size_t OrgKeyEncSize(OrgKeySuite suite) {
+  return suite == OrgKeySuite::kP256 ? kHpkeP256EncSize : kHpkeEncSize;
+}
+
 OrgPublicKey OrgPublicKey::FromX25519(const X25519PublicKey& pk) {
-  return OrgPublicKey(pk, jose::Jwk::FromX25519Public(pk).Thumbprint());
+  return OrgPublicKey(OrgKeySuite::kX25519, pk, P256PublicKey{}, jose::Jwk::FromX25519Public(pk).Thumbprint());
+}
+
+OrgPublicKey OrgPublicKey::FromP256(const P256PublicKey& pk) {
+  // docs/protocol.md §2: KID = RFC 7638 thumbprint of {crv,kty,x,y}.
+  // Test: OrgKeyP256Test.KidIsThumbprintOverCrvKtyXY.
+  return OrgPublicKey(OrgKeySuite::kP256, X25519PublicKey{}, pk, jose::Jwk::FromP256Public(pk).Thumbprint());
 }
 
 Result<OrgPublicKey> OrgPublicKey::FromJwk(const Json& obj) {
-  ASTIS_ASSIGN_OR_RETURN(jose::Jwk jwk, ParseX25519Jwk(obj));
-  ASTIS_ASSIGN_OR_RETURN(X25519PublicKey pk, jwk.ToX25519Public());
-  OrgPublicKey out = FromX25519(pk);
-  ASTIS_RETURN_IF_ERROR(CheckKid(jwk, out.kid()));
+  ASTIS_ASSIGN_OR_RETURN(jose::Jwk jwk, ParseOrgJwk(obj));
+  std::optional<OrgPublicKey> out;
+  if (jwk.kty() == jose::KeyType::kEc) {
+    ASTIS_ASSIGN_OR_RETURN(P256PublicKey pk, jwk.ToP256Public());
+    out = FromP256(pk);
+  } else {
+    ASTIS_ASSIGN_OR_RETURN(X25519PublicKey pk, jwk.ToX25519Public());
+    out = FromX25519(pk);
+  }
+  ASTIS_RETURN_IF_ERROR(CheckKid(jwk, out->kid()));
+  return std::move(*out);
+}
+
+Json OrgPublicKey::ToJwk() const {
+  if (suite_ == OrgKeySuite::kP256) return jose::Jwk::FromP256Public(p256_, kid_).ToJson(false);
+  return jose::Jwk::FromX25519Public(x25519_, kid_).ToJson(false);
+}
+
+Result<HpkeSealed> OrgPublicKey::HpkeSeal(std::span<const uint8_t> info, std::span<const uint8_t> aad,
+                                          std::span<const uint8_t> pt, Random& rng) const {
+  if (suite_ == OrgKeySuite::kP256) return HpkeSealBase(HpkeAeadId::kAes256Gcm, p256_, info, aad, pt, rng);
+  return HpkeSealBase(HpkeAeadId::kAes256Gcm, x25519_, info, aad, pt, rng);
+}
+
+Result<OrgPrivateKey> OrgPrivateKey::Generate(Random& rng, SecretBytes::Protection p) {
+  return Generate(OrgKeySuite::kX25519, rng, p);
+}
+
+Result<OrgPrivateKey> OrgPrivateKey::Generate(OrgKeySuite suite, Random& rng, SecretBytes::Protection p) {
+  if (suite == OrgKeySuite::kP256) {
+    ASTIS_ASSIGN_OR_RETURN(P256PrivateKey sk, P256PrivateKey::Generate(rng, p));
+    OrgPrivateKey out(OrgPublicKey::FromP256(sk.public_key()));
+    out.p256_.emplace(std::move(sk));
+    return out;
+  }
+  ASTIS_ASSIGN_OR_RETURN(X25519PrivateKey sk, X25519PrivateKey::Generate(rng, p));
+  OrgPrivateKey out(OrgPublicKey::FromX25519(sk.public_key()));
+  out.x25519_.emplace(std::move(sk));
   return out;
 }
 
-Json OrgPublicKey::ToJwk() const { return jose::Jwk::FromX25519Public(key_, kid_).ToJson(false); }
-
-Result<OrgPrivateKey> OrgPrivateKey::Generate(Random& rng, SecretBytes::Protection p) {
-  ASTIS_ASSIGN_OR_RETURN(X25519PrivateKey sk, X25519PrivateKey::Generate(rng, p));
-  OrgPublicKey pub = OrgPublicKey::FromX25519(sk.public_key());
-  return OrgPrivateKey(std::move(sk), std::move(pub));
-}
-
 Result<OrgPrivateKey> OrgPrivateKey::FromJwk(const Json& obj, SecretBytes::Protection p) {
-  ASTIS_ASSIGN_OR_RETURN(jose::Jwk jwk, ParseX25519Jwk(obj));
+  ASTIS_ASSIGN_OR_RETURN(jose::Jwk jwk, ParseOrgJwk(obj));
   if (!jwk.has_private()) return Error(Code::kInvalidArgument, "org key: JWK has no private member \"d\"");
-  ASTIS_ASSIGN_OR_RETURN(X25519PrivateKey sk, jwk.ToX25519Private(p));
-  ASTIS_ASSIGN_OR_RETURN(X25519PublicKey x, jwk.ToX25519Public());
-  // "x" must be the public key of "d", or a key set could name one key and
-  // open with another. Test: RejectsPrivateJwkWithForeignX.
-  if (!(x == sk.public_key())) return Error(Code::kInvalidArgument, "org key: \"x\" does not match \"d\"");
-  OrgPublicKey pub = OrgPublicKey::FromX25519(sk.public_key());
-  ASTIS_RETURN_IF_ERROR(CheckKid(jwk, pub.kid()));
-  return OrgPrivateKey(std::move(sk), std::move(pub));
+  if (jwk.kty() == jose::KeyType::kEc) {
+    // The public point must be that of "d" (ToP256Private checks), or a key
+    // set could name one key and open with another.
+    // Test: OrgKeyP256Test.RejectsPrivateJwkWithForeignPoint.
+    auto sk = jwk.ToP256Private(p);
+    if (!sk.ok()) return Error(Code::kInvalidArgument, "org key: P-256 \"d\" does not match \"x\", \"y\"");
+    OrgPrivateKey out(OrgPublicKey::FromP256(sk->public_key()));
+    ASTIS_RETURN_IF_ERROR(CheckKid(jwk, out.kid()));
+    out.p256_.emplace(std::move(*sk));
+    return out;
+  }
+  // "x" must be the public key of "d" (ToX25519Private checks). Test:
+  // RejectsPrivateJwkWithForeignX.
+  auto sk = jwk.ToX25519Private(p);
+  if (!sk.ok()) return Error(Code::kInvalidArgument, "org key: \"x\" does not match \"d\"");
+  OrgPrivateKey out(OrgPublicKey::FromX25519(sk->public_key()));
+  ASTIS_RETURN_IF_ERROR(CheckKid(jwk, out.kid()));
+  out.x25519_.emplace(std::move(*sk));
+  return out;
 }
 
-Json OrgPrivateKey::ToPrivateJwk() const { return jose::Jwk::FromX25519Private(key_, kid()).ToJson(true); }
+Result<OrgPrivateKey> OrgPrivateKey::FromToken(std::shared_ptr<const P256KeyAgreement> key, std::string uri) {
+  if (key == nullptr) return Error(Code::kInvalidArgument, "org key: no token key");
+  OrgPrivateKey out(OrgPublicKey::FromP256(key->public_key()));
+  out.token_ = std::move(key);
+  out.token_uri_ = std::move(uri);
+  return out;
+}
+
+Result<SecretBytes> OrgPrivateKey::HpkeOpen(std::span<const uint8_t> enc, std::span<const uint8_t> info,
+                                            std::span<const uint8_t> aad, std::span<const uint8_t> ct,
+                                            SecretBytes::Protection p) const {
+  // docs/protocol.md §2: the kid selects the suite, and enc must have that
+  // suite's size: 32 bytes (X25519) or 65 (uncompressed P-256 point).
+  // Test: SealP256Test.P256KidWithX25519SizedEncIsCapsuleInvalid.
+  if (enc.size() != OrgKeyEncSize(suite()))
+    return Error(Code::kInvalidArgument, "org key: enc size does not fit the key's suite");
+  if (x25519_.has_value()) return HpkeOpenBase(HpkeAeadId::kAes256Gcm, enc, *x25519_, info, aad, ct, p);
+  const P256KeyAgreement* key = p256_.has_value() ? static_cast<const P256KeyAgreement*>(&*p256_) : token_.get();
+  if (key == nullptr) return Error(Code::kInternal, "org key: no private key");
+  return HpkeOpenBase(HpkeAeadId::kAes256Gcm, enc, *key, info, aad, ct, p);
+}
+
+Json OrgPrivateKey::ToPrivateJwk() const {
+  if (token_ != nullptr) {
+    Json j = public_key_.ToJwk();
+    j["pkcs11"] = token_uri_;
+    return j;
+  }
+  if (p256_.has_value()) return jose::Jwk::FromP256Private(*p256_, kid()).ToJson(true);
+  return jose::Jwk::FromX25519Private(*x25519_, kid()).ToJson(true);
+}
 
 Result<OrgKeySet> OrgKeySet::Create(OrgPrivateKey active, std::vector<OrgPrivateKey> retired) {
   std::vector<OrgPrivateKey> keys;
@@ -133,7 +223,32 @@ Result<OrgKeySet> OrgKeySet::Create(OrgPrivateKey active, std::vector<OrgPrivate
   return OrgKeySet(std::move(keys));
 }
 
-Result<OrgKeySet> OrgKeySet::ParseText(std::string_view text) {
+namespace {
+
+// ParseMember reads one key set member (or a lone private JWK): in memory
+// with "d", or in a token with "pkcs11" (docs/hsm.md "Key set members").
+Result<OrgPrivateKey> ParseMember(const Json& member, const TokenKeyResolver& tokens) {
+  auto uri = member.is_object() ? member.find("pkcs11") : member.end();
+  if (uri == member.end()) return OrgPrivateKey::FromJwk(member);
+  if (!uri->is_string() || member.contains("d"))
+    return Error(Code::kInvalidArgument, "org key: \"pkcs11\" must be a URI string, without \"d\"");
+  // Tests: OrgKeyTokenTest.TokenMemberWithoutResolverRefused,
+  // TokenMemberWithOtherPublicKeyRefused.
+  if (!tokens) return Error(Code::kInvalidArgument, "org key: a PKCS#11 key but no pkcs11 module is configured");
+  ASTIS_ASSIGN_OR_RETURN(OrgPublicKey declared, OrgPublicKey::FromJwk(member));
+  if (declared.suite() != OrgKeySuite::kP256)
+    return Error(Code::kInvalidArgument, "org key: a PKCS#11 org key must be P-256");
+  ASTIS_ASSIGN_OR_RETURN(std::shared_ptr<const P256KeyAgreement> key, tokens(uri->get<std::string>()));
+  ASTIS_ASSIGN_OR_RETURN(OrgPrivateKey out, OrgPrivateKey::FromToken(std::move(key), uri->get<std::string>()));
+  if (!(out.public_key() == declared))
+    return Error(Code::kInvalidArgument, "org key: the token's key is not the key set's public key " +
+                                             declared.kid());
+  return out;
+}
+
+}  // namespace
+
+Result<OrgKeySet> OrgKeySet::ParseText(std::string_view text, const TokenKeyResolver& tokens) {
   JsonLimits limits;
   limits.max_bytes = kMaxKeyFileBytes;
   limits.max_depth = 4;
@@ -142,7 +257,7 @@ Result<OrgKeySet> OrgKeySet::ParseText(std::string_view text) {
   Json& obj = *parsed;
   if (!obj.contains("keys")) {
     // A single private JWK: the one active key.
-    ASTIS_ASSIGN_OR_RETURN(OrgPrivateKey k, OrgPrivateKey::FromJwk(obj));
+    ASTIS_ASSIGN_OR_RETURN(OrgPrivateKey k, ParseMember(obj, tokens));
     obj = Json();  // drop the parsed copy of "d" early
     return Create(std::move(k));
   }
@@ -159,7 +274,7 @@ Result<OrgKeySet> OrgKeySet::ParseText(std::string_view text) {
     // Test: RejectsUnknownKeyStatus.
     if (s != "active" && s != "retired")
       return Error(Code::kInvalidArgument, "org key set: status must be \"active\" or \"retired\"");
-    ASTIS_ASSIGN_OR_RETURN(OrgPrivateKey k, OrgPrivateKey::FromJwk(member));
+    ASTIS_ASSIGN_OR_RETURN(OrgPrivateKey k, ParseMember(member, tokens));
     (s == "active" ? active : retired).push_back(std::move(k));
   }
   obj = Json();
@@ -169,9 +284,9 @@ Result<OrgKeySet> OrgKeySet::ParseText(std::string_view text) {
   return Create(std::move(active.front()), std::move(retired));
 }
 
-Result<OrgKeySet> OrgKeySet::LoadFile(const std::string& path) {
+Result<OrgKeySet> OrgKeySet::LoadFile(const std::string& path, const TokenKeyResolver& tokens) {
   ASTIS_ASSIGN_OR_RETURN(SecretBytes text, ReadPrivateKeyFile(path));
-  auto set = ParseText(text.RevealString());
+  auto set = ParseText(text.RevealString(), tokens);
   if (!set.ok()) return set.status().Annotate(path);
   return set;
 }

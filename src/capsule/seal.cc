@@ -19,6 +19,8 @@ std::span<const uint8_t> Bytes(std::string_view s) {
 
 }  // namespace
 
+std::string_view CapsuleInfo(int64_t version) { return version == kCapsuleVersion2 ? kCapsuleInfoV2 : kCapsuleInfo; }
+
 Result<SealedValue> Seal(const OrgPublicKey& org_key, const Binding& binding, std::span<const uint8_t> plaintext,
                          Random& rng, Clock& clock) {
   ASTIS_ASSIGN_OR_RETURN(std::string bind, binding.BindString());
@@ -29,9 +31,11 @@ Result<SealedValue> Seal(const OrgPublicKey& org_key, const Binding& binding, st
   ASTIS_RETURN_IF_ERROR(rng.Fill(dek.RevealMutable()));
 
   // docs/protocol.md §3.1: ct = HPKE SealBase(pkR = org key, info = "astis
-  // capsule v1", aad = BIND, pt = DEK), AES-256-GCM. Test: TamperedBindFailsOpen.
-  ASTIS_ASSIGN_OR_RETURN(HpkeSealed sealed, HpkeSealBase(HpkeAeadId::kAes256Gcm, org_key.key(), Bytes(kCapsuleInfo),
-                                                         Bytes(bind), dek.Reveal(), rng));
+  // capsule v1" or "astis capsule v2", aad = BIND, pt = DEK), AES-256-GCM,
+  // with the org key's KEM. Tests: TamperedBindFailsOpen, V2SealOpensInEachCluster,
+  // P256SealOpens.
+  ASTIS_ASSIGN_OR_RETURN(HpkeSealed sealed,
+                         org_key.HpkeSeal(Bytes(CapsuleInfo(binding.version())), Bytes(bind), dek.Reveal(), rng));
   ASTIS_ASSIGN_OR_RETURN(Capsule capsule,
                          Capsule::Build(org_key.kid(), sealed.enc, sealed.ct, binding, clock.NowUnix()));
 
@@ -47,8 +51,11 @@ Result<SecretBytes> OpenCapsule(const OrgKeySet& keys, const Capsule& capsule) {
   const OrgPrivateKey* key = keys.Find(capsule.kid());
   if (key == nullptr) return Error(Code::kUnknownKey, "capsule: no org key with this kid");
   ASTIS_ASSIGN_OR_RETURN(std::string bind, capsule.binding().BindString());
-  auto dek = HpkeOpenBase(HpkeAeadId::kAes256Gcm, capsule.enc(), key->key(), Bytes(kCapsuleInfo), Bytes(bind),
-                          capsule.ct(), SecretBytes::Protection::kLocked);
+  auto dek = key->HpkeOpen(capsule.enc(), Bytes(CapsuleInfo(capsule.version())), Bytes(bind), capsule.ct(),
+                           SecretBytes::Protection::kLocked);
+  // A token that cannot be used is the CVS's outage, not the capsule's
+  // fault: fail closed as cvs_unavailable (test Pkcs11CvsTest.UnusableTokenIsCvsUnavailable).
+  if (!dek.ok() && dek.status().code() == Code::kCvsUnavailable) return dek.status();
   // docs/protocol.md §4.2 capsule_invalid. Tests: TamperedBindFailsOpen,
   // TamperedCapsuleCtFailsOpen.
   if (!dek.ok() || dek->size() != kDekSize) return Error(Code::kCapsuleInvalid, "capsule: failed to open");
@@ -59,7 +66,9 @@ Status CheckCapsuleScope(const Capsule& capsule, std::string_view cluster, std::
                          std::string_view service_account) {
   // docs/protocol.md §4.2 capsule_scope. Test: CheckCapsuleScopeRejectsOtherNamespace.
   const Binding& b = capsule.binding();
-  if (b.cluster != cluster || b.namespace_ != namespace_ || b.service_account != service_account)
+  // §3.1: a v2 capsule is in scope for each of its clusters.
+  // Test: CheckCapsuleScopeV2AcceptsEachListedCluster.
+  if (!b.InScope(cluster) || b.namespace_ != namespace_ || b.service_account != service_account)
     return Error(Code::kCapsuleScope, "capsule: binding does not match the verified identity");
   return OkStatus();
 }

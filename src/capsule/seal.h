@@ -26,11 +26,16 @@ namespace astis::capsule {
 inline constexpr size_t kDekSize = 32;
 // HPKE info strings and the value AAD label (docs/protocol.md §3.1, §3.2, §4.2).
 inline constexpr std::string_view kCapsuleInfo = "astis capsule v1";
+inline constexpr std::string_view kCapsuleInfoV2 = "astis capsule v2";
+// CapsuleInfo returns the HPKE info of a capsule version (§3.1).
+std::string_view CapsuleInfo(int64_t version);
 inline constexpr std::string_view kRewrapInfo = "astis rewrap v1";
 inline constexpr std::string_view kValueAadLabel = "astis value v1";
 
-// Seal encrypts plaintext into a sealed value bound to binding: a fresh
-// 32-byte DEK from rng, the capsule HPKE-sealed to org_key with aad = BIND,
+// Seal encrypts plaintext into a sealed value bound to binding (a v1 or v2
+// capsule as binding.version() says): a fresh 32-byte DEK from rng, the
+// capsule HPKE-sealed to org_key with its suite's KEM, info "astis capsule
+// v1" or "astis capsule v2" and aad = BIND,
 // iat = clock.NowUnix(), and the value AES-256-GCM-encrypted under the DEK
 // with a fresh 12-byte IV and aad = "astis value v1" || CAPSULE_HASH.
 // Errors: kInvalidArgument for an invalid binding, kCrypto when rng or a
@@ -41,15 +46,17 @@ Result<SealedValue> Seal(const OrgPublicKey& org_key, const Binding& binding, st
 
 // OpenCapsule recovers the DEK of capsule with the key named by its kid.
 // Errors: kUnknownKey when no key in keys has that kid; kCapsuleInvalid
-// when HPKE open fails (wrong key, altered enc/ct/bind) or the DEK is not 32
-// bytes. It does NOT check the binding against an identity: callers that
+// when HPKE open fails (wrong key, altered enc/ct/bind, an enc of the other
+// suite's size, a P-256 enc off the curve) or the DEK is not 32 bytes;
+// kCvsUnavailable when the key is in a token that cannot be used now. It does NOT check the binding against an identity: callers that
 // serve an identity call CheckCapsuleScope first. The DEK is returned in
 // locked SecretBytes owned by the caller.
 Result<SecretBytes> OpenCapsule(const OrgKeySet& keys, const Capsule& capsule);
 
-// CheckCapsuleScope returns kCapsuleScope unless the capsule's
-// bind.cluster, bind.namespace and bind.serviceAccount equal the verified
-// identity's (docs/protocol.md §4.2 capsule_scope). It cannot otherwise fail.
+// CheckCapsuleScope returns kCapsuleScope unless the capsule is in scope for
+// the verified identity (docs/protocol.md §4.2 capsule_scope): its cluster
+// is the capsule's (v1) or one of its clusters (v2), and bind.namespace and
+// bind.serviceAccount are equal. It cannot otherwise fail.
 Status CheckCapsuleScope(const Capsule& capsule, std::string_view cluster, std::string_view namespace_,
                          std::string_view service_account);
 

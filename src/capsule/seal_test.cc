@@ -227,10 +227,148 @@ TEST_F(SealTest, CapsuleMatchesHpkeReceiverIndependently) {
   OrgPrivateKey k = NewKey();
   SealedValue v = SealWith(k.public_key(), "x");
   std::string bind = "astis/v1\nprod-eu1\npayments\napi\ndb-creds\npassword";
-  auto dek = HpkeOpenBase(HpkeAeadId::kAes256Gcm, v.capsule().enc(), k.key(), AsBytes("astis capsule v1"),
+  auto dek = HpkeOpenBase(HpkeAeadId::kAes256Gcm, v.capsule().enc(), *k.x25519(), AsBytes("astis capsule v1"),
                           AsBytes(bind), v.capsule().ct());
   ASSERT_TRUE(dek.ok());
   EXPECT_EQ(dek->size(), 32u);
+}
+
+}  // namespace
+}  // namespace astis::capsule
+
+namespace astis::capsule {
+namespace {
+
+// ---- protocol 1.1: v2 capsules and P-256 org keys
+
+OrgKeySet SetOfOne(OrgPrivateKey k) {
+  auto s = OrgKeySet::Create(std::move(k));
+  EXPECT_TRUE(s.ok());
+  return std::move(s).value();
+}
+
+std::string OpenToString(const OrgKeySet& keys, const SealedValue& v) {
+  auto dek = OpenCapsule(keys, v.capsule());
+  if (!dek.ok()) return "<" + std::string(WireName(dek.status().code())) + ">";
+  auto pt = DecryptValue(*dek, v);
+  if (!pt.ok()) return "<decrypt failed>";
+  return std::string(pt->RevealString());
+}
+
+Binding V2() {
+  return Binding::ForClusters({"prod-us1", "prod-eu1"}, "payments", "api", "db-creds", "password").value();
+}
+
+TEST(SealV2Test, V2SealOpensInEachCluster) {
+  auto k = OrgPrivateKey::Generate(DefaultRandom()).value();
+  OrgPublicKey pub = k.public_key();
+  OrgKeySet keys = SetOfOne(std::move(k));
+  FakeClock clock(1764115200);
+  auto v = Seal(pub, V2(), AsBytes("multi"), DefaultRandom(), clock);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->capsule().version(), 2);
+  EXPECT_EQ(OpenToString(keys, *v), "multi");
+  EXPECT_TRUE(CheckCapsuleScope(v->capsule(), "prod-eu1", "payments", "api").ok());
+  EXPECT_TRUE(CheckCapsuleScope(v->capsule(), "prod-us1", "payments", "api").ok());
+  EXPECT_EQ(CheckCapsuleScope(v->capsule(), "staging", "payments", "api").code(), Code::kCapsuleScope);
+}
+
+TEST(SealV2Test, CheckCapsuleScopeV2AcceptsEachListedCluster) {
+  auto k = OrgPrivateKey::Generate(DefaultRandom()).value();
+  FakeClock clock(1764115200);
+  auto b = Binding::ForClusters({"a", "b", "c"}, "payments", "api", "db-creds", "password").value();
+  auto v = Seal(k.public_key(), b, AsBytes("x"), DefaultRandom(), clock).value();
+  for (const char* c : {"a", "b", "c"}) EXPECT_TRUE(CheckCapsuleScope(v.capsule(), c, "payments", "api").ok()) << c;
+  for (const char* c : {"", "d", "a,b", "ab"}) {
+    EXPECT_EQ(CheckCapsuleScope(v.capsule(), c, "payments", "api").code(), Code::kCapsuleScope) << c;
+  }
+}
+
+TEST(SealV2Test, V2CapsuleUsesV2InfoAndBind) {
+  // An independent HPKE receiver with info "astis capsule v2" and the v2
+  // BIND opens it; the v1 info does not (no cross-version confusion).
+  auto k = OrgPrivateKey::Generate(DefaultRandom()).value();
+  FakeClock clock(1764115200);
+  auto v = Seal(k.public_key(), V2(), AsBytes("x"), DefaultRandom(), clock).value();
+  const std::string bind = "astis/v2\nprod-eu1,prod-us1\npayments\napi\ndb-creds\npassword";
+  EXPECT_TRUE(HpkeOpenBase(HpkeAeadId::kAes256Gcm, v.capsule().enc(), *k.x25519(), AsBytes("astis capsule v2"),
+                           AsBytes(bind), v.capsule().ct())
+                  .ok());
+  EXPECT_FALSE(HpkeOpenBase(HpkeAeadId::kAes256Gcm, v.capsule().enc(), *k.x25519(), AsBytes("astis capsule v1"),
+                            AsBytes(bind), v.capsule().ct())
+                   .ok());
+}
+
+TEST(SealP256Test, P256SealOpens) {
+  auto k = OrgPrivateKey::Generate(OrgKeySuite::kP256, DefaultRandom()).value();
+  OrgPublicKey pub = k.public_key();
+  OrgKeySet keys = SetOfOne(std::move(k));
+  FakeClock clock(1764115200);
+  for (const Binding& b : {Binding{"prod-eu1", "payments", "api", "db-creds", "password"}, V2()}) {
+    auto v = Seal(pub, b, AsBytes("on a token"), DefaultRandom(), clock);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    // RFC 9180 §7.1.1: enc is the 65-byte uncompressed point.
+    EXPECT_EQ(v->capsule().enc().size(), kCapsuleP256EncSize);
+    EXPECT_EQ(v->capsule().enc()[0], 0x04);
+    EXPECT_EQ(OpenToString(keys, *v), "on a token");
+  }
+}
+
+TEST(SealP256Test, P256KidWithX25519SizedEncIsCapsuleInvalid) {
+  // §2: the kid selects the suite; an enc of the other suite's size is
+  // capsule_invalid, not an attempt with the wrong KEM.
+  auto p = OrgPrivateKey::Generate(OrgKeySuite::kP256, DefaultRandom()).value();
+  auto x = OrgPrivateKey::Generate(DefaultRandom()).value();
+  FakeClock clock(1764115200);
+  Binding b{"prod-eu1", "payments", "api", "db-creds", "password"};
+  auto by_x = Seal(x.public_key(), b, AsBytes("x"), DefaultRandom(), clock).value();
+  auto by_p = Seal(p.public_key(), b, AsBytes("x"), DefaultRandom(), clock).value();
+  // Relabel each capsule with the other key's kid.
+  auto swapped_to_p = Capsule::Build(p.kid(), by_x.capsule().enc(), by_x.capsule().ct(), b, 1).value();
+  auto swapped_to_x = Capsule::Build(x.kid(), by_p.capsule().enc(), by_p.capsule().ct(), b, 1).value();
+  std::vector<OrgPrivateKey> retired;
+  retired.push_back(std::move(x));
+  OrgKeySet keys = OrgKeySet::Create(std::move(p), std::move(retired)).value();
+  EXPECT_EQ(OpenCapsule(keys, swapped_to_p).status().code(), Code::kCapsuleInvalid);
+  EXPECT_EQ(OpenCapsule(keys, swapped_to_x).status().code(), Code::kCapsuleInvalid);
+}
+
+TEST(SealP256Test, P256EncOffCurveIsCapsuleInvalid) {
+  auto p = OrgPrivateKey::Generate(OrgKeySuite::kP256, DefaultRandom()).value();
+  FakeClock clock(1764115200);
+  Binding b{"prod-eu1", "payments", "api", "db-creds", "password"};
+  auto v = Seal(p.public_key(), b, AsBytes("x"), DefaultRandom(), clock).value();
+  std::vector<uint8_t> enc = v.capsule().enc();
+  enc[64] ^= 1;  // y changes: the point leaves the curve (RFC 9180 §7.1.4)
+  auto bad = Capsule::Build(p.kid(), enc, v.capsule().ct(), b, 1).value();
+  OrgKeySet keys = SetOfOne(std::move(p));
+  EXPECT_EQ(OpenCapsule(keys, bad).status().code(), Code::kCapsuleInvalid);
+}
+
+// A token that fails every Agree, as an unplugged HSM does.
+class DeadToken final : public P256KeyAgreement {
+ public:
+  explicit DeadToken(P256PublicKey pk) : pk_(pk) {}
+  const P256PublicKey& public_key() const override { return pk_; }
+  Result<SecretBytes> Agree(const P256PublicKey&) const override {
+    return Error(Code::kCvsUnavailable, "token: device removed");
+  }
+
+ private:
+  P256PublicKey pk_;
+};
+
+TEST(SealP256Test, UnusableTokenKeyIsCvsUnavailableNotCapsuleInvalid) {
+  // Fail closed and say why: a token outage is the CVS's, not the capsule's.
+  auto p = OrgPrivateKey::Generate(OrgKeySuite::kP256, DefaultRandom()).value();
+  FakeClock clock(1764115200);
+  Binding b{"prod-eu1", "payments", "api", "db-creds", "password"};
+  auto v = Seal(p.public_key(), b, AsBytes("x"), DefaultRandom(), clock).value();
+  auto token = OrgPrivateKey::FromToken(std::make_shared<DeadToken>(*p.public_key().p256()), "pkcs11:token=t");
+  ASSERT_TRUE(token.ok());
+  EXPECT_EQ(token->kid(), p.kid());
+  OrgKeySet keys = SetOfOne(std::move(*token));
+  EXPECT_EQ(OpenCapsule(keys, v.capsule()).status().code(), Code::kCvsUnavailable);
 }
 
 }  // namespace

@@ -35,7 +35,7 @@ Result<Outcome> RewrapOne(const capsule::OrgKeySet* keys, const VerifiedScope& s
   }
   const capsule::Capsule& cap = *parsed;
   const capsule::Binding& b = cap.binding();
-  out.ref = audit::CapsuleRef{cap.kid(), b.cluster, b.namespace_, b.service_account, b.name, b.key, Code::kOk};
+  out.ref = audit::CapsuleRef{cap.kid(), b.ClusterList(), b.namespace_, b.service_account, b.name, b.key, Code::kOk};
 
   // docs/protocol.md §4.2 capsule_scope: the binding must equal the verified
   // identity before any key is used. Test: CapsuleFromOtherNamespaceIsCapsuleScope.
@@ -51,6 +51,10 @@ Result<Outcome> RewrapOne(const capsule::OrgKeySet* keys, const VerifiedScope& s
     return out;
   }
   auto dek = capsule::OpenCapsule(*keys, cap);
+  // A token key that cannot be used now fails the whole call closed
+  // (cvs_unavailable), never as a per-capsule refusal the pod might cache.
+  // Test: Pkcs11CvsTest.UnusableTokenIsCvsUnavailable.
+  if (!dek.ok() && dek.status().code() == Code::kCvsUnavailable) return dek.status();
   if (!dek.ok()) {
     Code code = dek.status().code() == Code::kUnknownKey ? Code::kUnknownKey : Code::kCapsuleInvalid;
     out.result.code = out.ref.code = code;

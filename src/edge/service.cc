@@ -328,7 +328,7 @@ net::ServerResponse EdgeService::Unwrap(Request& r) {
       code = Code::kCapsuleInvalid;
     } else {
       ref.kid = cap->kid();
-      ref.cluster = cap->binding().cluster;
+      ref.cluster = cap->binding().ClusterList();
       ref.namespace_ = cap->binding().namespace_;
       ref.service_account = cap->binding().service_account;
       ref.name = cap->binding().name;

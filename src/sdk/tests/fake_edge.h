@@ -119,7 +119,7 @@ class FakeEdge {
   // Seal makes a sealed value for this edge's org key.
   std::string Seal(std::string_view plaintext, const std::string& name = "app") {
     capsule::Binding b{"prod-eu1", "payments", "api", name, "value"};
-    auto org_public = capsule::OrgPublicKey::FromX25519(org_->active().key().public_key());
+    auto org_public = org_->active().public_key();
     return capsule::Seal(org_public, b, AsBytes(plaintext), DefaultRandom(), clock_).value().ToString();
   }
 
