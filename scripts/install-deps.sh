@@ -13,6 +13,9 @@ PACKAGES=(
   libboost1.81-dev libboost-system1.81-dev libsqlite3-dev libpq-dev
   # PostgreSQL server for the HA store tests (started by the tests on a free port)
   postgresql
+  # org keys in a PKCS#11 token: the pkcs11.h header (p11-kit) and SoftHSM2,
+  # the token the tests start with a private token directory (docs/hsm.md)
+  libp11-kit-dev softhsm2
   # Go wrapper of the SDK (cgo)
   golang-go
   # tests and benchmarks

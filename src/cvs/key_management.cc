@@ -160,8 +160,8 @@ Result<std::vector<DirEntry>> ListKeyDirectory(const std::string& dir) {
 
 // LoadKeySetFile loads one key set, the error naming path and never the
 // file's contents (OrgKeySet's messages name members, not values).
-Result<capsule::OrgKeySet> LoadKeySetFile(const std::string& path) {
-  auto set = capsule::OrgKeySet::LoadFile(path);
+Result<capsule::OrgKeySet> LoadKeySetFile(const std::string& path, const capsule::TokenKeyResolver& tokens) {
+  auto set = capsule::OrgKeySet::LoadFile(path, tokens);
   if (!set.ok()) {
     // LoadFile's messages already name the path for open/mode errors; parse
     // errors name only the member, so the path is added.
@@ -216,24 +216,25 @@ Result<OrgPublicKeyInfo> RotateOrgKeySet(const std::string& dir, std::string_vie
   return info;
 }
 
-Result<OrgKeySets> LoadOrgKeyDirectory(const std::string& dir) {
+Result<OrgKeySets> LoadOrgKeyDirectory(const std::string& dir, const capsule::TokenKeyResolver& tokens) {
   ASTIS_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ListKeyDirectory(dir));
   OrgKeySets sets;
   for (const DirEntry& e : entries) {
-    ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet set, LoadKeySetFile(e.path));
+    ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet set, LoadKeySetFile(e.path, tokens));
     sets.emplace(e.org, std::move(set));
   }
   return sets;
 }
 
-KeyDirectoryCustodian::KeyDirectoryCustodian(std::string dir, CvsService& cvs, Random& rng)
-    : dir_(std::move(dir)), cvs_(cvs), rng_(rng) {}
+KeyDirectoryCustodian::KeyDirectoryCustodian(std::string dir, CvsService& cvs, Random& rng,
+                                             capsule::TokenKeyResolver tokens)
+    : dir_(std::move(dir)), cvs_(cvs), rng_(rng), tokens_(std::move(tokens)) {}
 
 Status KeyDirectoryCustodian::Reload(std::string_view org) {
   const std::string path = OrgKeySetPath(dir_, org);
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0) return Error(Code::kIo, Errno("org key set " + path));
-  ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet set, LoadKeySetFile(path));
+  ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet set, LoadKeySetFile(path, tokens_));
   cvs_.SetOrgKeys(org, std::move(set));
   seen_[std::string(org)] = FileFingerprint(st);
   return OkStatus();
@@ -260,7 +261,7 @@ Status KeyDirectoryCustodian::Refresh() {
   for (const DirEntry& e : entries) {
     auto it = seen_.find(e.org);
     if (it != seen_.end() && it->second == e.fingerprint) continue;
-    ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet set, LoadKeySetFile(e.path));
+    ASTIS_ASSIGN_OR_RETURN(capsule::OrgKeySet set, LoadKeySetFile(e.path, tokens_));
     changed.emplace_back(&e, std::move(set));
   }
   for (auto& [e, set] : changed) {
@@ -282,8 +283,11 @@ Result<RotationResult> RotateOrgKeys(const std::string& keyset_path, Random& rng
   if (!parsed.ok()) return parsed.status().Annotate(keyset_path);
   Json old_root = std::move(*parsed);
 
-  ASTIS_ASSIGN_OR_RETURN(capsule::OrgPrivateKey fresh,
-                         capsule::OrgPrivateKey::Generate(rng, SecretBytes::Protection::kLocked));
+  // The new key keeps the active key's suite (docs/protocol.md §2: a set may
+  // mix suites; sealing uses the active key's). Test: RotateKeepsP256Suite.
+  ASTIS_ASSIGN_OR_RETURN(
+      capsule::OrgPrivateKey fresh,
+      capsule::OrgPrivateKey::Generate(old_set.active().suite(), rng, SecretBytes::Protection::kLocked));
   RotationResult result;
   result.new_kid = fresh.kid();
   result.previous_kid = old_set.active().kid();
@@ -320,8 +324,11 @@ Result<RotationResult> RotateOrgKeys(const std::string& keyset_path, Random& rng
 }
 
 Result<std::vector<ResealedValue>> Reseal(std::span<const std::string> sealed_values, const capsule::OrgKeySet& keys,
-                                          Random& rng, Clock& clock) {
+                                          Random& rng, Clock& clock, const ClusterChange& clusters) {
   const capsule::OrgPrivateKey& active = keys.active();
+  for (const auto& c : clusters.add) {
+    if (!IsDns1123Label(c)) return Error(Code::kInvalidArgument, "reseal: --add-cluster is not a DNS-1123 label");
+  }
   std::vector<ResealedValue> out;
   out.reserve(sealed_values.size());
   for (size_t i = 0; i < sealed_values.size(); ++i) {
@@ -333,7 +340,34 @@ Result<std::vector<ResealedValue>> Reseal(std::span<const std::string> sealed_va
     const capsule::Capsule& cap = value->capsule();
     ResealedValue r;
     r.previous_kid = cap.kid();
-    if (cap.kid() == active.kid()) {
+    // The new cluster set: the old one, plus add, minus remove. Adding a
+    // cluster already there or removing one that is not is a no-op, so a
+    // re-run is harmless; removing the last cluster is refused, since a
+    // value bound to no cluster could never be opened.
+    // Tests: ResealAddsCluster, ResealRemovesClusterBackToV1,
+    // ResealRefusesRemovingLastCluster.
+    std::vector<std::string> wanted = cap.binding().AllClusters();
+    for (const auto& c : clusters.add) {
+      if (std::find(wanted.begin(), wanted.end(), c) == wanted.end()) wanted.push_back(c);
+    }
+    std::erase_if(wanted, [&](const std::string& c) {
+      return std::find(clusters.remove.begin(), clusters.remove.end(), c) != clusters.remove.end();
+    });
+    if (wanted.empty()) {
+      return Error(Code::kInvalidArgument,
+                   "reseal: value #" + std::to_string(i) + " would be bound to no cluster; keep at least one");
+    }
+    const capsule::Binding& old = cap.binding();
+    auto binding = capsule::Binding::ForClusters(wanted, old.namespace_, old.service_account, old.name, old.key);
+    if (!binding.ok()) return fail(binding.status());
+    // A v2 value that keeps its clusters stays v2 even with one cluster left
+    // (ForClusters would write v1): only a change of the set changes the form.
+    std::vector<std::string> old_sorted = old.AllClusters();
+    std::vector<std::string> new_sorted = binding->AllClusters();
+    std::sort(old_sorted.begin(), old_sorted.end());
+    std::sort(new_sorted.begin(), new_sorted.end());
+    const bool same_clusters = old_sorted == new_sorted;
+    if (cap.kid() == active.kid() && same_clusters) {
       r.value = sealed_values[i];
       out.push_back(std::move(r));
       continue;
@@ -347,7 +381,8 @@ Result<std::vector<ResealedValue>> Reseal(std::span<const std::string> sealed_va
     auto plaintext = capsule::DecryptValue(*dek, *value, SecretBytes::Protection::kLocked);
     dek->Wipe();
     if (!plaintext.ok()) return fail(plaintext.status());
-    auto resealed = capsule::Seal(active.public_key(), cap.binding(), plaintext->Reveal(), rng, clock);
+    const capsule::Binding& target = same_clusters ? old : *binding;
+    auto resealed = capsule::Seal(active.public_key(), target, plaintext->Reveal(), rng, clock);
     plaintext->Wipe();
     if (!resealed.ok()) return fail(resealed.status());
     r.value = resealed->ToString();

@@ -63,8 +63,18 @@ struct ResealedValue {
 // and a code (kInvalidArgument for a malformed value, kUnknownKey,
 // kCapsuleInvalid, kCrypto), never its content. DEKs and plaintexts are
 // wiped before returning.
+//
+// clusters re-binds the values (docs/protocol.md §3.1 v2): each value's
+// clusters plus add, minus remove, written as v1 for one cluster and as a
+// sorted v2 list for several. Adding a cluster already present or removing
+// an absent one changes nothing; a value left with no cluster is refused
+// (kInvalidArgument), as is an --add-cluster that is not a DNS-1123 label.
+struct ClusterChange {
+  std::vector<std::string> add;
+  std::vector<std::string> remove;
+};
 Result<std::vector<ResealedValue>> Reseal(std::span<const std::string> sealed_values, const capsule::OrgKeySet& keys,
-                                          Random& rng, Clock& clock);
+                                          Random& rng, Clock& clock, const ClusterChange& clusters = {});
 
 // ---- Tier 1 key custody: one key set file per organisation
 //
@@ -110,7 +120,8 @@ using OrgKeySets = std::map<std::string, capsule::OrgKeySet, std::less<>>;
 // file that is not a valid key set (kInvalidArgument, kPermissionDenied,
 // kIo). dir itself must be a directory not writable by group or others.
 // Test: LoadOrgKeyDirectoryRefusesUnsafeFiles.
-Result<OrgKeySets> LoadOrgKeyDirectory(const std::string& dir);
+// tokens opens members held in a PKCS#11 token (capsule::OrgKeySet::ParseText).
+Result<OrgKeySets> LoadOrgKeyDirectory(const std::string& dir, const capsule::TokenKeyResolver& tokens = {});
 
 // OrgKeyCustodian creates and rotates an organisation's Tier 1 org key where
 // it is held (the ASTIS CVS) and answers only the public key. Implemented in
@@ -133,7 +144,7 @@ class OrgKeyCustodian {
 // which must outlive it. Thread-safe.
 class KeyDirectoryCustodian final : public OrgKeyCustodian {
  public:
-  KeyDirectoryCustodian(std::string dir, CvsService& cvs, Random& rng);
+  KeyDirectoryCustodian(std::string dir, CvsService& cvs, Random& rng, capsule::TokenKeyResolver tokens = {});
 
   Result<OrgPublicKeyInfo> CreateOrgKey(std::string_view org) override;
   Result<OrgPublicKeyInfo> RotateOrgKey(std::string_view org) override;
@@ -150,6 +161,7 @@ class KeyDirectoryCustodian final : public OrgKeyCustodian {
   const std::string dir_;
   CvsService& cvs_;
   Random& rng_;
+  const capsule::TokenKeyResolver tokens_;
   std::mutex mu_;
   std::map<std::string, std::string, std::less<>> seen_;  // org -> file fingerprint
 };

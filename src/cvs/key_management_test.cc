@@ -358,6 +358,103 @@ TEST_F(KeyManagementTest, KeyDirectoryCustodianRefreshSeesNewFiles) {
   EXPECT_FALSE(service.HasOrg("tenant-x"));
 }
 
+TEST_F(KeyManagementTest, RotateKeepsP256Suite) {
+  // docs/protocol.md §2: sealing uses the active key's suite, so a rotation
+  // keeps it (an HSM-backed organisation stays on P-256).
+  auto first = capsule::OrgPrivateKey::Generate(capsule::OrgKeySuite::kP256, DefaultRandom());
+  ASSERT_TRUE(first.ok());
+  WriteKeyFile(*first);
+  auto r = RotateOrgKeys(path_, DefaultRandom());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->new_public_jwk["crv"], "P-256");
+  auto set = capsule::OrgKeySet::LoadFile(path_);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->active().suite(), capsule::OrgKeySuite::kP256);
+}
+
+// OpenedIn opens a resealed value as a session in cluster would: scope, then key.
+std::string OpenedIn(const capsule::OrgKeySet& keys, const std::string& value, const std::string& cluster) {
+  auto parsed = capsule::SealedValue::Parse(value);
+  if (!parsed.ok()) return "<parse>";
+  if (!capsule::CheckCapsuleScope(parsed->capsule(), cluster, "payments", "api").ok()) return "<capsule_scope>";
+  auto dek = capsule::OpenCapsule(keys, parsed->capsule());
+  if (!dek.ok()) return "<open>";
+  auto pt = capsule::DecryptValue(*dek, *parsed);
+  return pt.ok() ? std::string(pt->RevealString()) : "<decrypt>";
+}
+
+TEST_F(KeyManagementTest, ResealAddsCluster) {
+  capsule::OrgPrivateKey key = NewOrgKey();
+  capsule::SealedValue v = SealTo(key.public_key(), BindingFor(scope_), "dr-ready", clock_);
+  capsule::OrgKeySet keys = SetOf(std::move(key));
+  EXPECT_EQ(OpenedIn(keys, v.ToString(), "dr-1"), "<capsule_scope>");
+
+  ClusterChange add{{"dr-1"}, {}};
+  auto out = Reseal(std::vector<std::string>{v.ToString()}, keys, DefaultRandom(), clock_, add);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_TRUE((*out)[0].changed);
+  auto parsed = capsule::SealedValue::Parse((*out)[0].value);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->capsule().version(), 2);
+  EXPECT_EQ(parsed->capsule().binding().clusters, (std::vector<std::string>{"dr-1", "prod-eu1"}));
+  EXPECT_EQ(OpenedIn(keys, (*out)[0].value, "dr-1"), "dr-ready");
+  EXPECT_EQ(OpenedIn(keys, (*out)[0].value, "prod-eu1"), "dr-ready");
+  EXPECT_EQ(OpenedIn(keys, (*out)[0].value, "staging"), "<capsule_scope>");
+
+  // Adding it again changes nothing: a re-run is harmless.
+  auto again = Reseal(std::vector<std::string>{(*out)[0].value}, keys, DefaultRandom(), clock_, add);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE((*again)[0].changed);
+  EXPECT_EQ((*again)[0].value, (*out)[0].value);
+}
+
+TEST_F(KeyManagementTest, ResealRemovesClusterBackToV1) {
+  capsule::OrgPrivateKey key = NewOrgKey();
+  auto b = capsule::Binding::ForClusters({"prod-eu1", "dr-1"}, "payments", "api", "db-creds", "password").value();
+  capsule::SealedValue v = SealTo(key.public_key(), b, "moving", clock_);
+  capsule::OrgKeySet keys = SetOf(std::move(key));
+  auto out = Reseal(std::vector<std::string>{v.ToString()}, keys, DefaultRandom(), clock_, ClusterChange{{}, {"dr-1"}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto parsed = capsule::SealedValue::Parse((*out)[0].value);
+  ASSERT_TRUE(parsed.ok());
+  // One cluster left: written as v1, which every 1.0 opener reads.
+  EXPECT_EQ(parsed->capsule().version(), 1);
+  EXPECT_EQ(parsed->capsule().binding().cluster, "prod-eu1");
+  EXPECT_EQ(OpenedIn(keys, (*out)[0].value, "prod-eu1"), "moving");
+  EXPECT_EQ(OpenedIn(keys, (*out)[0].value, "dr-1"), "<capsule_scope>");
+}
+
+TEST_F(KeyManagementTest, ResealRefusesRemovingLastCluster) {
+  capsule::OrgPrivateKey key = NewOrgKey();
+  capsule::SealedValue v = SealTo(key.public_key(), BindingFor(scope_), "keep", clock_);
+  capsule::OrgKeySet keys = SetOf(std::move(key));
+  auto out =
+      Reseal(std::vector<std::string>{v.ToString()}, keys, DefaultRandom(), clock_, ClusterChange{{}, {"prod-eu1"}});
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(KeyManagementTest, ResealRefusesInvalidAddedCluster) {
+  capsule::OrgPrivateKey key = NewOrgKey();
+  capsule::SealedValue v = SealTo(key.public_key(), BindingFor(scope_), "keep", clock_);
+  capsule::OrgKeySet keys = SetOf(std::move(key));
+  for (const char* bad : {"Prod", "a,b", "", "a_b"}) {
+    auto out =
+        Reseal(std::vector<std::string>{v.ToString()}, keys, DefaultRandom(), clock_, ClusterChange{{bad}, {}});
+    EXPECT_EQ(out.status().code(), Code::kInvalidArgument) << bad;
+  }
+}
+
+TEST_F(KeyManagementTest, ResealRefusesSeventeenClusters) {
+  capsule::OrgPrivateKey key = NewOrgKey();
+  capsule::SealedValue v = SealTo(key.public_key(), BindingFor(scope_), "keep", clock_);
+  capsule::OrgKeySet keys = SetOf(std::move(key));
+  ClusterChange add;
+  for (int i = 0; i < 16; ++i) add.add.push_back("c" + std::to_string(i));
+  auto out = Reseal(std::vector<std::string>{v.ToString()}, keys, DefaultRandom(), clock_, add);
+  EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+}
+
 TEST(CvsProcessConfigTest, CvsProcessConfigOrgKeys) {
   const std::string base =
       "tls:\n  cert_file: /c.pem\n  key_file: /k.pem\n  client_ca_file: /ca.pem\n"
