@@ -9,6 +9,7 @@
 #include <istream>
 #include <map>
 #include <ostream>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "admin/operations.h"
 #include "audit/audit_log.h"
 #include "audit/org_audit_router.h"
+#include "capsule/capsule.h"
 #include "capsule/org_key.h"
 #include "cli/commands.h"
 #include "cli/secret_manifest.h"
@@ -77,6 +79,7 @@ struct AdminCommands::Args {
   CLI::App* key_rotate = nullptr;
   CLI::App* reseal = nullptr;
   std::string keys_file, input_file, output = "yaml";
+  std::vector<std::string> add_clusters, remove_clusters;
 };
 
 namespace {
@@ -576,12 +579,26 @@ int ResealCmd(const AdminCommands::Args& a, CliEnv& env) {
     names.push_back(it.key());
     values.emplace_back(raw->begin(), raw->end());
   }
-  auto resealed = cvs::Reseal(values, *keys, env.rng, env.clock);
+  // docs/protocol.md §3.1 v2: --add-cluster / --remove-cluster re-bind the
+  // values. Tests: CliTest.ResealAddClusterOpensInBoth,
+  // ResealRemoveLastClusterRefused.
+  auto resealed = cvs::Reseal(values, *keys, env.rng, env.clock, cvs::ClusterChange{a.add_clusters, a.remove_clusters});
   if (!resealed.ok()) return Fail(env, kCmd, resealed.status());
   size_t changed = 0;
+  std::set<std::string> cluster_lists;
   for (size_t i = 0; i < names.size(); ++i) {
     data[names[i]] = B64Encode((*resealed)[i].value);
     changed += (*resealed)[i].changed ? 1 : 0;
+    auto parsed = capsule::SealedValue::Parse((*resealed)[i].value);
+    if (parsed.ok()) cluster_lists.insert(parsed->capsule().binding().ClusterList());
+  }
+  // The astis.io/cluster annotation follows the values' clusters; values
+  // that disagree (sealed separately) leave it out rather than misstate it.
+  Json& annotations = (*secret)["metadata"]["annotations"];
+  if (cluster_lists.size() == 1) {
+    annotations[std::string(kAnnotationCluster)] = *cluster_lists.begin();
+  } else {
+    annotations.erase(std::string(kAnnotationCluster));
   }
   env.out << (a.output == "json" ? EmitJson(*secret) : EmitYaml(*secret));
   env.out.flush();
@@ -730,8 +747,15 @@ AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
   a.key_rotate = key->add_subcommand("rotate", "Generate a new active org key; the old ones stay as retired");
   a.key_rotate->add_option("--keys", a.keys_file, "Org key set file (mode 0600)")->required();
 
-  a.reseal = app.add_subcommand("reseal", "Re-seal a sealed Secret (stdin or -f) to the active org key");
+  a.reseal = app.add_subcommand(
+      "reseal", "Re-seal a sealed Secret (stdin or -f) to the active org key, optionally for other clusters");
   a.reseal->add_option("--keys", a.keys_file, "Org key set file (mode 0600)")->required();
+  a.reseal->add_option("--add-cluster", a.add_clusters, "Also bind the values to this cluster (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  a.reseal->add_option("--remove-cluster", a.remove_clusters, "Stop binding the values to this cluster (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   a.reseal->add_option("-f,--filename", a.input_file, "Read the sealed Secret from FILE instead of stdin");
   a.reseal->add_option("-o,--output", a.output, "Output format")->check(CLI::IsMember({"yaml", "json"}));
 }

@@ -29,8 +29,8 @@ int Fail(CliEnv& env, std::string_view command, const Status& status) {
 }
 
 struct SealArgs {
-  std::string public_key, cluster, namespace_, service_account, file, output = "yaml", name, type;
-  std::vector<std::string> literals, files;
+  std::string public_key, namespace_, service_account, file, output = "yaml", name, type;
+  std::vector<std::string> clusters, literals, files;
 };
 
 int RunSeal(const SealArgs& a, CliEnv& env) {
@@ -52,7 +52,7 @@ int RunSeal(const SealArgs& a, CliEnv& env) {
     SecureWipe(text->data(), text->size());
   }
   if (!secret.ok()) return Fail(env, "seal", secret.status());
-  auto sealed = SealSecret(*secret, *key, SealScope{a.cluster, a.namespace_, a.service_account}, env.rng, env.clock);
+  auto sealed = SealSecret(*secret, *key, SealScope{a.clusters, a.namespace_, a.service_account}, env.rng, env.clock);
   if (!sealed.ok()) return Fail(env, "seal", sealed.status());
   env.out << (a.output == "json" ? EmitJson(*sealed) : EmitYaml(*sealed));
   env.out.flush();
@@ -60,14 +60,15 @@ int RunSeal(const SealArgs& a, CliEnv& env) {
   return kExitOk;
 }
 
-int RunUnseal(const std::string& org_key, const std::string& file, const std::string& output, CliEnv& env) {
+int RunUnseal(const std::string& org_key, const std::string& file, const std::string& output,
+              const std::string& in_cluster, CliEnv& env) {
   auto keys = capsule::OrgKeySet::LoadFile(org_key);
   if (!keys.ok()) return Fail(env, "unseal", keys.status());
   auto text = ReadInput(file, env.in);
   if (!text.ok()) return Fail(env, "unseal", text.status());
   auto secret = ParseManifest(*text);
   if (!secret.ok()) return Fail(env, "unseal", secret.status());
-  auto plain = UnsealSecret(*secret, *keys);
+  auto plain = UnsealSecret(*secret, *keys, in_cluster);
   if (!plain.ok()) return Fail(env, "unseal", plain.status());
   std::string rendered = output == "json" ? EmitJson(*plain) : EmitYaml(*plain);
   env.out << rendered;
@@ -148,15 +149,22 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
 
-  std::string keygen_out;
-  CLI::App* keygen = app.add_subcommand("keygen", "Generate an org X25519 key pair (org-key.jwk 0600, org-key.pub.jwk)");
+  std::string keygen_out, keygen_suite = "x25519";
+  CLI::App* keygen =
+      app.add_subcommand("keygen", "Generate an org key pair (org-key.jwk 0600, org-key.pub.jwk); X25519 by default");
   keygen->add_option("--out", keygen_out, "Directory to write the key files into (created 0700 if absent)")->required();
+  keygen->add_option("--suite", keygen_suite, "Org key suite: x25519 (default) or p256 (for HSMs; docs/hsm.md)")
+      ->check(CLI::IsMember({"x25519", "p256"}));
   keygen->footer(kExitCodesHelp);
 
   SealArgs sa;
   CLI::App* seal = app.add_subcommand("seal", "Seal every value of a Secret manifest (stdin or -f) to the org public key");
   seal->add_option("--public-key", sa.public_key, "Org public JWK (org-key.pub.jwk)")->required();
-  seal->add_option("--cluster", sa.cluster, "Cluster name the values are bound to")->required();
+  seal->add_option("--cluster", sa.clusters,
+                   "Cluster the values are bound to; repeat (up to 16) to bind them to several clusters (v2 capsule)")
+      ->required()
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   seal->add_option("--namespace", sa.namespace_, "Namespace the values are bound to")->required();
   seal->add_option("--service-account", sa.service_account, "ServiceAccount allowed to open the values")->required();
   seal->add_option("-f,--filename", sa.file, "Read the Secret from FILE instead of stdin");
@@ -167,12 +175,14 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   seal->add_option("--type", sa.type, "Secret type when building from literals (default Opaque)");
   seal->footer(kExitCodesHelp);
 
-  std::string org_key, unseal_file, unseal_output = "yaml";
+  std::string org_key, unseal_file, unseal_output = "yaml", unseal_cluster;
   CLI::App* unseal = app.add_subcommand(
       "unseal", "Break-glass: open a sealed Secret (stdin or -f) with the org private key and print it in clear");
   unseal->add_option("--org-key", org_key, "Org private JWK or key set file (mode 0600)")->required();
   unseal->add_option("-f,--filename", unseal_file, "Read the sealed Secret from FILE instead of stdin");
   unseal->add_option("-o,--output", unseal_output, "Output format")->check(CLI::IsMember({"yaml", "json"}));
+  unseal->add_option("--cluster", unseal_cluster,
+                     "Also require every value to be in scope for this cluster, as the edge checks for a pod there");
   unseal->footer(kExitCodesHelp);
 
   std::string lint_path, lint_contract, lint_format = "text";
@@ -204,14 +214,16 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
 
   try {
     if (keygen->parsed()) {
-      auto r = Keygen(keygen_out, env.rng);
+      auto suite = capsule::ParseOrgKeySuite(keygen_suite);
+      if (!suite.ok()) return Fail(env, "keygen", suite.status());
+      auto r = Keygen(keygen_out, env.rng, *suite);
       if (!r.ok()) return Fail(env, "keygen", r.status());
       env.out << "wrote " << r->private_path << " (private, 0600) and " << r->public_path << "\nkid " << r->kid
               << "\n";
       return kExitOk;
     }
     if (seal->parsed()) return RunSeal(sa, env);
-    if (unseal->parsed()) return RunUnseal(org_key, unseal_file, unseal_output, env);
+    if (unseal->parsed()) return RunUnseal(org_key, unseal_file, unseal_output, unseal_cluster, env);
     if (lint_cmd->parsed()) return RunLint(lint_path, lint_contract, lint_format, env);
     if (mcp_cmd->parsed()) return RunMcp(mcp_contract, env);
     if (std::optional<int> code = admin.Run(env)) return *code;

@@ -133,7 +133,7 @@ Result<std::string> ReadInput(const std::string& file, std::istream& in) {
   return text;
 }
 
-Result<KeygenResult> Keygen(const std::string& dir, Random& rng) {
+Result<KeygenResult> Keygen(const std::string& dir, Random& rng, capsule::OrgKeySuite suite) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return Error(Code::kIo, "cannot create directory " + dir + ": " + std::strerror(errno));
   KeygenResult r{dir + "/org-key.jwk", dir + "/org-key.pub.jwk", ""};
@@ -141,7 +141,8 @@ Result<KeygenResult> Keygen(const std::string& dir, Random& rng) {
   for (const std::string& p : {r.private_path, r.public_path}) {
     if (::lstat(p.c_str(), &st) == 0) return Error(Code::kAlreadyExists, p + " already exists; refusing to overwrite");
   }
-  ASTIS_ASSIGN_OR_RETURN(capsule::OrgPrivateKey key, capsule::OrgPrivateKey::Generate(rng, SecretBytes::Protection::kLocked));
+  ASTIS_ASSIGN_OR_RETURN(capsule::OrgPrivateKey key,
+                         capsule::OrgPrivateKey::Generate(suite, rng, SecretBytes::Protection::kLocked));
   r.kid = key.kid();
   {
     std::string priv = DumpJson(key.ToPrivateJwk()) + "\n";
@@ -178,11 +179,18 @@ Result<Json> SealSecret(const Json& secret, const capsule::OrgPublicKey& org_key
   ASTIS_ASSIGN_OR_RETURN(Json string_data, OptionalObject(secret, "stringData", "stringData"));
   if (data.empty() && string_data.empty()) return Error(Code::kInvalidArgument, "Secret has no data to seal");
 
+  // docs/protocol.md §3.1: 1 to 16 clusters; one seals v1, several v2.
+  // Tests: CliTest.SealTwoClustersWritesV2, SealRefusesDuplicateCluster.
+  if (scope.clusters.empty() || scope.clusters.size() > capsule::kMaxBindingClusters)
+    return Error(Code::kInvalidArgument, "--cluster must be given 1 to 16 times");
   Json sealed_data = Json::object();
+  std::string cluster_list;
   auto seal_one = [&](const std::string& key, const SecretBytes& plaintext) -> Status {
     if (LooksSealed(plaintext))
       return Error(Code::kInvalidArgument, "data[" + Quote(key) + "] is already a sealed value");
-    Binding b{scope.cluster, scope.namespace_, scope.service_account, name, key};
+    ASTIS_ASSIGN_OR_RETURN(Binding b,
+                           Binding::ForClusters(scope.clusters, scope.namespace_, scope.service_account, name, key));
+    cluster_list = b.ClusterList();
     auto v = capsule::Seal(org_key, b, plaintext.Reveal(), rng, clock);
     if (!v.ok()) return v.status().Annotate("sealing data[" + Quote(key) + "]");
     sealed_data[key] = B64Encode(v->ToString());
@@ -207,12 +215,12 @@ Result<Json> SealSecret(const Json& secret, const capsule::OrgPublicKey& org_key
   annotations.erase(kLastAppliedAnnotation);
   annotations[kAnnotationSealed] = "v1";
   annotations[kAnnotationServiceAccount] = scope.service_account;
-  annotations[kAnnotationCluster] = scope.cluster;
+  annotations[kAnnotationCluster] = cluster_list;
   meta["annotations"] = std::move(annotations);
   return out;
 }
 
-Result<Json> UnsealSecret(const Json& secret, const capsule::OrgKeySet& keys) {
+Result<Json> UnsealSecret(const Json& secret, const capsule::OrgKeySet& keys, std::string_view in_cluster) {
   ASTIS_RETURN_IF_ERROR(RequireSecretKind(secret));
   Json out = secret;
   Json& meta = out["metadata"];
@@ -239,9 +247,13 @@ Result<Json> UnsealSecret(const Json& secret, const capsule::OrgKeySet& keys) {
     if (b.namespace_ != ns || b.name != name || b.key != key)
       return Error(Code::kCapsuleScope, "data[" + Quote(key) + "] is bound to " + Quote(b.namespace_) + "/" +
                                             Quote(b.name) + "[" + Quote(b.key) + "], not to this Secret");
-    if ((!cluster.empty() && b.cluster != cluster) || (!sa.empty() && b.service_account != sa))
+    if ((!cluster.empty() && b.ClusterList() != cluster) || (!sa.empty() && b.service_account != sa))
       return Error(Code::kCapsuleScope,
                    "data[" + Quote(key) + "] is bound to another cluster or ServiceAccount than annotated");
+    // docs/protocol.md §4.2 capsule_scope, as the edge checks it for a pod
+    // in in_cluster. Test: CliTest.UnsealInClusterChecksScope.
+    if (!in_cluster.empty() && !b.InScope(in_cluster))
+      return Error(Code::kCapsuleScope, "data[" + Quote(key) + "] is not bound to cluster " + Quote(in_cluster));
     auto dek = capsule::OpenCapsule(keys, value->capsule());
     if (!dek.ok()) return dek.status().Annotate("data[" + Quote(key) + "]");
     auto pt = capsule::DecryptValue(*dek, *value);

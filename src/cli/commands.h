@@ -35,19 +35,34 @@ struct KeygenResult {
 // (public JWK with "kid", mode 0644, O_EXCL). It refuses (kAlreadyExists)
 // when either file exists and writes nothing then; other errors are kIo or
 // kCrypto. On a failure after the private file was created, it is removed.
-Result<KeygenResult> Keygen(const std::string& dir, Random& rng);
+// suite picks the org key's KEM (docs/protocol.md §1): X25519 (the default)
+// or P-256.
+Result<KeygenResult> Keygen(const std::string& dir, Random& rng,
+                            capsule::OrgKeySuite suite = capsule::OrgKeySuite::kX25519);
+
+// KeygenInToken generates a P-256 org key inside a PKCS#11 token (the key
+// named by uri, through module and the PIN in pin_file; docs/hsm.md) and
+// writes only dir/org-key.pub.jwk (0644, O_EXCL) and dir/org-key.jwk, the
+// key set member that names the token key ({...public JWK, "pkcs11":uri},
+// no "d"; 0600). Errors: kAlreadyExists (a file, or the object in the
+// token), kNotFound / kIo, kCvsUnavailable when the token cannot be used.
+Result<KeygenResult> KeygenInToken(const std::string& dir, const std::string& uri, const std::string& module,
+                                   const std::string& pin_file);
 
 // SealScope is where sealed values may be opened: docs/protocol.md §3.1 BIND
 // fields other than name and key (which come from the Secret).
+// clusters holds 1 to 16 clusters: one writes v1 capsules, several write v2
+// capsules bound to all of them (sorted; §3.1).
 struct SealScope {
-  std::string cluster;
+  std::vector<std::string> clusters;
   std::string namespace_;
   std::string service_account;
 };
 
 // SealSecret returns secret with every data / stringData value replaced by
 // base64 of a sealed value (stringData folded into data), the annotations
-// astis.io/sealed "v1", astis.io/cluster, astis.io/service-account added,
+// astis.io/sealed "v1", astis.io/cluster (the clusters, sorted and
+// comma-separated), astis.io/service-account added,
 // metadata.namespace set to scope.namespace_ when absent, and kubectl's
 // last-applied-configuration annotation removed. Refuses (kInvalidArgument):
 // a kind other than v1 Secret, a missing or invalid metadata.name, a
@@ -63,9 +78,12 @@ Result<Json> SealSecret(const Json& secret, const capsule::OrgPublicKey& org_key
 // removed). Each value's binding must equal the Secret's own namespace,
 // name and data key, and the astis.io/cluster and astis.io/service-account
 // annotations when present (kCapsuleScope otherwise: a value moved to
-// another Secret is refused). Other errors: kInvalidArgument (shape),
+// another Secret is refused; the cluster annotation is the binding's
+// comma-separated cluster list). A non-empty in_cluster further requires
+// every value to be in scope for that cluster, as the edge would check for
+// a pod there (kCapsuleScope). Other errors: kInvalidArgument (shape),
 // kUnknownKey, kCapsuleInvalid, kCrypto.
-Result<Json> UnsealSecret(const Json& secret, const capsule::OrgKeySet& keys);
+Result<Json> UnsealSecret(const Json& secret, const capsule::OrgKeySet& keys, std::string_view in_cluster = "");
 
 // SecretSource is one --from-literal KEY=VALUE or --from-file [KEY=]PATH.
 struct SecretSource {

@@ -291,6 +291,29 @@ TEST(LintTest, FlagsSealedBindingMismatch) {
   EXPECT_EQ(Count(LintDocs({moved}), "sealed-binding-mismatch"), 1u);
 }
 
+// docs/protocol.md §3.1 v2: a value bound to several clusters is in scope
+// for each; lint accepts it when the contract's cluster is one of them.
+TEST(LintTest, AcceptsV2ValueListingTheContractCluster) {
+  Contract c = TestContract();
+  auto sealed_for = [](std::vector<std::string> clusters) {
+    auto org = capsule::OrgPrivateKey::Generate(DefaultRandom());
+    FakeClock clock(1764115200);
+    auto b = capsule::Binding::ForClusters(std::move(clusters), "payments", "api", "db-creds", "password");
+    EXPECT_TRUE(b.ok());
+    auto v = capsule::Seal(org->public_key(), *b, AsBytes("pw"), DefaultRandom(), clock);
+    EXPECT_TRUE(v.ok());
+    return Json{{"apiVersion", "v1"},
+                {"kind", "Secret"},
+                {"metadata", {{"name", "db-creds"}, {"namespace", "payments"}}},
+                {"data", {{"password", B64Encode(v->ToString())}}}};
+  };
+  auto r = LintDocs({sealed_for({"prod-eu1", "dr-1"})}, &c);
+  EXPECT_EQ(Count(r, "sealed-binding-mismatch"), 0u) << FormatText(r);
+  EXPECT_EQ(Count(r, "sealed-value-invalid"), 0u) << FormatText(r);
+  r = LintDocs({sealed_for({"prod-us1", "dr-1"})}, &c);
+  EXPECT_EQ(Count(r, "sealed-binding-mismatch"), 1u) << FormatText(r);
+}
+
 // docs/protocol.md §3.1: a workload whose ServiceAccount is "my.sa" lints
 // clean against its contract, sealed value included; another SA is flagged.
 TEST(LintTest, AcceptsSubdomainServiceAccount) {

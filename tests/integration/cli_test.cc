@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "capsule/capsule.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/secret_manifest.h"
@@ -315,6 +316,191 @@ TEST_F(CliTest, UsageErrorsExitOne) {
   EXPECT_EQ(Cli({"frobnicate"}).code, kExitUsage);
   EXPECT_EQ(Cli({"seal", "--cluster", "c"}).code, kExitUsage);
   EXPECT_EQ(Cli({"keygen"}).code, kExitUsage);
+}
+
+// ---- protocol 1.1: several clusters, P-256 org keys (docs/protocol.md §2, §3.1)
+
+Json CapsuleOf(const std::string& sealed_b64) {
+  auto sealed = B64Decode(sealed_b64);
+  EXPECT_TRUE(sealed.ok());
+  std::string text(sealed->begin(), sealed->end());
+  auto v = capsule::SealedValue::Parse(text);
+  EXPECT_TRUE(v.ok()) << v.status().ToString();
+  return v.ok() ? Json::parse(v->capsule().bytes()) : Json();
+}
+
+TEST_F(CliTest, SealTwoClustersWritesV2) {
+  Keygen();
+  Run r = Cli({"seal", "--public-key", Pub(), "--cluster", "prod-us1", "--cluster", "prod-eu1", "--namespace",
+               "payments", "--service-account", "api", "-o", "json"},
+              kPlainYaml);
+  ASSERT_EQ(r.code, 0) << r.err;
+  Json sealed = ParseOut(r.out);
+  EXPECT_EQ(sealed["metadata"]["annotations"]["astis.io/cluster"], "prod-eu1,prod-us1");
+  Json cap = CapsuleOf(sealed["data"]["password"].get<std::string>());
+  EXPECT_EQ(cap["v"], 2);
+  EXPECT_EQ(cap["bind"]["clusters"], Json::array({"prod-eu1", "prod-us1"}));
+  EXPECT_FALSE(cap["bind"].contains("cluster"));
+  // One --cluster still writes v1, so nothing changes for existing users.
+  Run one = Seal(kPlainYaml, {"-o", "json"});
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_EQ(CapsuleOf(ParseOut(one.out)["data"]["password"].get<std::string>())["v"], 1);
+  // And the sealed Secret unseals in either cluster, not in a third.
+  for (const char* c : {"prod-eu1", "prod-us1"}) {
+    Run u = Cli({"unseal", "--org-key", Priv(), "-o", "json", "--cluster", c}, r.out);
+    ASSERT_EQ(u.code, 0) << c << ": " << u.err;
+    EXPECT_EQ(Decoded(ParseOut(u.out), "password"), "hunter2-plaintext");
+  }
+}
+
+TEST_F(CliTest, SealRefusesDuplicateCluster) {
+  Keygen();
+  Run r = Cli({"seal", "--public-key", Pub(), "--cluster", "a", "--cluster", "a", "--namespace", "payments",
+               "--service-account", "api"},
+              kPlainYaml);
+  EXPECT_EQ(r.code, kExitInput) << r.err;
+  EXPECT_NE(r.err.find("named twice"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST_F(CliTest, SealRefusesSeventeenClusters) {
+  Keygen();
+  std::vector<std::string> args = {"seal", "--public-key", Pub(), "--namespace", "payments", "--service-account",
+                                   "api"};
+  for (int i = 0; i < 17; ++i) {
+    args.push_back("--cluster");
+    args.push_back("c" + std::to_string(i));
+  }
+  Run r = Cli(args, kPlainYaml);
+  EXPECT_EQ(r.code, kExitInput) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST_F(CliTest, UnsealInClusterChecksScope) {
+  Keygen();
+  Run s = Seal(kPlainYaml);
+  ASSERT_EQ(s.code, 0) << s.err;
+  Run ok = Cli({"unseal", "--org-key", Priv(), "-o", "json", "--cluster", "prod-eu1"}, s.out);
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  Run refused = Cli({"unseal", "--org-key", Priv(), "-o", "json", "--cluster", "prod-us1"}, s.out);
+  EXPECT_EQ(refused.code, kExitCrypto);
+  EXPECT_NE(refused.err.find("capsule_scope"), std::string::npos) << refused.err;
+  EXPECT_TRUE(refused.out.empty());
+}
+
+TEST_F(CliTest, KeygenP256WritesP256Jwk) {
+  Run r = Cli({"keygen", "--suite", "p256", "--out", dir_ + "/keys"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream in(Pub());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Json pub = Json::parse(ss.str());
+  EXPECT_EQ(pub["kty"], "EC");
+  EXPECT_EQ(pub["crv"], "P-256");
+  EXPECT_FALSE(pub.contains("d"));
+  // Sealing uses the key's suite: the capsule carries the 65-byte point.
+  Run s = Seal(kPlainYaml, {"-o", "json"});
+  ASSERT_EQ(s.code, 0) << s.err;
+  Json cap = CapsuleOf(ParseOut(s.out)["data"]["password"].get<std::string>());
+  EXPECT_EQ(B64uDecode(cap["enc"].get<std::string>()).value().size(), 65u);
+  Run u = Unseal(s.out);
+  ASSERT_EQ(u.code, 0) << u.err;
+  EXPECT_EQ(Decoded(ParseOut(u.out), "password"), "hunter2-plaintext");
+  // An unknown suite is a usage error.
+  EXPECT_EQ(Cli({"keygen", "--suite", "ed25519", "--out", dir_ + "/k2"}).code, kExitUsage);
+}
+
+TEST_F(CliTest, ResealAddClusterOpensInBoth) {
+  Keygen();
+  Run s = Seal(kPlainYaml);
+  ASSERT_EQ(s.code, 0) << s.err;
+  Run r = Cli({"reseal", "--keys", Priv(), "--add-cluster", "dr-1", "-o", "json"}, s.out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  Json resealed = ParseOut(r.out);
+  EXPECT_EQ(resealed["metadata"]["annotations"]["astis.io/cluster"], "dr-1,prod-eu1");
+  for (const char* c : {"dr-1", "prod-eu1"}) {
+    Run u = Cli({"unseal", "--org-key", Priv(), "-o", "json", "--cluster", c}, r.out);
+    ASSERT_EQ(u.code, 0) << c << ": " << u.err;
+    EXPECT_EQ(Decoded(ParseOut(u.out), "username"), "admin-plaintext-user");
+  }
+  // And back: removing the added cluster gives a v1 value again.
+  Run back = Cli({"reseal", "--keys", Priv(), "--remove-cluster", "dr-1", "-o", "json"}, r.out);
+  ASSERT_EQ(back.code, 0) << back.err;
+  EXPECT_EQ(CapsuleOf(ParseOut(back.out)["data"]["password"].get<std::string>())["v"], 1);
+  EXPECT_EQ(Cli({"unseal", "--org-key", Priv(), "--cluster", "dr-1"}, back.out).code, kExitCrypto);
+}
+
+TEST_F(CliTest, ResealRemoveLastClusterRefused) {
+  Keygen();
+  Run s = Seal(kPlainYaml);
+  ASSERT_EQ(s.code, 0) << s.err;
+  Run r = Cli({"reseal", "--keys", Priv(), "--remove-cluster", "prod-eu1"}, s.out);
+  EXPECT_EQ(r.code, kExitInput) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+// The protocol 1.1 vectors through `astis unseal`, as an operator would run
+// them: each valid value in a Secret opens with the vectors' org key in each
+// of its opensIn clusters and is refused capsule_scope in each refusedIn
+// cluster; each invalid value is refused and nothing is printed.
+class CliVectorsTest : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    std::ifstream in(std::string(ASTIS_TESTDATA_DIR) + "/vectors/astis-capsule-vectors.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    vectors_ = Json::parse(ss.str());
+    // Both org keys in one key set file, X25519 active: the kid selects.
+    Json x = vectors_["orgKeys"]["X25519"];
+    Json p = vectors_["orgKeys"]["P-256"];
+    x["status"] = "active";
+    p["status"] = "retired";
+    keys_ = dir_ + "/vector-keys.json";
+    std::ofstream(keys_) << Json{{"keys", Json::array({x, p})}}.dump();
+    ::chmod(keys_.c_str(), 0600);
+  }
+  static std::string SecretWith(const std::string& sealed) {
+    return Json{{"apiVersion", "v1"},
+                {"kind", "Secret"},
+                {"metadata", {{"name", "db-creds"}, {"namespace", "payments"}}},
+                {"data", {{"password", B64Encode(sealed)}}}}
+        .dump();
+  }
+  Json vectors_;
+  std::string keys_;
+};
+
+TEST_F(CliVectorsTest, ValidVectorsOpenInTheirClustersOnly) {
+  size_t opened = 0, refused = 0;
+  for (const Json& v : vectors_["valid"]) {
+    SCOPED_TRACE(v["name"].get<std::string>());
+    const std::string secret = SecretWith(v["sealed"].get<std::string>());
+    for (const Json& c : v["opensIn"]) {
+      Run u = Cli({"unseal", "--org-key", keys_, "-o", "json", "--cluster", c.get<std::string>()}, secret);
+      ASSERT_EQ(u.code, 0) << u.err;
+      EXPECT_EQ(Decoded(ParseOut(u.out), "password"), v["plaintext"].get<std::string>());
+      ++opened;
+    }
+    for (const Json& c : v["refusedIn"]) {
+      Run u = Cli({"unseal", "--org-key", keys_, "-o", "json", "--cluster", c.get<std::string>()}, secret);
+      EXPECT_EQ(u.code, kExitCrypto);
+      EXPECT_NE(u.err.find("capsule_scope"), std::string::npos) << u.err;
+      EXPECT_EQ(u.out.find(v["plaintext"].get<std::string>()), std::string::npos);
+      ++refused;
+    }
+  }
+  EXPECT_EQ(opened, 12u);
+  EXPECT_EQ(refused, 8u);
+}
+
+TEST_F(CliVectorsTest, InvalidVectorsAreRefusedWithoutOutput) {
+  for (const Json& v : vectors_["invalid"]) {
+    SCOPED_TRACE(v["name"].get<std::string>());
+    Run u = Cli({"unseal", "--org-key", keys_, "-o", "json"}, SecretWith(v["sealed"].get<std::string>()));
+    EXPECT_NE(u.code, 0);
+    EXPECT_TRUE(u.out.empty()) << u.out;
+  }
 }
 
 }  // namespace
