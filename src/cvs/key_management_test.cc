@@ -488,5 +488,48 @@ TEST(CvsProcessConfigTest, CvsProcessConfigOrgKeys) {
   }
 }
 
+// The pkcs11 block (docs/hsm.md): module and pin_file required,
+// max_sessions in [1, 1024], unknown keys refused; absent means no token.
+TEST(CvsProcessConfigTest, CvsProcessConfigPkcs11) {
+  const std::string base =
+      "tls:\n  cert_file: /c.pem\n  key_file: /k.pem\n  client_ca_file: /ca.pem\n"
+      "  edge_client_cert_sha256: " + std::string(64, 'a') + "\naudit_log: /a.jsonl\norg_keys: /keys.json\n";
+  auto none = ParseCvsProcessConfig(base);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->pkcs11.has_value());
+  auto full = ParseCvsProcessConfig(base +
+                                    "pkcs11:\n  module: /usr/lib/softhsm/libsofthsm2.so\n"
+                                    "  pin_file: /etc/astis/hsm.pin\n  max_sessions: 16\n");
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  ASSERT_TRUE(full->pkcs11.has_value());
+  EXPECT_EQ(full->pkcs11->module_path, "/usr/lib/softhsm/libsofthsm2.so");
+  EXPECT_EQ(full->pkcs11->pin_file, "/etc/astis/hsm.pin");
+  EXPECT_EQ(full->pkcs11->max_sessions, 16u);
+  auto defaults = ParseCvsProcessConfig(base + "pkcs11: {module: /m.so, pin_file: /p}\n");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_EQ(defaults->pkcs11->max_sessions, 8u);
+  struct Bad {
+    std::string block;
+    std::string field;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"pkcs11: /m.so\n", "pkcs11"},
+           {"pkcs11: {pin_file: /p}\n", "pkcs11.module"},
+           {"pkcs11: {module: /m.so}\n", "pkcs11.pin_file"},
+           {"pkcs11: {module: /m.so, pin_file: /p, pin: \"1234\"}\n", "pkcs11.pin"},
+           {"pkcs11: {module: /m.so, pin_file: /p, max_sessions: 0}\n", "pkcs11.max_sessions"},
+           {"pkcs11: {module: /m.so, pin_file: /p, max_sessions: 1025}\n", "pkcs11.max_sessions"},
+           {"pkcs11: {module: /m.so, pin_file: /p, max_sessions: -1}\n", "pkcs11.max_sessions"},
+           {"pkcs11: {module: /m.so, pin_file: /p, max_sessions: [1]}\n", "pkcs11.max_sessions"},
+           {"pkcs11: {module: [a], pin_file: /p}\n", "pkcs11.module"},
+       }) {
+    auto r = ParseCvsProcessConfig(base + b.block);
+    ASSERT_FALSE(r.ok()) << b.block;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(r.status().message().rfind(b.field, 0), 0u) << r.status().message();
+    EXPECT_EQ(r.status().message().find("1234"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace astis::cvs

@@ -61,7 +61,7 @@ Status AddPin(const YAML::Node& n, std::vector<Sha256Digest>& pins) {
 
 Status Fill(const YAML::Node& root, CvsProcessConfig& c) {
   ASTIS_RETURN_IF_ERROR(
-      CheckKeys(root, "(top level)", {"listen", "tls", "org_keys", "org_keys_dir", "org", "audit_log"}));
+      CheckKeys(root, "(top level)", {"listen", "tls", "org_keys", "org_keys_dir", "org", "audit_log", "pkcs11"}));
   if (const YAML::Node l = root["listen"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(l, "listen", {"address", "port"}));
     ASTIS_RETURN_IF_ERROR(GetStr(l, "listen.address", "address", c.listen_address, false));
@@ -96,6 +96,21 @@ Status Fill(const YAML::Node& root, CvsProcessConfig& c) {
   if (!c.org.empty() && !c.org_keys_dir.empty()) return Bad("org", "only with org_keys (a directory names its orgs)");
   if (!c.org.empty() && !IsDns1123Label(c.org)) return Bad("org", "must be a DNS-1123 label");
   ASTIS_RETURN_IF_ERROR(GetStr(root, "audit_log", "audit_log", c.audit_log, true));
+  if (const YAML::Node p = root["pkcs11"]) {
+    ASTIS_RETURN_IF_ERROR(CheckKeys(p, "pkcs11", {"module", "pin_file", "max_sessions"}));
+    hsm::Pkcs11Config h;
+    ASTIS_RETURN_IF_ERROR(GetStr(p, "pkcs11.module", "module", h.module_path, true));
+    ASTIS_RETURN_IF_ERROR(GetStr(p, "pkcs11.pin_file", "pin_file", h.pin_file, true));
+    if (const YAML::Node m = p["max_sessions"]) {
+      const std::string s = m.IsScalar() ? m.Scalar() : "";
+      const bool digits = std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+      if (s.empty() || s.size() > 4 || !digits || std::stoi(s) < 1 || std::stoi(s) > 1024) {
+        return Bad("pkcs11.max_sessions", "must be an integer in [1, 1024]");
+      }
+      h.max_sessions = static_cast<size_t>(std::stoi(s));
+    }
+    c.pkcs11 = std::move(h);
+  }
   return OkStatus();
 }
 
@@ -104,6 +119,15 @@ Status Step(std::string_view what, const Status& s) {
 }
 
 }  // namespace
+
+Result<capsule::TokenKeyResolver> TokenResolverFor(const CvsProcessConfig& config) {
+  if (!config.pkcs11) return capsule::TokenKeyResolver();
+  ASTIS_ASSIGN_OR_RETURN(std::shared_ptr<hsm::Pkcs11Module> module, hsm::Pkcs11Module::Load(*config.pkcs11));
+  return capsule::TokenKeyResolver(
+      [module](std::string_view uri) -> Result<std::shared_ptr<const P256KeyAgreement>> {
+        return module->OpenP256Key(uri);
+      });
+}
 
 Result<CvsProcessConfig> ParseCvsProcessConfig(std::string_view yaml_text) {
   CvsProcessConfig c;
@@ -124,9 +148,13 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   // key is loaded. Test: CvsProcessIsNotDumpable (tests/hardening).
   ASTIS_RETURN_IF_ERROR(DisableCoreDumps());
   net::BlockTerminationSignals();
+  // The token's module is loaded before any key: members held in it are
+  // opened through this one module (docs/hsm.md).
+  auto tokens = TokenResolverFor(config);
+  if (!tokens.ok()) return Step("pkcs11", tokens.status());
   OrgKeySets sets;
   if (!config.org_keys.empty()) {
-    auto keys = capsule::OrgKeySet::LoadFile(config.org_keys);
+    auto keys = capsule::OrgKeySet::LoadFile(config.org_keys, *tokens);
     if (!keys.ok()) return Step("org keys", keys.status());
     sets.emplace(config.org.empty() ? std::string(kDefaultOrg) : config.org, std::move(keys).value());
   }
@@ -144,7 +172,7 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   // key custody endpoints writing it (docs/cvs.md "Key custody per organisation").
   std::unique_ptr<KeyDirectoryCustodian> custodian;
   if (!config.org_keys_dir.empty()) {
-    custodian = std::make_unique<KeyDirectoryCustodian>(config.org_keys_dir, service, rng);
+    custodian = std::make_unique<KeyDirectoryCustodian>(config.org_keys_dir, service, rng, *tokens);
     if (Status s = custodian->Refresh(); !s.ok()) return Step("org_keys_dir", s);
   }
   CvsServerConfig sc;
