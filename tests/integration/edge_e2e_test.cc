@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,13 @@ struct WorldOptions {
   bool remote_cvs = false;
   std::string cluster_mode = "strict";
   bool wrong_kube_token = false;
+  // Where the pod runs and who it is (the protocol 1.1 vectors bind
+  // payments/api and several clusters), and the CVS's org key set (JSON;
+  // empty: a fresh X25519 key).
+  std::string cluster = kCluster;
+  std::string ns = kNs;
+  std::string sa = kSa;
+  std::string org_keys_json;
 };
 
 class EdgeE2eTest : public ::testing::Test {
@@ -100,6 +108,7 @@ class EdgeE2eTest : public ::testing::Test {
 
   // StartWorld builds the full stack as RunEdgeProcess would.
   void StartWorld(const WorldOptions& o = {}) {
+    opts_ = o;
     Random& rng = DefaultRandom();
     dir_ = Must(net::testing::MakeTempDir());
 
@@ -118,7 +127,7 @@ class EdgeE2eTest : public ::testing::Test {
     Json ec = ec_->PublicJwkMembers();
     ec["kid"] = "ec-1";
     store::Cluster c;
-    c.name = kCluster;
+    c.name = o.cluster;
     c.issuer = kIssuer;
     c.jwks_json = DumpJson(Json{{"keys", Json::array({rsa, ec})}});
     c.api_url = kube_->url();
@@ -127,15 +136,15 @@ class EdgeE2eTest : public ::testing::Test {
     c.mode = o.cluster_mode;
     c.created_at = kNow - 1000;
     ASSERT_TRUE(store_->PutCluster(c).ok());
-    ASSERT_TRUE(store_->PutWorkload(store::Workload{kCluster, kNs, kSa, {kAppDigest}}).ok());
-    api_key_ = Must(edge::testing::RegisterApiKey(*store_, {kCluster, kNs, kSa, kNow - 100}, rng)).header_value;
+    ASSERT_TRUE(store_->PutWorkload(store::Workload{o.cluster, o.ns, o.sa, {kAppDigest}}).ok());
+    api_key_ = Must(edge::testing::RegisterApiKey(*store_, {o.cluster, o.ns, o.sa, kNow - 100}, rng)).header_value;
 
     audit_ = Must(audit::FileAuditLog::Open(AuditPath(), clock_));
 
     // The CVS with a fresh org key: in-process, or behind pinned mutual TLS.
-    capsule::OrgPrivateKey org = Must(capsule::OrgPrivateKey::Generate(rng));
-    org_public_ = std::make_unique<capsule::OrgPublicKey>(org.public_key());
-    capsule::OrgKeySet keys = Must(capsule::OrgKeySet::Create(std::move(org)));
+    capsule::OrgKeySet keys = Must(capsule::OrgKeySet::ParseText(
+        o.org_keys_json.empty() ? Must(capsule::OrgPrivateKey::Generate(rng)).ToPrivateJwk().dump() : o.org_keys_json));
+    org_public_ = std::make_unique<capsule::OrgPublicKey>(keys.active().public_key());
     cvs::CvsPort* cvs_port = nullptr;
     if (!o.remote_cvs) {
       cvs_service_ = std::make_unique<cvs::CvsService>(std::move(keys), rng, audit_.get());
@@ -186,7 +195,7 @@ class EdgeE2eTest : public ::testing::Test {
     edge::EdgeDeps deps;
     deps.store = store_.get();
     deps.kube = [this](std::string_view cluster) -> kube::KubeClient* {
-      return cluster == kCluster ? kube_client_.get() : nullptr;
+      return cluster == opts_.cluster ? kube_client_.get() : nullptr;
     };
     deps.cvs = cvs_port;
     deps.audit = audit_.get();
@@ -221,13 +230,14 @@ class EdgeE2eTest : public ::testing::Test {
   std::string AuditPath() const { return dir_ + "/audit.log"; }
   std::string CvsAuditPath() const { return dir_ + "/cvs-audit.log"; }
 
-  static PodIdentity Identity(const std::string& uid) { return PodIdentity{kNs, kPod, uid, kSa, kAppDigest}; }
+  PodIdentity Identity(const std::string& uid) const { return PodIdentity{opts_.ns, kPod, uid, opts_.sa, kAppDigest}; }
 
   // MintToken signs the projected ServiceAccount token kube-apiserver issues
   // for our pod (testdata/kubernetes/k8s-projected-token-claims.json shape).
   std::string MintToken(SignatureAlg alg) const {
     const bool rsa = alg == SignatureAlg::kRs256;
-    return edge::testing::SignToken(edge::testing::ProjectedTokenClaims({kIssuer, kNs, kSa, kPod, kUid, kNow}),
+    return edge::testing::SignToken(
+        edge::testing::ProjectedTokenClaims({kIssuer, opts_.ns, opts_.sa, kPod, kUid, kNow}),
                                     rsa ? edge::testing::SharedClusterRsaKey() : *ec_, alg, rsa ? "rsa-1" : "ec-1");
   }
 
@@ -262,7 +272,7 @@ class EdgeE2eTest : public ::testing::Test {
     net::HttpResponse est = SendOnce("POST", "/v1/sessions", EstablishBody());
     EXPECT_EQ(est.status, 201) << est.body;
     Json j = Must(ParseJson(est.body));
-    EXPECT_EQ(j["cluster"], kCluster);
+    EXPECT_EQ(j["cluster"], opts_.cluster);
     EXPECT_EQ(j["pod"]["uid"], kUid);
     EXPECT_EQ(j["pod"]["name"], kPod);
     return j.value("session", "");
@@ -376,6 +386,7 @@ class EdgeE2eTest : public ::testing::Test {
   }
 
   FakeClock clock_{kNow};
+  WorldOptions opts_;
   std::string dir_;
   std::unique_ptr<KubeApiStandin> kube_;
   std::unique_ptr<store::Store> store_;
@@ -595,6 +606,103 @@ TEST_F(EdgeE2eTest, AuditModeClusterLetsThroughWithWouldDeny) {
   const std::vector<Json> lines = AuditLines(AuditPath());
   EXPECT_TRUE(HasLine(lines, "session.establish", "would_deny", "image_not_allowed"));
   EXPECT_TRUE(HasLine(lines, "unwrap", "would_deny", "image_not_allowed"));
+}
+
+// The protocol 1.1 vectors (testdata/vectors/astis-capsule-vectors.json, made
+// by an independent implementation) through the whole stack: a pod in each
+// cluster the vectors name, the edge over TLS, the remote CVS over pinned
+// mutual TLS holding the vectors' X25519 and P-256 org keys. Each valid value
+// is rewrapped to the pod and opens to its plaintext in its opensIn clusters,
+// and is refused capsule_scope in its refusedIn clusters; each invalid value
+// is refused capsule_invalid and nothing is rewrapped.
+class CapsuleVectorsE2eTest : public EdgeE2eTest {
+ protected:
+  static Json Vectors() {
+    return Must(ParseJson(ReadFile(std::string(ASTIS_TESTDATA_DIR) + "/vectors/astis-capsule-vectors.json")));
+  }
+  static std::string KeySetJson(const Json& vectors) {
+    Json x = vectors["orgKeys"]["X25519"];
+    Json p = vectors["orgKeys"]["P-256"];
+    x["status"] = "retired";
+    p["status"] = "active";  // the P-256 key active: the suite follows the kid either way
+    return DumpJson(Json{{"keys", Json::array({x, p})}});
+  }
+  void StartIn(const std::string& cluster) {
+    WorldOptions o;
+    o.remote_cvs = true;
+    o.cluster = cluster;
+    o.ns = "payments";
+    o.sa = "api";
+    o.org_keys_json = KeySetJson(Vectors());
+    ASSERT_NO_FATAL_FAILURE(StartWorld(o));
+  }
+};
+
+TEST_F(CapsuleVectorsE2eTest, ValidVectorsOpenExactlyInTheirClusters) {
+  const Json vectors = Vectors();
+  std::set<std::string> clusters;
+  for (const Json& v : vectors["valid"]) {
+    for (const Json& c : v["opensIn"]) clusters.insert(c.get<std::string>());
+    for (const Json& c : v["refusedIn"]) clusters.insert(c.get<std::string>());
+  }
+  size_t opened = 0, scoped = 0;
+  for (const std::string& cluster : clusters) {
+    SCOPED_TRACE("pod in cluster " + cluster);
+    TearDown();
+    ASSERT_NO_FATAL_FAILURE(StartIn(cluster));
+    const std::string session = Establish();
+    ASSERT_FALSE(session.empty());
+    std::vector<capsule::SealedValue> values;
+    for (const Json& v : vectors["valid"]) values.push_back(Must(capsule::SealedValue::Parse(v["sealed"].get<std::string>())));
+    net::HttpResponse resp = Unwrap(session, values);
+    ASSERT_EQ(resp.status, 200) << resp.body;
+    const Json results = Must(ParseJson(resp.body))["results"];
+    ASSERT_EQ(results.size(), values.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      const Json& v = vectors["valid"][i];
+      SCOPED_TRACE(v["name"].get<std::string>());
+      const bool opens = std::count(v["opensIn"].begin(), v["opensIn"].end(), Json(cluster)) > 0;
+      const bool refused = std::count(v["refusedIn"].begin(), v["refusedIn"].end(), Json(cluster)) > 0;
+      if (opens) {
+        ASSERT_TRUE(results[i].contains("enc")) << DumpJson(results[i]);
+        SecretBytes dek = Must(capsule::OpenRewrapped(*pod_recipient_, values[i].capsule().hash(), session,
+                                                      Must(B64uDecode(results[i]["enc"].get<std::string>())),
+                                                      Must(B64uDecode(results[i]["ct"].get<std::string>()))));
+        EXPECT_EQ(Must(capsule::DecryptValue(dek, values[i])).RevealString(), v["plaintext"].get<std::string>());
+        ++opened;
+      } else {
+        EXPECT_FALSE(results[i].contains("enc")) << DumpJson(results[i]);
+        // docs/protocol.md §4.2: out of scope for this session's cluster.
+        EXPECT_EQ(results[i]["error"]["code"], "capsule_scope") << DumpJson(results[i]);
+        scoped += refused ? 1 : 0;
+      }
+    }
+  }
+  EXPECT_EQ(opened, 12u);  // every opensIn cluster of every valid vector
+  EXPECT_EQ(scoped, 8u);   // every refusedIn cluster of every valid vector
+}
+
+TEST_F(CapsuleVectorsE2eTest, InvalidVectorsAreRefusedAndNothingIsRewrapped) {
+  const Json vectors = Vectors();
+  ASSERT_NO_FATAL_FAILURE(StartIn("prod-eu1"));
+  const std::string session = Establish();
+  ASSERT_FALSE(session.empty());
+  std::vector<std::string> caps;
+  for (const Json& v : vectors["invalid"]) {
+    // The capsule part as it appears in the Secret: b64u, exactly as sealed.
+    const std::string sealed = v["sealed"].get<std::string>();
+    const size_t start = std::string("astis.v1.").size();
+    caps.push_back(sealed.substr(start, sealed.find('.', start) - start));
+  }
+  net::HttpResponse resp = Send("POST", "/v1/unwrap", DumpJson(Json{{"session", session}, {"capsules", caps}}));
+  ASSERT_EQ(resp.status, 200) << resp.body;
+  const Json results = Must(ParseJson(resp.body))["results"];
+  ASSERT_EQ(results.size(), caps.size());
+  for (size_t i = 0; i < caps.size(); ++i) {
+    SCOPED_TRACE(vectors["invalid"][i]["name"].get<std::string>());
+    EXPECT_FALSE(results[i].contains("enc"));
+    EXPECT_EQ(results[i]["error"]["code"], "capsule_invalid") << DumpJson(results[i]);
+  }
 }
 
 }  // namespace
