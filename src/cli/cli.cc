@@ -149,12 +149,17 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
 
-  std::string keygen_out, keygen_suite = "x25519";
+  std::string keygen_out, keygen_suite = "x25519", keygen_pkcs11, keygen_module, keygen_pin_file;
   CLI::App* keygen =
       app.add_subcommand("keygen", "Generate an org key pair (org-key.jwk 0600, org-key.pub.jwk); X25519 by default");
   keygen->add_option("--out", keygen_out, "Directory to write the key files into (created 0700 if absent)")->required();
   keygen->add_option("--suite", keygen_suite, "Org key suite: x25519 (default) or p256 (for HSMs; docs/hsm.md)")
       ->check(CLI::IsMember({"x25519", "p256"}));
+  auto* pkcs11_opt = keygen->add_option(
+      "--pkcs11", keygen_pkcs11, "Generate a P-256 key inside a PKCS#11 token, named by this RFC 7512 pkcs11: URI");
+  keygen->add_option("--module", keygen_module, "PKCS#11 module (with --pkcs11)")->needs(pkcs11_opt);
+  keygen->add_option("--pin-file", keygen_pin_file, "File holding the token user PIN, mode 0600 (with --pkcs11)")
+      ->needs(pkcs11_opt);
   keygen->footer(kExitCodesHelp);
 
   SealArgs sa;
@@ -216,10 +221,21 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
     if (keygen->parsed()) {
       auto suite = capsule::ParseOrgKeySuite(keygen_suite);
       if (!suite.ok()) return Fail(env, "keygen", suite.status());
-      auto r = Keygen(keygen_out, env.rng, *suite);
+      Result<KeygenResult> r = Error(Code::kInternal, "unset");
+      if (!keygen_pkcs11.empty()) {
+        // docs/hsm.md: token keys are P-256 (few tokens do X25519).
+        // Test: CliHsmTest.KeygenPkcs11RefusesX25519Suite.
+        if (keygen->count("--suite") > 0 && *suite != capsule::OrgKeySuite::kP256)
+          return Fail(env, "keygen", Error(Code::kInvalidArgument, "a PKCS#11 org key is P-256: use --suite p256"));
+        if (keygen_module.empty() || keygen_pin_file.empty())
+          return Fail(env, "keygen", Error(Code::kInvalidArgument, "--pkcs11 needs --module and --pin-file"));
+        r = KeygenInToken(keygen_out, keygen_pkcs11, keygen_module, keygen_pin_file);
+      } else {
+        r = Keygen(keygen_out, env.rng, *suite);
+      }
       if (!r.ok()) return Fail(env, "keygen", r.status());
-      env.out << "wrote " << r->private_path << " (private, 0600) and " << r->public_path << "\nkid " << r->kid
-              << "\n";
+      const char* what = keygen_pkcs11.empty() ? " (private, 0600)" : " (token key reference, 0600)";
+      env.out << "wrote " << r->private_path << what << " and " << r->public_path << "\nkid " << r->kid << "\n";
       return kExitOk;
     }
     if (seal->parsed()) return RunSeal(sa, env);

@@ -12,6 +12,7 @@
 #include "capsule/capsule.h"
 #include "capsule/seal.h"
 #include "cli/secret_manifest.h"
+#include "hsm/pkcs11.h"
 #include "common/encoding.h"
 #include "crypto/secret_bytes.h"
 
@@ -131,6 +132,36 @@ Result<std::string> ReadInput(const std::string& file, std::istream& in) {
   }
   if (in.bad()) return Error(Code::kIo, "cannot read stdin");
   return text;
+}
+
+Result<KeygenResult> KeygenInToken(const std::string& dir, const std::string& uri, const std::string& module,
+                                   const std::string& pin_file) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error(Code::kIo, "cannot create directory " + dir + ": " + std::strerror(errno));
+  KeygenResult r{dir + "/org-key.jwk", dir + "/org-key.pub.jwk", ""};
+  struct stat st {};
+  for (const std::string& p : {r.private_path, r.public_path}) {
+    if (::lstat(p.c_str(), &st) == 0) return Error(Code::kAlreadyExists, p + " already exists; refusing to overwrite");
+  }
+  // The key pair is generated inside the token (sensitive, non-extractable;
+  // docs/hsm.md "Key ceremony"); only its public point leaves it.
+  // Test: CliHsmTest.KeygenPkcs11WritesOnlyPublicMaterial.
+  ASTIS_ASSIGN_OR_RETURN(std::shared_ptr<hsm::Pkcs11Module> token,
+                         hsm::Pkcs11Module::Load(hsm::Pkcs11Config{module, pin_file, 1}));
+  ASTIS_ASSIGN_OR_RETURN(P256PublicKey pk, token->GenerateP256Key(uri));
+  capsule::OrgPublicKey pub = capsule::OrgPublicKey::FromP256(pk);
+  r.kid = pub.kid();
+  // org-key.jwk is the key set member that names the token key: the public
+  // JWK plus "pkcs11": URI, never a "d".
+  Json member = pub.ToJwk();
+  member["pkcs11"] = uri;
+  ASTIS_RETURN_IF_ERROR(WriteNewFile(r.private_path, DumpJson(member) + "\n", 0600));
+  Status s = WriteNewFile(r.public_path, DumpJson(pub.ToJwk()) + "\n", 0644);
+  if (!s.ok()) {
+    ::unlink(r.private_path.c_str());
+    return s;
+  }
+  return r;
 }
 
 Result<KeygenResult> Keygen(const std::string& dir, Random& rng, capsule::OrgKeySuite suite) {
