@@ -1,5 +1,6 @@
 #include "lint/contract.h"
 
+#include <algorithm>
 #include <set>
 
 #include "capsule/binding.h"
@@ -70,7 +71,7 @@ Result<Contract> ContractFromJson(const Json& j) {
   if (!j.is_object()) return Error(Code::kInvalidArgument, "contract: must be an object");
   static const std::set<std::string, std::less<>> kKnown = {
       "cluster", "namespace", "serviceAccount", "app", "image", "imageDigests",
-      "secrets", "edgeUrl",   "audience",       "tokenExpirationSeconds", "organization"};
+      "secrets", "edgeUrl",   "audience",       "tokenExpirationSeconds", "organization", "additionalClusters"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     // Test: ContractTest.RejectsUnknownMember.
     if (kKnown.count(it.key()) == 0) return Error(Code::kInvalidArgument, "contract: unknown member");
@@ -81,6 +82,18 @@ Result<Contract> ContractFromJson(const Json& j) {
     // docs/tenancy.md: organisation names are DNS-1123 labels.
     // Test: ContractTest.OrganizationIsALabel.
     ASTIS_ASSIGN_OR_RETURN(c.organization_, Label(j, "organization"));
+  }
+  if (j.contains("additionalClusters")) {
+    // docs/protocol.md §3.1: a v2 capsule names 1 to 16 distinct DNS-1123
+    // labels. Test: ContractTest.AdditionalClustersAreDistinctLabels.
+    ASTIS_ASSIGN_OR_RETURN(c.additional_clusters_, StringList(j, "additionalClusters"));
+    std::set<std::string> seen{c.cluster_};
+    for (const auto& name : c.additional_clusters_) {
+      if (!capsule::IsDns1123Label(name)) return Invalid("additionalClusters", "items must be DNS-1123 labels");
+      if (!seen.insert(name).second) return Invalid("additionalClusters", "must not repeat a cluster");
+    }
+    if (seen.size() > capsule::kMaxBindingClusters)
+      return Invalid("additionalClusters", "a value may be bound to at most 16 clusters");
   }
   ASTIS_ASSIGN_OR_RETURN(c.namespace_, Label(j, "namespace"));
   // docs/protocol.md §3.1: a ServiceAccount name is a DNS-1123 subdomain
@@ -171,6 +184,14 @@ Json Contract::ToJson() const {
               {"audience", audience_},
               {"tokenExpirationSeconds", token_expiration_seconds_}};
   if (!organization_.empty()) out["organization"] = organization_;
+  if (!additional_clusters_.empty()) out["additionalClusters"] = additional_clusters_;
+  return out;
+}
+
+std::vector<std::string> Contract::seal_clusters() const {
+  std::vector<std::string> out = additional_clusters_;
+  out.push_back(cluster_);
+  std::sort(out.begin(), out.end());
   return out;
 }
 

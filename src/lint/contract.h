@@ -35,6 +35,13 @@ struct ContractSecret {
 class Contract {
  public:
   const std::string& cluster() const { return cluster_; }
+  // additional_clusters are the other clusters the workload's sealed values
+  // must also open in (disaster recovery, multi-region: docs/protocol.md
+  // §3.1 v2 capsules); empty for a single-cluster workload.
+  const std::vector<std::string>& additional_clusters() const { return additional_clusters_; }
+  // seal_clusters is cluster plus additional_clusters, sorted: the
+  // `astis seal --cluster` list (one cluster seals v1, several v2).
+  std::vector<std::string> seal_clusters() const;
   // organization is the ASTIS organisation the workload is registered in
   // (docs/tenancy.md); empty when the contract does not name one (a
   // single-organisation service, where the admin commands need no --org).
@@ -61,6 +68,7 @@ class Contract {
   friend Result<Contract> ContractFromJson(const Json& j);
   Contract() = default;
   std::string cluster_, organization_, namespace_, service_account_, app_, image_;
+  std::vector<std::string> additional_clusters_;
   std::vector<std::string> image_digests_;
   std::vector<ContractSecret> secrets_;
   std::string edge_url_;

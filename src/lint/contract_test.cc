@@ -62,6 +62,27 @@ TEST(ContractTest, RejectsMissingRequired) {
   }
 }
 
+TEST(ContractTest, AdditionalClustersAreDistinctLabels) {
+  Json j = Valid();
+  j["additionalClusters"] = {"prod-us1", "dr-1"};
+  auto c = ContractFromJson(j);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->seal_clusters(), (std::vector<std::string>{"dr-1", "prod-eu1", "prod-us1"}));
+  EXPECT_EQ(c->ToJson()["additionalClusters"], Json({"prod-us1", "dr-1"}));
+  EXPECT_EQ(ContractFromJson(Valid())->seal_clusters(), std::vector<std::string>{"prod-eu1"});
+  for (Json bad : {Json{"Prod"}, Json{"prod-eu1"}, Json{"a", "a"}, Json{"a,b"}, Json("prod-us1"), Json{1}}) {
+    j["additionalClusters"] = bad;
+    EXPECT_FALSE(ContractFromJson(j).ok()) << bad;
+  }
+  Json sixteen = Json::array();
+  for (int i = 0; i < 16; ++i) sixteen.push_back("c" + std::to_string(i));
+  j["additionalClusters"] = sixteen;  // 17 with cluster
+  EXPECT_FALSE(ContractFromJson(j).ok());
+  sixteen.erase(sixteen.begin());
+  j["additionalClusters"] = sixteen;  // 16 with cluster
+  EXPECT_TRUE(ContractFromJson(j).ok());
+}
+
 TEST(ContractTest, OrganizationIsALabel) {
   Json j = Valid();
   j["organization"] = "acme-eu";

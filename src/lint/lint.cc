@@ -314,9 +314,12 @@ class Linter {
     const capsule::Binding& b = v.capsule().binding();
     bool ok = b.name == o.name && b.key == key && (o.namespace_.empty() || b.namespace_ == o.namespace_);
     if (contract_ != nullptr) {
-      // A v2 value is in scope for each of its clusters (docs/protocol.md §3.1).
-      // Test: LintTest.AcceptsV2ValueListingTheContractCluster.
-      ok = ok && b.InScope(contract_->cluster()) && b.namespace_ == contract_->namespace_name() &&
+      // A v2 value is in scope for each of its clusters (docs/protocol.md
+      // §3.1); a contract with additionalClusters needs every one of them.
+      // Tests: LintTest.AcceptsV2ValueListingTheContractCluster,
+      // FlagsValueMissingAnAdditionalCluster.
+      for (const auto& cluster : contract_->seal_clusters()) ok = ok && b.InScope(cluster);
+      ok = ok && b.namespace_ == contract_->namespace_name() &&
            b.service_account == contract_->service_account();
     }
     if (!ok) {

@@ -314,6 +314,17 @@ TEST(LintTest, AcceptsV2ValueListingTheContractCluster) {
   EXPECT_EQ(Count(r, "sealed-binding-mismatch"), 1u) << FormatText(r);
 }
 
+TEST(LintTest, FlagsValueMissingAnAdditionalCluster) {
+  // The contract says the values must also open in dr-1: a v1 value for
+  // prod-eu1 alone would be refused there (capsule_scope) after a failover.
+  Json cj = TestContract().ToJson();
+  cj["additionalClusters"] = {"dr-1"};
+  auto c = ContractFromJson(cj);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  auto r = LintDocs({SealedSecret("prod-eu1", "payments", "api", "db-creds", "password")}, &*c);
+  EXPECT_EQ(Count(r, "sealed-binding-mismatch"), 1u) << FormatText(r);
+}
+
 // docs/protocol.md §3.1: a workload whose ServiceAccount is "my.sa" lints
 // clean against its contract, sealed value included; another SA is flagged.
 TEST(LintTest, AcceptsSubdomainServiceAccount) {

@@ -44,6 +44,8 @@ Json ContractSchema() {
     "description": "Workload contract (docs/lint.md). Optional when the server was started with --contract.",
     "properties": {
       "cluster": {"type": "string", "description": "Cluster name registered at the edge (DNS-1123 label)"},
+      "additionalClusters": {"type": "array", "items": {"type": "string"}, "maxItems": 15,
+        "description": "Other clusters the sealed values must also open in (disaster recovery, multi-region): seals v2 capsules bound to all of them"},
       "namespace": {"type": "string"},
       "serviceAccount": {"type": "string", "description": "ServiceAccount name (DNS-1123 subdomain)"},
       "app": {"type": "string",
@@ -191,14 +193,23 @@ std::string GenerateTokenConfig(const Contract& c) {
 
 std::string GenerateSealCommands(const Contract& c) {
   std::ostringstream s;
-  s << "# Seal each value to the org public key, bound to cluster " << c.cluster() << ", namespace "
-    << c.namespace_name() << ", ServiceAccount " << c.service_account() << ".\n"
+  // One --cluster per cluster the values must open in: one seals a v1
+  // capsule, several a v2 capsule bound to all (docs/protocol.md §3.1).
+  // Test: McpToolsTest.SealCommandsNameEveryAdditionalCluster.
+  const std::vector<std::string> clusters = c.seal_clusters();
+  std::string cluster_flags, cluster_names;
+  for (const auto& name : clusters) {
+    cluster_flags += " --cluster " + name;
+    cluster_names += (cluster_names.empty() ? "" : ", ") + name;
+  }
+  s << "# Seal each value to the org public key, bound to " << (clusters.size() == 1 ? "cluster " : "clusters ")
+    << cluster_names << ", namespace " << c.namespace_name() << ", ServiceAccount " << c.service_account() << ".\n"
     << "# Values are read from files (--from-file), never passed on the command line: argv is visible\n"
     << "# in /proc and shell history. `astis seal -f plain-secret.yaml` (or stdin) works too.\n"
     << "umask 077\n";
   for (const auto& sec : c.secrets()) {
     s << "# " << sec.name << ": put each value in ./" << sec.name << "/<key> first.\n"
-      << "astis seal --public-key org-key.pub.jwk --cluster " << c.cluster() << " --namespace " << c.namespace_name()
+      << "astis seal --public-key org-key.pub.jwk" << cluster_flags << " --namespace " << c.namespace_name()
       << " --service-account " << c.service_account() << " --name " << sec.name;
     for (const auto& k : sec.keys) s << " --from-file " << k << "=./" << sec.name << "/" << k;
     s << " > " << sec.name << ".sealed.yaml\n"

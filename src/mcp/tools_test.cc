@@ -151,6 +151,20 @@ TEST(McpToolsTest, SealCommandsNeverPutValuesInArgv) {
   EXPECT_NE(s.find("--name stripe --from-file api-token=./stripe/api-token"), std::string::npos);
 }
 
+TEST(McpToolsTest, SealCommandsNameEveryAdditionalCluster) {
+  // docs/protocol.md §3.1: one --cluster per cluster; several seal v2.
+  Json j = TestContract().ToJson();
+  j["additionalClusters"] = {"prod-us1", "dr-1"};
+  auto c = lint::ContractFromJson(j);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::string s = GenerateSealCommands(*c);
+  EXPECT_NE(s.find("astis seal --public-key org-key.pub.jwk --cluster dr-1 --cluster prod-eu1 --cluster prod-us1 "
+                   "--namespace payments"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("bound to clusters dr-1, prod-eu1, prod-us1"), std::string::npos) << s;
+}
+
 TEST(McpToolsTest, GeneratedCCompiles) {
   auto code = GenerateSdkCode(TestContract(), "c");
   ASSERT_TRUE(code.ok());
