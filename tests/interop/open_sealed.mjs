@@ -244,6 +244,20 @@ async function importPrivateScalar(kem, d) {
   return { sk, pk: kem.pkFromJwk(jwk) };
 }
 
+// RFC 9180 §7.1.3 DeriveKeyPair, the private scalar only (the vectors' ikmR, ikmE).
+const P256_ORDER = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+async function deriveScalar(kem, ikm) {
+  const suite = concat(te.encode('KEM'), i2osp(kem.id, 2));
+  const dkpPrk = await labeledExtract(suite, EMPTY, 'dkp_prk', ikm);
+  if (kem === KEMS.X25519) return labeledExpand(suite, dkpPrk, 'sk', EMPTY, 32);
+  for (let counter = 0; counter < 256; counter++) {
+    const bytes = await labeledExpand(suite, dkpPrk, 'candidate', i2osp(counter, 1), 32); // bitmask 0xff
+    const sk = BigInt('0x' + Buffer.from(bytes).toString('hex'));
+    if (sk !== 0n && sk < P256_ORDER) return bytes;
+  }
+  fail('DeriveKeyPairError');
+}
+
 const AEADS = { 1: { nk: 16 }, 2: { nk: 32 }, 3: { nk: 32 } }; // RFC 9180 §7.3; 3 is ChaCha20-Poly1305
 
 function hpkeSuite(kemId, aeadId) {
@@ -301,10 +315,10 @@ function nonceFor(baseNonce, seq) {
 }
 
 // RFC 9180 Appendix A vectors: both KEMs, mode_base, HKDF-SHA256. Checks the
-// key pairs, Decap and Encap (with skEm), the key schedule, every encryption in
-// sequence both ways (open ct, seal pt) and every export. AES-GCM (AEAD 1, 2)
-// only: WebCrypto has no ChaCha20-Poly1305, so AEAD 3 checks all but the
-// encryptions.
+// key pairs (DeriveKeyPair from ikm, public from private), Decap and Encap
+// (with skEm), the key schedule, every encryption in sequence both ways (open
+// ct, seal pt) and every export. AES-GCM (AEAD 1, 2) only: WebCrypto has no
+// ChaCha20-Poly1305, so AEAD 3 checks all but the encryptions.
 async function selftest(path) {
   const vectors = JSON.parse(readFileSync(path, 'utf8'));
   const counts = { vectors: 0, encryptions: 0, exports: 0, skippedEncryptions: 0 };
@@ -315,6 +329,8 @@ async function selftest(path) {
     const check = (got, want, what) => {
       if (!equalBytes(got, hex(want))) fail(`${where}: ${what}`);
     };
+    if (v.ikmR !== undefined) check(await deriveScalar(kem, hex(v.ikmR)), v.skRm, 'DeriveKeyPair(ikmR)');
+    if (v.ikmE !== undefined) check(await deriveScalar(kem, hex(v.ikmE)), v.skEm, 'DeriveKeyPair(ikmE)');
     const r = await importPrivateScalar(kem, hex(v.skRm));
     const e = await importPrivateScalar(kem, hex(v.skEm));
     check(r.pk, v.pkRm, 'pkRm from skRm');
