@@ -277,7 +277,9 @@ class Token {
     for (CK_SLOT_ID s : slots) {
       CK_TOKEN_INFO ti{};
       if (f()->C_GetTokenInfo(s, &ti) != CKR_OK) continue;
-      auto field = [](const unsigned char* p, size_t len) { return std::string(reinterpret_cast<const char*>(p), len); };
+      auto field = [](const unsigned char* p, size_t len) {
+        return std::string(reinterpret_cast<const char*>(p), len);
+      };
       if (field(ti.label, sizeof ti.label) != Padded(uri_.token, sizeof ti.label)) continue;
       if (!uri_.serial.empty() && field(ti.serialNumber, sizeof ti.serialNumber) !=
                                       Padded(uri_.serial, sizeof ti.serialNumber)) {
@@ -591,7 +593,9 @@ Result<P256PublicKey> Pkcs11Module::GenerateP256Key(std::string_view uri_text) {
   Pkcs11Uri by_label;
   by_label.object = uri.object;
   ASTIS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> same_label, Find(f, s, ObjectTemplate(by_label, nullptr)));
-  if (!same_label.empty()) return Error(Code::kAlreadyExists, "pkcs11: an object exists with label of " + uri.ToString());
+  if (!same_label.empty()) {
+    return Error(Code::kAlreadyExists, "pkcs11: an object exists with the label of " + uri.ToString());
+  }
   std::vector<uint8_t> id = uri.id;
   if (id.empty()) {
     id.resize(16);

@@ -59,26 +59,37 @@ struct Pkcs11Config {
 // CVS recovers by itself once the token is usable.
 class Pkcs11Module : public std::enable_shared_from_this<Pkcs11Module> {
  public:
-  // Load dlopens module_path, C_Initialize's it (CKF_OS_LOCKING_OK) and
-  // reads the PIN file (refused if group/other can read it). Errors:
-  // kNotFound / kIo for files, kCvsUnavailable when the module fails.
+  // Load dlopens module_path, C_Initialize's it (CKF_OS_LOCKING_OK; once
+  // per process and path, shared by every Pkcs11Module on it) and reads the
+  // PIN file into locked memory. Errors: kNotFound for a missing PIN file or
+  // module, kPermissionDenied for a PIN file group or others may read or
+  // write, kInvalidArgument for an empty or over-long PIN or a library
+  // without C_GetFunctionList, kIo, kCvsUnavailable when the module fails
+  // to initialise. Test: Pkcs11Test.RefusesGroupReadablePinFile.
   static Result<std::shared_ptr<Pkcs11Module>> Load(const Pkcs11Config& config);
   virtual ~Pkcs11Module();
 
   // OpenP256Key finds the private key object the URI names (CKO_PRIVATE_KEY,
   // CKK_EC on P-256) and its public point (CKA_EC_POINT of the matching
   // public key object, or of the private key where the token keeps it).
-  // The returned agreement keeps this module alive. kNotFound when no such
-  // object, kInvalidArgument when it is not a P-256 key or is extractable
-  // or not sensitive (a key that could leave the token is refused),
-  // kCvsUnavailable when the token cannot be used.
+  // The returned agreement keeps this module alive. Before returning it
+  // proves the private and public objects are one pair (an ECDH in the
+  // token against a fresh software key). kNotFound when no such object,
+  // kInvalidArgument when the URI names several, when it is not a P-256
+  // key, lacks CKA_DERIVE, or is extractable or not sensitive (a key that
+  // could leave the token is refused; tests Pkcs11Test.OpenRefusesExtractableKey,
+  // OpenRefusesNonSensitiveKey), kCvsUnavailable when the token cannot be used.
+  // The agreement's Agree answers kCvsUnavailable while the token cannot be
+  // used, dropping the session pool, and works again by itself once it can
+  // (test Pkcs11Test.RemovedTokenIsUnavailableThenRecovers).
   Result<std::shared_ptr<const P256KeyAgreement>> OpenP256Key(std::string_view uri);
 
   // GenerateP256Key generates a P-256 key pair inside the token with
   // C_GenerateKeyPair (CKM_EC_KEY_PAIR_GEN): the private key token-resident,
   // CKA_SENSITIVE true, CKA_EXTRACTABLE false, CKA_DERIVE true; label and id
-  // from the URI. kAlreadyExists when an object with that label or id
-  // exists. Returns the public point.
+  // from the URI (object= is required; a random 16-byte CKA_ID when the URI
+  // has no id). kAlreadyExists when an object with that label or id exists
+  // (test Pkcs11Test.GenerateRefusesExistingLabel). Returns the public point.
   Result<P256PublicKey> GenerateP256Key(std::string_view uri);
 
  private:

@@ -33,11 +33,11 @@ bool IsUnreserved(char c) {
          c == '_' || c == '~';
 }
 
-// RFC 7512 §2.3 pk11-p-res-avail: the reserved characters a path value may
-// hold unescaped (";" separates attributes, "?" starts the query, "/" and
-// "&" and "%" are not among them).
+// RFC 7512 §2.3 pk11-path-res-avail (pk11-res-avail / "&"): the reserved
+// characters a path value may hold unescaped (";" separates attributes, "?"
+// starts the query; "/" and "%" are not among them).
 bool IsPathResAvail(char c) {
-  return std::string_view(":[]@!$'()*+,=").find(c) != std::string_view::npos;
+  return std::string_view(":[]@!$'()*+,=&").find(c) != std::string_view::npos;
 }
 
 int HexValue(char c) {

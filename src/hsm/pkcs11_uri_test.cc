@@ -40,10 +40,10 @@ TEST(Pkcs11UriTest, ParsesTokenNarrowingAttributesAndType) {
 }
 
 TEST(Pkcs11UriTest, PercentDecodingAndSchemeCase) {
-  auto r = Pkcs11Uri::Parse("PKCS11:token=a%3Bb%3fc;object=x:y@z(1)");
+  auto r = Pkcs11Uri::Parse("PKCS11:token=a%3Bb%3fc;object=x:y@z(1)&w");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->token, "a;b?c");
-  EXPECT_EQ(r->object, "x:y@z(1)");
+  EXPECT_EQ(r->object, "x:y@z(1)&w");
 }
 
 TEST(Pkcs11UriTest, ToStringRoundTrips) {
