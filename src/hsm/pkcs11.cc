@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -117,10 +118,18 @@ Result<SecretBytes> ReadPin(const std::string& path) {
   return SecretBytes::CopyFrom(buf.Reveal().first(len), SecretBytes::Protection::kLocked);
 }
 
+// LibraryMutex orders loading and finalizing: a module being finalized by
+// its last user is not initialised again until that is done.
+std::mutex& LibraryMutex() {
+  static auto* mu = new std::mutex();
+  return *mu;
+}
+
 // Library is one dlopen'ed and initialised module.
 class Library {
  public:
   ~Library() {
+    std::lock_guard lock(LibraryMutex());
     if (initialized_here_) functions_->C_Finalize(nullptr);
     // The handle stays open: modules (SoftHSM2 with OpenSSL among them)
     // register process exit handlers that must still find their code.
@@ -128,9 +137,8 @@ class Library {
   CK_FUNCTION_LIST* f() const { return functions_; }
 
   static Result<std::shared_ptr<Library>> Acquire(const std::string& path) {
-    static std::mutex mu;
     static auto* loaded = new std::map<std::string, std::weak_ptr<Library>>();
-    std::lock_guard lock(mu);
+    std::lock_guard lock(LibraryMutex());
     if (auto existing = (*loaded)[path].lock()) return existing;
     void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle == nullptr) return Error(Code::kNotFound, "pkcs11: cannot load module " + path);
