@@ -19,8 +19,9 @@ namespace astis::hsm::testing {
 // kSoftHsmModule is where Debian's softhsm2 package puts the module.
 inline constexpr const char* kSoftHsmModule = "/usr/lib/softhsm/libsofthsm2.so";
 
-// SoftHsmAvailable reports whether kSoftHsmModule and softhsm2-util exist;
-// tests skip (with this reason) only when they do not.
+// SoftHsmAvailable reports whether kSoftHsmModule exists; tests skip (and
+// say why) only when it does not. The package that installs it
+// (softhsm2, scripts/install-deps.sh) installs softhsm2-util too.
 bool SoftHsmAvailable();
 
 // SoftHsmToken is a freshly initialised SoftHSM2 token: a private directory
