@@ -80,6 +80,7 @@ struct AdminCommands::Args {
   CLI::App* reseal = nullptr;
   std::string keys_file, input_file, output = "yaml";
   std::vector<std::string> add_clusters, remove_clusters;
+  std::string pkcs11_module, pin_file;
 };
 
 namespace {
@@ -552,7 +553,9 @@ int KeyRotate(const std::string& keys_file, CliEnv& env) {
 
 int ResealCmd(const AdminCommands::Args& a, CliEnv& env) {
   constexpr std::string_view kCmd = "reseal";
-  auto keys = capsule::OrgKeySet::LoadFile(a.keys_file);
+  // Token-held keys open through the module (docs/hsm.md "Rotation").
+  // Test: CliHsmTest.ResealToATokenKey.
+  auto keys = LoadOrgKeySetForCli(a.keys_file, a.pkcs11_module, a.pin_file);
   if (!keys.ok()) return Fail(env, kCmd, keys.status());
   auto text = ReadInput(a.input_file, env.in);
   if (!text.ok()) return Fail(env, kCmd, text.status());
@@ -750,6 +753,8 @@ AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
   a.reseal = app.add_subcommand(
       "reseal", "Re-seal a sealed Secret (stdin or -f) to the active org key, optionally for other clusters");
   a.reseal->add_option("--keys", a.keys_file, "Org key set file (mode 0600)")->required();
+  a.reseal->add_option("--pkcs11-module", a.pkcs11_module, "PKCS#11 module for key set members held in a token");
+  a.reseal->add_option("--pin-file", a.pin_file, "Token user PIN file, mode 0600 (with --pkcs11-module)");
   a.reseal->add_option("--add-cluster", a.add_clusters, "Also bind the values to this cluster (repeatable)")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);

@@ -60,15 +60,20 @@ int RunSeal(const SealArgs& a, CliEnv& env) {
   return kExitOk;
 }
 
-int RunUnseal(const std::string& org_key, const std::string& file, const std::string& output,
-              const std::string& in_cluster, CliEnv& env) {
-  auto keys = capsule::OrgKeySet::LoadFile(org_key);
+struct UnsealArgs {
+  std::string org_key, file, output = "yaml", cluster, pkcs11_module, pin_file;
+};
+
+int RunUnseal(const UnsealArgs& a, CliEnv& env) {
+  const std::string& file = a.file;
+  const std::string& output = a.output;
+  auto keys = LoadOrgKeySetForCli(a.org_key, a.pkcs11_module, a.pin_file);
   if (!keys.ok()) return Fail(env, "unseal", keys.status());
   auto text = ReadInput(file, env.in);
   if (!text.ok()) return Fail(env, "unseal", text.status());
   auto secret = ParseManifest(*text);
   if (!secret.ok()) return Fail(env, "unseal", secret.status());
-  auto plain = UnsealSecret(*secret, *keys, in_cluster);
+  auto plain = UnsealSecret(*secret, *keys, a.cluster);
   if (!plain.ok()) return Fail(env, "unseal", plain.status());
   std::string rendered = output == "json" ? EmitJson(*plain) : EmitYaml(*plain);
   env.out << rendered;
@@ -180,14 +185,16 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   seal->add_option("--type", sa.type, "Secret type when building from literals (default Opaque)");
   seal->footer(kExitCodesHelp);
 
-  std::string org_key, unseal_file, unseal_output = "yaml", unseal_cluster;
+  UnsealArgs ua;
   CLI::App* unseal = app.add_subcommand(
       "unseal", "Break-glass: open a sealed Secret (stdin or -f) with the org private key and print it in clear");
-  unseal->add_option("--org-key", org_key, "Org private JWK or key set file (mode 0600)")->required();
-  unseal->add_option("-f,--filename", unseal_file, "Read the sealed Secret from FILE instead of stdin");
-  unseal->add_option("-o,--output", unseal_output, "Output format")->check(CLI::IsMember({"yaml", "json"}));
-  unseal->add_option("--cluster", unseal_cluster,
+  unseal->add_option("--org-key", ua.org_key, "Org private JWK or key set file (mode 0600)")->required();
+  unseal->add_option("-f,--filename", ua.file, "Read the sealed Secret from FILE instead of stdin");
+  unseal->add_option("-o,--output", ua.output, "Output format")->check(CLI::IsMember({"yaml", "json"}));
+  unseal->add_option("--cluster", ua.cluster,
                      "Also require every value to be in scope for this cluster, as the edge checks for a pod there");
+  unseal->add_option("--pkcs11-module", ua.pkcs11_module, "PKCS#11 module for key set members held in a token");
+  unseal->add_option("--pin-file", ua.pin_file, "Token user PIN file, mode 0600 (with --pkcs11-module)");
   unseal->footer(kExitCodesHelp);
 
   std::string lint_path, lint_contract, lint_format = "text";
@@ -239,7 +246,7 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
       return kExitOk;
     }
     if (seal->parsed()) return RunSeal(sa, env);
-    if (unseal->parsed()) return RunUnseal(org_key, unseal_file, unseal_output, unseal_cluster, env);
+    if (unseal->parsed()) return RunUnseal(ua, env);
     if (lint_cmd->parsed()) return RunLint(lint_path, lint_contract, lint_format, env);
     if (mcp_cmd->parsed()) return RunMcp(mcp_contract, env);
     if (std::optional<int> code = admin.Run(env)) return *code;

@@ -134,6 +134,25 @@ Result<std::string> ReadInput(const std::string& file, std::istream& in) {
   return text;
 }
 
+Result<capsule::OrgKeySet> LoadOrgKeySetForCli(const std::string& path, const std::string& module,
+                                               const std::string& pin_file) {
+  if (module.empty() != pin_file.empty())
+    return Error(Code::kInvalidArgument, "--pkcs11-module and --pin-file go together");
+  if (module.empty()) {
+    auto keys = capsule::OrgKeySet::LoadFile(path);
+    // A key set naming a token key needs the token: say which flags.
+    // Test: CliHsmTest.UnsealTokenKeySetNeedsModule.
+    if (!keys.ok() && keys.status().message().find("no pkcs11 module") != std::string::npos)
+      return Error(Code::kInvalidArgument, path + ": a key is held in a PKCS#11 token; pass --pkcs11-module and "
+                                                  "--pin-file");
+    return keys;
+  }
+  ASTIS_ASSIGN_OR_RETURN(std::shared_ptr<hsm::Pkcs11Module> token,
+                         hsm::Pkcs11Module::Load(hsm::Pkcs11Config{module, pin_file, 2}));
+  capsule::TokenKeyResolver resolver = [token](std::string_view uri) { return token->OpenP256Key(uri); };
+  return capsule::OrgKeySet::LoadFile(path, resolver);
+}
+
 Result<KeygenResult> KeygenInToken(const std::string& dir, const std::string& uri, const std::string& module,
                                    const std::string& pin_file) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)

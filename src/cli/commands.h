@@ -85,6 +85,13 @@ Result<Json> SealSecret(const Json& secret, const capsule::OrgPublicKey& org_key
 // kUnknownKey, kCapsuleInvalid, kCrypto.
 Result<Json> UnsealSecret(const Json& secret, const capsule::OrgKeySet& keys, std::string_view in_cluster = "");
 
+// LoadOrgKeySetForCli reads an org key set file for `astis unseal` /
+// `astis reseal`. Members held in a PKCS#11 token (docs/hsm.md) are opened
+// through module with the PIN in pin_file when both are given; without them
+// such a member is refused (kInvalidArgument naming the missing flags).
+Result<capsule::OrgKeySet> LoadOrgKeySetForCli(const std::string& path, const std::string& module,
+                                               const std::string& pin_file);
+
 // SecretSource is one --from-literal KEY=VALUE or --from-file [KEY=]PATH.
 struct SecretSource {
   enum class Kind { kLiteral, kFile } kind;

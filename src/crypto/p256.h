@@ -32,7 +32,7 @@ struct P256PublicKey {
 
 // P256KeyAgreement is a P-256 private key that can be used for ECDH but
 // need not be readable: the in-memory P256PrivateKey below, or a key that
-// never leaves a PKCS#11 token (crypto/pkcs11.h). HPKE's DHKEM(P-256)
+// never leaves a PKCS#11 token (hsm/pkcs11.h). HPKE's DHKEM(P-256)
 // decapsulation takes this interface, so the key schedule is the same code
 // whichever holds the scalar.
 class P256KeyAgreement {

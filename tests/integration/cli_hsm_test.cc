@@ -129,5 +129,60 @@ TEST_F(CliHsmTest, KeygenPkcs11NeedsModuleAndPin) {
   EXPECT_EQ(wrong_pin.err.find(std::string(hsm::testing::SoftHsmToken::pin())), std::string::npos);
 }
 
+TEST_F(CliHsmTest, UnsealTokenKeySetNeedsModule) {
+  ASSERT_EQ(KeygenIn(dir_ + "/keys", "org-key-1").code, 0);
+  Run s = Cli({"seal", "--public-key", dir_ + "/keys/org-key.pub.jwk", "--cluster", "prod-eu1", "--namespace",
+               "payments", "--service-account", "api", "--name", "db", "--from-literal", "password=break-glass"});
+  ASSERT_EQ(s.code, 0) << s.err;
+  // Without the token: refused, naming the flags.
+  Run no = Cli({"unseal", "--org-key", dir_ + "/keys/org-key.jwk", "-o", "json"}, s.out);
+  EXPECT_EQ(no.code, kExitInput) << no.err;
+  EXPECT_NE(no.err.find("--pkcs11-module"), std::string::npos) << no.err;
+  EXPECT_TRUE(no.out.empty());
+  // With it: break-glass opens through the token.
+  Run yes = Cli({"unseal", "--org-key", dir_ + "/keys/org-key.jwk", "-o", "json", "--pkcs11-module",
+                 hsm::testing::kSoftHsmModule, "--pin-file", token_->pin_file()},
+                s.out);
+  ASSERT_EQ(yes.code, 0) << yes.err;
+  Json plain = Must(ParseManifest(yes.out));
+  auto pw = Must(B64Decode(plain["data"]["password"].get<std::string>()));
+  EXPECT_EQ(std::string(pw.begin(), pw.end()), "break-glass");
+  // One of the two flags alone is a usage mistake.
+  EXPECT_EQ(Cli({"unseal", "--org-key", dir_ + "/keys/org-key.jwk", "--pkcs11-module", hsm::testing::kSoftHsmModule},
+                s.out)
+                .code,
+            kExitInput);
+}
+
+TEST_F(CliHsmTest, ResealToATokenKey) {
+  // Rotation onto a token key (docs/hsm.md "Key ceremony"): values sealed
+  // to a file key are re-sealed to the token key, which alone opens them.
+  ASSERT_EQ(Cli({"keygen", "--out", dir_ + "/old"}).code, 0);
+  ASSERT_EQ(KeygenIn(dir_ + "/new", "org-key-2").code, 0);
+  Run s = Cli({"seal", "--public-key", dir_ + "/old/org-key.pub.jwk", "--cluster", "prod-eu1", "--namespace",
+               "payments", "--service-account", "api", "--name", "db", "--from-literal", "password=moved-to-hsm"});
+  ASSERT_EQ(s.code, 0) << s.err;
+  Json active = ReadJson(dir_ + "/new/org-key.jwk");
+  active["status"] = "active";
+  Json retired = ReadJson(dir_ + "/old/org-key.jwk");
+  retired["status"] = "retired";
+  const std::string set = dir_ + "/set.json";
+  std::ofstream(set) << Json{{"keys", Json::array({active, retired})}}.dump();
+  ::chmod(set.c_str(), 0600);
+  Run r = Cli({"reseal", "--keys", set, "--pkcs11-module", hsm::testing::kSoftHsmModule, "--pin-file",
+               token_->pin_file(), "-o", "json"},
+              s.out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  Json resealed = Must(ParseManifest(r.out));
+  auto text = Must(B64Decode(resealed["data"]["password"].get<std::string>()));
+  auto value = Must(capsule::SealedValue::Parse(std::string(text.begin(), text.end())));
+  EXPECT_EQ(value.capsule().kid(), active["kid"].get<std::string>());
+  EXPECT_EQ(value.capsule().enc().size(), 65u);
+  Run u = Cli({"unseal", "--org-key", dir_ + "/new/org-key.jwk", "-o", "json", "--pkcs11-module",
+               hsm::testing::kSoftHsmModule, "--pin-file", token_->pin_file()},
+              r.out);
+  ASSERT_EQ(u.code, 0) << u.err;
+}
+
 }  // namespace
 }  // namespace astis::cli
