@@ -153,8 +153,11 @@ Result<capsule::OrgKeySet> LoadOrgKeySetForCli(const std::string& path, const st
   return capsule::OrgKeySet::LoadFile(path, resolver);
 }
 
-Result<KeygenResult> KeygenInToken(const std::string& dir, const std::string& uri, const std::string& module,
-                                   const std::string& pin_file) {
+namespace {
+
+// PrepareKeyDir creates dir (0700) when absent and names the two key files,
+// refusing (kAlreadyExists) when either exists: keygen never overwrites.
+Result<KeygenResult> PrepareKeyDir(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return Error(Code::kIo, "cannot create directory " + dir + ": " + std::strerror(errno));
   KeygenResult r{dir + "/org-key.jwk", dir + "/org-key.pub.jwk", ""};
@@ -162,6 +165,14 @@ Result<KeygenResult> KeygenInToken(const std::string& dir, const std::string& ur
   for (const std::string& p : {r.private_path, r.public_path}) {
     if (::lstat(p.c_str(), &st) == 0) return Error(Code::kAlreadyExists, p + " already exists; refusing to overwrite");
   }
+  return r;
+}
+
+}  // namespace
+
+Result<KeygenResult> KeygenInToken(const std::string& dir, const std::string& uri, const std::string& module,
+                                   const std::string& pin_file) {
+  ASTIS_ASSIGN_OR_RETURN(KeygenResult r, PrepareKeyDir(dir));
   // The key pair is generated inside the token (sensitive, non-extractable;
   // docs/hsm.md "Key ceremony"); only its public point leaves it.
   // Test: CliHsmTest.KeygenPkcs11WritesOnlyPublicMaterial.
@@ -184,13 +195,7 @@ Result<KeygenResult> KeygenInToken(const std::string& dir, const std::string& ur
 }
 
 Result<KeygenResult> Keygen(const std::string& dir, Random& rng, capsule::OrgKeySuite suite) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return Error(Code::kIo, "cannot create directory " + dir + ": " + std::strerror(errno));
-  KeygenResult r{dir + "/org-key.jwk", dir + "/org-key.pub.jwk", ""};
-  struct stat st {};
-  for (const std::string& p : {r.private_path, r.public_path}) {
-    if (::lstat(p.c_str(), &st) == 0) return Error(Code::kAlreadyExists, p + " already exists; refusing to overwrite");
-  }
+  ASTIS_ASSIGN_OR_RETURN(KeygenResult r, PrepareKeyDir(dir));
   ASTIS_ASSIGN_OR_RETURN(capsule::OrgPrivateKey key,
                          capsule::OrgPrivateKey::Generate(suite, rng, SecretBytes::Protection::kLocked));
   r.kid = key.kid();

@@ -26,6 +26,7 @@
 #include "audit/org_audit_router.h"
 #include "capsule/org_key.h"
 #include "cli/cli.h"
+#include "support/cli_run.h"
 #include "cli/commands.h"
 #include "cli/secret_manifest.h"
 #include "common/clock.h"
@@ -89,19 +90,10 @@ class CliAdminTest : public ::testing::Test {
     WriteFile(jwks_, jwks_text_, 0644);
   }
 
-  struct Run {
-    int code;
-    std::string out;
-    std::string err;
-  };
+  using Run = integration::CliResult;
 
   Run Cli(std::vector<std::string> args, const std::string& stdin_text = "") {
-    args.insert(args.begin(), "astis");
-    std::istringstream in(stdin_text);
-    std::ostringstream out, err;
-    CliEnv env{in, out, err, DefaultRandom(), clock_};
-    int code = RunCli(args, env);
-    return {code, out.str(), err.str()};
+    return integration::CliRun(std::move(args), clock_, stdin_text);
   }
 
   Run AddCluster(const std::string& name = "prod", const std::string& jwks = "") {

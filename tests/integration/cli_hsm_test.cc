@@ -14,6 +14,7 @@
 #include "capsule/org_key.h"
 #include "capsule/seal.h"
 #include "cli/cli.h"
+#include "support/cli_run.h"
 #include "cli/secret_manifest.h"
 #include "common/encoding.h"
 #include "common/json.h"
@@ -37,18 +38,9 @@ class CliHsmTest : public ::testing::Test {
     dir_ = tmp_.path();
   }
 
-  struct Run {
-    int code;
-    std::string out;
-    std::string err;
-  };
+  using Run = integration::CliResult;
   Run Cli(std::vector<std::string> args, const std::string& stdin_text = "") {
-    args.insert(args.begin(), "astis");
-    std::istringstream in(stdin_text);
-    std::ostringstream out, err;
-    CliEnv env{in, out, err, DefaultRandom(), clock_};
-    int code = RunCli(args, env);
-    return {code, out.str(), err.str()};
+    return integration::CliRun(std::move(args), clock_, stdin_text);
   }
   Run KeygenIn(const std::string& out_dir, const std::string& object, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"keygen",   "--out",    out_dir, "--pkcs11", token_->KeyUri(object),

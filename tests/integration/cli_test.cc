@@ -14,6 +14,7 @@
 
 #include "capsule/capsule.h"
 #include "cli/cli.h"
+#include "support/cli_run.h"
 #include "cli/commands.h"
 #include "cli/secret_manifest.h"
 #include "common/encoding.h"
@@ -46,19 +47,10 @@ class CliTest : public ::testing::Test {
     dir_ = tmp_.path();
   }
 
-  struct Run {
-    int code;
-    std::string out;
-    std::string err;
-  };
+  using Run = integration::CliResult;
 
   Run Cli(std::vector<std::string> args, const std::string& stdin_text = "") {
-    args.insert(args.begin(), "astis");
-    std::istringstream in(stdin_text);
-    std::ostringstream out, err;
-    CliEnv env{in, out, err, DefaultRandom(), clock_};
-    int code = RunCli(args, env);
-    return {code, out.str(), err.str()};
+    return integration::CliRun(std::move(args), clock_, stdin_text);
   }
 
   void Keygen() {
