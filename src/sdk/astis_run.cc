@@ -2,6 +2,11 @@
 // in its environment or in files on a private tmpfs (docs/sdk.md "astis-run").
 //
 //   astis-run [--env VAR=SECRET]... [--file FILE=SECRET]... -- CMD [ARG]...
+//   astis-run --install-to DIR
+//
+// --install-to copies this executable to DIR/astis-run (mode 0555): the init
+// container of the astis-run image has no shell and no cp, and puts it on a
+// volume shared with the application's container (docs/deploy.md "Images").
 //
 // Configuration comes from the environment like every SDK client
 // (ASTIS_EDGE_URL, ...). All secrets are fetched in one batch before CMD is
@@ -45,6 +50,7 @@ struct Binding {
 void Usage(FILE* out) {
   std::fprintf(out,
                "usage: astis-run [--env VAR=SECRET]... [--file FILE=SECRET]... -- CMD [ARG]...\n"
+               "       astis-run --install-to DIR\n"
                "Fetches each SECRET through the ASTIS edge, then runs CMD with it:\n"
                "  --env VAR=SECRET    in environment variable VAR (inherited by CMD's children,\n"
                "                      readable in /proc/PID/environ by the same user)\n"
@@ -52,7 +58,9 @@ void Usage(FILE* out) {
                "                      removed when CMD exits)\n"
                "Nothing is run if any secret cannot be fetched (exit 125). Exit status: CMD's.\n"
                "SDK settings: ASTIS_EDGE_URL, ASTIS_CA_FILE, ASTIS_API_KEY(_FILE), ASTIS_TOKEN_PATH,\n"
-               "ASTIS_SECRETS_DIR, ASTIS_ENV_PREFIX, ASTIS_PIN_WAIT_SECONDS (see docs/sdk.md).\n");
+               "ASTIS_SECRETS_DIR, ASTIS_ENV_PREFIX, ASTIS_PIN_WAIT_SECONDS (see docs/sdk.md).\n"
+               "--install-to DIR copies this executable to DIR/astis-run (mode 0555) and exits;\n"
+               "an existing DIR/astis-run is kept if identical, else refused (exit 125).\n");
 }
 
 bool ValidEnvName(std::string_view s) {
@@ -122,9 +130,82 @@ void Wipe(std::string& s) {
   s.clear();
 }
 
+int InstallRefused(const std::string& why) {
+  std::fprintf(stderr, "astis-run: --install-to: %s\n", why.c_str());
+  return kRefused;
+}
+
+// ReadAll reads the whole file at fd into out; false on error.
+bool ReadAll(int fd, std::string& out) {
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t r = read(fd, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return false;
+    if (r == 0) return true;
+    out.append(buf, static_cast<size_t>(r));
+  }
+}
+
+bool ReadFile(const std::string& path, std::string& out) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  const bool ok = ReadAll(fd, out);
+  close(fd);
+  return ok;
+}
+
+// InstallTo copies this executable into dir/astis-run, mode 0555. The copy is
+// written to a temporary name in dir and linked into place, so a reader never
+// sees a partial file and an existing one is never replaced: an identical
+// astis-run is kept (an init container that ran before), a different one is
+// refused. The executable is /proc/self/exe, else argv[0] when /proc is not
+// mounted (a bare chroot). Test: images_astis_run_install_to.
+int InstallTo(const std::string& dir, const char* argv0) {
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return InstallRefused(dir + " is not a directory");
+  std::string self;
+  if (!ReadFile("/proc/self/exe", self)) {
+    self.clear();
+    if (std::strchr(argv0, '/') == nullptr || !ReadFile(argv0, self)) {
+      return InstallRefused("cannot read this executable (no /proc/self/exe, argv[0] is not a path)");
+    }
+  }
+  const std::string dest = dir + "/astis-run";
+  std::string tmp = dir + "/.astis-run.XXXXXX";
+  const int fd = mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return InstallRefused("cannot create a file in " + dir + ": " + std::strerror(errno));
+  const bool written = WriteAll(fd, reinterpret_cast<const uint8_t*>(self.data()), self.size()) &&
+                       fchmod(fd, 0555) == 0 && fsync(fd) == 0;
+  const int write_errno = errno;
+  if (close(fd) != 0 || !written) {
+    unlink(tmp.c_str());
+    return InstallRefused("cannot write " + tmp + ": " + std::strerror(write_errno));
+  }
+  if (link(tmp.c_str(), dest.c_str()) != 0) {
+    const int err = errno;
+    unlink(tmp.c_str());
+    if (err != EEXIST) return InstallRefused("cannot create " + dest + ": " + std::strerror(err));
+    std::string existing;
+    if (!ReadFile(dest, existing) || existing != self) {
+      return InstallRefused(dest + " exists and is not this astis-run; not replacing it");
+    }
+    return 0;
+  }
+  unlink(tmp.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "--install-to") {
+    if (argc != 3 || argv[2][0] == '\0') {
+      Usage(stderr);
+      return InstallRefused("takes one argument, the directory");
+    }
+    return InstallTo(argv[2], argv[0]);
+  }
   std::vector<Binding> bindings;
   int i = 1;
   for (; i < argc; ++i) {
