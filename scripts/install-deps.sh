@@ -24,6 +24,7 @@ PACKAGES=(
   nodejs
   # scripts
   python3 openssl procps
+  dpkg-dev lintian  # Debian packages: scripts/package-deb.sh, tests/packaging
 )
 
 missing=()
