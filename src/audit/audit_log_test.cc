@@ -353,5 +353,65 @@ TEST(AuditEventTest, FormatsRfc3339Utc) {
   EXPECT_EQ(FormatRfc3339Millis(0), "1970-01-01T00:00:00.000Z");
 }
 
+// Writes testdata/audit/v1/ (the upgrade fixture, testdata/SOURCES.md) into
+// $ASTIS_AUDIT_FIXTURE_OUT. Disabled: run by hand with
+// --gtest_also_run_disabled_tests, at the release the fixture stands for.
+TEST(AuditFixture, DISABLED_GenerateUpgradeFixture) {
+  const char* out = std::getenv("ASTIS_AUDIT_FIXTURE_OUT");
+  ASSERT_NE(out, nullptr);
+  FakeClock clock{1764115200};
+  const std::string path = std::string(out) + "/audit.jsonl";
+  auto log = FileAuditLog::Open(path, clock);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  AuditEvent est;
+  est.event = "session.establish";
+  est.cluster = "prod-eu1";
+  est.namespace_ = "payments";
+  est.service_account = "api";
+  est.pod = "api-7d9f";
+  est.pod_uid = "8c1d3f9e-0000-4000-8000-000000000001";
+  est.api_key_id = "ak_fixture";
+  est.jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+  est.request_id = "req-1";
+  ASSERT_TRUE((*log)->Append(est).ok());
+  clock.Advance(1);
+  AuditEvent rewrap = est;
+  rewrap.event = "cvs.rewrap";
+  rewrap.capsules.push_back({"kid-2026-01", "prod-eu1", "payments", "api", "db-creds", "password", Code::kOk});
+  rewrap.request_id = "req-2";
+  DeferSyncSink cvs(**log);
+  ASSERT_TRUE(cvs.Append(rewrap).ok());
+  AuditEvent unwrap = rewrap;
+  unwrap.event = "edge.unwrap";
+  ASSERT_TRUE((*log)->Append(unwrap).ok());
+  clock.Advance(1);
+  AuditEvent deny = est;
+  deny.event = "unwrap";
+  deny.decision = Decision::kDeny;
+  deny.gate = 4;
+  deny.code = Code::kImageNotAllowed;
+  deny.reason = "container sidecar imageID has no allowlisted digest";
+  deny.request_id = "req-3";
+  ASSERT_TRUE((*log)->Append(deny).ok());
+  AuditEvent end = est;
+  end.event = "session.end";
+  end.request_id = "req-4";
+  ASSERT_TRUE((*log)->Append(end).ok());
+  log->reset();
+  // A torn tail, repaired on reopen: the fixture carries an audit.torn_tail line.
+  {
+    std::ofstream torn(path, std::ios::binary | std::ios::app);
+    torn << "{\"seq\":6,\"prev\":\"";
+  }
+  FileAuditOptions repair;
+  repair.repair_torn_tail = true;
+  auto reopened = FileAuditLog::Open(path, clock, repair);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  AuditEvent admin;
+  admin.event = "admin.cluster.add";
+  admin.reason = "cluster staging added in audit mode";
+  ASSERT_TRUE((*reopened)->Append(admin).ok());
+}
+
 }  // namespace
 }  // namespace astis::audit
