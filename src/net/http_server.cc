@@ -91,6 +91,7 @@ class HttpServer::Impl {
   Impl(ServerLimits limits, Handler handler, std::shared_ptr<ssl::context> ctx, unsigned threads)
       : limits_(limits),
         handler_(std::move(handler)),
+        tls_(ctx != nullptr),
         ctx_(std::move(ctx)),
         thread_count_(threads),
         acceptor_(asio::make_strand(ioc_)),
@@ -170,6 +171,30 @@ class HttpServer::Impl {
 
   const ServerLimits& limits() const { return limits_; }
   const Handler& handler() const { return handler_; }
+
+  // context is the TLS context for the next accepted connection (null:
+  // plain HTTP). Each session keeps its own reference.
+  std::shared_ptr<ssl::context> context() {
+    std::lock_guard<std::mutex> lock(ctx_mu_);
+    return ctx_;
+  }
+  Status SwapContext(const TlsServerConfig& config) {
+    if (!tls_) return Status(Code::kFailedPrecondition, "the server does not serve TLS");
+    if (mutual_tls_ && !config.client_ca_pem.has_value()) {
+      return Status(Code::kInvalidArgument, "a reload may not turn mutual TLS off");
+    }
+    if (client_pins_ && config.pinned_client_cert_sha256.empty()) {
+      return Status(Code::kInvalidArgument, "a reload may not drop the client certificate pins");
+    }
+    ASTIS_ASSIGN_OR_RETURN(std::shared_ptr<ssl::context> next, internal::MakeServerContext(config));
+    std::lock_guard<std::mutex> lock(ctx_mu_);
+    ctx_ = std::move(next);
+    return OkStatus();
+  }
+  void SetTlsFloor(const TlsServerConfig& config) {
+    mutual_tls_ = config.client_ca_pem.has_value();
+    client_pins_ = !config.pinned_client_cert_sha256.empty();
+  }
   bool stopping() const { return stopping_.load(); }
   uint16_t port() const { return port_; }
 
@@ -190,7 +215,11 @@ class HttpServer::Impl {
 
   const ServerLimits limits_;
   const Handler handler_;
-  const std::shared_ptr<ssl::context> ctx_;  // null: plain HTTP
+  const bool tls_;
+  bool mutual_tls_ = false;   // set once by Start: a reload keeps mutual TLS on
+  bool client_pins_ = false;  // set once by Start: a reload keeps client pins
+  std::mutex ctx_mu_;
+  std::shared_ptr<ssl::context> ctx_;  // null: plain HTTP; swapped by ReloadTls
   const unsigned thread_count_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -215,8 +244,10 @@ class Session final : public SessionBase {
   enum class State { kHandshake, kIdle, kReadingHeader, kBusy, kStreaming, kClosing };
 
  public:
-  Session(HttpServer::Impl* server, tcp::socket socket, ssl::context* ctx)
-      : server_(server), stream_(Make(std::move(socket), ctx)) {
+  // ctx is held for the session's life: a reload swaps the server's
+  // context, never one a connection is using.
+  Session(HttpServer::Impl* server, tcp::socket socket, std::shared_ptr<ssl::context> ctx)
+      : server_(server), ctx_(std::move(ctx)), stream_(Make(std::move(socket), ctx_.get())) {
     error_code ec;
     tcp::endpoint remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) peer_address_ = remote.address().to_string();
@@ -516,6 +547,7 @@ class Session final : public SessionBase {
   }
 
   HttpServer::Impl* const server_;
+  const std::shared_ptr<ssl::context> ctx_;  // declared before stream_: outlives it
   Stream stream_;
   beast::flat_buffer buffer_{16 * 1024};
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -561,8 +593,9 @@ void HttpServer::Impl::OnAccept(error_code ec, tcp::socket socket) {
     socket.close(ignored);  // over the connection limit: closed at once
   } else {
     std::shared_ptr<SessionBase> session;
-    if (ctx_) {
-      session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(this, std::move(socket), ctx_.get());
+    if (std::shared_ptr<ssl::context> ctx = context()) {
+      session =
+          std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(this, std::move(socket), std::move(ctx));
     } else {
       session = std::make_shared<Session<beast::tcp_stream>>(this, std::move(socket), nullptr);
     }
@@ -585,6 +618,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerConfig& config
   }
   unsigned threads = config.threads != 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
   auto impl = std::make_shared<Impl>(config.limits, std::move(handler), std::move(ctx), threads);
+  if (config.tls.has_value()) impl->SetTlsFloor(*config.tls);
   ASTIS_RETURN_IF_ERROR(impl->Listen(config.bind_address, config.port));
   impl->Run();
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
@@ -598,5 +632,7 @@ uint16_t HttpServer::port() const { return impl_->port(); }
 void HttpServer::Stop(std::chrono::milliseconds grace) { impl_->Stop(grace); }
 
 size_t HttpServer::active_connections() const { return impl_->active_connections(); }
+
+Status HttpServer::ReloadTls(const TlsServerConfig& config) { return impl_->SwapContext(config); }
 
 }  // namespace astis::net

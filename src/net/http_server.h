@@ -128,6 +128,17 @@ class HttpServer {
   // active_connections is the number of open client connections.
   size_t active_connections() const;
 
+  // ReloadTls replaces the TLS configuration (certificate, key, client CA,
+  // client pins) used for connections accepted from now on; connections
+  // already open keep the context they were accepted with, so no request in
+  // flight fails (docs/operations.md "Certificate rotation"). On any error
+  // nothing changes: kFailedPrecondition on a plain-HTTP server,
+  // kInvalidArgument when config does not parse, its key does not match the
+  // certificate, or it would turn mutual TLS or client pinning off where
+  // Start turned them on. Thread-safe. Tests: TlsReloadTest.SwapUnderLoadFailsNoRequest,
+  // TlsReloadTest.ReloadTlsRefusesBadConfigAndDroppingMtls.
+  Status ReloadTls(const TlsServerConfig& config);
+
   class Impl;
 
  private:

@@ -29,4 +29,20 @@ int WaitForTerminationSignal() {
   return sig;
 }
 
+void BlockReloadSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForTerminationOrReloadSignal() {
+  sigset_t set = TerminationSignals();
+  sigaddset(&set, SIGHUP);
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  return sig;
+}
+
 }  // namespace astis::net

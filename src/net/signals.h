@@ -14,4 +14,13 @@ void BlockTerminationSignals();
 // have been blocked with BlockTerminationSignals, and returns its number.
 int WaitForTerminationSignal();
 
+// BlockReloadSignal blocks SIGHUP too (call it beside BlockTerminationSignals,
+// before any thread exists), for WaitForTerminationOrReloadSignal.
+void BlockReloadSignal();
+
+// WaitForTerminationOrReloadSignal waits for SIGTERM, SIGINT or SIGHUP
+// (all blocked first) and returns its number: SIGHUP asks the process to
+// reload its certificates (docs/operations.md "Certificate rotation").
+int WaitForTerminationOrReloadSignal();
+
 }  // namespace astis::net
