@@ -20,6 +20,7 @@
 #include "cvs/remote.h"
 #include "net/signals.h"
 #include "net/tls.h"
+#include "net/tls_reloader.h"
 
 namespace astis::cvs {
 namespace {
@@ -148,6 +149,7 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   // key is loaded. Test: CvsProcessIsNotDumpable (tests/hardening).
   ASTIS_RETURN_IF_ERROR(DisableCoreDumps());
   net::BlockTerminationSignals();
+  net::BlockReloadSignal();
   // The token's module is loaded before any key: members held in it are
   // opened through this one module (docs/hsm.md).
   auto tokens = TokenResolverFor(config);
@@ -185,7 +187,17 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   std::fprintf(stderr, "astis cvs: serving on %s:%u\n", config.listen_address.c_str(), (*server)->port());
   std::fflush(stderr);
   if (on_listening) on_listening((*server)->port());
-  int sig = net::WaitForTerminationSignal();
+  // The certificate reloads when its files change or on SIGHUP, keeping
+  // mutual TLS and the edge pins (docs/operations.md "Certificate rotation").
+  net::TlsReloaderOptions ro;
+  ro.name = "astis cvs: tls";
+  net::HttpServer* http = server->get();
+  net::TlsReloader reloader({config.cert_file, config.key_file, config.client_ca_file, config.edge_client_cert_sha256},
+                            [http](const net::TlsServerConfig& c) { return http->ReloadTls(c); }, ro);
+  reloader.Start();
+  int sig = 0;
+  while ((sig = net::WaitForTerminationOrReloadSignal()) == SIGHUP) (void)reloader.ReloadNow();
+  reloader.Stop();
   std::fprintf(stderr, "astis cvs: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Stop(std::chrono::milliseconds(5000));
   return OkStatus();

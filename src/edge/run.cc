@@ -31,6 +31,7 @@
 #include "net/http_server.h"
 #include "net/signals.h"
 #include "net/tls.h"
+#include "net/tls_reloader.h"
 #include "store/open_store.h"
 
 namespace astis::edge {
@@ -148,6 +149,7 @@ store::StoreOptions StoreOptionsOf(const EdgeConfig& config) {
 
 Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const EdgeProcessOptions& options) {
   net::BlockTerminationSignals();
+  net::BlockReloadSignal();
   const char* prog = options.program.c_str();
   auto store = store::OpenStore(StoreOptionsOf(config));
   if (!store.ok()) return Step("store", store.status());
@@ -302,10 +304,30 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   // in bounded batches (docs/store.md "What is purged when").
   ExpiryPurger purger(**store, clock);
   purger.Start();
+  // Certificates reload when their files change (polled every 2 s) or on
+  // SIGHUP; new connections get the new one (docs/operations.md
+  // "Certificate rotation").
+  std::vector<std::unique_ptr<net::TlsReloader>> reloaders;
+  auto watch = [&](net::TlsFiles files, net::HttpServer* s, const std::string& name) {
+    net::TlsReloaderOptions ro;
+    ro.name = options.program + ": " + name;
+    reloaders.push_back(std::make_unique<net::TlsReloader>(
+        std::move(files), [s](const net::TlsServerConfig& c) { return s->ReloadTls(c); }, ro));
+    reloaders.back()->Start();
+  };
+  watch({config.tls.cert_file, config.tls.key_file, "", {}}, server->get(), "tls");
+  if (admin_https) {
+    const auto& h = config.admin.https;
+    watch({h.cert_file, h.key_file, h.client_ca_file, {}}, admin_https.get(), "admin https tls");
+  }
   std::fprintf(stderr, "%s: serving on %s:%u\n", prog, config.listen.address.c_str(), (*server)->port());
   std::fflush(stderr);
   if (options.on_listening) options.on_listening((*server)->port());
-  int sig = net::WaitForTerminationSignal();
+  int sig = 0;
+  while ((sig = net::WaitForTerminationOrReloadSignal()) == SIGHUP) {
+    for (auto& r : reloaders) (void)r->ReloadNow();  // each reports its outcome
+  }
+  for (auto& r : reloaders) r->Stop();
   std::fprintf(stderr, "%s: %s received, stopping\n", prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
   if (admin_server) admin_server->Stop();
   if (admin_https) admin_https->Stop(std::chrono::milliseconds(1000));
