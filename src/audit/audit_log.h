@@ -8,6 +8,13 @@
 // policy and what the chain cannot detect on its own (removal of whole lines
 // at the tail: anchor the head hash elsewhere).
 //
+// A log may rotate by size (FileAuditOptions::max_file_bytes): the live file
+// is renamed to RotatedAuditPath(path, n) and a new live file continues the
+// same chain (its first line's "prev" is the hash of the previous file's
+// last line, and "seq" goes on), so a rotated set verifies as one chain.
+// The same lines can also go to a stream such as stdout for log collectors
+// (FileAuditOptions::stream_fd).
+//
 // AuditEvent has no member for plaintext, DEKs, API key secrets, tokens or
 // ciphertext, so none can be logged by accident (audit_log_test.cc
 // NoSecretFields).
@@ -110,7 +117,22 @@ struct FileAuditOptions {
   bool repair_torn_tail = false;
   // max_line_bytes bounds one line; a longer event is refused (kTooLarge).
   size_t max_line_bytes = 256 * 1024;
+  // max_file_bytes: when appending a line would make the live file larger
+  // than this, the file is synced and renamed to RotatedAuditPath(path, n)
+  // (n = the highest number present + 1) and a new live file continues the
+  // chain. 0 (default) never rotates. A file holds at least one line.
+  uint64_t max_file_bytes = 0;
+  // stream_fd: when >= 0, every line is also written, in full and before
+  // Append returns, to this descriptor (STDOUT_FILENO for log collectors);
+  // fdatasync'd too when it is a regular file. Not owned. With an empty path
+  // the stream is the only output and the chain starts at the genesis value
+  // on every Open (docs/audit-log.md "stdout").
+  int stream_fd = -1;
 };
+
+// RotatedAuditPath is the name of the n-th rotated file of the log at path:
+// path + "." + n (n >= 1; 1 is the oldest). It cannot fail.
+std::string RotatedAuditPath(std::string_view path, uint64_t n);
 
 // FileAuditLog appends hash-chained JSON lines to one file (created 0600).
 // Thread-safe: appends are serialised, so seq and prev always follow file
@@ -118,8 +140,12 @@ struct FileAuditOptions {
 // chain would otherwise continue past a possibly torn line.
 class FileAuditLog final : public AuditSink {
  public:
-  // Open opens or creates path and continues the chain from its last line.
-  // Errors: kIo when the file cannot be opened or read; kFailedPrecondition
+  // Open opens or creates path and continues the chain from its last line,
+  // or, when the live file is empty, from the last line of its newest
+  // rotated file (a crash between a rotation's rename and the first line of
+  // the new file). An empty path with options.stream_fd >= 0 opens a
+  // stream-only log. Errors: kInvalidArgument for an empty path without a
+  // stream; kIo when the file cannot be opened or read; kFailedPrecondition
   // when the last line is torn (unless options.repair_torn_tail) or is not a
   // chain line. clock must outlive the log.
   static Result<std::unique_ptr<FileAuditLog>> Open(const std::string& path, Clock& clock,
@@ -128,8 +154,10 @@ class FileAuditLog final : public AuditSink {
   FileAuditLog(const FileAuditLog&) = delete;
   FileAuditLog& operator=(const FileAuditLog&) = delete;
 
-  // Append writes one line (see the file comment). Errors: kTooLarge for an
-  // oversize line, kIo for a write or sync failure (then the log is broken).
+  // Append writes one line (see the file comment), rotating first when the
+  // line would not fit (max_file_bytes). Errors: kTooLarge for an oversize
+  // line, kIo for a write, sync or rotation failure (then the log is broken,
+  // except when the rename itself failed and nothing changed).
   // With sync_every_lines == 1 the line is durable when Append returns, by
   // group commit: concurrent appenders write their lines in chain order and
   // one of them fdatasyncs for all (tests EveryAppendDurableBeforeReturn,
@@ -151,13 +179,21 @@ class FileAuditLog final : public AuditSink {
   std::string head_hash() const;
   // syncs counts the fdatasync calls made so far (metrics and tests).
   uint64_t syncs() const;
+  // rotations counts the rotations this log made (metrics and tests).
+  uint64_t rotations() const;
 
  private:
   FileAuditLog(int fd, Clock& clock, FileAuditOptions options, uint64_t next_seq, std::string prev);
   Status AppendLocked(const AuditEvent& event);
+  Status RotateLocked();
+  Status SyncFds(int fd);
 
   mutable std::mutex mu_;
-  int fd_;
+  int fd_;  // -1 for a stream-only log; replaced by a rotation (under mu_ and sync_mu_)
+  std::string path_;
+  uint64_t size_ = 0;
+  uint64_t rotations_ = 0;
+  bool stream_is_file_ = false;
   Clock& clock_;
   FileAuditOptions options_;
   uint64_t next_seq_;
@@ -192,19 +228,26 @@ class DeferSyncSink final : public AuditSink {
 // VerifyReport is the outcome of VerifyAuditLog.
 struct VerifyReport {
   bool ok = false;
-  uint64_t lines = 0;            // complete lines read
-  uint64_t first_bad_line = 0;   // 1-based; 0 when ok
+  uint64_t lines = 0;            // complete lines read, in all files
+  uint64_t files = 0;            // files read (rotated ones and the live one)
+  std::string file;              // the file first_bad_line is in (or missing); the live file when ok
+  uint64_t first_bad_line = 0;   // 1-based within file; 0 when ok or when file is missing
   std::string problem;           // what is wrong at first_bad_line
   bool torn_tail = false;        // the file ends in a line without '\n'
   uint64_t last_seq = 0;         // seq of the last good line
   std::string head_hash;         // hex SHA-256 of the last good line
 };
 
-// VerifyAuditLog reads path and checks every line: valid JSON object, "seq"
-// equal to its position, "prev" equal to the hash of the line before. It
-// reports the first line where a check fails (for an edited line k that is
-// line k+1, whose "prev" no longer matches). Errors (as opposed to a bad
-// report): kIo / kNotFound when the file cannot be read.
+// VerifyAuditLog reads the log at path as one chain: its rotated files
+// RotatedAuditPath(path, 1..n) in order, then path itself, and checks every
+// line: valid JSON object, "seq" one more than the line before (1 for the
+// first), "prev" equal to the hash of the line before (across files too).
+// It reports the file and line where a check first fails (for an edited
+// line k that is line k+1, whose "prev" no longer matches, or line 1 of the
+// next file), and a gap in the numbering as that file missing. A missing
+// live file next to rotated ones reads as empty (a crash mid-rotation).
+// Errors (as opposed to a bad report): kIo / kNotFound when a file cannot
+// be read or there is no file at all.
 Result<VerifyReport> VerifyAuditLog(const std::string& path);
 
 }  // namespace astis::audit

@@ -1,7 +1,10 @@
 #include "audit/audit_log.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -323,6 +326,290 @@ TEST_F(AuditLogTest, RefusesOversizeEvent) {
   EXPECT_EQ(s.code(), Code::kTooLarge);
   EXPECT_TRUE((*log)->Append(Event(1)).ok());  // the log is still usable
   EXPECT_TRUE(Verify().ok);
+}
+
+// ---- rotation, stream sink, torn tail after a kill, upgrade
+
+std::vector<std::string> FileLines(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+void WriteFileLines(const std::string& path, const std::vector<std::string>& lines) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  for (const auto& l : lines) out << l << '\n';
+}
+
+std::string FileText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+TEST_F(AuditLogTest, RotationKeepsOneChain) {
+  FileAuditOptions options;
+  options.max_file_bytes = 1200;
+  auto log = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(log.ok());
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE((*log)->Append(Event(i)).ok());
+  const uint64_t rotations = (*log)->rotations();
+  ASSERT_GE(rotations, 3u);
+  for (uint64_t n = 1; n <= rotations; ++n) {
+    const std::string file = RotatedAuditPath(path_, n);
+    ASSERT_TRUE(std::filesystem::exists(file)) << file;
+    EXPECT_LE(std::filesystem::file_size(file), options.max_file_bytes);
+  }
+  EXPECT_FALSE(std::filesystem::exists(RotatedAuditPath(path_, rotations + 1)));
+  // The live file's first line chains to the newest rotated file's last.
+  auto first = ParseJsonObject(FileLines(path_).front());
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ((*first)["prev"], HexEncode(Sha256(FileLines(RotatedAuditPath(path_, rotations)).back())));
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.file << ": " << r.problem;
+  EXPECT_EQ(r.lines, 30u);
+  EXPECT_EQ(r.last_seq, 30u);
+  EXPECT_EQ(r.files, rotations + 1);
+  EXPECT_EQ(r.head_hash, (*log)->head_hash());
+  // Reopened, the log continues in the live file and rotates on.
+  log->reset();
+  auto again = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->next_seq(), 31u);
+  for (int i = 30; i < 40; ++i) ASSERT_TRUE((*again)->Append(Event(i)).ok());
+  EXPECT_GE((*again)->rotations(), 1u);
+  r = Verify();
+  EXPECT_TRUE(r.ok) << r.file << ": " << r.problem;
+  EXPECT_EQ(r.lines, 40u);
+}
+
+TEST_F(AuditLogTest, NamesMissingRotatedFile) {
+  FileAuditOptions options;
+  options.max_file_bytes = 1200;
+  auto log = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(log.ok());
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE((*log)->Append(Event(i)).ok());
+  ASSERT_GE((*log)->rotations(), 3u);
+  std::filesystem::remove(RotatedAuditPath(path_, 2));
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.file, RotatedAuditPath(path_, 2));
+  EXPECT_NE(r.problem.find("missing"), std::string::npos) << r.problem;
+  // The oldest file gone is named too.
+  std::filesystem::remove(RotatedAuditPath(path_, 1));
+  r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.file, RotatedAuditPath(path_, 1));
+}
+
+TEST_F(AuditLogTest, NamesEditedRotatedFileAndLine) {
+  FileAuditOptions options;
+  options.max_file_bytes = 1200;
+  auto log = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(log.ok());
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE((*log)->Append(Event(i)).ok());
+  ASSERT_GE((*log)->rotations(), 3u);
+  log->reset();
+  const std::string old_file = RotatedAuditPath(path_, 1);
+  const std::vector<std::string> original = FileLines(old_file);
+  ASSERT_GE(original.size(), 3u);
+  // Line 2 of the oldest file edited: line 3's prev no longer matches.
+  std::vector<std::string> lines = original;
+  lines[1].replace(lines[1].find("prod-eu1"), 8, "prod-eu2");
+  WriteFileLines(old_file, lines);
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.file, old_file);
+  EXPECT_EQ(r.first_bad_line, 3u);
+  EXPECT_NE(r.problem.find("line 2"), std::string::npos) << r.problem;
+  // Its last line edited: the next file's first line is reported, naming it.
+  lines = original;
+  lines.back().replace(lines.back().find("prod-eu1"), 8, "prod-eu2");
+  WriteFileLines(old_file, lines);
+  r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.file, RotatedAuditPath(path_, 2));
+  EXPECT_EQ(r.first_bad_line, 1u);
+  EXPECT_NE(r.problem.find(old_file), std::string::npos) << r.problem;
+}
+
+// A crash after the rename and before the new live file holds a line: the
+// live file is missing or empty, and the chain goes on from the newest
+// rotated file.
+TEST_F(AuditLogTest, OpenAfterCrashMidRotationContinuesChain) {
+  WriteEvents(4);
+  std::filesystem::rename(path_, RotatedAuditPath(path_, 1));
+  VerifyReport r = Verify();  // no live file: the rotated set alone
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, 4u);
+  auto log = FileAuditLog::Open(path_, clock_);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_EQ((*log)->next_seq(), 5u);
+  ASSERT_TRUE((*log)->Append(Event(5)).ok());
+  r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, 5u);
+  EXPECT_EQ(r.files, 2u);
+}
+
+// The embedded CVS's deferred line is written to the file about to be
+// rotated: the rotation syncs it before the rename, so it is durable before
+// the edge's line (in the new file) is.
+TEST_F(AuditLogTest, DeferredLineDurableAcrossRotation) {
+  FileAuditOptions options;
+  options.max_file_bytes = 600;
+  auto log = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(log.ok());
+  DeferSyncSink cvs_sink(**log);
+  ASSERT_TRUE(cvs_sink.Append(Event(1)).ok());
+  EXPECT_EQ((*log)->syncs(), 0u);
+  ASSERT_TRUE((*log)->Append(Event(2)).ok());  // does not fit: rotates first
+  EXPECT_EQ((*log)->rotations(), 1u);
+  EXPECT_EQ((*log)->syncs(), 2u);  // the old file at the rotation, the new one for the line
+  EXPECT_EQ(FileLines(RotatedAuditPath(path_, 1)).size(), 1u);
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, 2u);
+}
+
+TEST_F(AuditLogTest, StreamGetsTheSameLines) {
+  const std::string stream_path = dir_ + "/stdout.capture";
+  int stream = ::open(stream_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(stream, 0);
+  FileAuditOptions options;
+  options.stream_fd = stream;
+  options.max_file_bytes = 1200;
+  {
+    auto log = FileAuditLog::Open(path_, clock_, options);
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE((*log)->Append(Event(i)).ok());
+    // Each durable line was synced in the file and in the stream (a file).
+    EXPECT_EQ((*log)->syncs(), 10u + (*log)->rotations());
+  }
+  ::close(stream);
+  std::string files;
+  for (uint64_t n = 1; std::filesystem::exists(RotatedAuditPath(path_, n)); ++n) {
+    files += FileText(RotatedAuditPath(path_, n));
+  }
+  files += FileText(path_);
+  EXPECT_EQ(FileText(stream_path), files);
+  auto capture = VerifyAuditLog(stream_path);
+  ASSERT_TRUE(capture.ok());
+  EXPECT_TRUE(capture->ok) << capture->problem;
+  EXPECT_EQ(capture->lines, 10u);
+}
+
+TEST_F(AuditLogTest, StreamOnlyLogStartsAtGenesis) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  FileAuditOptions options;
+  options.stream_fd = fds[1];
+  {
+    auto log = FileAuditLog::Open("", clock_, options);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*log)->Append(Event(i)).ok());
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  std::ofstream(path_, std::ios::binary) << text;
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, 3u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/.1"));
+}
+
+TEST_F(AuditLogTest, RefusesNoFileAndNoStream) {
+  auto log = FileAuditLog::Open("", clock_);
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), Code::kInvalidArgument);
+}
+
+// A stream that cannot take the line fails the append, and the log refuses
+// further appends: no decision is reported recorded that a collector missed.
+TEST_F(AuditLogTest, StreamWriteFailureFailsClosed) {
+  int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+  if (full < 0) GTEST_SKIP() << "no /dev/full";
+  FileAuditOptions options;
+  options.stream_fd = full;
+  auto log = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ((*log)->Append(Event(1)).code(), Code::kIo);
+  EXPECT_EQ((*log)->Append(Event(2)).code(), Code::kIo);
+  ::close(full);
+}
+
+// SIGKILL while appending (docs/audit-log.md "Torn tail"): the process dies
+// between lines or inside one; reopening with repair_torn_tail (as `astis
+// serve` does) truncates a partial line, records it, and the set verifies.
+TEST_F(AuditLogTest, KilledWriterRepairedOnOpen) {
+  FileAuditOptions options;
+  options.max_file_bytes = 4096;
+  options.sync_every_lines = 0;
+  for (int round = 0; round < 3; ++round) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto log = FileAuditLog::Open(path_, clock_, [&] {
+        FileAuditOptions o = options;
+        o.repair_torn_tail = true;
+        return o;
+      }());
+      if (!log.ok()) ::_exit(2);
+      for (int i = 0;; ++i) {
+        if (!(*log)->Append(Event(i)).ok()) ::_exit(3);
+      }
+    }
+    ::usleep(20000 + round * 7000);
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "writer exited with " << WEXITSTATUS(status);
+    // Make sure the tail is torn at least once: a line cut mid-way.
+    if (round == 1) std::ofstream(path_, std::ios::binary | std::ios::app) << "{\"seq\":99999,\"prev\":\"ab";
+    FileAuditOptions repair = options;
+    repair.repair_torn_tail = true;
+    auto log = FileAuditLog::Open(path_, clock_, repair);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log->reset();
+    VerifyReport r = Verify();
+    EXPECT_TRUE(r.ok) << r.file << ":" << r.first_bad_line << ": " << r.problem;
+    EXPECT_GT(r.files, 1u);
+  }
+  bool torn_recorded = false;
+  for (const std::string& line : ReadLines()) torn_recorded |= line.find("audit.torn_tail") != std::string::npos;
+  for (uint64_t n = 1; std::filesystem::exists(RotatedAuditPath(path_, n)); ++n) {
+    for (const std::string& line : FileLines(RotatedAuditPath(path_, n))) {
+      torn_recorded |= line.find("audit.torn_tail") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(torn_recorded);
+}
+
+// A log written by the release before rotation (testdata/audit/v1) verifies
+// as is and becomes the first file of a rotated set.
+TEST_F(AuditLogTest, UpgradeFixtureVerifiesAndContinues) {
+  const std::string fixture = std::string(ASTIS_TESTDATA_DIR) + "/audit/v1/audit.jsonl";
+  std::filesystem::copy_file(fixture, path_);
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, 7u);
+  FileAuditOptions options;
+  options.max_file_bytes = std::filesystem::file_size(path_);
+  auto log = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_EQ((*log)->next_seq(), 8u);
+  ASSERT_TRUE((*log)->Append(Event(8)).ok());
+  EXPECT_EQ((*log)->rotations(), 1u);
+  EXPECT_EQ(FileText(RotatedAuditPath(path_, 1)), FileText(fixture));
+  r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, 8u);
+  EXPECT_EQ(r.files, 2u);
 }
 
 TEST(AuditEventTest, NoSecretFields) {

@@ -23,12 +23,17 @@ Result<FileAuditLog*> OrgAuditRouter::TrailFor(std::string_view org) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = trails_.find(org);
   if (it != trails_.end()) return it->second.get();
-  const std::string dir = main_path_ + ".orgs";
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Error(Code::kIo, "audit: cannot create " + dir);
+  // Without a main file (a stream-only log) each organisation's chain goes
+  // to the same stream, its lines told apart by "org" (docs/audit-log.md).
+  std::string path;
+  if (!main_path_.empty()) {
+    const std::string dir = main_path_ + ".orgs";
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Error(Code::kIo, "audit: cannot create " + dir);
+    }
+    path = OrgTrailPath(main_path_, org);
   }
-  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<FileAuditLog> log,
-                         FileAuditLog::Open(OrgTrailPath(main_path_, org), clock_, options_));
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<FileAuditLog> log, FileAuditLog::Open(path, clock_, options_));
   FileAuditLog* raw = log.get();
   trails_.emplace(std::string(org), std::move(log));
   return raw;

@@ -10,7 +10,9 @@
 //   event.org = ORG                                                -> OrgTrailPath(main path, ORG)
 //
 // The per-organisation files are FileAuditLogs with the main log's options,
-// opened on first use (directory 0700, files 0600). A deferred append (the
+// opened on first use (directory 0700, files 0600), rotating like it. With
+// an empty main path (a stream-only log, FileAuditOptions::stream_fd) each
+// organisation's chain is a stream-only log on the same stream. A deferred append (the
 // embedded CVS's rewrap line, FileAuditLog::AppendDeferringSync) is deferred
 // in the file it lands in, and the edge's own line for the same request
 // carries the same org, so it lands in the same file and makes it durable.

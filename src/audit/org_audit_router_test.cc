@@ -2,11 +2,14 @@
 // trail verifying on its own (docs/tenancy.md "Audit trails").
 #include "audit/org_audit_router.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -103,6 +106,44 @@ TEST_F(OrgAuditRouterTest, RefusesOrgThatIsNotALabel) {
   }
   EXPECT_FALSE(std::filesystem::exists(path_ + ".orgs")) << "a refused event created a trail";
   EXPECT_TRUE(Slurp(path_).empty());
+}
+
+
+// With no main file (audit_sink: stdout), every organisation's chain goes to
+// the one stream; split by "org", each part verifies on its own.
+TEST(OrgAuditRouterStreamTest, StreamOnlyKeepsOneChainPerOrg) {
+  test::TempDir tmp{"astis-org-audit-stream"};
+  ASSERT_FALSE(tmp.path().empty());
+  const std::string capture = tmp.path() + "/stdout";
+  int stream = ::open(capture.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(stream, 0);
+  FakeClock clock{1'800'000'000};
+  FileAuditOptions options;
+  options.stream_fd = stream;
+  {
+    auto main = FileAuditLog::Open("", clock, options);
+    ASSERT_TRUE(main.ok()) << main.status().ToString();
+    OrgAuditRouter router(**main, "", clock, options);
+    for (const char* org : {"acme", "", "globex", "acme", ""}) ASSERT_TRUE(router.Append(Event(org, "c1")).ok());
+  }
+  ::close(stream);
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() + "/.orgs"));
+  std::map<std::string, std::string> parts;
+  std::istringstream in(Slurp(capture));
+  for (std::string line; std::getline(in, line);) {
+    const size_t at = line.find("\"org\":\"");
+    const std::string org = at == std::string::npos ? "" : line.substr(at + 7, line.find('"', at + 7) - at - 7);
+    parts[org] += line + "\n";
+  }
+  ASSERT_EQ(parts.size(), 3u);
+  for (const auto& [org, text] : parts) {
+    const std::string file = tmp.path() + "/part-" + (org.empty() ? "main" : org);
+    std::ofstream(file, std::ios::binary) << text;
+    auto report = VerifyAuditLog(file);
+    ASSERT_TRUE(report.ok());
+    EXPECT_TRUE(report->ok) << org << ": " << report->problem;
+    EXPECT_EQ(report->lines, org == "globex" ? 1u : 2u) << org;
+  }
 }
 
 }  // namespace
