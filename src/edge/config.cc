@@ -111,7 +111,8 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
   const YAML::Node cvs = root["cvs"];
   if (!cvs) return Bad("cvs", "required");
   ASTIS_RETURN_IF_ERROR(CheckKeys(cvs, "cvs", {"mode", "org_keys", "org_keys_dir", "url", "ca_file",
-                                               "client_cert_file", "client_key_file", "server_cert_sha256"}));
+                                               "client_cert_file", "client_key_file", "server_cert_sha256",
+                                               "server_spki_sha256", "server_name"}));
   std::string mode;
   ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "mode", mode, true));
   if (mode == "embedded") {
@@ -122,7 +123,8 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
     ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "org_keys", c.cvs.org_keys, false));
     ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "org_keys_dir", c.cvs.org_keys_dir, false));
     if (c.cvs.org_keys.empty() && c.cvs.org_keys_dir.empty()) return Bad("cvs.org_keys", "required");
-    for (const char* k : {"url", "ca_file", "client_cert_file", "client_key_file", "server_cert_sha256"}) {
+    for (const char* k : {"url", "ca_file", "client_cert_file", "client_key_file", "server_cert_sha256",
+                          "server_spki_sha256", "server_name"}) {
       if (cvs[k]) return Bad(Join("cvs", k), "only allowed with mode: remote");
     }
   } else if (mode == "remote") {
@@ -134,9 +136,34 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
     ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "ca_file", c.cvs.ca_file, true));
     ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "client_cert_file", c.cvs.client_cert_file, true));
     ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "client_key_file", c.cvs.client_key_file, true));
-    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "server_cert_sha256", c.cvs.server_cert_sha256, true));
-    auto pin = HexDecode(c.cvs.server_cert_sha256);
-    if (!pin.ok() || pin->size() != 32) return Bad("cvs.server_cert_sha256", "must be 64 hex digits");
+    // The CVS is pinned by its leaf, its key (SPKI, survives a renewal that
+    // keeps the key) and/or its CA plus the name its certificate carries
+    // (survives any renewal by that CA); at least one. Test:
+    // EdgeCvsPinConfigTest.ConfigNeedsOnePinAndRefusesBadOnes.
+    auto is_sha256_hex = [](const std::string& hex) {
+      auto bytes = HexDecode(hex);
+      return bytes.ok() && bytes->size() == 32;
+    };
+    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "server_cert_sha256", c.cvs.server_cert_sha256, false));
+    if (!c.cvs.server_cert_sha256.empty() && !is_sha256_hex(c.cvs.server_cert_sha256))
+      return Bad("cvs.server_cert_sha256", "must be 64 hex digits");
+    if (const YAML::Node spki = cvs["server_spki_sha256"]) {
+      std::vector<YAML::Node> items;
+      if (spki.IsSequence()) {
+        for (const auto& item : spki) items.push_back(item);
+      } else {
+        items.push_back(spki);
+      }
+      for (const YAML::Node& item : items) {
+        if (!item.IsScalar() || !is_sha256_hex(item.Scalar()))
+          return Bad("cvs.server_spki_sha256", "must be 64 hex digits or a list of them");
+        c.cvs.server_spki_sha256.push_back(item.Scalar());
+      }
+      if (items.empty()) return Bad("cvs.server_spki_sha256", "must be 64 hex digits or a list of them");
+    }
+    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "server_name", c.cvs.server_name, false));
+    if (c.cvs.server_cert_sha256.empty() && c.cvs.server_spki_sha256.empty() && c.cvs.server_name.empty())
+      return Bad("cvs.server_cert_sha256", "one of server_cert_sha256, server_spki_sha256, server_name is required");
   } else {
     return Bad("cvs.mode", "must be \"embedded\" or \"remote\"");
   }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -49,6 +50,11 @@ struct EdgeConfig {
     std::string client_cert_file;  // remote
     std::string client_key_file;   // remote
     std::string server_cert_sha256;  // remote: hex SHA-256 of the CVS leaf cert DER
+    // remote: hex SHA-256s of the CVS leaf's SubjectPublicKeyInfo (a renewal
+    // that keeps the key still matches) and the name the CVS certificate
+    // must carry (with ca_file: the CA pin). At least one of the three pins.
+    std::vector<std::string> server_spki_sha256;
+    std::string server_name;
   } cvs;
   // hyok: the edge's client identity towards organisations' own CVSs
   // (Tier 2; docs/cvs.md "Routing"). Optional: without it a hyok

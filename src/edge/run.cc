@@ -49,14 +49,32 @@ Result<std::unique_ptr<cvs::RemoteCvsClient>> MakeRemoteAstisCvsClient(const Edg
   ASTIS_ASSIGN_OR_RETURN(std::string ca, net::ReadPemFile(c.cvs.ca_file));
   ASTIS_ASSIGN_OR_RETURN(std::string cert, net::ReadPemFile(c.cvs.client_cert_file));
   ASTIS_ASSIGN_OR_RETURN(SecretBytes key, net::ReadKeyFile(c.cvs.client_key_file));
-  ASTIS_ASSIGN_OR_RETURN(std::vector<uint8_t> pin, HexDecode(c.cvs.server_cert_sha256));
-  Sha256Digest digest{};
-  if (pin.size() != digest.size()) return Error(Code::kInvalidArgument, "cvs.server_cert_sha256: not 32 bytes");
-  std::copy(pin.begin(), pin.end(), digest.begin());
+  auto digest_of = [](std::string_view field, const std::string& hex) -> Result<Sha256Digest> {
+    ASTIS_ASSIGN_OR_RETURN(std::vector<uint8_t> pin, HexDecode(hex));
+    Sha256Digest digest{};
+    if (pin.size() != digest.size()) return Error(Code::kInvalidArgument, std::string(field) + ": not 32 bytes");
+    std::copy(pin.begin(), pin.end(), digest.begin());
+    return digest;
+  };
   tls.ca_pem = std::move(ca);
   tls.client_cert_pem = std::move(cert);
   tls.client_key_pem = std::move(key);
-  tls.pinned_server_cert_sha256.push_back(digest);
+  if (!c.cvs.server_cert_sha256.empty()) {
+    ASTIS_ASSIGN_OR_RETURN(Sha256Digest d, digest_of("cvs.server_cert_sha256", c.cvs.server_cert_sha256));
+    tls.pinned_server_cert_sha256.push_back(d);
+  }
+  for (const std::string& hex : c.cvs.server_spki_sha256) {
+    ASTIS_ASSIGN_OR_RETURN(Sha256Digest d, digest_of("cvs.server_spki_sha256", hex));
+    tls.pinned_server_spki_sha256.push_back(d);
+  }
+  // CA pin: cvs.ca_file and the name the CVS certificate must carry
+  // (RFC 6125), with any leaf or SPKI pin on top. Test:
+  // EdgeCvsPinTest.CaPinSurvivesRenewalAndRefusesAnotherCa.
+  if (!c.cvs.server_name.empty()) {
+    tls.server_name = c.cvs.server_name;
+    tls.verify_hostname = true;
+    return cvs::RemoteCvsClient::CreateTrustingCa(c.cvs.url, tls);
+  }
   return cvs::RemoteCvsClient::Create(c.cvs.url, tls);
 }
 

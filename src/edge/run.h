@@ -85,7 +85,9 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
 
 // MakeRemoteAstisCvsClient is the edge's client of a remote ASTIS CVS
 // (cvs.mode remote): cvs.url, trusting cvs.ca_file plus the pinned
-// cvs.server_cert_sha256, presenting cvs.client_cert_file/key. It is the
+// cvs.server_cert_sha256 (leaf) and/or cvs.server_spki_sha256 (key), or,
+// with cvs.server_name, any certificate for that name from cvs.ca_file (the
+// CA pin), presenting cvs.client_cert_file/key. It is the
 // edge's rewrap port and, for `astis org key create|rotate --config`, the
 // Tier 1 key custodian (the key is generated inside that CVS). Errors:
 // kInvalidArgument when cvs.mode is not remote or the pin is malformed,

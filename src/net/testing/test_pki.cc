@@ -115,11 +115,20 @@ Result<TestCert> TestPki::IssueServerCert(const std::vector<std::string>& names)
   return Issue(names.empty() ? "server" : names.front(), names, /*server=*/true);
 }
 
-Result<TestCert> TestPki::Issue(std::string_view common_name, const std::vector<std::string>& sans,
-                                bool server) const {
+Result<TestCert> TestPki::RenewServerCert(const TestCert& old, const std::vector<std::string>& names) const {
+  return Issue(names.empty() ? "server" : names.front(), names, /*server=*/true, &old.key_pem);
+}
+
+Result<TestCert> TestPki::Issue(std::string_view common_name, const std::vector<std::string>& sans, bool server,
+                                const SecretBytes* key_pem) const {
   ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<X509> ca, internal::ParseCertPem(ca_cert_pem_));
   ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<EVP_PKEY> ca_key, internal::ParseKeyPem(ca_key_pem_));
-  ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<EVP_PKEY> key, NewP256Key());
+  ossl::UniquePtr<EVP_PKEY> key;
+  if (key_pem != nullptr) {
+    ASTIS_ASSIGN_OR_RETURN(key, internal::ParseKeyPem(*key_pem));
+  } else {
+    ASTIS_ASSIGN_OR_RETURN(key, NewP256Key());
+  }
   ASTIS_ASSIGN_OR_RETURN(ossl::UniquePtr<X509> cert, NewCert(key.get(), common_name));
   if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.get())) != 1) {
     return OpensslError(Code::kCrypto, "X509_set_issuer_name");

@@ -52,6 +52,9 @@ class TestPki {
   Result<TestCert> IssueClientCertWithSans(std::string_view common_name, const std::vector<std::string>& sans) const;
   // IssueServerCert issues a serverAuth certificate with these SANs.
   Result<TestCert> IssueServerCert(const std::vector<std::string>& names) const;
+  // RenewServerCert issues a new serverAuth certificate (new serial) for
+  // old's key with these SANs: a renewal that keeps the key.
+  Result<TestCert> RenewServerCert(const TestCert& old, const std::vector<std::string>& names) const;
 
   // ServerTls is a TlsServerConfig for server() (no client auth); set
   // client_ca_pem on it for mutual TLS.
@@ -66,7 +69,8 @@ class TestPki {
 
  private:
   TestPki() = default;
-  Result<TestCert> Issue(std::string_view common_name, const std::vector<std::string>& sans, bool server) const;
+  Result<TestCert> Issue(std::string_view common_name, const std::vector<std::string>& sans, bool server,
+                         const SecretBytes* key_pem = nullptr) const;
 
   std::string ca_cert_pem_;
   SecretBytes ca_key_pem_;
