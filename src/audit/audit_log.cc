@@ -590,7 +590,7 @@ Result<bool> VerifyFile(const std::string& path, const std::string& prev_file, b
 
 }  // namespace
 
-// Test: AuditLogTest.VerifiesRotatedSetAsOneChain, NamesMissingRotatedFile,
+// Test: AuditLogTest.RotationKeepsOneChain, NamesMissingRotatedFile,
 // NamesEditedRotatedFileAndLine.
 Result<VerifyReport> VerifyAuditLog(const std::string& path) {
   VerifyReport report;

@@ -181,6 +181,8 @@ class FileAuditLog final : public AuditSink {
   uint64_t syncs() const;
   // rotations counts the rotations this log made (metrics and tests).
   uint64_t rotations() const;
+  // options are the options the log was opened with.
+  const FileAuditOptions& options() const { return options_; }
 
  private:
   FileAuditLog(int fd, Clock& clock, FileAuditOptions options, uint64_t next_seq, std::string prev);

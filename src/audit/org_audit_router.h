@@ -23,6 +23,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "audit/audit_log.h"
 #include "common/clock.h"
@@ -39,7 +40,11 @@ std::string OrgTrailPath(std::string_view main_path, std::string_view org);
 // outlive it.
 class OrgAuditRouter final : public AuditSink {
  public:
-  OrgAuditRouter(FileAuditLog& main, std::string main_path, Clock& clock, FileAuditOptions options = {});
+  OrgAuditRouter(FileAuditLog& main, std::string main_path, Clock& clock, FileAuditOptions options);
+  // This one opens the organisations' trails with main's options (rotation,
+  // stream, torn-tail repair).
+  OrgAuditRouter(FileAuditLog& main, std::string main_path, Clock& clock)
+      : OrgAuditRouter(main, std::move(main_path), clock, main.options()) {}
 
   // Append writes event to its organisation's trail (see the file comment).
   // Errors: kInvalidArgument for an org that is not a DNS-1123 label

@@ -344,6 +344,41 @@ TEST_F(CliAdminTest, AuditVerifyDetectsEdit) {
   EXPECT_EQ(Cli({"audit", "verify", dir_ + "/missing.jsonl"}).code, kExitIo);
 }
 
+// A rotated set verifies as one chain; a missing or edited file is named.
+TEST_F(CliAdminTest, AuditVerifyRotatedSet) {
+  const std::string log = dir_ + "/rotated.jsonl";
+  audit::FileAuditOptions options;
+  options.max_file_bytes = 400;
+  {
+    auto sink = audit::FileAuditLog::Open(log, clock_, options);
+    ASSERT_TRUE(sink.ok());
+    for (int i = 0; i < 12; ++i) {
+      audit::AuditEvent e;
+      e.event = "unwrap";
+      e.namespace_ = "ns-" + std::to_string(i);
+      ASSERT_TRUE((*sink)->Append(e).ok());
+    }
+    ASSERT_GE((*sink)->rotations(), 3u);
+  }
+  Run ok = Cli({"audit", "verify", log});
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("12 lines in "), std::string::npos) << ok.out;
+
+  const std::string original = ReadAllFile(audit::RotatedAuditPath(log, 1));
+  std::string old = original;
+  old.replace(old.find("ns-0"), 4, "ns-X");  // line 1 of the oldest file
+  WriteFile(audit::RotatedAuditPath(log, 1), old);
+  Run edited = Cli({"audit", "verify", log});
+  EXPECT_EQ(edited.code, kExitCrypto);
+  EXPECT_NE(edited.err.find(audit::RotatedAuditPath(log, 1) + ": line 2"), std::string::npos) << edited.err;
+
+  WriteFile(audit::RotatedAuditPath(log, 1), original);
+  std::filesystem::remove(audit::RotatedAuditPath(log, 2));
+  Run missing = Cli({"audit", "verify", log});
+  EXPECT_EQ(missing.code, kExitCrypto);
+  EXPECT_NE(missing.err.find(audit::RotatedAuditPath(log, 2) + ": file missing"), std::string::npos) << missing.err;
+}
+
 // ---------------------------------------------------------------- organisations, images, apply
 //
 // CliOrgTest: `astis org`, --org resolution, `workload images` and
