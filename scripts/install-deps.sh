@@ -24,6 +24,7 @@ PACKAGES=(
   nodejs
   # scripts
   python3 openssl procps
+  umoci skopeo ca-certificates  # container images without a daemon: scripts/build-images.sh
   dpkg-dev lintian  # Debian packages: scripts/package-deb.sh, tests/packaging
 )
 
