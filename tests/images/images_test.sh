@@ -113,30 +113,37 @@ empty_chroot)
   chroot "$r" /astis-run --install-to /out || fail "--install-to in the empty root"
   cmp "$r/astis-run" "$r/out/astis-run" || fail "the copy differs"
   if [[ -n ${ASTIS_EDGE_URL:-} ]]; then
-    # A real fetch: TLS, HPKE and the edge protocol, with the client files at
-    # their host paths, the edge reached by name through /etc/hosts (the
-    # static getaddrinfo's built-in files module; no nsswitch.conf, no libnss_*).
+    # A real fetch (TLS, the edge protocol, HPKE) with the client files at
+    # their host paths. CMD exits 0; astis-run runs it only after every
+    # secret was fetched (else 125).
     for f in "$ASTIS_CA_FILE" "$ASTIS_API_KEY_FILE" "$ASTIS_TOKEN_PATH"; do install -D -m 0644 "$f" "$r$f"; done
     mkdir -p "$r$ASTIS_SECRETS_DIR" && cp -r "$ASTIS_SECRETS_DIR/." "$r$ASTIS_SECRETS_DIR/"
-    echo '127.0.0.1 localhost' >"$r/etc/hosts"
+    chroot "$r" /astis-run --env PW=db-password --env TOK=api-token -- /astis-run --help >/dev/null ||
+      fail "fetch from the empty root exited $?"
+    set +e
+    chroot "$r" /astis-run --env X=no-such-secret -- /astis-run --help >/dev/null 2>&1
+    rc=$?
+    set -e
+    [[ $rc == 125 ]] || fail "a missing secret gave exit $rc, not 125 (is the fetch real?)"
+    # By host name: the static getaddrinfo's built-in files module reads
+    # /etc/hosts (no nsswitch.conf, no libnss_*). The edge binds DPoP proofs
+    # to its own URL (127.0.0.1), so it answers 401 dpop_invalid: an answer
+    # over TLS to "localhost" (a name in its certificate) proves the lookup.
     url=${ASTIS_EDGE_URL/127.0.0.1/localhost}
     [[ $url != "$ASTIS_EDGE_URL" ]] || fail "edge URL $ASTIS_EDGE_URL is not on 127.0.0.1"
-    # CMD exits 0; astis-run runs it only after every secret was fetched (else 125).
-    ASTIS_EDGE_URL=$url chroot "$r" /astis-run --env PW=db-password --env TOK=api-token -- /astis-run --help \
-      >/dev/null || fail "fetch from the empty root exited $?"
+    mkdir -p "$r/etc" && echo '127.0.0.1 localhost' >"$r/etc/hosts"
+    ASTIS_EDGE_URL=$url chroot "$r" /astis-run --env PW=db-password -- /astis-run --help 2>"$t/err" >/dev/null &&
+      fail "the edge accepted a proof for another URL"
+    grep -q 'edge answered 401 dpop_invalid' "$t/err" || fail "https://localhost not reached: $(cat "$t/err")"
+    rm "$r/etc/hosts"
     # No ASTIS_CA_FILE: the "system store" is the image's bundle where
     # Debian/Alpine keep it, not the /usr/lib/ssl compiled into the static OpenSSL.
     install -D -m 0644 "$ASTIS_CA_FILE" "$r/etc/ssl/certs/ca-certificates.crt"
     rm "$r$ASTIS_CA_FILE"
-    env -u ASTIS_CA_FILE -u SSL_CERT_FILE -u SSL_CERT_DIR ASTIS_EDGE_URL="$url" \
+    env -u ASTIS_CA_FILE -u SSL_CERT_FILE -u SSL_CERT_DIR \
       chroot "$r" /astis-run --env PW=db-password -- /astis-run --help >/dev/null ||
       fail "fetch with the image's CA bundle exited $?"
-    set +e
-    ASTIS_EDGE_URL=$url chroot "$r" /astis-run --env X=no-such-secret -- /astis-run --help >/dev/null 2>&1
-    rc=$?
-    set -e
-    [[ $rc == 125 ]] || fail "a missing secret gave exit $rc, not 125 (is the fetch real?)"
-    echo "fetched db-password and api-token from https://localhost in the empty root"
+    echo "fetched from the edge in the empty root; reached it as localhost through /etc/hosts"
   fi
   echo "empty root: $(find "$r" -type f | sort | tr '\n' ' ')"
   ;;
