@@ -130,6 +130,25 @@ void Wipe(std::string& s) {
   s.clear();
 }
 
+// SystemCaFile returns the CA bundle to use for "the system store" when
+// neither ASTIS_CA_FILE nor OpenSSL's SSL_CERT_FILE/SSL_CERT_DIR is set and
+// the store compiled into this static build (Debian's /usr/lib/ssl) is not in
+// this image: the first bundle found where the common distributions keep it
+// (Debian/Ubuntu/Alpine, Fedora/RHEL, openSUSE, Alpine/BSD). Empty: leave
+// OpenSSL's default. Test: images_astis_run_empty_root.
+std::string SystemCaFile() {
+  for (const char* var : {"ASTIS_CA_FILE", "SSL_CERT_FILE", "SSL_CERT_DIR"}) {
+    if (std::getenv(var) != nullptr) return "";
+  }
+  struct stat st {};
+  if (stat("/usr/lib/ssl/certs", &st) == 0 || stat("/usr/lib/ssl/cert.pem", &st) == 0) return "";
+  for (const char* f : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                        "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem"}) {
+    if (stat(f, &st) == 0 && S_ISREG(st.st_mode)) return f;
+  }
+  return "";
+}
+
 int InstallRefused(const std::string& why) {
   std::fprintf(stderr, "astis-run: --install-to: %s\n", why.c_str());
   return kRefused;
@@ -255,6 +274,9 @@ int main(int argc, char** argv) {
   {
     auto config = astis::sdk::Config::FromEnv();
     if (!config) return Refuse(std::string(config.error().name()) + ": " + config.error().message());
+    if (const std::string ca = SystemCaFile(); !ca.empty()) {
+      if (auto err = config->SetCaFile(ca)) return Refuse(std::string(err->name()) + ": " + err->message());
+    }
     auto client = astis::sdk::Client::Create(*config);
     if (!client) return Refuse(std::string(client.error().name()) + ": " + client.error().message());
     auto secrets = client->GetMany(names);
