@@ -15,6 +15,7 @@
 #include "common/dns1123.h"
 #include "common/encoding.h"
 #include "cvs/cvs.h"
+#include "cvs/key_file_watcher.h"
 #include "cvs/key_management.h"
 #include "cvs/process_hardening.h"
 #include "cvs/remote.h"
@@ -195,8 +196,31 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   net::TlsReloader reloader({config.cert_file, config.key_file, config.client_ca_file, config.edge_client_cert_sha256},
                             [http](const net::TlsServerConfig& c) { return http->ReloadTls(c); }, ro);
   reloader.Start();
+  // Org keys reload without a restart (docs/operations.md "Org key
+  // rotation"): the org_keys file, or every changed file of org_keys_dir,
+  // polled every 2 s and on SIGHUP; a set that does not load keeps the one
+  // being served. Token members re-open through the same resolver.
+  std::unique_ptr<OrgKeyFileWatcher> key_watcher;
+  if (!config.org_keys.empty()) {
+    key_watcher = std::make_unique<OrgKeyFileWatcher>(
+        config.org_keys, config.org.empty() ? std::string(kDefaultOrg) : config.org, service, *tokens);
+  }
+  auto refresh_keys = [&](bool force) {
+    return key_watcher ? key_watcher->Refresh(force) : custodian->Refresh();
+  };
+  auto report_keys = [](const Status& s) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "astis cvs: org keys not reloaded, still serving the previous set: %s\n",
+                   s.ToString().c_str());
+    }
+  };
+  PeriodicRefresh key_poller([&] { return refresh_keys(false); }, std::chrono::seconds(2), report_keys);
   int sig = 0;
-  while ((sig = net::WaitForTerminationOrReloadSignal()) == SIGHUP) (void)reloader.ReloadNow();
+  while ((sig = net::WaitForTerminationOrReloadSignal()) == SIGHUP) {
+    (void)reloader.ReloadNow();
+    report_keys(refresh_keys(true));
+  }
+  key_poller.Stop();
   reloader.Stop();
   std::fprintf(stderr, "astis cvs: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Stop(std::chrono::milliseconds(5000));

@@ -19,6 +19,7 @@
 #include "capsule/org_key.h"
 #include "common/encoding.h"
 #include "cvs/cvs.h"
+#include "cvs/key_file_watcher.h"
 #include "cvs/key_management.h"
 #include "cvs/process_hardening.h"
 #include "cvs/remote.h"
@@ -83,8 +84,10 @@ namespace {
 // MakeAstisCvs builds the ASTIS CVS port (Tier 1): embedded, with the
 // default organisation's set from cvs.org_keys and every organisation's
 // from cvs.org_keys_dir, or the remote ASTIS CVS.
+// key_watcher receives the watcher of cvs.org_keys (embedded), which must
+// not outlive the port.
 Result<std::unique_ptr<cvs::CvsPort>> MakeAstisCvs(const EdgeConfig& c, audit::AuditSink& audit, const Clock& clock,
-                                                   Random& rng) {
+                                                   Random& rng, std::unique_ptr<cvs::OrgKeyFileWatcher>* key_watcher) {
   if (c.cvs.mode == CvsMode::kEmbedded) {
     cvs::OrgKeySets sets;
     if (!c.cvs.org_keys.empty()) {
@@ -92,6 +95,10 @@ Result<std::unique_ptr<cvs::CvsPort>> MakeAstisCvs(const EdgeConfig& c, audit::A
       sets.emplace(std::string(store::kDefaultOrg), std::move(keys));
     }
     auto service = std::make_unique<cvs::CvsService>(std::move(sets), rng, &audit);
+    if (!c.cvs.org_keys.empty()) {
+      *key_watcher =
+          std::make_unique<cvs::OrgKeyFileWatcher>(c.cvs.org_keys, std::string(store::kDefaultOrg), *service);
+    }
     if (c.cvs.org_keys_dir.empty()) return std::unique_ptr<cvs::CvsPort>(std::move(service));
     // One source per organisation: the default's set is either the file or
     // the directory's default.json, never both.
@@ -189,7 +196,8 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   // the deferred CVS line lands in the same file as the edge's line.
   audit::OrgAuditRouter audit_router(**audit_log, config.audit_log, clock);
   audit::DeferSyncRouterSink cvs_audit(audit_router);
-  auto cvs_port = MakeAstisCvs(config, cvs_audit, clock, rng);
+  std::unique_ptr<cvs::OrgKeyFileWatcher> key_watcher;  // cvs.org_keys, embedded
+  auto cvs_port = MakeAstisCvs(config, cvs_audit, clock, rng, &key_watcher);
   if (!cvs_port.ok()) return Step("cvs", cvs_port.status());
   // Both tiers in one process (docs/cvs.md "Routing"): each organisation's
   // capsules go to the ASTIS CVS (standard) or to its own CVS (hyok).
@@ -341,10 +349,26 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   std::fprintf(stderr, "%s: serving on %s:%u\n", prog, config.listen.address.c_str(), (*server)->port());
   std::fflush(stderr);
   if (options.on_listening) options.on_listening((*server)->port());
+  // The embedded CVS's cvs.org_keys file reloads when it changes (a new
+  // active key, a retired one) or on SIGHUP; cvs.org_keys_dir already does
+  // (RefreshingCvs). docs/operations.md "Org key rotation".
+  auto report_keys = [&options](const Status& s) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s: org keys not reloaded, still serving the previous set: %s\n",
+                   options.program.c_str(), s.ToString().c_str());
+    }
+  };
+  std::unique_ptr<cvs::PeriodicRefresh> key_poller;
+  if (key_watcher) {
+    key_poller = std::make_unique<cvs::PeriodicRefresh>([&key_watcher] { return key_watcher->Refresh(); },
+                                                        std::chrono::seconds(2), report_keys);
+  }
   int sig = 0;
   while ((sig = net::WaitForTerminationOrReloadSignal()) == SIGHUP) {
     for (auto& r : reloaders) (void)r->ReloadNow();  // each reports its outcome
+    if (key_watcher) report_keys(key_watcher->Refresh(/*force=*/true));
   }
+  if (key_poller) key_poller->Stop();
   for (auto& r : reloaders) r->Stop();
   std::fprintf(stderr, "%s: %s received, stopping\n", prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
   if (admin_server) admin_server->Stop();
