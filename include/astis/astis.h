@@ -95,6 +95,21 @@ typedef struct astis_secret astis_secret;
  * caller does not free it. */
 ASTIS_EXPORT const char* astis_code_name(astis_code code);
 
+/* astis_version describes the library: five lines, each ending in "\n",
+ *
+ *   libastis 0.1.0                  semantic version (the project's)
+ *   commit 0123456789ab (dirty)     git commit built from ("unknown" without
+ *                                   git); "(dirty)" if tracked files differed
+ *   build type Release
+ *   OpenSSL 3.0.11 19 Sep 2023      the libcrypto in use at run time
+ *   libsodium 1.0.18                the libsodium in use at run time
+ *
+ * the same block `astis --version` prints (there after "astis"). Programs
+ * print it for their --version (astis-run does). The string is static: never
+ * NULL, the caller does not free it, and it is the same for every call. It
+ * needs no config, network or edge, and cannot fail. */
+ASTIS_EXPORT const char* astis_version(void);
+
 /* ---------------------------------------------------------------- config */
 
 /* astis_config_new makes a config holding the defaults:

@@ -26,6 +26,10 @@
 
 namespace astis::sdk {
 
+// Version returns astis_version(): the library's version, git commit, build
+// type, OpenSSL and libsodium versions, five lines (see astis.h).
+inline std::string_view Version() { return astis_version(); }
+
 // Error is a failed call: the astis_code and its message (never secret).
 class Error {
  public:

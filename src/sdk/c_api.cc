@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/version.h"
 #include "crypto/secret_bytes.h"
 #include "sdk/config.h"
 #include "sdk/engine.h"
@@ -164,6 +165,13 @@ Engine* EngineOf(astis_client* client) { return client != nullptr ? client->engi
 }  // namespace astis::sdkcore::testing
 
 extern "C" {
+
+const char* astis_version(void) {
+  // Built once (thread-safe static init); OpenSSL_version and
+  // sodium_version_string do not throw. Test: CApiVersionTest.VersionIsStaticText.
+  static const std::string text = astis::VersionText("libastis");
+  return text.c_str();
+}
 
 const char* astis_code_name(astis_code code) {
   switch (code) {
