@@ -26,6 +26,7 @@ PACKAGES=(
   python3 openssl procps
   umoci skopeo ca-certificates  # container images without a daemon: scripts/build-images.sh
   dpkg-dev lintian  # Debian packages: scripts/package-deb.sh, tests/packaging
+  help2man python3-build python3-venv python3-setuptools python3-wheel  # man pages; the wheel (docs/install.md)
 )
 
 missing=()

@@ -9,11 +9,13 @@
 #include "capsule/org_key.h"
 #include "cli/admin_cli.h"
 #include "cli/commands.h"
+#include "cli/completion.h"
 #include "cli/secret_manifest.h"
 #include "crypto/secret_bytes.h"
 #include "lint/contract.h"
 #include "lint/lint.h"
 #include "lint/yaml_documents.h"
+#include "common/version.h"
 #include "mcp/server.h"
 
 namespace astis::cli {
@@ -153,6 +155,16 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   app.footer(kExitCodesHelp);
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
+  // `astis --version` and `astis version` print the same block
+  // (common/version.h) and need no store, network or config.
+  // Test: tests/install install_version_shape.
+  app.set_version_flag("--version", [] {
+    std::string text = VersionText("astis");
+    text.pop_back();  // app.exit adds the last newline
+    return text;
+  }, "Print the version, git commit, build type and OpenSSL/libsodium versions, then exit");
+  CLI::App* version_cmd =
+      app.add_subcommand("version", "Print the version, git commit, build type and OpenSSL/libsodium versions");
 
   std::string keygen_out, keygen_suite = "x25519", keygen_pkcs11, keygen_module, keygen_pin_file;
   CLI::App* keygen =
@@ -213,6 +225,10 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
 
   AdminCommands admin(app);
 
+  // Hidden: the bash completion script of this very command tree
+  // (share/bash-completion/completions/astis is written from it at build time).
+  CLI::App* complete_bash = app.add_subcommand("__complete-bash", "Print the bash completion script")->group("");
+
   std::vector<std::string> storage(args.begin(), args.end());
   if (storage.empty()) storage.emplace_back("astis");
   std::vector<char*> argv;
@@ -244,6 +260,16 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
       const char* what = keygen_pkcs11.empty() ? " (private, 0600)" : " (token key reference, 0600)";
       env.out << "wrote " << r->private_path << what << " and " << r->public_path << "\nkid " << r->kid << "\n";
       return kExitOk;
+    }
+    if (version_cmd->parsed()) {
+      env.out << VersionText("astis");
+      env.out.flush();
+      return env.out ? kExitOk : Fail(env, "version", Error(Code::kIo, "cannot write output"));
+    }
+    if (complete_bash->parsed()) {
+      env.out << BashCompletion(app);
+      env.out.flush();
+      return env.out ? kExitOk : Fail(env, "__complete-bash", Error(Code::kIo, "cannot write output"));
     }
     if (seal->parsed()) return RunSeal(sa, env);
     if (unseal->parsed()) return RunUnseal(ua, env);
