@@ -9,23 +9,60 @@
         finally:
             astis.wipe(password)
 
-The library is found through $ASTIS_LIBRARY (a path to libastis.so), else
-the system loader ("libastis.so.0"). Failures raise AstisError with the C
-ABI's code and name. Plaintext is copied out of the library's locked buffer
+The library is found, in this order, through $ASTIS_LIBRARY (a path to
+libastis.so), the copy a wheel carries next to this file
+(astis/libastis.so.0), then the system loader ("libastis.so.0", e.g. from the
+libastis0 package). If none loads, importing astis raises ImportError naming
+each place it looked. astis.version() is astis_version() of the library in
+use; astis.__version__ is this package's version. Failures raise AstisError
+with the C ABI's code and name. Plaintext is copied out of the library's locked buffer
 (which is then zeroed) into a bytearray the caller should wipe(); Python
 cannot guarantee that no other copy is made by code that uses it.
 """
 
 import ctypes
-import ctypes.util
 import os
 
-__all__ = ["AstisError", "Client", "harden_process", "wipe", "code_name"]
+try:
+    from ._version import __version__  # written by the build (python/CMakeLists.txt)
+except ImportError:  # a source checkout
+    __version__ = "0+source"
+
+__all__ = ["AstisError", "Client", "harden_process", "wipe", "code_name", "version"]
+
+_SONAME = "libastis.so.0"
+
+
+def _open_library():
+    """_open_library loads libastis: $ASTIS_LIBRARY if set (and then only it),
+    else this package's own copy (a wheel), else the system's."""
+    tried = []
+    explicit = os.environ.get("ASTIS_LIBRARY")
+    if explicit:
+        try:
+            return ctypes.CDLL(explicit)
+        except OSError as e:
+            raise ImportError(f"astis: cannot load $ASTIS_LIBRARY={explicit}: {e}") from None
+    tried.append("$ASTIS_LIBRARY (unset)")
+    bundled = os.path.join(os.path.dirname(os.path.abspath(__file__)), _SONAME)
+    if os.path.exists(bundled):
+        try:
+            return ctypes.CDLL(bundled)
+        except OSError as e:
+            tried.append(f"the wheel's {bundled} ({e})")
+    else:
+        tried.append(f"the wheel's {bundled} (absent)")
+    try:
+        return ctypes.CDLL(_SONAME)
+    except OSError as e:
+        tried.append(f"the system's {_SONAME} ({e})")
+    raise ImportError("astis: libastis not found; tried " + "; ".join(tried) +
+                      ". Install the libastis0 package (or the astis wheel, which carries the library), "
+                      "or set ASTIS_LIBRARY to a libastis.so.")
 
 
 def _load():
-    path = os.environ.get("ASTIS_LIBRARY") or ctypes.util.find_library("astis") or "libastis.so.0"
-    lib = ctypes.CDLL(path)
+    lib = _open_library()
     c_char_p, c_size_t, c_int, c_void_p = ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p
     pp = ctypes.POINTER(c_void_p)
     sig = {
@@ -51,6 +88,7 @@ def _load():
         "astis_secret_size": (c_size_t, [c_void_p]),
         "astis_secret_free": (None, [c_void_p]),
         "astis_harden_process": (c_int, []),
+        "astis_version": (c_char_p, []),
     }
     for name, (res, args) in sig.items():
         fn = getattr(lib, name)
@@ -59,6 +97,13 @@ def _load():
 
 
 _lib = _load()
+
+
+def version():
+    """version returns astis_version() of the library in use: five lines, the
+    first "libastis <semantic version>", then the git commit, build type and
+    the OpenSSL and libsodium versions (see astis.h)."""
+    return _lib.astis_version().decode()
 
 
 def code_name(code):
