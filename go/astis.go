@@ -9,8 +9,10 @@
 //	defer s.Release() // zeroes the plaintext
 //	use(s.Bytes())
 //
-// Build: CGO_CFLAGS=-I<prefix>/include CGO_LDFLAGS="-L<prefix>/lib" (the
-// package links -lastis). Plaintext stays in the library's locked buffer;
+// Module path: astis.dev/astis (docs/install.md "Go"). Build:
+// CGO_CFLAGS=-I<prefix>/include CGO_LDFLAGS="-L<prefix>/lib/<multiarch>" (the
+// package links -lastis; with the libastis-dev package installed, neither is
+// needed). Plaintext stays in the library's locked buffer;
 // Bytes aliases it and is valid until Release. A copy the application makes
 // (string(b), append) is on the Go heap, which is neither locked nor wiped.
 package astis
@@ -28,6 +30,11 @@ import (
 	"sync"
 	"unsafe"
 )
+
+// Version returns astis_version() of the linked libastis: five lines, the
+// first "libastis <semantic version>", then the git commit, build type and
+// the OpenSSL and libsodium versions in use (include/astis/astis.h).
+func Version() string { return C.GoString(C.astis_version()) }
 
 // Code is an astis_code: 1-19 are the docs/protocol.md §7 wire codes, 20 and up
 // are local to the SDK.

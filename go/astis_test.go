@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -177,5 +178,12 @@ func TestConcurrentGets(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+func TestVersionNamesTheLibrary(t *testing.T) {
+	v := Version()
+	if !strings.HasPrefix(v, "libastis ") || !strings.Contains(v, "\ncommit ") || !strings.Contains(v, "\nlibsodium ") {
+		t.Fatalf("Version() = %q, want the astis_version() block", v)
 	}
 }
