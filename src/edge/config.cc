@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/encoding.h"
+#include "common/log.h"
 
 namespace astis::edge {
 namespace {
@@ -75,7 +76,7 @@ Status CheckHttpsBase(std::string_view field, const std::string& url) {
 Status Fill(const YAML::Node& root, EdgeConfig& c) {
   ASTIS_RETURN_IF_ERROR(CheckKeys(root, "", {"listen", "tls", "external_base_url", "store", "cvs", "audit_log",
                                              "session_ttl_seconds", "dpop", "token", "limits", "admin", "gate4",
-                                             "watch", "hyok"}));
+                                             "watch", "hyok", "log", "audit_sink", "audit_log_max_bytes"}));
   if (const YAML::Node n = root["listen"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "listen", {"address", "port", "threads"}));
     ASTIS_RETURN_IF_ERROR(GetStr(n, "listen", "address", c.listen.address, false));
@@ -174,7 +175,27 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
     ASTIS_RETURN_IF_ERROR(GetStr(n, "hyok", "client_key_file", c.hyok.client_key_file, true));
   }
 
-  ASTIS_RETURN_IF_ERROR(GetStr(root, "", "audit_log", c.audit_log, true));
+  // Test: EdgeConfig.AuditSinkAndRotation.
+  ASTIS_RETURN_IF_ERROR(GetStr(root, "", "audit_sink", c.audit_sink, false));
+  if (c.audit_sink != "file" && c.audit_sink != "stdout" && c.audit_sink != "both")
+    return Bad("audit_sink", "must be \"file\", \"stdout\" or \"both\"");
+  if (c.audit_sink == "stdout") {
+    if (root["audit_log"] || root["audit_log_max_bytes"])
+      return Bad("audit_sink", "stdout writes no file: drop audit_log and audit_log_max_bytes, or use \"both\"");
+  } else {
+    ASTIS_RETURN_IF_ERROR(GetStr(root, "", "audit_log", c.audit_log, true));
+    ASTIS_RETURN_IF_ERROR(GetInt(root, "", "audit_log_max_bytes", c.audit_log_max_bytes, 0, int64_t{1} << 50));
+    if (c.audit_log_max_bytes != 0 && c.audit_log_max_bytes < 65536)
+      return Bad("audit_log_max_bytes", "must be 0 (never rotate) or at least 65536");
+  }
+  if (const YAML::Node n = root["log"]) {
+    // Test: EdgeConfig.LogFormatAndLevel.
+    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "log", {"format", "level"}));
+    ASTIS_RETURN_IF_ERROR(GetStr(n, "log", "format", c.log.format, false));
+    ASTIS_RETURN_IF_ERROR(GetStr(n, "log", "level", c.log.level, false));
+    if (!log::ParseFormat(c.log.format).ok()) return Bad("log.format", "must be \"json\" or \"text\"");
+    if (!log::ParseLevel(c.log.level).ok()) return Bad("log.level", "must be debug, info, warn or error");
+  }
   ASTIS_RETURN_IF_ERROR(GetInt(root, "", "session_ttl_seconds", c.session_ttl_seconds, 60, 86400));
   if (const YAML::Node n = root["dpop"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "dpop", {"max_skew_seconds", "nonce_window_seconds"}));

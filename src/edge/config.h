@@ -63,7 +63,19 @@ struct EdgeConfig {
     std::string client_cert_file;
     std::string client_key_file;
   } hyok;
+  // audit_sink: where the audit lines go (docs/audit-log.md "Sinks"): "file"
+  // (default, audit_log), "stdout" (no file; audit_log must be absent) or
+  // "both". audit_log_max_bytes rotates the file by size (0: never).
+  std::string audit_sink = "file";
+  int64_t audit_log_max_bytes = 0;
   std::string audit_log;
+  // log: operational log lines on stderr (docs/operations.md "Logs"):
+  // format "json" (the shipped manifests) or "text" (the default here, for a
+  // terminal), and the minimum level.
+  struct Log {
+    std::string format = "text";
+    std::string level = "info";
+  } log;
   int64_t session_ttl_seconds = 900;
   struct Dpop {
     int64_t max_skew_seconds = 60;

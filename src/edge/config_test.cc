@@ -275,5 +275,50 @@ TEST(EdgeConfig, RejectsYamlSyntaxErrorWithoutThrowing) {
   EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
 }
 
+TEST(EdgeConfig, LogFormatAndLevel) {
+  auto d = ParseEdgeConfig(kMinimal);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->log.format, "text");
+  EXPECT_EQ(d->log.level, "info");
+  auto c = ParseEdgeConfig(std::string(kMinimal) + "log: {format: json, level: warn}\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->log.format, "json");
+  EXPECT_EQ(c->log.level, "warn");
+  for (const char* bad : {"log: {format: yaml}\n", "log: {level: loud}\n", "log: {format: json, colour: on}\n"}) {
+    Status s = ParseWith(bad);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("log"), std::string::npos) << s.message();
+  }
+}
+
+TEST(EdgeConfig, AuditSinkAndRotation) {
+  auto d = ParseEdgeConfig(kMinimal);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->audit_sink, "file");
+  EXPECT_EQ(d->audit_log_max_bytes, 0);
+  auto c = ParseEdgeConfig(std::string(kMinimal) + "audit_sink: both\naudit_log_max_bytes: 104857600\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->audit_sink, "both");
+  EXPECT_EQ(c->audit_log_max_bytes, 104857600);
+  std::string no_file = kMinimal;
+  const std::string audit_line = "audit_log: /var/log/astis/audit.jsonl\n";
+  ASSERT_NE(no_file.find(audit_line), std::string::npos);
+  no_file.erase(no_file.find(audit_line), audit_line.size());
+  auto s = ParseEdgeConfig(no_file + "audit_sink: stdout\n");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->audit_sink, "stdout");
+  EXPECT_TRUE(s->audit_log.empty());
+  EXPECT_FALSE(ParseEdgeConfig(no_file).ok());  // file sink: audit_log required
+}
+
+TEST(EdgeConfig, RefusesBadAuditSinkAndRotation) {
+  for (const char* bad : {"audit_sink: syslog\n", "audit_sink: stdout\n", "audit_log_max_bytes: 1000\n",
+                          "audit_log_max_bytes: -1\n", "audit_sink: [file]\n"}) {
+    Status s = ParseWith(bad);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("audit"), std::string::npos) << bad << ": " << s.message();
+  }
+}
+
 }  // namespace
 }  // namespace astis::edge

@@ -18,6 +18,7 @@
 #include "audit/org_audit_router.h"
 #include "capsule/org_key.h"
 #include "common/encoding.h"
+#include "common/log.h"
 #include "cvs/cvs.h"
 #include "cvs/key_file_watcher.h"
 #include "cvs/key_management.h"
@@ -154,8 +155,8 @@ kube::KubeClient* KubeClientCache::Get(std::string_view cluster) {
   auto client = builder_(*record);
   if (!client.ok()) {
     if (changed) {
-      std::fprintf(stderr, "edge: cluster %s: no API client: %s\n", std::string(cluster).c_str(),
-                   client.status().ToString().c_str());
+      log::Process().Warn("edge", "cluster " + std::string(cluster) + ": no API client: " + client.status().ToString(),
+                          Json{{"cluster", std::string(cluster)}});
     }
     return nullptr;
   }
@@ -175,10 +176,26 @@ store::StoreOptions StoreOptionsOf(const EdgeConfig& config) {
 Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const EdgeProcessOptions& options) {
   net::BlockTerminationSignals();
   net::BlockReloadSignal();
-  const char* prog = options.program.c_str();
+  // docs/operations.md "Logs": json or text lines on stderr (config `log:`,
+  // validated by ParseEdgeConfig).
+  {
+    auto format = log::ParseFormat(config.log.format);
+    auto level = log::ParseLevel(config.log.level);
+    log::ConfigureProcess(format.ok() ? *format : log::Format::kText, level.ok() ? *level : log::Level::kInfo);
+  }
+  log::Logger& logger = log::Process();
+  const std::string& component = options.program;
   auto store = store::OpenStore(StoreOptionsOf(config));
   if (!store.ok()) return Step("store", store.status());
-  auto audit_log = audit::FileAuditLog::Open(config.audit_log, clock);
+  // Audit sinks (docs/audit-log.md "Sinks"): the file, rotated by size, and/or
+  // the same lines on stdout; a torn last line (a kill mid-append) is
+  // truncated and recorded on start (docs/audit-log.md "Torn tail"). The
+  // organisations' trails inherit these options (OrgAuditRouter).
+  audit::FileAuditOptions audit_options;
+  audit_options.repair_torn_tail = true;
+  audit_options.max_file_bytes = static_cast<uint64_t>(config.audit_log_max_bytes);
+  if (config.audit_sink != "file") audit_options.stream_fd = STDOUT_FILENO;
+  auto audit_log = audit::FileAuditLog::Open(config.audit_log, clock, audit_options);
   if (!audit_log.ok()) return Step("audit log", audit_log.status());
   // With the embedded CVS this process holds the org private keys and, while
   // unwrapping, DEKs: no core file may ever contain them (docs/threat-model.md;
@@ -207,8 +224,9 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
     if (auto orgs = (*store)->ListOrganizations(); orgs.ok()) {
       for (const store::Organization& o : *orgs) {
         if (o.tier != "hyok") continue;
-        std::fprintf(stderr, "%s: organisation %s is hyok but no hyok.client_cert_file is configured: "
-                             "its unwraps are refused with cvs_unavailable\n", prog, o.name.c_str());
+        logger.Warn(component, "organisation " + o.name + " is hyok but no hyok.client_cert_file is configured: "
+                                                     "its unwraps are refused with cvs_unavailable",
+                    Json{{"org", o.name}});
       }
     }
   }
@@ -263,6 +281,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   deps.audit = &audit_router;
   deps.clock = &clock;
   deps.rng = &rng;
+  deps.log = &logger;  // the access log
   // EdgeService::Create announces every audit-mode cluster on stderr.
   auto service = EdgeService::Create(service_config, deps);
   if (!service.ok()) return Step("edge", service.status());
@@ -320,8 +339,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
     auto started = admin::StartAdminHttpsServer(std::move(hc), *admin_https_handler);
     if (!started.ok()) return Step("admin https", started.status());
     admin_https = std::move(started).value();
-    std::fprintf(stderr, "%s: admin API on %s:%u\n", prog, config.admin.https.address.c_str(),
-                 admin_https->port());
+    logger.Info(component, "admin API on " + config.admin.https.address + ":" + std::to_string(admin_https->port()));
   }
   auto server = net::HttpServer::Start(sc, [svc](const net::ServerRequest& r) { return svc->Handle(r); });
   if (!server.ok()) return Step("listen", server.status());
@@ -346,8 +364,8 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
     const auto& h = config.admin.https;
     watch({h.cert_file, h.key_file, h.client_ca_file, {}}, admin_https.get(), "admin https tls");
   }
-  std::fprintf(stderr, "%s: serving on %s:%u\n", prog, config.listen.address.c_str(), (*server)->port());
-  std::fflush(stderr);
+  // Tests and scripts wait for "serving on ADDRESS:PORT" (the port last).
+  logger.Info(component, "serving on " + config.listen.address + ":" + std::to_string((*server)->port()));
   if (options.on_listening) options.on_listening((*server)->port());
   // The embedded CVS's cvs.org_keys file reloads when it changes (a new
   // active key, a retired one) or on SIGHUP; cvs.org_keys_dir already does
@@ -370,7 +388,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   }
   if (key_poller) key_poller->Stop();
   for (auto& r : reloaders) r->Stop();
-  std::fprintf(stderr, "%s: %s received, stopping\n", prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  logger.Info(component, std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + " received, stopping");
   if (admin_server) admin_server->Stop();
   if (admin_https) admin_https->Stop(std::chrono::milliseconds(1000));
   (*server)->Stop(std::chrono::milliseconds(5000));

@@ -824,6 +824,71 @@ TEST_F(ServeTest, ServeStartsAndStops) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << err;
   EXPECT_EQ(::kill(pid, 0), -1);  // reaped: no process left
 }
+
+// `astis serve` after a kill mid-append (docs/audit-log.md "Torn tail"):
+// the torn last line is truncated and recorded on start, and with
+// audit_sink: both the same line reaches stdout; verify passes after it.
+TEST_F(ServeTest, ServeRepairsTornAuditTailAndMirrorsStdout) {
+  const std::string log = dir_ + "/audit.jsonl";
+  {
+    auto sink = audit::FileAuditLog::Open(log, clock_);
+    ASSERT_TRUE(sink.ok());
+    audit::AuditEvent e;
+    e.event = "unwrap";
+    ASSERT_TRUE((*sink)->Append(e).ok());
+    ASSERT_TRUE((*sink)->Append(e).ok());
+  }
+  WriteFile(log, ReadAllFile(log) + "{\"seq\":3,\"prev\":\"0a1b");  // cut mid-line by a kill
+  EXPECT_EQ(Cli({"audit", "verify", log}).code, kExitCrypto);
+  WriteFile(config_, config_text_ + "audit_sink: both\naudit_log_max_bytes: 65536\n");
+  int errpipe[2];
+  int outpipe[2];
+  ASSERT_EQ(::pipe(errpipe), 0);
+  ASSERT_EQ(::pipe(outpipe), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(errpipe[1], 2);
+    ::dup2(outpipe[1], 1);
+    ::close(errpipe[0]);
+    ::close(errpipe[1]);
+    ::close(outpipe[0]);
+    ::close(outpipe[1]);
+    ::execl(ASTIS_CLI_BINARY, "astis", "serve", "--config", config_.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(errpipe[1]);
+  ::close(outpipe[1]);
+  std::string err;
+  bool serving = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!serving && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{errpipe[0], POLLIN, 0};
+    if (::poll(&p, 1, 1000) <= 0) continue;
+    char buf[512];
+    ssize_t n = ::read(errpipe[0], buf, sizeof buf);
+    if (n <= 0) break;
+    err.append(buf, static_cast<size_t>(n));
+    serving = err.find("serving on 127.0.0.1:") != std::string::npos;
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(outpipe[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(errpipe[0]);
+  ::close(outpipe[0]);
+  ASSERT_TRUE(serving) << err;
+  Run verified = Cli({"audit", "verify", log});
+  EXPECT_EQ(verified.code, 0) << verified.err;
+  EXPECT_NE(verified.out.find("3 lines"), std::string::npos) << verified.out;
+  const std::string text = ReadAllFile(log);
+  const size_t last = text.rfind('\n', text.size() - 2);
+  ASSERT_NE(last, std::string::npos);
+  EXPECT_NE(text.find("audit.torn_tail"), std::string::npos) << text;
+  EXPECT_EQ(out, text.substr(last + 1)) << out;  // the same line on stdout
+}
 #endif
 
 // ---------------------------------------------------------------- org keys, trails, --server
