@@ -490,6 +490,24 @@ TEST(CvsProcessConfigTest, CvsProcessConfigOrgKeys) {
 
 // The pkcs11 block (docs/hsm.md): module and pin_file required,
 // max_sessions in [1, 1024], unknown keys refused; absent means no token.
+TEST(CvsProcessConfigTest, CvsProcessConfigLog) {
+  const std::string base =
+      "tls:\n  cert_file: /c.pem\n  key_file: /k.pem\n  client_ca_file: /ca.pem\n"
+      "  edge_client_cert_sha256: " + std::string(64, 'a') + "\naudit_log: /a.jsonl\norg_keys: /keys.json\n";
+  auto d = ParseCvsProcessConfig(base);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->log_format, "text");
+  auto j = ParseCvsProcessConfig(base + "log: {format: json, level: debug}\n");
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ(j->log_format, "json");
+  EXPECT_EQ(j->log_level, "debug");
+  for (const char* bad : {"log: {format: xml}\n", "log: {level: chatty}\n", "log: {file: /x}\n"}) {
+    auto c = ParseCvsProcessConfig(base + bad);
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("log"), std::string::npos) << c.status().message();
+  }
+}
+
 TEST(CvsProcessConfigTest, CvsProcessConfigPkcs11) {
   const std::string base =
       "tls:\n  cert_file: /c.pem\n  key_file: /k.pem\n  client_ca_file: /ca.pem\n"

@@ -14,6 +14,7 @@
 #include "capsule/org_key.h"
 #include "common/dns1123.h"
 #include "common/encoding.h"
+#include "common/log.h"
 #include "cvs/cvs.h"
 #include "cvs/key_file_watcher.h"
 #include "cvs/key_management.h"
@@ -63,7 +64,7 @@ Status AddPin(const YAML::Node& n, std::vector<Sha256Digest>& pins) {
 
 Status Fill(const YAML::Node& root, CvsProcessConfig& c) {
   ASTIS_RETURN_IF_ERROR(
-      CheckKeys(root, "(top level)", {"listen", "tls", "org_keys", "org_keys_dir", "org", "audit_log", "pkcs11"}));
+      CheckKeys(root, "(top level)", {"listen", "tls", "org_keys", "org_keys_dir", "org", "audit_log", "pkcs11", "log"}));
   if (const YAML::Node l = root["listen"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(l, "listen", {"address", "port"}));
     ASTIS_RETURN_IF_ERROR(GetStr(l, "listen.address", "address", c.listen_address, false));
@@ -113,6 +114,14 @@ Status Fill(const YAML::Node& root, CvsProcessConfig& c) {
     }
     c.pkcs11 = std::move(h);
   }
+  if (const YAML::Node l = root["log"]) {
+    // Test: CvsProcessConfigTest.CvsProcessConfigLog.
+    ASTIS_RETURN_IF_ERROR(CheckKeys(l, "log", {"format", "level"}));
+    ASTIS_RETURN_IF_ERROR(GetStr(l, "log.format", "format", c.log_format, false));
+    ASTIS_RETURN_IF_ERROR(GetStr(l, "log.level", "level", c.log_level, false));
+    if (!log::ParseFormat(c.log_format).ok()) return Bad("log.format", "must be json or text");
+    if (!log::ParseLevel(c.log_level).ok()) return Bad("log.level", "must be debug, info, warn or error");
+  }
   return OkStatus();
 }
 
@@ -150,6 +159,11 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   // key is loaded. Test: CvsProcessIsNotDumpable (tests/hardening).
   ASTIS_RETURN_IF_ERROR(DisableCoreDumps());
   net::BlockTerminationSignals();
+  {
+    auto format = log::ParseFormat(config.log_format);
+    auto level = log::ParseLevel(config.log_level);
+    log::ConfigureProcess(format.ok() ? *format : log::Format::kText, level.ok() ? *level : log::Level::kInfo);
+  }
   net::BlockReloadSignal();
   // The token's module is loaded before any key: members held in it are
   // opened through this one module (docs/hsm.md).
@@ -185,7 +199,8 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   sc.tls = std::move(tls).value();
   auto server = StartCvsServer(std::move(sc), service);
   if (!server.ok()) return Step("listen", server.status());
-  std::fprintf(stderr, "astis cvs: serving on %s:%u\n", config.listen_address.c_str(), (*server)->port());
+  // Tests and scripts wait for "serving on ADDRESS:PORT" (the port last).
+  log::Process().Info("astis cvs", "serving on " + config.listen_address + ":" + std::to_string((*server)->port()));
   std::fflush(stderr);
   if (on_listening) on_listening((*server)->port());
   // The certificate reloads when its files change or on SIGHUP, keeping
@@ -222,7 +237,7 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   }
   key_poller.Stop();
   reloader.Stop();
-  std::fprintf(stderr, "astis cvs: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  log::Process().Info("astis cvs", std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + " received, stopping");
   (*server)->Stop(std::chrono::milliseconds(5000));
   return OkStatus();
 }

@@ -57,6 +57,9 @@ struct CvsProcessConfig {
   std::string org;  // with org_keys: the organisation it belongs to ("" = default)
   std::string audit_log;
   std::optional<hsm::Pkcs11Config> pkcs11;  // the pkcs11 block, when present
+  // log: {format: json|text, level: debug|info|warn|error} (docs/operations.md "Logs").
+  std::string log_format = "text";
+  std::string log_level = "info";
 };
 
 // ParseCvsProcessConfig parses and validates YAML text: unknown keys,

@@ -1,10 +1,10 @@
 #include "edge/cvs_router.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <utility>
 
 #include "common/encoding.h"
+#include "common/log.h"
 #include "cvs/remote.h"
 #include "net/tls.h"
 
@@ -97,8 +97,8 @@ Result<std::shared_ptr<cvs::CvsPort>> CvsRouter::PortFor(const std::string& org)
       r.hyok = std::shared_ptr<cvs::CvsPort>(std::move(built).value());
     } else {
       // Once per record version, as KubeClientCache does for clusters.
-      std::fprintf(stderr, "edge: organisation %s: no CVS client: %s\n", org.c_str(),
-                   built.status().ToString().c_str());
+      log::Process().Warn("edge", "organisation " + org + ": no CVS client: " + built.status().ToString(),
+                          Json{{"org", org}});
     }
   }
   return PortOf(r);
@@ -136,7 +136,7 @@ Result<std::vector<cvs::RewrapResult>> RefreshingCvs::Rewrap(const cvs::Verified
   if (now - last >= recheck_ms_ && last_refresh_ms_.compare_exchange_strong(last, now)) {
     Status s = custodian_.Refresh();
     if (!s.ok() && !refresh_failing_.exchange(true)) {
-      std::fprintf(stderr, "edge: cvs.org_keys_dir: %s\n", s.ToString().c_str());
+      log::Process().Error("edge", "cvs.org_keys_dir: " + s.ToString());
     } else if (s.ok()) {
       refresh_failing_.store(false);
     }

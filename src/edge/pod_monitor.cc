@@ -1,8 +1,8 @@
 #include "edge/pod_monitor.h"
 
-#include <cstdio>
 #include <set>
 
+#include "common/log.h"
 #include "edge/metrics.h"
 #include "edge/prometheus.h"
 #include "kube/config.h"
@@ -69,7 +69,8 @@ Status PodMonitor::Rescan() {
       e.watch = std::move(watch).value();
     } else {
       e.error = watch.status().message();
-      std::fprintf(stderr, "edge: pod watch of %s/%s not started: %s\n", cname.c_str(), ns.c_str(), e.error.c_str());
+      log::Process().Warn("kube", "pod watch of " + cname + "/" + ns + " not started: " + e.error,
+                          Json{{"cluster", cname}, {"namespace", ns}});
     }
     std::lock_guard<std::mutex> lock(mu_);
     entries_[key] = std::move(e);
@@ -85,7 +86,7 @@ void PodMonitor::StartRescanning(std::chrono::milliseconds interval) {
     while (!stopping_) {
       l.unlock();
       Status s = Rescan();
-      if (!s.ok()) std::fprintf(stderr, "edge: pod watch rescan failed: %s\n", s.ToString().c_str());
+      if (!s.ok()) log::Process().Warn("kube", "pod watch rescan failed: " + s.ToString());
       l.lock();
       loop_cv_.wait_for(l, interval, [this] { return stopping_; });
     }
@@ -182,7 +183,8 @@ void PodMonitor::OnChange(const std::string& cluster, const std::string& ns, con
   if (listener) listener(cluster, ns, name);  // e.g. drop gate 4's confirmation of this pod
   const int64_t now = clock_.NowUnix();
   auto fail = [&](const std::string& what) {
-    std::fprintf(stderr, "edge: pod watch %s/%s/%s: %s\n", cluster.c_str(), ns.c_str(), name.c_str(), what.c_str());
+    log::Process().Error("kube", "pod watch " + cluster + "/" + ns + "/" + name + ": " + what,
+                         Json{{"cluster", cluster}, {"namespace", ns}, {"pod", name}});
     std::lock_guard<std::mutex> lock(mu_);
     ++revoke_failures_;
   };

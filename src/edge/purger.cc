@@ -1,6 +1,8 @@
 #include "edge/purger.h"
 
-#include <cstdio>
+#include <string>
+
+#include "common/log.h"
 
 namespace astis::edge {
 
@@ -32,8 +34,8 @@ void ExpiryPurger::Start() {
       lock.unlock();
       Result<store::PurgeCounts> r = RunOnce();
       if (!r.ok()) {
-        std::fprintf(stderr, "astis-edge: purge of expired rows failed (%s); retrying in %lld ms\n",
-                     r.status().ToString().c_str(), static_cast<long long>(options_.interval.count()));
+        log::Process().Warn("store", "purge of expired rows failed (" + r.status().ToString() + "); retrying in " +
+                                         std::to_string(options_.interval.count()) + " ms");
       }
       lock.lock();
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -80,8 +81,10 @@ Result<std::unique_ptr<EdgeService>> EdgeService::Create(EdgeConfig config, Edge
     for (const auto& c : *clusters) {
       // docs/protocol.md §6.4: audit mode is announced loudly at start-up.
       if (c.mode == "audit") {
-        std::fprintf(stderr, "WARNING: cluster %s is in AUDIT MODE: gate 4 refusals are recorded as would_deny "
-                     "and NOT enforced\n", store::QualifiedClusterName(c.org, c.name).c_str());
+        const std::string name = store::QualifiedClusterName(c.org, c.name);
+        (deps.log != nullptr ? *deps.log : log::Process())
+            .Warn("edge", "cluster " + name + " is in AUDIT MODE: gate 4 refusals are recorded as would_deny and "
+                          "NOT enforced", Json{{"cluster", name}});
       }
     }
   }
@@ -93,6 +96,10 @@ net::ServerResponse EdgeService::Handle(const net::ServerRequest& http) {
   Request r{http};
   r.now = deps_.clock->NowUnix();
   r.start_ms = deps_.clock->NowUnixMillis();
+  // A request id ties the access line, the audit line and the client's
+  // X-Request-Id together (docs/operations.md "Logs").
+  uint8_t id[8];
+  if (deps_.rng->Fill(id).ok()) r.trail.event.request_id = HexEncode(id);
   return Finish(r, Dispatch(r));
 }
 
@@ -156,9 +163,41 @@ net::ServerResponse EdgeService::Finish(Request& r, net::ServerResponse resp) {
   // paths append their own line and fail closed.
   if (r.audited && r.trail.event.decision != audit::Decision::kAllow) (void)deps_.audit->Append(Stamped(r));
   const std::string code = resp.status < 400 ? "ok" : r.code.empty() ? std::to_string(resp.status) : r.code;
-  metrics_.Count(r.endpoint, code, resp.status >= 400 ? r.trail.event.gate : 0,
-                 deps_.clock->NowUnixMillis() - r.start_ms);
+  const int64_t duration_ms = deps_.clock->NowUnixMillis() - r.start_ms;
+  metrics_.Count(r.endpoint, code, resp.status >= 400 ? r.trail.event.gate : 0, duration_ms);
+  if (!r.trail.event.request_id.empty()) resp.headers.emplace_back("X-Request-Id", r.trail.event.request_id);
+  if (deps_.log != nullptr) AccessLine(r, resp.status, code, duration_ms);
   return resp;
+}
+
+void EdgeService::AccessLine(const Request& r, int status, const std::string& code, int64_t duration_ms) {
+  // One line per request. The route is the endpoint's template, never the
+  // raw path or query (a session id in DELETE /v1/sessions/{id}, or anything
+  // a client puts in an unknown path, stays out). Identity fields only once
+  // a gate verified them. Never a token, API key, proof, capsule or
+  // plaintext. Tests: CanaryTest.NoSecretLeaksEmbeddedCvs, CanaryTest.NoSecretLeaksRemoteCvs.
+  static const std::map<std::string, std::string, std::less<>> kRoutes = {
+      {"healthz", "/healthz"},        {"readyz", "/readyz"},         {"metrics", "/metrics"},
+      {"sessions", "/v1/sessions"},   {"unwrap", "/v1/unwrap"},      {"rotate", "/v1/sessions/rotate"},
+      {"sessions_delete", "/v1/sessions/{id}"}};
+  auto route = kRoutes.find(r.endpoint);
+  const audit::AuditEvent& e = r.trail.event;
+  Json f = {{"method", r.http.method},
+            {"route", route == kRoutes.end() ? std::string("other") : route->second},
+            {"status", status},
+            {"code", code},
+            {"duration_ms", duration_ms}};
+  auto put = [&f](const char* k, const std::string& v) {
+    if (!v.empty()) f[k] = v;
+  };
+  put("org", e.org);
+  put("cluster", e.cluster);
+  put("namespace", e.namespace_);
+  put("pod", e.pod);
+  put("pod_uid", e.pod_uid);
+  put("api_key_id", e.api_key_id);
+  put("jkt", e.jkt);
+  deps_.log->Log(status >= 500 ? log::Level::kWarn : log::Level::kInfo, "access", "request", f, e.request_id);
 }
 
 std::string EdgeService::MetricsText() {

@@ -26,6 +26,7 @@
 #include "crypto/random.h"
 #include "cvs/cvs.h"
 #include "edge/admission.h"
+#include "common/log.h"
 #include "edge/config.h"
 #include "edge/fresh_pods.h"
 #include "edge/gates.h"
@@ -52,6 +53,11 @@ struct EdgeDeps {
   // by RunEdgeProcess through PodMonitor::SetChangeListener); they never
   // decide gate 4 (docs/protocol.md §6 gate 4 "Fresh"). Optional.
   PodMonitor* pods = nullptr;
+  // log, when set, receives one access line per request (docs/operations.md
+  // "Logs": method, route, status, wire code, duration, the verified
+  // identity and the DPoP jkt; never a credential, capsule or plaintext).
+  // Optional.
+  log::Logger* log = nullptr;
 };
 
 class EdgeService {
@@ -76,6 +82,7 @@ class EdgeService {
 
  private:
   struct Request;   // per-request state (defined in service.cc)
+  void AccessLine(const Request& r, int status, const std::string& code, int64_t duration_ms);
   EdgeService(EdgeConfig config, EdgeDeps deps, NonceIssuer nonce);
 
   net::ServerResponse Dispatch(Request& r);

@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/testing/files.h"
 #include "common/testing/must.h"
 #include "crypto/ed25519.h"
@@ -288,6 +289,12 @@ class CanaryTest : public ::testing::Test {
     deps.audit = audit_.get();
     deps.clock = &clock_;
     deps.rng = &rng;
+    // The access log, as RunEdgeProcess writes it (JSON lines), to a file
+    // searched below like every other output.
+    access_fd_ = ::open((dir_ + "/access.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    ASSERT_GE(access_fd_, 0);
+    access_log_ = std::make_unique<log::Logger>(log::Format::kJson, log::Level::kDebug, access_fd_, &clock_);
+    deps.log = access_log_.get();
     service_ = Must(edge::EdgeService::Create(config, deps));
     service_ptr_.store(service_.get());
 
@@ -451,6 +458,25 @@ class CanaryTest : public ::testing::Test {
     }
     EXPECT_GE(db_files, 1u);
     EXPECT_GE(audit_files, 1u);
+    // The access log: one JSON line per request, and no credential in any
+    // of them (docs/operations.md "Logs"): not the API key, not the
+    // ServiceAccount token, nor the plaintext or a DEK (searched below).
+    const std::string access = ReadFile(dir_ + "/access.log");
+    files.push_back(dir_ + "/access.log");
+    size_t access_lines = 0;
+    for (size_t at = 0; at < access.size();) {
+      const size_t nl = access.find('\n', at);
+      ASSERT_NE(nl, std::string::npos);
+      auto line = ParseJson(std::string_view(access).substr(at, nl - at));
+      ASSERT_TRUE(line.ok()) << access.substr(at, nl - at);
+      EXPECT_EQ((*line)["component"], "access");
+      ++access_lines;
+      at = nl + 1;
+    }
+    EXPECT_GE(access_lines, 5u);
+    EXPECT_EQ(access.find(std::string(api_key_.RevealString())), std::string::npos) << "API key in the access log";
+    EXPECT_EQ(access.find(token_), std::string::npos) << "ServiceAccount token in the access log";
+    EXPECT_EQ(access.find("astis.v1."), std::string::npos) << "a sealed value in the access log";
     for (const std::string& f : files) {
       const std::string bytes = ReadFile(f);
       const auto hits = Hits(bytes, needles);
@@ -513,6 +539,13 @@ class CanaryTest : public ::testing::Test {
   std::unique_ptr<X25519PrivateKey> pod_recipient_;
   std::unique_ptr<net::HttpsClient> pod_http_;
   std::string token_, nonce_;
+  int access_fd_ = -1;
+  std::unique_ptr<log::Logger> access_log_;
+
+ public:
+  ~CanaryTest() override {
+    if (access_fd_ >= 0) ::close(access_fd_);
+  }
 };
 
 TEST_F(CanaryTest, NoSecretLeaksEmbeddedCvs) { Run(false); }
