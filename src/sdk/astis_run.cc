@@ -3,6 +3,7 @@
 //
 //   astis-run [--env VAR=SECRET]... [--file FILE=SECRET]... -- CMD [ARG]...
 //   astis-run --install-to DIR
+//   astis-run --version
 //
 // --install-to copies this executable to DIR/astis-run (mode 0555): the init
 // container of the astis-run image has no shell and no cp, and puts it on a
@@ -51,6 +52,7 @@ void Usage(FILE* out) {
   std::fprintf(out,
                "usage: astis-run [--env VAR=SECRET]... [--file FILE=SECRET]... -- CMD [ARG]...\n"
                "       astis-run --install-to DIR\n"
+               "       astis-run --version\n"
                "Fetches each SECRET through the ASTIS edge, then runs CMD with it:\n"
                "  --env VAR=SECRET    in environment variable VAR (inherited by CMD's children,\n"
                "                      readable in /proc/PID/environ by the same user)\n"
@@ -218,6 +220,14 @@ int InstallTo(const std::string& dir, const char* argv0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    // The library's version block (astis_version()), named for this program.
+    std::string_view text = astis_version();
+    constexpr std::string_view kLib = "libastis ";
+    if (text.substr(0, kLib.size()) == kLib) text.remove_prefix(kLib.size());
+    std::printf("astis-run %.*s", static_cast<int>(text.size()), text.data());
+    return 0;
+  }
   if (argc >= 2 && std::string_view(argv[1]) == "--install-to") {
     if (argc != 3 || argv[2][0] == '\0') {
       Usage(stderr);
