@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "admin/apply_document.h"
+#include "admin/cluster_jwks.h"
 #include "admin/client.h"
 #include "admin/https_api.h"
 #include "admin/operations.h"
@@ -63,6 +64,8 @@ struct AdminCommands::Args {
   bool prune = false;
   // cluster
   CLI::App *cluster_add = nullptr, *cluster_list = nullptr, *cluster_remove = nullptr;
+  CLI::App* cluster_jwks_fetch = nullptr;
+  bool jwks_apply = false, yes = false;
   std::string name, issuer, audience = "astis", jwks_file, api_url, ca_file, token_file, mode = "strict";
   // workload / apikey / session scope
   CLI::App *workload_add = nullptr, *workload_list = nullptr, *workload_remove = nullptr;
@@ -473,6 +476,52 @@ Result<Backend> OpenBackend(const AdminCommands::Args& a, const std::string& org
   return b;
 }
 
+// ClusterJwksFetch shows how the cluster's current JWKS (read through its
+// OIDC discovery endpoint with its read-only token) differs from the pinned
+// one and, with --apply and a confirmation (--yes, or the cluster name typed
+// on stdin), pins it: the served keys plus, unless --prune, the pinned ones
+// no longer served, so tokens signed before the rotation stay valid
+// (docs/operations.md "Cluster signing-key rotation"). The store is opened
+// directly: the API CA and token files are read here, on the edge host.
+// Test: CliClusterJwksTest.FetchDiffsAndApplyNeedsConfirmation.
+int ClusterJwksFetch(const AdminCommands::Args& a, CliEnv& env) {
+  constexpr std::string_view kCmd = "cluster jwks fetch";
+  auto store = OpenStore(a.store_path, a.config_path);
+  if (!store.ok()) return Fail(env, kCmd, store.status());
+  auto org = admin::ResolveOrg(**store, OrgOption(a));
+  if (!org.ok()) return Fail(env, kCmd, org.status());
+  auto cluster = (*store)->GetCluster(*org, a.name);
+  if (!cluster.ok()) return Fail(env, kCmd, cluster.status());
+  auto fetched = admin::FetchClusterJwks(*cluster);
+  if (!fetched.ok()) return Fail(env, kCmd, fetched.status());
+  const admin::JwksDiff& d = fetched->diff;
+  for (const std::string& kid : d.added) env.out << "+ " << kid << "\tserved by the cluster, not pinned\n";
+  for (const std::string& kid : d.removed) env.out << "- " << kid << "\tpinned, no longer served\n";
+  for (const std::string& kid : d.kept) env.out << "= " << kid << "\tpinned and served\n";
+  const bool changes = !d.added.empty() || (a.prune && !d.removed.empty());
+  if (!a.jwks_apply || !changes) {
+    env.out << "cluster " << a.name << ": " << (changes ? "not pinned (use --apply)" : "nothing to pin") << "\n";
+    return kExitOk;
+  }
+  if (!a.yes) {
+    env.err << "pin this JWKS for cluster " << a.name << "? type the cluster name to confirm: ";
+    env.err.flush();
+    std::string typed;
+    std::getline(env.in, typed);
+    if (typed != a.name) return Fail(env, kCmd, Error(Code::kFailedPrecondition, "not confirmed: nothing pinned"));
+  }
+  auto pin = admin::JwksToPin(cluster->jwks_json, fetched->jwks_json, a.prune);
+  if (!pin.ok()) return Fail(env, kCmd, pin.status());
+  admin::LocalOperations ops(**store, env.clock, env.rng, GenerateKey, Actor(), *org);
+  const store::Cluster& c = *cluster;
+  admin::ClusterAddArgs args{c.name, c.issuer, c.audience, *pin, c.api_url, c.ca_file, c.token_file, c.mode};
+  auto added = ops.ClusterAdd(args);
+  if (!added.ok()) return Fail(env, kCmd, added.status());
+  env.out << "cluster " << a.name << ": pinned " << d.added.size() + d.kept.size() + (a.prune ? 0 : d.removed.size())
+          << " key(s)\n";
+  return kExitOk;
+}
+
 // ---------------------------------------------------------------- audit, keys
 
 int AuditVerify(const std::string& main_file, const std::string& org, CliEnv& env) {
@@ -697,6 +746,15 @@ AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
   a.cluster_remove = cluster->add_subcommand("remove", "Remove a cluster and its workloads");
   AddStoreOptions(a.cluster_remove, a);
   a.cluster_remove->add_option("--name", a.name, "Cluster name")->required();
+  CLI::App* jwks = cluster->add_subcommand("jwks", "A cluster's signing keys (JWKS)")->require_subcommand(1);
+  a.cluster_jwks_fetch = jwks->add_subcommand("fetch", "Show how the cluster's JWKS differs from the pinned one");
+  a.cluster_jwks_fetch->add_option("--store", a.store_path, "SQLite store file of the edge");
+  a.cluster_jwks_fetch->add_option("--config", a.config_path, "Edge configuration file (its store is used)");
+  a.cluster_jwks_fetch->add_option("--org", a.org, "Organization (default: $ASTIS_ORG)");
+  a.cluster_jwks_fetch->add_option("--name", a.name, "Cluster name")->required();
+  a.cluster_jwks_fetch->add_flag("--apply", a.jwks_apply, "Pin the served keys (keeps the pinned ones unless --prune)");
+  a.cluster_jwks_fetch->add_flag("--prune", a.prune, "With --apply: drop pinned keys the cluster no longer serves");
+  a.cluster_jwks_fetch->add_flag("--yes", a.yes, "With --apply: confirm without typing the cluster name");
 
   CLI::App* workload = app.add_subcommand("workload", "Approve workloads and their image digests")->require_subcommand(1);
   a.workload_add = workload->add_subcommand("add", "Approve (or replace) a workload");
@@ -785,6 +843,7 @@ std::optional<int> AdminCommands::Run(CliEnv& env) {
   if (a.org_key_rotate->parsed()) return OrgKey(a, /*create=*/false, env);
   if (a.key_rotate->parsed()) return KeyRotate(a.keys_file, env);
   if (a.reseal->parsed()) return ResealCmd(a, env);
+  if (a.cluster_jwks_fetch->parsed()) return ClusterJwksFetch(a, env);
 
   struct StoreCommand {
     CLI::App* app;
