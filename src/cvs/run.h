@@ -82,7 +82,11 @@ Result<capsule::TokenKeyResolver> TokenResolverFor(const CvsProcessConfig& confi
 // CVS contract over mutual TLS (only the pinned edge certificates), prints
 // "astis cvs: serving on ADDRESS:PORT" to stderr, calls on_listening (when
 // set) with the bound port, then blocks until SIGTERM/SIGINT and stops
-// gracefully. It blocks those signals first (net::BlockTerminationSignals).
+// gracefully. It blocks those signals and SIGHUP first. Meanwhile the TLS
+// files and the org keys (org_keys, or org_keys_dir) are re-read when they
+// change, polled every 2 s, and on SIGHUP (docs/operations.md "Certificate
+// rotation", "Org key rotation"). Test:
+// CvsProcessReloadTest.CertificateAndOrgKeysRotateWithoutRestart.
 // Returns OK after a graceful stop, else the failing start-up step.
 Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
                      const std::function<void(uint16_t)>& on_listening = {});

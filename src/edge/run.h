@@ -74,6 +74,8 @@ class KubeClientCache {
 // a PodMonitor rescanning every config.watch.rescan_seconds, serves
 // EdgeService over HTTPS on config.listen, prints "<program>: serving on
 // ADDRESS:PORT" to stderr, then blocks until SIGTERM or SIGINT and stops
+// (SIGHUP reloads the TLS files and cvs.org_keys, which are also re-read
+// when they change: docs/operations.md "Certificate rotation")
 // gracefully (5 s grace). It blocks SIGTERM/SIGINT in the calling thread
 // first, so it must be called before other threads exist and a signal sent
 // during start-up is not lost. Returns OK after a graceful stop; otherwise
