@@ -180,11 +180,16 @@ Status HaWorld::Build(const HaOptions& options) {
   Random& rng = DefaultRandom();
   ASTIS_ASSIGN_OR_RETURN(dir_, net::testing::MakeTempDir());
 
-  // PostgreSQL: one database shared by every replica.
-  ASTIS_ASSIGN_OR_RETURN(pg_, store::testing::PgServer::Start());
-  ASTIS_RETURN_IF_ERROR(pg_->CreateDatabase("astis"));
+  // PostgreSQL: one database shared by every replica (the caller's, or a
+  // PgServer of the world's own).
+  std::string dsn = options.postgres_dsn;
+  if (dsn.empty()) {
+    ASTIS_ASSIGN_OR_RETURN(pg_, store::testing::PgServer::Start());
+    ASTIS_RETURN_IF_ERROR(pg_->CreateDatabase("astis"));
+    dsn = pg_->Dsn("astis");
+  }
   const std::string dsn_file = dir_ + "/pg.dsn";
-  ASTIS_RETURN_IF_ERROR(WriteFile(dsn_file, pg_->Dsn("astis") + "\n"));
+  ASTIS_RETURN_IF_ERROR(WriteFile(dsn_file, dsn + "\n"));
 
   // The cluster's API.
   ASTIS_ASSIGN_OR_RETURN(kube_, kubestandin::KubeStandin::Start());
@@ -490,6 +495,8 @@ std::string HaPodClient::PrepareRotation(int64_t now) {
                        {"recipient", jose::Jwk::FromX25519Public(next_recipient_->public_key()).ToJson()},
                        {"pop", pop}});
 }
+
+std::string HaPodClient::jkt() const { return jose::Jwk::FromEd25519Public(dpop_->public_key()).Thumbprint(); }
 
 void HaPodClient::CommitRotation() {
   dpop_ = std::move(next_dpop_);

@@ -82,6 +82,10 @@ struct HaOptions {
   // pod_rate_per_minute is limits.rate_per_pod_uid_per_minute (default: no
   // practical limit).
   int64_t pod_rate_per_minute = 1000000;
+  // postgres_dsn, when set, is the database every edge uses (e.g. PgPair's
+  // multi-host DSN, tests/ha/ha_failover_test.cc) instead of a PgServer the
+  // world starts; pg() must not be called then.
+  std::string postgres_dsn;
 };
 
 inline constexpr char kOrgB[] = "tenant-b";
@@ -183,6 +187,8 @@ class HaPodClient {
                                               const std::vector<capsule::SealedValue>& values) const;
 
   const std::string& session() const { return session_; }
+  // jkt is the RFC 7638 thumbprint of the current DPoP key (the pin).
+  std::string jkt() const;
   void set_session(std::string s) { session_ = std::move(s); }
   // has_nonce reports whether an edge nonce has been seen.
   bool has_nonce() const { return !nonce_.empty(); }
