@@ -15,9 +15,11 @@
 #                  the CMake package
 #   python3-astis  component python: the astis module (ctypes over libastis0)
 #
-# astis-run goes into `astis`: pods get it from the astis-run init image, not
-# from Debian, so on a Debian host it is a tool next to the CLI (the demo and
-# local runs), and a fifth package would only add a dependency edge.
+# astis-run goes into `astis`, not a package of its own: pods get it from the
+# astis-run init image, not from Debian, so on a Debian host it is a tool next
+# to the CLI (local runs, the demo). In a release build it is static-pie (it
+# must run in any app image), so it adds no dependency; a build that links it
+# to libastis.so.0 (ASan) gets libastis0 in astis's Depends from dpkg-shlibdeps.
 #
 # Each component is installed with `cmake --install --prefix /usr --component C`
 # into a staging root (DESTDIR), the way debhelper stages debian/<package>/.
@@ -85,26 +87,16 @@ stage_package() {  # stage_package PKG: install its components into debian/PKG
   mkdir -p "$stage/DEBIAN"
 }
 
-elf_files() {  # elf_files DIR: the ELF files under DIR (not static archives)
+elf_files() {  # elf_files DIR: the dynamically linked ELF files under DIR
+  # (static archives are not ELF; the static-pie astis-run needs nothing)
   find "$1" -path "$1/DEBIAN" -prune -o -type f -print | sort | while read -r f; do
-    [[ $(head -c4 "$f" | od -An -tx1 | tr -d ' \n') == 7f454c46 ]] && echo "$f"
+    [[ $(head -c4 "$f" | od -An -tx1 | tr -d ' \n') == 7f454c46 ]] || continue
+    readelf -d "$f" 2> /dev/null | grep -q '(NEEDED)' && echo "$f"
   done
   return 0
 }
 
-if grep -rqs --include=cmake_install.cmake 'CMAKE_INSTALL_COMPONENT STREQUAL "cli"' "$build"; then
-  for pkg in "${packages[@]}"; do stage_package "$pkg"; done
-else  # TEMPORARY until the install components land: split the sdk component
-  components=([astis]=sdk [libastis0]=sdk [libastis-dev]=sdk [python3-astis]=sdk)
-  for pkg in "${packages[@]}"; do stage_package "$pkg"; done
-  s=debian
-  rm -rf $s/astis/usr/{lib,include} $s/libastis0/usr/{bin,include} $s/libastis-dev/usr/bin $s/python3-astis/usr/{bin,lib,include}
-  rm -f $s/libastis0/usr/lib/libastis.so; rm -rf $s/libastis0/usr/lib/{cmake,pkgconfig}
-  rm -f $s/libastis-dev/usr/lib/libastis.so.*
-  install -D -m755 "$build/src/cli/astis" $s/astis/usr/bin/astis; strip $s/astis/usr/bin/astis
-  ln -s astis $s/astis/usr/bin/kubectl-astis
-  mkdir -p $s/python3-astis/usr/lib/python3/dist-packages; cp -r "$root/python/astis" $s/python3-astis/usr/lib/python3/dist-packages/
-fi
+for pkg in "${packages[@]}"; do stage_package "$pkg"; done
 
 # libastis0: shlibs (dependents get libastis0 (>= this version)) and the
 # ldconfig trigger every shared-library package needs.

@@ -43,7 +43,7 @@ compgen -G "$debs/*.deb" > /dev/null || die "no .deb in $debs (scripts/package-d
 command -v kubectl > /dev/null || die "kubectl not found (scripts/install-deps.sh installs it)"
 if ! command -v debootstrap > /dev/null; then
   echo "clean-root: installing debootstrap on the host"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends debootstrap > /dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap > /dev/null
 fi
 
 root=$(mktemp -d /var/tmp/astis-clean-root.XXXXXX)
@@ -67,6 +67,12 @@ cleanup() {
 trap cleanup EXIT INT TERM
 in_root_cmd=(/usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8)
 in_root() { chroot "$root" "${in_root_cmd[@]}" "$@"; }
+apt_install() {  # apt_install LOG PACKAGE...: apt-get install inside the root
+  local log=$1
+  shift
+  in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "$@" \
+    > "$log" 2>&1 || { cat "$log" >&2; die "apt-get install $*"; }
+}
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 took() { printf 'clean-root: %-44s %4d s\n' "$1" $((SECONDS - tstep)) | tee -a "$root.times"; tstep=$SECONDS; }
 t0=$SECONDS
@@ -83,7 +89,9 @@ mount -t proc proc "$root/proc"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 in_root dpkg-query -W -f='${Package}\n' > "$root/tmp/before.list"
 echo "$(wc -l < "$root/tmp/before.list") packages, all from the archive; no astis:"
-if grep -E '^(astis|libastis0|libastis-dev|python3-astis)$' "$root/tmp/before.list"; then die "astis already in the root"; fi
+if grep -E '^(astis|libastis0|libastis-dev|python3-astis)$' "$root/tmp/before.list"; then
+  die "astis already in the root"
+fi
 took "debootstrap"
 
 step "2. apt-get install the .debs; their dependencies come from the archive"
@@ -96,12 +104,11 @@ for pkg in astis libastis0 libastis-dev python3-astis; do
   f=$(compgen -G "$root/debs/${pkg}_*.deb") || die "no ${pkg}_*.deb in $debs"
   in_root_debs+=("${f#"$root"}")
 done
-in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${in_root_debs[@]}" \
-  > "$root/tmp/apt.log" ||
-  { cat "$root/tmp/apt.log" >&2; die "apt-get install of the .debs"; }
+apt_install "$root/tmp/apt.log" "${in_root_debs[@]}"
 in_root dpkg-query -W -f='${Package} ${Version}\n' astis libastis0 libastis-dev python3-astis
-echo "pulled from the archive: $(in_root dpkg-query -W -f='${Package}\n' | sort | comm -13 <(sort "$root/tmp/before.list") - |
-  grep -vxE 'astis|libastis0|libastis-dev|python3-astis' | tr '\n' ' ')"
+in_root dpkg-query -W -f='${Package}\n' | sort | comm -13 <(sort "$root/tmp/before.list") - |
+  grep -vxE 'astis|libastis0|libastis-dev|python3-astis' | tr '\n' ' ' > "$root/tmp/pulled"
+echo "pulled from the archive: $(cat "$root/tmp/pulled")"
 took "apt-get install ./*.deb"
 
 step "3. astis --version; keygen -> seal -> unseal"
@@ -129,8 +136,7 @@ echo "ok: the value sealed with the public key comes back with the private key"
 took "version, keygen, seal, unseal"
 
 step "4. The C example against the installed pkg-config"
-in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends gcc libc6-dev pkg-config \
-  > "$root/tmp/apt-gcc.log" || { cat "$root/tmp/apt-gcc.log" >&2; die "apt-get install gcc pkg-config"; }
+apt_install "$root/tmp/apt-gcc.log" gcc libc6-dev pkg-config
 cp "$src/examples/c/astis_get.c" "$src/examples/python/astis_get.py" "$root/work/"
 echo "pkg-config --cflags --libs astis: $(in_root pkg-config --cflags --libs astis)"
 in_root sh -c 'gcc -Wall -Werror -o /work/astis_get_c /work/astis_get.c $(pkg-config --cflags --libs astis)' ||
