@@ -2,7 +2,6 @@
 // as applications link it.
 #include <gtest/gtest.h>
 
-#include <regex>
 #include <string>
 
 #include "astis/astis.h"
@@ -15,12 +14,15 @@ TEST(CApiVersionTest, VersionIsStaticText) {
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v, astis_version());  // the same static string every call
   std::string text(v);
-  EXPECT_TRUE(std::regex_match(text, std::regex("libastis " ASTIS_PROJECT_VERSION "\n"
-                                                "commit ([0-9a-f]{12}( \\(dirty\\))?|unknown)\n"
-                                                "build type [A-Za-z]+\n"
-                                                "OpenSSL [^\n]+\n"
-                                                "libsodium \\d+\\.\\d+\\.\\d+\n")))
-      << text;
+  // Five lines (the order and forms are VersionTest.TextShape's).
+  EXPECT_EQ(text.rfind("libastis " ASTIS_PROJECT_VERSION "\ncommit ", 0), 0u) << text;
+  EXPECT_NE(text.find("\nbuild type "), std::string::npos) << text;
+  EXPECT_NE(text.find("\nOpenSSL "), std::string::npos) << text;
+  EXPECT_NE(text.find("\nlibsodium "), std::string::npos) << text;
+  size_t lines = 0;
+  for (char c : text) lines += c == '\n';
+  EXPECT_EQ(lines, 5u);
+  EXPECT_EQ(text.back(), '\n');
   EXPECT_EQ(astis::sdk::Version(), text);
 }
 
