@@ -80,10 +80,6 @@ stage_package() {  # stage_package PKG: install its components into debian/PKG
   mkdir -p "$doc"
   cp "$root/packaging/debian/copyright" "$doc/copyright"
   gzip -9n < "$root/packaging/debian/changelog" > "$doc/changelog.gz"
-  if [[ -d $root/packaging/debian/lintian-overrides ]] && [[ -f $root/packaging/debian/lintian-overrides/$pkg ]]; then
-    mkdir -p "$stage/usr/share/lintian/overrides"
-    cp "$root/packaging/debian/lintian-overrides/$pkg" "$stage/usr/share/lintian/overrides/$pkg"
-  fi
   mkdir -p "$stage/DEBIAN"
 }
 
@@ -118,10 +114,11 @@ for pkg in "${packages[@]}"; do
     dpkg-shlibdeps -T"debian/$pkg.substvars" -Sdebian/libastis0 "${self[@]}" "${elves[@]}" \
       2> "debian/$pkg.shlibdeps.log" ||
       { cat "debian/$pkg.shlibdeps.log" >&2; die "dpkg-shlibdeps failed for $pkg"; }
-    grep -v "^dpkg-shlibdeps: warning: package could avoid a useless dependency" "debian/$pkg.shlibdeps.log" >&2 || true
+    cat "debian/$pkg.shlibdeps.log" >&2
   fi
   if [[ $pkg == astis ]] && readelf -d "$stage/usr/bin/astis-run" 2> /dev/null | grep -q 'libastis.so'; then
-    grep -q 'libastis0' "debian/$pkg.substvars" || die "astis-run needs libastis.so but astis does not depend on libastis0"
+    grep -q 'libastis0' "debian/$pkg.substvars" ||
+      die "astis-run needs libastis.so but astis does not depend on libastis0"
   fi
   # Normalise: directories and executables 0755, everything else 0644.
   find "$stage" -type d -exec chmod 0755 {} +
