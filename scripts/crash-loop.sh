@@ -277,5 +277,5 @@ kill -TERM "$server_pid"
 wait "$server_pid" 2> /dev/null || true
 server_pid=
 echo "crash-loop: $iterations iterations, $kills kills (SIGKILL), $torn torn tails repaired on restart," \
-  "$answered_total unwraps answered, all with a durable audit line unless counted; $failures failures (seed $seed)"
+  "$answered_total unwraps answered and checked against the audit log; $failures failures (seed $seed)"
 [[ $failures -eq 0 ]]
