@@ -35,7 +35,9 @@
 # Two runs over the same BUILD_DIR give byte-identical .debs.
 #
 # Then lintian runs over the four packages and any error fails the script
-# (set ASTIS_SKIP_LINTIAN=1 to skip it). Needs dpkg-dev and lintian
+# (set ASTIS_SKIP_LINTIAN=1 to skip it). ASTIS_DEB_COMPRESSION (default xz)
+# is dpkg-deb's -Z; the light check in tests/packaging uses gzip, which is
+# cheaper on CPU. Needs dpkg-dev and lintian
 # (scripts/install-deps.sh). Does not need root.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -131,7 +133,7 @@ for pkg in "${packages[@]}"; do
   find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
   pkg_arch=$(sed -n 's/^Architecture: //p' "$stage/DEBIAN/control")
   deb=$out/${pkg}_${version}_${pkg_arch}.deb
-  dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" > /dev/null
+  dpkg-deb --root-owner-group -Z"${ASTIS_DEB_COMPRESSION:-xz}" --build "$stage" "$deb" > /dev/null
   echo "package-deb: $(basename "$deb")  Depends: $(dpkg-deb -f "$deb" Depends)"
 done
 
