@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -564,7 +565,14 @@ TEST_F(AuditLogTest, KilledWriterRepairedOnOpen) {
         if (!(*log)->Append(Event(i)).ok()) ::_exit(3);
       }
     }
-    ::usleep(20000 + round * 7000);
+    // Kill it mid-stream: once it has rotated in this round (bounded poll
+    // of the file system, not a sync), then a little later each round.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!std::filesystem::exists(RotatedAuditPath(path_, static_cast<uint64_t>(round) + 1)) &&
+           std::chrono::steady_clock::now() < deadline) {
+      ::usleep(1000);
+    }
+    ::usleep(static_cast<useconds_t>(round * 3000));
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
