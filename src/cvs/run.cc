@@ -175,7 +175,11 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
     if (!keys.ok()) return Step("org keys", keys.status());
     sets.emplace(config.org.empty() ? std::string(kDefaultOrg) : config.org, std::move(keys).value());
   }
-  auto audit_log = audit::FileAuditLog::Open(config.audit_log, clock);
+  // As `astis serve` does (docs/audit-log.md "Torn tail"): a line cut by a
+  // kill mid-write was never acknowledged, so it is truncated and recorded.
+  audit::FileAuditOptions audit_options;
+  audit_options.repair_torn_tail = true;
+  auto audit_log = audit::FileAuditLog::Open(config.audit_log, clock, audit_options);
   if (!audit_log.ok()) return Step("audit log", audit_log.status());
   auto tls = net::LoadTlsServerConfig(config.cert_file, config.key_file);
   if (!tls.ok()) return Step("tls", tls.status());
