@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <exception>
 #include <initializer_list>
 #include <memory>
@@ -229,8 +228,7 @@ Status RunCvsProcess(const CvsProcessConfig& config, Clock& clock, Random& rng,
   };
   auto report_keys = [](const Status& s) {
     if (!s.ok()) {
-      std::fprintf(stderr, "astis cvs: org keys not reloaded, still serving the previous set: %s\n",
-                   s.ToString().c_str());
+      log::Process().Error("astis cvs", "org keys not reloaded, still serving the previous set: " + s.ToString());
     }
   };
   PeriodicRefresh key_poller([&] { return refresh_keys(false); }, std::chrono::seconds(2), report_keys);

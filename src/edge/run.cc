@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <optional>
@@ -372,8 +371,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   // (RefreshingCvs). docs/operations.md "Org key rotation".
   auto report_keys = [&options](const Status& s) {
     if (!s.ok()) {
-      std::fprintf(stderr, "%s: org keys not reloaded, still serving the previous set: %s\n",
-                   options.program.c_str(), s.ToString().c_str());
+      log::Process().Error(options.program, "org keys not reloaded, still serving the previous set: " + s.ToString());
     }
   };
   std::unique_ptr<cvs::PeriodicRefresh> key_poller;

@@ -2,12 +2,12 @@
 
 #include <sys/stat.h>
 
-#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 
 #include "common/encoding.h"
+#include "common/log.h"
 #include "crypto/secret_bytes.h"
 
 namespace astis::net {
@@ -109,10 +109,10 @@ Status TlsReloader::Load(const std::string& fingerprint) {
   if (options_.on_result) {
     options_.on_result(status);
   } else if (status.ok()) {
-    std::fprintf(stderr, "%s: certificate reloaded from %s\n", options_.name.c_str(), files_.cert_file.c_str());
+    log::Process().Info(options_.name, "certificate reloaded from " + files_.cert_file);
   } else {
-    std::fprintf(stderr, "%s: certificate reload failed, still serving the previous one: %s\n",
-                 options_.name.c_str(), status.ToString().c_str());
+    log::Process().Error(options_.name, "certificate reload failed, still serving the previous one: " +
+                                            status.ToString());
   }
   return status;
 }
