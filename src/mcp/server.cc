@@ -4,6 +4,7 @@
 #include <istream>
 #include <ostream>
 
+#include "common/version.h"
 #include "mcp/tools.h"
 
 namespace astis::mcp {
@@ -14,7 +15,9 @@ constexpr std::string_view kMetaVersion = "io.modelcontextprotocol/protocolVersi
 constexpr std::string_view kMetaCaps = "io.modelcontextprotocol/clientCapabilities";
 constexpr std::string_view kMetaServerInfo = "io.modelcontextprotocol/serverInfo";
 
-Json ServerInfo() { return Json{{"name", "astis"}, {"version", "0.1.0"}}; }
+// The version is the build's, from the one source (project(VERSION)).
+// Test: McpServerTest.ServerInfoNamesTheBuildVersion.
+Json ServerInfo() { return Json{{"name", "astis"}, {"version", std::string(GetBuildVersion().version)}}; }
 
 Json SupportedVersions() {
   Json v = Json::array({std::string(kModernVersion)});

@@ -4,6 +4,8 @@
 
 #include <sstream>
 
+#include "common/version.h"
+
 namespace astis::mcp {
 namespace {
 
@@ -51,6 +53,13 @@ TEST(McpServerTest, InitializeNegotiatesVersion) {
   Server future(std::nullopt);
   r = Call(future, {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "initialize"}, {"params", {{"protocolVersion", "1999-01-01"}}}});
   EXPECT_EQ(r.at("result").at("protocolVersion"), "2025-11-25");
+}
+
+TEST(McpServerTest, ServerInfoNamesTheBuildVersion) {
+  Server s(std::nullopt);
+  Json r = Call(s, {{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"}, {"params", {{"protocolVersion", "2025-11-25"}}}});
+  EXPECT_EQ(r.at("result").at("serverInfo").at("version"), std::string(GetBuildVersion().version));
+  EXPECT_EQ(r.at("result").at("serverInfo").at("version"), ASTIS_PROJECT_VERSION);
 }
 
 TEST(McpServerTest, InitializeWithoutVersionIsInvalidParams) {
