@@ -74,7 +74,8 @@ if [[ ${ASTIS_SKIP_TSAN:-0} != 1 ]]; then
   for t in "${tsan_targets[@]}"; do
     bin=$(find build/tsan/src -name "$t" -type f -perm -u+x | head -1)
     echo "-- tsan: $t"
-    if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "$bin" --gtest_brief=1 > "build/tsan/$t.log" 2>&1; then
+    if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tools/tsan-suppressions.txt" \
+      "$bin" --gtest_brief=1 > "build/tsan/$t.log" 2>&1; then
       passed=$((passed + 1))
       tail -1 "build/tsan/$t.log"
     else
