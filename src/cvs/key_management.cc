@@ -362,11 +362,9 @@ Result<std::vector<ResealedValue>> Reseal(std::span<const std::string> sealed_va
     if (!binding.ok()) return fail(binding.status());
     // A v2 value that keeps its clusters stays v2 even with one cluster left
     // (ForClusters would write v1): only a change of the set changes the form.
-    std::vector<std::string> old_sorted = old.AllClusters();
-    std::vector<std::string> new_sorted = binding->AllClusters();
-    std::sort(old_sorted.begin(), old_sorted.end());
-    std::sort(new_sorted.begin(), new_sorted.end());
-    const bool same_clusters = old_sorted == new_sorted;
+    // Both lists are sorted already: a parsed v2 list is strictly ascending
+    // (Binding::Validate) and ForClusters sorts what it writes.
+    const bool same_clusters = old.AllClusters() == binding->AllClusters();
     if (cap.kid() == active.kid() && same_clusters) {
       r.value = sealed_values[i];
       out.push_back(std::move(r));
