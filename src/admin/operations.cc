@@ -179,6 +179,16 @@ Result<ClusterAdded> LocalOperations::ClusterAdd(const ClusterAddArgs& a) {
   if (Status s = CheckJwksText(a.jwks_json); !s.ok()) return Error(s.code(), "--jwks-file: " + s.message());
   if (!IsHttpsUrl(a.api_url)) return Error(Code::kInvalidArgument, "--api-url: must be an https:// URL");
   ASTIS_ASSIGN_OR_RETURN(const std::string org, Org());
+  // Test: AdminOpsTest.ClusterAddRefusesToReplaceWithoutReplace.
+  if (!a.replace) {
+    auto existing = store_.GetCluster(org, a.name);
+    if (existing.ok()) {
+      return Error(Code::kAlreadyExists, "cluster " + a.name +
+                                             " is already registered; pass --replace to replace its issuer, JWKS, "
+                                             "API URL, CA and token");
+    }
+    if (existing.status().code() != Code::kNotFound) return existing.status();
+  }
   store::Cluster c;
   c.org = org;
   c.name = a.name;
@@ -195,7 +205,8 @@ Result<ClusterAdded> LocalOperations::ClusterAdd(const ClusterAddArgs& a) {
                                                                 {"issuer", c.issuer},
                                                                 {"audience", c.audience},
                                                                 {"mode", c.mode},
-                                                                {"api_url", c.api_url}})));
+                                                                {"api_url", c.api_url},
+                                                                {"replace", a.replace}})));
   return ClusterAdded{c.name, c.mode};
 }
 

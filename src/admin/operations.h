@@ -30,9 +30,10 @@ namespace astis::admin {
 // the operation refuses more with kTooLarge).
 inline constexpr size_t kMaxJwksBytes = 1024 * 1024;
 
-// ClusterAddArgs registers (or replaces) a cluster. jwks_json is the JWKS
-// content (the store keeps the text); ca_file and token_file are paths on the
-// edge host (the store keeps the paths).
+// ClusterAddArgs registers a cluster, or replaces a registered one when
+// replace is set. jwks_json is the JWKS content (the store keeps the text);
+// ca_file and token_file are paths on the edge host (the store keeps the
+// paths).
 struct ClusterAddArgs {
   std::string name;
   std::string issuer;
@@ -42,6 +43,7 @@ struct ClusterAddArgs {
   std::string ca_file;
   std::string token_file;
   std::string mode = "strict";
+  bool replace = false;
 };
 
 // ClusterAdded is what ClusterAdd stored.
@@ -215,7 +217,11 @@ class Operations {
 
   // ---- one organisation's objects
   // ClusterAdd validates the JWKS (test AdminOpsTest.ClusterAddRejectsBadJwks) and
-  // the https API URL, stores the cluster and audits "cluster.add".
+  // the https API URL, stores the cluster and audits "cluster.add". A cluster
+  // of that name already registered is kAlreadyExists unless args.replace
+  // (test AdminOpsTest.ClusterAddRefusesToReplaceWithoutReplace): re-running
+  // a registration meant for another namespace must not silently swap the
+  // cluster's token and CA.
   virtual Result<ClusterAdded> ClusterAdd(const ClusterAddArgs& args) = 0;
   // ClusterList returns every cluster ordered by name.
   virtual Result<std::vector<ClusterRow>> ClusterList() = 0;

@@ -185,6 +185,31 @@ TEST_P(AdminOpsTest, ClusterAddRejectsHttpApiUrl) {
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
 }
 
+// Registering a name that exists is refused unless replace: following a
+// registration meant for a second namespace must not swap the cluster's
+// token (docs/admin.md "Clusters"). Local and over the admin socket.
+TEST_P(AdminOpsTest, ClusterAddRefusesToReplaceWithoutReplace) {
+  ASSERT_TRUE(ops().ClusterAdd(Cluster()).ok());
+  ClusterAddArgs second = Cluster();
+  second.token_file = "/other.token";
+  auto refused = ops().ClusterAdd(second);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kAlreadyExists);
+  EXPECT_NE(refused.status().message().find("--replace"), std::string::npos) << refused.status().ToString();
+  auto stored = store_->GetCluster("default", "prod");
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_EQ(stored->token_file, "/token");
+  EXPECT_EQ(AuditActions("default"), std::vector<std::string>{"cluster.add"});
+  // Another name is a new cluster, not a replacement.
+  EXPECT_TRUE(ops().ClusterAdd(Cluster("dev")).ok());
+  second.replace = true;
+  auto replaced = ops().ClusterAdd(second);
+  ASSERT_TRUE(replaced.ok()) << replaced.status().ToString();
+  stored = store_->GetCluster("default", "prod");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->token_file, "/other.token");
+}
+
 TEST_P(AdminOpsTest, WorkloadAddRejectsTag) {
   ASSERT_TRUE(ops().ClusterAdd(Cluster()).ok());
   auto r = ops().WorkloadAdd(store::Workload{"prod", "payments", "api", {kDigest, "nginx:latest"}});

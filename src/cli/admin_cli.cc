@@ -64,6 +64,7 @@ struct AdminCommands::Args {
   bool prune = false;
   // cluster
   CLI::App *cluster_add = nullptr, *cluster_list = nullptr, *cluster_remove = nullptr;
+  bool cluster_replace = false;
   CLI::App* cluster_jwks_fetch = nullptr;
   bool jwks_apply = false, yes = false;
   std::string name, issuer, audience = "astis", jwks_file, api_url, ca_file, token_file, mode = "strict";
@@ -192,7 +193,10 @@ int ClusterAdd(const AdminCommands::Args& a, admin::Operations& ops, CliEnv& env
   // content; --ca-file and --token-file are paths on the edge host.
   auto jwks_text = ReadFileLimited(a.jwks_file, admin::kMaxJwksBytes);
   if (!jwks_text.ok()) return Fail(env, kCmd, jwks_text.status());
-  admin::ClusterAddArgs args{a.name, a.issuer, a.audience, *jwks_text, a.api_url, a.ca_file, a.token_file, a.mode};
+  // Without --replace an existing cluster is refused (kAlreadyExists).
+  // Test: CliAdminTest.ClusterAddRefusesExistingWithoutReplace.
+  admin::ClusterAddArgs args{a.name,    a.issuer,     a.audience, *jwks_text,        a.api_url,
+                             a.ca_file, a.token_file, a.mode,     a.cluster_replace};
   auto added = ops.ClusterAdd(args);
   if (!added.ok()) return Fail(env, kCmd, added.status());
   env.out << "cluster " << added->name << " registered (mode " << added->mode << ")\n";
@@ -514,7 +518,8 @@ int ClusterJwksFetch(const AdminCommands::Args& a, CliEnv& env) {
   if (!pin.ok()) return Fail(env, kCmd, pin.status());
   admin::LocalOperations ops(**store, env.clock, env.rng, GenerateKey, Actor(), *org);
   const store::Cluster& c = *cluster;
-  admin::ClusterAddArgs args{c.name, c.issuer, c.audience, *pin, c.api_url, c.ca_file, c.token_file, c.mode};
+  // Re-pinning replaces the registered cluster on purpose.
+  admin::ClusterAddArgs args{c.name, c.issuer, c.audience, *pin, c.api_url, c.ca_file, c.token_file, c.mode, true};
   auto added = ops.ClusterAdd(args);
   if (!added.ok()) return Fail(env, kCmd, added.status());
   env.out << "cluster " << a.name << ": pinned " << d.added.size() + d.kept.size() + (a.prune ? 0 : d.removed.size())
@@ -731,7 +736,8 @@ AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
   }
 
   CLI::App* cluster = app.add_subcommand("cluster", "Register, list and remove clusters")->require_subcommand(1);
-  a.cluster_add = cluster->add_subcommand("add", "Register (or replace) a cluster");
+  a.cluster_add = cluster->add_subcommand(
+      "add", "Register a cluster (an existing one is refused unless --replace: it would swap its token and CA)");
   AddStoreOptions(a.cluster_add, a);
   a.cluster_add->add_option("--name", a.name, "Cluster name")->required();
   a.cluster_add->add_option("--issuer", a.issuer, "ServiceAccount token issuer (iss)")->required();
@@ -741,6 +747,8 @@ AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
   a.cluster_add->add_option("--ca-file", a.ca_file, "API server CA bundle")->required();
   a.cluster_add->add_option("--token-file", a.token_file, "Read-only API token file")->required();
   a.cluster_add->add_option("--mode", a.mode, "strict or audit")->check(CLI::IsMember({"strict", "audit"}))->required();
+  a.cluster_add->add_flag("--replace", a.cluster_replace,
+                          "Replace the cluster if it is already registered (issuer, JWKS, API URL, CA, token, mode)");
   a.cluster_list = cluster->add_subcommand("list", "List registered clusters");
   AddStoreOptions(a.cluster_list, a);
   a.cluster_remove = cluster->add_subcommand("remove", "Remove a cluster and its workloads");

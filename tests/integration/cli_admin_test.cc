@@ -96,10 +96,14 @@ class CliAdminTest : public ::testing::Test {
     return integration::CliRun(std::move(args), clock_, stdin_text);
   }
 
-  Run AddCluster(const std::string& name = "prod", const std::string& jwks = "") {
-    return Cli({"cluster", "add", "--store", store_, "--name", name, "--issuer", kIssuer, "--audience", "astis",
-                "--jwks-file", jwks.empty() ? jwks_ : jwks, "--api-url", "https://127.0.0.1:6443", "--ca-file",
-                dir_ + "/ca.pem", "--token-file", dir_ + "/token", "--mode", "strict"});
+  Run AddCluster(const std::string& name = "prod", const std::string& jwks = "", const std::string& token = "",
+                 const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args{"cluster", "add", "--store", store_, "--name", name, "--issuer", kIssuer,
+                                  "--audience", "astis", "--jwks-file", jwks.empty() ? jwks_ : jwks, "--api-url",
+                                  "https://127.0.0.1:6443", "--ca-file", dir_ + "/ca.pem", "--token-file",
+                                  token.empty() ? dir_ + "/token" : token, "--mode", "strict"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Cli(std::move(args));
   }
 
   std::unique_ptr<store::Store> OpenStore() {
@@ -159,6 +163,26 @@ TEST_F(CliAdminTest, ClusterAddRejectsBadJwks) {
   WriteFile(bad, "not json", 0644);
   EXPECT_EQ(AddCluster("prod", bad).code, kExitInput);
   EXPECT_EQ(Cli({"cluster", "list", "--store", store_}).out.find("prod"), std::string::npos);
+}
+
+// A second `cluster add` of a registered name is refused (exit code of
+// kAlreadyExists) with a message naming --replace, and changes nothing;
+// with --replace it replaces. `cluster add --help` says so.
+TEST_F(CliAdminTest, ClusterAddRefusesExistingWithoutReplace) {
+  ASSERT_EQ(AddCluster().code, 0);
+  Run again = AddCluster("prod", "", dir_ + "/other.token");
+  EXPECT_EQ(again.code, ExitCodeFor(Error(Code::kAlreadyExists, "x"))) << again.err;
+  EXPECT_NE(again.err.find("already registered"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("--replace"), std::string::npos) << again.err;
+  auto st = OpenStore();
+  ASSERT_NE(st, nullptr);
+  EXPECT_EQ(st->GetCluster(astis::store::kDefaultOrg, "prod")->token_file, dir_ + "/token");
+  Run replaced = AddCluster("prod", "", dir_ + "/other.token", {"--replace"});
+  ASSERT_EQ(replaced.code, 0) << replaced.err;
+  EXPECT_EQ(st->GetCluster(astis::store::kDefaultOrg, "prod")->token_file, dir_ + "/other.token");
+  Run help = Cli({"cluster", "add", "--help"});
+  EXPECT_NE(help.out.find("--replace"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("refused unless --replace"), std::string::npos) << help.out;
 }
 
 TEST_F(CliAdminTest, ClusterCommandsNeedStore) {

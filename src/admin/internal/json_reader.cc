@@ -82,8 +82,8 @@ JsonReader& JsonReader::Object(const char* key, const Json*& out) {
   return *this;
 }
 
-JsonReader& JsonReader::Bool(const char* key, bool& out) {
-  if (const Json* v = Find(key, true); v != nullptr) {
+JsonReader& JsonReader::Bool(const char* key, bool& out, bool required) {
+  if (const Json* v = Find(key, required); v != nullptr) {
     if (!v->is_boolean()) {
       error_ = Error(Code::kInvalidArgument, what_ + "." + key + ": must be true or false");
     } else {

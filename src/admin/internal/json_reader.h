@@ -32,8 +32,8 @@ class JsonReader {
   JsonReader& Array(const char* key, const Json*& out);
   // Object points out at an object member (required).
   JsonReader& Object(const char* key, const Json*& out);
-  // Bool reads a boolean member (required).
-  JsonReader& Bool(const char* key, bool& out);
+  // Bool reads a boolean member; an absent optional member leaves out as is.
+  JsonReader& Bool(const char* key, bool& out, bool required = true);
 
   // Done returns the first error, or kInvalidArgument naming an unknown
   // member, or OK.

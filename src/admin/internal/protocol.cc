@@ -123,10 +123,15 @@ Result<OrgRow> OrgRowFrom(const Json& j) {
   return o;
 }
 
+// "replace" is sent only when set, so a request without it reads as it did
+// before the flag existed: an edge that does not know it refuses the
+// member rather than ignoring it.
 Json ClusterArgsJson(const ClusterAddArgs& a) {
-  return Json{{"name", a.name},         {"issuer", a.issuer},   {"audience", a.audience},
-              {"jwks_json", a.jwks_json}, {"api_url", a.api_url}, {"ca_file", a.ca_file},
-              {"token_file", a.token_file}, {"mode", a.mode}};
+  Json j{{"name", a.name},         {"issuer", a.issuer},   {"audience", a.audience},
+         {"jwks_json", a.jwks_json}, {"api_url", a.api_url}, {"ca_file", a.ca_file},
+         {"token_file", a.token_file}, {"mode", a.mode}};
+  if (a.replace) j["replace"] = true;
+  return j;
 }
 
 Result<ClusterAddArgs> ClusterArgsFrom(const Json& j) {
@@ -140,6 +145,7 @@ Result<ClusterAddArgs> ClusterArgsFrom(const Json& j) {
                             .Str("ca_file", a.ca_file)
                             .Str("token_file", a.token_file)
                             .Str("mode", a.mode)
+                            .Bool("replace", a.replace, false)
                             .Done());
   return a;
 }
