@@ -1,9 +1,11 @@
 #include "mcp/tools.h"
 
 #include <algorithm>
+#include <optional>
 #include <span>
 #include <sstream>
 
+#include "common/version.h"
 #include "lint/lint.h"
 
 namespace astis::mcp {
@@ -64,6 +66,17 @@ Json ContractSchema() {
   })json");
 }
 
+Json ResourcesSchema() {
+  const Json pair = Json::parse(R"json({"type": "object", "additionalProperties": false,
+    "properties": {"cpu": {"type": "string"}, "memory": {"type": "string"}}})json");
+  return Json{{"type", "object"},
+              {"description",
+               "Container resources (Kubernetes quantities). Defaults: requests cpu 50m, memory 64Mi; "
+               "limits cpu 500m, memory 256Mi"},
+              {"properties", {{"requests", pair}, {"limits", pair}}},
+              {"additionalProperties", false}};
+}
+
 Json Schema(Json extra_properties = Json::object(), Json required = Json::array()) {
   Json props = {{"contract", ContractSchema()}};
   for (auto it = extra_properties.begin(); it != extra_properties.end(); ++it) props[it.key()] = it.value();
@@ -73,6 +86,57 @@ Json Schema(Json extra_properties = Json::object(), Json required = Json::array(
 }
 
 ToolOutput Fail(std::string text) { return ToolOutput{std::move(text), Json{{"error", text}}, true}; }
+
+// QuantityValue parses a Kubernetes quantity as generated manifests use them
+// (digits, an optional fraction, an optional m, k/M/G/T or Ki/Mi/Gi/Ti
+// suffix) into base units; nullopt for anything else (exponents, signs,
+// Pi/Ei and the like are refused rather than half-understood).
+std::optional<double> QuantityValue(std::string_view q) {
+  static const std::pair<std::string_view, double> kSuffixes[] = {
+      {"Ki", 1024.0}, {"Mi", 1024.0 * 1024}, {"Gi", 1024.0 * 1024 * 1024}, {"Ti", 1024.0 * 1024 * 1024 * 1024},
+      {"m", 1e-3},    {"k", 1e3},            {"M", 1e6},                   {"G", 1e9},
+      {"T", 1e12}};
+  if (q.empty() || q.size() > 24) return std::nullopt;
+  double scale = 1;
+  for (const auto& [suffix, factor] : kSuffixes) {
+    if (q.size() > suffix.size() && q.substr(q.size() - suffix.size()) == suffix) {
+      q.remove_suffix(suffix.size());
+      scale = factor;
+      break;
+    }
+  }
+  const size_t dot = q.find('.');
+  const std::string_view whole = q.substr(0, dot);
+  const std::string_view frac = dot == std::string_view::npos ? std::string_view() : q.substr(dot + 1);
+  auto digits = [](std::string_view d) {
+    return !d.empty() && std::all_of(d.begin(), d.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  };
+  if (!digits(whole) || (dot != std::string_view::npos && !digits(frac))) return std::nullopt;
+  return std::stod(std::string(q)) * scale;
+}
+
+// RoleBindingYaml grants deploy/cluster-rbac's reader ServiceAccount its
+// ClusterRole (get/list/watch pods) in the workload's namespace only: one
+// RBAC model, the ClusterRole defined once per cluster, bound per namespace.
+std::string RoleBindingYaml(const Contract& c) {
+  std::ostringstream y;
+  y << "# The edge reads pods (gate 4, the pod watch) in this namespace only, as deploy/cluster-rbac's\n"
+    << "# ServiceAccount " << kReaderNamespace << "/" << kReaderServiceAccount << " with its ClusterRole "
+    << kReaderClusterRole << ".\n"
+    << "# For the cluster the edge itself runs in, bind the edge's own ServiceAccount instead\n"
+    << "# (kind: ServiceAccount, name: astis-edge, namespace: " << kEdgeNamespace << "; docs/deploy.md).\n"
+    << "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: " << kReaderClusterRole
+    << "\n  namespace: " << c.namespace_name() << "\n  labels:\n    app.kubernetes.io/part-of: astis\n"
+    << "roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: " << kReaderClusterRole
+    << "\nsubjects:\n- kind: ServiceAccount\n  name: " << kReaderServiceAccount << "\n  namespace: "
+    << kReaderNamespace << "\n";
+  return y.str();
+}
+
+std::string NamespaceLabelCommand(const Contract& c) {
+  return "kubectl label namespace " + c.namespace_name() + " " + std::string(kWorkloadsLabel) + "=" +
+         std::string(kWorkloadsLabelValue) + " --overwrite";
+}
 
 }  // namespace
 
@@ -84,13 +148,22 @@ const std::vector<ToolDef>& Tools() {
         {"describe_contract", "Describe the workload contract",
          "Validate the workload contract and return it normalised (defaults filled in) with a summary.", Schema()},
         {"generate_manifests", "Generate Kubernetes manifests",
-         "Deployment (projected token volume, sealed Secret mount, digest-pinned image, automount off, hardened "
-         "securityContext), ServiceAccount, and the edge's read-only Role (no exec, attach or debug). Passes astis lint.",
-         Schema()},
+         "Namespace labelled astis.io/workloads=enabled (the edge NetworkPolicy admits only such namespaces), "
+         "ServiceAccount, a RoleBinding of deploy/cluster-rbac's read-only ClusterRole (pods get/list/watch; no "
+         "exec, attach or debug), and the Deployment (projected token volume, sealed Secret mount, digest-pinned "
+         "image, automount off, hardened securityContext, resource requests and limits). Passes astis lint.",
+         Schema({{"namespaceExists",
+                  {{"type", "boolean"}, {"default", false},
+                   {"description", "The namespace exists: generate no Namespace, say how to label it instead"}}},
+                 {"resources", ResourcesSchema()}})},
         {"generate_token_config", "Generate token volume and edge registration",
-         "The projected ServiceAccount token volume snippet and the `astis cluster add`, `astis workload add` and "
-         "`astis apikey create` commands for the edge.",
-         Schema()},
+         "The projected ServiceAccount token volume snippet, the read-only credential (deploy/cluster-rbac, this "
+         "namespace's RoleBinding, the token copied into the edge's astis-cluster-credentials Secret) and the "
+         "`astis cluster add`, `astis workload add` and `astis apikey create` commands for the edge.",
+         Schema({{"clusterRegistered",
+                  {{"type", "boolean"}, {"default", false},
+                   {"description", "The cluster is already registered at the edge (for another namespace): emit "
+                                   "only this namespace's RoleBinding, no `astis cluster add`"}}}})},
         {"generate_seal_commands", "Generate astis seal commands",
          "`astis seal` commands that read each value from a file (never from the command line) and write sealed "
          "Secret manifests.",
@@ -109,23 +182,75 @@ const std::vector<ToolDef>& Tools() {
   return kTools;
 }
 
-std::string GenerateManifests(const Contract& c) {
+Result<ContainerResources> ResourcesFromJson(const Json& j) {
+  ContainerResources r;
+  if (!j.is_object()) return Error(Code::kInvalidArgument, "resources: must be an object");
+  struct Field {
+    const char* group;
+    const char* name;
+    std::string* out;
+  };
+  const Field fields[] = {{"requests", "cpu", &r.cpu_request},
+                          {"requests", "memory", &r.memory_request},
+                          {"limits", "cpu", &r.cpu_limit},
+                          {"limits", "memory", &r.memory_limit}};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key() != "requests" && it.key() != "limits")
+      return Error(Code::kInvalidArgument, "resources: unknown member " + it.key().substr(0, 64));
+    if (!it.value().is_object()) return Error(Code::kInvalidArgument, "resources." + it.key() + ": must be an object");
+    for (auto m = it.value().begin(); m != it.value().end(); ++m) {
+      const std::string where = "resources." + it.key() + "." + m.key().substr(0, 64);
+      if (m.key() != "cpu" && m.key() != "memory") return Error(Code::kInvalidArgument, where + ": unknown member");
+      if (!m.value().is_string() || !QuantityValue(m.value().get<std::string>()))
+        return Error(Code::kInvalidArgument, where + ": must be a Kubernetes quantity such as 100m or 128Mi");
+      for (const Field& f : fields)
+        if (it.key() == f.group && m.key() == f.name) *f.out = m.value().get<std::string>();
+    }
+  }
+  // The API server refuses a request above its limit; say so here, naming both.
+  if (*QuantityValue(r.cpu_request) > *QuantityValue(r.cpu_limit))
+    return Error(Code::kInvalidArgument,
+                 "resources: cpu request " + r.cpu_request + " is above its limit " + r.cpu_limit);
+  if (*QuantityValue(r.memory_request) > *QuantityValue(r.memory_limit))
+    return Error(Code::kInvalidArgument,
+                 "resources: memory request " + r.memory_request + " is above its limit " + r.memory_limit);
+  return r;
+}
+
+Json NamespaceLabelPatch() {
+  return Json{{"metadata", {{"labels", {{std::string(kWorkloadsLabel), std::string(kWorkloadsLabelValue)}}}}}};
+}
+
+std::string GenerateManifests(const Contract& c, const ManifestOptions& opts) {
   const std::string ns = c.namespace_name();
+  const ContainerResources& res = opts.resources;
   std::ostringstream y;
   y << "# Generated by `astis mcp` from the workload contract (cluster " << c.cluster() << ").\n"
     << "# Holds no secret: create the sealed Secret(s) with generate_seal_commands and the API key\n"
     << "# Secret " << ApiKeySecretName(c) << " with generate_token_config.\n"
-    << "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: " << c.service_account() << "\n  namespace: " << ns
+    << "# Needs deploy/cluster-rbac applied in this cluster (ServiceAccount " << kReaderNamespace << "/"
+    << kReaderServiceAccount << ", ClusterRole " << kReaderClusterRole << ").\n";
+  if (opts.namespace_exists) {
+    // The edge NetworkPolicy admits only labelled namespaces
+    // (deploy/base/edge/networkpolicy.yaml). Test:
+    // McpToolsTest.ExistingNamespaceGetsTheLabelPatch.
+    y << "# Namespace " << ns << " exists, so it is not generated. The edge NetworkPolicy admits only namespaces\n"
+      << "# labelled " << kWorkloadsLabel << "=" << kWorkloadsLabelValue
+      << "; without the label this pod cannot reach the edge. Label it:\n"
+      << "#   " << NamespaceLabelCommand(c) << "\n"
+      << "# (or: kubectl patch namespace " << ns << " --type merge -p '" << DumpJson(NamespaceLabelPatch())
+      << "')\n";
+  } else {
+    y << "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " << ns << "\n  labels:\n"
+      << "    # The edge NetworkPolicy (deploy/base/edge/networkpolicy.yaml) admits only namespaces with this label.\n"
+      << "    " << kWorkloadsLabel << ": " << Q(kWorkloadsLabelValue) << "\n"
+      << "    pod-security.kubernetes.io/enforce: \"restricted\"\n---\n";
+  }
+  y << "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: " << c.service_account() << "\n  namespace: " << ns
     << "\nautomountServiceAccountToken: false\n"
-    << "---\n# The edge's read-only credential for gate 4 (live pod, approved images). No exec, attach or debug.\n"
-    << "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: astis-edge-reader\n  namespace: " << ns
-    << "\nautomountServiceAccountToken: false\n"
-    << "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: astis-edge-reader\n  namespace: "
-    << ns << "\nrules:\n- apiGroups: [\"\"]\n  resources: [\"pods\"]\n  verbs: [\"get\", \"list\", \"watch\"]\n"
-    << "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: astis-edge-reader\n"
-    << "  namespace: " << ns << "\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n"
-    << "  name: astis-edge-reader\nsubjects:\n- kind: ServiceAccount\n  name: astis-edge-reader\n  namespace: " << ns
-    << "\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " << c.app() << "\n  namespace: " << ns
+    << "---\n"
+    << RoleBindingYaml(c)
+    << "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " << c.app() << "\n  namespace: " << ns
     << "\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: " << c.app()
     << "\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: " << c.app() << "\n    spec:\n"
     << "      serviceAccountName: " << c.service_account() << "\n"
@@ -138,7 +263,13 @@ std::string GenerateManifests(const Contract& c) {
     << "\n        - name: ASTIS_TOKEN_PATH\n          value: " << Q(std::string(kTokenDir) + "/token")
     << "\n        - name: ASTIS_SECRETS_DIR\n          value: " << Q(kSecretsDir)
     << "\n        - name: ASTIS_API_KEY_FILE\n          value: " << Q(std::string(kApiKeyDir) + "/api-key")
-    << "\n        securityContext:\n          allowPrivilegeEscalation: false\n          privileged: false\n"
+    << "\n        # Small defaults; size them for your application (generate_manifests argument `resources`).\n"
+    << "        resources:\n          requests:\n            cpu: " << Q(res.cpu_request) << "\n            memory: "
+    << Q(res.memory_request) << "\n          limits:\n            cpu: " << Q(res.cpu_limit)
+    << "\n            memory: " << Q(res.memory_limit) << "\n"
+    << "        # Probes go here: readinessProbe / livenessProbe on your application's own health endpoint.\n"
+    << "        # Keep them off the edge: a probe that fetches secrets would open a session per check.\n"
+    << "        securityContext:\n          allowPrivilegeEscalation: false\n          privileged: false\n"
     << "          readOnlyRootFilesystem: true\n          runAsNonRoot: true\n          capabilities:\n"
     << "            drop: [\"ALL\"]\n"
     << "        volumeMounts:\n"
@@ -159,35 +290,89 @@ std::string GenerateManifests(const Contract& c) {
   return y.str();
 }
 
-std::string GenerateTokenConfig(const Contract& c) {
+std::string GenerateTokenConfig(const Contract& c, const TokenConfigOptions& opts) {
   // The organisation, when the contract names one, goes on every admin
   // command (docs/tenancy.md); without it they act in the only organisation.
   const std::string org = c.organization().empty() ? "" : " --org " + c.organization();
   const std::string scope = org + " --cluster " + c.cluster() + " --namespace " + c.namespace_name() +
                             " --service-account " + c.service_account();
+  // The paths the edge reads: astis-cluster-credentials is mounted at
+  // kClusterCredentialsDir in the edge pod (deploy/base/edge/deployment.yaml).
+  const std::string token_file = std::string(kClusterCredentialsDir) + "/" + c.cluster() + ".token";
+  const std::string ca_file = std::string(kClusterCredentialsDir) + "/" + c.cluster() + ".ca.crt";
+  const std::string secret_get =
+      "kubectl --context \"$WORKLOAD_CONTEXT\" -n " + std::string(kReaderNamespace) + " get secret " +
+      std::string(kReaderTokenSecret) + " -o jsonpath=";
   std::ostringstream t;
   t << "# 1. Projected ServiceAccount token (pod spec). The SDK reads it from ASTIS_TOKEN_PATH.\n"
     << "volumes:\n- name: astis-token\n  projected:\n    sources:\n    - serviceAccountToken:\n        audience: "
     << Q(c.audience()) << "\n        expirationSeconds: " << c.token_expiration_seconds()
     << "\n        path: token\n# container:\nvolumeMounts:\n- name: astis-token\n  mountPath: " << Q(kTokenDir)
     << "\n  readOnly: true\n\n"
-    << "# 2. Register the cluster at the edge (run where the edge's store or config is; add --store FILE or\n"
-    << "#    --config FILE). The issuer, JWKS, API URL and CA come from the cluster itself:\n"
-    << "ISSUER=\"$(kubectl get --raw /.well-known/openid-configuration | python3 -c 'import json,sys; "
-       "print(json.load(sys.stdin)[\"issuer\"])')\"\n"
-    << "kubectl get --raw /openid/v1/jwks > " << c.cluster() << "-jwks.json\n"
-    << "kubectl -n " << c.namespace_name() << " create token astis-edge-reader --duration=8760h > " << c.cluster()
-    << "-edge-reader.token\n"
-    << "astis cluster add" << org << " --name " << c.cluster() << " --issuer \"$ISSUER\" --audience " << c.audience()
-    << " --jwks-file " << c.cluster() << "-jwks.json --api-url https://KUBE-API-HOST:6443 --ca-file " << c.cluster()
-    << "-ca.crt --token-file " << c.cluster() << "-edge-reader.token --mode strict\n\n"
-    << "# 3. Approve the workload and its image digests.\n"
+    << "# kubectl contexts: WORKLOAD_CONTEXT is cluster " << c.cluster()
+    << ", EDGE_CONTEXT the cluster the edge runs in.\n"
+    << "WORKLOAD_CONTEXT=\"$(kubectl config current-context)\"\nEDGE_CONTEXT=\"$WORKLOAD_CONTEXT\"\n\n";
+  if (opts.cluster_registered) {
+    // Test: McpToolsTest.TokenConfigForRegisteredClusterOnlyBindsTheNamespace.
+    t << "# 2. Cluster " << c.cluster() << " is already registered at the edge with deploy/cluster-rbac's reader\n"
+      << "#    token, which reads pods only in the namespaces it is bound in. Bind it in " << c.namespace_name()
+      << " too.\n"
+      << "#    Do not register the cluster again: the edge refuses it, and --replace would swap its token.\n"
+      << "kubectl --context \"$WORKLOAD_CONTEXT\" apply -f - <<'EOF'\n"
+      << RoleBindingYaml(c) << "EOF\n\n";
+  } else {
+    t << "# 2. In cluster " << c.cluster() << ": the edge's read-only credential (deploy/cluster-rbac: namespace "
+      << kReaderNamespace << ",\n"
+      << "#    ServiceAccount " << kReaderServiceAccount << ", ClusterRole " << kReaderClusterRole << ", token Secret "
+      << kReaderTokenSecret << ") and\n"
+      << "#    its RoleBinding in " << c.namespace_name() << ". The kustomization's own rolebinding.yaml is an "
+      << "example for namespace payments.\n"
+      << "kubectl --context \"$WORKLOAD_CONTEXT\" apply -f deploy/cluster-rbac/namespace.yaml "
+      << "-f deploy/cluster-rbac/serviceaccount.yaml \\\n"
+      << "  -f deploy/cluster-rbac/clusterrole.yaml -f deploy/cluster-rbac/token-secret.yaml\n"
+      << "kubectl --context \"$WORKLOAD_CONTEXT\" apply -f - <<'EOF'\n"
+      << RoleBindingYaml(c) << "EOF\n\n"
+      << "# 3. Copy the reader token and the cluster CA from the token Secret (filled in by the token controller)\n"
+      << "#    into the edge's " << kClusterCredentialsSecret << " Secret, mounted at " << kClusterCredentialsDir
+      << " in the edge pod:\n"
+      << "#    the edge reads " << token_file << " and " << ca_file << ".\n"
+      << "umask 077\n"
+      << secret_get << "'{.data.token}' | base64 -d > " << c.cluster() << ".token\n"
+      << secret_get << "'{.data.ca\\.crt}' | base64 -d > " << c.cluster() << ".ca.crt\n"
+      << "# The Secret holds every registered cluster's files: add this cluster's, never replace the Secret.\n"
+      << "if kubectl --context \"$EDGE_CONTEXT\" -n " << kEdgeNamespace << " get secret " << kClusterCredentialsSecret
+      << " >/dev/null 2>&1; then\n"
+      << "  printf '{\"data\":{\"" << c.cluster() << ".token\":\"%s\",\"" << c.cluster()
+      << ".ca.crt\":\"%s\"}}' \"$(base64 -w0 " << c.cluster() << ".token)\" \"$(base64 -w0 " << c.cluster()
+      << ".ca.crt)\" > credentials.json\n"
+      << "  kubectl --context \"$EDGE_CONTEXT\" -n " << kEdgeNamespace << " patch secret " << kClusterCredentialsSecret
+      << " --type merge --patch-file credentials.json\n"
+      << "else\n  kubectl --context \"$EDGE_CONTEXT\" -n " << kEdgeNamespace << " create secret generic "
+      << kClusterCredentialsSecret << " \\\n    --from-file=" << c.cluster() << ".token=./" << c.cluster()
+      << ".token --from-file=" << c.cluster() << ".ca.crt=./" << c.cluster() << ".ca.crt\nfi\n"
+      << "shred -u " << c.cluster() << ".token " << c.cluster() << ".ca.crt\n"
+      << "[ ! -f credentials.json ] || shred -u credentials.json\n\n"
+      << "# 4. Register the cluster at the edge (run where the edge's store or config is; add --store FILE,\n"
+      << "#    --config FILE or --admin-socket). The issuer, JWKS and API URL come from the cluster itself.\n"
+      << "#    The token and CA files named are paths in the edge pod (step 3). An already registered cluster\n"
+      << "#    is refused: for another namespace of it use clusterRegistered: true, not --replace.\n"
+      << "ISSUER=\"$(kubectl --context \"$WORKLOAD_CONTEXT\" get --raw /.well-known/openid-configuration | "
+         "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"issuer\"])')\"\n"
+      << "API_URL=\"$(kubectl config view --minify --context \"$WORKLOAD_CONTEXT\" "
+         "-o jsonpath='{.clusters[0].cluster.server}')\"\n"
+      << "kubectl --context \"$WORKLOAD_CONTEXT\" get --raw /openid/v1/jwks > " << c.cluster() << "-jwks.json\n"
+      << "astis cluster add" << org << " --name " << c.cluster() << " --issuer \"$ISSUER\" --audience " << c.audience()
+      << " --jwks-file " << c.cluster() << "-jwks.json \\\n  --api-url \"$API_URL\" --ca-file " << ca_file
+      << " --token-file " << token_file << " --mode strict\n\n";
+  }
+  t << "# " << (opts.cluster_registered ? 3 : 5) << ". Approve the workload and its image digests.\n"
     << "astis workload add" << scope;
   for (const auto& d : c.image_digests()) t << " --image " << d;
-  t << "\n\n# 4. Create the bound API key (printed once; straight into a Secret, never into a shell variable).\n"
+  t << "\n\n# " << (opts.cluster_registered ? 4 : 6)
+    << ". Create the bound API key (printed once; straight into a Secret, never into a shell variable).\n"
     << "umask 077\nastis apikey create" << scope << " --expires-in 90d > api-key\n"
-    << "kubectl -n " << c.namespace_name() << " create secret generic " << ApiKeySecretName(c)
-    << " --from-file=api-key=./api-key\nshred -u api-key\n";
+    << "kubectl --context \"$WORKLOAD_CONTEXT\" -n " << c.namespace_name() << " create secret generic "
+    << ApiKeySecretName(c) << " --from-file=api-key=./api-key\nshred -u api-key\n";
   return t.str();
 }
 
@@ -269,7 +454,16 @@ Result<std::string> GenerateSdkCode(const Contract& c, std::string_view language
     return o.str();
   }
   if (language == "python") {
-    o << "\"\"\"Reads the workload's secrets through the ASTIS Python SDK (python/astis, ctypes over libastis).\"\"\"\n"
+    // The wheel's distribution and import name are both "astis"
+    // (python/pyproject.toml); test McpToolsTest.GeneratedPythonImportsTheSdk
+    // imports the generated program against python/astis.
+    const std::string version(GetBuildVersion().version);
+    o << "\"\"\"Reads the workload's secrets through the ASTIS Python SDK (package astis, ctypes over libastis).\n\n"
+      << "Install the SDK into the image (docs/install.md \"Python\"), either\n"
+      << "  pip install astis-" << version << "-py3-none-linux_<arch>.whl   # built by python/build-wheel.sh; "
+      << "carries libastis\n"
+      << "or the Debian package python3-astis (uses the system's libastis0). Then `import astis` works.\n"
+      << "\"\"\"\n"
       << "import sys\n\nimport astis\n\nNAMES = [";
     for (size_t i = 0; i < keys.size(); ++i) o << (i ? ", " : "") << "\"" << keys[i] << "\"";
     o << "]\n\n\ndef main():\n    astis.harden_process()\n    try:\n"
@@ -282,7 +476,18 @@ Result<std::string> GenerateSdkCode(const Contract& c, std::string_view language
     return o.str();
   }
   if (language == "go") {
-    o << "// Reads the workload's secrets through the Go SDK (go/, cgo over libastis).\n"
+    // The module path is go/go.mod's (astis.dev/astis, package astis at the
+    // module root); test McpToolsTest.GeneratedGoBuildsAgainstTheModule
+    // builds and vets the generated program against go/.
+    const std::string version(GetBuildVersion().version);
+    o << "// Reads the workload's secrets through the Go SDK (module astis.dev/astis, cgo over libastis).\n"
+      << "//\n// Get the module (docs/install.md \"Go\"): it is served by your organisation's module proxy for\n"
+      << "// astis.dev, so\n//\n//\tGOPRIVATE=astis.dev go get astis.dev/astis@v" << version << "\n//\n"
+      << "// or, from an ASTIS source tree or release tarball, point the module at its go/ directory:\n//\n"
+      << "//\tgo mod edit -require=astis.dev/astis@v" << version
+      << " -replace=astis.dev/astis=/path/to/astis/go\n//\n"
+      << "// It links -lastis: install libastis-dev, or set CGO_CFLAGS=-I<prefix>/include and\n"
+      << "// CGO_LDFLAGS=-L<prefix>/lib/<multiarch>.\n"
       << "package main\n\nimport (\n\t\"log\"\n\n\t\"astis.dev/astis\"\n)\n\n"
       << "func main() {\n\tc, err := astis.New(astis.Config{FromEnv: true}) // ASTIS_EDGE_URL, ...\n"
       << "\tif err != nil {\n\t\tlog.Fatal(err)\n\t}\n\tdefer c.Close()\n"
@@ -317,7 +522,9 @@ Result<ToolOutput> CallTool(std::string_view name, const Json& arguments, const 
   if (std::none_of(tools.begin(), tools.end(), [&](const ToolDef& t) { return t.name == name; }))
     return Error(Code::kNotFound, "unknown tool");
   for (auto it = arguments.begin(); it != arguments.end(); ++it) {
-    static const std::vector<std::string> kArgs = {"contract", "language", "yaml", "useContract"};
+    static const std::vector<std::string> kArgs = {"contract",        "language",          "yaml",
+                                                   "useContract",     "namespaceExists",   "clusterRegistered",
+                                                   "resources"};
     if (std::find(kArgs.begin(), kArgs.end(), it.key()) == kArgs.end())
       return Fail("unknown argument " + it.key().substr(0, 64));
   }
@@ -358,12 +565,34 @@ Result<ToolOutput> CallTool(std::string_view name, const Json& arguments, const 
       << contract->token_expiration_seconds() << ".\n";
     return ToolOutput{t.str(), Json{{"contract", contract->ToJson()}}, false};
   }
+  auto flag = [&](const char* key, bool& out) {
+    auto f = arguments.find(key);
+    if (f == arguments.end()) return true;
+    if (!f->is_boolean()) return false;
+    out = f->get<bool>();
+    return true;
+  };
   if (name == "generate_manifests") {
-    std::string y = GenerateManifests(*contract);
-    return ToolOutput{y, Json{{"yaml", y}}, false};
+    ManifestOptions opts;
+    if (!flag("namespaceExists", opts.namespace_exists)) return Fail("argument namespaceExists must be a boolean");
+    if (auto r = arguments.find("resources"); r != arguments.end()) {
+      auto res = ResourcesFromJson(*r);
+      if (!res.ok()) return Fail(res.status().message());
+      opts.resources = std::move(*res);
+    }
+    std::string y = GenerateManifests(*contract, opts);
+    Json structured{{"yaml", y}};
+    if (opts.namespace_exists) {
+      structured["namespaceLabelCommand"] = NamespaceLabelCommand(*contract);
+      structured["namespacePatch"] = NamespaceLabelPatch();
+    }
+    return ToolOutput{y, structured, false};
   }
   if (name == "generate_token_config") {
-    std::string t = GenerateTokenConfig(*contract);
+    TokenConfigOptions opts;
+    if (!flag("clusterRegistered", opts.cluster_registered))
+      return Fail("argument clusterRegistered must be a boolean");
+    std::string t = GenerateTokenConfig(*contract, opts);
     return ToolOutput{t, Json{{"text", t}}, false};
   }
   if (name == "generate_seal_commands") {

@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,16 +61,110 @@ std::filesystem::path TempFile(const std::string& name, const std::string& text)
   return p;
 }
 
+// ReadSource returns a file of the source tree (deploy/, go/, python/).
+std::string ReadSource(const std::string& rel) {
+  std::ifstream in(std::string(ASTIS_SOURCE_DIR) + "/" + rel);
+  EXPECT_TRUE(in.good()) << rel;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// SourceDocs parses a YAML file of the source tree into its documents.
+std::vector<Json> SourceDocs(const std::string& rel) {
+  auto docs = lint::ParseYamlDocuments(ReadSource(rel));
+  EXPECT_TRUE(docs.ok()) << rel << ": " << docs.status().ToString();
+  return docs.ok() ? *docs : std::vector<Json>{};
+}
+
+const Json* FindKind(const std::vector<Json>& docs, const std::string& kind) {
+  for (const Json& d : docs)
+    if (d.value("kind", "") == kind) return &d;
+  return nullptr;
+}
+
+// SelectorMatches evaluates a Kubernetes LabelSelector (matchLabels and
+// matchExpressions In/NotIn/Exists/DoesNotExist, ANDed; an empty selector
+// selects everything) against an object's labels, as the API server does.
+bool SelectorMatches(const Json& selector, const Json& labels) {
+  auto label = [&](const std::string& k) -> const Json* {
+    auto it = labels.find(k);
+    return it == labels.end() ? nullptr : &*it;
+  };
+  if (auto ml = selector.find("matchLabels"); ml != selector.end()) {
+    for (auto it = ml->begin(); it != ml->end(); ++it) {
+      const Json* v = label(it.key());
+      if (v == nullptr || *v != it.value()) return false;
+    }
+  }
+  if (auto me = selector.find("matchExpressions"); me != selector.end()) {
+    for (const Json& e : *me) {
+      const Json* v = label(e.at("key").get<std::string>());
+      const std::string op = e.at("operator");
+      const Json values = e.value("values", Json::array());
+      const bool in = v != nullptr && std::find(values.begin(), values.end(), *v) != values.end();
+      if (op == "In" && !in) return false;
+      if (op == "NotIn" && in) return false;
+      if (op == "Exists" && v == nullptr) return false;
+      if (op == "DoesNotExist" && v != nullptr) return false;
+      if (op != "In" && op != "NotIn" && op != "Exists" && op != "DoesNotExist") {
+        ADD_FAILURE() << "unknown operator " << op;
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// EdgeIngressNamespaceSelectors returns the namespaceSelectors of the edge
+// NetworkPolicy's ingress peers, read from the source tree.
+std::vector<Json> EdgeIngressNamespaceSelectors() {
+  const std::vector<Json> docs = SourceDocs("deploy/base/edge/networkpolicy.yaml");
+  const Json* policy = FindKind(docs, "NetworkPolicy");
+  std::vector<Json> out;
+  if (policy == nullptr) {
+    ADD_FAILURE() << "no NetworkPolicy in deploy/base/edge/networkpolicy.yaml";
+    return out;
+  }
+  for (const Json& rule : policy->at("spec").at("ingress"))
+    for (const Json& peer : rule.at("from"))
+      if (peer.contains("namespaceSelector")) out.push_back(peer.at("namespaceSelector"));
+  EXPECT_FALSE(out.empty()) << "the edge NetworkPolicy admits no namespace";
+  return out;
+}
+
+// HeredocYaml returns the YAML between "<<'EOF'\n" and "\nEOF" (the first).
+std::string HeredocYaml(const std::string& text) {
+  const size_t b = text.find("<<'EOF'\n");
+  if (b == std::string::npos) return "";
+  const size_t e = text.find("\nEOF\n", b);
+  return e == std::string::npos ? "" : text.substr(b + 8, e + 1 - (b + 8));
+}
+
+// RunCapture runs a shell command and returns its exit status and output.
+int RunCapture(const std::string& cmd, std::string& out) {
+  out.clear();
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int rc = ::pclose(p);
+  return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
 TEST(McpToolsTest, GeneratedManifestsPassLint) {
   lint::Contract c = TestContract();
   std::string y = GenerateManifests(c);
   auto docs = lint::ParseYamlDocuments(y);
   ASSERT_TRUE(docs.ok()) << docs.status().ToString() << "\n" << y;
-  ASSERT_EQ(docs->size(), 5u);
+  // Namespace, ServiceAccount, RoleBinding (of deploy/cluster-rbac's
+  // ClusterRole: no Role of its own any more), Deployment.
+  ASSERT_EQ(docs->size(), 4u);
   std::vector<lint::LintInput> in{{"generated.yaml", y}};
   lint::LintReport r = lint::Lint(in, &c);
   EXPECT_EQ(r.findings.size(), 0u) << lint::FormatText(r) << y;
-  EXPECT_EQ(r.objects, 5u);
+  EXPECT_EQ(r.objects, 4u);
   // Without a contract the audience must be the default "astis".
   Json j = c.ToJson();
   j.erase("audience");
@@ -102,10 +199,14 @@ TEST(McpToolsTest, GeneratedDeploymentHasHardeningAndMounts) {
   bool has_edge = false;
   for (const auto& e : ctr.at("env")) has_edge = has_edge || (e.at("name") == "ASTIS_EDGE_URL" && e.at("value") == "https://edge.example.com:8443");
   EXPECT_TRUE(has_edge);
-  // The Role is read-only on pods.
-  const Json& role = (*docs)[2];
-  ASSERT_EQ(role.at("kind"), "Role");
-  EXPECT_EQ(role.at("rules")[0].at("verbs"), Json::parse(R"(["get","list","watch"])"));
+  // The edge's pod access is a RoleBinding of deploy/cluster-rbac's
+  // read-only ClusterRole (checked against deploy/ in
+  // GeneratedRoleBindingUsesClusterRbac); no Role or ClusterRole is generated.
+  const Json& binding = (*docs)[2];
+  ASSERT_EQ(binding.at("kind"), "RoleBinding");
+  EXPECT_EQ(binding.at("roleRef").at("kind"), "ClusterRole");
+  for (const Json& d : *docs) EXPECT_NE(d.at("kind"), "Role");
+  for (const Json& d : *docs) EXPECT_NE(d.at("kind"), "ClusterRole");
 }
 
 TEST(McpToolsTest, TokenConfigUsesRealAdminFlags) {
@@ -317,6 +418,273 @@ TEST(McpToolsTest, AcceptsSubdomainServiceAccountInContract) {
   ASSERT_TRUE(out.ok());
   EXPECT_TRUE(out->is_error);
   EXPECT_NE(out->text.find("serviceAccount"), std::string::npos) << out->text;
+}
+
+// A pod deployed as generated must reach the edge: the edge NetworkPolicy
+// of deploy/ (read from the source tree) admits ingress only from namespaces
+// its namespaceSelector selects, evaluated here as label selectors against
+// the generated Namespace. Every generated namespaced object is in it.
+TEST(McpToolsTest, GeneratedNamespaceIsAdmittedByEdgeNetworkPolicy) {
+  lint::Contract c = TestContract();
+  auto docs = lint::ParseYamlDocuments(GenerateManifests(c));
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  const Json* ns = FindKind(*docs, "Namespace");
+  ASSERT_NE(ns, nullptr);
+  EXPECT_EQ(ns->at("metadata").at("name"), "payments");
+  const Json labels = ns->at("metadata").value("labels", Json::object());
+  const std::vector<Json> selectors = EdgeIngressNamespaceSelectors();
+  for (const Json& sel : selectors) {
+    EXPECT_TRUE(SelectorMatches(sel, labels)) << sel.dump() << " does not select " << labels.dump();
+    // The evaluation is not vacuous: an unlabelled namespace is not admitted.
+    EXPECT_FALSE(SelectorMatches(sel, Json{{"kubernetes.io/metadata.name", "payments"}})) << sel.dump();
+  }
+  for (const Json& d : *docs) {
+    if (d.at("kind") != "Namespace") {
+      EXPECT_EQ(d.at("metadata").at("namespace"), "payments") << d.at("kind");
+    }
+  }
+}
+
+// namespaceExists: no Namespace object (applying one would take over an
+// existing namespace); the output says how to label it, and the merge patch
+// it returns, applied to an unlabelled Namespace, is admitted by the edge
+// NetworkPolicy read from deploy/.
+TEST(McpToolsTest, ExistingNamespaceGetsTheLabelPatch) {
+  lint::Contract c = TestContract();
+  auto out = CallTool("generate_manifests", Json{{"namespaceExists", true}}, &c);
+  ASSERT_TRUE(out.ok());
+  ASSERT_FALSE(out->is_error) << out->text;
+  auto docs = lint::ParseYamlDocuments(out->text);
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  EXPECT_EQ(FindKind(*docs, "Namespace"), nullptr);
+  EXPECT_EQ(docs->size(), 3u);
+  const std::string cmd = out->structured.at("namespaceLabelCommand");
+  EXPECT_NE(out->text.find(cmd), std::string::npos) << out->text;
+  EXPECT_EQ(cmd.rfind("kubectl label namespace payments ", 0), 0u) << cmd;
+  Json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "payments"}}}};
+  ns.merge_patch(out->structured.at("namespacePatch"));
+  for (const Json& sel : EdgeIngressNamespaceSelectors())
+    EXPECT_TRUE(SelectorMatches(sel, ns.at("metadata").at("labels"))) << sel.dump() << ns.dump();
+  std::vector<lint::LintInput> in{{"generated.yaml", out->text}};
+  lint::LintReport r = lint::Lint(in, &c);
+  EXPECT_EQ(r.findings.size(), 0u) << lint::FormatText(r);
+  // A non-boolean is refused.
+  out = CallTool("generate_manifests", Json{{"namespaceExists", "yes"}}, &c);
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->is_error);
+}
+
+// One RBAC model: the generated RoleBinding (manifests and token config)
+// binds the ClusterRole deploy/cluster-rbac/clusterrole.yaml defines to the
+// ServiceAccount deploy/cluster-rbac/serviceaccount.yaml defines, and the
+// token Secret the token config reads is deploy/cluster-rbac's.
+TEST(McpToolsTest, GeneratedRoleBindingUsesClusterRbac) {
+  const std::vector<Json> role_docs = SourceDocs("deploy/cluster-rbac/clusterrole.yaml");
+  const std::vector<Json> sa_docs = SourceDocs("deploy/cluster-rbac/serviceaccount.yaml");
+  const std::vector<Json> secret_docs = SourceDocs("deploy/cluster-rbac/token-secret.yaml");
+  const Json* role = FindKind(role_docs, "ClusterRole");
+  const Json* sa = FindKind(sa_docs, "ServiceAccount");
+  const Json* secret = FindKind(secret_docs, "Secret");
+  ASSERT_TRUE(role != nullptr && sa != nullptr && secret != nullptr);
+  lint::Contract c = TestContract();
+  auto manifests = lint::ParseYamlDocuments(GenerateManifests(c));
+  ASSERT_TRUE(manifests.ok());
+  auto registered = lint::ParseYamlDocuments(HeredocYaml(GenerateTokenConfig(c, TokenConfigOptions{true})));
+  ASSERT_TRUE(registered.ok()) << registered.status().ToString();
+  auto fresh = lint::ParseYamlDocuments(HeredocYaml(GenerateTokenConfig(c)));
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  for (const std::vector<Json>* docs : {&*manifests, &*registered, &*fresh}) {
+    const Json* rb = FindKind(*docs, "RoleBinding");
+    ASSERT_NE(rb, nullptr);
+    EXPECT_EQ(rb->at("metadata").at("namespace"), "payments");
+    EXPECT_EQ(rb->at("roleRef").at("apiGroup"), "rbac.authorization.k8s.io");
+    EXPECT_EQ(rb->at("roleRef").at("kind"), "ClusterRole");
+    EXPECT_EQ(rb->at("roleRef").at("name"), role->at("metadata").at("name"));
+    ASSERT_EQ(rb->at("subjects").size(), 1u);
+    const Json& subject = rb->at("subjects")[0];
+    EXPECT_EQ(subject.at("kind"), "ServiceAccount");
+    EXPECT_EQ(subject.at("name"), sa->at("metadata").at("name"));
+    EXPECT_EQ(subject.at("namespace"), sa->at("metadata").at("namespace"));
+  }
+  EXPECT_EQ(secret->at("metadata").at("annotations").at("kubernetes.io/service-account.name"),
+            sa->at("metadata").at("name"));
+  const std::string t = GenerateTokenConfig(c);
+  const std::string get_secret = "-n " + secret->at("metadata").at("namespace").get<std::string>() + " get secret " +
+                                 secret->at("metadata").at("name").get<std::string>() + " -o jsonpath=";
+  EXPECT_NE(t.find(get_secret + "'{.data.token}' | base64 -d > prod-eu1.token"), std::string::npos) << t;
+  EXPECT_NE(t.find(get_secret + "'{.data.ca\\.crt}' | base64 -d > prod-eu1.ca.crt"), std::string::npos) << t;
+}
+
+// The registration names the paths the edge reads: absolute, in the
+// directory deploy/base/edge mounts the astis-cluster-credentials Secret at
+// (read from deploy/), where step 3 copies the token and CA.
+TEST(McpToolsTest, TokenConfigNamesTheEdgesAbsolutePaths) {
+  const std::vector<Json> docs = SourceDocs("deploy/base/edge/deployment.yaml");
+  const Json* dep = FindKind(docs, "Deployment");
+  ASSERT_NE(dep, nullptr);
+  const Json& pod = dep->at("spec").at("template").at("spec");
+  std::string volume, mount_path;
+  for (const Json& v : pod.at("volumes"))
+    if (v.contains("secret") && v.at("secret").value("secretName", "") == kClusterCredentialsSecret)
+      volume = v.at("name");
+  ASSERT_FALSE(volume.empty());
+  for (const Json& ctr : pod.at("containers"))
+    for (const Json& m : ctr.value("volumeMounts", Json::array()))
+      if (m.at("name") == volume) mount_path = m.at("mountPath");
+  ASSERT_EQ(mount_path, kClusterCredentialsDir);
+  const std::string t = GenerateTokenConfig(TestContract());
+  EXPECT_NE(t.find("--ca-file " + mount_path + "/prod-eu1.ca.crt --token-file " + mount_path + "/prod-eu1.token"),
+            std::string::npos)
+      << t;
+  for (const char* flag : {"--token-file ", "--ca-file "}) {
+    for (size_t at = t.find(flag); at != std::string::npos; at = t.find(flag, at + 1))
+      EXPECT_EQ(t[at + std::strlen(flag)], '/') << t.substr(at, 60);
+  }
+  EXPECT_NE(t.find("--from-file=prod-eu1.token=./prod-eu1.token --from-file=prod-eu1.ca.crt=./prod-eu1.ca.crt"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("patch secret astis-cluster-credentials --type merge"), std::string::npos) << t;
+}
+
+// A second namespace of a registered cluster: only its RoleBinding, never
+// `astis cluster add` (which would re-register the cluster; the CLI now
+// refuses that without --replace).
+TEST(McpToolsTest, TokenConfigForRegisteredClusterOnlyBindsTheNamespace) {
+  lint::Contract c = TestContract();
+  auto out = CallTool("generate_token_config", Json{{"clusterRegistered", true}}, &c);
+  ASSERT_TRUE(out.ok());
+  ASSERT_FALSE(out->is_error) << out->text;
+  const std::string& t = out->text;
+  EXPECT_EQ(t.find("astis cluster add"), std::string::npos) << t;
+  EXPECT_EQ(t.find("deploy/cluster-rbac/token-secret.yaml"), std::string::npos) << t;
+  EXPECT_EQ(t.find("--token-file"), std::string::npos) << t;
+  auto docs = lint::ParseYamlDocuments(HeredocYaml(t));
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  ASSERT_EQ(docs->size(), 1u);
+  EXPECT_EQ((*docs)[0].at("kind"), "RoleBinding");
+  EXPECT_NE(t.find("astis workload add --cluster prod-eu1 --namespace payments"), std::string::npos) << t;
+  EXPECT_NE(t.find("astis apikey create --cluster prod-eu1 --namespace payments"), std::string::npos) << t;
+  // Without it, the cluster is registered.
+  out = CallTool("generate_token_config", Json{{"clusterRegistered", false}}, &c);
+  ASSERT_TRUE(out.ok());
+  EXPECT_NE(out->text.find("astis cluster add --name prod-eu1"), std::string::npos);
+  out = CallTool("generate_token_config", Json{{"clusterRegistered", 1}}, &c);
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->is_error);
+}
+
+// The workload container has requests and limits (small defaults, the
+// `resources` argument overrides each) and a place for probes; the output
+// still lints clean.
+TEST(McpToolsTest, ManifestsHaveResourcesAndProbeComment) {
+  lint::Contract c = TestContract();
+  auto docs = lint::ParseYamlDocuments(GenerateManifests(c));
+  ASSERT_TRUE(docs.ok());
+  const Json& res = FindKind(*docs, "Deployment")->at("spec").at("template").at("spec").at("containers")[0].at(
+      "resources");
+  const ContainerResources def;
+  EXPECT_EQ(res.at("requests").at("cpu"), def.cpu_request);
+  EXPECT_EQ(res.at("requests").at("memory"), def.memory_request);
+  EXPECT_EQ(res.at("limits").at("cpu"), def.cpu_limit);
+  EXPECT_EQ(res.at("limits").at("memory"), def.memory_limit);
+  EXPECT_NE(GenerateManifests(c).find("# Probes go here"), std::string::npos);
+  auto out = CallTool("generate_manifests",
+                      Json{{"resources", {{"requests", {{"memory", "1Gi"}}}, {"limits", {{"memory", "2Gi"},
+                                                                                        {"cpu", "2"}}}}}},
+                      &c);
+  ASSERT_TRUE(out.ok());
+  ASSERT_FALSE(out->is_error) << out->text;
+  docs = lint::ParseYamlDocuments(out->text);
+  ASSERT_TRUE(docs.ok());
+  const Json& over = FindKind(*docs, "Deployment")->at("spec").at("template").at("spec").at("containers")[0].at(
+      "resources");
+  EXPECT_EQ(over.at("requests").at("memory"), "1Gi");
+  EXPECT_EQ(over.at("requests").at("cpu"), def.cpu_request);
+  EXPECT_EQ(over.at("limits").at("memory"), "2Gi");
+  EXPECT_EQ(over.at("limits").at("cpu"), "2");
+  std::vector<lint::LintInput> in{{"generated.yaml", out->text}};
+  lint::LintReport r = lint::Lint(in, &c);
+  EXPECT_EQ(r.findings.size(), 0u) << lint::FormatText(r);
+}
+
+// Refusals of the resources argument: not a quantity, a request above its
+// limit (the API server would refuse the Deployment), an unknown member.
+TEST(McpToolsTest, ManifestsResourcesRejectBadQuantities) {
+  lint::Contract c = TestContract();
+  for (const Json& bad : {Json{{"limits", {{"memory", "lots"}}}}, Json{{"limits", {{"cpu", "-1"}}}},
+                          Json{{"requests", {{"cpu", "1e3"}}}}, Json{{"requests", {{"memory", 256}}}},
+                          Json{{"requests", {{"memory", "512Mi"}}}}, Json{{"requests", {{"cpu", "1"}}}},
+                          Json{{"requests", {{"gpu", "1"}}}}, Json{{"claims", Json::object()}}, Json("1Gi")}) {
+    auto out = CallTool("generate_manifests", Json{{"resources", bad}}, &c);
+    ASSERT_TRUE(out.ok());
+    EXPECT_TRUE(out->is_error) << bad.dump();
+    EXPECT_NE(out->text.find("resources"), std::string::npos) << out->text;
+  }
+  EXPECT_EQ(ResourcesFromJson(Json{{"requests", {{"memory", "512Mi"}}}}).status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(ResourcesFromJson(Json{{"requests", {{"memory", "256Mi"}, {"cpu", "0.5"}}}}).ok());
+}
+
+// The generated Go program builds and vets against the module at go/ under
+// the module path go/go.mod declares (astis.dev/astis). The replace line is
+// the test's own (the consumer module lives in a temp dir; the generated
+// text tells the user how to get the module), offline: GOPROXY=off.
+TEST(McpToolsTest, GeneratedGoBuildsAgainstTheModule) {
+  std::string out;
+  if (RunCapture("command -v go", out) != 0) GTEST_SKIP() << "SKIPPED LOUDLY: no `go` on PATH, generated Go not built";
+  auto code = GenerateSdkCode(TestContract(), "go");
+  ASSERT_TRUE(code.ok());
+  const std::string gomod = ReadSource("go/go.mod");
+  const std::string module = gomod.substr(7, gomod.find('\n') - 7);
+  ASSERT_EQ(gomod.rfind("module ", 0), 0u);
+  EXPECT_NE(code->find("\t\"" + module + "\"\n"), std::string::npos) << *code;
+  EXPECT_NE(code->find("go get " + module + "@v" ASTIS_PROJECT_VERSION), std::string::npos) << *code;
+  auto dir = TestTempDir() / "goapp";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "main.go") << *code;
+  std::ofstream(dir / "go.mod") << "module example.com/app\n\ngo 1.19\n\nrequire " << module
+                                << " v0.0.0\n\nreplace " << module << " => " ASTIS_SOURCE_DIR "/go\n";
+  const std::string lib_dir = std::filesystem::path(ASTIS_SDK_LIBRARY).parent_path().string();
+  const std::string env = "cd " + dir.string() +
+                          " && env GOENV=off GOTOOLCHAIN=local GO111MODULE=on CGO_ENABLED=1 GOPROXY=off "
+                          "GOFLAGS=-mod=mod GOSUMDB=off GOPATH=" + (TestTempDir() / "gopath").string() +
+                          " GOCACHE=" ASTIS_BINARY_DIR "/go/cache CGO_CFLAGS=-I" ASTIS_SOURCE_DIR "/include"
+                          " CGO_LDFLAGS=-L" + lib_dir + " ";
+  EXPECT_EQ(RunCapture(env + "go vet ./...", out), 0) << out << *code;
+  EXPECT_EQ(RunCapture(env + "go build -o app .", out), 0) << out << *code;
+  EXPECT_TRUE(std::filesystem::exists(dir / "app"));
+  // The module cache is read-only; make it removable at exit.
+  RunShell("chmod -R u+w " + (TestTempDir() / "gopath").string() + " 2>/dev/null");
+}
+
+// The generated Python program imports the SDK under the wheel's package
+// name (python/pyproject.toml) and uses only what it defines: loaded (not
+// run) with PYTHONPATH at python/ and the build's libastis.
+TEST(McpToolsTest, GeneratedPythonImportsTheSdk) {
+  const std::string pyproject = ReadSource("python/pyproject.toml");
+  ASSERT_NE(pyproject.find("\nname = \"astis\"\n"), std::string::npos);
+  ASSERT_NE(pyproject.find("packages = [\"astis\"]"), std::string::npos);
+  auto code = GenerateSdkCode(TestContract(), "python");
+  ASSERT_TRUE(code.ok());
+  EXPECT_NE(code->find("\nimport astis\n"), std::string::npos) << *code;
+  EXPECT_NE(code->find("pip install astis-" ASTIS_PROJECT_VERSION "-py3-none-linux_"), std::string::npos) << *code;
+  auto p = TempFile("generated_app.py", *code);
+  std::string out;
+  const std::string check =
+      "import importlib.util, sys\n"
+      "spec = importlib.util.spec_from_file_location('generated_app', sys.argv[1])\n"
+      "m = importlib.util.module_from_spec(spec)\n"
+      "spec.loader.exec_module(m)\n"
+      "import astis\n"
+      "for name in ('harden_process', 'Client', 'wipe', 'AstisError'):\n"
+      "    assert hasattr(astis, name), name\n"
+      "assert m.NAMES == ['password', 'user.name', 'api-token'], m.NAMES\n"
+      "print('ok', astis.__file__)\n";
+  auto script = TempFile("check_generated.py", check);
+  EXPECT_EQ(RunCapture("env PYTHONPATH=" ASTIS_SOURCE_DIR "/python ASTIS_LIBRARY=" ASTIS_SDK_LIBRARY
+                       " python3 " + script.string() + " " + p.string(), out),
+            0)
+      << out << *code;
+  EXPECT_NE(out.find("ok " ASTIS_SOURCE_DIR "/python/astis/__init__.py"), std::string::npos) << out;
 }
 
 }  // namespace

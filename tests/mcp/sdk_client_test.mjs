@@ -69,11 +69,26 @@ await check('generate_manifests', async () => {
   assert.match(manifests, /kind: Deployment/);
   assert.match(manifests, /automountServiceAccountToken: false/);
   assert.match(manifests, /@sha256:a{64}/);
+  assert.match(manifests, /kind: Namespace\n[^]*astis\.io\/workloads: "enabled"/);
+  assert.match(manifests, /kind: ClusterRole\n  name: astis-edge-pod-reader/);
+});
+await check('generate_manifests for an existing namespace', async () => {
+  const r = await client.callTool({ name: 'generate_manifests', arguments: { namespaceExists: true } });
+  assert.equal(r.isError, false);
+  assert.doesNotMatch(text(r), /kind: Namespace/);
+  assert.deepEqual(r.structuredContent.namespacePatch, { metadata: { labels: { 'astis.io/workloads': 'enabled' } } });
+});
+await check('generate_token_config for a registered cluster', async () => {
+  const r = await client.callTool({ name: 'generate_token_config', arguments: { clusterRegistered: true } });
+  assert.equal(r.isError, false);
+  assert.doesNotMatch(text(r), /astis cluster add/);
+  assert.match(text(r), /kind: RoleBinding/);
 });
 await check('generate_token_config', async () => {
   const r = await client.callTool({ name: 'generate_token_config', arguments: {} });
   assert.equal(r.isError, false);
   assert.match(text(r), /astis cluster add --name prod-eu1/);
+  assert.match(text(r), /--token-file \/etc\/astis\/clusters\/prod-eu1\.token/);
   assert.match(text(r), /astis workload add --cluster prod-eu1 --namespace payments --service-account api --image sha256:/);
   assert.match(text(r), /astis apikey create --cluster prod-eu1/);
 });
