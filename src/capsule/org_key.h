@@ -193,7 +193,7 @@ struct OrgKeySummary {
 // ReadPrivateKeyFile does (kind, then mode 0600) and returns its members,
 // the active one first, without opening any private key or token. Refuses
 // what ParseText refuses about the set's shape (kInvalidArgument).
-// Test: CliOrgKeyTest.ListShowsActiveAndRetiredKids.
+// Test: CliTest.OrgKeyListShowsActiveAndRetiredKids.
 Result<std::vector<OrgKeySummary>> SummarizeKeySetFile(const std::string& path);
 
 // LoadOrgPublicKeyFile reads a public JWK file (or a key set, whose active

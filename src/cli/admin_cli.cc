@@ -603,7 +603,7 @@ int OrgKey(const AdminCommands::Args& a, bool create, CliEnv& env) {
 // keeps them (--keys-dir, or --config with cvs.org_keys_dir): kid, state
 // and suite, the active key first. The active kid is the one to seal to,
 // and the one GET /v1/keys/{kid} serves (docs/admin.md "Org keys").
-// Test: CliOrgKeyTest.ListShowsActiveAndRetiredKids.
+// Test: CliTest.OrgKeyListShowsActiveAndRetiredKids.
 int OrgKeyList(const AdminCommands::Args& a, CliEnv& env) {
   constexpr std::string_view kCmd = "org key list";
   const std::string org = OrgOption(a);
@@ -614,7 +614,7 @@ int OrgKeyList(const AdminCommands::Args& a, CliEnv& env) {
     auto config = edge::LoadEdgeConfig(a.config_path);
     if (!config.ok()) return Fail(env, kCmd, config.status());
     // A remote ASTIS CVS holds the key sets on its own host.
-    // Test: CliOrgKeyTest.ListShowsActiveAndRetiredKids.
+    // Test: CliTest.OrgKeyListShowsActiveAndRetiredKids.
     if (config->cvs.mode == edge::CvsMode::kRemote || config->cvs.org_keys_dir.empty())
       return Fail(env, kCmd, Error(Code::kInvalidArgument, "--config: no cvs.org_keys_dir here; run on the ASTIS "
                                                            "CVS host with --keys-dir"));

@@ -88,7 +88,7 @@ std::string_view PlaintextSecretTypeReason(std::string_view type);
 // and the reason) a Secret whose type has a PlaintextSecretTypeReason,
 // unless the type is in allowed (`astis seal --allow-type`); then warning
 // receives the reason and it returns OK. Other types pass.
-// Tests: CliTest.SealRefusesDockerConfigJson and its neighbours.
+// Tests: CliTypeTest.SealRefusesDockerConfigJson and its neighbours.
 Status CheckSealableType(const Json& secret, const std::vector<std::string>& allowed, std::string* warning);
 
 // UnsealSecret opens every value of a sealed Secret with keys and returns
