@@ -619,8 +619,13 @@ TEST_F(CliTest, OrgKeyListShowsActiveAndRetiredKids) {
   EXPECT_EQ(Cli({"org", "key", "list", "--org", "globex", "--keys-dir", keys}).code, kExitIo);
   EXPECT_EQ(Cli({"org", "key", "list", "--org", "acme"}).code, kExitInput);
   const std::string config = dir_ + "/remote.yaml";
-  std::ofstream(config) << "cvs:\n  mode: remote\n  url: https://cvs.example:8443\n";
-  EXPECT_NE(Cli({"org", "key", "list", "--org", "acme", "--config", config}).code, 0);
+  std::ofstream(config) << "tls: {cert_file: a, key_file: b}\nexternal_base_url: https://edge.example.com\n"
+                            "store: {path: x.db}\naudit_log: a.log\n"
+                            "cvs: {mode: remote, url: https://cvs.internal:9000, ca_file: ca.pem, "
+                            "client_cert_file: c.pem, client_key_file: k.pem, server_name: cvs.internal}\n";
+  Run remote = Cli({"org", "key", "list", "--org", "acme", "--config", config});
+  EXPECT_EQ(remote.code, kExitInput);
+  EXPECT_NE(remote.err.find("run on the ASTIS CVS host"), std::string::npos) << remote.err;
 }
 
 // ------------------------------- seal --public-key https://EDGE/v1/keys/KID
