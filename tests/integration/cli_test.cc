@@ -623,6 +623,14 @@ TEST_F(CliTest, OrgKeyListShowsActiveAndRetiredKids) {
                             "store: {path: x.db}\naudit_log: a.log\n"
                             "cvs: {mode: remote, url: https://cvs.internal:9000, ca_file: ca.pem, "
                             "client_cert_file: c.pem, client_key_file: k.pem, server_name: cvs.internal}\n";
+  // An embedded CVS's cvs.org_keys_dir is the directory listed.
+  const std::string local = dir_ + "/local.yaml";
+  std::ofstream(local) << "tls: {cert_file: a, key_file: b}\nexternal_base_url: https://edge.example.com\n"
+                           "store: {path: x.db}\naudit_log: a.log\ncvs: {mode: embedded, org_keys_dir: "
+                        << keys << "}\n";
+  Run by_config = Cli({"org", "key", "list", "--org", "acme", "--config", local});
+  EXPECT_EQ(by_config.code, 0) << by_config.err;
+  EXPECT_EQ(by_config.out, list.out);
   Run remote = Cli({"org", "key", "list", "--org", "acme", "--config", config});
   EXPECT_EQ(remote.code, kExitInput);
   EXPECT_NE(remote.err.find("run on the ASTIS CVS host"), std::string::npos) << remote.err;
