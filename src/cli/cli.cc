@@ -84,6 +84,10 @@ int RunSeal(const SealArgs& a, CliEnv& env) {
     // Non-Secret documents are refused, not passed through: the output is
     // meant for `kubectl apply` and must hold only sealed values
     // (docs/admin.md "Sealing"). Test: CliTest.SealMultiDocumentRefusesNonSecret.
+    auto kind = secret.find("kind");
+    if (kind != secret.end() && kind->is_string() && *kind != "Secret")
+      return fail(Error(Code::kInvalidArgument, "a " + DumpJson(*kind) + " is not a Secret: astis seal seals only "
+                                                "Secrets; apply other documents separately"));
     std::string warning;
     if (Status s = CheckSealableType(secret, a.allow_types, &warning); !s.ok()) return fail(s);
     auto one = SealSecret(secret, *key, SealScope{a.clusters, a.namespace_, a.service_account}, env.rng, env.clock);
