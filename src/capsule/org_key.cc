@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <set>
 
@@ -64,7 +65,30 @@ Result<std::string> ReadFileBounded(int fd, size_t limit) {
   return out;
 }
 
-Result<std::string> ReadWholeFile(const std::string& path, bool is_private) {
+// HoldsOnlyPublicKeys reports whether text is a JWK, or a JWK Set, whose
+// keys all lack private material ("d", or "pkcs11" naming a token key).
+// Text that is not such JSON is left to the real parser (false).
+bool HoldsOnlyPublicKeys(std::string_view text) {
+  JsonLimits limits;
+  limits.max_bytes = kMaxKeyFileBytes;
+  limits.max_depth = 4;
+  auto parsed = ParseJsonObject(text, limits);
+  if (!parsed.ok()) return false;
+  auto is_public = [](const Json& k) {
+    return k.is_object() && k.contains("kty") && !k.contains("d") && !k.contains("pkcs11");
+  };
+  bool only_public = false;
+  if (parsed->contains("keys")) {
+    const Json& keys = (*parsed)["keys"];
+    only_public = keys.is_array() && !keys.empty() && std::all_of(keys.begin(), keys.end(), is_public);
+  } else {
+    only_public = is_public(*parsed);
+  }
+  *parsed = Json();  // a private key parsed here is dropped at once
+  return only_public;
+}
+
+Result<std::string> ReadWholeFile(const std::string& path, bool is_private, std::string_view purpose = "") {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return Error(errno == ENOENT ? Code::kNotFound : Code::kIo, "cannot open key file " + path);
@@ -74,18 +98,27 @@ Result<std::string> ReadWholeFile(const std::string& path, bool is_private) {
     ::close(fd);
     return Error(Code::kIo, "key file is not a regular file: " + path);
   }
-  // A private key readable by others, or by a group the owner did not grant
-  // as root, is refused, not warned about: the file is the org key.
-  // Test: RefusesGroupReadablePrivateKey (rule: common/file_mode.h).
-  if (is_private) {
-    if (Status s = CheckSecretFileMode(st, "private key file", path); !s.ok()) {
-      ::close(fd);
-      return s;
-    }
-  }
   auto text = ReadFileBounded(fd, kMaxKeyFileBytes);
   ::close(fd);
   if (!text.ok()) return text.status().Annotate(path);
+  if (!is_private) return text;
+  // The kind of key is checked before the mode: a public key file (0644 by
+  // design) given where the private key is needed is a wrong file, not a
+  // permissions problem, and "chmod 600" would be the wrong advice.
+  // Tests: OrgKeyTest.PublicKeyFileWhereThePrivateIsNeeded, CliTest.UnsealNamesAPublicKeyFile.
+  if (HoldsOnlyPublicKeys(*text)) {
+    SecureWipe(text->data(), text->size());
+    const std::string need = purpose.empty() ? std::string("the private org key (org-key.jwk) is needed here")
+                                             : std::string(purpose) + " needs the private org key (org-key.jwk)";
+    return Error(Code::kInvalidArgument, path + ": this is a public key; " + need);
+  }
+  // A private key readable by others, or by a group the owner did not grant
+  // as root, is refused, not warned about: the file is the org key.
+  // Test: RefusesGroupReadablePrivateKey (rule: common/file_mode.h).
+  if (Status s = CheckSecretFileMode(st, "private key file", path); !s.ok()) {
+    SecureWipe(text->data(), text->size());
+    return s;
+  }
   return text;
 }
 
@@ -284,8 +317,9 @@ Result<OrgKeySet> OrgKeySet::ParseText(std::string_view text, const TokenKeyReso
   return Create(std::move(active.front()), std::move(retired));
 }
 
-Result<OrgKeySet> OrgKeySet::LoadFile(const std::string& path, const TokenKeyResolver& tokens) {
-  ASTIS_ASSIGN_OR_RETURN(SecretBytes text, ReadPrivateKeyFile(path));
+Result<OrgKeySet> OrgKeySet::LoadFile(const std::string& path, const TokenKeyResolver& tokens,
+                                      std::string_view purpose) {
+  ASTIS_ASSIGN_OR_RETURN(SecretBytes text, ReadPrivateKeyFile(path, purpose));
   auto set = ParseText(text.RevealString(), tokens);
   if (!set.ok()) return set.status().Annotate(path);
   return set;
@@ -298,10 +332,49 @@ const OrgPrivateKey* OrgKeySet::Find(std::string_view kid) const {
   return nullptr;
 }
 
-Result<SecretBytes> ReadPrivateKeyFile(const std::string& path) {
-  ASTIS_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path, /*is_private=*/true));
+Result<SecretBytes> ReadPrivateKeyFile(const std::string& path, std::string_view purpose) {
+  ASTIS_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path, /*is_private=*/true, purpose));
   SecretBytes out = SecretBytes::CopyFrom(text, SecretBytes::Protection::kLocked);
   SecureWipe(text.data(), text.size());
+  return out;
+}
+
+Result<std::vector<OrgKeySummary>> SummarizeKeySetFile(const std::string& path) {
+  ASTIS_ASSIGN_OR_RETURN(SecretBytes text, ReadPrivateKeyFile(path));
+  JsonLimits limits;
+  limits.max_bytes = kMaxKeyFileBytes;
+  limits.max_depth = 4;
+  auto parsed = ParseJsonObject(text.RevealString(), limits);
+  if (!parsed.ok()) return parsed.status().Annotate(path);
+  std::vector<Json> members;
+  std::vector<bool> active;
+  if (!parsed->contains("keys")) {
+    members.push_back(std::move(*parsed));
+    active.push_back(true);
+  } else {
+    if (parsed->size() != 1 || !(*parsed)["keys"].is_array())
+      return Error(Code::kInvalidArgument, path + ": expected exactly {\"keys\":[...]}");
+    for (Json& m : (*parsed)["keys"]) {
+      auto st = m.is_object() ? m.find("status") : m.end();
+      if (st == m.end() || !st->is_string() || (*st != "active" && *st != "retired"))
+        return Error(Code::kInvalidArgument, path + ": a key without status \"active\" or \"retired\"");
+      active.push_back(*st == "active");
+      members.push_back(std::move(m));
+    }
+  }
+  *parsed = Json();
+  std::vector<OrgKeySummary> out;
+  for (size_t i = 0; i < members.size(); ++i) {
+    Json pub = members[i];
+    pub.erase("d");  // only the public members are looked at
+    members[i] = Json();
+    auto key = OrgPublicKey::FromJwk(pub);
+    if (!key.ok()) return key.status().Annotate(path);
+    out.push_back(OrgKeySummary{key->kid(), active[i], key->suite(), pub.contains("pkcs11")});
+  }
+  if (std::count_if(out.begin(), out.end(), [](const OrgKeySummary& k) { return k.active; }) != 1)
+    return Error(Code::kInvalidArgument, path + ": need exactly one active key");
+  std::stable_partition(out.begin(), out.end(), [](const OrgKeySummary& k) { return k.active; });
   return out;
 }
 

@@ -148,8 +148,10 @@ class OrgKeySet {
   // values, zero or several active keys, duplicate kids and public-only
   // keys (kInvalidArgument).
   static Result<OrgKeySet> ParseText(std::string_view text, const TokenKeyResolver& tokens = {});
-  // LoadFile reads path with ReadPrivateKeyFile and parses it.
-  static Result<OrgKeySet> LoadFile(const std::string& path, const TokenKeyResolver& tokens = {});
+  // LoadFile reads path with ReadPrivateKeyFile (purpose as there) and
+  // parses it.
+  static Result<OrgKeySet> LoadFile(const std::string& path, const TokenKeyResolver& tokens = {},
+                                    std::string_view purpose = "");
 
   // Find returns the key whose kid equals kid (active or retired), or
   // nullptr. The pointer is owned by the set.
@@ -166,11 +168,33 @@ class OrgKeySet {
 };
 
 // ReadPrivateKeyFile reads a regular file that holds private key material.
-// It refuses (kPermissionDenied) a file readable or writable by group or
-// others (mode must be 0600 or stricter; test RefusesGroupReadablePrivateKey)
-// and reads at most 1 MiB (kTooLarge). The contents are returned in
-// SecretBytes. I/O errors are kIo / kNotFound.
-Result<SecretBytes> ReadPrivateKeyFile(const std::string& path);
+// It first refuses (kInvalidArgument, "PATH: this is a public key; PURPOSE
+// needs the private org key (org-key.jwk)") a file that holds only public
+// keys (a JWK or JWK Set without "d" or "pkcs11"; test
+// PublicKeyFileWhereThePrivateIsNeeded), then (kPermissionDenied) a file
+// readable or writable by group or others (mode must be 0600 or stricter;
+// test RefusesGroupReadablePrivateKey), and reads at most 1 MiB
+// (kTooLarge). purpose names the command for that message ("unseal"); empty
+// gives a generic one. The contents are returned in SecretBytes. I/O errors
+// are kIo / kNotFound.
+Result<SecretBytes> ReadPrivateKeyFile(const std::string& path, std::string_view purpose = "");
+
+// OrgKeySummary is what an administrator may see of one key set member:
+// its kid, whether it is the active key (the one to seal to) or retired,
+// its suite and whether a PKCS#11 token holds it. No key material.
+struct OrgKeySummary {
+  std::string kid;
+  bool active = false;
+  OrgKeySuite suite = OrgKeySuite::kX25519;
+  bool in_token = false;
+};
+
+// SummarizeKeySetFile reads a key set file (or a single private JWK) as
+// ReadPrivateKeyFile does (kind, then mode 0600) and returns its members,
+// the active one first, without opening any private key or token. Refuses
+// what ParseText refuses about the set's shape (kInvalidArgument).
+// Test: CliTest.OrgKeyListShowsActiveAndRetiredKids.
+Result<std::vector<OrgKeySummary>> SummarizeKeySetFile(const std::string& path);
 
 // LoadOrgPublicKeyFile reads a public JWK file (or a key set, whose active
 // key is used) and returns the key to seal to. A JWK carrying "d" is refused

@@ -164,6 +164,27 @@ TEST_F(OrgKeyTest, RefusesGroupReadablePrivateKey) {
   EXPECT_EQ(OrgKeySet::LoadFile(path).status().code(), Code::kPermissionDenied);
 }
 
+TEST_F(OrgKeyTest, PublicKeyFileWhereThePrivateIsNeeded) {
+  OrgPrivateKey k = NewKey();
+  // A public JWK (0644, as keygen writes it): named as such, not a mode problem.
+  std::string pub = WriteFile("org-key.pub.jwk", DumpJson(k.public_key().ToJwk()), 0644);
+  auto set = OrgKeySet::LoadFile(pub, {}, "unseal");
+  EXPECT_EQ(set.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(set.status().message().find("this is a public key; unseal needs the private org key (org-key.jwk)"),
+            std::string::npos)
+      << set.status().ToString();
+  EXPECT_NE(OrgKeySet::LoadFile(pub).status().message().find("this is a public key"), std::string::npos);
+  EXPECT_EQ(ReadPrivateKeyFile(pub).status().code(), Code::kInvalidArgument);
+  // A JWK Set of public keys only (what a CVS config could be pointed at).
+  Json member = k.public_key().ToJwk();
+  member["status"] = "active";
+  std::string pub_set = WriteFile("public-set.json", DumpJson(Json{{"keys", Json::array({member})}}), 0644);
+  EXPECT_NE(OrgKeySet::LoadFile(pub_set).status().message().find("this is a public key"), std::string::npos);
+  // A private key with a loose mode is still the mode refusal.
+  std::string priv = WriteFile("loose.jwk", DumpJson(k.ToPrivateJwk()), 0644);
+  EXPECT_EQ(OrgKeySet::LoadFile(priv).status().code(), Code::kPermissionDenied);
+}
+
 TEST_F(OrgKeyTest, MissingKeyFileIsNotFound) {
   EXPECT_EQ(OrgKeySet::LoadFile(dir_ + "/absent.jwk").status().code(), Code::kNotFound);
 }

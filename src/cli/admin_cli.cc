@@ -54,7 +54,7 @@ struct AdminCommands::Args {
   std::string server, admin_cert, admin_key, admin_ca;
   // org
   CLI::App *org_add = nullptr, *org_list = nullptr, *org_remove = nullptr;
-  CLI::App *org_key_create = nullptr, *org_key_rotate = nullptr;
+  CLI::App *org_key_create = nullptr, *org_key_rotate = nullptr, *org_key_list = nullptr;
   std::string keys_dir;
   std::string tier = "standard", cvs_url, cvs_ca, cvs_identity, cvs_spki_sha256;
   bool force = false;
@@ -604,6 +604,39 @@ int OrgKey(const AdminCommands::Args& a, bool create, CliEnv& env) {
   return kExitOk;
 }
 
+// OrgKeyList shows an organisation's Tier 1 org keys where the ASTIS CVS
+// keeps them (--keys-dir, or --config with cvs.org_keys_dir): kid, state
+// and suite, the active key first. The active kid is the one to seal to,
+// and the one GET /v1/keys/{kid} serves (docs/admin.md "Org keys").
+// Test: CliTest.OrgKeyListShowsActiveAndRetiredKids.
+int OrgKeyList(const AdminCommands::Args& a, CliEnv& env) {
+  constexpr std::string_view kCmd = "org key list";
+  const std::string org = OrgOption(a);
+  if (org.empty()) return Fail(env, kCmd, Error(Code::kInvalidArgument, "--org is required"));
+  if (!IsDns1123Label(org)) return Fail(env, kCmd, Error(Code::kInvalidArgument, "--org: not an organization name"));
+  std::string dir = a.keys_dir;
+  if (dir.empty() && !a.config_path.empty()) {
+    auto config = edge::LoadEdgeConfig(a.config_path);
+    if (!config.ok()) return Fail(env, kCmd, config.status());
+    // A remote ASTIS CVS holds the key sets on its own host.
+    // Test: CliTest.OrgKeyListShowsActiveAndRetiredKids.
+    if (config->cvs.mode == edge::CvsMode::kRemote || config->cvs.org_keys_dir.empty())
+      return Fail(env, kCmd, Error(Code::kInvalidArgument, "--config: no cvs.org_keys_dir here; run on the ASTIS "
+                                                           "CVS host with --keys-dir"));
+    dir = config->cvs.org_keys_dir;
+  }
+  if (dir.empty()) return Fail(env, kCmd, Error(Code::kInvalidArgument, "give --keys-dir or --config"));
+  auto keys = capsule::SummarizeKeySetFile(cvs::OrgKeySetPath(dir, org));
+  if (!keys.ok()) return Fail(env, kCmd, keys.status());
+  env.out << "KID                                          STATE    SUITE\n";
+  for (const capsule::OrgKeySummary& k : *keys) {
+    std::string state = k.active ? "active" : "retired";
+    env.out << k.kid << "  " << state << std::string(9 - state.size(), ' ') << capsule::OrgKeySuiteName(k.suite)
+            << (k.in_token ? " (pkcs11)" : "") << "\n";
+  }
+  return kExitOk;
+}
+
 int KeyRotate(const std::string& keys_file, CliEnv& env) {
   auto r = cvs::RotateOrgKeys(keys_file, env.rng);
   if (!r.ok()) return Fail(env, "key rotate", r.status());
@@ -617,7 +650,7 @@ int ResealCmd(const AdminCommands::Args& a, CliEnv& env) {
   constexpr std::string_view kCmd = "reseal";
   // Token-held keys open through the module (docs/hsm.md "Rotation").
   // Test: CliHsmTest.ResealToATokenKey.
-  auto keys = LoadOrgKeySetForCli(a.keys_file, a.pkcs11_module, a.pin_file);
+  auto keys = LoadOrgKeySetForCli(a.keys_file, a.pkcs11_module, a.pin_file, "reseal");
   if (!keys.ok()) return Fail(env, kCmd, keys.status());
   auto text = ReadInput(a.input_file, env.in);
   if (!text.ok()) return Fail(env, kCmd, text.status());
@@ -726,6 +759,11 @@ AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
     c->add_option("--config", a.config_path, "Edge configuration file (its cvs.org_keys_dir is used)");
     (create ? a.org_key_create : a.org_key_rotate) = c;
   }
+  a.org_key_list = org_key->add_subcommand(
+      "list", "Show the organization's org keys: kid, active or retired, suite (seal to the active kid)");
+  a.org_key_list->add_option("--org", a.org, "Organization (default: $ASTIS_ORG)");
+  a.org_key_list->add_option("--keys-dir", a.keys_dir, "The ASTIS CVS's key directory (cvs.org_keys_dir)");
+  a.org_key_list->add_option("--config", a.config_path, "Edge configuration file (its cvs.org_keys_dir is used)");
 
   a.apply = app.add_subcommand("apply", "Make an organization's clusters and workloads what YAML files declare");
   a.diff = app.add_subcommand("diff", "Show what `astis apply` would change, changing nothing");
@@ -849,6 +887,7 @@ std::optional<int> AdminCommands::Run(CliEnv& env) {
   if (a.audit_verify->parsed()) return AuditVerify(a.audit_file, a.audit_org, env);
   if (a.org_key_create->parsed()) return OrgKey(a, /*create=*/true, env);
   if (a.org_key_rotate->parsed()) return OrgKey(a, /*create=*/false, env);
+  if (a.org_key_list->parsed()) return OrgKeyList(a, env);
   if (a.key_rotate->parsed()) return KeyRotate(a.keys_file, env);
   if (a.reseal->parsed()) return ResealCmd(a, env);
   if (a.cluster_jwks_fetch->parsed()) return ClusterJwksFetch(a, env);

@@ -4,6 +4,7 @@
 
 #include <iostream>
 #include <iterator>
+#include <set>
 #include <sstream>
 
 #include "capsule/org_key.h"
@@ -31,32 +32,77 @@ int Fail(CliEnv& env, std::string_view command, const Status& status) {
 }
 
 struct SealArgs {
-  std::string public_key, namespace_, service_account, file, output = "yaml", name, type;
-  std::vector<std::string> clusters, literals, files;
+  std::string public_key, namespace_, service_account, file, output = "yaml", name, type, ca_file;
+  std::vector<std::string> clusters, literals, files, allow_types;
 };
 
-int RunSeal(const SealArgs& a, CliEnv& env) {
-  auto key = capsule::LoadOrgPublicKeyFile(a.public_key);
-  if (!key.ok()) return Fail(env, "seal", key.status());
-  Result<Json> secret = Error(Code::kInternal, "unset");
+// SealInputs returns the Secrets to seal, in input order: one built from
+// --from-literal / --from-file, or every document of -f / stdin.
+Result<std::vector<Json>> SealInputs(const SealArgs& a, CliEnv& env) {
   if (!a.literals.empty() || !a.files.empty()) {
-    if (!a.file.empty()) return Fail(env, "seal", Error(Code::kInvalidArgument, "-f cannot be combined with --from-*"));
-    if (a.name.empty())
-      return Fail(env, "seal", Error(Code::kInvalidArgument, "--from-literal/--from-file need --name"));
+    if (!a.file.empty()) return Error(Code::kInvalidArgument, "-f cannot be combined with --from-*");
+    if (a.name.empty()) return Error(Code::kInvalidArgument, "--from-literal/--from-file need --name");
+    // Test: CliTest.SealRefusesNoNamespaceAnywhere.
+    if (a.namespace_.empty()) return Error(Code::kInvalidArgument, "--from-literal/--from-file need --namespace");
     std::vector<SecretSource> sources;
     for (const auto& l : a.literals) sources.push_back({SecretSource::Kind::kLiteral, l});
     for (const auto& f : a.files) sources.push_back({SecretSource::Kind::kFile, f});
-    secret = BuildSecret(a.name, a.namespace_, a.type, sources);
-  } else {
-    auto text = ReadInput(a.file, env.in);
-    if (!text.ok()) return Fail(env, "seal", text.status());
-    secret = ParseManifest(*text);
-    SecureWipe(text->data(), text->size());
+    ASTIS_ASSIGN_OR_RETURN(Json secret, BuildSecret(a.name, a.namespace_, a.type, sources));
+    std::vector<Json> one;
+    one.push_back(std::move(secret));
+    return one;
   }
-  if (!secret.ok()) return Fail(env, "seal", secret.status());
-  auto sealed = SealSecret(*secret, *key, SealScope{a.clusters, a.namespace_, a.service_account}, env.rng, env.clock);
-  if (!sealed.ok()) return Fail(env, "seal", sealed.status());
-  env.out << (a.output == "json" ? EmitJson(*sealed) : EmitYaml(*sealed));
+  ASTIS_ASSIGN_OR_RETURN(std::string text, ReadInput(a.file, env.in));
+  auto docs = ParseManifests(text);
+  SecureWipe(text.data(), text.size());
+  return docs;
+}
+
+// LoadSealKey reads the org public key from a file, or fetches it from an
+// edge's GET /v1/keys/{kid} when --public-key is an https:// URL.
+Result<capsule::OrgPublicKey> LoadSealKey(const SealArgs& a) {
+  if (IsPublicKeyUrl(a.public_key)) return FetchOrgPublicKey(a.public_key, a.ca_file);
+  if (!a.ca_file.empty()) return Error(Code::kInvalidArgument, "--ca-file applies only to an https:// --public-key");
+  return capsule::LoadOrgPublicKeyFile(a.public_key);
+}
+
+// RunSeal seals every Secret of the input and prints them as one stream in
+// input order, or prints nothing at all when any of them is refused.
+// Tests: CliTest.SealMultiDocumentKeepsOrder, CliTest.SealMultiDocumentAllOrNothing.
+int RunSeal(const SealArgs& a, CliEnv& env) {
+  auto key = LoadSealKey(a);
+  if (!key.ok()) return Fail(env, "seal", key.status());
+  auto secrets = SealInputs(a, env);
+  if (!secrets.ok()) return Fail(env, "seal", secrets.status());
+  std::vector<Json> sealed;
+  std::vector<std::string> warnings;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < secrets->size(); ++i) {
+    const Json& secret = (*secrets)[i];
+    const std::string where = secrets->size() > 1 ? "document " + std::to_string(i + 1) : "";
+    auto fail = [&](const Status& s) { return Fail(env, "seal", where.empty() ? s : s.Annotate(where)); };
+    // Non-Secret documents are refused, not passed through: the output is
+    // meant for `kubectl apply` and must hold only sealed values
+    // (docs/admin.md "Sealing"). Test: CliTest.SealMultiDocumentRefusesNonSecret.
+    auto kind = secret.find("kind");
+    if (kind != secret.end() && kind->is_string() && *kind != "Secret")
+      return fail(Error(Code::kInvalidArgument, "a " + DumpJson(*kind) + " is not a Secret: astis seal seals only "
+                                                "Secrets; apply other documents separately"));
+    std::string warning;
+    if (Status s = CheckSealableType(secret, a.allow_types, &warning); !s.ok()) return fail(s);
+    auto one = SealSecret(secret, *key, SealScope{a.clusters, a.namespace_, a.service_account}, env.rng, env.clock);
+    if (!one.ok()) return fail(one.status());
+    // The same Secret twice in one stream: the second would overwrite the
+    // first at apply time. Test: SealRefusesNonSecretKindMultiDocAndInvalidKey.
+    const Json& meta = (*one)["metadata"];
+    const std::string id = meta["namespace"].get<std::string>() + "/" + meta["name"].get<std::string>();
+    if (!seen.insert(id).second)
+      return fail(Error(Code::kInvalidArgument, "Secret " + id + " appears more than once in the input"));
+    if (!warning.empty()) warnings.push_back(warning);
+    sealed.push_back(std::move(*one));
+  }
+  for (const std::string& w : warnings) env.err << "astis seal: warning: " << w << "\n";
+  env.out << (a.output == "json" ? EmitJsonStream(sealed) : EmitYamlStream(sealed));
   env.out.flush();
   if (!env.out) return Fail(env, "seal", Error(Code::kIo, "cannot write output"));
   return kExitOk;
@@ -180,14 +226,24 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   keygen->footer(kExitCodesHelp);
 
   SealArgs sa;
-  CLI::App* seal = app.add_subcommand("seal", "Seal every value of a Secret manifest (stdin or -f) to the org public key");
-  seal->add_option("--public-key", sa.public_key, "Org public JWK (org-key.pub.jwk)")->required();
+  CLI::App* seal = app.add_subcommand(
+      "seal", "Seal every value of the Secret manifests (stdin or -f; YAML may hold several) to the org public key");
+  seal->add_option("--public-key", sa.public_key,
+                   "Org public JWK file (org-key.pub.jwk), or https://EDGE/v1/keys/KID to fetch it (checked against "
+                   "KID, its RFC 7638 thumbprint)")
+      ->required();
+  seal->add_option("--ca-file", sa.ca_file, "CA bundle for an https:// --public-key (default: the system store)");
+  seal->add_option("--allow-type", sa.allow_types,
+                   "Seal a Secret of this type although Kubernetes itself reads it in plaintext (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   seal->add_option("--cluster", sa.clusters,
                    "Cluster the values are bound to; repeat (up to 16) to bind them to several clusters (v2 capsule)")
       ->required()
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  seal->add_option("--namespace", sa.namespace_, "Namespace the values are bound to")->required();
+  seal->add_option("--namespace", sa.namespace_,
+                   "Namespace the values are bound to (default: each Secret's metadata.namespace)");
   seal->add_option("--service-account", sa.service_account, "ServiceAccount allowed to open the values")->required();
   seal->add_option("-f,--filename", sa.file, "Read the Secret from FILE instead of stdin");
   seal->add_option("-o,--output", sa.output, "Output format")->check(CLI::IsMember({"yaml", "json"}));

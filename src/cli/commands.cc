@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <istream>
 
@@ -15,6 +17,8 @@
 #include "hsm/pkcs11.h"
 #include "common/encoding.h"
 #include "crypto/secret_bytes.h"
+#include "net/https_client.h"
+#include "net/tls.h"
 
 namespace astis::cli {
 namespace {
@@ -135,11 +139,11 @@ Result<std::string> ReadInput(const std::string& file, std::istream& in) {
 }
 
 Result<capsule::OrgKeySet> LoadOrgKeySetForCli(const std::string& path, const std::string& module,
-                                               const std::string& pin_file) {
+                                               const std::string& pin_file, std::string_view command) {
   if (module.empty() != pin_file.empty())
     return Error(Code::kInvalidArgument, "--pkcs11-module and --pin-file go together");
   if (module.empty()) {
-    auto keys = capsule::OrgKeySet::LoadFile(path);
+    auto keys = capsule::OrgKeySet::LoadFile(path, {}, command);
     // A key set naming a token key needs the token: say which flags.
     // Test: CliHsmTest.UnsealTokenKeySetNeedsModule.
     if (!keys.ok() && keys.status().message().find("no pkcs11 module") != std::string::npos)
@@ -150,7 +154,69 @@ Result<capsule::OrgKeySet> LoadOrgKeySetForCli(const std::string& path, const st
   ASTIS_ASSIGN_OR_RETURN(std::shared_ptr<hsm::Pkcs11Module> token,
                          hsm::Pkcs11Module::Load(hsm::Pkcs11Config{module, pin_file, 2}));
   capsule::TokenKeyResolver resolver = [token](std::string_view uri) { return token->OpenP256Key(uri); };
-  return capsule::OrgKeySet::LoadFile(path, resolver);
+  return capsule::OrgKeySet::LoadFile(path, resolver, command);
+}
+
+bool IsPublicKeyUrl(std::string_view arg) { return arg.find("://") != std::string_view::npos; }
+
+Result<capsule::OrgPublicKey> FetchOrgPublicKey(const std::string& url, const std::string& ca_file) {
+  constexpr std::string_view kHttps = "https://";
+  constexpr std::string_view kKeysPath = "/v1/keys/";
+  // The key is fetched over verified TLS only; plain http is refused even
+  // though the thumbprint check would catch a swapped key, so that a
+  // refusal is never the first sign of an attacker on the path.
+  // Test: CliFetchKeyTest.RefusesHttp.
+  if (url.rfind(kHttps, 0) != 0)
+    return Error(Code::kInvalidArgument, "--public-key URL must start with https:// (got another scheme)");
+  const size_t path_at = url.find('/', kHttps.size());
+  if (path_at == std::string::npos || path_at == kHttps.size())
+    return Error(Code::kInvalidArgument, "--public-key URL must be https://HOST[:PORT]/v1/keys/KID");
+  const std::string origin = url.substr(0, path_at);
+  const std::string path = url.substr(path_at);
+  const size_t keys_at = path.rfind(kKeysPath);
+  const std::string kid = keys_at == std::string::npos ? "" : path.substr(keys_at + kKeysPath.size());
+  // An RFC 7638 SHA-256 thumbprint is 43 base64url characters.
+  // Test: CliFetchKeyTest.RefusesWrongUrlShape.
+  bool kid_ok = kid.size() == 43;
+  for (char c : kid) kid_ok = kid_ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+  if (path.find_first_of("?#") != std::string::npos || !kid_ok)
+    return Error(Code::kInvalidArgument,
+                 "--public-key URL must be https://HOST[:PORT]/v1/keys/KID with KID the key's RFC 7638 thumbprint "
+                 "(43 base64url characters; `astis org key list` shows it)");
+  net::TlsClientConfig tls;
+  if (!ca_file.empty()) {
+    ASTIS_ASSIGN_OR_RETURN(std::string ca, net::ReadPemFile(ca_file));
+    tls.ca_pem = std::move(ca);
+  }
+  net::ClientOptions options;
+  options.connect_timeout = std::chrono::milliseconds(5000);
+  options.request_timeout = std::chrono::milliseconds(10000);
+  options.max_response_body_bytes = kMaxFetchedKeyBytes;
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<net::HttpsClient> client, net::HttpsClient::Create(origin, tls, options));
+  net::HttpRequest request;
+  request.target = path;
+  request.headers.emplace_back("Accept", "application/jwk+json");
+  auto response = client->Send(request);
+  if (!response.ok()) return response.status().Annotate("fetching " + url);
+  if (response->status == 404)
+    return Error(Code::kNotFound, url + ": the edge serves no active org key with this kid (retired or unknown; "
+                                        "`astis org key list` shows the active kid)");
+  if (response->status != 200)
+    return Error(Code::kUnavailable, url + ": the edge answered HTTP " + std::to_string(response->status));
+  auto jwk = ParseJsonObject(response->body);
+  if (!jwk.ok()) return jwk.status().Annotate(url);
+  if (jwk->contains("d")) return Error(Code::kInvalidArgument, url + ": the answer holds a private key; refused");
+  // The address is self-certifying: the key is used only when its RFC 7638
+  // thumbprint is the KID in the URL, whoever answered.
+  // Test: CliFetchKeyTest.RefusesThumbprintMismatch.
+  Json members = *jwk;
+  members.erase("kid");
+  auto key = capsule::OrgPublicKey::FromJwk(members);
+  if (!key.ok()) return key.status().Annotate(url);
+  if (key->kid() != kid)
+    return Error(Code::kCrypto, url + ": the key's RFC 7638 thumbprint " + key->kid() +
+                                    " is not the kid in the URL; refused");
+  return std::move(*key);
 }
 
 namespace {
@@ -220,11 +286,19 @@ Result<Json> SealSecret(const Json& secret, const capsule::OrgPublicKey& org_key
   Json& meta = out["metadata"];
   const std::string name = meta["name"].get<std::string>();
   ASTIS_ASSIGN_OR_RETURN(std::string ns, OptionalString(meta, "namespace", "metadata.namespace"));
-  // Test: SealRefusesNamespaceMismatch.
-  if (!ns.empty() && ns != scope.namespace_)
-    return Error(Code::kInvalidArgument, "Secret namespace " + Quote(ns) + " differs from --namespace " +
-                                             Quote(scope.namespace_));
-  meta["namespace"] = scope.namespace_;
+  // Like kubectl: --namespace may be left out when the Secret names its
+  // own; both given must agree, and one of them must be given.
+  // Tests: SealRefusesNamespaceMismatch, CliTest.SealTakesNamespaceFromMetadata,
+  // CliTest.SealRefusesNoNamespaceAnywhere.
+  if (!ns.empty() && !scope.namespace_.empty() && ns != scope.namespace_)
+    return Error(Code::kInvalidArgument, "Secret " + Quote(name) + ": namespace " + Quote(ns) +
+                                             " differs from --namespace " + Quote(scope.namespace_));
+  if (ns.empty()) ns = scope.namespace_;
+  if (ns.empty())
+    return Error(Code::kInvalidArgument, "Secret " + Quote(name) + " has no metadata.namespace; give --namespace");
+  if (!capsule::IsDns1123Label(ns))
+    return Error(Code::kInvalidArgument, "Secret " + Quote(name) + ": namespace is not a DNS-1123 label");
+  meta["namespace"] = ns;
 
   ASTIS_ASSIGN_OR_RETURN(Json annotations, OptionalObject(meta, "annotations", "metadata.annotations"));
   // Test: SealRefusesAlreadySealed.
@@ -244,7 +318,7 @@ Result<Json> SealSecret(const Json& secret, const capsule::OrgPublicKey& org_key
     if (LooksSealed(plaintext))
       return Error(Code::kInvalidArgument, "data[" + Quote(key) + "] is already a sealed value");
     ASTIS_ASSIGN_OR_RETURN(Binding b,
-                           Binding::ForClusters(scope.clusters, scope.namespace_, scope.service_account, name, key));
+                           Binding::ForClusters(scope.clusters, ns, scope.service_account, name, key));
     cluster_list = b.ClusterList();
     auto v = capsule::Seal(org_key, b, plaintext.Reveal(), rng, clock);
     if (!v.ok()) return v.status().Annotate("sealing data[" + Quote(key) + "]");
@@ -273,6 +347,45 @@ Result<Json> SealSecret(const Json& secret, const capsule::OrgPublicKey& org_key
   annotations[kAnnotationCluster] = cluster_list;
   meta["annotations"] = std::move(annotations);
   return out;
+}
+
+std::string_view PlaintextSecretTypeReason(std::string_view type) {
+  // The consumer of these types is Kubernetes itself, which reads the
+  // values in clear; only a pod's own code calls the edge.
+  if (type == "kubernetes.io/dockerconfigjson" || type == "kubernetes.io/dockercfg")
+    return "the kubelet reads this Secret to pull images; a sealed value would break image pulls";
+  if (type == "kubernetes.io/tls")
+    return "Ingress controllers and TLS terminators read tls.crt and tls.key from this Secret; a sealed value "
+           "would break TLS termination";
+  if (type == "kubernetes.io/service-account-token")
+    return "the API server's token controller writes and reads this Secret; a sealed token would not "
+           "authenticate";
+  if (type == "bootstrap.kubernetes.io/token")
+    return "the API server reads bootstrap tokens from this Secret to let nodes join; a sealed value would break "
+           "node bootstrap";
+  return "";
+}
+
+Status CheckSealableType(const Json& secret, const std::vector<std::string>& allowed, std::string* warning) {
+  if (!secret.is_object()) return OkStatus();
+  auto type = secret.find("type");
+  if (type == secret.end() || !type->is_string()) return OkStatus();
+  const std::string& t = type->get_ref<const std::string&>();
+  std::string_view reason = PlaintextSecretTypeReason(t);
+  if (reason.empty()) return OkStatus();
+  std::string name = "(unnamed)";
+  auto meta = secret.find("metadata");
+  if (meta != secret.end() && meta->is_object() && meta->contains("name") && (*meta)["name"].is_string())
+    name = (*meta)["name"].get<std::string>();
+  const std::string what = "Secret " + Quote(name) + " has type " + Quote(t) + ": " + std::string(reason);
+  for (const std::string& a : allowed) {
+    if (a == t) {
+      if (warning != nullptr) *warning = what + " (sealed anyway: --allow-type)";
+      return OkStatus();
+    }
+  }
+  return Error(Code::kInvalidArgument, what + "; leave it plaintext, or pass --allow-type " + t +
+                                           " if a pod reads it through ASTIS");
 }
 
 Result<Json> UnsealSecret(const Json& secret, const capsule::OrgKeySet& keys, std::string_view in_cluster) {

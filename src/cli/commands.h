@@ -64,14 +64,32 @@ struct SealScope {
 // astis.io/sealed "v1", astis.io/cluster (the clusters, sorted and
 // comma-separated), astis.io/service-account added,
 // metadata.namespace set to scope.namespace_ when absent, and kubectl's
-// last-applied-configuration annotation removed. Refuses (kInvalidArgument):
-// a kind other than v1 Secret, a missing or invalid metadata.name, a
-// namespace differing from scope, an already-sealed Secret, no values, a
+// last-applied-configuration annotation removed. The values are bound to
+// the Secret's metadata.namespace, or scope.namespace_ when the Secret has
+// none (an empty scope.namespace_ means "not given"). Refuses
+// (kInvalidArgument): a kind other than v1 Secret, a missing or invalid
+// metadata.name, a namespace differing from a non-empty scope.namespace_,
+// no namespace in either, an already-sealed Secret, no values, a
 // key in both data and stringData, an invalid key, non-string values,
 // invalid base64 in data. Crypto errors are kCrypto. Messages name keys,
 // never values.
 Result<Json> SealSecret(const Json& secret, const capsule::OrgPublicKey& org_key, const SealScope& scope,
                         Random& rng, Clock& clock);
+
+// PlaintextSecretTypeReason returns, for a Secret type whose consumer is
+// the kubelet or the API server and needs the values in plaintext
+// (kubernetes.io/dockerconfigjson, kubernetes.io/dockercfg,
+// kubernetes.io/tls, kubernetes.io/service-account-token,
+// bootstrap.kubernetes.io/token), why sealing it would break that
+// consumer; "" for any other type.
+std::string_view PlaintextSecretTypeReason(std::string_view type);
+
+// CheckSealableType refuses (kInvalidArgument, naming the Secret, its type
+// and the reason) a Secret whose type has a PlaintextSecretTypeReason,
+// unless the type is in allowed (`astis seal --allow-type`); then warning
+// receives the reason and it returns OK. Other types pass.
+// Tests: CliTypeTest.SealRefusesDockerConfigJson and its neighbours.
+Status CheckSealableType(const Json& secret, const std::vector<std::string>& allowed, std::string* warning);
 
 // UnsealSecret opens every value of a sealed Secret with keys and returns
 // the plain Secret (data = base64 of the plaintext, astis annotations
@@ -89,8 +107,30 @@ Result<Json> UnsealSecret(const Json& secret, const capsule::OrgKeySet& keys, st
 // `astis reseal`. Members held in a PKCS#11 token (docs/hsm.md) are opened
 // through module with the PIN in pin_file when both are given; without them
 // such a member is refused (kInvalidArgument naming the missing flags).
+// A file holding only public keys is refused as such, naming command
+// ("unseal needs the private org key"), before its mode is looked at.
 Result<capsule::OrgKeySet> LoadOrgKeySetForCli(const std::string& path, const std::string& module,
-                                               const std::string& pin_file);
+                                               const std::string& pin_file, std::string_view command = "unseal");
+
+// IsPublicKeyUrl reports whether an `astis seal --public-key` argument is
+// a URL (it has a scheme, "https://" or any other) rather than a file path.
+bool IsPublicKeyUrl(std::string_view arg);
+
+// kMaxFetchedKeyBytes bounds the body FetchOrgPublicKey accepts.
+inline constexpr size_t kMaxFetchedKeyBytes = 16 * 1024;
+
+// FetchOrgPublicKey fetches an org public key from an edge's
+// GET /v1/keys/{kid} (docs/protocol.md "Org public keys"): url must be
+// https://HOST[:PORT][/PREFIX]/v1/keys/KID, KID 43 base64url characters, no
+// query or fragment (kInvalidArgument otherwise; http:// is refused). TLS
+// is verified against ca_file, or the system trust store when empty; the
+// body is at most kMaxFetchedKeyBytes and the call has a 10 s deadline. The
+// key is refused (kCrypto) unless its RFC 7638 thumbprint equals KID, so
+// the edge need not be trusted; a JWK with "d" is refused
+// (kInvalidArgument). A 404 is kNotFound; an unreachable edge or TLS
+// failure kUnavailable; another status kUnavailable.
+// Tests: CliFetchKeyTest.*.
+Result<capsule::OrgPublicKey> FetchOrgPublicKey(const std::string& url, const std::string& ca_file);
 
 // SecretSource is one --from-literal KEY=VALUE or --from-file [KEY=]PATH.
 struct SecretSource {

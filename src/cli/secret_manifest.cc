@@ -123,7 +123,10 @@ nlohmann::ordered_json ToOrdered(const Json& v, int level, const std::string& pa
 
 }  // namespace
 
-Result<Json> ParseManifest(std::string_view text) {
+namespace {
+
+// ParseDocuments is the shared body of ParseManifest / ParseManifests.
+Result<std::vector<Json>> ParseDocuments(std::string_view text) {
   if (text.size() > kMaxManifestBytes) return Error(Code::kTooLarge, "manifest: input exceeds size limit");
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) return Error(Code::kInvalidArgument, "manifest: empty input");
@@ -133,7 +136,9 @@ Result<Json> ParseManifest(std::string_view text) {
     limits.max_depth = kMaxDepth;
     auto j = ParseJsonObject(text, limits);
     if (!j.ok()) return j.status().Annotate("manifest");
-    return j;
+    std::vector<Json> one;
+    one.push_back(std::move(*j));
+    return one;
   }
   // One YAML→JSON converter for the whole product (YAML 1.2 core schema,
   // duplicate keys and unknown tags refused, node and depth limits): the
@@ -142,11 +147,26 @@ Result<Json> ParseManifest(std::string_view text) {
   auto docs = lint::ParseYamlDocuments(text);
   if (!docs.ok()) return docs.status().Annotate("manifest");
   if (docs->empty()) return Error(Code::kInvalidArgument, "manifest: empty input");
-  // Test: SecretManifestTest.RejectsMultiDocument.
-  if (docs->size() != 1) return Error(Code::kInvalidArgument, "manifest: expected exactly one YAML document");
-  if (!(*docs)[0].is_object()) return Error(Code::kInvalidArgument, "manifest: document is not a mapping");
-  return std::move((*docs)[0]);
+  for (size_t i = 0; i < docs->size(); ++i) {
+    if (!(*docs)[i].is_object()) {
+      return Error(Code::kInvalidArgument, docs->size() == 1 ? std::string("manifest: document is not a mapping")
+                                                             : "manifest: document " + std::to_string(i + 1) +
+                                                                   " is not a mapping");
+    }
+  }
+  return docs;
 }
+
+}  // namespace
+
+Result<Json> ParseManifest(std::string_view text) {
+  ASTIS_ASSIGN_OR_RETURN(std::vector<Json> docs, ParseDocuments(text));
+  // Test: SecretManifestTest.RejectsMultiDocument.
+  if (docs.size() != 1) return Error(Code::kInvalidArgument, "manifest: expected exactly one YAML document");
+  return std::move(docs[0]);
+}
+
+Result<std::vector<Json>> ParseManifests(std::string_view text) { return ParseDocuments(text); }
 
 std::string EmitYaml(const Json& manifest) {
   YAML::Emitter out;
@@ -159,6 +179,25 @@ std::string EmitYaml(const Json& manifest) {
 
 std::string EmitJson(const Json& manifest) {
   return ToOrdered(manifest, 0, "").dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+std::string EmitYamlStream(const std::vector<Json>& manifests) {
+  std::string out;
+  for (size_t i = 0; i < manifests.size(); ++i) {
+    if (i > 0) out += "---\n";
+    out += EmitYaml(manifests[i]);
+  }
+  return out;
+}
+
+std::string EmitJsonStream(const std::vector<Json>& manifests) {
+  if (manifests.size() == 1) return EmitJson(manifests[0]);
+  nlohmann::ordered_json list = nlohmann::ordered_json::object();
+  list["apiVersion"] = "v1";
+  list["kind"] = "List";
+  list["items"] = nlohmann::ordered_json::array();
+  for (const Json& m : manifests) list["items"].push_back(ToOrdered(m, 0, ""));
+  return list.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace astis::cli

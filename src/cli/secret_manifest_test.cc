@@ -111,5 +111,26 @@ TEST(SecretManifestTest, PlainScalarsFollowCoreSchema) {
   EXPECT_TRUE((*j)["j"].is_string());
 }
 
+TEST(SecretManifestTest, ParsesMultiDocumentStream) {
+  auto docs = ParseManifests("---\nkind: Secret\nn: 1\n---\n---\nkind: Secret\nn: 2\n");
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  ASSERT_EQ(docs->size(), 2u);
+  EXPECT_EQ((*docs)[0]["n"], 1);
+  EXPECT_EQ((*docs)[1]["n"], 2);
+  // JSON stays one object; a scalar document and empty input are refused.
+  EXPECT_EQ(ParseManifests("{\"kind\":\"Secret\"}")->size(), 1u);
+  EXPECT_EQ(ParseManifests("kind: Secret\n---\njust a string\n").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParseManifests("---\n").status().code(), Code::kInvalidArgument);
+  // The output stream keeps the order, separated by "---".
+  std::string yaml = EmitYamlStream(*docs);
+  auto back = ParseManifests(yaml);
+  ASSERT_TRUE(back.ok()) << yaml;
+  EXPECT_EQ(*back, *docs);
+  auto list = ParseJsonObject(EmitJsonStream(*docs));
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ((*list)["kind"], "List");
+  EXPECT_EQ((*list)["items"][1]["n"], 2);
+}
+
 }  // namespace
 }  // namespace astis::cli

@@ -106,6 +106,14 @@ void CvsService::SetOrgKeys(std::string_view org, capsule::OrgKeySet keys) {
 
 bool CvsService::HasOrg(std::string_view org) const { return Keys(org) != nullptr; }
 
+std::optional<capsule::OrgPublicKey> CvsService::ActivePublicKey(std::string_view kid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [org, set] : sets_) {
+    if (set != nullptr && set->active().kid() == kid) return set->active().public_key();
+  }
+  return std::nullopt;
+}
+
 Status CvsService::Ping() { return OkStatus(); }
 
 Result<std::vector<RewrapResult>> CvsService::Rewrap(const VerifiedScope& scope, const X25519PublicKey& recipient,

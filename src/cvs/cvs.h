@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -160,6 +161,12 @@ class CvsService final : public CvsPort {
   void SetOrgKeys(std::string_view org, capsule::OrgKeySet keys);
   // HasOrg reports whether org has a key set.
   bool HasOrg(std::string_view org) const;
+  // ActivePublicKey returns the public half of the active key of the
+  // organisation whose active key has this kid, or nullopt (no such kid, or
+  // a retired one: nothing is sealed to a retired key). It never names the
+  // organisation. Serves the edge's GET /v1/keys/{kid}
+  // (test EdgeKeysTest.ServesTheActiveKeyByKid). Thread-safe.
+  std::optional<capsule::OrgPublicKey> ActivePublicKey(std::string_view kid) const;
 
  private:
   std::shared_ptr<const capsule::OrgKeySet> Keys(std::string_view org) const;

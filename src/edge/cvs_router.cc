@@ -125,10 +125,7 @@ Status RefreshingCvs::Start() {
   return custodian_.Refresh();
 }
 
-Result<std::vector<cvs::RewrapResult>> RefreshingCvs::Rewrap(const cvs::VerifiedScope& scope,
-                                                             const X25519PublicKey& recipient,
-                                                             std::string_view session_id,
-                                                             std::span<const std::vector<uint8_t>> capsules) {
+void RefreshingCvs::MaybeRefresh() {
   // One caller per interval refreshes; the others go on with the sets loaded.
   // Test: RefreshingCvsTest.PicksUpNewKeySetsAndKeepsOldOnBadFile.
   const int64_t now = clock_.NowUnixMillis();
@@ -141,7 +138,19 @@ Result<std::vector<cvs::RewrapResult>> RefreshingCvs::Rewrap(const cvs::Verified
       refresh_failing_.store(false);
     }
   }
+}
+
+Result<std::vector<cvs::RewrapResult>> RefreshingCvs::Rewrap(const cvs::VerifiedScope& scope,
+                                                             const X25519PublicKey& recipient,
+                                                             std::string_view session_id,
+                                                             std::span<const std::vector<uint8_t>> capsules) {
+  MaybeRefresh();
   return service_->Rewrap(scope, recipient, session_id, capsules);
+}
+
+std::optional<capsule::OrgPublicKey> RefreshingCvs::ActivePublicKey(std::string_view kid) {
+  MaybeRefresh();
+  return service_->ActivePublicKey(kid);
 }
 
 Status RefreshingCvs::Ping() { return service_->Ping(); }

@@ -113,8 +113,14 @@ class RefreshingCvs final : public cvs::CvsPort {
                                                 std::string_view session_id,
                                                 std::span<const std::vector<uint8_t>> capsules) override;
   Status Ping() override;
+  // ActivePublicKey is cvs::CvsService::ActivePublicKey after the same
+  // refresh as Rewrap, so a key created or rotated by `astis org key` is
+  // served (and a retired one no longer) within recheck_ms.
+  std::optional<capsule::OrgPublicKey> ActivePublicKey(std::string_view kid);
 
  private:
+  // MaybeRefresh reloads the directory when recheck_ms has passed.
+  void MaybeRefresh();
   std::unique_ptr<cvs::CvsService> service_;
   cvs::KeyDirectoryCustodian custodian_;
   const Clock& clock_;

@@ -328,6 +328,28 @@ TEST(RefreshingCvsTest, PicksUpNewKeySetsAndKeepsOldOnBadFile) {
   EXPECT_EQ(code(), Code::kOk);
 }
 
+// GET /v1/keys/{kid} in an edge with cvs.org_keys_dir: keys created or
+// rotated by `astis org key` are served within recheck_ms, retired ones no
+// longer.
+TEST(RefreshingCvsTest, ServesActiveKeysOfTheDirectory) {
+  test::TempDir tmp("astis-refresh-keys");
+  ASSERT_FALSE(tmp.path().empty());
+  FakeClock clock(1764115200);
+  auto a_key = cvs::CreateOrgKeySet(tmp.path(), "tenant-a", DefaultRandom());
+  ASSERT_TRUE(a_key.ok());
+  RefreshingCvs port(std::make_unique<cvs::CvsService>(cvs::OrgKeySets{}, DefaultRandom()), tmp.path(), clock,
+                     DefaultRandom(), /*recheck_ms=*/5000);
+  ASSERT_TRUE(port.Start().ok());
+  auto served = port.ActivePublicKey(a_key->kid);
+  ASSERT_TRUE(served.has_value());
+  EXPECT_EQ(served->kid(), a_key->kid);
+  auto rotated = cvs::RotateOrgKeySet(tmp.path(), "tenant-a", DefaultRandom());
+  ASSERT_TRUE(rotated.ok());
+  clock.AdvanceMillis(5000);
+  EXPECT_TRUE(port.ActivePublicKey(rotated->kid).has_value());
+  EXPECT_FALSE(port.ActivePublicKey(a_key->kid).has_value());  // retired
+}
+
 // Start-up refusals of the ASTIS CVS's key sources: RunEdgeProcess stops
 // before serving, naming the step.
 TEST(EdgeStartTest, RefusesDefaultKeysTwiceAndBadKeyDirectory) {

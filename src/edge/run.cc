@@ -85,9 +85,12 @@ namespace {
 // default organisation's set from cvs.org_keys and every organisation's
 // from cvs.org_keys_dir, or the remote ASTIS CVS.
 // key_watcher receives the watcher of cvs.org_keys (embedded), which must
-// not outlive the port.
+// not outlive the port. public_keys receives the lookup of GET /v1/keys
+// (embedded only: a remote ASTIS CVS's keys are not known to the edge),
+// which borrows the port.
 Result<std::unique_ptr<cvs::CvsPort>> MakeAstisCvs(const EdgeConfig& c, audit::AuditSink& audit, const Clock& clock,
-                                                   Random& rng, std::unique_ptr<cvs::OrgKeyFileWatcher>* key_watcher) {
+                                                   Random& rng, std::unique_ptr<cvs::OrgKeyFileWatcher>* key_watcher,
+                                                   PublicKeyLookup* public_keys) {
   if (c.cvs.mode == CvsMode::kEmbedded) {
     cvs::OrgKeySets sets;
     if (!c.cvs.org_keys.empty()) {
@@ -99,7 +102,11 @@ Result<std::unique_ptr<cvs::CvsPort>> MakeAstisCvs(const EdgeConfig& c, audit::A
       *key_watcher =
           std::make_unique<cvs::OrgKeyFileWatcher>(c.cvs.org_keys, std::string(store::kDefaultOrg), *service);
     }
-    if (c.cvs.org_keys_dir.empty()) return std::unique_ptr<cvs::CvsPort>(std::move(service));
+    if (c.cvs.org_keys_dir.empty()) {
+      cvs::CvsService* svc = service.get();
+      *public_keys = [svc](std::string_view kid) { return svc->ActivePublicKey(kid); };
+      return std::unique_ptr<cvs::CvsPort>(std::move(service));
+    }
     // One source per organisation: the default's set is either the file or
     // the directory's default.json, never both.
     const std::string dir_default = cvs::OrgKeySetPath(c.cvs.org_keys_dir, store::kDefaultOrg);
@@ -109,6 +116,8 @@ Result<std::unique_ptr<cvs::CvsPort>> MakeAstisCvs(const EdgeConfig& c, audit::A
     auto refreshing = std::make_unique<RefreshingCvs>(std::move(service), c.cvs.org_keys_dir, clock, rng);
     // Test: EdgeStartTest.RefusesDefaultKeysTwiceAndBadKeyDirectory.
     ASTIS_RETURN_IF_ERROR(refreshing->Start());
+    RefreshingCvs* ref = refreshing.get();
+    *public_keys = [ref](std::string_view kid) { return ref->ActivePublicKey(kid); };
     return std::unique_ptr<cvs::CvsPort>(std::move(refreshing));
   }
   ASTIS_ASSIGN_OR_RETURN(auto client, MakeRemoteAstisCvsClient(c));
@@ -213,7 +222,8 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   audit::OrgAuditRouter audit_router(**audit_log, config.audit_log, clock);
   audit::DeferSyncRouterSink cvs_audit(audit_router);
   std::unique_ptr<cvs::OrgKeyFileWatcher> key_watcher;  // cvs.org_keys, embedded
-  auto cvs_port = MakeAstisCvs(config, cvs_audit, clock, rng, &key_watcher);
+  PublicKeyLookup public_keys;  // GET /v1/keys/{kid}: borrows the ASTIS CVS port (docs/edge.md)
+  auto cvs_port = MakeAstisCvs(config, cvs_audit, clock, rng, &key_watcher, &public_keys);
   if (!cvs_port.ok()) return Step("cvs", cvs_port.status());
   // Both tiers in one process (docs/cvs.md "Routing"): each organisation's
   // capsules go to the ASTIS CVS (standard) or to its own CVS (hyok).
@@ -281,6 +291,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   deps.clock = &clock;
   deps.rng = &rng;
   deps.log = &logger;  // the access log
+  deps.public_keys = public_keys;
   // EdgeService::Create announces every audit-mode cluster on stderr.
   auto service = EdgeService::Create(service_config, deps);
   if (!service.ok()) return Step("edge", service.status());

@@ -21,6 +21,7 @@ namespace {
 constexpr std::string_view kSessionsPath = "/v1/sessions";
 constexpr std::string_view kUnwrapPath = "/v1/unwrap";
 constexpr std::string_view kRotatePath = "/v1/sessions/rotate";
+constexpr std::string_view kKeysPrefix = "/v1/keys/";
 constexpr size_t kSessionIdBytes = 16;  // 128 bits (docs/protocol.md §4.1)
 
 // StoreFailure maps a store error to the wire: store_unavailable (fail closed).
@@ -122,6 +123,9 @@ net::ServerResponse EdgeService::Dispatch(Request& r) {
     resp.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
     return resp;
   }
+  if (m == "GET" && path.size() > kKeysPrefix.size() && path.rfind(kKeysPrefix, 0) == 0) {
+    return PublicKey(r, std::string_view(path).substr(kKeysPrefix.size()));
+  }
   if (m == "POST" && path == kSessionsPath) return Establish(r);
   if (m == "POST" && path == kUnwrapPath) return Unwrap(r);
   if (m == "POST" && path == kRotatePath) return Rotate(r);
@@ -131,6 +135,25 @@ net::ServerResponse EdgeService::Dispatch(Request& r) {
   r.endpoint = "other";
   r.code = "not_found";
   net::ServerResponse resp = JsonResponse(404, Json{{"error", {{"code", "not_found"}, {"message", "no such endpoint"}}}});
+  return resp;
+}
+
+// GET /v1/keys/{kid} (docs/protocol.md "Org public keys"): the public JWK
+// of an active org key, by its RFC 7638 thumbprint. No authentication, no
+// listing, no organisation name; an unknown, retired or malformed kid is
+// the same 404. Tests: EdgeKeysTest.*.
+net::ServerResponse EdgeService::PublicKey(Request& r, std::string_view kid) {
+  r.endpoint = "keys";
+  std::optional<capsule::OrgPublicKey> key;
+  if (deps_.public_keys && kid.size() == 43) key = deps_.public_keys(kid);
+  if (!key.has_value() || key->kid() != kid) {
+    r.code = "not_found";
+    return JsonResponse(404, Json{{"error", {{"code", "not_found"}, {"message", "no such key"}}}});
+  }
+  net::ServerResponse resp = JsonResponse(200, key->ToJwk());
+  for (auto& h : resp.headers) {
+    if (h.first == "Content-Type") h.second = "application/jwk+json";
+  }
   return resp;
 }
 
@@ -179,7 +202,7 @@ void EdgeService::AccessLine(const Request& r, int status, const std::string& co
   static const std::map<std::string, std::string, std::less<>> kRoutes = {
       {"healthz", "/healthz"},        {"readyz", "/readyz"},         {"metrics", "/metrics"},
       {"sessions", "/v1/sessions"},   {"unwrap", "/v1/unwrap"},      {"rotate", "/v1/sessions/rotate"},
-      {"sessions_delete", "/v1/sessions/{id}"}};
+      {"sessions_delete", "/v1/sessions/{id}"}, {"keys", "/v1/keys/{kid}"}};
   auto route = kRoutes.find(r.endpoint);
   const audit::AuditEvent& e = r.trail.event;
   Json f = {{"method", r.http.method},

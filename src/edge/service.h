@@ -15,11 +15,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "audit/audit_log.h"
+#include "capsule/org_key.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "common/time_format.h"
@@ -38,6 +40,11 @@
 #include "store/store.h"
 
 namespace astis::edge {
+
+// PublicKeyLookup answers GET /v1/keys/{kid}: the org public key whose
+// active kid is kid, or nullopt (unknown or retired kid). It must not block
+// on the network. docs/protocol.md "Org public keys".
+using PublicKeyLookup = std::function<std::optional<capsule::OrgPublicKey>(std::string_view kid)>;
 
 // EdgeDeps are the injected collaborators; EdgeService borrows them all, so
 // they must outlive it.
@@ -58,6 +65,10 @@ struct EdgeDeps {
   // identity and the DPoP jkt; never a credential, capsule or plaintext).
   // Optional.
   log::Logger* log = nullptr;
+  // public_keys, when set, serves the org public keys the edge holds
+  // (the embedded ASTIS CVS's active keys). Optional: without it every
+  // GET /v1/keys/{kid} is 404.
+  PublicKeyLookup public_keys;
 };
 
 class EdgeService {
@@ -91,6 +102,7 @@ class EdgeService {
   net::ServerResponse Rotate(Request& r);
   net::ServerResponse End(Request& r, std::string_view session_id);
   net::ServerResponse Ready();
+  net::ServerResponse PublicKey(Request& r, std::string_view kid);
   // Refuse records the refusal in r's audit line and metrics labels and
   // returns the blinded error response (wire_error.h); a bare Status is a
   // refusal outside the gates.

@@ -1110,5 +1110,69 @@ TEST_F(EdgeServiceTest, ReadyzIgnoresClusterOutage) {
   EXPECT_EQ(Must(ParseJson(h.service->Handle(req).body))["checks"]["cluster/" + std::string(kCluster)], "ok");
 }
 
+// ------------------------------------------------------- GET /v1/keys/{kid}
+
+class EdgeKeysTest : public ::testing::Test {
+ protected:
+  net::ServerResponse Get(const std::string& path) {
+    net::ServerRequest req;  // no API key, token or proof: the route needs none
+    req.method = "GET";
+    req.path = req.target = path;
+    return h.service->Handle(req);
+  }
+  static void ExpectNotFound(const net::ServerResponse& resp) {
+    EXPECT_EQ(resp.status, 404);
+    auto body = ParseJsonObject(resp.body);
+    ASSERT_TRUE(body.ok()) << resp.body;
+    EXPECT_EQ((*body)["error"]["code"], "not_found");
+  }
+  EdgeHarness h;
+};
+
+TEST_F(EdgeKeysTest, ServesTheActiveKeyByKid) {
+  const std::string kid = h.org_public->kid();
+  net::ServerResponse resp = Get("/v1/keys/" + kid);
+  ASSERT_EQ(resp.status, 200) << resp.body;
+  EXPECT_EQ(net::FindHeader(resp.headers, "Content-Type").value_or(""), "application/jwk+json");
+  auto jwk = ParseJsonObject(resp.body);
+  ASSERT_TRUE(jwk.ok());
+  EXPECT_FALSE(jwk->contains("d"));
+  EXPECT_EQ(jwk->size(), 4u) << resp.body;  // crv, kid, kty, x: no organisation, no status
+  Json members = *jwk;
+  members.erase("kid");
+  auto key = capsule::OrgPublicKey::FromJwk(members);
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(key->kid(), kid);  // the served key's RFC 7638 thumbprint is the kid asked for
+}
+
+TEST_F(EdgeKeysTest, UnknownKidIs404) {
+  std::string other = h.org_public->kid();
+  other[0] = other[0] == 'A' ? 'B' : 'A';
+  ExpectNotFound(Get("/v1/keys/" + other));
+  ExpectNotFound(Get("/v1/keys/short"));
+  ExpectNotFound(Get("/v1/keys/" + h.org_public->kid() + "/x"));
+}
+
+TEST_F(EdgeKeysTest, NoListing) {
+  ExpectNotFound(Get("/v1/keys"));
+  ExpectNotFound(Get("/v1/keys/"));
+  net::ServerRequest post;
+  post.method = "POST";
+  post.path = post.target = "/v1/keys/" + h.org_public->kid();
+  EXPECT_EQ(h.service->Handle(post).status, 404);
+}
+
+TEST_F(EdgeKeysTest, RetiredKeyIs404) {
+  const std::string old_kid = h.org_public->kid();
+  auto fresh = Must(capsule::OrgPrivateKey::Generate(DefaultRandom()));
+  const std::string new_kid = fresh.kid();
+  std::vector<capsule::OrgPrivateKey> retired;
+  retired.push_back(Must(capsule::OrgPrivateKey::FromJwk(h.org->ToPrivateJwk(), SecretBytes::Protection::kPlain)));
+  h.cvs_service->ReplaceKeys(Must(capsule::OrgKeySet::Create(std::move(fresh), std::move(retired))));
+  // Sealing to a retired key is wrong: it is no longer served.
+  ExpectNotFound(Get("/v1/keys/" + old_kid));
+  EXPECT_EQ(Get("/v1/keys/" + new_kid).status, 200);
+}
+
 }  // namespace
 }  // namespace astis::edge

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,8 @@
 #include "common/encoding.h"
 #include "common/json.h"
 #include "common/testing/temp_dir.h"
+#include "net/http_server.h"
+#include "net/testing/test_pki.h"
 
 namespace astis::cli {
 namespace {
@@ -150,7 +153,9 @@ TEST_F(CliTest, SealJsonInputJsonOutput) {
   Keygen();
   std::string input =
       R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"tls"},"type":"kubernetes.io/tls","data":{"tls.key":"a2V5LWJ5dGVz"}})";
-  Run s = Seal(input, {"-o", "json"});
+  // A kubernetes.io/tls Secret is refused by default (CliTypeTest.SealRefusesTls);
+  // this one is read by a pod through ASTIS, so it is allowed.
+  Run s = Seal(input, {"-o", "json", "--allow-type", "kubernetes.io/tls"});
   ASSERT_EQ(s.code, 0) << s.err;
   ASSERT_EQ(s.out.front(), '{');
   Json sealed = ParseOut(s.out);
@@ -428,6 +433,310 @@ TEST_F(CliTest, ResealRemoveLastClusterRefused) {
   ASSERT_EQ(s.code, 0) << s.err;
   Run r = Cli({"reseal", "--keys", Priv(), "--remove-cluster", "prod-eu1"}, s.out);
   EXPECT_EQ(r.code, kExitInput) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+// ------------------------------------------------ seal like kubectl apply -f
+
+constexpr char kSecondYaml[] = R"(apiVersion: v1
+kind: Secret
+metadata:
+  name: api-token
+  namespace: billing
+data:
+  token: c2Vjb25kLXBsYWludGV4dA==
+)";
+
+TEST_F(CliTest, SealTakesNamespaceFromMetadata) {
+  Keygen();
+  Run s = Cli({"seal", "--public-key", Pub(), "--cluster", "prod-eu1", "--service-account", "api"}, kPlainYaml);
+  ASSERT_EQ(s.code, 0) << s.err;
+  Json sealed = ParseOut(s.out);
+  EXPECT_EQ(sealed["metadata"]["namespace"], "payments");
+  Run u = Unseal(s.out);
+  ASSERT_EQ(u.code, 0) << u.err;
+  EXPECT_EQ(Decoded(ParseOut(u.out), "password"), "hunter2-plaintext");
+}
+
+TEST_F(CliTest, SealRefusesNoNamespaceAnywhere) {
+  Keygen();
+  std::string no_ns = kPlainYaml;
+  no_ns.erase(no_ns.find("  namespace: payments\n"), 22);
+  Run r = Cli({"seal", "--public-key", Pub(), "--cluster", "prod-eu1", "--service-account", "api"}, no_ns);
+  EXPECT_EQ(r.code, kExitInput);
+  EXPECT_NE(r.err.find("give --namespace"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  // --namespace still works for it, and literals need it.
+  EXPECT_EQ(Seal(no_ns).code, 0);
+  Run lit = Cli({"seal", "--public-key", Pub(), "--cluster", "prod-eu1", "--service-account", "api", "--name", "x",
+                 "--from-literal", "a=b"});
+  EXPECT_EQ(lit.code, kExitInput);
+  EXPECT_NE(lit.err.find("--namespace"), std::string::npos) << lit.err;
+}
+
+TEST_F(CliTest, SealMultiDocumentKeepsOrder) {
+  Keygen();
+  Run s = Cli({"seal", "--public-key", Pub(), "--cluster", "prod-eu1", "--service-account", "api"},
+              std::string(kPlainYaml) + "---\n" + kSecondYaml);
+  ASSERT_EQ(s.code, 0) << s.err;
+  auto docs = ParseManifests(s.out);
+  ASSERT_TRUE(docs.ok()) << s.out;
+  ASSERT_EQ(docs->size(), 2u);
+  EXPECT_EQ((*docs)[0]["metadata"]["name"], "db-creds");
+  EXPECT_EQ((*docs)[1]["metadata"]["name"], "api-token");
+  EXPECT_EQ((*docs)[1]["metadata"]["namespace"], "billing");  // each Secret its own namespace
+  Run u = Unseal(EmitYaml((*docs)[1]));
+  ASSERT_EQ(u.code, 0) << u.err;
+  EXPECT_EQ(Decoded(ParseOut(u.out), "token"), "second-plaintext");
+  // -o json prints several Secrets as a v1 List.
+  Run j = Cli({"seal", "--public-key", Pub(), "--cluster", "prod-eu1", "--service-account", "api", "-o", "json"},
+              std::string(kPlainYaml) + "---\n" + kSecondYaml);
+  ASSERT_EQ(j.code, 0) << j.err;
+  auto list = ParseJsonObject(j.out);
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ((*list)["kind"], "List");
+  EXPECT_EQ((*list)["items"].size(), 2u);
+}
+
+TEST_F(CliTest, SealMultiDocumentAllOrNothing) {
+  Keygen();
+  std::string bad = kSecondYaml;
+  bad.replace(bad.find("c2Vjb25k"), 8, "c*Vjb25k");
+  Run r = Cli({"seal", "--public-key", Pub(), "--cluster", "prod-eu1", "--service-account", "api"},
+              std::string(kPlainYaml) + "---\n" + bad);
+  EXPECT_EQ(r.code, kExitInput);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_NE(r.err.find("document 2"), std::string::npos) << r.err;
+  // --namespace given and one document in another namespace: nothing either.
+  Run ns = Seal(std::string(kPlainYaml) + "---\n" + kSecondYaml);
+  EXPECT_EQ(ns.code, kExitInput);
+  EXPECT_TRUE(ns.out.empty());
+}
+
+TEST_F(CliTest, SealMultiDocumentRefusesNonSecret) {
+  Keygen();
+  const std::string cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: payments\n";
+  Run r = Seal(std::string(kPlainYaml) + "---\n" + cm);
+  EXPECT_EQ(r.code, kExitInput);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_NE(r.err.find("document 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not a Secret"), std::string::npos) << r.err;
+}
+
+// SealTyped seals kPlainYaml with its type replaced.
+class CliTypeTest : public CliTest {
+ protected:
+  Run SealTyped(const std::string& type, std::vector<std::string> extra = {}) {
+    std::string yaml = kPlainYaml;
+    yaml.replace(yaml.find("type: Opaque"), 12, "type: " + type);
+    return Seal(yaml, std::move(extra));
+  }
+  void ExpectRefused(const std::string& type, const std::string& why) {
+    Keygen();
+    Run r = SealTyped(type);
+    EXPECT_EQ(r.code, kExitInput) << type;
+    EXPECT_TRUE(r.out.empty());
+    EXPECT_NE(r.err.find(type), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--allow-type"), std::string::npos) << r.err;
+  }
+};
+
+TEST_F(CliTypeTest, SealRefusesDockerConfigJson) {
+  ExpectRefused("kubernetes.io/dockerconfigjson", "the kubelet reads this Secret to pull images");
+}
+TEST_F(CliTypeTest, SealRefusesDockerCfg) {
+  ExpectRefused("kubernetes.io/dockercfg", "a sealed value would break image pulls");
+}
+TEST_F(CliTypeTest, SealRefusesTls) { ExpectRefused("kubernetes.io/tls", "would break TLS termination"); }
+TEST_F(CliTypeTest, SealRefusesServiceAccountToken) {
+  ExpectRefused("kubernetes.io/service-account-token", "API server");
+}
+TEST_F(CliTypeTest, SealRefusesBootstrapToken) {
+  ExpectRefused("bootstrap.kubernetes.io/token", "node bootstrap");
+}
+
+TEST_F(CliTypeTest, SealAllowTypeOverridesWithAWarning) {
+  Keygen();
+  Run r = SealTyped("kubernetes.io/tls", {"--allow-type", "kubernetes.io/tls"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning"), std::string::npos) << r.err;
+  EXPECT_EQ(ParseOut(r.out)["type"], "kubernetes.io/tls");
+  // Allowing one type does not allow another.
+  EXPECT_EQ(SealTyped("kubernetes.io/dockerconfigjson", {"--allow-type", "kubernetes.io/tls"}).code, kExitInput);
+}
+
+// ---------------------------------------- key files: the kind before the mode
+
+TEST_F(CliTest, UnsealNamesAPublicKeyFile) {
+  Keygen();
+  Run s = Seal(kPlainYaml);
+  ASSERT_EQ(s.code, 0);
+  Run r = Cli({"unseal", "--org-key", Pub()}, s.out);
+  EXPECT_EQ(r.code, kExitInput);
+  EXPECT_NE(r.err.find("this is a public key; unseal needs the private org key (org-key.jwk)"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("chmod"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST_F(CliTest, ResealNamesAPublicKeyFile) {
+  Keygen();
+  Run s = Seal(kPlainYaml);
+  ASSERT_EQ(s.code, 0);
+  Run r = Cli({"reseal", "--keys", Pub(), "--add-cluster", "dr-1"}, s.out);
+  EXPECT_EQ(r.code, kExitInput);
+  EXPECT_NE(r.err.find("this is a public key; reseal needs the private org key"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, KeyRotateNamesAPublicKeyFile) {
+  Keygen();
+  Run r = Cli({"key", "rotate", "--keys", Pub()});
+  EXPECT_EQ(r.code, kExitInput);
+  EXPECT_NE(r.err.find("this is a public key"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("chmod"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, OrgKeyListShowsActiveAndRetiredKids) {
+  const std::string keys = dir_ + "/cvs-keys";
+  std::filesystem::create_directory(keys);
+  ::chmod(keys.c_str(), 0700);
+  Run create = Cli({"org", "key", "create", "--org", "acme", "--keys-dir", keys});
+  ASSERT_EQ(create.code, 0) << create.err;
+  const std::string first = ParseJsonObject(create.out)->value("kid", "");
+  Run rotate = Cli({"org", "key", "rotate", "--org", "acme", "--keys-dir", keys});
+  ASSERT_EQ(rotate.code, 0) << rotate.err;
+  const std::string second = ParseJsonObject(rotate.out)->value("kid", "");
+  Run list = Cli({"org", "key", "list", "--org", "acme", "--keys-dir", keys});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find(second + "  active   x25519"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find(first + "  retired  x25519"), std::string::npos) << list.out;
+  EXPECT_LT(list.out.find(second), list.out.find(first));  // the active kid first
+  EXPECT_EQ(list.out.find("\"d\""), std::string::npos);
+  // Refusals: no organisation, unknown organisation, no directory, a
+  // remote-CVS config.
+  EXPECT_EQ(Cli({"org", "key", "list", "--keys-dir", keys}).code, kExitInput);
+  EXPECT_EQ(Cli({"org", "key", "list", "--org", "globex", "--keys-dir", keys}).code, kExitIo);
+  EXPECT_EQ(Cli({"org", "key", "list", "--org", "acme"}).code, kExitInput);
+  const std::string config = dir_ + "/remote.yaml";
+  std::ofstream(config) << "tls: {cert_file: a, key_file: b}\nexternal_base_url: https://edge.example.com\n"
+                            "store: {path: x.db}\naudit_log: a.log\n"
+                            "cvs: {mode: remote, url: https://cvs.internal:9000, ca_file: ca.pem, "
+                            "client_cert_file: c.pem, client_key_file: k.pem, server_name: cvs.internal}\n";
+  // An embedded CVS's cvs.org_keys_dir is the directory listed.
+  const std::string local = dir_ + "/local.yaml";
+  std::ofstream(local) << "tls: {cert_file: a, key_file: b}\nexternal_base_url: https://edge.example.com\n"
+                           "store: {path: x.db}\naudit_log: a.log\ncvs: {mode: embedded, org_keys_dir: "
+                        << keys << "}\n";
+  Run by_config = Cli({"org", "key", "list", "--org", "acme", "--config", local});
+  EXPECT_EQ(by_config.code, 0) << by_config.err;
+  EXPECT_EQ(by_config.out, list.out);
+  Run remote = Cli({"org", "key", "list", "--org", "acme", "--config", config});
+  EXPECT_EQ(remote.code, kExitInput);
+  EXPECT_NE(remote.err.find("run on the ASTIS CVS host"), std::string::npos) << remote.err;
+}
+
+// ------------------------------- seal --public-key https://EDGE/v1/keys/KID
+
+// A TLS server on loopback port 0 standing in for an edge: it answers the
+// real key for its kid, and the same key under forged_kid_ (a lying edge).
+class CliFetchKeyTest : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    Keygen();
+    auto pub = ParseJsonObject(*ReadFileLimited(Pub(), 1 << 16));
+    ASSERT_TRUE(pub.ok());
+    jwk_ = *pub;
+    kid_ = jwk_.value("kid", "");
+    auto other = capsule::OrgPrivateKey::Generate(DefaultRandom());
+    ASSERT_TRUE(other.ok());
+    forged_kid_ = other->kid();
+    auto pki = net::testing::TestPki::Create();
+    ASSERT_TRUE(pki.ok());
+    std::ofstream(dir_ + "/ca.pem") << pki->ca_cert_pem();
+    net::ServerConfig config;
+    config.tls = pki->ServerTls();
+    config.threads = 2;
+    auto server = net::HttpServer::Start(config, [this](const net::ServerRequest& req) {
+      if (req.path == "/v1/keys/" + kid_ || req.path == "/v1/keys/" + forged_kid_) {
+        net::ServerResponse resp;
+        resp.body = DumpJson(jwk_);
+        resp.headers.emplace_back("Content-Type", "application/jwk+json");
+        return resp;
+      }
+      return net::JsonError(404, "not_found", "no such key");
+    });
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+  }
+  void TearDown() override {
+    if (server_) server_->Stop(std::chrono::milliseconds(0));
+  }
+  std::string Url(const std::string& kid) const {
+    return "https://127.0.0.1:" + std::to_string(server_->port()) + "/v1/keys/" + kid;
+  }
+  Run SealFrom(const std::string& url, bool with_ca = true) {
+    std::vector<std::string> args = {"seal", "--public-key", url, "--cluster", "prod-eu1", "--service-account", "api"};
+    if (with_ca) args.insert(args.end(), {"--ca-file", dir_ + "/ca.pem"});
+    return Cli(args, kPlainYaml);
+  }
+
+  Json jwk_;
+  std::string kid_, forged_kid_;
+  std::unique_ptr<net::HttpServer> server_;
+};
+
+TEST_F(CliFetchKeyTest, FetchesTheKeyByKidAndSeals) {
+  Run s = SealFrom(Url(kid_));
+  ASSERT_EQ(s.code, 0) << s.err;
+  Run u = Unseal(s.out);
+  ASSERT_EQ(u.code, 0) << u.err;
+  EXPECT_EQ(Decoded(ParseOut(u.out), "password"), "hunter2-plaintext");
+}
+
+TEST_F(CliFetchKeyTest, RefusesThumbprintMismatch) {
+  Run r = SealFrom(Url(forged_kid_));  // the edge answers a key whose thumbprint is not this kid
+  EXPECT_EQ(r.code, kExitCrypto);
+  EXPECT_NE(r.err.find("thumbprint"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST_F(CliFetchKeyTest, RefusesWrongUrlShape) {
+  const std::string base = "https://127.0.0.1:" + std::to_string(server_->port());
+  for (const std::string& url : {base + "/v1/keys/short", base + "/v1/keys/" + kid_ + "?x=1", base + "/v1/keys",
+                                 base + "/v1/keyset/" + kid_, std::string("https:///v1/keys/") + kid_}) {
+    Run r = SealFrom(url);
+    EXPECT_EQ(r.code, kExitInput) << url << ": " << r.err;
+    EXPECT_TRUE(r.out.empty());
+  }
+  // An unknown but well-formed kid is the edge's 404.
+  std::string unknown = kid_;
+  unknown[0] = unknown[0] == 'A' ? 'B' : 'A';
+  Run r = SealFrom(Url(unknown));
+  EXPECT_EQ(r.code, kExitIo);
+  EXPECT_NE(r.err.find("no active org key"), std::string::npos) << r.err;
+}
+
+TEST_F(CliFetchKeyTest, RefusesHttp) {
+  Run r = SealFrom("http://127.0.0.1:" + std::to_string(server_->port()) + "/v1/keys/" + kid_, false);
+  EXPECT_EQ(r.code, kExitInput);
+  EXPECT_NE(r.err.find("https://"), std::string::npos) << r.err;
+}
+
+TEST_F(CliFetchKeyTest, UntrustedCertificateIsRefused) {
+  Run r = SealFrom(Url(kid_), /*with_ca=*/false);  // the test CA is not in the system store
+  EXPECT_EQ(r.code, kExitIo) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST_F(CliFetchKeyTest, UnreachableIsIoError) {
+  const std::string url = Url(kid_);
+  server_->Stop(std::chrono::milliseconds(0));
+  server_.reset();
+  Run r = SealFrom(url);
+  EXPECT_EQ(r.code, kExitIo);
+  EXPECT_NE(r.err.find("fetching"), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty());
 }
 

@@ -190,6 +190,7 @@ class EdgeHarness {
     deps.clock = &clock;
     deps.rng = &DefaultRandom();
     deps.pods = pods;
+    deps.public_keys = [this](std::string_view kid) { return cvs_service->ActivePublicKey(kid); };
     service = Must(EdgeService::Create(config, deps));
   }
 
