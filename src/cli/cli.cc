@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -128,6 +129,74 @@ int RunMcp(const std::string& contract_path, CliEnv& env) {
   return server.Run(env.in, env.out, env.err);
 }
 
+// ---------------------------------------------------------------- typos
+
+// EditDistance is the optimal string alignment distance (insertions,
+// deletions, substitutions and adjacent transpositions cost 1), as git
+// uses to suggest a command.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// UnknownCommandMessage walks args (after a failed parse) down the command
+// tree, skipping options and their values; at the first word that is not a
+// subcommand where one is expected it returns git's answer: the word is not
+// a command, and the nearest visible subcommands of that level (a prefix of
+// one, or within edit distance 2 and less than the word's length). Empty when
+// every word was a known command (the parse error is then CLI11's own).
+// Tests: CliUsageTest.TypoSuggestsTopLevelCommand, TypoSuggestsNestedCommand.
+std::string UnknownCommandMessage(const CLI::App& app, const std::vector<std::string>& args) {
+  const CLI::App* cur = &app;
+  std::string path = "astis";
+  auto visible = [](const CLI::App* s) { return !s->get_group().empty(); };
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& word = args[i];
+    if (word == "--") break;
+    if (word.size() > 1 && word[0] == '-') {
+      if (word.find('=') != std::string::npos) continue;
+      const CLI::Option* opt = cur->get_option_no_throw(word);
+      if (opt != nullptr && opt->get_type_size() > 0) ++i;  // its value
+      continue;
+    }
+    std::vector<const CLI::App*> subs = cur->get_subcommands(visible);
+    if (subs.empty()) return "";  // a positional argument
+    auto match = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* s) { return s->get_name() == word; });
+    if (match != subs.end()) {
+      cur = *match;
+      path += " " + word;
+      continue;
+    }
+    size_t best = 3;
+    std::vector<std::string> nearest;
+    for (const CLI::App* sub : subs) {
+      const std::string& name = sub->get_name();
+      size_t d = EditDistance(word, name);
+      if (word.size() >= 2 && name.compare(0, word.size(), word) == 0) d = std::min<size_t>(d, 1);
+      if (d >= word.size() || d > best) continue;
+      if (d < best) nearest.clear();
+      best = d;
+      nearest.push_back(name);
+    }
+    std::string msg = "astis: '" + word + "' is not " + (path == "astis" ? "an astis" : "an '" + path + "'") +
+                      " command.";
+    if (nearest.empty()) return msg + " See '" + path + " --help'.\n";
+    msg += nearest.size() == 1 ? " The most similar command is: " : " The most similar commands are: ";
+    for (size_t k = 0; k < nearest.size(); ++k) msg += (k == 0 ? "" : ", ") + nearest[k];
+    return msg + "\n";
+  }
+  return "";
+}
+
 }  // namespace
 
 int ExitCodeFor(const Status& status) {
@@ -236,6 +305,11 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::ParseError& e) {
+    // A mistyped command gets the nearest names, not "A subcommand is required".
+    if (std::string typo = UnknownCommandMessage(app, storage); !typo.empty() && e.get_exit_code() != 0) {
+      env.err << typo;
+      return kExitUsage;
+    }
     int code = app.exit(e, env.out, env.err);
     return code == 0 ? kExitOk : kExitUsage;
   }
