@@ -92,7 +92,21 @@ Result<lint::Contract> LoadContract(const std::string& path) {
   return lint::ParseContract(text);
 }
 
-int RunLint(const std::string& path, const std::string& contract_path, const std::string& format, CliEnv& env) {
+struct LintArgs {
+  std::string path, contract, format = "text", selector;
+};
+
+int RunLint(const LintArgs& a, CliEnv& env) {
+  const std::string& path = a.path;
+  const std::string& contract_path = a.contract;
+  const std::string& format = a.format;
+  lint::LintOptions options;
+  if (!a.selector.empty()) {
+    // Test: CliUsageTest.LintSelectorAndSkipAnnotation.
+    auto selector = lint::ParseLabelSelector(a.selector);
+    if (!selector.ok()) return Fail(env, "lint", selector.status());
+    options.selector = std::move(*selector);
+  }
   std::optional<lint::Contract> contract;
   if (!contract_path.empty()) {
     auto c = LoadContract(contract_path);
@@ -109,7 +123,7 @@ int RunLint(const std::string& path, const std::string& contract_path, const std
     if (!read.ok()) return Fail(env, "lint", read.status());
     inputs = std::move(*read);
   }
-  lint::LintReport report = lint::Lint(inputs, contract ? &*contract : nullptr);
+  lint::LintReport report = lint::Lint(inputs, contract ? &*contract : nullptr, options);
   env.out << (format == "json" ? DumpJson(lint::ToJson(report)) + "\n" : lint::FormatText(report));
   env.out.flush();
   if (!env.out) return Fail(env, "lint", Error(Code::kIo, "cannot write output"));
@@ -278,13 +292,15 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   unseal->add_option("--pin-file", ua.pin_file, "Token user PIN file, mode 0600 (with --pkcs11-module)");
   unseal->footer(kExitCodesHelp);
 
-  std::string lint_path, lint_contract, lint_format = "text";
+  LintArgs la;
   CLI::App* lint_cmd = app.add_subcommand(
       "lint", "Check Kubernetes manifests for the ASTIS workload rules (docs/lint.md); exit 2 on any error finding");
-  lint_cmd->add_option("-f,--filename", lint_path, "Manifest file, directory of *.yaml/*.yml/*.json, or - for stdin")
+  lint_cmd->add_option("-f,--filename", la.path, "Manifest file, directory of *.yaml/*.yml/*.json, or - for stdin")
       ->required();
-  lint_cmd->add_option("--contract", lint_contract, "Workload contract (YAML or JSON) to check against");
-  lint_cmd->add_option("--format", lint_format, "Output format")->check(CLI::IsMember({"text", "json"}));
+  lint_cmd->add_option("--contract", la.contract, "Workload contract (YAML or JSON) to check against");
+  lint_cmd->add_option("--format", la.format, "Output format")->check(CLI::IsMember({"text", "json"}));
+  lint_cmd->add_option("-l,--selector", la.selector,
+                       "Lint only objects whose labels match (k=v,k!=v,k,!k); the others are listed as skipped");
   lint_cmd->footer(kExitCodesHelp);
 
   std::string mcp_contract;
@@ -347,7 +363,7 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
     }
     if (seal->parsed()) return RunSeal(sa, env);
     if (unseal->parsed()) return RunUnseal(ua, env);
-    if (lint_cmd->parsed()) return RunLint(lint_path, lint_contract, lint_format, env);
+    if (lint_cmd->parsed()) return RunLint(la, env);
     if (mcp_cmd->parsed()) return RunMcp(mcp_contract, env);
     if (std::optional<int> code = admin.Run(env)) return *code;
   } catch (const std::exception&) {

@@ -1,6 +1,7 @@
 // In-process tests of how `astis` answers a mistyped command (RunCli): the
 // nearest subcommands at every level of the tree, exit 1 (usage), and that
 // `astis version` and a missing subcommand keep their answers.
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "common/clock.h"
+#include "common/testing/temp_dir.h"
 #include "support/cli_run.h"
 
 namespace astis::cli {
@@ -61,6 +63,33 @@ TEST_F(CliUsageTest, MissingSubcommandAndVersionKeepTheirAnswers) {
   auto version = Cli({"version"});
   EXPECT_EQ(version.code, kExitOk);
   EXPECT_EQ(version.out.rfind("astis ", 0), 0u) << version.out;
+}
+
+// `astis lint --selector` and the astis.io/lint: skip annotation: the left-out
+// objects are listed, the exit code is that of the objects linted, and a
+// malformed selector is refused (exit 2) before anything is read.
+TEST_F(CliUsageTest, LintSelectorAndSkipAnnotation) {
+  test::TempDir tmp{"astis-lint"};
+  ASSERT_FALSE(tmp.path().empty());
+  const std::string file = tmp.path() + "/apps.yaml";
+  std::ofstream(file) << "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\n"
+                         "spec: {template: {spec: {containers: [{name: web, image: 'nginx:latest'}]}}}\n"
+                         "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: own\n"
+                         "  annotations: {astis.io/lint: skip}\n"
+                         "spec: {template: {spec: {containers: [{name: x, image: 'x:1'}]}}}\n";
+  auto all = Cli({"lint", "-f", file});
+  EXPECT_EQ(all.code, kExitInput) << all.out;
+  EXPECT_NE(all.out.find(": skipped Deployment own: annotation astis.io/lint: skip\n"), std::string::npos) << all.out;
+  EXPECT_EQ(all.out.find("[image-not-pinned] Deployment own"), std::string::npos) << all.out;
+  auto selected = Cli({"lint", "-f", file, "--selector", "app!=web", "--format", "json"});
+  EXPECT_EQ(selected.code, kExitOk) << selected.out << selected.err;
+  EXPECT_NE(selected.out.find(R"("reason":"labels do not match --selector")"), std::string::npos) << selected.out;
+  EXPECT_NE(selected.out.find(R"("objects":0)"), std::string::npos) << selected.out;
+  auto bad = Cli({"lint", "-f", file, "-l", "app in (web)"});
+  EXPECT_EQ(bad.code, kExitInput);
+  EXPECT_NE(bad.err.find("astis lint: invalid_argument: --selector: only equality-based"), std::string::npos)
+      << bad.err;
+  EXPECT_EQ(bad.out, "");
 }
 
 }  // namespace
