@@ -179,7 +179,7 @@ std::string UnknownCommandMessage(const CLI::App& app, const std::vector<std::st
     if (word.size() > 1 && word[0] == '-') {
       if (word.find('=') != std::string::npos) continue;
       const CLI::Option* opt = cur->get_option_no_throw(word);
-      if (opt != nullptr && opt->get_type_size() > 0) ++i;  // its value
+      if (opt != nullptr && opt->get_expected_min() > 0) ++i;  // its value
       continue;
     }
     std::vector<const CLI::App*> subs = cur->get_subcommands(visible);
@@ -313,6 +313,8 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   // Hidden: the bash completion script of this very command tree
   // (share/bash-completion/completions/astis is written from it at build time).
   CLI::App* complete_bash = app.add_subcommand("__complete-bash", "Print the bash completion script")->group("");
+  // Hidden too: the zsh one (share/zsh/vendor-completions/_astis).
+  CLI::App* complete_zsh = app.add_subcommand("__complete-zsh", "Print the zsh completion script")->group("");
 
   std::vector<std::string> storage(args.begin(), args.end());
   if (storage.empty()) storage.emplace_back("astis");
@@ -360,6 +362,11 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
       env.out << BashCompletion(app);
       env.out.flush();
       return env.out ? kExitOk : Fail(env, "__complete-bash", Error(Code::kIo, "cannot write output"));
+    }
+    if (complete_zsh->parsed()) {
+      env.out << ZshCompletion(app);
+      env.out.flush();
+      return env.out ? kExitOk : Fail(env, "__complete-zsh", Error(Code::kIo, "cannot write output"));
     }
     if (seal->parsed()) return RunSeal(sa, env);
     if (unseal->parsed()) return RunUnseal(ua, env);
