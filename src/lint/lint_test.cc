@@ -610,7 +610,8 @@ TEST(LintTest, SelectorSkipsObjectsNotMatching) {
   // The pod template's labels do not count: the object's own do.
   Json other = BrokenDeployment("web", {{"app", "web"}});
   other["spec"]["template"]["metadata"]["labels"] = {{"astis.io/workload", "true"}};
-  Json secret{{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "plain"}}}, {"stringData", {{"k", "v"}}}};
+  Json secret{
+      {"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "plain"}}}, {"stringData", {{"k", "v"}}}};
   std::vector<LintInput> in{{"a.yaml", astis_app.dump()}, {"b.yaml", other.dump()}, {"c.yaml", secret.dump()}};
   LintOptions options;
   options.selector = *ParseLabelSelector("astis.io/workload=true");

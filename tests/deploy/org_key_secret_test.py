@@ -77,7 +77,8 @@ container = next(c for c in pod["containers"] if c["name"] == "cvs")
 mount = next(m for m in container["volumeMounts"] if m["name"] == volume["name"])
 mounted = {mount["mountPath"].rstrip("/") + "/" + i["path"]: i["key"] for i in items}
 if set(secret.get("data", {})) != {i["key"] for i in items}:
-    fail(f"Secret keys {sorted(secret.get('data', {}))} != keys deploy/base/cvs mounts {sorted(i['key'] for i in items)}")
+    fail(f"Secret keys {sorted(secret.get('data', {}))} != "
+         f"keys deploy/base/cvs mounts {sorted(i['key'] for i in items)}")
 if cvs_config.get("org_keys") not in mounted:
     fail(f"cvs.yaml org_keys {cvs_config.get('org_keys')} is not a mounted path ({sorted(mounted)})")
 key_name = mounted.get(cvs_config.get("org_keys"))
