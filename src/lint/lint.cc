@@ -137,7 +137,7 @@ class Linter {
   void Run() {
     for (const Object& o : objects_) {
       if (std::optional<std::string> why = ExclusionOf(o, options_)) {
-        report_.skipped.push_back(SkippedObject{*o.file, o.kind, o.namespace_, o.name, std::move(*why)});
+        report_.AddSkipped(SkippedObject{*o.file, o.kind, o.namespace_, o.name, std::move(*why)});
         continue;
       }
       ++report_.objects;
@@ -560,21 +560,36 @@ size_t LintReport::errors() const {
 }
 size_t LintReport::warnings() const { return findings.size() + omitted() - errors(); }
 
+namespace {
+
+// ClipField cuts a report field on a UTF-8 boundary, so the JSON rendering
+// stays valid.
+void ClipField(std::string& s) {
+  if (s.size() <= kMaxFindingFieldBytes) return;
+  size_t n = kMaxFindingFieldBytes - 3;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
+  s += "...";
+}
+
+}  // namespace
+
 void LintReport::Add(Finding f) {
   if (findings.size() >= kMaxReportedFindings) {
     ++(f.severity == Severity::kError ? omitted_errors : omitted_warnings);
     return;
   }
-  // A field is cut on a UTF-8 boundary so the JSON rendering stays valid.
-  auto clip = [](std::string& s) {
-    if (s.size() <= kMaxFindingFieldBytes) return;
-    size_t n = kMaxFindingFieldBytes - 3;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s.resize(n);
-    s += "...";
-  };
-  for (std::string* s : {&f.rule, &f.file, &f.kind, &f.namespace_, &f.name, &f.message, &f.fix}) clip(*s);
+  for (std::string* s : {&f.rule, &f.file, &f.kind, &f.namespace_, &f.name, &f.message, &f.fix}) ClipField(*s);
   findings.push_back(std::move(f));
+}
+
+void LintReport::AddSkipped(SkippedObject k) {
+  if (skipped.size() >= kMaxReportedFindings) {
+    ++omitted_skipped;
+    return;
+  }
+  for (std::string* s : {&k.file, &k.kind, &k.namespace_, &k.name, &k.reason}) ClipField(*s);
+  skipped.push_back(std::move(k));
 }
 
 LintReport Lint(std::span<const LintInput> inputs, const Contract* contract, const LintOptions& options) {
@@ -644,11 +659,12 @@ std::string FormatText(const LintReport& report) {
     if (!k.namespace_.empty()) s << k.namespace_ << "/";
     s << k.name << ": " << k.reason << "\n";
   }
+  if (report.omitted_skipped > 0) s << "... " << report.omitted_skipped << " more skipped object(s) not listed\n";
   if (report.omitted() > 0)
     s << "... " << report.omitted() << " more finding(s) not shown (a report keeps the first " << kMaxReportedFindings
       << ")\n";
   s << report.errors() << " error(s), " << report.warnings() << " warning(s) in " << report.objects << " object(s)";
-  if (!report.skipped.empty()) s << ", " << report.skipped.size() << " skipped";
+  if (report.skipped_total() > 0) s << ", " << report.skipped_total() << " skipped";
   s << "\n";
   return s.str();
 }
@@ -675,7 +691,8 @@ Json ToJson(const LintReport& report) {
               {"objects", report.objects},
               {"omitted", report.omitted()},
               {"findings", findings},
-              {"skipped", skipped}};
+              {"skipped", skipped},
+              {"skipped_omitted", report.omitted_skipped}};
 }
 
 }  // namespace astis::lint

@@ -101,7 +101,13 @@ struct LintReport {
   size_t objects = 0;           // Kubernetes objects examined
   size_t omitted_errors = 0;    // findings past the cap, by severity
   size_t omitted_warnings = 0;
-  std::vector<SkippedObject> skipped;  // not examined (not in objects), in input order
+  // Objects not examined (not in objects), in input order: the first
+  // kMaxReportedFindings kept (fields clipped like a Finding's), the rest
+  // counted. Test: LintTest.CapsSkippedObjects.
+  std::vector<SkippedObject> skipped;
+  size_t omitted_skipped = 0;
+  size_t skipped_total() const { return skipped.size() + omitted_skipped; }
+  void AddSkipped(SkippedObject k);
   size_t errors() const;        // including the omitted ones
   size_t warnings() const;
   size_t omitted() const { return omitted_errors + omitted_warnings; }
@@ -126,8 +132,8 @@ Result<std::vector<LintInput>> ReadLintInputs(const std::string& path);
 std::string FormatText(const LintReport& report);
 
 // ToJson renders {"errors":N,"warnings":N,"objects":N,"omitted":N,
-// "findings":[...],"skipped":[{file,kind,namespace,name,reason}]}; it
-// cannot fail.
+// "findings":[...],"skipped":[{file,kind,namespace,name,reason}],
+// "skipped_omitted":N}; it cannot fail.
 Json ToJson(const LintReport& report);
 
 }  // namespace astis::lint

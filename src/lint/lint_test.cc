@@ -548,6 +548,24 @@ TEST(LintTest, SkipAnnotationListsTheObject) {
   EXPECT_TRUE(unskipped.skipped.empty());
 }
 
+TEST(LintTest, CapsSkippedObjects) {
+  // One List naming many skipped objects: the report keeps the first ones.
+  Json item = BrokenDeployment("own", Json::object(), {{"astis.io/lint", "skip"}});
+  item["metadata"]["name"] = std::string(kMaxFindingFieldBytes + 50, 'n');
+  Json list{{"apiVersion", "v1"}, {"kind", "List"}, {"items", Json::array()}};
+  for (size_t i = 0; i < kMaxReportedFindings + 5; ++i) list["items"].push_back(item);
+  std::vector<LintInput> in{{"list.yaml", list.dump()}};
+  auto r = Lint(in, nullptr);
+  EXPECT_EQ(r.skipped.size(), kMaxReportedFindings);
+  EXPECT_EQ(r.omitted_skipped, 5u);
+  EXPECT_EQ(r.skipped_total(), kMaxReportedFindings + 5);
+  EXPECT_EQ(r.skipped[0].name.size(), kMaxFindingFieldBytes);
+  const std::string text = FormatText(r);
+  EXPECT_NE(text.find("... 5 more skipped object(s) not listed\n"), std::string::npos);
+  EXPECT_NE(text.find(", 1005 skipped\n"), std::string::npos);
+  EXPECT_EQ(ToJson(r)["skipped_omitted"], 5u);
+}
+
 TEST(LintTest, WarnsUnknownLintAnnotation) {
   Json d = GoodDeployment();
   d["metadata"]["annotations"] = {{"astis.io/lint", "skipp"}};
