@@ -24,6 +24,7 @@ PACKAGES=(
   nodejs
   # scripts
   python3 openssl procps
+  zsh  # the zsh completion checked in zsh itself (tests/install/completion_test.py)
   umoci skopeo ca-certificates  # container images without a daemon: scripts/build-images.sh
   dpkg-dev lintian  # Debian packages: scripts/package-deb.sh, tests/packaging
   help2man python3-build python3-venv python3-setuptools python3-wheel  # man pages; the wheel (docs/install.md)

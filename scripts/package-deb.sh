@@ -8,7 +8,7 @@
 # compile happens here) into OUT_DIR (default dist/):
 #
 #   astis          install component cli + run: astis (CLI, edge, CVS),
-#                  kubectl-astis, astis-run, bash completion, man pages
+#                  kubectl-astis, astis-run, bash and zsh completion, man pages
 #   libastis0      component runtime: libastis.so.0 (the package is named
 #                  after the SONAME)
 #   libastis-dev   component dev: headers, libastis.so, libastis.a, astis.pc,

@@ -107,15 +107,29 @@ std::string FormatTime(int64_t unix_seconds) {
   return unix_seconds == 0 ? "-" : FormatRfc3339(unix_seconds * 1000, TimePrecision::kMillis);
 }
 
-Result<std::unique_ptr<store::Store>> OpenStore(const std::string& store_path, const std::string& config_path) {
+// StoreMode says whether a command may create the store it names: only the
+// commands that add something do; the others (list, diff, show, remove,
+// revoke, jwks fetch) refuse a store that does not exist, so a typo in
+// --store is not answered with a new, empty store.
+// Test: CliAdminTest.ReadOnlyCommandsRefuseAMissingStore.
+enum class StoreMode { kMayCreate, kMustExist };
+
+Result<std::unique_ptr<store::Store>> OpenStore(const std::string& store_path, const std::string& config_path,
+                                                StoreMode mode) {
   if (!store_path.empty() && !config_path.empty()) {
     return Error(Code::kInvalidArgument, "give --store or --config, not both");
   }
-  if (!store_path.empty()) return store::OpenSqliteStore(store_path);
+  if (!store_path.empty()) {
+    store::SqliteOptions sqlite;
+    sqlite.must_exist = mode == StoreMode::kMustExist;
+    return store::OpenSqliteStore(store_path, sqlite);
+  }
   if (config_path.empty()) return Error(Code::kInvalidArgument, "--store PATH or --config FILE is required");
   ASTIS_ASSIGN_OR_RETURN(edge::EdgeConfig config, edge::LoadEdgeConfig(config_path));
   // The edge's own store, SQLite or PostgreSQL, opened exactly as the edge does.
-  return store::OpenStore(edge::StoreOptionsOf(config));
+  store::StoreOptions options = edge::StoreOptionsOf(config);
+  options.must_exist = mode == StoreMode::kMustExist;
+  return store::OpenStore(options);
 }
 
 // ParseDuration reads "<n>s|m|h|d" (e.g. 30d) into seconds; kInvalidArgument
@@ -452,7 +466,7 @@ Result<std::unique_ptr<admin::Operations>> ConnectServer(const AdminCommands::Ar
   return admin::ConnectAdminHttps(server, tls, org);
 }
 
-Result<Backend> OpenBackend(const AdminCommands::Args& a, const std::string& org, CliEnv& env) {
+Result<Backend> OpenBackend(const AdminCommands::Args& a, const std::string& org, StoreMode mode, CliEnv& env) {
   const bool local = !a.admin_socket.empty() || !a.store_path.empty() || !a.config_path.empty();
   const std::string server = local ? a.server : EnvOr(a.server, "ASTIS_ADMIN_SERVER");
   if (!server.empty()) {
@@ -475,7 +489,7 @@ Result<Backend> OpenBackend(const AdminCommands::Args& a, const std::string& org
     b.ops = admin::RemoteOperations(std::move(client), org);
     return b;
   }
-  ASTIS_ASSIGN_OR_RETURN(b.store, OpenStore(a.store_path, a.config_path));
+  ASTIS_ASSIGN_OR_RETURN(b.store, OpenStore(a.store_path, a.config_path, mode));
   b.ops = std::make_unique<admin::LocalOperations>(*b.store, env.clock, env.rng, GenerateKey, Actor(), org);
   return b;
 }
@@ -490,7 +504,7 @@ Result<Backend> OpenBackend(const AdminCommands::Args& a, const std::string& org
 // Test: CliClusterJwksTest.FetchDiffsAndApplyNeedsConfirmation.
 int ClusterJwksFetch(const AdminCommands::Args& a, CliEnv& env) {
   constexpr std::string_view kCmd = "cluster jwks fetch";
-  auto store = OpenStore(a.store_path, a.config_path);
+  auto store = OpenStore(a.store_path, a.config_path, StoreMode::kMustExist);
   if (!store.ok()) return Fail(env, kCmd, store.status());
   auto org = admin::ResolveOrg(**store, OrgOption(a));
   if (!org.ok()) return Fail(env, kCmd, org.status());
@@ -895,19 +909,28 @@ std::optional<int> AdminCommands::Run(CliEnv& env) {
   struct StoreCommand {
     CLI::App* app;
     const char* name;
+    StoreMode mode = StoreMode::kMustExist;
   };
+  constexpr StoreMode kCreate = StoreMode::kMayCreate;
   const StoreCommand store_commands[] = {
-      {a.org_add, "org add"},
+      {a.org_add, "org add", kCreate},
       {a.org_list, "org list"},
       {a.org_remove, "org remove"},
-      {a.apply, "apply"},
+      {a.apply, "apply", kCreate},
       {a.diff, "diff"},
-      {a.images_add, "workload images add"},
+      {a.images_add, "workload images add", kCreate},
       {a.images_remove, "workload images remove"},
-      {a.cluster_add, "cluster add"},     {a.cluster_list, "cluster list"},   {a.cluster_remove, "cluster remove"},
-      {a.workload_add, "workload add"},   {a.workload_list, "workload list"}, {a.workload_remove, "workload remove"},
-      {a.apikey_create, "apikey create"}, {a.apikey_list, "apikey list"},     {a.apikey_revoke, "apikey revoke"},
-      {a.session_list, "session list"},   {a.session_revoke, "session revoke"},
+      {a.cluster_add, "cluster add", kCreate},
+      {a.cluster_list, "cluster list"},
+      {a.cluster_remove, "cluster remove"},
+      {a.workload_add, "workload add", kCreate},
+      {a.workload_list, "workload list"},
+      {a.workload_remove, "workload remove"},
+      {a.apikey_create, "apikey create", kCreate},
+      {a.apikey_list, "apikey list"},
+      {a.apikey_revoke, "apikey revoke"},
+      {a.session_list, "session list"},
+      {a.session_revoke, "session revoke"},
   };
   for (const auto& c : store_commands) {
     if (!c.app->parsed()) continue;
@@ -928,7 +951,7 @@ std::optional<int> AdminCommands::Run(CliEnv& env) {
       }
       if (org.empty()) org = docs.org;
     }
-    auto backend = OpenBackend(a, org, env);
+    auto backend = OpenBackend(a, org, c.mode, env);
     if (!backend.ok()) return Fail(env, c.name, backend.status());
     admin::Operations& ops = *backend->ops;
     if (c.app == a.org_add) return OrgAdd(a, ops, env);

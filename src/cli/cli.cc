@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <iterator>
 #include <set>
@@ -137,7 +138,21 @@ Result<lint::Contract> LoadContract(const std::string& path) {
   return lint::ParseContract(text);
 }
 
-int RunLint(const std::string& path, const std::string& contract_path, const std::string& format, CliEnv& env) {
+struct LintArgs {
+  std::string path, contract, format = "text", selector;
+};
+
+int RunLint(const LintArgs& a, CliEnv& env) {
+  const std::string& path = a.path;
+  const std::string& contract_path = a.contract;
+  const std::string& format = a.format;
+  lint::LintOptions options;
+  if (!a.selector.empty()) {
+    // Test: CliUsageTest.LintSelectorAndSkipAnnotation.
+    auto selector = lint::ParseLabelSelector(a.selector);
+    if (!selector.ok()) return Fail(env, "lint", selector.status());
+    options.selector = std::move(*selector);
+  }
   std::optional<lint::Contract> contract;
   if (!contract_path.empty()) {
     auto c = LoadContract(contract_path);
@@ -154,7 +169,7 @@ int RunLint(const std::string& path, const std::string& contract_path, const std
     if (!read.ok()) return Fail(env, "lint", read.status());
     inputs = std::move(*read);
   }
-  lint::LintReport report = lint::Lint(inputs, contract ? &*contract : nullptr);
+  lint::LintReport report = lint::Lint(inputs, contract ? &*contract : nullptr, options);
   env.out << (format == "json" ? DumpJson(lint::ToJson(report)) + "\n" : lint::FormatText(report));
   env.out.flush();
   if (!env.out) return Fail(env, "lint", Error(Code::kIo, "cannot write output"));
@@ -172,6 +187,76 @@ int RunMcp(const std::string& contract_path, CliEnv& env) {
   mcp::Server server(std::move(contract));
   env.err << "astis mcp: serving MCP on stdio\n";
   return server.Run(env.in, env.out, env.err);
+}
+
+// ---------------------------------------------------------------- typos
+
+// EditDistance is the optimal string alignment distance (insertions,
+// deletions, substitutions and adjacent transpositions cost 1), as git
+// uses to suggest a command.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// UnknownCommandMessage walks args (after a failed parse) down the command
+// tree, skipping options and their values; at the first word that is not a
+// subcommand where one is expected it returns git's answer: the word is not
+// a command, and the nearest visible subcommands of that level (a prefix of
+// one, or within edit distance 2 and less than the word's length). Empty when
+// every word was a known command (the parse error is then CLI11's own).
+// Tests: CliUsageTest.TypoSuggestsTopLevelCommand, TypoSuggestsNestedCommand.
+std::string UnknownCommandMessage(const CLI::App& app, const std::vector<std::string>& args) {
+  const CLI::App* cur = &app;
+  std::string path = "astis";
+  auto visible = [](const CLI::App* s) { return !s->get_group().empty(); };
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& word = args[i];
+    if (word == "--") break;
+    if (word.size() > 1 && word[0] == '-') {
+      if (word.find('=') != std::string::npos) continue;
+      const CLI::Option* opt = cur->get_option_no_throw(word);
+      if (opt != nullptr && opt->get_expected_min() > 0) ++i;  // its value
+      continue;
+    }
+    std::vector<const CLI::App*> subs = cur->get_subcommands(visible);
+    if (subs.empty()) return "";  // a positional argument
+    auto match = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* s) { return s->get_name() == word; });
+    if (match != subs.end()) {
+      cur = *match;
+      path += " " + word;
+      continue;
+    }
+    size_t best = 3;
+    std::vector<std::string> nearest;
+    for (const CLI::App* sub : subs) {
+      const std::string& name = sub->get_name();
+      size_t d = EditDistance(word, name);
+      if (word.size() >= 2 && name.compare(0, word.size(), word) == 0) d = std::min<size_t>(d, 1);
+      if (d >= word.size() || d > best) continue;
+      if (d < best) nearest.clear();
+      best = d;
+      nearest.push_back(name);
+    }
+    std::string msg = "astis: '" + word + "' is not " + (path == "astis" ? "an astis" : "an '" + path + "'") +
+                      " command.";
+    if (nearest.empty()) return msg + " See '" + path + " --help'.\n";
+    msg += nearest.size() == 1 ? " The most similar command is: " : " The most similar commands are: ";
+    for (size_t k = 0; k < nearest.size(); ++k) msg += (k == 0 ? "" : ", ") + nearest[k];
+    return msg + "\n";
+  }
+  return "";
 }
 
 }  // namespace
@@ -265,13 +350,15 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   unseal->add_option("--pin-file", ua.pin_file, "Token user PIN file, mode 0600 (with --pkcs11-module)");
   unseal->footer(kExitCodesHelp);
 
-  std::string lint_path, lint_contract, lint_format = "text";
+  LintArgs la;
   CLI::App* lint_cmd = app.add_subcommand(
       "lint", "Check Kubernetes manifests for the ASTIS workload rules (docs/lint.md); exit 2 on any error finding");
-  lint_cmd->add_option("-f,--filename", lint_path, "Manifest file, directory of *.yaml/*.yml/*.json, or - for stdin")
+  lint_cmd->add_option("-f,--filename", la.path, "Manifest file, directory of *.yaml/*.yml/*.json, or - for stdin")
       ->required();
-  lint_cmd->add_option("--contract", lint_contract, "Workload contract (YAML or JSON) to check against");
-  lint_cmd->add_option("--format", lint_format, "Output format")->check(CLI::IsMember({"text", "json"}));
+  lint_cmd->add_option("--contract", la.contract, "Workload contract (YAML or JSON) to check against");
+  lint_cmd->add_option("--format", la.format, "Output format")->check(CLI::IsMember({"text", "json"}));
+  lint_cmd->add_option("-l,--selector", la.selector,
+                       "Lint only objects whose labels match (k=v,k!=v,k,!k); the others are listed as skipped");
   lint_cmd->footer(kExitCodesHelp);
 
   std::string mcp_contract;
@@ -284,6 +371,8 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   // Hidden: the bash completion script of this very command tree
   // (share/bash-completion/completions/astis is written from it at build time).
   CLI::App* complete_bash = app.add_subcommand("__complete-bash", "Print the bash completion script")->group("");
+  // Hidden too: the zsh one (share/zsh/vendor-completions/_astis).
+  CLI::App* complete_zsh = app.add_subcommand("__complete-zsh", "Print the zsh completion script")->group("");
 
   std::vector<std::string> storage(args.begin(), args.end());
   if (storage.empty()) storage.emplace_back("astis");
@@ -292,6 +381,11 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::ParseError& e) {
+    // A mistyped command gets the nearest names, not "A subcommand is required".
+    if (std::string typo = UnknownCommandMessage(app, storage); !typo.empty() && e.get_exit_code() != 0) {
+      env.err << typo;
+      return kExitUsage;
+    }
     int code = app.exit(e, env.out, env.err);
     return code == 0 ? kExitOk : kExitUsage;
   }
@@ -327,9 +421,14 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
       env.out.flush();
       return env.out ? kExitOk : Fail(env, "__complete-bash", Error(Code::kIo, "cannot write output"));
     }
+    if (complete_zsh->parsed()) {
+      env.out << ZshCompletion(app);
+      env.out.flush();
+      return env.out ? kExitOk : Fail(env, "__complete-zsh", Error(Code::kIo, "cannot write output"));
+    }
     if (seal->parsed()) return RunSeal(sa, env);
     if (unseal->parsed()) return RunUnseal(ua, env);
-    if (lint_cmd->parsed()) return RunLint(lint_path, lint_contract, lint_format, env);
+    if (lint_cmd->parsed()) return RunLint(la, env);
     if (mcp_cmd->parsed()) return RunMcp(mcp_contract, env);
     if (std::optional<int> code = admin.Run(env)) return *code;
   } catch (const std::exception&) {

@@ -1,6 +1,8 @@
-// Bash completion for `astis`, generated from the CLI11 command tree so that
-// it cannot fall behind: `astis __complete-bash` prints it, the build writes
-// it to share/bash-completion/completions/astis (src/cli/CMakeLists.txt).
+// Bash and zsh completion for `astis`, generated from the CLI11 command tree
+// so that they cannot fall behind: `astis __complete-bash` and `astis
+// __complete-zsh` print them, the build writes them to
+// share/bash-completion/completions/astis and share/zsh/vendor-completions/_astis
+// (src/cli/CMakeLists.txt).
 #pragma once
 
 #include <string>
@@ -17,5 +19,14 @@ namespace astis::cli {
 // commands (group "") are left out. It cannot fail.
 // Test: tests/install install_completion (every subcommand of --help).
 std::string BashCompletion(const CLI::App& app);
+
+// ZshCompletion returns the zsh completion function for `astis` and
+// `kubectl-astis` (a #compdef file, installed as
+// share/zsh/vendor-completions/_astis): the same tree as BashCompletion,
+// with each subcommand's and option's help text as its description; an
+// option's value and a command's arguments complete file names. It cannot
+// fail. Test: tests/install install_completion (every subcommand and option
+// of --help, structurally and, when zsh is installed, in zsh itself).
+std::string ZshCompletion(const CLI::App& app);
 
 }  // namespace astis::cli

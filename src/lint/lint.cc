@@ -60,9 +60,57 @@ struct Object {
   std::string kind, namespace_, name;
 };
 
+// ---------------------------------------------------------------- exclusions
+
+// LintAnnotationOf returns the object's astis.io/lint annotation, if set.
+std::optional<std::string> LintAnnotationOf(const Object& o) {
+  const Json* v = Member(Member(Member(o.json, "metadata"), "annotations"), kLintAnnotation);
+  if (v == nullptr) return std::nullopt;
+  return StringOr(v, "(not a string)");
+}
+
+// ExclusionOf says why options leave o out, or nothing when it is linted:
+// the skip annotation first, then the selector over the object's own
+// metadata.labels (for a Deployment, not its pod template's).
+// Tests: LintTest.SkipAnnotationListsTheObject, SelectorSkipsObjectsNotMatching.
+std::optional<std::string> ExclusionOf(const Object& o, const LintOptions& options) {
+  if (LintAnnotationOf(o) == kLintSkip) return "annotation " + std::string(kLintAnnotation) + ": skip";
+  if (options.selector && !options.selector->Matches(Member(Member(o.json, "metadata"), "labels"))) {
+    return std::string("labels do not match --selector");
+  }
+  return std::nullopt;
+}
+
+// IsLabelName: a label key's name part or a non-empty label value (63 bytes
+// at most, alphanumerics at both ends, '-', '_' and '.' inside).
+bool IsLabelName(std::string_view s) {
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  if (s.empty() || s.size() > 63 || !alnum(s.front()) || !alnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+// IsLabelKey: [prefix/]name, the prefix a lower-case DNS subdomain.
+bool IsLabelKey(std::string_view key) {
+  size_t slash = key.find('/');
+  if (slash == std::string_view::npos) return IsLabelName(key);
+  std::string_view prefix = key.substr(0, slash);
+  if (prefix.empty() || prefix.size() > 253) return false;
+  for (char c : prefix) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+  }
+  return IsLabelName(key.substr(slash + 1));
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 class Linter {
  public:
-  Linter(const Contract* contract, LintReport& report) : contract_(contract), report_(report) {}
+  Linter(const Contract* contract, const LintOptions& options, LintReport& report)
+      : contract_(contract), options_(options), report_(report) {}
 
   void Collect(const Json& doc, const std::string& file, size_t depth = 0) {
     if (!doc.is_object()) {
@@ -87,8 +135,13 @@ class Linter {
   }
 
   void Run() {
-    report_.objects = objects_.size();
     for (const Object& o : objects_) {
+      if (std::optional<std::string> why = ExclusionOf(o, options_)) {
+        report_.AddSkipped(SkippedObject{*o.file, o.kind, o.namespace_, o.name, std::move(*why)});
+        continue;
+      }
+      ++report_.objects;
+      CheckLintAnnotation(o);
       if (const Json* spec = PodSpecOf(o)) CheckPodSpec(o, *spec);
       if (o.kind == "Secret") CheckSecret(o);
       if (o.kind == "Role" || o.kind == "ClusterRole") CheckRole(o);
@@ -103,6 +156,17 @@ class Linter {
   void Add(Severity sev, const Object& o, std::string rule, std::string message, std::string fix) {
     report_.Add(Finding{sev, std::move(rule), *o.file, o.kind, o.namespace_, o.name, std::move(message),
                         std::move(fix)});
+  }
+
+  // CheckLintAnnotation flags an astis.io/lint value other than skip: the
+  // object is linted, and the typo would otherwise go unnoticed.
+  // Test: LintTest.WarnsUnknownLintAnnotation.
+  void CheckLintAnnotation(const Object& o) {
+    std::optional<std::string> value = LintAnnotationOf(o);
+    if (!value || *value == kLintSkip) return;
+    Add(Severity::kWarning, o, "lint-annotation",
+        std::string(kLintAnnotation) + " is set to an unknown value; the object is linted",
+        "set " + std::string(kLintAnnotation) + ": skip to leave the object out, or remove the annotation");
   }
 
   std::string Audience() const { return contract_ ? contract_->audience() : std::string(kDefaultAudience); }
@@ -420,6 +484,7 @@ class Linter {
   }
 
   const Contract* contract_;
+  const LintOptions& options_;
   LintReport& report_;
   std::vector<Object> objects_;
   std::map<std::pair<std::string, std::string>, std::optional<bool>> service_accounts_;
@@ -429,32 +494,107 @@ class Linter {
 
 std::string_view SeverityName(Severity s) { return s == Severity::kError ? "error" : "warning"; }
 
+bool LabelSelector::Matches(const Json* labels) const {
+  for (const LabelRequirement& r : requirements) {
+    const Json* v = Member(labels, r.key);
+    const bool present = v != nullptr && v->is_string();
+    const bool equal = present && v->get<std::string>() == r.value;
+    switch (r.op) {
+      case LabelRequirement::Op::kEquals: if (!equal) return false; break;
+      case LabelRequirement::Op::kNotEquals: if (equal) return false; break;
+      case LabelRequirement::Op::kExists: if (!present) return false; break;
+      case LabelRequirement::Op::kNotExists: if (present) return false; break;
+    }
+  }
+  return true;
+}
+
+Result<LabelSelector> ParseLabelSelector(std::string_view text) {
+  auto bad = [](std::string why) { return Error(Code::kInvalidArgument, "--selector: " + why); };
+  if (Trim(text).empty()) return bad("empty selector");
+  if (text.size() > 4096) return bad("longer than 4096 bytes");
+  LabelSelector sel;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = Trim(text.substr(start, comma - start));
+    start = comma + 1;
+    if (item.empty()) return bad("empty requirement (two commas, or a comma at an end)");
+    if (item.find_first_of("()") != std::string_view::npos || item.find(' ') != std::string_view::npos) {
+      return bad("only equality-based requirements (k=v, k!=v, k, !k) are supported");
+    }
+    LabelRequirement r;
+    size_t op_at = item.find_first_of("!=");
+    if (item.front() == '!') {
+      r.op = LabelRequirement::Op::kNotExists;
+      r.key = std::string(item.substr(1));
+    } else if (op_at == std::string_view::npos) {
+      r.op = LabelRequirement::Op::kExists;
+      r.key = std::string(item);
+    } else {
+      size_t value_at;
+      if (item.compare(op_at, 2, "!=") == 0) {
+        r.op = LabelRequirement::Op::kNotEquals;
+        value_at = op_at + 2;
+      } else if (item[op_at] == '=') {
+        r.op = LabelRequirement::Op::kEquals;
+        value_at = op_at + (item.compare(op_at, 2, "==") == 0 ? 2 : 1);
+      } else {
+        return bad("a '!' that is neither !key nor key!=value");
+      }
+      r.key = std::string(Trim(item.substr(0, op_at)));
+      r.value = std::string(Trim(item.substr(value_at)));
+      if (!r.value.empty() && !IsLabelName(r.value)) return bad("not a label value: " + r.value);
+    }
+    if (!IsLabelKey(r.key)) return bad("not a label key: " + r.key);
+    sel.requirements.push_back(std::move(r));
+    if (comma == text.size()) break;
+  }
+  return sel;
+}
+
 size_t LintReport::errors() const {
   return omitted_errors +
          std::count_if(findings.begin(), findings.end(), [](const Finding& f) { return f.severity == Severity::kError; });
 }
 size_t LintReport::warnings() const { return findings.size() + omitted() - errors(); }
 
+namespace {
+
+// ClipField cuts a report field on a UTF-8 boundary, so the JSON rendering
+// stays valid.
+void ClipField(std::string& s) {
+  if (s.size() <= kMaxFindingFieldBytes) return;
+  size_t n = kMaxFindingFieldBytes - 3;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
+  s += "...";
+}
+
+}  // namespace
+
 void LintReport::Add(Finding f) {
   if (findings.size() >= kMaxReportedFindings) {
     ++(f.severity == Severity::kError ? omitted_errors : omitted_warnings);
     return;
   }
-  // A field is cut on a UTF-8 boundary so the JSON rendering stays valid.
-  auto clip = [](std::string& s) {
-    if (s.size() <= kMaxFindingFieldBytes) return;
-    size_t n = kMaxFindingFieldBytes - 3;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s.resize(n);
-    s += "...";
-  };
-  for (std::string* s : {&f.rule, &f.file, &f.kind, &f.namespace_, &f.name, &f.message, &f.fix}) clip(*s);
+  for (std::string* s : {&f.rule, &f.file, &f.kind, &f.namespace_, &f.name, &f.message, &f.fix}) ClipField(*s);
   findings.push_back(std::move(f));
 }
 
-LintReport Lint(std::span<const LintInput> inputs, const Contract* contract) {
+void LintReport::AddSkipped(SkippedObject k) {
+  if (skipped.size() >= kMaxReportedFindings) {
+    ++omitted_skipped;
+    return;
+  }
+  for (std::string* s : {&k.file, &k.kind, &k.namespace_, &k.name, &k.reason}) ClipField(*s);
+  skipped.push_back(std::move(k));
+}
+
+LintReport Lint(std::span<const LintInput> inputs, const Contract* contract, const LintOptions& options) {
   LintReport report;
-  Linter linter(contract, report);
+  Linter linter(contract, options, report);
   std::vector<std::vector<Json>> parsed(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     auto docs = ParseYamlDocuments(inputs[i].text);
@@ -514,10 +654,18 @@ std::string FormatText(const LintReport& report) {
     }
     s << ": " << f.message << "\n    fix: " << f.fix << "\n";
   }
+  for (const auto& k : report.skipped) {
+    s << k.file << ": skipped " << (k.kind.empty() ? "(no kind)" : k.kind) << " ";
+    if (!k.namespace_.empty()) s << k.namespace_ << "/";
+    s << k.name << ": " << k.reason << "\n";
+  }
+  if (report.omitted_skipped > 0) s << "... " << report.omitted_skipped << " more skipped object(s) not listed\n";
   if (report.omitted() > 0)
     s << "... " << report.omitted() << " more finding(s) not shown (a report keeps the first " << kMaxReportedFindings
       << ")\n";
-  s << report.errors() << " error(s), " << report.warnings() << " warning(s) in " << report.objects << " object(s)\n";
+  s << report.errors() << " error(s), " << report.warnings() << " warning(s) in " << report.objects << " object(s)";
+  if (report.skipped_total() > 0) s << ", " << report.skipped_total() << " skipped";
+  s << "\n";
   return s.str();
 }
 
@@ -533,11 +681,18 @@ Json ToJson(const LintReport& report) {
                         {"message", f.message},
                         {"fix", f.fix}});
   }
+  Json skipped = Json::array();
+  for (const auto& k : report.skipped) {
+    skipped.push_back(
+        {{"file", k.file}, {"kind", k.kind}, {"namespace", k.namespace_}, {"name", k.name}, {"reason", k.reason}});
+  }
   return Json{{"errors", report.errors()},
               {"warnings", report.warnings()},
               {"objects", report.objects},
               {"omitted", report.omitted()},
-              {"findings", findings}};
+              {"findings", findings},
+              {"skipped", skipped},
+              {"skipped_omitted", report.omitted_skipped}};
 }
 
 }  // namespace astis::lint

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <unistd.h>
 
 #include "capsule/org_key.h"
@@ -11,6 +13,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "crypto/random.h"
+#include "lint/yaml_documents.h"
 
 namespace astis::lint {
 namespace {
@@ -501,6 +504,208 @@ TEST(LintTest, AcceptsSeveralAstisRunContainers) {
   r = LintDocs({WithContainers(Json::array({AstisRun("a"), other}))});
   EXPECT_EQ(Count(r, "multiple-astis-clients"), 1u) << FormatText(r);
 }
+
+// ---------------------------------------------------------------- exclusions
+
+// WithMetadata returns GoodDeployment() broken (an image by tag, no token
+// volume) and carrying labels and annotations.
+Json BrokenDeployment(const std::string& name, Json labels, Json annotations = Json::object()) {
+  Json d = GoodDeployment();
+  d["metadata"]["name"] = name;
+  d["metadata"]["labels"] = std::move(labels);
+  if (!annotations.empty()) d["metadata"]["annotations"] = std::move(annotations);
+  d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:latest";
+  d["spec"]["template"]["spec"].erase("volumes");
+  return d;
+}
+
+TEST(LintTest, SkipAnnotationListsTheObject) {
+  std::vector<LintInput> in{
+      {"own.yaml", BrokenDeployment("astis-edge", Json::object(), {{"astis.io/lint", "skip"}}).dump()},
+      {"app.yaml", GoodDeployment().dump()}};
+  auto r = Lint(in, nullptr);
+  EXPECT_EQ(r.errors(), 0u) << FormatText(r);
+  EXPECT_EQ(r.objects, 1u);
+  ASSERT_EQ(r.skipped.size(), 1u);
+  EXPECT_EQ(r.skipped[0].file, "own.yaml");
+  EXPECT_EQ(r.skipped[0].kind, "Deployment");
+  EXPECT_EQ(r.skipped[0].name, "astis-edge");
+  EXPECT_EQ(r.skipped[0].reason, "annotation astis.io/lint: skip");
+  // Never silently: both renderings name it.
+  const std::string text = FormatText(r);
+  EXPECT_NE(text.find("own.yaml: skipped Deployment payments/astis-edge: annotation astis.io/lint: skip\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("in 1 object(s), 1 skipped\n"), std::string::npos) << text;
+  Json j = ToJson(r);
+  ASSERT_EQ(j["skipped"].size(), 1u);
+  EXPECT_EQ(j["skipped"][0]["name"], "astis-edge");
+  EXPECT_EQ(j["skipped"][0]["reason"], "annotation astis.io/lint: skip");
+  // Without the annotation the same object is linted and fails.
+  in[0].text = BrokenDeployment("astis-edge", Json::object()).dump();
+  auto unskipped = Lint(in, nullptr);
+  EXPECT_GE(unskipped.errors(), 2u);
+  EXPECT_TRUE(unskipped.skipped.empty());
+}
+
+TEST(LintTest, CapsSkippedObjects) {
+  // One List naming many skipped objects: the report keeps the first ones.
+  Json item = BrokenDeployment("own", Json::object(), {{"astis.io/lint", "skip"}});
+  item["metadata"]["name"] = std::string(kMaxFindingFieldBytes + 50, 'n');
+  Json list{{"apiVersion", "v1"}, {"kind", "List"}, {"items", Json::array()}};
+  for (size_t i = 0; i < kMaxReportedFindings + 5; ++i) list["items"].push_back(item);
+  std::vector<LintInput> in{{"list.yaml", list.dump()}};
+  auto r = Lint(in, nullptr);
+  EXPECT_EQ(r.skipped.size(), kMaxReportedFindings);
+  EXPECT_EQ(r.omitted_skipped, 5u);
+  EXPECT_EQ(r.skipped_total(), kMaxReportedFindings + 5);
+  EXPECT_EQ(r.skipped[0].name.size(), kMaxFindingFieldBytes);
+  const std::string text = FormatText(r);
+  EXPECT_NE(text.find("... 5 more skipped object(s) not listed\n"), std::string::npos);
+  EXPECT_NE(text.find(", 1005 skipped\n"), std::string::npos);
+  EXPECT_EQ(ToJson(r)["skipped_omitted"], 5u);
+}
+
+TEST(LintTest, WarnsUnknownLintAnnotation) {
+  Json d = GoodDeployment();
+  d["metadata"]["annotations"] = {{"astis.io/lint", "skipp"}};
+  std::vector<LintInput> in{{"d.yaml", d.dump()}};
+  auto r = Lint(in, nullptr);
+  ASSERT_EQ(r.findings.size(), 1u) << FormatText(r);
+  EXPECT_EQ(r.findings[0].rule, "lint-annotation");
+  EXPECT_EQ(r.findings[0].severity, Severity::kWarning);
+  EXPECT_TRUE(r.skipped.empty());
+  EXPECT_EQ(r.objects, 1u);
+}
+
+TEST(LintTest, SelectorParsesEqualityForms) {
+  auto s = ParseLabelSelector("team=payments, tier==web,env!=dev,astis.io/workload,!legacy");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->requirements.size(), 5u);
+  using Op = LabelRequirement::Op;
+  EXPECT_EQ(s->requirements[0].op, Op::kEquals);
+  EXPECT_EQ(s->requirements[0].key, "team");
+  EXPECT_EQ(s->requirements[0].value, "payments");
+  EXPECT_EQ(s->requirements[1].op, Op::kEquals);
+  EXPECT_EQ(s->requirements[1].value, "web");
+  EXPECT_EQ(s->requirements[2].op, Op::kNotEquals);
+  EXPECT_EQ(s->requirements[3].op, Op::kExists);
+  EXPECT_EQ(s->requirements[3].key, "astis.io/workload");
+  EXPECT_EQ(s->requirements[4].op, Op::kNotExists);
+  EXPECT_EQ(s->requirements[4].key, "legacy");
+  Json labels{{"team", "payments"}, {"tier", "web"}, {"astis.io/workload", ""}};
+  EXPECT_TRUE(s->Matches(&labels));
+  labels["env"] = "dev";  // env!=dev
+  EXPECT_FALSE(s->Matches(&labels));
+  labels["env"] = "prod";
+  labels["legacy"] = "yes";  // !legacy
+  EXPECT_FALSE(s->Matches(&labels));
+  labels.erase("legacy");
+  labels.erase("astis.io/workload");  // astis.io/workload must exist
+  EXPECT_FALSE(s->Matches(&labels));
+  EXPECT_FALSE(s->Matches(nullptr));
+  // k!=v holds when k is absent, as in kubectl.
+  auto ne = ParseLabelSelector("env!=dev");
+  ASSERT_TRUE(ne.ok());
+  EXPECT_TRUE(ne->Matches(nullptr));
+}
+
+TEST(LintTest, SelectorRefusesMalformed) {
+  for (const char* bad : {"", " ", "a=b,", ",a", "a,,b", "env in (prod)", "(a)", "a!b", "=v", "a=b c",
+                          "-bad=x", "a=-x", "Upper.Case/x=y", "a=b=c"}) {
+    auto s = ParseLabelSelector(bad);
+    EXPECT_FALSE(s.ok()) << "'" << bad << "'";
+    if (!s.ok()) {
+      EXPECT_EQ(s.status().code(), Code::kInvalidArgument) << bad;
+    }
+  }
+  EXPECT_TRUE(ParseLabelSelector("a=").ok());  // an empty value is a value
+}
+
+TEST(LintTest, SelectorSkipsObjectsNotMatching) {
+  Json astis_app = GoodDeployment();
+  astis_app["metadata"]["labels"] = {{"astis.io/workload", "true"}};
+  // The pod template's labels do not count: the object's own do.
+  Json other = BrokenDeployment("web", {{"app", "web"}});
+  other["spec"]["template"]["metadata"]["labels"] = {{"astis.io/workload", "true"}};
+  Json secret{
+      {"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "plain"}}}, {"stringData", {{"k", "v"}}}};
+  std::vector<LintInput> in{{"a.yaml", astis_app.dump()}, {"b.yaml", other.dump()}, {"c.yaml", secret.dump()}};
+  LintOptions options;
+  options.selector = *ParseLabelSelector("astis.io/workload=true");
+  auto r = Lint(in, nullptr, options);
+  EXPECT_EQ(r.errors(), 0u) << FormatText(r);
+  EXPECT_EQ(r.warnings(), 0u) << FormatText(r);
+  EXPECT_EQ(r.objects, 1u);
+  ASSERT_EQ(r.skipped.size(), 2u);
+  EXPECT_EQ(r.skipped[0].name, "web");
+  EXPECT_EQ(r.skipped[0].reason, "labels do not match --selector");
+  EXPECT_EQ(r.skipped[1].kind, "Secret");
+  // Without the selector both are linted.
+  auto all = Lint(in, nullptr);
+  EXPECT_GE(all.errors(), 2u);
+  EXPECT_EQ(all.objects, 3u);
+}
+
+#ifdef ASTIS_SOURCE_DIR
+// ResourcesOf returns the manifest files a kustomization directory renders
+// from: its resources and components, directories followed recursively
+// (configMapGenerator files are configuration, not objects).
+void ResourcesOf(const std::filesystem::path& dir, std::set<std::string>& files, int depth = 0) {
+  ASSERT_LT(depth, 8) << dir;
+  std::ifstream in(dir / "kustomization.yaml");
+  ASSERT_TRUE(in) << dir;
+  std::stringstream text;
+  text << in.rdbuf();
+  auto docs = ParseYamlDocuments(text.str());
+  ASSERT_TRUE(docs.ok()) << dir;
+  ASSERT_EQ(docs->size(), 1u);
+  for (const char* list : {"resources", "components"}) {
+    if (!(*docs)[0].contains(list)) continue;
+    for (const Json& entry : (*docs)[0][list]) {
+      const std::filesystem::path p = dir / entry.get<std::string>();
+      if (std::filesystem::is_directory(p)) {
+        ResourcesOf(p, files, depth + 1);
+      } else {
+        ASSERT_TRUE(std::filesystem::is_regular_file(p)) << p;
+        files.insert(std::filesystem::weakly_canonical(p).string());
+      }
+    }
+  }
+}
+
+// Every kustomization of deploy/ (overlays, bases, components, examples)
+// lints clean: ASTIS's own Deployments carry astis.io/lint: skip and are
+// listed as skipped, so CI can run `astis lint` over a repository holding them.
+TEST(LintTest, DeployKustomizationsLintClean) {
+  const std::filesystem::path deploy = std::filesystem::path(ASTIS_SOURCE_DIR) / "deploy";
+  size_t kustomizations = 0;
+  std::set<std::string> own_skipped;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(deploy)) {
+    if (e.path().filename() != "kustomization.yaml") continue;
+    ++kustomizations;
+    std::set<std::string> files;
+    ResourcesOf(e.path().parent_path(), files);
+    if (HasFatalFailure()) return;
+    std::vector<LintInput> in;
+    for (const std::string& f : files) {
+      std::ifstream fin(f);
+      std::stringstream text;
+      text << fin.rdbuf();
+      in.push_back({f, text.str()});
+    }
+    auto r = Lint(in, nullptr);
+    EXPECT_EQ(r.errors(), 0u) << e.path() << "\n" << FormatText(r);
+    EXPECT_GT(r.objects, 0u) << e.path();
+    for (const auto& k : r.skipped) {
+      EXPECT_EQ(k.reason, "annotation astis.io/lint: skip") << k.name;
+      own_skipped.insert(k.name);
+    }
+  }
+  EXPECT_GE(kustomizations, 5u);
+  EXPECT_EQ(own_skipped, (std::set<std::string>{"astis-cvs", "astis-edge"}));
+}
+#endif
 
 }  // namespace
 }  // namespace astis::lint

@@ -56,7 +56,9 @@ Result<SecretBytes> ReadDsnFile(const std::string& path) {
 Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options) {
   if (options.backend == "sqlite") {
     if (options.sqlite_path.empty()) return Error(Code::kInvalidArgument, "store: sqlite backend needs sqlite_path");
-    return OpenSqliteStore(options.sqlite_path);
+    SqliteOptions sqlite;
+    sqlite.must_exist = options.must_exist;
+    return OpenSqliteStore(options.sqlite_path, sqlite);
   }
   if (options.backend == "postgres") {
     if (options.postgres_dsn_file.empty()) {

@@ -23,6 +23,10 @@ struct StoreOptions {
   // are held only in SecretBytes and never logged.
   std::string postgres_dsn_file;
   int pool_size = 8;
+  // must_exist: open an existing store only, never create one (commands that
+  // only read; SqliteOptions::must_exist). PostgreSQL is unaffected: a
+  // connection string never creates a database.
+  bool must_exist = false;
 };
 
 // OpenStore opens the configured backend; the caller owns the returned

@@ -110,8 +110,17 @@ class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
 
-  Status Init() {
+  Status Init(bool must_exist, const std::string& path) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (must_exist) {
+      // Checked before any pragma or migration writes to the file.
+      ASTIS_ASSIGN_OR_RETURN(std::string tables, conn_->QueryText(
+          "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+          "look for the ASTIS schema"));
+      if (tables != "1") {
+        return Error(Code::kFailedPrecondition, "store: " + path + " is not an ASTIS store (no schema_migrations)");
+      }
+    }
     // WAL lets readers proceed during a write; ":memory:" answers "memory".
     ASTIS_ASSIGN_OR_RETURN(std::string mode, conn_->QueryText("PRAGMA journal_mode=WAL", "set journal mode"));
     if (mode != "wal" && mode != "memory") return Error(Code::kStoreUnavailable, "store: WAL mode unavailable");
@@ -919,9 +928,10 @@ class SqliteStore final : public Store {
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const SqliteOptions& options) {
   if (path.empty()) return Error(Code::kInvalidArgument, "store: empty database path");
   if (options.busy_timeout_ms < 0) return Error(Code::kInvalidArgument, "store: negative busy timeout");
-  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, internal::Connection::Open(path, options.busy_timeout_ms));
+  ASTIS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                         internal::Connection::Open(path, options.busy_timeout_ms, !options.must_exist));
   auto store = std::make_unique<SqliteStore>(std::move(conn));
-  ASTIS_RETURN_IF_ERROR(store->Init());
+  ASTIS_RETURN_IF_ERROR(store->Init(options.must_exist, path));
   return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -25,6 +25,11 @@ struct SqliteOptions {
   // busy_timeout_ms is how long a call waits for another connection's write
   // lock before failing with kStoreUnavailable.
   int busy_timeout_ms = 5000;
+  // must_exist opens an existing ASTIS store only, for commands that only
+  // read: a missing file is kNotFound and is not created (test
+  // MustExistRefusesAMissingFile), a database without the ASTIS schema is
+  // kFailedPrecondition and is left unchanged (test MustExistRefusesAForeignDatabase).
+  bool must_exist = false;
 };
 
 // OpenSqliteStore opens (creating, mode 0600) the database at path, or a

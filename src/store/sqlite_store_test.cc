@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/testing/temp_dir.h"
+#include "store/open_store.h"
 #include "store/store_conformance.h"
 
 namespace astis::store::testing {
@@ -98,6 +99,70 @@ TEST(SqliteStoreTest, UnopenablePathIsStoreUnavailable) {
   auto missing = OpenSqliteStore(dir.path() + "/no/such/dir/state.db");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), Code::kStoreUnavailable);
+}
+
+// A read-only command opens with must_exist: a typo in --store must not
+// create a new, empty store.
+TEST(SqliteStoreTest, MustExistRefusesAMissingFile) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string path = dir.path() + "/typo.db";
+  SqliteOptions options;
+  options.must_exist = true;
+  auto opened = OpenSqliteStore(path, options);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), Code::kNotFound);
+  EXPECT_NE(opened.status().message().find("no store at " + path), std::string::npos)
+      << opened.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+  // Created by a writer, the same store then opens with must_exist.
+  ASSERT_TRUE(OpenSqliteStore(path).ok());
+  auto again = OpenSqliteStore(path, options);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE((*again)->ListClusters(std::nullopt).ok());
+}
+
+TEST(SqliteStoreTest, MustExistRefusesAForeignDatabase) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  SqliteOptions options;
+  options.must_exist = true;
+  // An empty file (e.g. `touch`ed) is not an ASTIS store and stays empty.
+  const std::string empty = dir.path() + "/empty.db";
+  { std::ofstream out(empty); }
+  auto e = OpenSqliteStore(empty, options);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(std::filesystem::file_size(empty), 0u);
+  // Another application's SQLite database is not migrated into one.
+  const std::string other = dir.path() + "/other.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(other.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t (x INTEGER)", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto o = OpenSqliteStore(other, options);
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(o.status().message().find("not an ASTIS store"), std::string::npos);
+}
+
+// OpenStore (the edge's and the CLI's --config path) hands must_exist on.
+TEST(SqliteStoreTest, OpenStoreMustExistRefusesAMissingFile) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  StoreOptions options;
+  options.backend = "sqlite";
+  options.sqlite_path = dir.path() + "/edge.db";
+  options.must_exist = true;
+  EXPECT_EQ(OpenStore(options).status().code(), Code::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(options.sqlite_path));
+  options.must_exist = false;
+  EXPECT_TRUE(OpenStore(options).ok());
+  options.must_exist = true;
+  EXPECT_TRUE(OpenStore(options).ok());
 }
 
 TEST(SqliteStoreTest, RejectsEmptyPath) {

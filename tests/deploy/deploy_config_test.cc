@@ -44,7 +44,9 @@ TEST(DeployConfig, CvsConfigParses) {
   EXPECT_EQ(config->listen_port, 9443);
   EXPECT_FALSE(config->client_ca_file.empty());
   EXPECT_EQ(config->edge_client_cert_sha256.size(), 1u);
-  EXPECT_EQ(config->org_keys, "/etc/astis/org-keys/org-keys.json");
+  // The file `astis keygen` writes, as the Secret astis-org-keys holds it
+  // (docs/deploy.md; tests/deploy/org_key_secret_test.py).
+  EXPECT_EQ(config->org_keys, "/etc/astis/org-keys/org-key.jwk");
 }
 
 // The parsers are strict, so this test would notice a typo in deploy/: an

@@ -37,7 +37,8 @@ components)
   declare -A want
   want[cli]="bin/astis
 bin/kubectl-astis -> astis
-share/bash-completion/completions/astis"
+share/bash-completion/completions/astis
+share/zsh/vendor-completions/_astis"
   want[run]="bin/astis-run"
   if [[ $man == 1 ]]; then
     want[cli]+=$'\n'"share/man/man1/astis.1.gz"
@@ -76,6 +77,8 @@ lib/python3/dist-packages/astis/_version.py"
   fi
   grep -q "complete -o default -F _astis astis kubectl-astis" "$tmp/cli/share/bash-completion/completions/astis" ||
     fail "completion file"
+  [[ $(sed -n 1p "$tmp/cli/share/zsh/vendor-completions/_astis") == "#compdef astis kubectl-astis" ]] ||
+    fail "zsh completion file"
   grep -q 'SONAME.*\[libastis\.so\.0\]' <<<"$(readelf -d "$tmp/runtime/$libdir/$so")" || fail "SONAME"
   grep -qx "__version__ = \"$version\"" "$tmp/python/lib/python3/dist-packages/astis/_version.py" ||
     fail "python _version.py"

@@ -189,6 +189,47 @@ TEST_F(CliAdminTest, ClusterCommandsNeedStore) {
   EXPECT_EQ(Cli({"cluster", "list"}).code, kExitInput);
 }
 
+// A typo in --store must not answer with a new, empty store: the commands
+// that only read (or remove) refuse a store that does not exist, kNotFound
+// (exit 4), and create nothing; the commands that add create it.
+TEST_F(CliAdminTest, ReadOnlyCommandsRefuseAMissingStore) {
+  const std::string typo = dir_ + "/typo.db";
+  const std::vector<std::vector<std::string>> readers = {
+      {"cluster", "list"},           {"org", "list"},    {"workload", "list"},
+      {"apikey", "list"},            {"session", "list"}, {"cluster", "remove", "--name", "prod"},
+      {"apikey", "revoke", "--id", "k"}, {"cluster", "jwks", "fetch", "--name", "prod"},
+  };
+  for (std::vector<std::string> args : readers) {
+    args.insert(args.end(), {"--store", typo});
+    Run r = Cli(args);
+    EXPECT_EQ(r.code, kExitIo) << args[0] << " " << args[1] << ": " << r.err;
+    EXPECT_NE(r.err.find("no store at " + typo), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(typo)) << args[0] << " " << args[1] << " created the store";
+  }
+  // A command that adds creates it; the readers then open it.
+  store_ = typo;
+  ASSERT_EQ(AddCluster().code, 0);
+  Run list = Cli({"cluster", "list", "--store", typo});
+  EXPECT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("prod"), std::string::npos);
+}
+
+#ifdef ASTIS_CLI_BINARY
+// The real binary: the message and the exit code a user sees.
+TEST_F(CliAdminTest, RealBinaryRefusesAMissingStore) {
+  const std::string typo = dir_ + "/typo.db", err = dir_ + "/err.txt";
+  const std::string cmd = std::string(ASTIS_CLI_BINARY) + " cluster list --store " + typo + " 2>" + err;
+  const int rc = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(rc));
+  EXPECT_EQ(WEXITSTATUS(rc), kExitIo);
+  EXPECT_NE(ReadAllFile(err).find("astis cluster list: "), std::string::npos) << ReadAllFile(err);
+  EXPECT_NE(ReadAllFile(err).find("no store at " + typo + "; create it with `astis serve` or an `add` command"),
+            std::string::npos)
+      << ReadAllFile(err);
+  EXPECT_FALSE(std::filesystem::exists(typo));
+}
+#endif
+
 TEST_F(CliAdminTest, WorkloadAddRejectsBadDigest) {
   ASSERT_EQ(AddCluster().code, 0);
   auto add = [&](const std::string& image) {
@@ -523,6 +564,7 @@ TEST_F(CliOrgTest, OrgRequiredWhenSeveralExist) {
 }
 
 TEST_F(CliOrgTest, UnknownOrgIsNotFound) {
+  ASSERT_NE(OpenStore(), nullptr);  // an existing store: `cluster list` creates none
   Run r = Cli({"cluster", "list", "--store", store_, "--org", "nope"});
   EXPECT_EQ(r.code, kExitIo);
   EXPECT_NE(r.err.find("organization nope not found"), std::string::npos) << r.err;
@@ -595,6 +637,7 @@ TEST_F(CliOrgTest, ApplyIsIdempotent) {
 
 TEST_F(CliOrgTest, DiffChangesNothing) {
   const std::string repo = WriteConfig("repo");
+  ASSERT_NE(OpenStore(), nullptr);  // an existing, empty store: diff creates none
   Run diff = Cli({"diff", "--store", store_, "-f", repo});
   ASSERT_EQ(diff.code, 0) << diff.err;
   EXPECT_EQ(diff.out, "cluster/prod created\nworkload/prod/payments/api created\n");

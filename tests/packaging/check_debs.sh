@@ -86,7 +86,8 @@ field libastis-dev Depends | grep -q "libastis0 (= $version)" ||
 echo "ok: fields (Package, Version $version, Architecture, Depends)"
 
 has astis ./usr/bin/astis ./usr/bin/astis-run ./usr/bin/kubectl-astis \
-  ./usr/share/bash-completion/completions/astis ./usr/share/man/man1/astis.1.gz ./usr/share/man/man1/astis-run.1.gz \
+  ./usr/share/bash-completion/completions/astis ./usr/share/zsh/vendor-completions/_astis \
+  ./usr/share/man/man1/astis.1.gz ./usr/share/man/man1/astis-run.1.gz \
   ./usr/share/doc/astis/copyright ./usr/share/doc/astis/changelog.gz
 dpkg-deb -c "$(deb astis)" | grep -q ' ./usr/bin/kubectl-astis -> astis$' || fail "kubectl-astis is not a link to astis"
 lacks astis '^\./usr/(include|lib)/'

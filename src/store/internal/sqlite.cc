@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace astis::store::internal {
@@ -93,18 +94,23 @@ SecretBytes Statement::Secret(int col) const {
   return SecretBytes::CopyFrom(std::span<const uint8_t>(p, static_cast<size_t>(n)));
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, int busy_timeout_ms) {
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, int busy_timeout_ms, bool create) {
   if (path != ":memory:") {
     // Create the file owner-only before SQLite does (it would use 0644): the
     // database holds the nonce secret and API key hashes. SQLite gives the
     // -wal and -shm files the same permissions as the database file.
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = ::open(path.c_str(), O_RDWR | (create ? O_CREAT : 0) | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && !create && errno == ENOENT) {
+      // Test: SqliteStoreTest.MustExistRefusesAMissingFile.
+      return Error(Code::kNotFound, "store: no store at " + path +
+                                        "; create it with `astis serve` or an `add` command");
+    }
     if (fd < 0) return Error(Code::kStoreUnavailable, "store: open database file: " + std::string(std::strerror(errno)));
     ::close(fd);
   }
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   DbPtr db(raw);  // sqlite3_open_v2 may return a handle even on failure
   if (rc != SQLITE_OK) return SqliteError(rc, "open database");
   sqlite3_extended_result_codes(db.get(), 1);

@@ -94,8 +94,9 @@ class Connection {
  public:
   // Open opens (creating with mode 0600 if absent) the database at path, or
   // a private in-memory database for ":memory:", and sets busy_timeout.
-  // kStoreUnavailable when it cannot be opened.
-  static Result<std::unique_ptr<Connection>> Open(const std::string& path, int busy_timeout_ms);
+  // kStoreUnavailable when it cannot be opened. With create false a missing
+  // file is kNotFound and nothing is created (no SQLITE_OPEN_CREATE).
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path, int busy_timeout_ms, bool create = true);
 
   // Exec runs SQL text without parameters (pragmas, DDL, BEGIN/COMMIT).
   Status Exec(const char* sql, std::string_view op);
