@@ -200,7 +200,8 @@ Decision Mutate(const AdmissionRequest& request, const InjectConfig& config) {
   }
   const Json* annotations = Member(*meta, "annotations");
   if (annotations != nullptr && !annotations->is_object()) return Refuse(400, "metadata.annotations must be an object");
-  if (annotations != nullptr && annotations->contains(kInjectedAnnotation)) return Admit();  // reinvocation
+  // Reinvocation (reinvocationPolicy IfNeeded) is a no-op. Test: InjectMutateTest.ReinvocationIsIdempotent.
+  if (annotations != nullptr && annotations->contains(kInjectedAnnotation)) return Admit();
   const Json* spec = Member(pod, "spec");
   if (spec == nullptr || !spec->is_object()) return Refuse(400, "spec: missing or not an object");
   std::vector<std::string> init_names;
@@ -215,6 +216,7 @@ Decision Mutate(const AdmissionRequest& request, const InjectConfig& config) {
     return Refuse(400, s.message());
   }
   auto parsed = ParseInjectAnnotations(annotations == nullptr ? Json() : *annotations, service_account);
+  // Test: InjectMutateTest.RefusesMalformedAnnotation, InjectMutateTest.RefusesSecretNameNotDns1123.
   if (!parsed.ok()) return Refuse(400, parsed.status().message() + " (see docs/inject.md for the annotation forms)");
   const InjectionRequest& want = *parsed;
   if (want.empty()) {
@@ -230,11 +232,11 @@ Decision Mutate(const AdmissionRequest& request, const InjectConfig& config) {
   size_t index = 0;
   if (!want.container.empty()) {
     while (index < names.size() && names[index] != want.container) ++index;
-    if (index == names.size()) {
+    if (index == names.size()) {  // Test: InjectMutateTest.RefusesUnknownContainer
       return Refuse(400, "astis.io/container names " + want.container +
                              ", which is not a container of this pod: set it to one of spec.containers[].name");
     }
-  } else if (names.size() > 1) {
+  } else if (names.size() > 1) {  // Test: InjectMutateTest.RefusesSeveralContainersWithoutChoice
     return Refuse(400, "the pod has " + std::to_string(names.size()) +
                            " containers: set the annotation astis.io/container to the one that gets the secrets");
   }
@@ -243,13 +245,14 @@ Decision Mutate(const AdmissionRequest& request, const InjectConfig& config) {
   std::vector<std::string> command, args;
   if (Status s = StringArray(c, "command", "command", command); !s.ok()) return Refuse(400, s.message());
   if (Status s = StringArray(c, "args", "args", args); !s.ok()) return Refuse(400, s.message());
-  if (command.empty()) {
+  if (command.empty()) {  // Test: InjectMutateTest.RefusesContainerWithoutCommand
     return Refuse(403, "container " + cname +
                            " has no command: the image's entrypoint is unknown to the webhook: set `command` in the "
                            "pod spec (the image's ENTRYPOINT, and `args` as before)");
   }
   // Nothing the webhook adds may meet a value already in the spec: an env
   // entry of the same name would be a plaintext (or a conflicting setting).
+  // Test: InjectMutateTest.RefusesEnvAlreadyInSpec.
   std::set<std::string> injected_env;
   for (const EnvBinding& b : want.env) injected_env.insert(b.var);
   std::map<std::string, std::string> astis_env = {
@@ -274,6 +277,7 @@ Decision Mutate(const AdmissionRequest& request, const InjectConfig& config) {
   }
   // $(VAR) in command/args is expanded by the kubelet from the spec's env,
   // where injected variables are not: it would stay literal.
+  // Test: InjectMutateTest.RefusesUnexpandableVarReference.
   for (const auto* list : {&command, &args}) {
     for (const std::string& word : *list) {
       for (const std::string& var : injected_env) {
@@ -285,7 +289,7 @@ Decision Mutate(const AdmissionRequest& request, const InjectConfig& config) {
       }
     }
   }
-  // Reserved names and paths.
+  // Reserved names and paths. Test: InjectMutateTest.RefusesReservedNamesAndMountConflicts.
   std::map<std::string, std::string> mounts = {  // mountPath -> volume
       {std::string(kBinDir), std::string(kBinVolume)},
       {std::string(kTokenDir), std::string(kTokenVolume)},
