@@ -392,7 +392,8 @@ Decision Mutate(const AdmissionRequest& request, const InjectConfig& config) {
                {"command", Json::array({"/usr/bin/astis-run", "--install-to", kBinDir})},
                {"volumeMounts", Json::array({{{"name", kBinVolume}, {"mountPath", kBinDir}}})},
                {"resources",
-                {{"requests", {{"cpu", "10m"}, {"memory", "32Mi"}}}, {"limits", {{"memory", "64Mi"}}}}},
+                {{"requests", {{"cpu", "10m"}, {"memory", "32Mi"}}},
+                 {"limits", {{"cpu", "200m"}, {"memory", "64Mi"}}}}},
                {"securityContext", ReadOnlySecurityContext()}};
   // First, so that it has run before any other init container too.
   AddItems(d.patch, *spec, "initContainers", "/spec/initContainers", {init}, /*prepend=*/true);
