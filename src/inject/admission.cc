@@ -329,7 +329,8 @@ Decision Mutate(const AdmissionRequest& request, const InjectConfig& config) {
     if (v == kBinVolume || v == kTokenVolume || v == kApiKeyVolume || v == kSealedVolume || v == kCaVolume ||
         v.rfind(kFilesVolumePrefix, 0) == 0) {
       return Refuse(403, "the pod already has a volume named " + v +
-                             ": astis-* volume names are reserved for the injector, rename it");
+                             ": astis-bin, astis-token, astis-api-key, astis-sealed, astis-edge-ca and "
+                             "astis-files-* are reserved for the injector, rename it");
     }
   }
 
