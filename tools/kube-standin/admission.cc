@@ -43,8 +43,8 @@ struct Webhook {
 
 // CallError is webhookutil.ErrCallingWebhook: subject to failurePolicy.
 struct CallResult {
-  bool call_failed = false;  // ErrCallingWebhook
-  std::string reason;        // why the call failed
+  bool call_failed = false;                 // ErrCallingWebhook
+  std::string reason;                       // why the call failed
   std::optional<AdmissionRefusal> refusal;  // denied, or a patch that does not apply
   bool changed = false;
 };
@@ -89,22 +89,22 @@ CallResult Call(const Webhook& w, const AdmissionAttributes& a, Json* object, co
   } else {
     const Json& svc = cc["service"];
     const int port = svc.value("port", 443);
-    std::optional<std::string> addr = env.resolve ? env.resolve(Str(svc, "namespace"), Str(svc, "name"), port)
-                                                  : std::nullopt;
+    std::optional<std::string> addr =
+        env.resolve ? env.resolve(Str(svc, "namespace"), Str(svc, "name"), port) : std::nullopt;
     target = Str(svc, "path").empty() ? "/" : Str(svc, "path");
     // kube-apiserver verifies the serving certificate for <name>.<namespace>.svc.
     server_name = Str(svc, "name") + "." + Str(svc, "namespace") + ".svc";
     if (!addr.has_value()) {
       r.call_failed = true;
-      r.reason = "failed to call webhook: service \"" + Str(svc, "namespace") + "/" + Str(svc, "name") +
-                 "\" has no endpoint";
+      r.reason =
+          "failed to call webhook: service \"" + Str(svc, "namespace") + "/" + Str(svc, "name") + "\" has no endpoint";
       return r;
     }
     base = "https://" + *addr;
   }
   const int64_t timeout = spec.value("timeoutSeconds", int64_t{10});
-  target += (target.find('?') == std::string::npos ? "?" : "&") + std::string("timeout=") + std::to_string(timeout) +
-            "s";
+  target +=
+      (target.find('?') == std::string::npos ? "?" : "&") + std::string("timeout=") + std::to_string(timeout) + "s";
   net::TlsClientConfig tls;
   tls.server_name = server_name;
   if (cc.contains("caBundle")) {
@@ -153,7 +153,9 @@ CallResult Call(const Webhook& w, const AdmissionAttributes& a, Json* object, co
   if (Str(*review, "apiVersion") != "admission.k8s.io/v1" || Str(*review, "kind") != "AdmissionReview") {
     return invalid("expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview");
   }
-  if (!review->contains("response") || !(*review)["response"].is_object()) return invalid("webhook response was absent");
+  if (!review->contains("response") || !(*review)["response"].is_object()) {
+    return invalid("webhook response was absent");
+  }
   const Json& response = (*review)["response"];
   if (Str(response, "uid") != uid) {
     return invalid("expected response.uid=\"" + uid + "\", got \"" + Str(response, "uid") + "\"");
@@ -232,7 +234,7 @@ Result<bool> LabelSelectorMatches(const Json& selector, const Json& labels) {
       if (key.empty()) return Error(Code::kInvalidArgument, "matchExpressions[].key: Required value");
       const std::optional<std::string> v = label(key);
       // metav1 LabelSelectorAsSelector: In/NotIn need values, Exists and
-      // DoesNotExist take none.
+      // DoesNotExist take none (test AdmissionMatchTest.RefusesBadSelectors).
       if (op == "In" || op == "NotIn") {
         if (values.empty()) return Error(Code::kInvalidArgument, "matchExpressions[].values: Required value for " + op);
         const bool in = v.has_value() && std::any_of(values.begin(), values.end(), [&](const Json& x) {
@@ -280,7 +282,8 @@ Status ValidateMutatingWebhookConfiguration(Json& c) {
     if (!w.is_object()) return bad(at.substr(0, at.size() - 1) + ": must be an object");
     const std::string name = Str(w, "name");
     // ValidateMutatingWebhookConfiguration: a qualified name with at least
-    // three segments, unique within the configuration.
+    // three segments, unique within the configuration. The refusals here:
+    // test AdmissionMatchTest.WebhookConfigurationValidation.
     if (name.empty() || std::count(name.begin(), name.end(), '.') < 2) {
       return bad(at + "name: Invalid value: \"" + name + "\": should be a domain with at least three segments");
     }
@@ -340,9 +343,8 @@ AdmissionOutcome RunMutatingAdmission(const std::vector<Json>& configurations, c
   std::vector<const Json*> sorted;
   for (const Json& c : configurations) sorted.push_back(&c);
   // generic.Webhook sorts configurations by name; webhooks keep their order.
-  std::sort(sorted.begin(), sorted.end(), [](const Json* x, const Json* y) {
-    return Str((*x)["metadata"], "name") < Str((*y)["metadata"], "name");
-  });
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Json* x, const Json* y) { return Str((*x)["metadata"], "name") < Str((*y)["metadata"], "name"); });
   std::vector<Webhook> hooks;
   for (const Json* c : sorted) {
     if (!c->contains("webhooks") || !(*c)["webhooks"].is_array()) continue;
@@ -374,8 +376,16 @@ AdmissionOutcome RunMutatingAdmission(const std::vector<Json>& configurations, c
       Result<bool> obj_ok = LabelSelectorMatches(spec.value("objectSelector", Json::object()), Labels(out.object));
       if (!obj_ok.ok() || !*obj_ok) continue;
 
-      AdmissionRecord rec{w.configuration, w.name, "", a.operation, a.resource, a.ns,
-                          a.name.empty() ? Str(out.object["metadata"], "generateName") : a.name, "", "", pass == 1};
+      AdmissionRecord rec{w.configuration,
+                          w.name,
+                          "",
+                          a.operation,
+                          a.resource,
+                          a.ns,
+                          a.name.empty() ? Str(out.object["metadata"], "generateName") : a.name,
+                          "",
+                          "",
+                          pass == 1};
       CallResult r = Call(w, a, &out.object, env, &rec);
       if (r.call_failed) {
         const std::string msg = "failed calling webhook \"" + w.name + "\": " + r.reason;

@@ -7,9 +7,8 @@ namespace astis::kubestandin {
 namespace {
 
 Status Bad(size_t index, std::string_view path, std::string_view why) {
-  return Error(Code::kInvalidArgument,
-               "json patch operation " + std::to_string(index) + " (path \"" + std::string(path) + "\"): " +
-                   std::string(why));
+  return Error(Code::kInvalidArgument, "json patch operation " + std::to_string(index) + " (path \"" +
+                                           std::string(path) + "\"): " + std::string(why));
 }
 
 // ArrayIndex parses an RFC 6901 §4 array index: "0" or digits without a
@@ -53,6 +52,7 @@ Json* Resolve(Json& doc, const std::vector<std::string>& tokens, size_t count) {
 
 // Add is RFC 6902 §4.1: the target's parent must exist; an object member is
 // added or replaced, an array element inserted (index ≤ size, "-" appends).
+// Test: JsonPatchTest.RefusesTargetsThatDoNotResolve.
 Status Add(Json& doc, const std::vector<std::string>& tokens, Json value, size_t index, std::string_view path) {
   if (tokens.empty()) {
     doc = std::move(value);  // the whole document is replaced
@@ -105,7 +105,8 @@ Result<std::string> Member(const Json& op, const char* name, size_t index) {
 
 Status ApplyOne(Json& doc, const Json& op, size_t index) {
   // §4: each operation is an object with "op" and "path"; "value" for add,
-  // replace and test, "from" for move and copy.
+  // replace and test, "from" for move and copy. Test:
+  // JsonPatchTest.RefusesMalformedOperations.
   if (!op.is_object()) return Bad(index, "", "an operation is an object");
   ASTIS_ASSIGN_OR_RETURN(const std::string name, Member(op, "op", index));
   ASTIS_ASSIGN_OR_RETURN(const std::string path, Member(op, "path", index));
@@ -125,6 +126,7 @@ Status ApplyOne(Json& doc, const Json& op, size_t index) {
   if (name == "test") {
     // §4.6: the value at path must equal "value" (§4.6 equality: numbers by
     // value, objects by members regardless of order, arrays element-wise).
+    // Test: JsonPatchTest.FailingTestAbandonsThePatch.
     Json* target = Resolve(doc, *tokens, tokens->size());
     if (target == nullptr) return Bad(index, path, "the target does not exist");
     if (*target != op["value"]) {
@@ -140,8 +142,8 @@ Status ApplyOne(Json& doc, const Json& op, size_t index) {
     if (name == "move") {
       // §4.4: "from" MUST NOT be a proper prefix of "path" (a location
       // cannot be moved into one of its children).
-      const bool prefix = from_tokens->size() < tokens->size() &&
-                          std::equal(from_tokens->begin(), from_tokens->end(), tokens->begin());
+      const bool prefix =
+          from_tokens->size() < tokens->size() && std::equal(from_tokens->begin(), from_tokens->end(), tokens->begin());
       if (prefix) return Bad(index, path, "cannot move a value into one of its children");
       Json value;
       ASTIS_RETURN_IF_ERROR(Remove(doc, *from_tokens, index, from, &value));
@@ -171,7 +173,8 @@ Result<std::vector<std::string>> ParsePointer(std::string_view pointer) {
     }
     if (pointer[i] == '~') {
       // §3: escaped = "~" ( "0" / "1" ); §4: "~1" → "/" then "~0" → "~",
-      // so "~01" is "~1", never "/".
+      // so "~01" is "~1", never "/". Tests: JsonPointerTest.DecodesEscapesInOrder,
+      // JsonPointerTest.RefusesMalformedPointers.
       if (i + 1 >= pointer.size() || (pointer[i + 1] != '0' && pointer[i + 1] != '1')) {
         return Error(Code::kInvalidArgument, "a \"~\" in a JSON pointer must be followed by 0 or 1");
       }
@@ -187,7 +190,7 @@ Result<std::vector<std::string>> ParsePointer(std::string_view pointer) {
 Result<Json> ApplyJsonPatch(const Json& doc, const Json& patch) {
   // RFC 6902 §3: a JSON Patch document is an array of operations.
   if (!patch.is_array()) return Error(Code::kInvalidArgument, "a JSON patch is an array");
-  Json out = doc;  // §5: on an error the whole patch is abandoned
+  Json out = doc;  // §5: on an error the whole patch is abandoned (JsonPatchTest.FailingTestAbandonsThePatch)
   for (size_t i = 0; i < patch.size(); ++i) ASTIS_RETURN_IF_ERROR(ApplyOne(out, patch[i], i));
   return out;
 }

@@ -96,9 +96,21 @@ ServerResponse NotFound(const std::string& resource, const std::string& name) {
                     Json{{"name", name}, {"kind", resource}});
 }
 
+std::string KindOf(std::string_view resource);
+std::string GroupOf(std::string_view resource);
+
+// Invalid is a 422 with the cause as kube-apiserver reports it (field and
+// message), which kubectl prints as `The Kind "name" is invalid: field: ...`.
 ServerResponse Invalid(const std::string& resource, const std::string& name, const std::string& why) {
+  const size_t colon = why.find(": ");
+  Json cause{{"reason", "FieldValueInvalid"}, {"message", why}};
+  if (colon != std::string::npos && why.find(' ') > colon) {
+    cause["field"] = why.substr(0, colon);
+    cause["message"] = why.substr(colon + 2);
+  }
+  const std::string kind = KindOf(resource).empty() ? resource : KindOf(resource);
   return KubeStatus(422, "Invalid", resource + " \"" + name + "\" is invalid: " + why,
-                    Json{{"name", name}, {"kind", resource}});
+                    Json{{"name", name}, {"group", GroupOf(resource)}, {"kind", kind}, {"causes", {cause}}});
 }
 
 ServerResponse BadRequest(const std::string& message) { return KubeStatus(400, "BadRequest", message); }
@@ -676,7 +688,8 @@ Json PodFromTemplate(const Json& deployment, const std::string& hash) {
 std::optional<ServerResponse> ValidateWrite(const std::string& resource, const std::string& name, Json& obj,
                                             const Json* old) {
   if (resource == "mutatingwebhookconfigurations") {
-    // Test AdmissionTest.WebhookConfigurationValidation.
+    // Test AdmissionMatchTest.WebhookConfigurationValidation,
+    // AdmissionTest.WebhookConfigurationIsValidatedOnApply.
     Status v = ValidateMutatingWebhookConfiguration(obj);
     if (!v.ok()) return Invalid(resource, name, v.message());
     return std::nullopt;
@@ -721,7 +734,8 @@ std::optional<ServerResponse> ValidateWrite(const std::string& resource, const s
   } else {
     // generation counts spec changes; status only changes through the controller.
     const Json& om = (*old)["metadata"];
-    int64_t gen = om.contains("generation") && om["generation"].is_number_integer() ? om["generation"].get<int64_t>() : 1;
+    int64_t gen = 1;
+    if (om.contains("generation") && om["generation"].is_number_integer()) gen = om["generation"].get<int64_t>();
     if (!old->contains("spec") || (*old)["spec"] != spec) ++gen;
     obj["metadata"]["generation"] = gen;
     obj["status"] = old->contains("status") ? (*old)["status"] : Json::object();

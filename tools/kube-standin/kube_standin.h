@@ -13,7 +13,10 @@
 // watch with a bounded event history and 410 Expired, create as a kubelet
 // would fill the pod, delete, status, ephemeralcontainers), secrets,
 // serviceaccounts, namespaces, TokenRequest (RS256 or ES256 JWS with the real
-// claim shape) and the OIDC discovery and JWKS documents.
+// claim shape), the OIDC discovery and JWKS documents, apps/v1 Deployments
+// (with a controller that creates their pods) and
+// admissionregistration.k8s.io/v1 MutatingWebhookConfigurations, called on
+// every pod create as kube-apiserver does (admission.h).
 #pragma once
 
 #include <atomic>
