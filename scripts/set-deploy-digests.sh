@@ -7,8 +7,9 @@
 #   DEPLOY_DIR  default deploy/
 #
 # In every kustomization.yaml under DEPLOY_DIR, an `images:` entry whose
-# name is .../edge or .../cvs gets the astis image's digest, .../astis-run the
-# astis-run image's; its `digest:` line is rewritten in place (comments and
+# name is .../edge, .../cvs or .../inject gets the astis image's digest,
+# .../astis-run the astis-run image's (deploy/components/inject copies it
+# into the webhook's --run-image); its `digest:` line is rewritten in place (comments and
 # layout kept). Debian has no kustomize binary to do `kustomize edit set
 # image`, and `kubectl kustomize` only renders. Prints each change. Fails if
 # DIGESTS lacks an image, holds a malformed digest, or no entry was found.
@@ -41,7 +42,7 @@ while IFS= read -r -d '' file; do
     in_images && match($0, /^ *- name: */) {
       name = substr($0, RLENGTH + 1); sub(/[ \t]+$/, "", name)
       n = split(name, parts, "/"); base = parts[n]
-      want = (base == "edge" || base == "cvs") ? astis : (base == "astis-run" ? run : "")
+      want = (base == "edge" || base == "cvs" || base == "inject") ? astis : (base == "astis-run" ? run : "")
     }
     in_images && want != "" && match($0, /^ *digest: */) {
       print substr($0, 1, RLENGTH) want
@@ -58,4 +59,4 @@ while IFS= read -r -d '' file; do
   rm -f "$file.log"
   if cmp -s "$file" "$file.new"; then rm -f "$file.new"; else mv "$file.new" "$file"; fi
 done < <(find "$deploy" -name kustomization.yaml -print0 | sort -z)
-((changed > 0)) || fail "no images: entry for .../edge, .../cvs or .../astis-run under $deploy"
+((changed > 0)) || fail "no images: entry for .../edge, .../cvs, .../inject or .../astis-run under $deploy"

@@ -10,6 +10,7 @@
 #include "cli/admin_cli.h"
 #include "cli/commands.h"
 #include "cli/completion.h"
+#include "cli/inject_cli.h"
 #include "cli/secret_manifest.h"
 #include "crypto/secret_bytes.h"
 #include "lint/contract.h"
@@ -224,6 +225,7 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
   mcp_cmd->add_option("--contract", mcp_contract, "Default workload contract for the tools (YAML or JSON)");
 
   AdminCommands admin(app);
+  InjectCommand inject(app);
 
   // Hidden: the bash completion script of this very command tree
   // (share/bash-completion/completions/astis is written from it at build time).
@@ -276,6 +278,7 @@ int RunCli(const std::vector<std::string>& args, CliEnv& env) {
     if (lint_cmd->parsed()) return RunLint(lint_path, lint_contract, lint_format, env);
     if (mcp_cmd->parsed()) return RunMcp(mcp_contract, env);
     if (std::optional<int> code = admin.Run(env)) return *code;
+    if (std::optional<int> code = inject.Run(env)) return *code;
   } catch (const std::exception&) {
     // Third-party exceptions stop here; their text may quote input, so it is
     // not printed.

@@ -12,6 +12,7 @@
 #include "capsule/capsule.h"
 #include "common/encoding.h"
 #include "common/image_digest.h"
+#include "lint/inject_rules.h"
 #include "lint/yaml_documents.h"
 
 namespace astis::lint {
@@ -303,9 +304,27 @@ class Linter {
         "wired container starts its command through astis-run (docs/sdk.md \"Several ASTIS clients in one pod\")");
   }
 
+  // PodMetaOf is the pod metadata matching PodSpecOf (the template's).
+  static const Json* PodMetaOf(const Object& o) {
+    if (o.kind == "Pod") return Member(o.json, "metadata");
+    const Json* spec = Member(o.json, "spec");
+    if (o.kind == "CronJob") spec = Member(Member(spec, "jobTemplate"), "spec");
+    return Member(Member(spec, "template"), "metadata");
+  }
+
   void CheckPodSpec(const Object& o, const Json& spec) {
     CheckImages(o, spec);
-    CheckToken(o, spec);
+    // A pod labelled astis.io/inject gets its token volume from the webhook
+    // at admission (docs/inject.md): check what the webhook would decide
+    // instead. Tests: LintTest.AcceptsInjectLabelledPodWithoutTokenVolume,
+    // LintTest.FlagsMalformedInjectAnnotations.
+    if (const Json* meta = PodMetaOf(o); IsInjectLabelled(meta)) {
+      for (const InjectFinding& f : CheckInjectPod(meta, spec, o.namespace_)) {
+        Add(f.error ? Severity::kError : Severity::kWarning, o, f.rule, f.message, f.fix);
+      }
+    } else {
+      CheckToken(o, spec);
+    }
     CheckServiceAccount(o, spec);
     CheckAstisClients(o, spec);
   }

@@ -502,5 +502,48 @@ TEST(LintTest, AcceptsSeveralAstisRunContainers) {
   EXPECT_EQ(Count(r, "multiple-astis-clients"), 1u) << FormatText(r);
 }
 
+// A Deployment wired by `astis inject` (docs/inject.md): no token volume in
+// the manifest, the label and annotations instead.
+Json InjectedDeployment() {
+  Json d = GoodDeployment();
+  auto& t = d["spec"]["template"];
+  t["spec"].erase("volumes");
+  t["spec"]["containers"][0].erase("volumeMounts");
+  t["spec"]["containers"][0]["command"] = Json::array({"/app/server"});
+  t["metadata"] = {{"labels", {{"astis.io/inject", "true"}}},
+                   {"annotations", {{"astis.io/env", "DB_PASSWORD=db-creds/password"}}}};
+  return d;
+}
+
+TEST(LintTest, AcceptsInjectLabelledPodWithoutTokenVolume) {
+  const LintReport r = LintDocs({InjectedDeployment()});
+  EXPECT_EQ(r.findings.size(), 0u) << FormatText(r);
+  Json bare = InjectedDeployment();
+  bare["spec"]["template"]["metadata"].erase("annotations");
+  const LintReport w = LintDocs({bare});
+  EXPECT_EQ(Count(w, "inject-nothing"), 1u) << FormatText(w);
+  EXPECT_EQ(w.errors(), 0u);
+  // Without the label the token rules apply as before.
+  Json unlabelled = InjectedDeployment();
+  unlabelled["spec"]["template"]["metadata"].erase("labels");
+  EXPECT_EQ(Count(LintDocs({unlabelled}), "token-volume-missing"), 1u);
+}
+
+TEST(LintTest, FlagsMalformedInjectAnnotations) {
+  Json d = InjectedDeployment();
+  d["spec"]["template"]["metadata"]["annotations"]["astis.io/env"] = "DB_PASSWORD=hunter2";
+  LintReport r = LintDocs({d});
+  ASSERT_EQ(Count(r, "inject-refused"), 1u) << FormatText(r);
+  EXPECT_EQ(FormatText(r).find("hunter2"), std::string::npos);
+  d = InjectedDeployment();
+  d["spec"]["template"]["spec"]["containers"][0].erase("command");
+  r = LintDocs({d});
+  ASSERT_EQ(Count(r, "inject-refused"), 1u) << FormatText(r);
+  EXPECT_NE(FormatText(r).find("set `command`"), std::string::npos);
+  d = InjectedDeployment();
+  d["spec"]["template"]["metadata"]["annotations"]["astis.io/env"] = "A=Not_Dns/key";
+  EXPECT_EQ(Count(LintDocs({d}), "inject-refused"), 1u);
+}
+
 }  // namespace
 }  // namespace astis::lint

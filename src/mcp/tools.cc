@@ -96,7 +96,8 @@ const std::vector<ToolDef>& Tools() {
          "Secret manifests.",
          Schema()},
         {"generate_sdk_code", "Generate SDK code",
-         "Code that reads the contract's secrets through the ASTIS SDK in C, C++, Python, Go, or with astis-run.",
+         "Code that reads the contract's secrets through the ASTIS SDK in C, C++, Python, Go, or with astis-run; "
+         "`inject`: the pod template annotations for the astis inject webhook instead (no code change).",
          Schema({{"language", {{"type", "string"}, {"enum", languages}}}}, {"language"})},
         {"lint_manifests", "Lint Kubernetes manifests",
          "Run astis lint on YAML manifests (multi-document), against the contract when one is given or configured.",
@@ -309,7 +310,33 @@ Result<std::string> GenerateSdkCode(const Contract& c, std::string_view language
     o << " -- /app/server\n";
     return o.str();
   }
-  return Error(Code::kInvalidArgument, "language must be one of c, cpp, python, go, astis-run");
+  if (language == "inject") {
+    // docs/inject.md: the webhook wires astis-run in at admission from these.
+    std::string files, env;
+    for (const auto& s : c.secrets()) {
+      for (const auto& k : s.keys) {
+        files += std::string(files.empty() ? "" : ",") + "/etc/" + c.app() + "/secrets/" + k + "=" + s.name + "/" + k;
+        env += std::string(env.empty() ? "" : ",") + EnvName(k) + "=" + s.name + "/" + k;
+      }
+    }
+    o << "# Zero-code wiring with `astis inject` (docs/inject.md): at admission the webhook adds an\n"
+      << "# astis-run init container, the projected token (audience " << c.audience() << "), the API-key and\n"
+      << "# sealed Secret volumes and ASTIS_* env, and starts the container's command through astis-run.\n"
+      << "# Put this in the Deployment's pod template (spec.template.metadata), give the container an\n"
+      << "# explicit command (the image's ENTRYPOINT), and leave out the token and sealed volumes.\n"
+      << "metadata:\n  labels:\n    astis.io/inject: \"true\"\n  annotations:\n"
+      << "    # Each value in a 0400 file on an in-memory volume at /etc/" << c.app() << "/secrets:\n"
+      << "    astis.io/files: \"" << files << "\"\n"
+      << "    # or, for a program that reads its environment:\n"
+      << "    # astis.io/env: \"" << env << "\"\n"
+      << "    astis.io/api-key-secret: " << ApiKeySecretName(c) << "\n"
+      << "# Gate 4 checks the injected init image too: allow the astis-run image's digest (the\n"
+      << "# astis-run line of dist/images/digests, the digest in the webhook's --run-image):\n"
+      << "#   astis workload images add --cluster " << c.cluster() << " --namespace " << c.namespace_name()
+      << " --service-account " << c.service_account() << " --image sha256:<astis-run digest>\n";
+    return o.str();
+  }
+  return Error(Code::kInvalidArgument, "language must be one of c, cpp, python, go, astis-run, inject");
 }
 
 Result<ToolOutput> CallTool(std::string_view name, const Json& arguments, const lint::Contract* server_contract) {

@@ -56,7 +56,9 @@ std::string GenerateTokenConfig(const lint::Contract& c);
 std::string GenerateSealCommands(const lint::Contract& c);
 
 // kSdkLanguages lists GenerateSdkCode's languages.
-inline constexpr std::string_view kSdkLanguages[] = {"c", "cpp", "python", "go", "astis-run"};
+// "inject" is no program: the pod template label and annotations of `astis
+// inject` (docs/inject.md) and the command that allows its init image.
+inline constexpr std::string_view kSdkLanguages[] = {"c", "cpp", "python", "go", "astis-run", "inject"};
 
 // GenerateSdkCode renders a program that reads every contract key through
 // the SDK in language (one of kSdkLanguages); kInvalidArgument otherwise.

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "inject/annotations.h"
 #include "lint/lint.h"
 #include "lint/yaml_documents.h"
 
@@ -206,6 +207,21 @@ TEST(McpToolsTest, GeneratedAstisRunUsesFiles) {
             std::string::npos)
       << *code;
   EXPECT_NE(code->find("--env USER_NAME=user.name"), std::string::npos);
+}
+
+// The inject form: annotations the webhook accepts, and the allowlist
+// command for its init image.
+TEST(McpToolsTest, GeneratedInjectAnnotations) {
+  auto code = GenerateSdkCode(TestContract(), "inject");
+  ASSERT_TRUE(code.ok());
+  EXPECT_NE(code->find("astis.io/inject: \"true\""), std::string::npos) << *code;
+  EXPECT_NE(code->find("astis.io/files: \""), std::string::npos) << *code;
+  EXPECT_NE(code->find("astis workload images add --cluster "), std::string::npos) << *code;
+  const size_t at = code->find("astis.io/files: \"") + 17;
+  const std::string files = code->substr(at, code->find('"', at) - at);
+  auto parsed = inject::ParseInjectAnnotations(Json{{"astis.io/files", files}}, "api");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString() << " " << files;
+  EXPECT_EQ(parsed->files.size(), 3u);
 }
 
 TEST(McpToolsTest, RejectsUnknownLanguage) {

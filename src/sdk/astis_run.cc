@@ -2,6 +2,8 @@
 // in its environment or in files on a private tmpfs (docs/sdk.md "astis-run").
 //
 //   astis-run [--env VAR=SECRET]... [--file FILE=SECRET]... -- CMD [ARG]...
+//   (FILE may also be an absolute path in an existing directory on a tmpfs,
+//   e.g. an in-memory emptyDir the `astis inject` webhook mounts there)
 //   astis-run --install-to DIR
 //   astis-run --version
 //
@@ -21,6 +23,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,7 +60,8 @@ void Usage(FILE* out) {
                "  --env VAR=SECRET    in environment variable VAR (inherited by CMD's children,\n"
                "                      readable in /proc/PID/environ by the same user)\n"
                "  --file FILE=SECRET  in file $ASTIS_RUN_DIR/FILE (mode 0400, private tmpfs dir,\n"
-               "                      removed when CMD exits)\n"
+               "                      removed when CMD exits); FILE=/ABS/PATH: that new file, in an\n"
+               "                      existing directory on a tmpfs (mode 0400, removed when CMD exits)\n"
                "Nothing is run if any secret cannot be fetched (exit 125). Exit status: CMD's.\n"
                "SDK settings: ASTIS_EDGE_URL, ASTIS_CA_FILE, ASTIS_API_KEY(_FILE), ASTIS_TOKEN_PATH,\n"
                "ASTIS_SECRETS_DIR, ASTIS_ENV_PREFIX, ASTIS_PIN_WAIT_SECONDS (see docs/sdk.md).\n"
@@ -84,6 +88,36 @@ bool ValidFileName(std::string_view s) {
     }
   }
   return true;
+}
+
+// ValidAbsolutePath accepts /dir/.../name: components of [-._a-zA-Z0-9],
+// none empty, "." or "..", so the path names exactly the file it appears to.
+bool ValidAbsolutePath(std::string_view s) {
+  if (s.size() < 2 || s.size() > 4096 || s[0] != '/') return false;
+  size_t start = 1;
+  while (start <= s.size()) {
+    size_t end = s.find('/', start);
+    if (end == std::string_view::npos) end = s.size();
+    const std::string_view part = s.substr(start, end - start);
+    if (part.empty() || part == "." || part == ".." || part.size() > 255) return false;
+    for (char c : part) {
+      if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+            c == '.')) {
+        return false;
+      }
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+// OnTmpfs reports whether the directory of path is on a tmpfs (a plaintext
+// file must never reach a disk).
+bool OnTmpfs(const std::string& path) {
+  constexpr long kTmpfsMagic = 0x01021994;  // TMPFS_MAGIC, linux/magic.h
+  struct statfs fs {};
+  const std::string dir = path.substr(0, std::max<size_t>(path.rfind('/'), 1));
+  return statfs(dir.c_str(), &fs) == 0 && static_cast<long>(fs.f_type) == kTmpfsMagic;
 }
 
 int Refuse(const std::string& why) {
@@ -120,11 +154,11 @@ std::string PrivateDir() {
   return tmpl;
 }
 
-void RemoveDir(const std::string& dir, const std::vector<Binding>& bindings) {
-  for (const Binding& b : bindings) {
-    if (b.file) unlink((dir + "/" + b.target).c_str());
-  }
-  rmdir(dir.c_str());
+// RemoveFiles unlinks the files this run created, then its private
+// directory (if it made one).
+void RemoveFiles(const std::string& dir, const std::vector<std::string>& created) {
+  for (const std::string& f : created) unlink(f.c_str());
+  if (!dir.empty()) rmdir(dir.c_str());
 }
 
 void Wipe(std::string& s) {
@@ -254,7 +288,12 @@ int main(int argc, char** argv) {
                 eq == std::string_view::npos ? "" : std::string(spec.substr(eq + 1)), arg == "--file"};
       if (b.secret.empty()) return Refuse(std::string(arg) + " needs TARGET=SECRET, got '" + std::string(spec) + "'");
       if (!b.file && !ValidEnvName(b.target)) return Refuse("invalid environment variable name '" + b.target + "'");
-      if (b.file && !ValidFileName(b.target)) return Refuse("invalid file name '" + b.target + "'");
+      if (b.file && b.target.starts_with('/')) {
+        if (!ValidAbsolutePath(b.target)) return Refuse("invalid absolute file path '" + b.target + "'");
+        if (!OnTmpfs(b.target)) return Refuse("the directory of " + b.target + " is missing or not on a tmpfs");
+      } else if (b.file && !ValidFileName(b.target)) {
+        return Refuse("invalid file name '" + b.target + "'");
+      }
       bindings.push_back(std::move(b));
       continue;
     }
@@ -281,6 +320,7 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> env_entries;  // "VAR=plaintext"; wiped after the fork
   std::string dir;
+  std::vector<std::string> created;  // files this run wrote, removed when it ends
   {
     auto config = astis::sdk::Config::FromEnv();
     if (!config) return Refuse(std::string(config.error().name()) + ": " + config.error().message());
@@ -294,21 +334,24 @@ int main(int argc, char** argv) {
     for (const Binding& b : bindings) {
       const astis::sdk::Secret& s = (*secrets)[index.at(b.secret)];
       if (b.file) {
-        if (dir.empty()) {
+        const bool absolute = b.target.starts_with('/');
+        if (!absolute && dir.empty()) {
           dir = PrivateDir();
           if (dir.empty()) return Refuse(std::string("cannot create a private directory: ") + std::strerror(errno));
         }
-        const std::string path = dir + "/" + b.target;
+        const std::string path = absolute ? b.target : dir + "/" + b.target;
         const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+        if (fd >= 0) created.push_back(path);  // O_EXCL: ours, never a file that was there
         const bool written = fd >= 0 && WriteAll(fd, s.bytes().data(), s.size());
         if (fd >= 0) close(fd);
         if (!written) {
-          RemoveDir(dir, bindings);
+          RemoveFiles(dir, created);
+          for (std::string& e : env_entries) Wipe(e);
           return Refuse("cannot write " + path);
         }
       } else {
         if (s.view().find('\0') != std::string_view::npos) {
-          if (!dir.empty()) RemoveDir(dir, bindings);
+          RemoveFiles(dir, created);
           for (std::string& e : env_entries) Wipe(e);
           return Refuse("secret " + b.secret + " holds a NUL byte; use --file for it");
         }
@@ -344,7 +387,7 @@ int main(int argc, char** argv) {
   const pid_t pid = fork();
   if (pid < 0) {
     for (std::string& e : env_entries) Wipe(e);
-    if (!dir.empty()) RemoveDir(dir, bindings);
+    RemoveFiles(dir, created);
     return Refuse(std::string("fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
@@ -362,7 +405,7 @@ int main(int argc, char** argv) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!dir.empty()) RemoveDir(dir, bindings);
+  RemoveFiles(dir, created);
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return kRefused;

@@ -17,6 +17,7 @@
 //   tier2-customer-cvs       CVS only
 //   cluster-rbac             the edge's read-only credential
 //   workload                 the example workload and developer RBAC
+//   tier1-inject             tier1 plus the astis inject webhook component
 'use strict';
 
 const { execFileSync } = require('node:child_process');
@@ -40,6 +41,7 @@ const PROFILES = {
   'tier2-customer-cvs': { edge: false, cvs: true },
   'cluster-rbac': { readerRbac: true },
   'workload': { workload: true },
+  'tier1-inject': { edge: true, cvs: true, inject: true },
 };
 
 function parseArgs(argv) {
@@ -115,6 +117,7 @@ class Checker {
     if (p.serviceMonitor && this.ofKind('ServiceMonitor').length === 0) this.fail('ServiceMonitorPresent', 'no ServiceMonitor rendered');
     if (p.readerRbac) this.checkReaderRbac();
     if (p.workload) this.checkWorkload();
+    if (p.inject) this.checkInject();
     return this.failures;
   }
 
@@ -294,6 +297,43 @@ class Checker {
     }
     if (this.ofKind('ServiceAccount').length !== 1) this.fail('ReaderRbac', 'exactly one reader ServiceAccount');
     if ([...this.ofKind('RoleBinding'), ...this.ofKind('ClusterRoleBinding')].length === 0) this.fail('ReaderRbac', 'no binding');
+  }
+
+  // The astis inject webhook (docs/inject.md): fail closed, no side effects,
+  // reinvocation-safe, v1 reviews, pod CREATE only, labelled pods only,
+  // never its own namespace or kube-system, served by the astis-inject
+  // Service, probes on the TLS port, PDB and NetworkPolicy.
+  checkInject() {
+    const d = this.deployment('astis-inject');
+    if (!d) { this.fail('InjectWebhook', 'astis-inject Deployment missing'); return; }
+    this.checkAvailabilityAndPolicy(d, 2);
+    const c = d.spec.template.spec.containers[0];
+    const probe = (p, path) => p && p.httpGet && p.httpGet.path === path && p.httpGet.scheme === 'HTTPS';
+    if (!probe(c.readinessProbe, '/readyz') || !probe(c.livenessProbe, '/healthz')) this.fail('Probes', `${id(d)}: HTTPS /readyz and /healthz probes`);
+    if ((c.args || [])[0] !== 'inject') this.fail('InjectWebhook', `${id(d)}: must run \`astis inject\``);
+    const runImage = (c.env || []).find((e) => e.name === 'ASTIS_INJECT_RUN_IMAGE');
+    if (!runImage || !DIGEST_IMAGE.test(runImage.value || '')) this.fail('InjectWebhook', `${id(d)}: --run-image must be pinned by digest`);
+    const hooks = this.ofKind('MutatingWebhookConfiguration').flatMap((m) => m.webhooks || []);
+    if (hooks.length === 0) this.fail('InjectWebhook', 'no MutatingWebhookConfiguration');
+    for (const w of hooks) {
+      const where = `webhook ${w.name}`;
+      if (w.failurePolicy !== 'Fail') this.fail('InjectWebhook', `${where}: failurePolicy must be Fail`);
+      if (w.sideEffects !== 'None') this.fail('InjectWebhook', `${where}: sideEffects must be None`);
+      if (w.reinvocationPolicy !== 'IfNeeded') this.fail('InjectWebhook', `${where}: reinvocationPolicy must be IfNeeded`);
+      if (JSON.stringify(w.admissionReviewVersions) !== '["v1"]') this.fail('InjectWebhook', `${where}: admissionReviewVersions ["v1"]`);
+      if (!(w.timeoutSeconds >= 1 && w.timeoutSeconds <= 10)) this.fail('InjectWebhook', `${where}: timeoutSeconds 1..10`);
+      const podCreate = (w.rules || []).length > 0 && (w.rules || []).every((r) => JSON.stringify(r.apiGroups) === '[""]' &&
+        JSON.stringify(r.resources) === '["pods"]' && JSON.stringify(r.operations) === '["CREATE"]');
+      if (!podCreate) this.fail('InjectWebhook', `${where}: rules must be pods CREATE only`);
+      if (((w.objectSelector || {}).matchLabels || {})['astis.io/inject'] !== 'true') this.fail('InjectWebhook', `${where}: objectSelector astis.io/inject=true`);
+      const excluded = ((w.namespaceSelector || {}).matchExpressions || []).some((e) => e.key === 'kubernetes.io/metadata.name' &&
+        e.operator === 'NotIn' && ['astis', 'kube-system'].every((n) => (e.values || []).includes(n)));
+      if (!excluded) this.fail('InjectWebhook', `${where}: namespaceSelector must exclude astis and kube-system`);
+      const svc = (w.clientConfig || {}).service;
+      if (!svc || svc.path !== '/mutate' || !this.ofKind('Service').some((x) => x.metadata.name === svc.name)) {
+        this.fail('InjectWebhook', `${where}: clientConfig.service must be a rendered Service, path /mutate`);
+      }
+    }
   }
 
   checkWorkload() {

@@ -9,6 +9,7 @@
 
 #include "cvs/run.h"
 #include "edge/config.h"
+#include "inject/config.h"
 
 namespace astis {
 namespace {
@@ -52,6 +53,22 @@ TEST(DeployConfig, CvsConfigParses) {
 TEST(DeployConfig, RejectsUnknownKeyInShippedCvsConfig) {
   std::string text = ReadDeployFile("base/cvs/cvs.yaml") + "debug: true\n";
   EXPECT_FALSE(cvs::ParseCvsProcessConfig(text).ok());
+}
+
+// The inject component's config, completed with what the Deployment passes
+// as flags (--run-image), is valid; the TLS files are on its mount.
+TEST(DeployConfig, InjectConfigParses) {
+  std::string text = ReadDeployFile("components/inject/inject.yaml");
+  ASSERT_FALSE(text.empty());
+  inject::InjectServerConfig config;
+  ASSERT_TRUE(inject::ParseInjectServerConfig(text, config).ok());
+  config.inject.run_image =
+      "registry.example.com/astis/astis-run@sha256:16a1c14cdc0407f12b5f6ee1544aa2ef8a4461bfdb4099b00ffdfc343ac8308b";
+  EXPECT_TRUE(inject::ValidateInjectServerConfig(config).ok());
+  EXPECT_EQ(config.inject.namespace_, "astis");
+  EXPECT_EQ(config.listen_port, 8443);
+  EXPECT_EQ(config.cert_file, "/etc/astis/tls/tls.crt");
+  EXPECT_FALSE(inject::ParseInjectServerConfig(text + "debug: true\n", config).ok());
 }
 
 }  // namespace

@@ -201,6 +201,13 @@ set_digests)
       [[ $image == *"@$a" ]] || fail "$o: $image is not pinned to the new digest"
     done <<<"$images"
   done
+  # The inject component: the webhook runs the astis image, and both the
+  # run-image init container and the --run-image it passes on get astis-run's.
+  rendered=$(kubectl kustomize "$t/deploy/overlays/tier1-inject")
+  grep -qE "^ +image: registry\.example\.com/astis/inject@$a\$" <<<"$rendered" || fail "tier1-inject: webhook image"
+  grep -qE "^ +image: registry\.example\.com/astis/astis-run@$b\$" <<<"$rendered" || fail "tier1-inject: run-image"
+  grep -qE "^ +value: registry\.example\.com/astis/astis-run@$b\$" <<<"$rendered" ||
+    fail "tier1-inject: ASTIS_INJECT_RUN_IMAGE is not the new astis-run digest"
   # Idempotent, and only the digest lines changed.
   cp -r "$t/deploy" "$t/deploy2"
   "$src/scripts/set-deploy-digests.sh" "$t/digests" "$t/deploy2" >/dev/null

@@ -2,7 +2,8 @@
 # astis_run_test.sh ASTIS_RUN MODE: checks astis-run against the live test
 # edge (run under with_test_edge.sh, which exports the ASTIS_* settings).
 #   env      secrets reach CMD's environment; CMD's exit code is propagated
-#   file     file contents, 0700 dir / 0400 files on a tmpfs, removed after CMD
+#   file     file contents, 0700 dir / 0400 files on a tmpfs, removed after CMD;
+#            an absolute FILE (astis inject) in an existing tmpfs directory too
 #   refuses  an SDK failure (missing secret, refused capsule, no edge) runs nothing
 #   sessions runs in a row in one pod, also after a failed run, are not pinned out
 set -euo pipefail
@@ -12,7 +13,8 @@ want_pw='correct horse battery staple'
 want_tok='tok-7f3a9'
 fail() { echo "FAIL: $*" >&2; exit 1; }
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+abs=$(mktemp -d /dev/shm/astis-run-test.XXXXXX)  # a tmpfs directory, like an in-memory emptyDir
+trap 'rm -rf "$out" "$abs"' EXIT
 
 case $mode in
 env)
@@ -49,6 +51,16 @@ file)
   [[ $dir2 == /dev/shm/astis-run.* ]] || fail "default dir not under /dev/shm: $dir2"
   [[ $(cat "$out/fstype2") == tmpfs ]] || fail "default dir not on tmpfs: $(cat "$out/fstype2")"
   [[ ! -e $dir2 ]] || fail "private dir $dir2 not removed after a failing command"
+  # An absolute path: a new 0400 file in that directory, no ASTIS_RUN_DIR,
+  # removed when the command exits.
+  "$run" --file "$abs/key.pem=db-password" --env TOK=api-token -- \
+    sh -c 'cat "$2/key.pem" > "$1/abs"; stat -c %a "$2/key.pem" > "$1/absmode"
+           echo "${ASTIS_RUN_DIR-unset}" > "$1/rd"' \
+    sh "$out" "$abs" || fail "astis-run with an absolute --file exited $?"
+  [[ $(cat "$out/abs") == "$want_pw" ]] || fail "absolute file content is not the plaintext"
+  [[ $(cat "$out/absmode") == 400 ]] || fail "absolute file mode $(cat "$out/absmode")"
+  [[ $(cat "$out/rd") == unset ]] || fail "ASTIS_RUN_DIR set without a relative --file"
+  [[ ! -e $abs/key.pem ]] || fail "absolute file not removed after the command exited"
   ;;
 refuses)
   check_refused() {  # check_refused WANT_TEXT ARGS...
@@ -67,6 +79,13 @@ refuses)
   check_refused capsule_scope --env A=db-password --file t=theirs
   check_refused 'invalid environment variable name' --env 1BAD=db-password
   check_refused 'invalid file name' --file ../escape=db-password
+  check_refused 'invalid absolute file path' --file "$abs/../escape=db-password"
+  check_refused 'not on a tmpfs' --file /no-such-dir/key=db-password
+  # An existing file is neither replaced nor removed.
+  echo keep > "$abs/exists"
+  check_refused 'cannot write' --file "$abs/new=db-password" --file "$abs/exists=api-token"
+  [[ $(cat "$abs/exists") == keep ]] || fail "an existing file was replaced"
+  [[ ! -e $abs/new ]] || fail "a file written before the refusal was left behind"
   check_refused 'NUL byte' --env A=db-password --env B=binary
   check_refused 'duplicate target' --env A=db-password --env A=api-token
   check_refused 'no --env or --file'
