@@ -627,6 +627,30 @@ TEST_F(AdmissionTest, NamespaceSelectorChoosesNamespaces) {
   EXPECT_EQ(hook->Requests()[0]["namespace"], "team-a");
 }
 
+TEST_F(AdmissionTest, ServerDryRunAdmitsWithoutStoring) {
+  auto hook = StartWebhook([](const std::string&, const Json&) { return InjectPatch(); });
+  ASSERT_EQ(Apply(Configuration("c", Json::array({Hook(kHook, UrlConfig(*hook))}))).exit_code, 0);
+  static int n = 0;
+  const std::string path = dir_ + "/dry" + std::to_string(++n) + ".json";
+  std::ofstream(path) << DumpJson(Pod("dry", true));
+  Proc r = Kubectl({"create", "--validate=false", "--dry-run=server", "-o", "json", "-f", path});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The answer is the pod as it would be stored, mutated; nothing is stored.
+  Result<Json> shown = ParseJson(r.out, JsonLimits{1 << 20, 64});
+  ASSERT_TRUE(shown.ok()) << r.out;
+  EXPECT_TRUE(Injected(*shown));
+  EXPECT_FALSE(s_->GetPod("default", "dry").ok());
+  ASSERT_EQ(hook->Requests().size(), 1u);
+  EXPECT_EQ(hook->Requests()[0]["dryRun"], true);
+  const std::string dpath = dir_ + "/dry-deployment.json";
+  std::ofstream(dpath) << DumpJson(Deployment("drydep", 1, false));
+  r = Kubectl({"apply", "--validate=false", "--dry-run=server", "-f", dpath});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("(server dry run)"), std::string::npos) << r.out;
+  r = Kubectl({"get", "deployment", "drydep"});
+  EXPECT_NE(r.exit_code, 0);
+}
+
 TEST_F(AdmissionTest, WebhookConfigurationIsValidatedOnApply) {
   auto hook = StartWebhook([](const std::string&, const Json&) { return InjectPatch(); });
   Proc r = Apply(Configuration("bad", Json::array({Hook(kHook, UrlConfig(*hook), "Fail", 31)})));

@@ -607,16 +607,15 @@ Json OpenApiV3(std::string_view version, std::string_view group = "") {
                      {"responses", {{"200", {{"description", "OK"}}}}}}},
                    {"parameters", {{{"name", "fieldValidation"}, {"in", "query"}, {"schema", {{"type", "string"}}}}}}};
   };
-  add("/api/v1/namespaces/{namespace}/pods/{name}", "Pod");
-  add("/api/v1/namespaces/{namespace}/secrets/{name}", "Secret");
-  add("/api/v1/namespaces/{namespace}/serviceaccounts/{name}", "ServiceAccount");
-  add("/api/v1/namespaces/{name}", "Namespace");
   if (group == "apps") {
-    paths = Json::object();
     add("/apis/apps/v1/namespaces/{namespace}/deployments/{name}", "Deployment");
   } else if (group == "admissionregistration.k8s.io") {
-    paths = Json::object();
     add("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}", "MutatingWebhookConfiguration");
+  } else {
+    add("/api/v1/namespaces/{namespace}/pods/{name}", "Pod");
+    add("/api/v1/namespaces/{namespace}/secrets/{name}", "Secret");
+    add("/api/v1/namespaces/{namespace}/serviceaccounts/{name}", "ServiceAccount");
+    add("/api/v1/namespaces/{name}", "Namespace");
   }
   return Json{{"openapi", "3.0.0"}, {"info", {{"title", "Kubernetes"}, {"version", version}}}, {"paths", paths}};
 }
@@ -1099,7 +1098,9 @@ void KubeStandin::KubeletLocked(Json& pod) {
   EnsureStatuses(pod, "ephemeralContainers", "ephemeralContainerStatuses", now, true);
 }
 
-Result<Json> KubeStandin::CreatePod(Json pod) {
+Result<Json> KubeStandin::CreatePod(Json pod) { return CreatePodImpl(std::move(pod), false); }
+
+Result<Json> KubeStandin::CreatePodImpl(Json pod, bool dry_run) {
   if (!pod.is_object() || !pod.contains("metadata") || !pod["metadata"].is_object()) {
     return Error(Code::kInvalidArgument, "pod without metadata");
   }
@@ -1128,6 +1129,7 @@ Result<Json> KubeStandin::CreatePod(Json pod) {
   pod["metadata"]["uid"] = NewUidLocked();
   pod["metadata"]["creationTimestamp"] = NowRfc3339();
   KubeletLocked(pod);
+  if (dry_run) return pod;  // ?dryRun=All: everything but the write
   return StoreLocked(key, std::move(pod), true);
 }
 
@@ -1564,7 +1566,9 @@ ServerResponse KubeStandin::Create(const ServerRequest& req, const Route& route)
   if (!route.ns.empty()) obj["metadata"]["namespace"] = route.ns;
   // A pod goes through mutating admission before its generateName is
   // resolved, as on kube-apiserver (webhooks see no name).
-  if (route.resource == "pods") return AdmitPod(std::move(obj), route.user, {"system:authenticated"});
+  // ?dryRun=All: admitted (webhooks see dryRun: true) but not stored.
+  const bool dry_run = Param(ParseQuery(req.query), "dryRun") == "All";
+  if (route.resource == "pods") return AdmitPod(std::move(obj), route.user, {"system:authenticated"}, dry_run);
   std::string name = StringAt(obj, "metadata", "name");
   if (name.empty() && !StringAt(obj, "metadata", "generateName").empty()) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1573,6 +1577,7 @@ ServerResponse KubeStandin::Create(const ServerRequest& req, const Route& route)
   }
   if (name.empty()) return Invalid(route.resource, "", "metadata.name: Required value: name or generateName is required");
   if (std::optional<ServerResponse> bad = ValidateWrite(route.resource, name, obj, nullptr)) return *bad;
+  if (dry_run) return JsonResponse(201, WithKind(std::move(obj), route.resource));
   if (route.resource == "secrets") {
     // stringData is write-only: merged into data, base64-encoded.
     if (obj.contains("stringData")) {
@@ -1833,7 +1838,8 @@ std::vector<AdmissionRecord> KubeStandin::AdmissionCalls() const {
   return admission_calls_;
 }
 
-ServerResponse KubeStandin::AdmitPod(Json pod, const std::string& user, const std::vector<std::string>& groups) {
+ServerResponse KubeStandin::AdmitPod(Json pod, const std::string& user, const std::vector<std::string>& groups,
+                                     bool dry_run) {
   if (!pod.is_object() || !pod.contains("metadata") || !pod["metadata"].is_object()) {
     return BadRequest("the request body is not a pod");
   }
@@ -1845,6 +1851,7 @@ ServerResponse KubeStandin::AdmitPod(Json pod, const std::string& user, const st
   a.name = StringAt(pod, "metadata", "name");
   a.username = user;
   a.groups = groups;
+  a.dry_run = dry_run;
   std::vector<Json> configurations;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1890,7 +1897,7 @@ ServerResponse KubeStandin::AdmitPod(Json pod, const std::string& user, const st
     name = gen + NameSuffixLocked();
     pod["metadata"]["name"] = name;
   }
-  Result<Json> created = CreatePod(std::move(pod));
+  Result<Json> created = CreatePodImpl(std::move(pod), dry_run);
   if (created.ok()) return JsonResponse(201, *created);
   if (created.status().code() == Code::kAlreadyExists) {
     return KubeStatus(409, "AlreadyExists", created.status().message(), Json{{"name", name}, {"kind", "pods"}});

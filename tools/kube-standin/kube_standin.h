@@ -212,8 +212,11 @@ class KubeStandin {
   net::ServerResponse TokenRequest(const net::ServerRequest& request, const Route& route);
   net::ServerResponse GetNamespace(const Route& route);
   // AdmitPod runs mutating admission on pod (as user) and creates it: 201
-  // with the stored pod, or the refusal as a Status. API and controller use it.
-  net::ServerResponse AdmitPod(Json pod, const std::string& user, const std::vector<std::string>& groups);
+  // with the stored pod (dry_run: as it would be stored, not stored), or the
+  // refusal as a Status. API and controller use it.
+  net::ServerResponse AdmitPod(Json pod, const std::string& user, const std::vector<std::string>& groups,
+                               bool dry_run = false);
+  Result<Json> CreatePodImpl(Json pod, bool dry_run);
   void ControllerLoop();
   void ReconcileDeployments();
   void StopController();
