@@ -292,4 +292,26 @@ done
 if grep -q "POST /api/v1/namespaces/payments/pods" "$work/kube.log"; then
   fail "a pod was posted: the Deployment's pods are the controller's"
 fi
+
+# ---- a refusal reaches kubectl, and a Deployment's status
+cat > "$work/nocmd.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: nocmd
+  namespace: payments
+  labels: {app: nocmd, astis.io/inject: "true"}
+  annotations: {astis.io/env: "DB_PASSWORD=db/password"}
+spec:
+  serviceAccountName: api
+  containers: [{name: app, image: "registry.example/ledger@$app_digest"}]
+YAML
+if kc create --validate=false -f "$work/nocmd.yaml" > /dev/null 2> "$work/nocmd.err"; then
+  fail "a pod without command was admitted"
+fi
+grep -q 'admission webhook "inject.astis.io" denied the request: ' "$work/nocmd.err" ||
+  fail "kubectl did not show the webhook's refusal: $(cat "$work/nocmd.err")"
+kc get pod nocmd -n payments > /dev/null 2>&1 && fail "the refused pod exists"
+grep -q "ADMIT inject.astis.io CREATE pods payments/nocmd denied" "$work/kube.log" ||
+  fail "the refusal is not in the API log"
 echo "inject-e2e: OK: pod $pod was mutated by astis inject and its command got DB_PASSWORD from the edge"
