@@ -4,7 +4,8 @@
 // It traps if a response does not parse or does not echo the uid, if a
 // mutation's patch does not apply to the pod (RFC 6902), if the patched pod
 // is patched again (reinvocation must be a no-op), or if the patched pod
-// holds an env entry for a variable injected through astis.io/env.
+// holds an env entry for a variable injected through astis.io/env in the
+// wired container, or not exactly one container runs astis-run.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -49,11 +50,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (astis::inject::Mutate(again, config).outcome == astis::inject::Outcome::kMutated) __builtin_trap();
   auto want = astis::inject::ParseInjectAnnotations(request->object["metadata"]["annotations"], "");
   if (!want.ok()) __builtin_trap();  // Mutate only patches after these parsed
-  for (const Json& c : pod["spec"]["containers"]) {
-    for (const Json& e : c.value("env", Json::array())) {
-      for (const auto& b : want->env) {
-        if (e.value("name", "") == b.var) __builtin_trap();
-      }
+  // The wired container: the one whose command the patch replaced.
+  const Json* target = nullptr;
+  for (const Json& op : d.patch) {
+    const std::string path = op.value("path", "");
+    constexpr std::string_view kPrefix = "/spec/containers/";
+    if (op.value("op", "") != "replace" || path.rfind(kPrefix, 0) != 0) continue;
+    if (target != nullptr) __builtin_trap();  // one container is rewired
+    constexpr size_t kSuffix = std::string_view("/command").size();
+    const std::string index = path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix);
+    target = &pod.at(Json::json_pointer("/spec/containers/" + index));
+  }
+  if (target == nullptr) __builtin_trap();
+  const Json& command = target->at("command");
+  if (!command.is_array() || command.empty() || command[0] != "/astis/bin/astis-run") __builtin_trap();
+  for (const Json& e : target->at("env")) {
+    for (const auto& b : want->env) {
+      if (e.at("name") == b.var) __builtin_trap();
     }
   }
   return 0;

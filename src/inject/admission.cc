@@ -329,7 +329,8 @@ Decision Mutate(const AdmissionRequest& request, const InjectConfig& config) {
     if (v == kBinVolume || v == kTokenVolume || v == kApiKeyVolume || v == kSealedVolume || v == kCaVolume ||
         v.rfind(kFilesVolumePrefix, 0) == 0) {
       return Refuse(403, "the pod already has a volume named " + v +
-                             ": astis-* volume names are reserved for the injector, rename it");
+                             ": astis-bin, astis-token, astis-api-key, astis-sealed, astis-edge-ca and "
+                             "astis-files-* are reserved for the injector, rename it");
     }
   }
 
@@ -392,7 +393,8 @@ Decision Mutate(const AdmissionRequest& request, const InjectConfig& config) {
                {"command", Json::array({"/usr/bin/astis-run", "--install-to", kBinDir})},
                {"volumeMounts", Json::array({{{"name", kBinVolume}, {"mountPath", kBinDir}}})},
                {"resources",
-                {{"requests", {{"cpu", "10m"}, {"memory", "32Mi"}}}, {"limits", {{"memory", "64Mi"}}}}},
+                {{"requests", {{"cpu", "10m"}, {"memory", "32Mi"}}},
+                 {"limits", {{"cpu", "200m"}, {"memory", "64Mi"}}}}},
                {"securityContext", ReadOnlySecurityContext()}};
   // First, so that it has run before any other init container too.
   AddItems(d.patch, *spec, "initContainers", "/spec/initContainers", {init}, /*prepend=*/true);

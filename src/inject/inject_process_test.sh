@@ -38,6 +38,8 @@ for _ in $(seq 100); do
 done
 [[ -n $port ]] || fail "no 'serving on' line"
 url=https://127.0.0.1:$port
+grep -q "workload images add --cluster C --namespace N --service-account SA --image sha256:4444" "$t/log" ||
+  fail "no allowlist hint for the run image"
 [[ $(curl -sS --cacert "$t/one.crt" "$url/healthz") == '{"status":"ok"}' ]] || fail "/healthz"
 out=$(curl -sS --cacert "$t/one.crt" -H 'Content-Type: application/json' --data-binary @"$review" "$url/mutate")
 grep -q '"uid":"705ab4f5-6393-11e8-b7cc-42010a800002"' <<<"$out" || fail "uid not echoed: $out"

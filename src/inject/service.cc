@@ -122,6 +122,11 @@ Status RunInjectProcess(const InjectServerConfig& config, const InjectProcessOpt
   net::TlsReloader reloader(files, [s](const net::TlsServerConfig& c) { return s->ReloadTls(c); }, ro);
   reloader.Start();
   log::Process().Info("astis inject", "serving on " + config.listen_address + ":" + std::to_string(s->port()));
+  // Gate 4 checks the injected init container's image too (docs/inject.md).
+  const std::string& image = config.inject.run_image;
+  log::Process().Info("astis inject", "injected pods run " + image + ": allow it for each workload with `astis "
+                                      "workload images add --cluster C --namespace N --service-account SA --image " +
+                                      image.substr(image.rfind('@') + 1) + "`");
   if (options.on_listening) options.on_listening(s->port());
   int sig = 0;
   while ((sig = net::WaitForTerminationOrReloadSignal()) == SIGHUP) (void)reloader.ReloadNow();
