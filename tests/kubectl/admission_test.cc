@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -78,7 +79,7 @@ class TestWebhook {
   }
   uint16_t port() const { return port_; }
   std::string CaBundle() const { return B64Encode(pki_.ca_cert_pem()); }
-  void SetDelay(std::chrono::milliseconds d) { delay_ = d; }
+  void SetDelay(std::chrono::milliseconds d) { delay_ms_ = d.count(); }
   std::vector<Json> Requests() {
     std::lock_guard<std::mutex> lock(mu_);
     return requests_;
@@ -95,7 +96,7 @@ class TestWebhook {
       std::lock_guard<std::mutex> lock(mu_);
       requests_.push_back(request);
     }
-    if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
+    if (delay_ms_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_.load()));
     Json response = answer_(r.path, request);
     if (!response.contains("uid")) response["uid"] = request["uid"];
     const Json out{{"apiVersion", "admission.k8s.io/v1"}, {"kind", "AdmissionReview"}, {"response", response}};
@@ -106,7 +107,7 @@ class TestWebhook {
   Answer answer_;
   std::unique_ptr<net::HttpServer> server_;
   uint16_t port_ = 0;
-  std::chrono::milliseconds delay_{0};
+  std::atomic<int64_t> delay_ms_{0};  // read by the server's threads
   std::mutex mu_;
   std::vector<Json> requests_;
 };

@@ -75,6 +75,7 @@ namespace {
 constexpr std::string_view kNodeName = "astis-standin-node";
 constexpr std::string_view kHostIp = "192.0.2.10";
 constexpr JsonLimits kBodyLimits{1 << 20, 64};
+constexpr size_t kMaxAdmissionRecords = 10000;  // AdmissionCalls keeps the latest
 
 ServerResponse JsonResponse(int code, const Json& body) {
   return {code, {{"Content-Type", "application/json"}}, DumpJson(body), {}};
@@ -1877,6 +1878,10 @@ ServerResponse KubeStandin::AdmitPod(Json pod, const std::string& user, const st
     env.record = [this](const AdmissionRecord& r) {
       {
         std::lock_guard<std::mutex> lock(mu_);
+        // Bounded: a Deployment retried against a down webhook adds a call a pass.
+        if (admission_calls_.size() >= kMaxAdmissionRecords) {
+          admission_calls_.erase(admission_calls_.begin(), admission_calls_.begin() + kMaxAdmissionRecords / 2);
+        }
         admission_calls_.push_back(r);
       }
       // Names and the outcome only: never the object or the webhook's message.
