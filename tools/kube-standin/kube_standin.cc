@@ -28,11 +28,13 @@ struct KubeStandin::Principal {
 
 // Route is a parsed /api/v1 resource path.
 struct KubeStandin::Route {
-  std::string resource;  // pods, secrets, serviceaccounts, namespaces
+  std::string resource;  // pods, secrets, serviceaccounts, namespaces, deployments, mutatingwebhookconfigurations
   std::string ns;        // "" : all namespaces (or cluster-scoped)
   std::string name;      // "" : the collection
   std::string sub;       // status, ephemeralcontainers, token
   std::string verb;      // get, list, watch, create, update, patch, delete
+  std::string group;     // "" (core), apps, admissionregistration.k8s.io
+  std::string user;      // the authenticated user (admission's userInfo)
 };
 
 struct KubeStandin::WatchHub {
@@ -73,6 +75,7 @@ namespace {
 constexpr std::string_view kNodeName = "astis-standin-node";
 constexpr std::string_view kHostIp = "192.0.2.10";
 constexpr JsonLimits kBodyLimits{1 << 20, 64};
+constexpr size_t kMaxAdmissionRecords = 10000;  // AdmissionCalls keeps the latest
 
 ServerResponse JsonResponse(int code, const Json& body) {
   return {code, {{"Content-Type", "application/json"}}, DumpJson(body), {}};
@@ -84,6 +87,7 @@ ServerResponse KubeStatus(int code, std::string_view reason, std::string_view me
   Json s{{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", Json::object()},
          {"status", "Failure"}, {"message", message}, {"reason", reason},
          {"code", code}};
+  if (reason.empty()) s.erase("reason");  // a webhook's denial may carry none
   if (!details.is_null()) s["details"] = details;
   return JsonResponse(code, s);
 }
@@ -93,9 +97,21 @@ ServerResponse NotFound(const std::string& resource, const std::string& name) {
                     Json{{"name", name}, {"kind", resource}});
 }
 
+std::string KindOf(std::string_view resource);
+std::string GroupOf(std::string_view resource);
+
+// Invalid is a 422 with the cause as kube-apiserver reports it (field and
+// message), which kubectl prints as `The Kind "name" is invalid: field: ...`.
 ServerResponse Invalid(const std::string& resource, const std::string& name, const std::string& why) {
+  const size_t colon = why.find(": ");
+  Json cause{{"reason", "FieldValueInvalid"}, {"message", why}};
+  if (colon != std::string::npos && why.find(' ') > colon) {
+    cause["field"] = why.substr(0, colon);
+    cause["message"] = why.substr(colon + 2);
+  }
+  const std::string kind = KindOf(resource).empty() ? resource : KindOf(resource);
   return KubeStatus(422, "Invalid", resource + " \"" + name + "\" is invalid: " + why,
-                    Json{{"name", name}, {"kind", resource}});
+                    Json{{"name", name}, {"group", GroupOf(resource)}, {"kind", kind}, {"causes", {cause}}});
 }
 
 ServerResponse BadRequest(const std::string& message) { return KubeStatus(400, "BadRequest", message); }
@@ -105,10 +121,38 @@ std::string KindOf(std::string_view resource) {
   if (resource == "secrets") return "Secret";
   if (resource == "serviceaccounts") return "ServiceAccount";
   if (resource == "namespaces") return "Namespace";
+  if (resource == "deployments") return "Deployment";
+  if (resource == "mutatingwebhookconfigurations") return "MutatingWebhookConfiguration";
   return "";
 }
 
-bool IsNamespacedResource(std::string_view r) { return r == "pods" || r == "secrets" || r == "serviceaccounts"; }
+// GroupOf is the API group serving a resource.
+std::string GroupOf(std::string_view resource) {
+  if (resource == "deployments") return "apps";
+  if (resource == "mutatingwebhookconfigurations") return "admissionregistration.k8s.io";
+  return "";
+}
+
+std::string ApiVersionOf(std::string_view resource) {
+  const std::string g = GroupOf(resource);
+  return g.empty() ? "v1" : g + "/v1";
+}
+
+bool IsNamespacedResource(std::string_view r) {
+  return r == "pods" || r == "secrets" || r == "serviceaccounts" || r == "deployments";
+}
+
+bool IsClusterScopedResource(std::string_view r) { return r == "mutatingwebhookconfigurations"; }
+
+// The alphabet of k8s.io/apimachinery/pkg/util/rand (no vowels, no 0/1/3),
+// used for generateName suffixes and pod-template-hash.
+constexpr std::string_view kNameAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+
+std::string SafeEncode(std::span<const uint8_t> bytes, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n && i < bytes.size(); ++i) out += kNameAlphabet[bytes[i] % kNameAlphabet.size()];
+  return out;
+}
 
 std::vector<std::string> Split(std::string_view s, char sep) {
   std::vector<std::string> out;
@@ -556,18 +600,24 @@ Result<Json> TokenRequestFromProtobuf(std::string_view body) {
 // that the server validates fields itself (a PATCH path per kind with the
 // fieldValidation query parameter), so it sends ?fieldValidation=Strict
 // instead of downloading schemas for client-side validation.
-Json OpenApiV3(std::string_view version) {
+Json OpenApiV3(std::string_view version, std::string_view group = "") {
   Json paths = Json::object();
   auto add = [&](const std::string& path, const char* kind) {
     paths[path] = {{"patch",
-                    {{"x-kubernetes-group-version-kind", {{"group", ""}, {"version", "v1"}, {"kind", kind}}},
+                    {{"x-kubernetes-group-version-kind", {{"group", group}, {"version", "v1"}, {"kind", kind}}},
                      {"responses", {{"200", {{"description", "OK"}}}}}}},
                    {"parameters", {{{"name", "fieldValidation"}, {"in", "query"}, {"schema", {{"type", "string"}}}}}}};
   };
-  add("/api/v1/namespaces/{namespace}/pods/{name}", "Pod");
-  add("/api/v1/namespaces/{namespace}/secrets/{name}", "Secret");
-  add("/api/v1/namespaces/{namespace}/serviceaccounts/{name}", "ServiceAccount");
-  add("/api/v1/namespaces/{name}", "Namespace");
+  if (group == "apps") {
+    add("/apis/apps/v1/namespaces/{namespace}/deployments/{name}", "Deployment");
+  } else if (group == "admissionregistration.k8s.io") {
+    add("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}", "MutatingWebhookConfiguration");
+  } else {
+    add("/api/v1/namespaces/{namespace}/pods/{name}", "Pod");
+    add("/api/v1/namespaces/{namespace}/secrets/{name}", "Secret");
+    add("/api/v1/namespaces/{namespace}/serviceaccounts/{name}", "ServiceAccount");
+    add("/api/v1/namespaces/{name}", "Namespace");
+  }
   return Json{{"openapi", "3.0.0"}, {"info", {{"title", "Kubernetes"}, {"version", version}}}, {"paths", paths}};
 }
 
@@ -575,19 +625,143 @@ Json WatchEvent(const std::string& type, Json object) { return Json{{"type", typ
 
 Json WithKind(Json obj, const std::string& resource) {
   obj["kind"] = KindOf(resource);
-  obj["apiVersion"] = "v1";
+  obj["apiVersion"] = ApiVersionOf(resource);
   return obj;
+}
+
+std::string LabelOf(const Json& obj, const std::string& key) {
+  if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return "";
+  const Json& m = obj["metadata"];
+  if (!m.contains("labels") || !m["labels"].is_object() || !m["labels"].contains(key)) return "";
+  return m["labels"][key].is_string() ? m["labels"][key].get<std::string>() : "";
+}
+
+// TemplateHash is the stand-in's pod-template-hash: SHA-256 of the template
+// in the alphabet the real controller uses (the value differs from the
+// real FNV hash; only its role matters).
+std::string TemplateHash(const Json& tmpl) {
+  const Sha256Digest d = Sha256(DumpJson(tmpl));
+  return SafeEncode(std::span<const uint8_t>(d.data(), d.size()), 10);
+}
+
+// ReplicaSetUid names the (not served) ReplicaSet of a Deployment revision.
+std::string ReplicaSetUid(const std::string& deployment_uid, const std::string& hash) {
+  return StableUuid("replicaset/" + deployment_uid + "/" + hash);
+}
+
+// OwnedBy: pod belongs to a ReplicaSet of deployment.
+bool OwnedBy(const Json& pod, const Json& deployment) {
+  const std::string hash = LabelOf(pod, "pod-template-hash");
+  if (hash.empty() || !pod["metadata"].contains("ownerReferences") || !pod["metadata"]["ownerReferences"].is_array()) {
+    return false;
+  }
+  const std::string rs_uid = ReplicaSetUid(StringAt(deployment, "metadata", "uid"), hash);
+  const Json& refs = pod["metadata"]["ownerReferences"];
+  return std::any_of(refs.begin(), refs.end(), [&](const Json& o) { return StringAt(o, "uid") == rs_uid; });
+}
+
+// PodFromTemplate is the pod a Deployment's ReplicaSet creates: template
+// metadata and spec, pod-template-hash, generateName
+// <deployment>-<hash>-, and a controller ownerReference to the ReplicaSet.
+Json PodFromTemplate(const Json& deployment, const std::string& hash) {
+  const Json& tmpl = deployment["spec"]["template"];
+  const std::string name = StringAt(deployment, "metadata", "name");
+  const std::string rs = name + "-" + hash;
+  Json meta = tmpl.contains("metadata") && tmpl["metadata"].is_object() ? tmpl["metadata"] : Json::object();
+  meta.erase("name");
+  meta.erase("creationTimestamp");
+  meta["generateName"] = rs + "-";
+  meta["namespace"] = StringAt(deployment, "metadata", "namespace");
+  meta["labels"]["pod-template-hash"] = hash;
+  meta["ownerReferences"] = Json::array({Json{{"apiVersion", "apps/v1"},
+                                              {"kind", "ReplicaSet"},
+                                              {"name", rs},
+                                              {"uid", ReplicaSetUid(StringAt(deployment, "metadata", "uid"), hash)},
+                                              {"controller", true},
+                                              {"blockOwnerDeletion", true}}});
+  return Json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", meta}, {"spec", tmpl["spec"]}};
+}
+
+// ValidateWrite checks and defaults what a create, update or patch stores
+// for the resources that need it (old: the stored object, nullptr on
+// create). Returns the refusal, if any.
+std::optional<ServerResponse> ValidateWrite(const std::string& resource, const std::string& name, Json& obj,
+                                            const Json* old) {
+  if (resource == "mutatingwebhookconfigurations") {
+    // Test AdmissionMatchTest.WebhookConfigurationValidation,
+    // AdmissionTest.WebhookConfigurationIsValidatedOnApply.
+    Status v = ValidateMutatingWebhookConfiguration(obj);
+    if (!v.ok()) return Invalid(resource, name, v.message());
+    return std::nullopt;
+  }
+  if (resource != "deployments") return std::nullopt;
+  // apps/v1 validation the controller depends on (test
+  // AdmissionTest.DeploymentValidation).
+  if (!obj.contains("spec") || !obj["spec"].is_object()) return Invalid(resource, name, "spec: Required value");
+  Json& spec = obj["spec"];
+  if (!spec.contains("selector") || !spec["selector"].is_object() || spec["selector"].empty()) {
+    return Invalid(resource, name, "spec.selector: Required value");
+  }
+  if (!spec.contains("template") || !spec["template"].is_object()) {
+    return Invalid(resource, name, "spec.template: Required value");
+  }
+  Json& tmpl = spec["template"];
+  const bool has_labels =
+      tmpl.contains("metadata") && tmpl["metadata"].is_object() && tmpl["metadata"].contains("labels");
+  Result<bool> sel = LabelSelectorMatches(spec["selector"], has_labels ? tmpl["metadata"]["labels"] : Json::object());
+  if (!sel.ok()) return Invalid(resource, name, "spec.selector: " + sel.status().message());
+  if (!*sel) {
+    return Invalid(resource, name,
+                   "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`");
+  }
+  if (!tmpl.contains("spec") || !tmpl["spec"].is_object() || !tmpl["spec"].contains("containers") ||
+      !tmpl["spec"]["containers"].is_array() || tmpl["spec"]["containers"].empty()) {
+    return Invalid(resource, name, "spec.template.spec.containers: Required value");
+  }
+  if (!spec.contains("replicas")) spec["replicas"] = 1;
+  if (!spec["replicas"].is_number_integer() || spec["replicas"].get<int64_t>() < 0 ||
+      spec["replicas"].get<int64_t>() > 100) {
+    return Invalid(resource, name, "spec.replicas: Invalid value: the stand-in runs 0 to 100 replicas");
+  }
+  if (!spec.contains("strategy")) {
+    spec["strategy"] = {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", "25%"}}}};
+  }
+  if (!spec.contains("revisionHistoryLimit")) spec["revisionHistoryLimit"] = 10;
+  if (!spec.contains("progressDeadlineSeconds")) spec["progressDeadlineSeconds"] = 600;
+  if (old == nullptr) {
+    obj["metadata"]["generation"] = 1;
+    obj["status"] = Json::object();
+  } else {
+    // generation counts spec changes; status only changes through the controller.
+    const Json& om = (*old)["metadata"];
+    int64_t gen = 1;
+    if (om.contains("generation") && om["generation"].is_number_integer()) gen = om["generation"].get<int64_t>();
+    if (!old->contains("spec") || (*old)["spec"] != spec) ++gen;
+    obj["metadata"]["generation"] = gen;
+    obj["status"] = old->contains("status") ? (*old)["status"] : Json::object();
+  }
+  return std::nullopt;
 }
 
 // ParseRoute maps /api/v1/... onto a Route; false for any other path.
 bool ParseRoute(const ServerRequest& req, KubeStandin::Route* r) {
-  const std::vector<std::string> s = Split(req.path, '/');
-  // s[0] is "" (the leading slash).
+  std::vector<std::string> s = Split(req.path, '/');
+  // s[0] is "" (the leading slash). /apis/{group}/v1/... is read as
+  // /api/v1/... and the group checked against the resource's below.
+  if (s.size() >= 4 && s[1] == "apis") {
+    if (s[3] != "v1") return false;
+    r->group = s[2];
+    s.erase(s.begin() + 2);
+    s[1] = "api";
+  }
   if (s.size() < 4 || s[1] != "api" || s[2] != "v1") return false;
   const bool get = req.method == "GET";
   if (s.size() == 4) {  // /api/v1/{resource}: all namespaces, or namespaces
     if (KindOf(s[3]).empty()) return false;
     r->resource = s[3];
+  } else if (IsClusterScopedResource(s[3]) && s.size() == 5) {  // cluster-scoped object
+    r->resource = s[3];
+    r->name = s[4];
   } else if (s[3] == "namespaces" && s.size() == 5) {  // /api/v1/namespaces/{name}
     r->resource = "namespaces";
     r->name = s[4];
@@ -601,6 +775,7 @@ bool ParseRoute(const ServerRequest& req, KubeStandin::Route* r) {
     return false;
   }
   if (s.size() >= 6 && r->ns.empty()) return false;
+  if (GroupOf(r->resource) != r->group) return false;
   if (r->name.empty() && s.size() >= 7) return false;
   if (r->name.empty()) {
     if (get) {
@@ -650,10 +825,15 @@ Result<std::unique_ptr<KubeStandin>> KubeStandin::Start(StandinOptions options) 
   ASTIS_ASSIGN_OR_RETURN(s->ec_kid_, KeyId(s->ec_));
   ASTIS_RETURN_IF_ERROR(s->Listen(s->options_.port));
   s->issuer_ = s->options_.issuer.empty() ? s->url() : s->options_.issuer;
+  KubeStandin* self = s.get();
+  s->controller_ = std::thread([self] { self->ControllerLoop(); });
   return s;
 }
 
-KubeStandin::~KubeStandin() { Stop(); }
+KubeStandin::~KubeStandin() {
+  StopController();
+  Stop();
+}
 
 Status KubeStandin::Listen(uint16_t port) {
   net::ServerConfig config;
@@ -791,7 +971,10 @@ Result<Json> KubeStandin::GetPod(std::string_view ns, std::string_view name) con
 
 bool KubeStandin::DeletePod(std::string_view ns, std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
-  const Key key{"pods", std::string(ns), std::string(name)};
+  return DeletePodLocked(Key{"pods", std::string(ns), std::string(name)});
+}
+
+bool KubeStandin::DeletePodLocked(const Key& key) {
   auto it = objects_.find(key);
   if (it == objects_.end()) return false;
   Json obj = std::move(it->second);
@@ -916,7 +1099,9 @@ void KubeStandin::KubeletLocked(Json& pod) {
   EnsureStatuses(pod, "ephemeralContainers", "ephemeralContainerStatuses", now, true);
 }
 
-Result<Json> KubeStandin::CreatePod(Json pod) {
+Result<Json> KubeStandin::CreatePod(Json pod) { return CreatePodImpl(std::move(pod), false); }
+
+Result<Json> KubeStandin::CreatePodImpl(Json pod, bool dry_run) {
   if (!pod.is_object() || !pod.contains("metadata") || !pod["metadata"].is_object()) {
     return Error(Code::kInvalidArgument, "pod without metadata");
   }
@@ -945,6 +1130,7 @@ Result<Json> KubeStandin::CreatePod(Json pod) {
   pod["metadata"]["uid"] = NewUidLocked();
   pod["metadata"]["creationTimestamp"] = NowRfc3339();
   KubeletLocked(pod);
+  if (dry_run) return pod;  // ?dryRun=All: everything but the write
   return StoreLocked(key, std::move(pod), true);
 }
 
@@ -1071,7 +1257,41 @@ ServerResponse KubeStandin::Dispatch(const ServerRequest& req, const Principal& 
                                     {"serverAddressByClientCIDRs",
                                      {{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", "127.0.0.1:" + std::to_string(port_)}}}}});
     }
-    if (p == "/apis") return JsonResponse(200, Json{{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", Json::array()}});
+    // Two groups: apps (Deployments) and admissionregistration.k8s.io
+    // (MutatingWebhookConfigurations), v1 only (test
+    // AdmissionTest.KubectlApplyDeploymentCreatesPods).
+    auto group = [](const std::string& name) {
+      const Json v{{"groupVersion", name + "/v1"}, {"version", "v1"}};
+      return Json{{"name", name}, {"versions", Json::array({v})}, {"preferredVersion", v}};
+    };
+    if (p == "/apis") {
+      return JsonResponse(200, Json{{"kind", "APIGroupList"},
+                                    {"apiVersion", "v1"},
+                                    {"groups", {group("apps"), group("admissionregistration.k8s.io")}}});
+    }
+    if (p == "/apis/apps" || p == "/apis/admissionregistration.k8s.io") {
+      Json g = group(p.substr(6));
+      g["kind"] = "APIGroup";
+      g["apiVersion"] = "v1";
+      return JsonResponse(200, g);
+    }
+    if (p == "/apis/apps/v1" || p == "/apis/admissionregistration.k8s.io/v1") {
+      const bool apps = p == "/apis/apps/v1";
+      const Json crud = {"create", "delete", "get", "list", "patch", "update", "watch"};
+      Json r = apps ? Json{{"name", "deployments"},       {"singularName", "deployment"}, {"namespaced", true},
+                           {"kind", "Deployment"},        {"verbs", crud},                {"shortNames", {"deploy"}},
+                           {"categories", {"all"}}}
+                    : Json{{"name", "mutatingwebhookconfigurations"},
+                           {"singularName", "mutatingwebhookconfiguration"},
+                           {"namespaced", false},
+                           {"kind", "MutatingWebhookConfiguration"},
+                           {"verbs", crud},
+                           {"categories", {"api-extensions"}}};
+      return JsonResponse(200, Json{{"kind", "APIResourceList"},
+                                    {"apiVersion", "v1"},
+                                    {"groupVersion", apps ? "apps/v1" : "admissionregistration.k8s.io/v1"},
+                                    {"resources", Json::array({r})}});
+    }
     if (p == "/api/v1") {
       auto res = [](const char* name, const char* singular, bool namespaced, const char* kind, Json verbs,
                     Json short_names = nullptr) {
@@ -1097,9 +1317,18 @@ ServerResponse KubeStandin::Dispatch(const ServerRequest& req, const Principal& 
                                       token}}});
     }
     if (p == "/openapi/v3") {
-      return JsonResponse(200, Json{{"paths", {{"api/v1", {{"serverRelativeURL", "/openapi/v3/api/v1?hash=standin"}}}}}});
+      return JsonResponse(
+          200, Json{{"paths",
+                     {{"api/v1", {{"serverRelativeURL", "/openapi/v3/api/v1?hash=standin"}}},
+                      {"apis/apps/v1", {{"serverRelativeURL", "/openapi/v3/apis/apps/v1?hash=standin"}}},
+                      {"apis/admissionregistration.k8s.io/v1",
+                       {{"serverRelativeURL", "/openapi/v3/apis/admissionregistration.k8s.io/v1?hash=standin"}}}}}});
     }
     if (p == "/openapi/v3/api/v1") return JsonResponse(200, OpenApiV3("v1.32.0-astis-standin"));
+    if (p == "/openapi/v3/apis/apps/v1") return JsonResponse(200, OpenApiV3("v1.32.0-astis-standin", "apps"));
+    if (p == "/openapi/v3/apis/admissionregistration.k8s.io/v1") {
+      return JsonResponse(200, OpenApiV3("v1.32.0-astis-standin", "admissionregistration.k8s.io"));
+    }
     if (p == "/.well-known/openid-configuration" || p == "/openid/v1/jwks") {
       const bool jwks = p == "/openid/v1/jwks";
       return {200,
@@ -1118,10 +1347,11 @@ ServerResponse KubeStandin::Dispatch(const ServerRequest& req, const Principal& 
   if (!who.admin && !read_ok) {
     const std::string res = route.sub.empty() ? route.resource : route.resource + "/" + route.sub;
     std::string msg = (route.name.empty() ? res : res + " \"" + route.name + "\"") + " is forbidden: User \"" + who.user +
-                      "\" cannot " + route.verb + " resource \"" + res + "\" in API group \"\"";
+                      "\" cannot " + route.verb + " resource \"" + res + "\" in API group \"" + route.group + "\"";
     msg += route.ns.empty() ? " at the cluster scope" : " in the namespace \"" + route.ns + "\"";
     return KubeStatus(403, "Forbidden", msg, Json{{"name", route.name}, {"kind", route.resource}});
   }
+  route.user = who.user;
   return HandleResource(req, route);
 }
 
@@ -1209,7 +1439,7 @@ ServerResponse KubeStandin::List(const ServerRequest& req, const Route& route) {
   }
   if (AcceptsTable(req)) return JsonResponse(200, TableOf(route.resource, items, rv, clock_.NowUnix()));
   Json list{{"kind", KindOf(route.resource) + "List"},
-            {"apiVersion", "v1"},
+            {"apiVersion", ApiVersionOf(route.resource)},
             {"metadata", {{"resourceVersion", std::to_string(rv)}}},
             {"items", Json::array()}};
   for (Json& item : items) {
@@ -1313,7 +1543,7 @@ bool KubeStandin::WatchStep(WatchState& st, net::StreamWriter& writer) {
     // BOOKMARK: an object of the watched kind carrying only
     // metadata.resourceVersion (test WatchSendsBookmarks).
     Json obj = st.table ? Json{{"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"}}
-                        : Json{{"kind", KindOf(st.route.resource)}, {"apiVersion", "v1"}};
+                        : Json{{"kind", KindOf(st.route.resource)}, {"apiVersion", ApiVersionOf(st.route.resource)}};
     obj["metadata"] = {{"resourceVersion", std::to_string(st.last_rv)}};
     if (!writer.WriteLine(DumpJson(WatchEvent("BOOKMARK", obj)))) return false;
     st.next_bookmark = now + options_.bookmark_interval;
@@ -1334,22 +1564,21 @@ ServerResponse KubeStandin::Create(const ServerRequest& req, const Route& route)
   if (!body_ns.empty() && body_ns != route.ns) {
     return BadRequest("the namespace of the provided object does not match the namespace sent on the request");
   }
+  if (!route.ns.empty()) obj["metadata"]["namespace"] = route.ns;
+  // A pod goes through mutating admission before its generateName is
+  // resolved, as on kube-apiserver (webhooks see no name).
+  // ?dryRun=All: admitted (webhooks see dryRun: true) but not stored.
+  const bool dry_run = Param(ParseQuery(req.query), "dryRun") == "All";
+  if (route.resource == "pods") return AdmitPod(std::move(obj), route.user, {"system:authenticated"}, dry_run);
   std::string name = StringAt(obj, "metadata", "name");
   if (name.empty() && !StringAt(obj, "metadata", "generateName").empty()) {
     std::lock_guard<std::mutex> lock(mu_);
-    name = StringAt(obj, "metadata", "generateName") + NewUidLocked().substr(0, 5);
+    name = StringAt(obj, "metadata", "generateName") + NameSuffixLocked();
     obj["metadata"]["name"] = name;
   }
   if (name.empty()) return Invalid(route.resource, "", "metadata.name: Required value: name or generateName is required");
-  if (!route.ns.empty()) obj["metadata"]["namespace"] = route.ns;
-  if (route.resource == "pods") {
-    Result<Json> pod = CreatePod(std::move(obj));
-    if (pod.ok()) return JsonResponse(201, *pod);
-    if (pod.status().code() == Code::kAlreadyExists) {
-      return KubeStatus(409, "AlreadyExists", pod.status().message(), Json{{"name", name}, {"kind", "pods"}});
-    }
-    return Invalid("pods", name, pod.status().message());
-  }
+  if (std::optional<ServerResponse> bad = ValidateWrite(route.resource, name, obj, nullptr)) return *bad;
+  if (dry_run) return JsonResponse(201, WithKind(std::move(obj), route.resource));
   if (route.resource == "secrets") {
     // stringData is write-only: merged into data, base64-encoded.
     if (obj.contains("stringData")) {
@@ -1383,6 +1612,7 @@ ServerResponse KubeStandin::Create(const ServerRequest& req, const Route& route)
     obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
     obj["status"] = {{"phase", "Active"}};
   }
+  if (route.resource == "deployments") ReconcileNow();
   return JsonResponse(201, StoreLocked(key, std::move(obj), true));
 }
 
@@ -1417,6 +1647,8 @@ ServerResponse KubeStandin::Update(const ServerRequest& req, const Route& route)
     obj = WithKind(std::move(body), route.resource);
     for (const char* m : {"uid", "creationTimestamp", "namespace"}) obj["metadata"][m] = keep_meta[m];
     if (route.resource == "pods") obj["status"] = keep_status;  // status changes go through pods/status
+    if (std::optional<ServerResponse> bad = ValidateWrite(route.resource, route.name, obj, &it->second)) return *bad;
+    if (route.resource == "deployments") ReconcileNow();
   }
   if (route.resource == "pods") EnsureStatuses(obj, "ephemeralContainers", "ephemeralContainerStatuses", NowRfc3339(), true);
   return JsonResponse(200, StoreLocked(key, std::move(obj), false));
@@ -1454,6 +1686,8 @@ ServerResponse KubeStandin::Patch(const ServerRequest& req, const Route& route) 
     Json keep_meta = obj["metadata"];
     obj = std::move(*patched);
     for (const char* m : {"uid", "creationTimestamp", "namespace", "name"}) obj["metadata"][m] = keep_meta[m];
+    if (std::optional<ServerResponse> bad = ValidateWrite(route.resource, route.name, obj, &it->second)) return *bad;
+    if (route.resource == "deployments") ReconcileNow();
     if (route.resource == "secrets" && obj.contains("stringData") && obj["stringData"].is_object()) {
       for (auto s = obj["stringData"].begin(); s != obj["stringData"].end(); ++s) {
         if (s.value().is_string()) obj["data"][s.key()] = B64Encode(s.value().get<std::string>());
@@ -1480,7 +1714,18 @@ ServerResponse KubeStandin::Delete(const Route& route) {
     obj["metadata"]["deletionGracePeriodSeconds"] = 0;
   }
   EmitLocked("DELETED", key, obj);
-  if (route.resource == "pods") return JsonResponse(200, obj);
+  if (route.resource == "deployments") {
+    // The garbage collector deletes what the Deployment owned (at once here).
+    std::vector<Key> owned;
+    for (const auto& [k, pod] : objects_) {
+      if (k.resource == "pods" && k.ns == route.ns && OwnedBy(pod, obj)) owned.push_back(k);
+    }
+    for (const Key& k : owned) DeletePodLocked(k);
+  }
+  if (route.resource == "pods") {
+    ReconcileNow();  // a Deployment replaces a deleted pod
+    return JsonResponse(200, obj);
+  }
   return JsonResponse(200, Json{{"kind", "Status"},
                                 {"apiVersion", "v1"},
                                 {"metadata", Json::object()},
@@ -1558,6 +1803,236 @@ ServerResponse KubeStandin::TokenRequest(const ServerRequest& req, const Route& 
   out["spec"]["audiences"] = audiences;
   out["spec"]["expirationSeconds"] = ttl;
   return JsonResponse(201, out);
+}
+
+std::string KubeStandin::NameSuffixLocked() {
+  uint8_t b[5];
+  if (!rng_.Fill(b).ok()) std::abort();  // as NewUidLocked
+  return SafeEncode(b, 5);
+}
+
+Json KubeStandin::NamespaceLabelsLocked(const std::string& ns) const {
+  auto it = objects_.find(Key{"namespaces", "", ns});
+  if (it != objects_.end() && it->second.contains("metadata") && it->second["metadata"].contains("labels") &&
+      it->second["metadata"]["labels"].is_object()) {
+    return it->second["metadata"]["labels"];
+  }
+  return Json{{"kubernetes.io/metadata.name", ns}};
+}
+
+std::vector<Json> KubeStandin::Pods(std::string_view ns) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Json> out;
+  for (const auto& [key, obj] : objects_) {
+    if (key.resource == "pods" && (ns.empty() || key.ns == ns)) out.push_back(obj);
+  }
+  return out;
+}
+
+void KubeStandin::SetServiceEndpoint(std::string_view ns, std::string_view name, int port, std::string host_port) {
+  std::lock_guard<std::mutex> lock(mu_);
+  service_endpoints_[std::string(ns) + "/" + std::string(name) + ":" + std::to_string(port)] = std::move(host_port);
+}
+
+std::vector<AdmissionRecord> KubeStandin::AdmissionCalls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return admission_calls_;
+}
+
+ServerResponse KubeStandin::AdmitPod(Json pod, const std::string& user, const std::vector<std::string>& groups,
+                                     bool dry_run) {
+  if (!pod.is_object() || !pod.contains("metadata") || !pod["metadata"].is_object()) {
+    return BadRequest("the request body is not a pod");
+  }
+  pod["kind"] = "Pod";
+  pod["apiVersion"] = "v1";
+  if (StringAt(pod, "metadata", "namespace").empty()) pod["metadata"]["namespace"] = "default";
+  AdmissionAttributes a;
+  a.ns = StringAt(pod, "metadata", "namespace");
+  a.name = StringAt(pod, "metadata", "name");
+  a.username = user;
+  a.groups = groups;
+  a.dry_run = dry_run;
+  std::vector<Json> configurations;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, obj] : objects_) {
+      if (key.resource == "mutatingwebhookconfigurations") configurations.push_back(obj);
+    }
+    a.namespace_labels = NamespaceLabelsLocked(a.ns);
+  }
+  if (!configurations.empty()) {
+    // Webhooks are called without the lock: they may take timeoutSeconds.
+    a.object = pod;
+    AdmissionEnv env;
+    env.resolve = [this](const std::string& ns, const std::string& name, int port) -> std::optional<std::string> {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = service_endpoints_.find(ns + "/" + name + ":" + std::to_string(port));
+      if (it == service_endpoints_.end()) return std::nullopt;
+      return it->second;
+    };
+    env.new_uid = [this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      return NewUidLocked();
+    };
+    env.record = [this](const AdmissionRecord& r) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        // Bounded: a Deployment retried against a down webhook adds a call a pass.
+        if (admission_calls_.size() >= kMaxAdmissionRecords) {
+          admission_calls_.erase(admission_calls_.begin(), admission_calls_.begin() + kMaxAdmissionRecords / 2);
+        }
+        admission_calls_.push_back(r);
+      }
+      // Names and the outcome only: never the object or the webhook's message.
+      if (options_.log) {
+        options_.log("ADMIT " + r.webhook + " " + r.operation + " " + r.resource + " " + r.ns + "/" + r.name + " " +
+                     r.outcome + (r.reinvocation ? " (reinvocation)" : ""));
+      }
+    };
+    AdmissionOutcome out = RunMutatingAdmission(configurations, a, env);
+    if (out.refusal.has_value()) return KubeStatus(out.refusal->code, out.refusal->reason, out.refusal->message);
+    pod = std::move(out.object);
+  }
+  std::string name = StringAt(pod, "metadata", "name");
+  if (name.empty()) {
+    const std::string gen = StringAt(pod, "metadata", "generateName");
+    if (gen.empty()) return Invalid("pods", "", "metadata.name: Required value: name or generateName is required");
+    std::lock_guard<std::mutex> lock(mu_);
+    name = gen + NameSuffixLocked();
+    pod["metadata"]["name"] = name;
+  }
+  Result<Json> created = CreatePodImpl(std::move(pod), dry_run);
+  if (created.ok()) return JsonResponse(201, *created);
+  if (created.status().code() == Code::kAlreadyExists) {
+    return KubeStatus(409, "AlreadyExists", created.status().message(), Json{{"name", name}, {"kind", "pods"}});
+  }
+  return Invalid("pods", name, created.status().message());
+}
+
+void KubeStandin::ReconcileNow() {
+  std::lock_guard<std::mutex> lock(ctl_mu_);
+  ctl_dirty_ = true;
+  ctl_cv_.notify_all();
+}
+
+void KubeStandin::StopController() {
+  {
+    std::lock_guard<std::mutex> lock(ctl_mu_);
+    ctl_stop_ = true;
+    ctl_cv_.notify_all();
+  }
+  if (controller_.joinable()) controller_.join();
+}
+
+void KubeStandin::ControllerLoop() {
+  std::unique_lock<std::mutex> lock(ctl_mu_);
+  while (!ctl_stop_) {
+    ctl_cv_.wait_for(lock, options_.controller_interval, [&] { return ctl_stop_ || ctl_dirty_; });
+    if (ctl_stop_) break;
+    ctl_dirty_ = false;
+    lock.unlock();
+    ReconcileDeployments();
+    lock.lock();
+  }
+}
+
+void KubeStandin::ReconcileDeployments() {
+  // The Deployment and ReplicaSet controllers folded into one: pods of an
+  // older template are deleted (no rolling update), surplus pods deleted,
+  // missing pods created through admission (AdmitPod) as the
+  // replicaset-controller. A refused create is retried on the next pass and
+  // shown as a ReplicaFailure condition.
+  struct Work {
+    Key key;
+    Json deployment;
+    std::string hash;
+    int64_t missing = 0;
+  };
+  std::vector<Work> work;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, d] : objects_) {
+      if (key.resource != "deployments") continue;
+      const std::string hash = TemplateHash(d["spec"]["template"]);
+      const int64_t replicas = d["spec"].value("replicas", int64_t{1});
+      int64_t current = 0;
+      std::vector<Key> remove;
+      for (const auto& [pk, pod] : objects_) {
+        if (pk.resource != "pods" || pk.ns != key.ns || !OwnedBy(pod, d)) continue;
+        if (LabelOf(pod, "pod-template-hash") == hash && current < replicas) {
+          ++current;
+        } else {
+          remove.push_back(pk);
+        }
+      }
+      work.push_back(Work{key, d, hash, replicas - current});
+      for (const Key& k : remove) DeletePodLocked(k);
+    }
+  }
+  static const std::vector<std::string> kGroups = {"system:serviceaccounts", "system:serviceaccounts:kube-system",
+                                                   "system:authenticated"};
+  for (Work& w : work) {
+    std::string failure;
+    for (int64_t i = 0; i < w.missing; ++i) {
+      ServerResponse r = AdmitPod(PodFromTemplate(w.deployment, w.hash),
+                                  "system:serviceaccount:kube-system:replicaset-controller", kGroups);
+      if (r.status != 201) {
+        Result<Json> st = ParseJson(r.body, kBodyLimits);
+        failure = st.ok() ? StringAt(*st, "message") : "pod creation failed";
+        break;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = objects_.find(w.key);
+    if (it == objects_.end() || StringAt(it->second, "metadata", "uid") != StringAt(w.deployment, "metadata", "uid")) {
+      continue;  // deleted or replaced meanwhile
+    }
+    int64_t owned = 0, updated = 0;
+    for (const auto& [pk, pod] : objects_) {
+      if (pk.resource != "pods" || pk.ns != w.key.ns || !OwnedBy(pod, it->second)) continue;
+      ++owned;
+      if (LabelOf(pod, "pod-template-hash") == w.hash) ++updated;
+    }
+    const int64_t replicas = it->second["spec"].value("replicas", int64_t{1});
+    auto cond = [](const char* type, bool ok, const char* reason, const std::string& message) {
+      return Json{{"type", type}, {"status", ok ? "True" : "False"}, {"reason", reason}, {"message", message}};
+    };
+    Json status{{"observedGeneration", it->second["metadata"].value("generation", int64_t{1})},
+                {"replicas", owned},
+                {"updatedReplicas", updated},
+                {"readyReplicas", updated},
+                {"availableReplicas", updated}};
+    if (owned > updated) status["unavailableReplicas"] = owned - updated;
+    Json conds = Json::array();
+    conds.push_back(cond("Available", updated >= replicas, updated >= replicas ? "MinimumReplicasAvailable"
+                                                                               : "MinimumReplicasUnavailable",
+                         updated >= replicas ? "Deployment has minimum availability."
+                                             : "Deployment does not have minimum availability."));
+    conds.push_back(cond("Progressing", true, updated >= replicas ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
+                         "ReplicaSet \"" + StringAt(it->second, "metadata", "name") + "-" + w.hash + "\" " +
+                             (updated >= replicas ? "has successfully progressed." : "is progressing.")));
+    if (!failure.empty()) conds.push_back(cond("ReplicaFailure", true, "FailedCreate", failure));
+    // Timestamps are kept while a condition is unchanged, so an idle pass
+    // writes nothing (no MODIFIED event, no new resourceVersion).
+    Json old = it->second.contains("status") ? it->second["status"] : Json::object();
+    Json old_conds = old.contains("conditions") ? old["conditions"] : Json::array();
+    for (Json& c : old_conds) {
+      c.erase("lastUpdateTime");
+      c.erase("lastTransitionTime");
+    }
+    old.erase("conditions");
+    if (old == status && old_conds == conds) continue;
+    const std::string now = NowRfc3339();
+    for (Json& c : conds) {
+      c["lastUpdateTime"] = now;
+      c["lastTransitionTime"] = now;
+    }
+    status["conditions"] = conds;
+    Json d = it->second;
+    d["status"] = std::move(status);
+    StoreLocked(w.key, std::move(d), false);
+  }
 }
 
 }  // namespace astis::kubestandin

@@ -13,7 +13,10 @@
 // watch with a bounded event history and 410 Expired, create as a kubelet
 // would fill the pod, delete, status, ephemeralcontainers), secrets,
 // serviceaccounts, namespaces, TokenRequest (RS256 or ES256 JWS with the real
-// claim shape) and the OIDC discovery and JWKS documents.
+// claim shape), the OIDC discovery and JWKS documents, apps/v1 Deployments
+// (with a controller that creates their pods) and
+// admissionregistration.k8s.io/v1 MutatingWebhookConfigurations, called on
+// every pod create as kube-apiserver does (admission.h).
 #pragma once
 
 #include <atomic>
@@ -28,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -37,6 +41,7 @@
 #include "crypto/public_key.h"
 #include "crypto/random.h"
 #include "crypto/secret_bytes.h"
+#include "kube-standin/admission.h"
 #include "net/http_server.h"
 #include "net/testing/test_pki.h"
 
@@ -60,8 +65,12 @@ struct StandinOptions {
   TokenAlg token_alg = TokenAlg::kRs256;  // what TokenRequest signs with
   const Clock* clock = nullptr;  // nullptr: DefaultClock()
   Random* rng = nullptr;         // nullptr: DefaultRandom()
-  // log receives one line per request ("GET /api/v1/pods 200"); never tokens.
+  // log receives one line per request ("GET /api/v1/pods 200") and one per
+  // admission webhook call ("ADMIT ..."); never tokens or object bodies.
   std::function<void(std::string_view)> log;
+  // controller_interval is how often the Deployment controller reconciles
+  // when nothing wakes it (it retries pods admission refused).
+  std::chrono::milliseconds controller_interval{1000};
 };
 
 // MintedToken is a TokenRequest result: the compact JWS and its exp.
@@ -139,6 +148,19 @@ class KubeStandin {
   Result<MintedToken> MintToken(std::string_view ns, std::string_view sa, std::string_view pod,
                                 const std::vector<std::string>& audiences, int64_t ttl_seconds,
                                 TokenAlg alg = TokenAlg::kRs256);
+  // Pods lists the stored pods of a namespace (all namespaces when empty).
+  std::vector<Json> Pods(std::string_view ns = {}) const;
+  // SetServiceEndpoint makes a webhook's clientConfig.service {namespace,
+  // name, port} reach host_port ("127.0.0.1:8443"); kube-apiserver would
+  // resolve the Service. The certificate is still verified for
+  // <name>.<namespace>.svc. An unknown service fails the call.
+  void SetServiceEndpoint(std::string_view ns, std::string_view name, int port, std::string host_port);
+  // AdmissionCalls returns the admission webhook calls so far, in order (the
+  // latest 5000 to 10000 once there were more).
+  std::vector<AdmissionRecord> AdmissionCalls() const;
+  // ReconcileNow wakes the Deployment controller.
+  void ReconcileNow();
+
   // resource_version is the current global resourceVersion.
   int64_t resource_version() const;
 
@@ -190,6 +212,15 @@ class KubeStandin {
   net::ServerResponse Delete(const Route& route);
   net::ServerResponse TokenRequest(const net::ServerRequest& request, const Route& route);
   net::ServerResponse GetNamespace(const Route& route);
+  // AdmitPod runs mutating admission on pod (as user) and creates it: 201
+  // with the stored pod (dry_run: as it would be stored, not stored), or the
+  // refusal as a Status. API and controller use it.
+  net::ServerResponse AdmitPod(Json pod, const std::string& user, const std::vector<std::string>& groups,
+                               bool dry_run = false);
+  Result<Json> CreatePodImpl(Json pod, bool dry_run);
+  void ControllerLoop();
+  void ReconcileDeployments();
+  void StopController();
   bool WatchStep(WatchState& state, net::StreamWriter& writer);
 
   // Locked helpers (mu_ held).
@@ -198,6 +229,9 @@ class KubeStandin {
   void KubeletLocked(Json& pod);
   Json ServiceAccountLocked(const std::string& ns, const std::string& name);
   bool NamespaceExistsLocked(const std::string& ns) const;
+  Json NamespaceLabelsLocked(const std::string& ns) const;
+  bool DeletePodLocked(const Key& key);
+  std::string NameSuffixLocked();
   Result<MintedToken> MintLocked(const std::string& ns, const std::string& sa, const std::string& pod,
                                  const std::vector<std::string>& audiences, int64_t ttl_seconds, TokenAlg alg);
   std::string NewUidLocked();
@@ -224,6 +258,14 @@ class KubeStandin {
   int next_pod_ip_ = 10;
   uint64_t watch_generation_ = 0;  // bumped by CloseWatches
   std::shared_ptr<WatchHub> hub_;  // counts open watch streams
+  std::map<std::string, std::string> service_endpoints_;  // "ns/name:port" -> host:port
+  std::vector<AdmissionRecord> admission_calls_;
+
+  // The Deployment controller's thread and its wake-up (own mutex).
+  std::mutex ctl_mu_;
+  std::condition_variable ctl_cv_;
+  bool ctl_stop_ = false, ctl_dirty_ = false;
+  std::thread controller_;
 };
 
 }  // namespace astis::kubestandin

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "kube-standin/kube_standin.h"
 #include "net/signals.h"
@@ -22,7 +23,7 @@ using astis::Status;
 
 int Usage() {
   std::cerr << "usage: astis-kube-standin --dir DIR [--port N] [--bind ADDR] [--issuer URL] "
-               "[--token-alg RS256|ES256] [--bookmark-ms N]\n";
+               "[--token-alg RS256|ES256] [--bookmark-ms N] [--service NS/NAME[:PORT]=HOST:PORT]...\n";
   return 2;
 }
 
@@ -45,6 +46,13 @@ Status WriteAtomic(const std::string& path, std::string_view text, mode_t mode) 
 int main(int argc, char** argv) {
   std::string dir;
   astis::kubestandin::StandinOptions options;
+  // --service: where a webhook's clientConfig.service is reached (kube-apiserver
+  // would resolve the Service; docs/kube-standin.md "Admission").
+  struct Service {
+    std::string ns, name, address;
+    int port = 443;
+  };
+  std::vector<Service> services;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) return Usage();
@@ -63,6 +71,17 @@ int main(int argc, char** argv) {
     } else if (a == "--token-alg") {
       if (v != "RS256" && v != "ES256") return Usage();
       options.token_alg = v == "RS256" ? astis::kubestandin::TokenAlg::kRs256 : astis::kubestandin::TokenAlg::kEs256;
+    } else if (a == "--service") {
+      const size_t slash = v.find('/'), eq = v.find('=');
+      if (slash == std::string::npos || eq == std::string::npos || slash > eq) return Usage();
+      Service svc{v.substr(0, slash), v.substr(slash + 1, eq - slash - 1), v.substr(eq + 1)};
+      const size_t colon = svc.name.find(':');
+      if (colon != std::string::npos) {
+        svc.port = std::atoi(svc.name.c_str() + colon + 1);
+        svc.name.resize(colon);
+      }
+      if (svc.ns.empty() || svc.name.empty() || svc.address.empty() || svc.port <= 0) return Usage();
+      services.push_back(std::move(svc));
     } else if (a == "--bookmark-ms") {
       options.bookmark_interval = std::chrono::milliseconds(std::strtol(v.c_str(), nullptr, 10));
     } else {
@@ -86,6 +105,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   astis::kubestandin::KubeStandin& s = **standin;
+  for (const Service& svc : services) s.SetServiceEndpoint(svc.ns, svc.name, svc.port, svc.address);
   const std::string admin(s.AdminToken().RevealString());
   const std::string read(s.ReadToken().RevealString());
   for (const Status& st : {WriteAtomic(dir + "/ca.crt", s.ca_cert_pem(), 0644),
