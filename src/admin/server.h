@@ -53,7 +53,8 @@ struct AdminServerOptions {
   // required.
   ApiKeyGenerator api_key_generator;
   // org_keys answers org.key.list (the embedded ASTIS CVS's key sets);
-  // optional: without it org.key.list is refused.
+  // optional: without it org.key.list is refused (test
+  // AdminServerTest.OrgKeyListThroughSocket).
   OrgKeySource org_keys;
 };
 
