@@ -23,12 +23,13 @@ struct OpEntry {
 // is refused for every remote caller (KindOf fails), so a new operation must
 // be classified before it can be reached over the network
 // (AdminAuthzTest.EveryProtocolOpIsClassified).
-constexpr std::array<OpEntry, 19> kOps{{
+constexpr std::array<OpEntry, 20> kOps{{
     {"org.list", OpKind::kServiceRead},
     {"org.add", OpKind::kServiceWrite},
     {"org.remove", OpKind::kServiceWrite},
     {"org.key.create", OpKind::kOrgWrite},
     {"org.key.rotate", OpKind::kOrgWrite},
+    {"org.key.list", OpKind::kOrgRead},  // public facts of the org's own keys (docs/admin.md "Sealing")
     {"cluster.list", OpKind::kOrgRead},
     {"workload.list", OpKind::kOrgRead},
     {"apikey.list", OpKind::kOrgRead},

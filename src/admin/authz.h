@@ -44,7 +44,7 @@ struct Principal {
 enum class OpKind : uint8_t {
   kServiceRead,   // org.list
   kServiceWrite,  // org.add, org.remove
-  kOrgRead,       // cluster/workload/apikey/session list, diff, audit list
+  kOrgRead,       // cluster/workload/apikey/session list, diff, audit list, org key list
   kOrgWrite,      // cluster/workload add/remove, images, apply, apikey.revoke, session.revoke, org key create/rotate
   kOrgSecret,     // apikey.create: its answer is a secret
 };

@@ -23,7 +23,7 @@ constexpr char kOther[] = "tenant-b";     // exists
 constexpr char kMissing[] = "tenant-zz";  // does not exist: must look exactly like kOther
 
 const std::vector<std::string> kOrgReads = {"cluster.list", "workload.list", "apikey.list", "session.list",
-                                            "audit.list", "diff"};
+                                            "audit.list", "diff",         "org.key.list"};
 const std::vector<std::string> kOrgWrites = {"cluster.add",     "cluster.remove", "workload.add",   "workload.remove",
                                              "workload.images", "apply",          "apikey.revoke",  "session.revoke",
                                              "org.key.create",  "org.key.rotate"};
@@ -98,9 +98,9 @@ TEST(AdminAuthzTest, RefusesUnknownOpsAndUnscopedOrgOps) {
 }
 
 TEST(AdminAuthzTest, EveryProtocolOpIsClassified) {
-  for (const char* op : {"org.add", "org.list", "org.remove", "cluster.add", "cluster.list", "cluster.remove",
-                         "workload.add", "workload.list", "workload.remove", "workload.images", "apply",
-                         "apikey.create", "apikey.list", "apikey.revoke", "session.list", "session.revoke"}) {
+  for (const char* op : {"org.add", "org.list", "org.remove", "org.key.list", "cluster.add", "cluster.list",
+                         "cluster.remove", "workload.add", "workload.list", "workload.remove", "workload.images",
+                         "apply", "apikey.create", "apikey.list", "apikey.revoke", "session.list", "session.revoke"}) {
     EXPECT_TRUE(internal::IsKnownOp(op)) << op << " is not a protocol op (update this list)";
     EXPECT_TRUE(KindOf(op).ok()) << op << " is reachable but not classified";
   }

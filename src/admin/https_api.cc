@@ -108,7 +108,7 @@ Result<Json> AdminHttpsHandler::Serve(const Principal& principal, const std::str
   }
   ASTIS_RETURN_IF_ERROR(Authorize(principal, authz_op, org));
   const std::string actor = "admin:" + principal.name + "/" + std::string(RoleName(principal.role));
-  LocalOperations ops(store_, clock_, rng_, options_.api_key_generator, actor, org);
+  LocalOperations ops(store_, clock_, rng_, options_.api_key_generator, actor, org, options_.org_keys);
   ASTIS_ASSIGN_OR_RETURN(Json result, internal::Dispatch(ops, req.op, req.args));
   if (req.op == "org.list" && principal.role != Role::kOperator) {
     // {"items":[...]}: keep the caller's own organisation only (test

@@ -40,6 +40,7 @@ inline constexpr std::string_view kAdminApiPath = "/admin/v1";
 // AdminHttpsOptions configures the handler. audit is borrowed (may be null).
 struct AdminHttpsOptions {
   ApiKeyGenerator api_key_generator;  // required for apikey.create
+  OrgKeySource org_keys;              // answers org.key.list; optional (refused without it)
   audit::AuditSink* audit = nullptr;
   size_t max_body_bytes = 4 * 1024 * 1024;
 };

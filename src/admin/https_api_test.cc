@@ -68,6 +68,10 @@ class AdminHttpsTest : public ::testing::Test {
     AdminHttpsOptions options;
     options.api_key_generator = Generate;
     options.audit = &sink_;
+    // One active key per organisation, named after it (org.key.list).
+    options.org_keys = [](std::string_view org) -> Result<std::vector<OrgKeyRow>> {
+      return std::vector<OrgKeyRow>{{"kid-of-" + std::string(org), "active", "x25519", false}};
+    };
     handler_ = std::make_unique<AdminHttpsHandler>(*store_, clock_, DefaultRandom(), std::move(options));
     AdminHttpsConfig config;
     config.tls.cert_chain_pem = pki_->server().cert_pem;
@@ -153,6 +157,32 @@ TEST_F(AdminHttpsTest, OrgAdminSeesAndChangesOnlyItsOrganization) {
   Answer add_org = Call(*alice, "org.add", Json{{"name", "tenant-c"}, {"tier", "standard"}});
   EXPECT_EQ(add_org.status, 403);
   EXPECT_EQ(CodeOf(add_org), "permission_denied");
+}
+
+// An organisation's admin lists its own org keys and no one else's; the
+// operator lists any organisation's (docs/admin.md "Sealing").
+TEST_F(AdminHttpsTest, OrgKeyListRefusesAnotherOrganization) {
+  auto alice = Client("alice", {"URI:astis://admin/org-admin/tenant-a"});
+  Answer own = Call(*alice, "org.key.list", Json::object());
+  ASSERT_EQ(own.status, 200) << own.body.dump();
+  ASSERT_EQ(own.body["result"]["items"].size(), 1u);
+  EXPECT_EQ(own.body["result"]["items"][0].value("kid", ""), "kid-of-tenant-a");
+  EXPECT_EQ(own.body["result"]["items"][0].value("state", ""), "active");
+  // Another organisation's keys: exactly the answer for a missing one.
+  Answer other = Call(*alice, "org.key.list", Json::object(), "tenant-b");
+  Answer missing = Call(*alice, "org.key.list", Json::object(), "tenant-zz");
+  EXPECT_EQ(other.status, 404);
+  EXPECT_EQ(CodeOf(other), "not_found");
+  EXPECT_EQ(other.body, missing.body);
+  EXPECT_EQ(other.body.dump().find("kid-of-tenant-b"), std::string::npos);
+  // The auditor of tenant-a may read them too; the operator reads any.
+  auto carol = Client("carol", {"URI:astis://admin/auditor/tenant-a"});
+  EXPECT_EQ(Call(*carol, "org.key.list", Json::object()).status, 200);
+  EXPECT_EQ(Call(*carol, "org.key.list", Json::object(), "tenant-b").status, 404);
+  auto ops = Client("ops", {"URI:astis://admin/operator"});
+  Answer b = Call(*ops, "org.key.list", Json::object(), "tenant-b");
+  ASSERT_EQ(b.status, 200) << b.body.dump();
+  EXPECT_EQ(b.body["result"]["items"][0].value("kid", ""), "kid-of-tenant-b");
 }
 
 TEST_F(AdminHttpsTest, OrgListShowsOnlyTheCallersOrganization) {

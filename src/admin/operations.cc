@@ -21,13 +21,14 @@ std::string ActorForUid(uid_t uid) {
 }
 
 LocalOperations::LocalOperations(store::Store& store, Clock& clock, Random& rng, ApiKeyGenerator generator,
-                                 std::string actor, std::string org)
+                                 std::string actor, std::string org, OrgKeySource org_keys)
     : store_(store),
       clock_(clock),
       rng_(rng),
       generator_(std::move(generator)),
       actor_(std::move(actor)),
-      org_(std::move(org)) {}
+      org_(std::move(org)),
+      org_keys_(std::move(org_keys)) {}
 
 // Audit records one admin change in org's trail; a failure is reported (the
 // change itself is already committed) so the operator knows the trail is
@@ -171,6 +172,30 @@ Status LocalOperations::OrgRemove(const std::string& name, bool force) {
   }
   // The organisation's trail outlives it (store::Store::DeleteOrganization).
   return Audit(name, "org.remove", DumpJson(Json{{"name", name}, {"force", force}}));
+}
+
+Result<std::vector<OrgKeyRow>> LocalOperations::OrgKeyList() {
+  ASTIS_ASSIGN_OR_RETURN(const std::string org, Org());
+  ASTIS_ASSIGN_OR_RETURN(store::Organization o, store_.GetOrganization(org));
+  // Tier 2: the organisation's own CVS holds its keys and the edge knows it
+  // only by URL and TLS identity, so there is nothing true to list here
+  // (docs/tenancy.md). An empty list would read as "no key yet".
+  // Test: AdminOpsTest.OrgKeyListRefusesHyokOrganization.
+  if (o.tier == "hyok") {
+    return Error(Code::kFailedPrecondition, "organization " + org + " is hyok: its org keys are held by its own CVS (" +
+                                                o.cvs_url + "), not by this edge; it publishes its own public key");
+  }
+  // Test: AdminOpsTest.OrgKeyListWithoutKeySourceIsRefused.
+  if (!org_keys_) {
+    return Error(Code::kFailedPrecondition, "no org keys are held here: run `astis org key list` with --server "
+                                            "against an edge with the embedded ASTIS CVS, or with --keys-dir on "
+                                            "the ASTIS CVS host");
+  }
+  auto rows = org_keys_(org);
+  if (!rows.ok() && rows.status().code() == Code::kNotFound) {
+    return Error(Code::kNotFound, "organization " + org + " has no org key yet (`astis org key create`)");
+  }
+  return rows;
 }
 
 // ---------------------------------------------------------------- clusters

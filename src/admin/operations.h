@@ -155,6 +155,25 @@ struct OrgAdded {
   bool updated = false;
 };
 
+// OrgKeyRow is one member of an organisation's Tier 1 org key set as an
+// administrator may see it (`astis org key list`): its kid (the RFC 7638
+// thumbprint that `astis seal --public-key https://EDGE/v1/keys/KID`
+// names), state "active" or "retired", suite "x25519" or "p256", and whether
+// a PKCS#11 token holds it. Never private material.
+struct OrgKeyRow {
+  std::string kid;
+  std::string state;
+  std::string suite;
+  bool in_token = false;
+};
+
+// OrgKeySource lists the Tier 1 org keys of org (a resolved, existing
+// organisation) where the ASTIS CVS of this process keeps them, the active
+// one first; injected by the edge (edge/run.cc: cvs.org_keys_dir and
+// cvs.org_keys of the embedded CVS), so the admin component needs neither
+// the CVS nor the key file format. kNotFound when org has no key set.
+using OrgKeySource = std::function<Result<std::vector<OrgKeyRow>>(std::string_view org)>;
+
 // WorkloadImagesArgs adds and removes image digests of one workload's
 // allowlist without replacing it (`astis workload images add|remove`).
 struct WorkloadImagesArgs {
@@ -214,6 +233,14 @@ class Operations {
   // kFailedPrecondition unless force, which deletes them too (test
   // AdminOpsTest.OrgRemoveRefusedWhileInUse). Audits "org.remove" in its trail.
   virtual Status OrgRemove(const std::string& name, bool force) = 0;
+  // OrgKeyList lists the Tier 1 org keys of the operations' organisation
+  // (docs/admin.md "Sealing"): an organisation-scoped read, so an org-admin
+  // or auditor sees only its own organisation's keys. A hyok (Tier 2)
+  // organisation is kFailedPrecondition: its keys are held by its own CVS,
+  // never by the edge (test AdminOpsTest.OrgKeyListRefusesHyokOrganization);
+  // so is an edge whose ASTIS CVS keeps no key set here (no OrgKeySource:
+  // test AdminOpsTest.OrgKeyListWithoutKeySourceIsRefused).
+  virtual Result<std::vector<OrgKeyRow>> OrgKeyList() = 0;
 
   // ---- one organisation's objects
   // ClusterAdd validates the JWKS (test AdminOpsTest.ClusterAddRejectsBadJwks) and
@@ -304,12 +331,14 @@ class LocalOperations final : public Operations {
  public:
   // org is the organisation every operation acts in (docs/tenancy.md); each
   // operation resolves it with ResolveOrg, so "" means "the only one".
+  // org_keys serves OrgKeyList (empty: refused, nothing holds keys here).
   LocalOperations(store::Store& store, Clock& clock, Random& rng, ApiKeyGenerator generator, std::string actor,
-                  std::string org = "");
+                  std::string org = "", OrgKeySource org_keys = {});
 
   Result<OrgAdded> OrgAdd(const OrgAddArgs& args) override;
   Result<std::vector<OrgRow>> OrgList() override;
   Status OrgRemove(const std::string& name, bool force) override;
+  Result<std::vector<OrgKeyRow>> OrgKeyList() override;
   Result<ClusterAdded> ClusterAdd(const ClusterAddArgs& args) override;
   Result<std::vector<ClusterRow>> ClusterList() override;
   Status ClusterRemove(const std::string& name) override;
@@ -335,6 +364,7 @@ class LocalOperations final : public Operations {
   ApiKeyGenerator generator_;
   std::string actor_;
   std::string org_;
+  OrgKeySource org_keys_;
 };
 
 }  // namespace astis::admin

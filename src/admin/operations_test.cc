@@ -76,6 +76,20 @@ class AdminOpsTest : public ::testing::TestWithParam<bool> {
     return *scoped_.back();
   }
 
+  // OpsWithKeys is OpsIn(org) whose org.key.list is answered by source.
+  Operations& OpsWithKeys(const std::string& org, OrgKeySource source) {
+    auto local = std::make_unique<LocalOperations>(*store_, clock_, DefaultRandom(), Generate, "cli:tester", org,
+                                                   std::move(source));
+    LocalOperations* raw = local.get();
+    scoped_.push_back(std::move(local));
+    if (!GetParam()) return *raw;
+    scoped_.push_back(internal::MakeRemoteOperations([raw](std::string_view op, const Json& args) -> Result<Json> {
+      ASTIS_ASSIGN_OR_RETURN(Json result, internal::Dispatch(*raw, op, args));
+      return ParseJson(DumpJson(result), JsonLimits{1 << 24, 16});
+    }));
+    return *scoped_.back();
+  }
+
   std::vector<std::string> AuditActions(const std::string& org) {
     std::vector<std::string> actions;
     auto entries = store_->ListConfigAudit(org, 0, 1000);
@@ -316,6 +330,62 @@ TEST_P(AdminOpsTest, OrgAddUpdatesTheCvsPin) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(r->updated);
   EXPECT_EQ(store_->GetOrganization("globex")->cvs_spki_sha256, std::string(64, 'c'));
+}
+
+// ---- org.key.list (docs/admin.md "Sealing")
+
+// FakeKeys answers for acme only and remembers which organisation it was asked about.
+OrgKeySource FakeKeys(std::vector<std::string>* asked) {
+  return [asked](std::string_view org) -> Result<std::vector<OrgKeyRow>> {
+    asked->emplace_back(org);
+    if (org != "acme") return Error(Code::kNotFound, "no org key set");
+    return std::vector<OrgKeyRow>{{"kid-new", "active", "x25519", false}, {"kid-old", "retired", "p256", true}};
+  };
+}
+
+TEST_P(AdminOpsTest, OrgKeyListListsTheOrganizationsKeys) {
+  ASSERT_TRUE(ops().OrgAdd(OrgAddArgs{"acme", "standard"}).ok());
+  ASSERT_TRUE(ops().OrgAdd(OrgAddArgs{"globex", "standard"}).ok());
+  std::vector<std::string> asked;
+  auto rows = OpsWithKeys("acme", FakeKeys(&asked)).OrgKeyList();
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].kid, "kid-new");
+  EXPECT_EQ((*rows)[0].state, "active");
+  EXPECT_EQ((*rows)[0].suite, "x25519");
+  EXPECT_FALSE((*rows)[0].in_token);
+  EXPECT_EQ((*rows)[1].state, "retired");
+  EXPECT_EQ((*rows)[1].suite, "p256");
+  EXPECT_TRUE((*rows)[1].in_token);
+  EXPECT_EQ(asked, std::vector<std::string>{"acme"});
+  // A standard organisation without a key set yet says how to make one.
+  auto none = OpsWithKeys("globex", FakeKeys(&asked)).OrgKeyList();
+  EXPECT_EQ(none.status().code(), Code::kNotFound);
+  EXPECT_NE(none.status().message().find("astis org key create"), std::string::npos) << none.status().message();
+  // An unknown organisation never reaches the key source.
+  asked.clear();
+  EXPECT_EQ(OpsWithKeys("initech", FakeKeys(&asked)).OrgKeyList().status().code(), Code::kNotFound);
+  EXPECT_TRUE(asked.empty());
+  EXPECT_TRUE(AuditActions("acme") == std::vector<std::string>{"org.add"});  // a read records nothing
+}
+
+TEST_P(AdminOpsTest, OrgKeyListRefusesHyokOrganization) {
+  ASSERT_TRUE(ops().OrgAdd(Hyok("globex")).ok());
+  std::vector<std::string> asked;
+  auto r = OpsWithKeys("globex", FakeKeys(&asked)).OrgKeyList();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("hyok"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("its own CVS"), std::string::npos) << r.status().message();
+  EXPECT_TRUE(asked.empty());
+}
+
+TEST_P(AdminOpsTest, OrgKeyListWithoutKeySourceIsRefused) {
+  ASSERT_TRUE(ops().OrgAdd(OrgAddArgs{"acme", "standard"}).ok());
+  auto r = OpsIn("acme").OrgKeyList();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("no org keys are held here"), std::string::npos) << r.status().message();
 }
 
 TEST_P(AdminOpsTest, OrgRemoveRefusedWhileInUse) {

@@ -255,7 +255,7 @@ std::string AdminServer::HandleLine(const std::string& line, const std::string& 
   const std::string& op = request->op;
   // Each request acts in the organisation it names, or in the only one
   // (test AdminServerTest.RequestOrgSelectsTheOrganization).
-  LocalOperations ops(store_, clock_, rng_, options_.api_key_generator, actor, request->org);
+  LocalOperations ops(store_, clock_, rng_, options_.api_key_generator, actor, request->org, options_.org_keys);
   Result<Json> result = internal::Dispatch(ops, op, request->args);
   const Status& status = result.status();
   Record("admin." + op, result.ok() ? audit::Decision::kAllow : audit::Decision::kDeny,

@@ -52,6 +52,10 @@ struct AdminServerOptions {
   // api_key_generator makes the keys of apikey.create (edge::GenerateApiKey);
   // required.
   ApiKeyGenerator api_key_generator;
+  // org_keys answers org.key.list (the embedded ASTIS CVS's key sets);
+  // optional: without it org.key.list is refused (test
+  // AdminServerTest.OrgKeyListThroughSocket).
+  OrgKeySource org_keys;
 };
 
 // AdminServer serves the admin socket until Stop. Not copyable.

@@ -618,14 +618,46 @@ int OrgKey(const AdminCommands::Args& a, bool create, CliEnv& env) {
   return kExitOk;
 }
 
-// OrgKeyList shows an organisation's Tier 1 org keys where the ASTIS CVS
-// keeps them (--keys-dir, or --config with cvs.org_keys_dir): kid, state
-// and suite, the active key first. The active kid is the one to seal to,
-// and the one GET /v1/keys/{kid} serves (docs/admin.md "Org keys").
-// Test: CliTest.OrgKeyListShowsActiveAndRetiredKids.
+// PrintOrgKeys prints org key rows as `astis org key list` does: kid, state
+// and suite, the active key first.
+void PrintOrgKeys(const std::vector<admin::OrgKeyRow>& rows, CliEnv& env) {
+  env.out << "KID                                          STATE    SUITE\n";
+  for (const admin::OrgKeyRow& k : rows) {
+    env.out << k.kid << "  " << k.state << std::string(k.state.size() < 9 ? 9 - k.state.size() : 1, ' ') << k.suite
+            << (k.in_token ? " (pkcs11)" : "") << "\n";
+  }
+}
+
+// OrgKeyList shows an organisation's Tier 1 org keys: kid, state and suite,
+// the active key first. The active kid is the one to seal to, and the one
+// GET /v1/keys/{kid} serves (docs/admin.md "Sealing"). Locally where the
+// ASTIS CVS keeps them (--keys-dir, or --config with cvs.org_keys_dir;
+// test CliTest.OrgKeyListShowsActiveAndRetiredKids), or through the edge:
+// --server (the remote admin API, as an org-admin of that organisation or
+// the operator) or --admin-socket, whose embedded CVS reads its key
+// directory (test SealFetchE2eTest.OrgAdminListsSealsAndUnseals).
 int OrgKeyList(const AdminCommands::Args& a, CliEnv& env) {
   constexpr std::string_view kCmd = "org key list";
   const std::string org = OrgOption(a);
+  const bool local = !a.keys_dir.empty() || !a.config_path.empty();
+  const bool through_edge = !a.server.empty() || !a.admin_socket.empty();
+  // Test: SealFetchE2eUsageTest.ServerAndKeysDirTogetherIsAUsageError.
+  if (local && through_edge) {
+    return Fail(env, kCmd, Error(Code::kInvalidArgument, "give --server/--admin-socket or --keys-dir/--config, "
+                                                         "not both"));
+  }
+  if (!local && (through_edge || !EnvOr("", "ASTIS_ADMIN_SERVER").empty() ||
+                 !EnvOr("", "ASTIS_ADMIN_SOCKET").empty())) {
+    if (!org.empty() && !IsDns1123Label(org)) {
+      return Fail(env, kCmd, Error(Code::kInvalidArgument, "--org: not an organization name"));
+    }
+    auto backend = OpenBackend(a, org, env);
+    if (!backend.ok()) return Fail(env, kCmd, backend.status());
+    auto rows = backend->ops->OrgKeyList();
+    if (!rows.ok()) return Fail(env, kCmd, rows.status());
+    PrintOrgKeys(*rows, env);
+    return kExitOk;
+  }
   if (org.empty()) return Fail(env, kCmd, Error(Code::kInvalidArgument, "--org is required"));
   if (!IsDns1123Label(org)) return Fail(env, kCmd, Error(Code::kInvalidArgument, "--org: not an organization name"));
   std::string dir = a.keys_dir;
@@ -639,15 +671,15 @@ int OrgKeyList(const AdminCommands::Args& a, CliEnv& env) {
                                                            "CVS host with --keys-dir"));
     dir = config->cvs.org_keys_dir;
   }
-  if (dir.empty()) return Fail(env, kCmd, Error(Code::kInvalidArgument, "give --keys-dir or --config"));
+  if (dir.empty()) return Fail(env, kCmd, Error(Code::kInvalidArgument, "give --keys-dir, --config or --server"));
   auto keys = capsule::SummarizeKeySetFile(cvs::OrgKeySetPath(dir, org));
   if (!keys.ok()) return Fail(env, kCmd, keys.status());
-  env.out << "KID                                          STATE    SUITE\n";
+  std::vector<admin::OrgKeyRow> rows;
   for (const capsule::OrgKeySummary& k : *keys) {
-    std::string state = k.active ? "active" : "retired";
-    env.out << k.kid << "  " << state << std::string(9 - state.size(), ' ') << capsule::OrgKeySuiteName(k.suite)
-            << (k.in_token ? " (pkcs11)" : "") << "\n";
+    rows.push_back(admin::OrgKeyRow{k.kid, k.active ? "active" : "retired",
+                                    std::string(capsule::OrgKeySuiteName(k.suite)), k.in_token});
   }
+  PrintOrgKeys(rows, env);
   return kExitOk;
 }
 
@@ -778,6 +810,15 @@ AdminCommands::AdminCommands(CLI::App& app) : a_(std::make_unique<Args>()) {
   a.org_key_list->add_option("--org", a.org, "Organization (default: $ASTIS_ORG)");
   a.org_key_list->add_option("--keys-dir", a.keys_dir, "The ASTIS CVS's key directory (cvs.org_keys_dir)");
   a.org_key_list->add_option("--config", a.config_path, "Edge configuration file (its cvs.org_keys_dir is used)");
+  a.org_key_list->add_option("--server", a.server,
+                             "List through the remote admin API at https://HOST:PORT (default: $ASTIS_ADMIN_SERVER)");
+  a.org_key_list->add_option("--admin-cert", a.admin_cert,
+                             "--server: your admin client certificate (default: $ASTIS_ADMIN_CERT)");
+  a.org_key_list->add_option("--admin-key", a.admin_key, "--server: its private key (default: $ASTIS_ADMIN_KEY)");
+  a.org_key_list->add_option("--admin-ca", a.admin_ca,
+                             "--server: CA of the API's certificate (default: $ASTIS_ADMIN_CA)");
+  a.org_key_list->add_option("--admin-socket", a.admin_socket,
+                             "List through the edge's admin socket (default: $ASTIS_ADMIN_SOCKET)");
 
   a.apply = app.add_subcommand("apply", "Make an organization's clusters and workloads what YAML files declare");
   a.diff = app.add_subcommand("diff", "Show what `astis apply` would change, changing nothing");

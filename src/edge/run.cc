@@ -124,6 +124,45 @@ Result<std::unique_ptr<cvs::CvsPort>> MakeAstisCvs(const EdgeConfig& c, audit::A
   return std::unique_ptr<cvs::CvsPort>(std::move(client));
 }
 
+// OrgKeySourceOf answers org.key.list of the admin socket and the remote
+// admin API (`astis org key list --server`, docs/admin.md "Sealing"): the
+// kids, states and suites of the key set files the embedded ASTIS CVS loads
+// (cvs.org_keys for the default organisation, <org>.json of
+// cvs.org_keys_dir), read fresh on each call, never a private member. A
+// remote ASTIS CVS keeps the files on its own host. Errors name no path:
+// the caller may be an organisation's admin, not the edge's.
+admin::OrgKeySource OrgKeySourceOf(const EdgeConfig& c) {
+  if (c.cvs.mode != CvsMode::kEmbedded) {
+    return [](std::string_view) -> Result<std::vector<admin::OrgKeyRow>> {
+      return Error(Code::kFailedPrecondition, "this edge's ASTIS CVS is remote and holds the org keys on its own "
+                                              "host: run `astis org key list --keys-dir` there");
+    };
+  }
+  return [file = c.cvs.org_keys, dir = c.cvs.org_keys_dir](std::string_view org)
+             -> Result<std::vector<admin::OrgKeyRow>> {
+    std::string path;
+    if (org == store::kDefaultOrg && !file.empty()) {
+      path = file;
+    } else if (!dir.empty()) {
+      path = cvs::OrgKeySetPath(dir, org);
+    }
+    if (path.empty() || access(path.c_str(), F_OK) != 0) return Error(Code::kNotFound, "no org key set");
+    auto keys = capsule::SummarizeKeySetFile(path);
+    if (!keys.ok()) {
+      log::Process().Warn("edge", "org key list: " + keys.status().ToString(), Json{{"org", std::string(org)}});
+      return Error(keys.status().code(), "the org key set of organization " + std::string(org) +
+                                             " cannot be read on this edge (see its log)");
+    }
+    std::vector<admin::OrgKeyRow> rows;
+    rows.reserve(keys->size());
+    for (const capsule::OrgKeySummary& k : *keys) {
+      rows.push_back(admin::OrgKeyRow{k.kid, k.active ? "active" : "retired",
+                                      std::string(capsule::OrgKeySuiteName(k.suite)), k.in_token});
+    }
+    return rows;
+  };
+}
+
 // LoadHyokIdentity reads hyok.client_cert_file / client_key_file; nullopt
 // when the section is absent.
 Result<std::optional<HyokClientIdentity>> LoadHyokIdentity(const EdgeConfig& c) {
@@ -321,6 +360,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
       ASTIS_ASSIGN_OR_RETURN(GeneratedApiKey k, GenerateApiKey(r));
       return admin::NewApiKey{std::move(k.id), std::move(k.header_value), k.hash};
     };
+    ao.org_keys = OrgKeySourceOf(config);
     auto started = admin::AdminServer::Start(config.admin.unix_socket, **store, clock, rng, std::move(ao));
     if (!started.ok()) return Step("admin socket", started.status());
     admin_server = std::move(started).value();
@@ -341,6 +381,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
       ASTIS_ASSIGN_OR_RETURN(GeneratedApiKey k, GenerateApiKey(r));
       return admin::NewApiKey{std::move(k.id), std::move(k.header_value), k.hash};
     };
+    ho.org_keys = OrgKeySourceOf(config);
     admin_https_handler = std::make_unique<admin::AdminHttpsHandler>(**store, clock, rng, std::move(ho));
     admin::AdminHttpsConfig hc;
     hc.bind_address = config.admin.https.address;

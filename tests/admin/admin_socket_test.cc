@@ -423,6 +423,27 @@ TEST_F(AdminServerTest, OrganizationCommandsDirectAndSocketEqual) {
             std::vector<std::string>{kDigest});
 }
 
+// `astis org key list --admin-socket` reaches the key source the edge gives
+// the socket (docs/admin.md "Sealing"); without one the socket refuses.
+TEST_F(AdminServerTest, OrgKeyListThroughSocket) {
+  AdminServerOptions o = Options();
+  o.org_keys = [](std::string_view org) -> Result<std::vector<OrgKeyRow>> {
+    if (org != "acme") return Error(Code::kNotFound, "no org key set");
+    return std::vector<OrgKeyRow>{{std::string(43, 'A'), "active", "x25519", false}};
+  };
+  StartServer(std::move(o));
+  ASSERT_EQ(ViaSocket({"org", "add", "--name", "acme", "--tier", "standard"}).code, 0);
+  CliRun list = Astis({"org", "key", "list", "--org", "acme", "--admin-socket", socket_});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find(std::string(43, 'A') + "  active   x25519"), std::string::npos) << list.out;
+  server_->Stop();
+  server_.reset();
+  StartServer();  // no key source
+  CliRun refused = Astis({"org", "key", "list", "--org", "acme", "--admin-socket", socket_});
+  EXPECT_NE(refused.code, 0);
+  EXPECT_NE(refused.err.find("no org keys are held here"), std::string::npos) << refused.err;
+}
+
 TEST_F(AdminServerTest, EnvironmentVariableSelectsSocket) {
   StartServer();
   ASSERT_EQ(ViaSocket(ClusterAddArgs("prod")).code, 0);

@@ -10,10 +10,10 @@ namespace astis::admin::internal {
 namespace {
 
 constexpr std::string_view kOps[] = {
-    "org.add",         "org.list",      "org.remove",      "cluster.add",    "cluster.list",
-    "cluster.remove",  "workload.add",  "workload.list",   "workload.remove", "workload.images",
-    "apply",           "apikey.create", "apikey.list",     "apikey.revoke",  "session.list",
-    "session.revoke",
+    "org.add",         "org.list",      "org.remove",      "org.key.list",    "cluster.add",
+    "cluster.list",    "cluster.remove", "workload.add",   "workload.list",   "workload.remove",
+    "workload.images", "apply",          "apikey.create",  "apikey.list",     "apikey.revoke",
+    "session.list",    "session.revoke",
 };
 
 // ---------------------------------------------------------------- JSON forms
@@ -123,6 +123,22 @@ Result<OrgRow> OrgRowFrom(const Json& j) {
   return o;
 }
 
+// An org key row carries public facts only: no JWK, no private member.
+Json OrgKeyRowJson(const OrgKeyRow& k) {
+  return Json{{"kid", k.kid}, {"state", k.state}, {"suite", k.suite}, {"in_token", k.in_token}};
+}
+
+Result<OrgKeyRow> OrgKeyRowFrom(const Json& j) {
+  OrgKeyRow k;
+  ASTIS_RETURN_IF_ERROR(JsonReader(j, "org key")
+                            .Str("kid", k.kid)
+                            .Str("state", k.state)
+                            .Str("suite", k.suite)
+                            .Bool("in_token", k.in_token)
+                            .Done());
+  return k;
+}
+
 // "replace" is sent only when set, so a request without it reads as it did
 // before the flag existed: an edge that does not know it refuses the
 // member rather than ignoring it.
@@ -220,6 +236,13 @@ class RemoteOperations final : public Operations {
 
   Status OrgRemove(const std::string& name, bool force) override {
     return Unit(transport_("org.remove", Json{{"name", name}, {"force", force}}));
+  }
+
+  Result<std::vector<OrgKeyRow>> OrgKeyList() override {
+    ASTIS_ASSIGN_OR_RETURN(Json r, transport_("org.key.list", Json::object()));
+    auto rows = ListFrom<OrgKeyRow>(r, OrgKeyRowFrom);
+    if (!rows.ok()) return Malformed(rows.status());
+    return rows;
   }
 
   Result<ClusterAdded> ClusterAdd(const ClusterAddArgs& a) override {
@@ -399,6 +422,11 @@ Result<Json> Dispatch(Operations& ops, std::string_view op, const Json& args) {
     ASTIS_RETURN_IF_ERROR(JsonReader(args, "args").Str("name", name).Bool("force", force).Done());
     ASTIS_RETURN_IF_ERROR(ops.OrgRemove(name, force));
     return Json::object();
+  }
+  if (op == "org.key.list") {
+    ASTIS_RETURN_IF_ERROR(NoArgs(args));
+    ASTIS_ASSIGN_OR_RETURN(std::vector<OrgKeyRow> rows, ops.OrgKeyList());
+    return ListJson<OrgKeyRow>(rows, OrgKeyRowJson);
   }
   if (op == "workload.images") {
     WorkloadImagesArgs a;
