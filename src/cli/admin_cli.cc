@@ -651,7 +651,7 @@ int OrgKeyList(const AdminCommands::Args& a, CliEnv& env) {
     if (!org.empty() && !IsDns1123Label(org)) {
       return Fail(env, kCmd, Error(Code::kInvalidArgument, "--org: not an organization name"));
     }
-    auto backend = OpenBackend(a, org, env);
+    auto backend = OpenBackend(a, org, StoreMode::kMustExist, env);
     if (!backend.ok()) return Fail(env, kCmd, backend.status());
     auto rows = backend->ops->OrgKeyList();
     if (!rows.ok()) return Fail(env, kCmd, rows.status());
