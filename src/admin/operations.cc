@@ -204,16 +204,6 @@ Result<ClusterAdded> LocalOperations::ClusterAdd(const ClusterAddArgs& a) {
   if (Status s = CheckJwksText(a.jwks_json); !s.ok()) return Error(s.code(), "--jwks-file: " + s.message());
   if (!IsHttpsUrl(a.api_url)) return Error(Code::kInvalidArgument, "--api-url: must be an https:// URL");
   ASTIS_ASSIGN_OR_RETURN(const std::string org, Org());
-  // Test: AdminOpsTest.ClusterAddRefusesToReplaceWithoutReplace.
-  if (!a.replace) {
-    auto existing = store_.GetCluster(org, a.name);
-    if (existing.ok()) {
-      return Error(Code::kAlreadyExists, "cluster " + a.name +
-                                             " is already registered; pass --replace to replace its issuer, JWKS, "
-                                             "API URL, CA and token");
-    }
-    if (existing.status().code() != Code::kNotFound) return existing.status();
-  }
   store::Cluster c;
   c.org = org;
   c.name = a.name;
@@ -225,7 +215,15 @@ Result<ClusterAdded> LocalOperations::ClusterAdd(const ClusterAddArgs& a) {
   c.token_file = a.token_file;
   c.mode = a.mode;
   c.created_at = clock_.NowUnix();
-  ASTIS_RETURN_IF_ERROR(store_.PutCluster(c));
+  // Without --replace the store checks and inserts in one transaction, so
+  // two admins adding the same name cannot both succeed.
+  // Test: AdminOpsTest.ClusterAddRefusesToReplaceWithoutReplace.
+  if (Status s = a.replace ? store_.PutCluster(c) : store_.InsertCluster(c); !s.ok()) {
+    if (s.code() != Code::kAlreadyExists) return s;
+    return Error(Code::kAlreadyExists, "cluster " + a.name +
+                                           " is already registered; pass --replace to replace its issuer, JWKS, "
+                                           "API URL, CA and token");
+  }
   ASTIS_RETURN_IF_ERROR(Audit(org, "cluster.add", DumpJson(Json{{"name", c.name},
                                                                 {"issuer", c.issuer},
                                                                 {"audience", c.audience},

@@ -254,6 +254,24 @@ class PostgresStore final : public Store {
     });
   }
 
+  Status InsertCluster(const Cluster& cl) override {
+    ASTIS_RETURN_IF_ERROR(ValidateCluster(cl));
+    return Run("insert cluster", Mode::kTxn, [&](Conn& c) -> Status {
+      ASTIS_RETURN_IF_ERROR(RequireOrgOn(c, cl.org, OrgLock::kConfig));
+      Params p;
+      p.Text(cl.name).Text(cl.issuer).Text(cl.audience).Text(cl.jwks_json).Text(cl.api_url).Text(cl.ca_file);
+      p.Text(cl.token_file).Text(cl.mode).Int(cl.created_at).Text(cl.org);
+      // DO NOTHING leaves an existing row as it is; no row back means it was there.
+      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("insert cluster",
+                                            "INSERT INTO clusters (" ASTIS_PG_CLUSTER_COLS ") "
+                                            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                                            "ON CONFLICT (org, name) DO NOTHING RETURNING name",
+                                            p));
+      if (r.empty()) return Error(Code::kAlreadyExists, "store: cluster already exists");
+      return OkStatus();
+    });
+  }
+
   Result<Cluster> GetCluster(std::string_view org, std::string_view name) override {
     return Run("get cluster", Mode::kRead, [&](Conn& c) -> Result<Cluster> {
       Params p;

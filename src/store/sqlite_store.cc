@@ -204,6 +204,20 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status InsertCluster(const Cluster& c) override {
+    ASTIS_RETURN_IF_ERROR(ValidateCluster(c));
+    std::lock_guard<std::mutex> lock(mu_);
+    return Txn("insert cluster", [&]() -> Status {
+      ASTIS_RETURN_IF_ERROR(RequireOrgLocked(c.org));
+      ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(
+          "SELECT 1 FROM clusters WHERE org = ? AND name = ?", "insert cluster"));
+      s.Bind(c.org).Bind(c.name);
+      ASTIS_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row) return Error(Code::kAlreadyExists, "store: cluster already exists");
+      return PutClusterLocked(c);
+    });
+  }
+
   Result<Cluster> GetCluster(std::string_view org, std::string_view name) override {
     std::lock_guard<std::mutex> lock(mu_);
     ASTIS_ASSIGN_OR_RETURN(Statement s, conn_->Prepare(

@@ -292,6 +292,12 @@ class Store {
   // kInvalidArgument for an empty name/issuer/audience/jwks or a mode other
   // than "strict"/"audit" (test ClusterRejectsBadMode).
   virtual Status PutCluster(const Cluster& cluster) = 0;
+  // InsertCluster is PutCluster that never replaces: kAlreadyExists when the
+  // organisation has a cluster by that name, checked and written in one
+  // transaction, so two admins adding the same name cannot both succeed
+  // (`astis cluster add` without --replace; test
+  // InsertClusterRefusesAnExistingName).
+  virtual Status InsertCluster(const Cluster& cluster) = 0;
   // GetCluster returns org's cluster; kNotFound when org has none by that
   // name.
   virtual Result<Cluster> GetCluster(std::string_view org, std::string_view name) = 0;

@@ -99,6 +99,23 @@ std::vector<Store*> StoreConformanceTest::Replicas() {
 
 // ---------------------------------------------------------------- clusters
 
+TEST_P(StoreConformanceTest, InsertClusterRefusesAnExistingName) {
+  ASSERT_TRUE(store_->InsertCluster(MakeCluster("prod")).ok());
+  Cluster other = MakeCluster("prod", "audit");
+  other.issuer = "https://other.example";
+  EXPECT_EQ(store_->InsertCluster(other).code(), Code::kAlreadyExists);
+  // The registered cluster is left exactly as it was.
+  auto got = store_->GetCluster(kDefaultOrg, "prod");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->issuer, "https://kubernetes.default.svc/prod");
+  EXPECT_EQ(got->mode, "strict");
+  // PutCluster still replaces; InsertCluster validates like PutCluster.
+  ASSERT_TRUE(store_->PutCluster(other).ok());
+  EXPECT_EQ(store_->GetCluster(kDefaultOrg, "prod")->issuer, "https://other.example");
+  EXPECT_EQ(store_->InsertCluster(MakeCluster("qa", "permissive")).code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->GetCluster(kDefaultOrg, "qa").status().code(), Code::kNotFound);
+}
+
 TEST_P(StoreConformanceTest, ClusterPutGetListDelete) {
   ASSERT_TRUE(store_->PutCluster(MakeCluster("b-cluster")).ok());
   ASSERT_TRUE(store_->PutCluster(MakeCluster("a-cluster", "audit")).ok());

@@ -18,6 +18,7 @@ Status FaultInjectingStore::Refusal() {
   } while (0)
 
 Status FaultInjectingStore::PutCluster(const Cluster& c) { ASTIS_FAULT_OR(PutCluster(c)); }
+Status FaultInjectingStore::InsertCluster(const Cluster& c) { ASTIS_FAULT_OR(InsertCluster(c)); }
 Status FaultInjectingStore::PutOrganization(const Organization& o) { ASTIS_FAULT_OR(PutOrganization(o)); }
 Result<Organization> FaultInjectingStore::GetOrganization(std::string_view name) {
   ASTIS_FAULT_OR(GetOrganization(name));

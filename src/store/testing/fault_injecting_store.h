@@ -32,6 +32,7 @@ class FaultInjectingStore final : public Store {
   Result<std::vector<Organization>> ListOrganizations() override;
   Status DeleteOrganization(std::string_view name, bool force) override;
   Status PutCluster(const Cluster& c) override;
+  Status InsertCluster(const Cluster& c) override;
   Result<Cluster> GetCluster(std::string_view org, std::string_view name) override;
   Result<std::vector<Cluster>> ListClusters(std::optional<std::string_view> org) override;
   Result<std::vector<Cluster>> ListClustersByIssuer(std::string_view org, std::string_view issuer) override;
