@@ -703,7 +703,7 @@ TEST(LintTest, DeployKustomizationsLintClean) {
     }
   }
   EXPECT_GE(kustomizations, 5u);
-  EXPECT_EQ(own_skipped, (std::set<std::string>{"astis-cvs", "astis-edge"}));
+  EXPECT_EQ(own_skipped, (std::set<std::string>{"astis-cvs", "astis-edge", "astis-inject"}));
 }
 #endif
 
