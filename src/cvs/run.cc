@@ -14,6 +14,7 @@
 #include "common/dns1123.h"
 #include "common/encoding.h"
 #include "common/log.h"
+#include "common/yaml_config.h"
 #include "cvs/cvs.h"
 #include "cvs/key_file_watcher.h"
 #include "cvs/key_management.h"
@@ -26,29 +27,9 @@
 namespace astis::cvs {
 namespace {
 
-Status Bad(std::string_view field, std::string_view why) {
-  return Error(Code::kInvalidArgument, std::string(field) + ": " + std::string(why));
-}
-
-Status CheckKeys(const YAML::Node& node, std::string_view where, std::initializer_list<std::string_view> allowed) {
-  if (!node.IsMap()) return Bad(where, "must be a mapping");
-  for (const auto& kv : node) {
-    if (!kv.first.IsScalar()) return Bad(where, "keys must be strings");
-    const std::string key = kv.first.Scalar();
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      return Bad(std::string(where) + "." + key, "unknown key");
-    }
-  }
-  return OkStatus();
-}
-
-Status GetStr(const YAML::Node& map, std::string_view field, const char* key, std::string& out, bool required) {
-  const YAML::Node n = map[key];
-  if (!n) return required ? Bad(field, "required") : OkStatus();
-  if (!n.IsScalar() || n.Scalar().empty()) return Bad(field, "must be a non-empty string");
-  out = n.Scalar();
-  return OkStatus();
-}
+using yaml_config::Bad;
+using yaml_config::CheckKeys;
+using yaml_config::GetString;
 
 Status AddPin(const YAML::Node& n, std::vector<Sha256Digest>& pins) {
   constexpr std::string_view kField = "tls.edge_client_cert_sha256";
@@ -63,10 +44,10 @@ Status AddPin(const YAML::Node& n, std::vector<Sha256Digest>& pins) {
 
 Status Fill(const YAML::Node& root, CvsProcessConfig& c) {
   ASTIS_RETURN_IF_ERROR(
-      CheckKeys(root, "(top level)", {"listen", "tls", "org_keys", "org_keys_dir", "org", "audit_log", "pkcs11", "log"}));
+      CheckKeys(root, "", {"listen", "tls", "org_keys", "org_keys_dir", "org", "audit_log", "pkcs11", "log"}));
   if (const YAML::Node l = root["listen"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(l, "listen", {"address", "port"}));
-    ASTIS_RETURN_IF_ERROR(GetStr(l, "listen.address", "address", c.listen_address, false));
+    ASTIS_RETURN_IF_ERROR(GetString(l, "listen", "address", c.listen_address, false));
     if (const YAML::Node p = l["port"]) {
       const std::string s = p.IsScalar() ? p.Scalar() : "";
       if (s.empty() || s.size() > 5 || !std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) ||
@@ -79,10 +60,10 @@ Status Fill(const YAML::Node& root, CvsProcessConfig& c) {
   const YAML::Node tls = root["tls"];
   if (!tls) return Bad("tls", "required");
   ASTIS_RETURN_IF_ERROR(CheckKeys(tls, "tls", {"cert_file", "key_file", "client_ca_file", "edge_client_cert_sha256"}));
-  ASTIS_RETURN_IF_ERROR(GetStr(tls, "tls.cert_file", "cert_file", c.cert_file, true));
-  ASTIS_RETURN_IF_ERROR(GetStr(tls, "tls.key_file", "key_file", c.key_file, true));
+  ASTIS_RETURN_IF_ERROR(GetString(tls, "tls", "cert_file", c.cert_file, true));
+  ASTIS_RETURN_IF_ERROR(GetString(tls, "tls", "key_file", c.key_file, true));
   // The CVS never serves without mutual TLS and a pinned edge certificate.
-  ASTIS_RETURN_IF_ERROR(GetStr(tls, "tls.client_ca_file", "client_ca_file", c.client_ca_file, true));
+  ASTIS_RETURN_IF_ERROR(GetString(tls, "tls", "client_ca_file", c.client_ca_file, true));
   const YAML::Node pins = tls["edge_client_cert_sha256"];
   if (!pins) return Bad("tls.edge_client_cert_sha256", "required");
   if (pins.IsSequence()) {
@@ -91,18 +72,18 @@ Status Fill(const YAML::Node& root, CvsProcessConfig& c) {
     ASTIS_RETURN_IF_ERROR(AddPin(pins, c.edge_client_cert_sha256));
   }
   if (c.edge_client_cert_sha256.empty()) return Bad("tls.edge_client_cert_sha256", "at least one pin required");
-  ASTIS_RETURN_IF_ERROR(GetStr(root, "org_keys", "org_keys", c.org_keys, false));
-  ASTIS_RETURN_IF_ERROR(GetStr(root, "org_keys_dir", "org_keys_dir", c.org_keys_dir, false));
-  ASTIS_RETURN_IF_ERROR(GetStr(root, "org", "org", c.org, false));
+  ASTIS_RETURN_IF_ERROR(GetString(root, "", "org_keys", c.org_keys, false));
+  ASTIS_RETURN_IF_ERROR(GetString(root, "", "org_keys_dir", c.org_keys_dir, false));
+  ASTIS_RETURN_IF_ERROR(GetString(root, "", "org", c.org, false));
   if (c.org_keys.empty() == c.org_keys_dir.empty()) return Bad("org_keys", "exactly one of org_keys and org_keys_dir");
   if (!c.org.empty() && !c.org_keys_dir.empty()) return Bad("org", "only with org_keys (a directory names its orgs)");
   if (!c.org.empty() && !IsDns1123Label(c.org)) return Bad("org", "must be a DNS-1123 label");
-  ASTIS_RETURN_IF_ERROR(GetStr(root, "audit_log", "audit_log", c.audit_log, true));
+  ASTIS_RETURN_IF_ERROR(GetString(root, "", "audit_log", c.audit_log, true));
   if (const YAML::Node p = root["pkcs11"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(p, "pkcs11", {"module", "pin_file", "max_sessions"}));
     hsm::Pkcs11Config h;
-    ASTIS_RETURN_IF_ERROR(GetStr(p, "pkcs11.module", "module", h.module_path, true));
-    ASTIS_RETURN_IF_ERROR(GetStr(p, "pkcs11.pin_file", "pin_file", h.pin_file, true));
+    ASTIS_RETURN_IF_ERROR(GetString(p, "pkcs11", "module", h.module_path, true));
+    ASTIS_RETURN_IF_ERROR(GetString(p, "pkcs11", "pin_file", h.pin_file, true));
     if (const YAML::Node m = p["max_sessions"]) {
       const std::string s = m.IsScalar() ? m.Scalar() : "";
       const bool digits = std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
@@ -116,8 +97,8 @@ Status Fill(const YAML::Node& root, CvsProcessConfig& c) {
   if (const YAML::Node l = root["log"]) {
     // Test: CvsProcessConfigTest.CvsProcessConfigLog.
     ASTIS_RETURN_IF_ERROR(CheckKeys(l, "log", {"format", "level"}));
-    ASTIS_RETURN_IF_ERROR(GetStr(l, "log.format", "format", c.log_format, false));
-    ASTIS_RETURN_IF_ERROR(GetStr(l, "log.level", "level", c.log_level, false));
+    ASTIS_RETURN_IF_ERROR(GetString(l, "log", "format", c.log_format, false));
+    ASTIS_RETURN_IF_ERROR(GetString(l, "log", "level", c.log_level, false));
     if (!log::ParseFormat(c.log_format).ok()) return Bad("log.format", "must be json or text");
     if (!log::ParseLevel(c.log_level).ok()) return Bad("log.level", "must be debug, info, warn or error");
   }

@@ -9,55 +9,16 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "common/yaml_config.h"
 
 namespace astis::edge {
 namespace {
 
-Status Bad(std::string_view field, std::string_view why) {
-  return Error(Code::kInvalidArgument, std::string(field) + ": " + std::string(why));
-}
-
-std::string Join(std::string_view prefix, std::string_view key) {
-  return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
-}
-
-// CheckKeys refuses a non-map node and any key outside allowed.
-Status CheckKeys(const YAML::Node& node, std::string_view where, std::initializer_list<std::string_view> allowed) {
-  if (!node.IsMap()) return Bad(where.empty() ? "(top level)" : where, "must be a mapping");
-  for (const auto& kv : node) {
-    if (!kv.first.IsScalar()) return Bad(where, "keys must be strings");
-    const std::string key = kv.first.Scalar();
-    bool known = false;
-    for (auto a : allowed) known = known || a == key;
-    if (!known) return Bad(Join(where, key), "unknown key");
-  }
-  return OkStatus();
-}
-
-Status GetStr(const YAML::Node& map, std::string_view where, const char* key, std::string& out, bool required) {
-  const YAML::Node n = map[key];
-  if (!n) return required ? Bad(Join(where, key), "required") : OkStatus();
-  if (!n.IsScalar() || n.Scalar().empty()) return Bad(Join(where, key), "must be a non-empty string");
-  out = n.Scalar();
-  return OkStatus();
-}
-
-Status GetInt(const YAML::Node& map, std::string_view where, const char* key, int64_t& out, int64_t lo, int64_t hi) {
-  const YAML::Node n = map[key];
-  if (!n) return OkStatus();
-  const std::string field = Join(where, key);
-  if (!n.IsScalar()) return Bad(field, "must be an integer");
-  const std::string& s = n.Scalar();
-  if (s.empty() || s.size() > 18) return Bad(field, "must be an integer");
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return Bad(field, "must be a non-negative integer");
-    v = v * 10 + (c - '0');
-  }
-  if (v < lo || v > hi) return Bad(field, "out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  out = v;
-  return OkStatus();
-}
+using yaml_config::Bad;
+using yaml_config::CheckKeys;
+using yaml_config::GetInt;
+using yaml_config::GetString;
+using yaml_config::Join;
 
 Status CheckHttpsBase(std::string_view field, const std::string& url) {
   constexpr std::string_view kScheme = "https://";
@@ -79,7 +40,7 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
                                              "watch", "hyok", "log", "audit_sink", "audit_log_max_bytes"}));
   if (const YAML::Node n = root["listen"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "listen", {"address", "port", "threads"}));
-    ASTIS_RETURN_IF_ERROR(GetStr(n, "listen", "address", c.listen.address, false));
+    ASTIS_RETURN_IF_ERROR(GetString(n, "listen", "address", c.listen.address, false));
     int64_t port = c.listen.port;
     ASTIS_RETURN_IF_ERROR(GetInt(n, "listen", "port", port, 0, 65535));
     c.listen.port = static_cast<uint16_t>(port);
@@ -88,22 +49,22 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
   const YAML::Node tls = root["tls"];
   if (!tls) return Bad("tls", "required");
   ASTIS_RETURN_IF_ERROR(CheckKeys(tls, "tls", {"cert_file", "key_file"}));
-  ASTIS_RETURN_IF_ERROR(GetStr(tls, "tls", "cert_file", c.tls.cert_file, true));
-  ASTIS_RETURN_IF_ERROR(GetStr(tls, "tls", "key_file", c.tls.key_file, true));
+  ASTIS_RETURN_IF_ERROR(GetString(tls, "tls", "cert_file", c.tls.cert_file, true));
+  ASTIS_RETURN_IF_ERROR(GetString(tls, "tls", "key_file", c.tls.key_file, true));
 
-  ASTIS_RETURN_IF_ERROR(GetStr(root, "", "external_base_url", c.external_base_url, true));
+  ASTIS_RETURN_IF_ERROR(GetString(root, "", "external_base_url", c.external_base_url, true));
   ASTIS_RETURN_IF_ERROR(CheckHttpsBase("external_base_url", c.external_base_url));
 
   const YAML::Node store = root["store"];
   if (!store) return Bad("store", "required");
   ASTIS_RETURN_IF_ERROR(CheckKeys(store, "store", {"backend", "path", "dsn_file", "pool_size"}));
-  ASTIS_RETURN_IF_ERROR(GetStr(store, "store", "backend", c.store.backend, false));
+  ASTIS_RETURN_IF_ERROR(GetString(store, "store", "backend", c.store.backend, false));
   if (c.store.backend == "sqlite") {
     if (store["dsn_file"] || store["pool_size"]) return Bad("store", "dsn_file and pool_size are for backend postgres");
-    ASTIS_RETURN_IF_ERROR(GetStr(store, "store", "path", c.store.path, true));
+    ASTIS_RETURN_IF_ERROR(GetString(store, "store", "path", c.store.path, true));
   } else if (c.store.backend == "postgres") {
     if (store["path"]) return Bad("store.path", "is for backend sqlite; postgres takes dsn_file");
-    ASTIS_RETURN_IF_ERROR(GetStr(store, "store", "dsn_file", c.store.dsn_file, true));
+    ASTIS_RETURN_IF_ERROR(GetString(store, "store", "dsn_file", c.store.dsn_file, true));
     ASTIS_RETURN_IF_ERROR(GetInt(store, "store", "pool_size", c.store.pool_size, 1, 256));
   } else {
     return Bad("store.backend", "must be \"sqlite\" or \"postgres\"");
@@ -115,14 +76,14 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
                                                "client_cert_file", "client_key_file", "server_cert_sha256",
                                                "server_spki_sha256", "server_name"}));
   std::string mode;
-  ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "mode", mode, true));
+  ASTIS_RETURN_IF_ERROR(GetString(cvs, "cvs", "mode", mode, true));
   if (mode == "embedded") {
     c.cvs.mode = CvsMode::kEmbedded;
     // org_keys (the default organisation's set, as before organisations)
     // and/or org_keys_dir (every organisation's set, Tier 1 custody).
     // Test: EdgeConfig.CvsOrgKeysDirAndHyok.
-    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "org_keys", c.cvs.org_keys, false));
-    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "org_keys_dir", c.cvs.org_keys_dir, false));
+    ASTIS_RETURN_IF_ERROR(GetString(cvs, "cvs", "org_keys", c.cvs.org_keys, false));
+    ASTIS_RETURN_IF_ERROR(GetString(cvs, "cvs", "org_keys_dir", c.cvs.org_keys_dir, false));
     if (c.cvs.org_keys.empty() && c.cvs.org_keys_dir.empty()) return Bad("cvs.org_keys", "required");
     for (const char* k : {"url", "ca_file", "client_cert_file", "client_key_file", "server_cert_sha256",
                           "server_spki_sha256", "server_name"}) {
@@ -132,11 +93,11 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
     c.cvs.mode = CvsMode::kRemote;
     if (cvs["org_keys"]) return Bad("cvs.org_keys", "only allowed with mode: embedded");
     if (cvs["org_keys_dir"]) return Bad("cvs.org_keys_dir", "only allowed with mode: embedded");
-    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "url", c.cvs.url, true));
+    ASTIS_RETURN_IF_ERROR(GetString(cvs, "cvs", "url", c.cvs.url, true));
     ASTIS_RETURN_IF_ERROR(CheckHttpsBase("cvs.url", c.cvs.url));
-    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "ca_file", c.cvs.ca_file, true));
-    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "client_cert_file", c.cvs.client_cert_file, true));
-    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "client_key_file", c.cvs.client_key_file, true));
+    ASTIS_RETURN_IF_ERROR(GetString(cvs, "cvs", "ca_file", c.cvs.ca_file, true));
+    ASTIS_RETURN_IF_ERROR(GetString(cvs, "cvs", "client_cert_file", c.cvs.client_cert_file, true));
+    ASTIS_RETURN_IF_ERROR(GetString(cvs, "cvs", "client_key_file", c.cvs.client_key_file, true));
     // The CVS is pinned by its leaf, its key (SPKI, survives a renewal that
     // keeps the key) and/or its CA plus the name its certificate carries
     // (survives any renewal by that CA); at least one. Test:
@@ -145,7 +106,7 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
       auto bytes = HexDecode(hex);
       return bytes.ok() && bytes->size() == 32;
     };
-    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "server_cert_sha256", c.cvs.server_cert_sha256, false));
+    ASTIS_RETURN_IF_ERROR(GetString(cvs, "cvs", "server_cert_sha256", c.cvs.server_cert_sha256, false));
     if (!c.cvs.server_cert_sha256.empty() && !is_sha256_hex(c.cvs.server_cert_sha256))
       return Bad("cvs.server_cert_sha256", "must be 64 hex digits");
     if (const YAML::Node spki = cvs["server_spki_sha256"]) {
@@ -162,7 +123,7 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
       }
       if (items.empty()) return Bad("cvs.server_spki_sha256", "must be 64 hex digits or a list of them");
     }
-    ASTIS_RETURN_IF_ERROR(GetStr(cvs, "cvs", "server_name", c.cvs.server_name, false));
+    ASTIS_RETURN_IF_ERROR(GetString(cvs, "cvs", "server_name", c.cvs.server_name, false));
     if (c.cvs.server_cert_sha256.empty() && c.cvs.server_spki_sha256.empty() && c.cvs.server_name.empty())
       return Bad("cvs.server_cert_sha256", "one of server_cert_sha256, server_spki_sha256, server_name is required");
   } else {
@@ -171,19 +132,19 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
 
   if (const YAML::Node n = root["hyok"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "hyok", {"client_cert_file", "client_key_file"}));
-    ASTIS_RETURN_IF_ERROR(GetStr(n, "hyok", "client_cert_file", c.hyok.client_cert_file, true));
-    ASTIS_RETURN_IF_ERROR(GetStr(n, "hyok", "client_key_file", c.hyok.client_key_file, true));
+    ASTIS_RETURN_IF_ERROR(GetString(n, "hyok", "client_cert_file", c.hyok.client_cert_file, true));
+    ASTIS_RETURN_IF_ERROR(GetString(n, "hyok", "client_key_file", c.hyok.client_key_file, true));
   }
 
   // Test: EdgeConfig.AuditSinkAndRotation.
-  ASTIS_RETURN_IF_ERROR(GetStr(root, "", "audit_sink", c.audit_sink, false));
+  ASTIS_RETURN_IF_ERROR(GetString(root, "", "audit_sink", c.audit_sink, false));
   if (c.audit_sink != "file" && c.audit_sink != "stdout" && c.audit_sink != "both")
     return Bad("audit_sink", "must be \"file\", \"stdout\" or \"both\"");
   if (c.audit_sink == "stdout") {
     if (root["audit_log"] || root["audit_log_max_bytes"])
       return Bad("audit_sink", "stdout writes no file: drop audit_log and audit_log_max_bytes, or use \"both\"");
   } else {
-    ASTIS_RETURN_IF_ERROR(GetStr(root, "", "audit_log", c.audit_log, true));
+    ASTIS_RETURN_IF_ERROR(GetString(root, "", "audit_log", c.audit_log, true));
     ASTIS_RETURN_IF_ERROR(GetInt(root, "", "audit_log_max_bytes", c.audit_log_max_bytes, 0, int64_t{1} << 50));
     if (c.audit_log_max_bytes != 0 && c.audit_log_max_bytes < 65536)
       return Bad("audit_log_max_bytes", "must be 0 (never rotate) or at least 65536");
@@ -191,8 +152,8 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
   if (const YAML::Node n = root["log"]) {
     // Test: EdgeConfig.LogFormatAndLevel.
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "log", {"format", "level"}));
-    ASTIS_RETURN_IF_ERROR(GetStr(n, "log", "format", c.log.format, false));
-    ASTIS_RETURN_IF_ERROR(GetStr(n, "log", "level", c.log.level, false));
+    ASTIS_RETURN_IF_ERROR(GetString(n, "log", "format", c.log.format, false));
+    ASTIS_RETURN_IF_ERROR(GetString(n, "log", "level", c.log.level, false));
     if (!log::ParseFormat(c.log.format).ok()) return Bad("log.format", "must be \"json\" or \"text\"");
     if (!log::ParseLevel(c.log.level).ok()) return Bad("log.level", "must be debug, info, warn or error");
   }
@@ -247,16 +208,16 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
   }
   if (const YAML::Node n = root["admin"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "admin", {"unix_socket", "https"}));
-    ASTIS_RETURN_IF_ERROR(GetStr(n, "admin", "unix_socket", c.admin.unix_socket, false));
+    ASTIS_RETURN_IF_ERROR(GetString(n, "admin", "unix_socket", c.admin.unix_socket, false));
     if (const YAML::Node h = n["https"]) {
       // Tests EdgeConfig.AdminHttpsParses, EdgeConfig.AdminHttpsNeedsMutualTls.
       ASTIS_RETURN_IF_ERROR(
           CheckKeys(h, "admin.https", {"address", "port", "cert_file", "key_file", "client_ca_file"}));
-      ASTIS_RETURN_IF_ERROR(GetStr(h, "admin.https", "address", c.admin.https.address, false));
+      ASTIS_RETURN_IF_ERROR(GetString(h, "admin.https", "address", c.admin.https.address, false));
       ASTIS_RETURN_IF_ERROR(GetInt(h, "admin.https", "port", c.admin.https.port, 1, 65535));
-      ASTIS_RETURN_IF_ERROR(GetStr(h, "admin.https", "cert_file", c.admin.https.cert_file, true));
-      ASTIS_RETURN_IF_ERROR(GetStr(h, "admin.https", "key_file", c.admin.https.key_file, true));
-      ASTIS_RETURN_IF_ERROR(GetStr(h, "admin.https", "client_ca_file", c.admin.https.client_ca_file, true));
+      ASTIS_RETURN_IF_ERROR(GetString(h, "admin.https", "cert_file", c.admin.https.cert_file, true));
+      ASTIS_RETURN_IF_ERROR(GetString(h, "admin.https", "key_file", c.admin.https.key_file, true));
+      ASTIS_RETURN_IF_ERROR(GetString(h, "admin.https", "client_ca_file", c.admin.https.client_ca_file, true));
       if (c.admin.https.port == 0) return Bad("admin.https.port", "required");
     }
   }

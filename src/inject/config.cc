@@ -6,51 +6,16 @@
 
 #include "common/dns1123.h"
 #include "common/image_digest.h"
+#include "common/yaml_config.h"
 
 namespace astis::inject {
 namespace {
 
-Status Bad(std::string_view field, std::string_view why) {
-  return Error(Code::kInvalidArgument, std::string(field) + ": " + std::string(why));
-}
-
-Status CheckKeys(const YAML::Node& node, std::string_view where, std::initializer_list<std::string_view> allowed) {
-  if (!node.IsMap()) return Bad(where, "must be a mapping");
-  for (const auto& kv : node) {
-    if (!kv.first.IsScalar()) return Bad(where, "keys must be strings");
-    bool known = false;
-    for (auto a : allowed) known = known || a == kv.first.Scalar();
-    if (!known) return Bad(std::string(where) + "." + kv.first.Scalar(), "unknown key");
-  }
-  return OkStatus();
-}
-
-Status GetStr(const YAML::Node& map, std::string_view field, const char* key, std::string& out) {
-  const YAML::Node n = map[key];
-  if (!n) return OkStatus();
-  if (!n.IsScalar() || n.Scalar().empty()) return Bad(field, "must be a non-empty string");
-  out = n.Scalar();
-  return OkStatus();
-}
-
-Result<int64_t> ParseInt(std::string_view field, std::string_view s, int64_t lo, int64_t hi) {
-  if (s.empty() || s.size() > 18) return Bad(field, "must be an integer");
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return Bad(field, "must be a non-negative integer");
-    v = v * 10 + (c - '0');
-  }
-  if (v < lo || v > hi) return Bad(field, "out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return v;
-}
-
-Status GetInt(const YAML::Node& map, std::string_view field, const char* key, int64_t& out, int64_t lo, int64_t hi) {
-  const YAML::Node n = map[key];
-  if (!n) return OkStatus();
-  if (!n.IsScalar()) return Bad(field, "must be an integer");
-  ASTIS_ASSIGN_OR_RETURN(out, ParseInt(field, n.Scalar(), lo, hi));
-  return OkStatus();
-}
+using yaml_config::Bad;
+using yaml_config::CheckKeys;
+using yaml_config::GetInt;
+using yaml_config::GetString;
+using yaml_config::ParseInt;
 
 Status CheckHttpsUrl(std::string_view url) {
   constexpr std::string_view kScheme = "https://";
@@ -106,26 +71,26 @@ Status ParseInjectServerConfig(std::string_view yaml_text, InjectServerConfig& o
   }
   try {
     if (root.IsNull()) return OkStatus();
-    ASTIS_RETURN_IF_ERROR(CheckKeys(root, "(top level)",
+    ASTIS_RETURN_IF_ERROR(CheckKeys(root, "",
                                     {"listen", "tls", "namespace", "run_image", "edge_url", "edge_ca_configmap",
                                      "token_expiration_seconds"}));
     if (const YAML::Node n = root["listen"]) {
       ASTIS_RETURN_IF_ERROR(CheckKeys(n, "listen", {"address", "port"}));
-      ASTIS_RETURN_IF_ERROR(GetStr(n, "listen.address", "address", out.listen_address));
+      ASTIS_RETURN_IF_ERROR(GetString(n, "listen", "address", out.listen_address, false));
       int64_t port = out.listen_port;
-      ASTIS_RETURN_IF_ERROR(GetInt(n, "listen.port", "port", port, 0, 65535));
+      ASTIS_RETURN_IF_ERROR(GetInt(n, "listen", "port", port, 0, 65535));
       out.listen_port = static_cast<uint16_t>(port);
     }
     if (const YAML::Node n = root["tls"]) {
       ASTIS_RETURN_IF_ERROR(CheckKeys(n, "tls", {"cert_file", "key_file"}));
-      ASTIS_RETURN_IF_ERROR(GetStr(n, "tls.cert_file", "cert_file", out.cert_file));
-      ASTIS_RETURN_IF_ERROR(GetStr(n, "tls.key_file", "key_file", out.key_file));
+      ASTIS_RETURN_IF_ERROR(GetString(n, "tls", "cert_file", out.cert_file, false));
+      ASTIS_RETURN_IF_ERROR(GetString(n, "tls", "key_file", out.key_file, false));
     }
-    ASTIS_RETURN_IF_ERROR(GetStr(root, "namespace", "namespace", out.inject.namespace_));
-    ASTIS_RETURN_IF_ERROR(GetStr(root, "run_image", "run_image", out.inject.run_image));
-    ASTIS_RETURN_IF_ERROR(GetStr(root, "edge_url", "edge_url", out.inject.edge_url));
-    ASTIS_RETURN_IF_ERROR(GetStr(root, "edge_ca_configmap", "edge_ca_configmap", out.inject.edge_ca_configmap));
-    ASTIS_RETURN_IF_ERROR(GetInt(root, "token_expiration_seconds", "token_expiration_seconds",
+    ASTIS_RETURN_IF_ERROR(GetString(root, "", "namespace", out.inject.namespace_, false));
+    ASTIS_RETURN_IF_ERROR(GetString(root, "", "run_image", out.inject.run_image, false));
+    ASTIS_RETURN_IF_ERROR(GetString(root, "", "edge_url", out.inject.edge_url, false));
+    ASTIS_RETURN_IF_ERROR(GetString(root, "", "edge_ca_configmap", out.inject.edge_ca_configmap, false));
+    ASTIS_RETURN_IF_ERROR(GetInt(root, "", "token_expiration_seconds",
                                  out.inject.token_expiration_seconds, 600, 86400));
   } catch (const YAML::Exception&) {
     return Error(Code::kInvalidArgument, "configuration: unexpected structure");
