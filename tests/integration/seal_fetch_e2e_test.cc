@@ -49,6 +49,7 @@
 #include "store/sqlite_store.h"
 #include "store/store.h"
 #include "support/cli_run.h"
+#include "support/free_port.h"
 #include "support/kube_api_standin.h"
 
 namespace astis::integration {
@@ -80,25 +81,6 @@ stringData:
 )";
 
 int64_t NowUnix() { return static_cast<int64_t>(std::time(nullptr)); }
-
-// FreePort asks the kernel for a free loopback port: the edge's
-// external_base_url and admin.https.port must name theirs before it starts
-// (admin.https has no "any port").
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) != 0) {
-    if (fd >= 0)
-      ::close(fd);
-    return 0;
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // ActiveKidOf returns the kid of the "active" row of `org key list` output.
 std::string ActiveKidOf(const std::string &listing) {

@@ -54,6 +54,7 @@
 #include "net/tls.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
+#include "support/free_port.h"
 #include "support/kube_api_standin.h"
 
 namespace astis::integration {
@@ -73,23 +74,6 @@ constexpr char kBIdentity[] = "cvs.tenant-b.example";
 const std::string kDigest = "sha256:cd2438ba5730cd67f3f400a7726f756bce34124d65a60e7509721a70cdb9ea26";
 
 int64_t NowUnix() { return static_cast<int64_t>(std::time(nullptr)); }
-
-// FreePort asks the kernel for a free loopback port (the edge's
-// external_base_url must name its port before it starts).
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    return 0;
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // Tenant is one organisation's world: its cluster's API, its pod's keys and
 // credentials, and the org key its secrets are sealed to.

@@ -24,6 +24,7 @@
 
 #include "common/encoding.h"
 #include "common/json.h"
+#include "child_process.h"
 #include "common/testing/must.h"
 #include "kube-standin/kube_standin.h"
 #include "net/http_server.h"
@@ -38,17 +39,7 @@ using Clock = std::chrono::steady_clock;
 constexpr char kHook[] = "inject.astis.example";
 constexpr char kInjectLabel[] = "astis.io/inject";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-struct Proc {
-  int exit_code = -1;
-  std::string out, err;
-};
+using testing::Proc;
 
 // TestWebhook is an HTTPS admission webhook: it records each AdmissionReview
 // request and answers with answer(path, request) (the response object; its
@@ -216,39 +207,9 @@ class AdmissionTest : public ::testing::Test {
 
   // Kubectl runs kubectl with args (no shell) under a 20 s limit.
   Proc Kubectl(const std::vector<std::string>& args) {
-    static int n = 0;
-    const std::string out = dir_ + "/out" + std::to_string(++n), err = out + ".err";
-    std::vector<std::string> argv = {kubectl_, "--kubeconfig", dir_ + "/admin.kubeconfig", "--cache-dir",
-                                     dir_ + "/cache"};
+    std::vector<std::string> argv = {"--kubeconfig", dir_ + "/admin.kubeconfig", "--cache-dir", dir_ + "/cache"};
     argv.insert(argv.end(), args.begin(), args.end());
-    // Built before fork: only async-signal-safe calls in the child (see
-    // kubectl_test.cc Exec).
-    std::vector<char*> cargv;
-    for (std::string& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    std::vector<std::string> env = {"HOME=" + dir_};
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::string_view(*e).rfind("HOME=", 0) != 0) env.emplace_back(*e);
-    }
-    std::vector<char*> cenv;
-    for (std::string& e : env) cenv.push_back(e.data());
-    cenv.push_back(nullptr);
-    const pid_t pid = fork();
-    if (pid == 0) {
-      ::alarm(20);
-      const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) _exit(126);
-      ::execve(kubectl_.c_str(), cargv.data(), cenv.data());
-      _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    Proc r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = ReadFile(out);
-    r.err = ReadFile(err);
-    return r;
+    return testing::RunChild(kubectl_, argv, dir_);
   }
 
   // Apply writes obj to a file and runs `kubectl apply` (or create) on it.

@@ -21,6 +21,7 @@
 
 #include "common/encoding.h"
 #include "common/json.h"
+#include "child_process.h"
 #include "common/testing/must.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
@@ -49,10 +50,7 @@ void WriteFile(const std::string& path, const std::string& text) {
   out << text;
 }
 
-struct Proc {
-  int exit_code = -1;
-  std::string out, err;
-};
+using testing::Proc;
 
 class KubectlTest : public ::testing::Test {
  protected:
@@ -83,42 +81,10 @@ class KubectlTest : public ::testing::Test {
   }
 
   Proc Exec(const std::string& program, const std::vector<std::string>& args, const std::string& kubeconfig) {
-    static int n = 0;
-    const std::string out = dir_ + "/out" + std::to_string(++n), err = out + ".err";
-    std::vector<std::string> argv = {program};
-    if (!kubeconfig.empty()) argv.insert(argv.end(), {"--kubeconfig", kubeconfig, "--cache-dir", dir_ + "/cache"});
+    std::vector<std::string> argv;
+    if (!kubeconfig.empty()) argv = {"--kubeconfig", kubeconfig, "--cache-dir", dir_ + "/cache"};
     argv.insert(argv.end(), args.begin(), args.end());
-    // Everything the child needs is built before fork: the stand-in's
-    // threads run in this process, and a child of a threaded process may
-    // only make async-signal-safe calls until exec (freopen or setenv could
-    // wait forever on a lock another thread held at fork; seen once as a
-    // 60 s ctest timeout under ASan).
-    std::vector<char*> cargv;
-    for (std::string& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    std::vector<std::string> env = {"HOME=" + dir_};
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::string_view(*e).rfind("HOME=", 0) != 0) env.emplace_back(*e);
-    }
-    std::vector<char*> cenv;
-    for (std::string& e : env) cenv.push_back(e.data());
-    cenv.push_back(nullptr);
-    const pid_t pid = fork();
-    if (pid == 0) {
-      ::alarm(20);  // a hung kubectl dies (SIGALRM) instead of hanging ctest
-      const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) _exit(126);
-      ::execve(program.c_str(), cargv.data(), cenv.data());
-      _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    Proc r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = ReadFile(out);
-    r.err = ReadFile(err);
-    return r;
+    return testing::RunChild(program, argv, dir_);
   }
 
   void CreateAppPod(const std::string& name) {
