@@ -17,7 +17,9 @@
 #   ASTIS_BENCH_NO_BUILD=1  use the binaries already in ASTIS_BENCH_BUILD as they are
 #   ASTIS_BENCH_PERF=FILE   also profile the edge during the external (closed-loop) load, or with
 #                           ASTIS_BENCH_ONLY_LOAD=open the open-loop one, with
-#                           `perf record -e cpu-clock -g` into FILE (then: perf report -i FILE)
+#                           `perf record -e cpu-clock -g` into FILE (then: perf report -i FILE);
+#                           ASTIS_BENCH_PERF_FREQ (default 2000 Hz), ASTIS_BENCH_PERF_CALLGRAPH (default fp;
+#                           dwarf unwinds this RelWithDebInfo build's own frames, which fp cannot)
 #   ASTIS_BENCH_ONLY_LOAD=1 stop after the external load (profiling runs);
 #                           =open: only the open-loop load (ASTIS_BENCH_PHASES, ASTIS_BENCH_RATE)
 #                           =gate4: only the gate-4 freshness and cluster-count arms
@@ -278,7 +280,8 @@ rate=${ASTIS_BENCH_RATE:-200}
 perf_pid=
 perf_start() {
   if [[ -n ${ASTIS_BENCH_PERF:-} ]]; then
-    perf record -e cpu-clock -F 2000 -g -p "$edge_pid" -o "$ASTIS_BENCH_PERF" 2>"$work/perf.log" &
+    perf record -e cpu-clock -F "${ASTIS_BENCH_PERF_FREQ:-2000}" --call-graph "${ASTIS_BENCH_PERF_CALLGRAPH:-fp}" \
+      -p "$edge_pid" -o "$ASTIS_BENCH_PERF" 2>"$work/perf.log" &
     perf_pid=$!
   fi
 }
@@ -383,7 +386,8 @@ if [[ ${ASTIS_BENCH_GATE4:-1} == 1 ]]; then
         [[ $mode == open ]] && ratearg=(--rate "$rate")
         r0=$(gate4_reads "$gport")
         t0=$(date +%s%N)
-        cmd "$loadgen" "${gtarget[@]}" "${floorargs[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$g4secs" \
+        cmd "$loadgen" "${gtarget[@]}" "${floorargs[@]}" --gate4-max-staleness-ms "$staleness" \
+          --server-pid "$edge_pid" --pods "$pods" --seconds "$g4secs" \
           --phases "$phase" "${ratearg[@]}" --out "$work/gate4-$label-$phase-$mode.md" >/dev/null
         t1=$(date +%s%N)
         r1=$(gate4_reads "$gport")

@@ -190,6 +190,10 @@ Result<OpCost> MeasureStoreAdmit(const std::string& dir, std::chrono::millisecon
   return cost;
 }
 
+Result<OpCost> MeasurePodRead(const std::function<Status()>& read, std::chrono::milliseconds budget) {
+  return TimeWall(budget, 10, read);
+}
+
 Result<OpCost> MeasureTlsRecords(size_t request_bytes, size_t response_bytes, std::chrono::milliseconds each) {
   // A fixed key and nonce: this only times the work, nothing here is secret.
   constexpr size_t kRecord = 16384;  // RFC 8446 §5.1: a record's plaintext is at most 2^14 bytes

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/status.h"
@@ -51,9 +52,11 @@ Result<CryptoFloor> MeasureCryptoFloor(std::chrono::milliseconds each);
 //   - the request's replay and rate write (Store::AdmitRequest: two rate
 //     charges and the jti, one transaction) on a SQLite store in the edge
 //     store's directory, with the edge's pragmas.
-// Gate 4 adds nothing per request: a pod's confirmation is reused for
-// gate4.max_staleness_ms (default 1 s), so at most one API read per pod per
-// second, whatever its request rate.
+//   - gate 4's fresh confirmation: one pod read from the API (GET of the
+//     pod, parse) serves a pod's decisions for gate4.max_staleness_ms
+//     (default 1 s), so a request's share is min(1, pods / staleness /
+//     requests per second): a large share at low load, a small one at
+//     saturation.
 
 // OpCost is the mean cost of one operation: CPU time of the calling thread
 // (user + system) and wall time.
@@ -75,6 +78,11 @@ Result<OpCost> MeasureAuditSync(const std::string& dir, size_t line_bytes, std::
 // the edge's two rate charges and a new jti each time, for about `budget`
 // of wall time, then removes the files. Fails with the store's error.
 Result<OpCost> MeasureStoreAdmit(const std::string& dir, std::chrono::milliseconds budget);
+
+// MeasurePodRead times `read` (one GET of a pod from the Kubernetes API and
+// its parse, as gate 4 makes it) for about `budget` of wall time; its CPU is
+// the reading side's. Fails with read's first error.
+Result<OpCost> MeasurePodRead(const std::function<Status()>& read, std::chrono::milliseconds budget);
 
 // MeasureTlsRecords times the server's TLS record protection of one
 // exchange: AES-256-GCM open of `request_bytes` and seal of `response_bytes`

@@ -305,6 +305,8 @@ Result<std::unique_ptr<LoadGenerator>> LoadGenerator::Setup(const std::vector<co
   return gen;
 }
 
+const std::string& LoadGenerator::FirstPodName() const { return pods_.front()->name; }
+
 PhaseReport LoadGenerator::Run(Phase phase) {
   using SteadyClock = std::chrono::steady_clock;
   PhaseReport rep;

@@ -145,6 +145,10 @@ class LoadGenerator {
   // returns the measurements. Errors are counted, never fatal.
   PhaseReport Run(Phase phase);
 
+  // FirstPodName is the name of the first simulated pod (the guarantee
+  // floor reads it from the API as gate 4 does). Setup made at least one.
+  const std::string& FirstPodName() const;
+
   struct Pod;  // defined in load_generator.cc
 
  private:

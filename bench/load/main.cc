@@ -38,6 +38,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "crypto/random.h"
+#include "kube/pod.h"
 #include "load/bench_world.h"
 #include "load/crypto_floor.h"
 #include "load/idle_pods.h"
@@ -69,8 +70,12 @@ struct PhaseGuarantee {
   double request_bytes = 0, response_bytes = 0;  // per exchange
   OpCost tls;                   // record protection of one exchange
   OpCost store;                 // Store::AdmitRequest
+  OpCost pod_read;              // gate 4: one GET of a pod + parse
+  double reads_per_request = 0;  // min(1, pods / max_staleness / requests per second)
   // ExtraUs is what one request adds to the crypto floor (CPU).
-  double ExtraUs() const { return audit.cpu_us + tls.cpu_us + store.cpu_us; }
+  double ExtraUs() const {
+    return audit.cpu_us + tls.cpu_us + store.cpu_us + pod_read.cpu_us * reads_per_request;
+  }
 };
 
 // kAssumedAuditBytes is the audit bytes per request when the audit log is
@@ -101,7 +106,7 @@ double GuaranteeUs(const CryptoFloor& f, bool es256, Phase p, int batch, const P
 // Report renders one run as Markdown.
 std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadOptions& lo, const SetupReport& setup,
                    const std::vector<PhaseReport>& phases, const std::vector<PhaseGuarantee>& guarantees,
-                   const std::string& guarantee_where, const std::string& mode) {
+                   const std::string& guarantee_where, int64_t gate4_staleness_ms, const std::string& mode) {
   std::ostringstream o;
   o << "### Crypto floor (this machine, this run, one core)\n\n"
     << "| primitive | µs |\n| --- | ---: |\n"
@@ -120,7 +125,8 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
   o << "### Guarantee floor (this machine, this run: crypto floor + what every request's guarantees cost)\n\n"
     << guarantee_where << "\n\n"
     << "| phase | audit bytes/request | write + fdatasync CPU µs | its wall µs mean / p50 / p99 / max | TLS bytes in / out "
-       "| TLS records µs | replay + rate write (AdmitRequest) CPU µs | its wall µs | gate 4 µs | crypto floor µs/op "
+       "| TLS records µs | replay + rate write (AdmitRequest) CPU µs | its wall µs | gate 4: pod read CPU µs x reads "
+       "per request | crypto floor µs/op "
        "| **guarantee floor µs/op** |\n"
     << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (size_t i = 0; i < phases.size() && i < guarantees.size(); ++i) {
@@ -133,14 +139,18 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
       << Fmt(0, g.audit.wall_p99_us) << " / " << Fmt(0, g.audit.wall_max_us) << " (" << g.audit.samples
       << " syncs) | " << Fmt(0, g.request_bytes) << " / " << Fmt(0, g.response_bytes)
       << " | " << Fmt(1, g.tls.cpu_us) << " | " << Fmt(1, g.store.cpu_us) << " | " << Fmt(0, g.store.wall_us)
-      << " | 0 | " << Fmt(1, FloorUs(f, es256, p.phase, lo.batch)) << " | "
+      << " | " << Fmt(1, g.pod_read.cpu_us) << " x " << Fmt(3, g.reads_per_request) << " = "
+      << Fmt(1, g.pod_read.cpu_us * g.reads_per_request) << " | " << Fmt(1, FloorUs(f, es256, p.phase, lo.batch))
+      << " | "
       << Fmt(1, GuaranteeUs(f, es256, p.phase, lo.batch, g)) << " |\n";
   }
   o << "\nPer request: one write() of the request's audit bytes and one fdatasync (the line durable before the "
        "answer), AES-256-GCM record protection of the request and the response (TLS 1.3, 16 KiB records), one "
-       "Store::AdmitRequest (two rate charges + the jti, one SQLite transaction). batch: the request's part / "
-    << lo.batch << " per secret. Gate 4: 0, a confirmation serves a pod for gate4.max_staleness_ms (default 1 s). "
-       "CPU is thread CPU (user + system); the wall time of the sync is what a request waits for it.\n\n";
+       "Store::AdmitRequest (two rate charges + the jti, one SQLite transaction), and gate 4's share of a pod read "
+       "(GET + parse, on this side of the connection): one read serves a pod for gate4.max_staleness_ms = "
+    << gate4_staleness_ms << " ms, so reads per request = min(1, pods x 1000 / max_staleness_ms / requests/s). "
+       "batch: the request's part / " << lo.batch << " per secret. CPU is thread CPU (user + system); the wall "
+       "time of the sync is what a request waits for it.\n\n";
   o << "### Load (" << mode << ", " << setup.pods << " pods, one keep-alive connection each, " << cores
     << " cores for the floor)\n\n"
     << "Setup: " << setup.pods << " pods created, " << setup.token_alg
@@ -310,6 +320,10 @@ int Main(int argc, char** argv) {
                  "external: the edge's SQLite file (the guarantee floor's store write runs in its directory; soak: its "
                  "size and -wal's are reported)");
   std::string audit_log;
+  int64_t gate4_staleness_ms = 1000;
+  app.add_option("--gate4-max-staleness-ms", gate4_staleness_ms,
+                 "the edge's gate4.max_staleness_ms, for gate 4's share of the guarantee floor (default 1000)")
+      ->check(CLI::Range(int64_t{0}, int64_t{3600000}));
   app.add_option("--audit-log", audit_log,
                  "external: the edge's audit log file (the guarantee floor's write + fdatasync runs in its directory "
                  "and takes the audit bytes per request from its growth)");
@@ -551,6 +565,27 @@ int Main(int argc, char** argv) {
       std::cerr << "astis-bench: setup: " << gen.status().ToString() << "\n";
       return 1;
     }
+    // Gate 4's read, as the edge makes it: GET the pod, parse it.
+    auto kube = KubeAdminClient(*target);
+    if (!kube.ok()) {
+      std::cerr << "astis-bench: guarantee floor: " << kube.status().ToString() << "\n";
+      return 1;
+    }
+    const std::string pod_path = "/api/v1/namespaces/" + target->ns + "/pods/" + (*gen)->FirstPodName();
+    auto pod_read = MeasurePodRead(
+        [&]() -> Status {
+          net::HttpRequest req;
+          req.target = pod_path;
+          req.headers.emplace_back("Authorization", "Bearer " + std::string(target->kube_admin_token.RevealString()));
+          ASTIS_ASSIGN_OR_RETURN(net::HttpResponse resp, (*kube)->Send(req));
+          if (resp.status != 200) return Error(Code::kUnavailable, "pod read: HTTP " + std::to_string(resp.status));
+          return kube::ParsePod(resp.body).status();
+        },
+        budget);
+    if (!pod_read.ok()) {
+      std::cerr << "astis-bench: guarantee floor: " << pod_read.status().ToString() << "\n";
+      return 1;
+    }
     std::vector<PhaseGuarantee> guarantees;
     for (Phase p : phases) {
       std::cerr << "astis-bench: " << PhaseName(p) << " for " << lo.phase_seconds << " s\n";
@@ -579,11 +614,16 @@ int Main(int argc, char** argv) {
       g.audit = *audit;
       g.tls = *tls;
       g.store = *admit;
+      g.pod_read = *pod_read;
+      const double rps = r.seconds > 0 ? static_cast<double>(r.requests) / r.seconds : 0;
+      const double reads_per_s =
+          gate4_staleness_ms > 0 ? lo.pods * 1000.0 / static_cast<double>(gate4_staleness_ms) : rps;
+      g.reads_per_request = rps > 0 ? std::min(1.0, reads_per_s / rps) : 0;
       g.measured = true;
       guarantees.push_back(g);
     }
     text = Report(*floor, /*es256=*/setup.token_alg == "ES256", cores, lo, setup, reports, guarantees, where,
-                  in_process ? "in-process" : "external edge");
+                  gate4_staleness_ms, in_process ? "in-process" : "external edge");
   }
   std::optional<SoakReport> soaked;
   if (soak.sessions > 0) {
