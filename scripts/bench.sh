@@ -27,6 +27,7 @@
 #                           =tenancy: only the organisations-at-scale arm (in process, no external edge)
 #   ASTIS_BENCH_PHASES   phases of the external load (default establish,unwrap,batch)
 #   ASTIS_BENCH_RATE     open-loop requests/s offered in total (default 200)
+#   ASTIS_BENCH_INPROC=0 skip the in-process comparison run
 #   ASTIS_BENCH_SOAK     soak: pods/sessions to establish after the load (default 0: skipped)
 #   ASTIS_BENCH_THREADS  the edge's listen.threads (default 0: the edge's default, here 1 per core)
 #   ASTIS_BENCH_CONNECTIONS  the edge's listen.connections: shared or pinned (default: not set, the edge's
@@ -463,9 +464,12 @@ if [[ ${ASTIS_BENCH_TENANCY:-1} == 1 ]]; then
   tenancy_arm "$tenancyout"
 fi
 
-log "load (in process, for comparison)"
 inproc="$work/inproc.md"
-cmd "$loadgen" --in-process --pods "$pods" --seconds "$secs" --batch "$batch" --out "$inproc" >/dev/null
+: >"$inproc"
+if [[ ${ASTIS_BENCH_INPROC:-1} == 1 ]]; then
+  log "load (in process, for comparison)"
+  cmd "$loadgen" --in-process --pods "$pods" --seconds "$secs" --batch "$batch" --out "$inproc" >/dev/null
+fi
 
 log "microbenchmarks"
 microout="$work/micro.txt"
