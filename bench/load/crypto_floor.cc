@@ -154,7 +154,9 @@ Result<OpCost> MeasureAuditSync(const std::string& dir, size_t line_bytes, std::
     if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
       return Error(Code::kIo, std::string("guarantee floor: write: ") + std::strerror(errno));
     }
-    if (::fdatasync(fd) != 0) return Error(Code::kIo, std::string("guarantee floor: fdatasync: ") + std::strerror(errno));
+    if (::fdatasync(fd) != 0) {
+      return Error(Code::kIo, std::string("guarantee floor: fdatasync: ") + std::strerror(errno));
+    }
     return OkStatus();
   });
   ::close(fd);

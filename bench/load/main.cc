@@ -124,9 +124,9 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
     << " |\n\n";
   o << "### Guarantee floor (this machine, this run: crypto floor + what every request's guarantees cost)\n\n"
     << guarantee_where << "\n\n"
-    << "| phase | audit bytes/request | write + fdatasync CPU µs | its wall µs mean / p50 / p99 / max | TLS bytes in / out "
-       "| TLS records µs | replay + rate write (AdmitRequest) CPU µs | its wall µs | gate 4: pod read CPU µs x reads "
-       "per request | crypto floor µs/op "
+    << "| phase | audit bytes/request | write + fdatasync CPU µs | its wall µs mean / p50 / p99 / max "
+       "| TLS bytes in / out | TLS records µs | replay + rate write (AdmitRequest) CPU µs | its wall µs "
+       "| gate 4: pod read CPU µs x reads per request | crypto floor µs/op "
        "| **guarantee floor µs/op** |\n"
     << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (size_t i = 0; i < phases.size() && i < guarantees.size(); ++i) {
