@@ -30,8 +30,6 @@
 #   ASTIS_BENCH_INPROC=0 skip the in-process comparison run
 #   ASTIS_BENCH_SOAK     soak: pods/sessions to establish after the load (default 0: skipped)
 #   ASTIS_BENCH_THREADS  the edge's listen.threads (default 0: the edge's default, here 1 per core)
-#   ASTIS_BENCH_CONNECTIONS  the edge's listen.connections: shared or pinned (default: not set, the edge's
-#                        default, shared)
 #   ASTIS_BENCH_GATE4=0  skip the gate-4 freshness arms (max_staleness_ms 60000 / 0 / 1000, then
 #                        1,000 registered clusters); ASTIS_BENCH_GATE4_SECONDS per phase (default: SECONDS)
 #   ASTIS_BENCH_RENEWAL=0  skip the lease-renewal arm: ASTIS_BENCH_RENEWAL_PODS idle pods (default 1000)
@@ -222,8 +220,7 @@ write_edge_config() {
 listen:
   address: 127.0.0.1
   port: $port
-  threads: ${ASTIS_BENCH_THREADS:-0}${ASTIS_BENCH_CONNECTIONS:+
-  connections: $ASTIS_BENCH_CONNECTIONS}
+  threads: ${ASTIS_BENCH_THREADS:-0}
 tls:
   cert_file: $work/tls/server.pem
   key_file: $work/tls/server-key.pem

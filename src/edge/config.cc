@@ -78,17 +78,12 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
                                              "session_ttl_seconds", "dpop", "token", "limits", "admin", "gate4",
                                              "watch", "hyok", "log", "audit_sink", "audit_log_max_bytes"}));
   if (const YAML::Node n = root["listen"]) {
-    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "listen", {"address", "port", "threads", "connections"}));
+    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "listen", {"address", "port", "threads"}));
     ASTIS_RETURN_IF_ERROR(GetStr(n, "listen", "address", c.listen.address, false));
     int64_t port = c.listen.port;
     ASTIS_RETURN_IF_ERROR(GetInt(n, "listen", "port", port, 0, 65535));
     c.listen.port = static_cast<uint16_t>(port);
     ASTIS_RETURN_IF_ERROR(GetInt(n, "listen", "threads", c.listen.threads, 0, 256));
-    // Test: EdgeConfig.ListenConnectionsIsSharedOrPinned.
-    ASTIS_RETURN_IF_ERROR(GetStr(n, "listen", "connections", c.listen.connections, false));
-    if (c.listen.connections != "shared" && c.listen.connections != "pinned") {
-      return Bad("listen.connections", "must be shared or pinned");
-    }
   }
   const YAML::Node tls = root["tls"];
   if (!tls) return Bad("tls", "required");

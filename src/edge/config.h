@@ -24,10 +24,6 @@ struct EdgeConfig {
     uint16_t port = 8443;
     // threads serving requests; 0 = DefaultThreadsPerCore(config) per core.
     int64_t threads = 0;
-    // connections: "shared" (default: any free thread serves any
-    // connection) or "pinned" (each connection stays on the thread it was
-    // given; net::ServerConfig::pin_connections, docs/performance.md).
-    std::string connections = "shared";
   } listen;
   struct Tls {
     std::string cert_file;

@@ -43,18 +43,6 @@ TEST(EdgeConfig, ListenThreadsParsesAndIsBounded) {
   }
 }
 
-TEST(EdgeConfig, ListenConnectionsIsSharedOrPinned) {
-  auto d = ParseEdgeConfig(kMinimal);
-  ASSERT_TRUE(d.ok());
-  EXPECT_EQ(d->listen.connections, "shared");
-  auto c = ParseEdgeConfig(std::string(kMinimal) + "listen: {connections: pinned}\n");
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->listen.connections, "pinned");
-  Status s = ParseWith("listen: {connections: per-thread}\n");
-  EXPECT_EQ(s.code(), Code::kInvalidArgument);
-  EXPECT_NE(s.message().find("listen.connections"), std::string::npos) << s.message();
-}
-
 // gate4 (docs/edge.md "Gate 4 from fresh state"): defaults, 0 = a read per
 // decision, and every knob bounded.
 TEST(EdgeConfig, Gate4ParsesWithDefaultsAndBounds) {

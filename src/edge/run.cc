@@ -310,7 +310,6 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
   sc.tls = std::move(tls).value();
   sc.limits.max_body_bytes = static_cast<size_t>(config.limits.max_body_bytes) + 1;  // the edge answers 413 itself
   sc.threads = threads;
-  sc.pin_connections = config.listen.connections == "pinned";
   EdgeService* svc = service->get();
   // The authenticated admin endpoint (docs/admin.md "Admin socket"): the
   // same operations as `astis cluster|workload|apikey|session` on the store.

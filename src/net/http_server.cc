@@ -88,15 +88,13 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
 
 class HttpServer::Impl {
  public:
-  Impl(ServerLimits limits, Handler handler, std::shared_ptr<ssl::context> ctx, unsigned threads, bool pinned)
+  Impl(ServerLimits limits, Handler handler, std::shared_ptr<ssl::context> ctx, unsigned threads)
       : limits_(limits),
         handler_(std::move(handler)),
         tls_(ctx != nullptr),
         ctx_(std::move(ctx)),
         thread_count_(threads),
-        iocs_(MakeContexts(threads, pinned)),
-        work_(MakeGuards(iocs_)),
-        acceptor_(asio::make_strand(*iocs_.front())),
+        acceptor_(asio::make_strand(ioc_)),
         retry_timer_(acceptor_.get_executor()) {}
 
   Status Listen(const std::string& address, uint16_t port) {
@@ -119,11 +117,7 @@ class HttpServer::Impl {
 
   void Run() {
     Accept();
-    if (iocs_.size() == 1) {
-      for (unsigned i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { iocs_.front()->run(); });
-    } else {
-      for (auto& ioc : iocs_) threads_.emplace_back([ioc = ioc.get()] { ioc->run(); });
-    }
+    for (unsigned i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { ioc_.run(); });
   }
 
   void Stop(std::chrono::milliseconds grace) {
@@ -145,8 +139,8 @@ class HttpServer::Impl {
     // complete on it. Closed sockets make every pending write fail at once.
     cv_.wait(lock, [this] { return streams_ == 0; });
     lock.unlock();
-    work_.clear();
-    for (auto& ioc : iocs_) ioc->stop();
+    work_.reset();
+    ioc_.stop();
     for (std::thread& t : threads_) {
       if (t.joinable()) t.join();
     }
@@ -219,34 +213,6 @@ class HttpServer::Impl {
   void Accept();
   void OnAccept(error_code ec, tcp::socket socket);
 
-  using Guard = asio::executor_work_guard<asio::io_context::executor_type>;
-  // MakeContexts: one io_context shared by every thread, or (pinned,
-  // ServerConfig::pin_connections) one single-threaded context (concurrency
-  // hint 1) for the acceptor and one per thread. With a shared context asio
-  // hands the reactor to another thread each time a thread starts a handler
-  // that is not the last one queued (an I/O completion, a cancelled
-  // timeout), waking it: several wake-ups per request at low load.
-  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(unsigned threads, bool pinned) {
-    std::vector<std::unique_ptr<asio::io_context>> out;
-    if (!pinned) {
-      out.push_back(std::make_unique<asio::io_context>());
-      return out;
-    }
-    for (unsigned i = 0; i <= std::max(1u, threads); ++i) out.push_back(std::make_unique<asio::io_context>(1));
-    return out;
-  }
-  static std::vector<Guard> MakeGuards(const std::vector<std::unique_ptr<asio::io_context>>& iocs) {
-    std::vector<Guard> out;
-    for (const auto& ioc : iocs) out.push_back(asio::make_work_guard(*ioc));
-    return out;
-  }
-  // NextContext is the context of the next accepted connection: the shared
-  // one, or the request threads' contexts in turn (iocs_[1..]).
-  asio::io_context& NextContext() {
-    if (iocs_.size() == 1) return *iocs_.front();
-    return *iocs_[1 + next_context_++ % (iocs_.size() - 1)];
-  }
-
   const ServerLimits limits_;
   const Handler handler_;
   const bool tls_;
@@ -263,9 +229,8 @@ class HttpServer::Impl {
   std::atomic<bool> stopped_{false};
   uint16_t port_ = 0;
   // Declared after everything a queued handler may touch: destroyed first.
-  std::vector<std::unique_ptr<asio::io_context>> iocs_;  // [0]: the acceptor's (and all, unless pinned)
-  std::vector<Guard> work_;
-  size_t next_context_ = 0;  // used on the acceptor's strand only
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
   tcp::acceptor acceptor_;
   asio::steady_timer retry_timer_;
   std::vector<std::thread> threads_;
@@ -598,7 +563,7 @@ class Session final : public SessionBase {
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  acceptor_.async_accept(asio::make_strand(NextContext()), [this](error_code ec, tcp::socket socket) {
+  acceptor_.async_accept(asio::make_strand(ioc_), [this](error_code ec, tcp::socket socket) {
     OnAccept(ec, std::move(socket));
   });
 }
@@ -652,8 +617,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerConfig& config
     ASTIS_ASSIGN_OR_RETURN(ctx, internal::MakeServerContext(*config.tls));
   }
   unsigned threads = config.threads != 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
-  auto impl = std::make_shared<Impl>(config.limits, std::move(handler), std::move(ctx), threads,
-                                     config.pin_connections);
+  auto impl = std::make_shared<Impl>(config.limits, std::move(handler), std::move(ctx), threads);
   if (config.tls.has_value()) impl->SetTlsFloor(*config.tls);
   ASTIS_RETURN_IF_ERROR(impl->Listen(config.bind_address, config.port));
   impl->Run();

@@ -44,16 +44,6 @@ struct ServerConfig {
   // HTTP.
   std::optional<TlsServerConfig> tls;
   unsigned threads = 0;  // 0 = std::thread::hardware_concurrency()
-  // pin_connections: false (default) runs every thread on one shared
-  // io_context: any free thread serves any connection, so a handler that
-  // blocks (a slow upstream) holds one thread and nothing else. true gives
-  // each thread its own single-threaded io_context and the acceptor one
-  // more: a connection's handlers all run on the thread it was given at
-  // accept (in turn), so a request never hands off to or wakes another
-  // thread (fewer context switches per request, docs/performance.md "Where
-  // the low-load CPU goes"), but a handler that blocks delays every other
-  // connection on its thread. Test: NetTest.PinnedConnectionsServeAndStop.
-  bool pin_connections = false;
   ServerLimits limits;
 };
 

@@ -887,58 +887,6 @@ TEST_F(NetTest, GracefulStopFinishesInFlight) {
   EXPECT_EQ(after.status().code(), Code::kUnavailable);
 }
 
-// ServerConfig::pin_connections: each connection stays on one thread's own
-// io_context. Requests on several connections are all answered (the
-// connections are spread over both threads), a connection accepted while
-// a handler blocks its thread is still accepted (the acceptor has its own
-// thread) and served on the other thread, and a graceful stop finishes the
-// request in flight and closes the idle connection.
-TEST_F(NetTest, PinnedConnectionsServeAndStop) {
-  ServerConfig config = TlsConfig();
-  config.pin_connections = true;
-  std::promise<void> entered;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  auto server = Start(config, [&](const ServerRequest& req) {
-    if (req.path == "/slow") {
-      entered.set_value();
-      released.wait();
-    }
-    return Echo(req);
-  });
-  const uint16_t port = server->port();
-  std::vector<std::unique_ptr<HttpsClient>> clients;
-  for (int i = 0; i < 4; ++i) {
-    clients.push_back(Client(port, pki_->ClientTls()));
-    Result<HttpResponse> res = clients.back()->Send(Get("/p" + std::to_string(i)));
-    ASSERT_TRUE(res.ok()) << res.status().ToString();
-    EXPECT_EQ(res->status, 200);
-  }
-  EXPECT_EQ(server->active_connections(), 4u);
-  auto slow = Client(port, pki_->ClientTls());
-  auto in_flight = std::async(std::launch::async, [&] { return slow->Send(Get("/slow")); });
-  entered.get_future().wait();
-  // The slow request (the 5th connection: threads take connections in
-  // turn, so the first thread) holds its thread; the 6th connection is
-  // accepted and answered on the other thread meanwhile.
-  ClientOptions quick;
-  quick.request_timeout = 5s;
-  Result<HttpResponse> during = Client(port, pki_->ClientTls(), quick)->Send(Get("/during"));
-  ASSERT_TRUE(during.ok()) << during.status().ToString();
-  EXPECT_EQ(during->status, 200);
-  RawSocket idle(port);
-  auto stopper = std::async(std::launch::async, [&] { server->Stop(5s); });
-  release.set_value();
-  Result<HttpResponse> res = in_flight.get();
-  ASSERT_TRUE(res.ok()) << res.status().ToString();
-  EXPECT_EQ(res->status, 200);
-  bool closed = false;
-  idle.ReadAll(&closed);
-  EXPECT_TRUE(closed);
-  stopper.get();
-  EXPECT_EQ(server->active_connections(), 0u);
-}
-
 TEST_F(NetTest, HandlerExceptionBecomes500) {
   auto server = Start(TlsConfig(), [](const ServerRequest&) -> ServerResponse {
     throw std::runtime_error("internal detail that must not leak");
