@@ -15,8 +15,11 @@
 #   ASTIS_BENCH_MIN_TIME Google Benchmark min time per benchmark, seconds (default 0.3)
 #   ASTIS_BENCH_OUT      report path (default bench/results/<date>-<host>.md)
 #   ASTIS_BENCH_NO_BUILD=1  use the binaries already in ASTIS_BENCH_BUILD as they are
-#   ASTIS_BENCH_PERF=FILE   also profile the edge during the external load with
-#                           `perf record -g` into FILE (then: perf report -i FILE)
+#   ASTIS_BENCH_PERF=FILE   also profile the edge during the external (closed-loop) load, or with
+#                           ASTIS_BENCH_ONLY_LOAD=open the open-loop one, with
+#                           `perf record -e cpu-clock -g` into FILE (then: perf report -i FILE);
+#                           ASTIS_BENCH_PERF_FREQ (default 2000 Hz), ASTIS_BENCH_PERF_CALLGRAPH (default fp;
+#                           dwarf unwinds this RelWithDebInfo build's own frames, which fp cannot)
 #   ASTIS_BENCH_ONLY_LOAD=1 stop after the external load (profiling runs);
 #                           =open: only the open-loop load (ASTIS_BENCH_PHASES, ASTIS_BENCH_RATE)
 #                           =gate4: only the gate-4 freshness and cluster-count arms
@@ -24,6 +27,7 @@
 #                           =tenancy: only the organisations-at-scale arm (in process, no external edge)
 #   ASTIS_BENCH_PHASES   phases of the external load (default establish,unwrap,batch)
 #   ASTIS_BENCH_RATE     open-loop requests/s offered in total (default 200)
+#   ASTIS_BENCH_INPROC=0 skip the in-process comparison run
 #   ASTIS_BENCH_SOAK     soak: pods/sessions to establish after the load (default 0: skipped)
 #   ASTIS_BENCH_THREADS  the edge's listen.threads (default 0: the edge's default, here 1 per core)
 #   ASTIS_BENCH_GATE4=0  skip the gate-4 freshness arms (max_staleness_ms 60000 / 0 / 1000, then
@@ -262,14 +266,37 @@ start_edge "$work/edge.yaml" "$work/edge.log"
 target=(--edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-key-file "$work/apikey"
   --kube-dir "$work/kube" --org-public "$work/keys/org-key.pub.jwk" --cluster bench-c1 --namespace bench
   --service-account loadgen --digest "$digest")
+# Where the guarantee floor's audit sync and store write run: the edge's own
+# audit log and store (docs/performance.md "The guarantee floor").
+floorargs=(--audit-log "$work/audit.jsonl" --store-file "$store")
 
 only=${ASTIS_BENCH_ONLY_LOAD:-0}
 phases=${ASTIS_BENCH_PHASES:-establish,unwrap,batch}
 rate=${ASTIS_BENCH_RATE:-200}
+# perf_start / perf_stop: with ASTIS_BENCH_PERF, profile the edge during
+# one load run (`perf record -e cpu-clock -g`: hardware counters need not exist).
+perf_pid=
+perf_start() {
+  if [[ -n ${ASTIS_BENCH_PERF:-} ]]; then
+    perf record -e cpu-clock -F "${ASTIS_BENCH_PERF_FREQ:-2000}" --call-graph "${ASTIS_BENCH_PERF_CALLGRAPH:-fp}" \
+      -p "$edge_pid" -o "$ASTIS_BENCH_PERF" 2>"$work/perf.log" &
+    perf_pid=$!
+  fi
+}
+perf_stop() {
+  if [[ -n $perf_pid ]]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    perf_pid=
+    log "profile of the edge in $ASTIS_BENCH_PERF"
+  fi
+}
 if [[ $only == open ]]; then
   log "open-loop load only: $pods pods, $rate requests/s offered, ${secs}s per phase"
-  cmd "$loadgen" "${target[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
+  perf_start
+  cmd "$loadgen" "${target[@]}" "${floorargs[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
     --batch "$batch" --rate "$rate" --phases "$phases" --out "$work/open.md" >/dev/null
+  perf_stop
   cat "$work/open.md"
   exit 0
 fi
@@ -281,25 +308,17 @@ soakout="$work/soak.md"
 : >"$loadout"; : >"$openout"; : >"$cold"; : >"$soakout"
 if [[ $only != gate4 ]]; then
 log "load: $pods pods, ${secs}s per phase"
-perf_pid=
-if [[ -n ${ASTIS_BENCH_PERF:-} ]]; then
-  perf record -e cpu-clock -F 2000 -g -p "$edge_pid" -o "$ASTIS_BENCH_PERF" 2>"$work/perf.log" &
-  perf_pid=$!
-fi
-cmd "$loadgen" "${target[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
+perf_start
+cmd "$loadgen" "${target[@]}" "${floorargs[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
   --batch "$batch" --phases "$phases" --out "$loadout" >/dev/null
-if [[ -n $perf_pid ]]; then
-  kill -INT "$perf_pid" 2>/dev/null || true
-  wait "$perf_pid" 2>/dev/null || true
-  log "profile of the edge in $ASTIS_BENCH_PERF"
-fi
+perf_stop
 if [[ $only == 1 ]]; then
   cat "$loadout"
   exit 0
 fi
 
 log "open-loop load: $pods pods, $rate requests/s offered, ${secs}s per phase"
-cmd "$loadgen" "${target[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
+cmd "$loadgen" "${target[@]}" "${floorargs[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$secs" \
   --batch "$batch" --rate "$rate" --out "$openout" >/dev/null
 
 log "SDK cold start: astis-run, process start to plaintext, against the same edge"
@@ -365,7 +384,8 @@ if [[ ${ASTIS_BENCH_GATE4:-1} == 1 ]]; then
         [[ $mode == open ]] && ratearg=(--rate "$rate")
         r0=$(gate4_reads "$gport")
         t0=$(date +%s%N)
-        cmd "$loadgen" "${gtarget[@]}" --server-pid "$edge_pid" --pods "$pods" --seconds "$g4secs" \
+        cmd "$loadgen" "${gtarget[@]}" "${floorargs[@]}" --gate4-max-staleness-ms "$staleness" \
+          --server-pid "$edge_pid" --pods "$pods" --seconds "$g4secs" \
           --phases "$phase" "${ratearg[@]}" --out "$work/gate4-$label-$phase-$mode.md" >/dev/null
         t1=$(date +%s%N)
         r1=$(gate4_reads "$gport")
@@ -441,9 +461,12 @@ if [[ ${ASTIS_BENCH_TENANCY:-1} == 1 ]]; then
   tenancy_arm "$tenancyout"
 fi
 
-log "load (in process, for comparison)"
 inproc="$work/inproc.md"
-cmd "$loadgen" --in-process --pods "$pods" --seconds "$secs" --batch "$batch" --out "$inproc" >/dev/null
+: >"$inproc"
+if [[ ${ASTIS_BENCH_INPROC:-1} == 1 ]]; then
+  log "load (in process, for comparison)"
+  cmd "$loadgen" --in-process --pods "$pods" --seconds "$secs" --batch "$batch" --out "$inproc" >/dev/null
+fi
 
 log "microbenchmarks"
 microout="$work/micro.txt"

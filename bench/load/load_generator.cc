@@ -47,7 +47,7 @@ std::string EdgeErrorCode(const std::string& body) {
 Result<net::HttpResponse> SendWithProof(net::HttpsClient& edge, const Target& t, const std::string& token,
                                         const std::string& ath, const Ed25519PrivateKey& dpop, std::string& nonce,
                                         const std::string& method, const std::string& path, const std::string& body,
-                                        uint64_t* retries) {
+                                        uint64_t* retries, WireBytes* wire) {
   for (int attempt = 0;; ++attempt) {
     net::HttpRequest req;
     req.method = method;
@@ -64,6 +64,17 @@ Result<net::HttpResponse> SendWithProof(net::HttpsClient& edge, const Target& t,
                                     bh ? std::optional<std::string_view>(*bh) : std::nullopt));
     if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
     ASTIS_ASSIGN_OR_RETURN(net::HttpResponse resp, edge.Send(req));
+    if (wire != nullptr) {
+      // "POST /v1/unwrap HTTP/1.1\r\n", "Host: 127.0.0.1:PORT\r\n" and
+      // "Content-Length: N\r\n" (the client adds them, ~23 and ~22), each
+      // field "name: value\r\n", the blank line, the body.
+      uint64_t n = method.size() + 1 + path.size() + 11 + 23 + 22 + 2 + body.size();
+      for (const auto& [k, v] : req.headers) n += k.size() + v.size() + 4;
+      wire->request += n;
+      uint64_t m = 17 + 2 + resp.body.size();  // "HTTP/1.1 200 OK\r\n", fields, blank line, body
+      for (const auto& [k, v] : resp.headers) m += k.size() + v.size() + 4;
+      wire->response += m;
+    }
     if (auto n = resp.Header("DPoP-Nonce"); n.has_value()) nonce = *n;
     const bool use_nonce =
         resp.status == 401 && resp.Header("WWW-Authenticate").value_or("") == "DPoP error=\"use_dpop_nonce\"";
@@ -118,8 +129,8 @@ struct LoadGenerator::Pod {
 
   // Send sends one request with the pod's credentials (SendWithProof).
   Result<net::HttpResponse> Send(const Target& t, const std::string& method, const std::string& path,
-                                 const std::string& body, uint64_t* retries) {
-    return SendWithProof(*http, t, token, ath, *dpop, nonce, method, path, body, retries);
+                                 const std::string& body, uint64_t* retries, WireBytes* wire = nullptr) {
+    return SendWithProof(*http, t, token, ath, *dpop, nonce, method, path, body, retries, wire);
   }
 
   std::string UnwrapBody(size_t first, size_t count) const {
@@ -294,6 +305,8 @@ Result<std::unique_ptr<LoadGenerator>> LoadGenerator::Setup(const std::vector<co
   return gen;
 }
 
+const std::string& LoadGenerator::FirstPodName() const { return pods_.front()->name; }
+
 PhaseReport LoadGenerator::Run(Phase phase) {
   using SteadyClock = std::chrono::steady_clock;
   PhaseReport rep;
@@ -302,6 +315,7 @@ PhaseReport LoadGenerator::Run(Phase phase) {
   struct PerThread {
     std::vector<uint64_t> latencies_us;
     uint64_t requests = 0, secrets = 0, errors = 0, retries = 0, unsent = 0;
+    WireBytes wire;
     std::map<std::string, uint64_t> kinds;
     double cpu_seconds = 0;
   };
@@ -359,7 +373,8 @@ PhaseReport LoadGenerator::Run(Phase phase) {
         const bool establish = phase == Phase::kEstablish;
         const std::string body = establish ? pod.establish_body : pod.UnwrapBody(next, capsules);
         next += capsules;
-        auto resp = pod.Send(*pod.target, "POST", establish ? "/v1/sessions" : "/v1/unwrap", body, &out.retries);
+        auto resp = pod.Send(*pod.target, "POST", establish ? "/v1/sessions" : "/v1/unwrap", body, &out.retries,
+                             &out.wire);
         const auto t1 = SteadyClock::now();
         if (!resp.ok()) {
           ++out.errors;
@@ -415,6 +430,8 @@ PhaseReport LoadGenerator::Run(Phase phase) {
     rep.errors += p.errors;
     rep.nonce_retries += p.retries;
     rep.unsent += p.unsent;
+    rep.wire.request += p.wire.request;
+    rep.wire.response += p.wire.response;
     for (const auto& [k, v] : p.kinds) rep.error_kinds[k] += v;
     client_cpu += p.cpu_seconds;
   }

@@ -47,6 +47,14 @@ struct LoadOptions {
   std::vector<int64_t> exclude_threads;
 };
 
+// WireBytes counts HTTP/1.1 message bytes as they cross TLS (request line
+// or status line, header fields, body), for the guarantee floor's record
+// protection cost.
+struct WireBytes {
+  uint64_t request = 0;
+  uint64_t response = 0;
+};
+
 // PhaseReport is what one phase measured.
 struct PhaseReport {
   Phase phase = Phase::kUnwrap;
@@ -57,6 +65,7 @@ struct PhaseReport {
   uint64_t secrets = 0;        // capsules rewrapped successfully
   uint64_t errors = 0;         // unexpected statuses, per-capsule errors, transport failures
   uint64_t nonce_retries = 0;  // 401 use_dpop_nonce answered by a retry (RFC 9449 §8), not errors
+  WireBytes wire;              // HTTP bytes sent and received, every exchange of the phase
   std::map<std::string, uint64_t> error_kinds;  // "http_503:cvs_unavailable", "transport", ...
   double p50_us = 0, p90_us = 0, p99_us = 0, max_us = 0;
   double server_cpu_seconds = 0;  // CPU the server used during the phase
@@ -88,12 +97,13 @@ std::string EdgeErrorCode(const std::string& body);
 // the DPoP-bound access token (ath = b64u(SHA-256(token))) and a fresh DPoP
 // proof signed by dpop carrying `nonce` (updated from every DPoP-Nonce
 // answer); on 401 use_dpop_nonce it retries once with the new nonce
-// (RFC 9449 §8), counting the retry in *retries when given. Fails with the
-// transport error; any HTTP answer is returned, never turned into an error.
+// (RFC 9449 §8), counting the retry in *retries when given, and the bytes of
+// every exchange in *wire when given. Fails with the transport error; any
+// HTTP answer is returned, never turned into an error.
 Result<net::HttpResponse> SendWithProof(net::HttpsClient& edge, const Target& t, const std::string& token,
                                         const std::string& ath, const Ed25519PrivateKey& dpop, std::string& nonce,
                                         const std::string& method, const std::string& path, const std::string& body,
-                                        uint64_t* retries);
+                                        uint64_t* retries, WireBytes* wire = nullptr);
 
 // KubeAdminClient connects to target.kube_url trusting target.kube_ca_pem.
 // Fails with kInvalidArgument on a bad URL. The caller owns the client.
@@ -134,6 +144,10 @@ class LoadGenerator {
   // Run drives every pod concurrently for options.phase_seconds and
   // returns the measurements. Errors are counted, never fatal.
   PhaseReport Run(Phase phase);
+
+  // FirstPodName is the name of the first simulated pod (the guarantee
+  // floor reads it from the API as gate 4 does). Setup made at least one.
+  const std::string& FirstPodName() const;
 
   struct Pod;  // defined in load_generator.cc
 

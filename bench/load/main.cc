@@ -38,6 +38,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "crypto/random.h"
+#include "kube/pod.h"
 #include "load/bench_world.h"
 #include "load/crypto_floor.h"
 #include "load/idle_pods.h"
@@ -60,9 +61,52 @@ std::string Fmt(int decimals, double v) {
 // Pct renders a ratio as a whole percentage ("0%" when den is 0).
 std::string Pct(double num, double den) { return den > 0 ? Fmt(0, 100 * num / den) + "%" : "-"; }
 
+// PhaseGuarantee is the guarantee floor's parts for one phase (crypto_floor.h).
+struct PhaseGuarantee {
+  bool measured = false;
+  double audit_bytes = 0;       // audit bytes the edge wrote per request in the phase
+  bool audit_bytes_assumed = false;  // no audit log to read: kAssumedAuditBytes
+  OpCost audit;                 // one write of audit_bytes + one fdatasync
+  double request_bytes = 0, response_bytes = 0;  // per exchange
+  OpCost tls;                   // record protection of one exchange
+  OpCost store;                 // Store::AdmitRequest
+  OpCost pod_read;              // gate 4: one GET of a pod + parse
+  double reads_per_request = 0;  // min(1, pods / max_staleness / requests per second)
+  // ExtraUs is what one request adds to the crypto floor (CPU).
+  double ExtraUs() const {
+    return audit.cpu_us + tls.cpu_us + store.cpu_us + pod_read.cpu_us * reads_per_request;
+  }
+};
+
+// kAssumedAuditBytes is the audit bytes per request when the audit log is
+// not readable here (about one edge.unwrap line).
+constexpr double kAssumedAuditBytes = 700;
+
+// FloorUs is the crypto floor of one unit of phase p: a session, an unwrap
+// or one secret of a batch.
+double FloorUs(const CryptoFloor& f, bool es256, Phase p, int batch) {
+  switch (p) {
+    case Phase::kEstablish:
+      return f.EstablishUs(es256);
+    case Phase::kUnwrap:
+      return f.UnwrapUs(es256);
+    case Phase::kBatch:
+      return f.PerSecretUs(es256, batch);
+  }
+  return 0;
+}
+
+// GuaranteeUs is the guarantee floor of one unit of phase p: the crypto
+// floor plus the request's guarantees (per secret: / batch).
+double GuaranteeUs(const CryptoFloor& f, bool es256, Phase p, int batch, const PhaseGuarantee& g) {
+  const double extra = g.ExtraUs() / (p == Phase::kBatch ? std::max(1, batch) : 1);
+  return FloorUs(f, es256, p, batch) + extra;
+}
+
 // Report renders one run as Markdown.
 std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadOptions& lo, const SetupReport& setup,
-                   const std::vector<PhaseReport>& phases, const std::string& mode) {
+                   const std::vector<PhaseReport>& phases, const std::vector<PhaseGuarantee>& guarantees,
+                   const std::string& guarantee_where, int64_t gate4_staleness_ms, const std::string& mode) {
   std::ostringstream o;
   o << "### Crypto floor (this machine, this run, one core)\n\n"
     << "| primitive | µs |\n| --- | ---: |\n"
@@ -78,6 +122,35 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
     << "| **unwrap floor** (token + proof + open + seal) | " << Fmt(1, f.UnwrapUs(es256)) << " |\n"
     << "| **per-secret floor, batch of " << lo.batch << "** | " << Fmt(1, f.PerSecretUs(es256, lo.batch))
     << " |\n\n";
+  o << "### Guarantee floor (this machine, this run: crypto floor + what every request's guarantees cost)\n\n"
+    << guarantee_where << "\n\n"
+    << "| phase | audit bytes/request | write + fdatasync CPU µs | its wall µs mean / p50 / p99 / max "
+       "| TLS bytes in / out | TLS records µs | replay + rate write (AdmitRequest) CPU µs | its wall µs "
+       "| gate 4: pod read CPU µs x reads per request | crypto floor µs/op "
+       "| **guarantee floor µs/op** |\n"
+    << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  for (size_t i = 0; i < phases.size() && i < guarantees.size(); ++i) {
+    const PhaseReport& p = phases[i];
+    const PhaseGuarantee& g = guarantees[i];
+    if (!g.measured) continue;
+    o << "| " << PhaseName(p.phase) << (p.phase == Phase::kBatch ? " x" + std::to_string(lo.batch) : "") << " | "
+      << Fmt(0, g.audit_bytes) << (g.audit_bytes_assumed ? " (assumed)" : "") << " | " << Fmt(1, g.audit.cpu_us)
+      << " | " << Fmt(0, g.audit.wall_us) << " / " << Fmt(0, g.audit.wall_p50_us) << " / "
+      << Fmt(0, g.audit.wall_p99_us) << " / " << Fmt(0, g.audit.wall_max_us) << " (" << g.audit.samples
+      << " syncs) | " << Fmt(0, g.request_bytes) << " / " << Fmt(0, g.response_bytes)
+      << " | " << Fmt(1, g.tls.cpu_us) << " | " << Fmt(1, g.store.cpu_us) << " | " << Fmt(0, g.store.wall_us)
+      << " | " << Fmt(1, g.pod_read.cpu_us) << " x " << Fmt(3, g.reads_per_request) << " = "
+      << Fmt(1, g.pod_read.cpu_us * g.reads_per_request) << " | " << Fmt(1, FloorUs(f, es256, p.phase, lo.batch))
+      << " | "
+      << Fmt(1, GuaranteeUs(f, es256, p.phase, lo.batch, g)) << " |\n";
+  }
+  o << "\nPer request: one write() of the request's audit bytes and one fdatasync (the line durable before the "
+       "answer), AES-256-GCM record protection of the request and the response (TLS 1.3, 16 KiB records), one "
+       "Store::AdmitRequest (two rate charges + the jti, one SQLite transaction), and gate 4's share of a pod read "
+       "(GET + parse, on this side of the connection): one read serves a pod for gate4.max_staleness_ms = "
+    << gate4_staleness_ms << " ms, so reads per request = min(1, pods x 1000 / max_staleness_ms / requests/s). "
+       "batch: the request's part / " << lo.batch << " per secret. CPU is thread CPU (user + system); the wall "
+       "time of the sync is what a request waits for it.\n\n";
   o << "### Load (" << mode << ", " << setup.pods << " pods, one keep-alive connection each, " << cores
     << " cores for the floor)\n\n"
     << "Setup: " << setup.pods << " pods created, " << setup.token_alg
@@ -86,11 +159,12 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
     << " s.\n\n"
     << "| phase | offered/s (open loop) | requests/s | secrets/s | p50 ms | p90 ms | p99 ms | max ms | floor/s on "
     << cores
-    << " cores | achieved/floor | server CPU µs/op | floor µs/op | CPU efficiency | server cores busy | RSS MB | "
-       "errors |\n"
+    << " cores | achieved/floor | server CPU µs/op | floor µs/op | CPU efficiency | guarantee floor µs/op "
+       "| efficiency vs guarantee floor | **CPU / guarantee floor** | server cores busy | RSS MB | errors |\n"
     << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-       "|\n";
-  for (const PhaseReport& p : phases) {
+       "| ---: | ---: | ---: |\n";
+  for (size_t i = 0; i < phases.size(); ++i) {
+    const PhaseReport& p = phases[i];
     const double rps = p.seconds > 0 ? static_cast<double>(p.requests) / p.seconds : 0;
     const double sps = p.seconds > 0 ? static_cast<double>(p.secrets) / p.seconds : 0;
     // The unit the floor is counted in: a session, an unwrap, or a secret.
@@ -120,15 +194,23 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
       << Fmt(2, p.max_us / 1000) << " | " << Fmt(0, floor_rate) << " | "
       << Pct(achieved, floor_rate) << " | " << Fmt(0, cpu_us_per_op)
       << " | " << Fmt(0, floor_us) << " | "
-      << Pct(floor_us, cpu_us_per_op) << " | "
-      << Fmt(2, p.seconds > 0 ? p.server_cpu_seconds / p.seconds : 0) << " | "
+      << Pct(floor_us, cpu_us_per_op) << " | ";
+    if (i < guarantees.size() && guarantees[i].measured) {
+      const double g_us = GuaranteeUs(f, es256, p.phase, lo.batch, guarantees[i]);
+      o << Fmt(0, g_us) << " | " << Pct(g_us, cpu_us_per_op) << " | "
+        << (g_us > 0 ? Fmt(2, cpu_us_per_op / g_us) + "x" : std::string("-")) << " | ";
+    } else {
+      o << "- | - | - | ";
+    }
+    o << Fmt(2, p.seconds > 0 ? p.server_cpu_seconds / p.seconds : 0) << " | "
       << Fmt(1, static_cast<double>(p.server_rss_kb) / 1024) << " | " << p.errors << " |\n";
   }
   o << "\noffered/s: an open-loop row (`--rate`) offers that many requests/s in total, each pod on a fixed "
        "schedule, and its latencies count from the scheduled send time (no coordinated omission); \"closed loop\": "
        "each pod sends again as soon as its answer arrives, so latency includes queueing behind the other pods.";
   o << "\nachieved/floor = measured rate / (cores x 1e6 / floor µs). CPU efficiency = floor µs / server CPU µs per "
-       "op (independent of how busy the client kept the server).";
+       "op (independent of how busy the client kept the server), against the crypto floor; efficiency vs guarantee "
+       "floor and CPU / guarantee floor = the same against the guarantee floor (target: CPU <= 1.25x).";
   if (mode == "in-process") {
     o << " In-process: server CPU is this process's CPU minus the pod threads' own CPU; RSS includes the pods.";
   }
@@ -234,7 +316,17 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   app.add_option("--soak-settle-seconds", soak.settle_seconds, "soak: wait before the final RSS sample")
       ->check(CLI::Range(0.0, 600.0));
-  app.add_option("--store-file", soak.store_file, "soak: the edge's SQLite file, whose size (and -wal) is reported");
+  app.add_option("--store-file", soak.store_file,
+                 "external: the edge's SQLite file (the guarantee floor's store write runs in its directory; soak: its "
+                 "size and -wal's are reported)");
+  std::string audit_log;
+  int64_t gate4_staleness_ms = 1000;
+  app.add_option("--gate4-max-staleness-ms", gate4_staleness_ms,
+                 "the edge's gate4.max_staleness_ms, for gate 4's share of the guarantee floor (default 1000)")
+      ->check(CLI::Range(int64_t{0}, int64_t{3600000}));
+  app.add_option("--audit-log", audit_log,
+                 "external: the edge's audit log file (the guarantee floor's write + fdatasync runs in its directory "
+                 "and takes the audit bytes per request from its growth)");
   IdleOptions idle;
   idle.pods = 0;
   app.add_option("--idle-pods", idle.pods,
@@ -441,18 +533,97 @@ int Main(int argc, char** argv) {
       std::cerr << "astis-bench: crypto floor: " << floor.status().ToString() << "\n";
       return 1;
     }
+    // The guarantee floor's file systems: the edge's audit log's and store's.
+    const std::string audit_file = in_process ? world->audit_path() : audit_log;
+    const std::string store_file = in_process ? world->store_path() : soak.store_file;
+    auto dir_of = [](const std::string& file) {
+      const std::string d = std::filesystem::path(file).parent_path().string();
+      return d.empty() ? std::string(".") : d;
+    };
+    const std::string audit_dir = audit_file.empty() ? "." : dir_of(audit_file);
+    const std::string store_dir = store_file.empty() ? audit_dir : dir_of(store_file);
+    const auto budget = std::chrono::milliseconds(std::max(floor_ms, 100));
+    auto admit = MeasureStoreAdmit(store_dir, budget);
+    if (!admit.ok()) {
+      std::cerr << "astis-bench: guarantee floor: " << admit.status().ToString() << "\n";
+      return 1;
+    }
+    const std::string where =
+        std::string("Audit write + fdatasync in ") +
+        (audit_file.empty() ? "the current directory (no --audit-log: the audit log's file system is not known here)"
+                            : "the audit log's directory") +
+        "; the store write on a fresh SQLite file in " +
+        (store_file.empty() ? "the same directory (no --store-file)" : "the edge store's directory") + ".";
+    auto file_size = [&]() -> double {
+      std::error_code ec;
+      const auto n = audit_file.empty() ? 0 : std::filesystem::file_size(audit_file, ec);
+      return ec ? -1.0 : static_cast<double>(n);
+    };
     SetupReport setup;
     auto gen = LoadGenerator::Setup(*target, lo, &setup);
     if (!gen.ok()) {
       std::cerr << "astis-bench: setup: " << gen.status().ToString() << "\n";
       return 1;
     }
+    // Gate 4's read, as the edge makes it: GET the pod, parse it.
+    auto kube = KubeAdminClient(*target);
+    if (!kube.ok()) {
+      std::cerr << "astis-bench: guarantee floor: " << kube.status().ToString() << "\n";
+      return 1;
+    }
+    const std::string pod_path = "/api/v1/namespaces/" + target->ns + "/pods/" + (*gen)->FirstPodName();
+    auto pod_read = MeasurePodRead(
+        [&]() -> Status {
+          net::HttpRequest req;
+          req.target = pod_path;
+          req.headers.emplace_back("Authorization", "Bearer " + std::string(target->kube_admin_token.RevealString()));
+          ASTIS_ASSIGN_OR_RETURN(net::HttpResponse resp, (*kube)->Send(req));
+          if (resp.status != 200) return Error(Code::kUnavailable, "pod read: HTTP " + std::to_string(resp.status));
+          return kube::ParsePod(resp.body).status();
+        },
+        budget);
+    if (!pod_read.ok()) {
+      std::cerr << "astis-bench: guarantee floor: " << pod_read.status().ToString() << "\n";
+      return 1;
+    }
+    std::vector<PhaseGuarantee> guarantees;
     for (Phase p : phases) {
       std::cerr << "astis-bench: " << PhaseName(p) << " for " << lo.phase_seconds << " s\n";
+      const double audit0 = file_size();
       reports.push_back((*gen)->Run(p));
+      const double audit1 = file_size();
+      const PhaseReport& r = reports.back();
+      PhaseGuarantee g;
+      const double exchanges = static_cast<double>(std::max<uint64_t>(1, r.requests + r.errors + r.nonce_retries));
+      const double audited = static_cast<double>(std::max<uint64_t>(1, r.requests + r.errors));
+      g.audit_bytes = audit1 >= 0 && audit0 >= 0 && audit1 > audit0 ? (audit1 - audit0) / audited : 0;
+      if (g.audit_bytes <= 0) {  // no file, or rotated during the phase
+        g.audit_bytes = kAssumedAuditBytes;
+        g.audit_bytes_assumed = true;
+      }
+      g.request_bytes = static_cast<double>(r.wire.request) / exchanges;
+      g.response_bytes = static_cast<double>(r.wire.response) / exchanges;
+      auto audit = MeasureAuditSync(audit_dir, static_cast<size_t>(g.audit_bytes), budget);
+      auto tls = MeasureTlsRecords(static_cast<size_t>(g.request_bytes), static_cast<size_t>(g.response_bytes),
+                                   std::chrono::milliseconds(floor_ms));
+      if (!audit.ok() || !tls.ok()) {
+        std::cerr << "astis-bench: guarantee floor: " << (audit.ok() ? tls.status() : audit.status()).ToString()
+                  << "\n";
+        return 1;
+      }
+      g.audit = *audit;
+      g.tls = *tls;
+      g.store = *admit;
+      g.pod_read = *pod_read;
+      const double rps = r.seconds > 0 ? static_cast<double>(r.requests) / r.seconds : 0;
+      const double reads_per_s =
+          gate4_staleness_ms > 0 ? lo.pods * 1000.0 / static_cast<double>(gate4_staleness_ms) : rps;
+      g.reads_per_request = rps > 0 ? std::min(1.0, reads_per_s / rps) : 0;
+      g.measured = true;
+      guarantees.push_back(g);
     }
-    text = Report(*floor, /*es256=*/setup.token_alg == "ES256", cores, lo, setup, reports,
-                  in_process ? "in-process" : "external edge");
+    text = Report(*floor, /*es256=*/setup.token_alg == "ES256", cores, lo, setup, reports, guarantees, where,
+                  gate4_staleness_ms, in_process ? "in-process" : "external edge");
   }
   std::optional<SoakReport> soaked;
   if (soak.sessions > 0) {
