@@ -130,6 +130,27 @@ Result<std::vector<T>> ReadAll(const Rows& r, F read) {
 // only when BEGIN itself failed on a dead pooled connection).
 enum class Mode : uint8_t { kRead, kWrite, kTxn };
 
+// InsertClusterRow writes one clusters row and returns its name. On an
+// existing (org, name), replace updates everything but created_at (which
+// keeps its first value); otherwise the row is left as it was and no row
+// comes back.
+Result<Rows> InsertClusterRow(Conn& c, const Cluster& cl, bool replace) {
+  Params p;
+  p.Text(cl.name).Text(cl.issuer).Text(cl.audience).Text(cl.jwks_json).Text(cl.api_url).Text(cl.ca_file);
+  p.Text(cl.token_file).Text(cl.mode).Int(cl.created_at).Text(cl.org);
+  return c.Exec(replace ? "put cluster" : "insert cluster",
+                replace ? "INSERT INTO clusters (" ASTIS_PG_CLUSTER_COLS ") "
+                          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                          "ON CONFLICT (org, name) DO UPDATE SET issuer = EXCLUDED.issuer, "
+                          "audience = EXCLUDED.audience, jwks_json = EXCLUDED.jwks_json, api_url = EXCLUDED.api_url, "
+                          "ca_file = EXCLUDED.ca_file, token_file = EXCLUDED.token_file, mode = EXCLUDED.mode "
+                          "RETURNING name"
+                        : "INSERT INTO clusters (" ASTIS_PG_CLUSTER_COLS ") "
+                          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                          "ON CONFLICT (org, name) DO NOTHING RETURNING name",
+                p);
+}
+
 class PostgresStore final : public Store {
  public:
   PostgresStore(SecretBytes conninfo_z, const PostgresOptions& options) : pool_(std::move(conninfo_z), options) {}
@@ -239,18 +260,7 @@ class PostgresStore final : public Store {
     ASTIS_RETURN_IF_ERROR(ValidateCluster(cl));
     return Run("put cluster", Mode::kTxn, [&](Conn& c) -> Status {
       ASTIS_RETURN_IF_ERROR(RequireOrgOn(c, cl.org, OrgLock::kConfig));
-      Params p;
-      p.Text(cl.name).Text(cl.issuer).Text(cl.audience).Text(cl.jwks_json).Text(cl.api_url).Text(cl.ca_file);
-      p.Text(cl.token_file).Text(cl.mode).Int(cl.created_at).Text(cl.org);
-      // Upsert; created_at keeps its first value.
-      return c.Exec("put cluster",
-                    "INSERT INTO clusters (" ASTIS_PG_CLUSTER_COLS ") "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-                    "ON CONFLICT (org, name) DO UPDATE SET issuer = EXCLUDED.issuer, audience = EXCLUDED.audience, "
-                    "jwks_json = EXCLUDED.jwks_json, api_url = EXCLUDED.api_url, ca_file = EXCLUDED.ca_file, "
-                    "token_file = EXCLUDED.token_file, mode = EXCLUDED.mode",
-                    p)
-          .status();
+      return InsertClusterRow(c, cl, /*replace=*/true).status();
     });
   }
 
@@ -258,15 +268,8 @@ class PostgresStore final : public Store {
     ASTIS_RETURN_IF_ERROR(ValidateCluster(cl));
     return Run("insert cluster", Mode::kTxn, [&](Conn& c) -> Status {
       ASTIS_RETURN_IF_ERROR(RequireOrgOn(c, cl.org, OrgLock::kConfig));
-      Params p;
-      p.Text(cl.name).Text(cl.issuer).Text(cl.audience).Text(cl.jwks_json).Text(cl.api_url).Text(cl.ca_file);
-      p.Text(cl.token_file).Text(cl.mode).Int(cl.created_at).Text(cl.org);
-      // DO NOTHING leaves an existing row as it is; no row back means it was there.
-      ASTIS_ASSIGN_OR_RETURN(Rows r, c.Exec("insert cluster",
-                                            "INSERT INTO clusters (" ASTIS_PG_CLUSTER_COLS ") "
-                                            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-                                            "ON CONFLICT (org, name) DO NOTHING RETURNING name",
-                                            p));
+      ASTIS_ASSIGN_OR_RETURN(Rows r, InsertClusterRow(c, cl, /*replace=*/false));
+      // No row back: the name was taken, and DO NOTHING left it as it was.
       if (r.empty()) return Error(Code::kAlreadyExists, "store: cluster already exists");
       return OkStatus();
     });
