@@ -18,7 +18,11 @@ constexpr std::string_view kSecretsDir = "/etc/astis/secrets";
 constexpr std::string_view kApiKeyDir = "/var/run/secrets/astis-api-key";
 constexpr int kRunAsId = 10001;
 
-std::string ApiKeySecretName(const Contract& c) { return c.app() + "-astis-api-key"; }
+// ApiKeySecretName: the API key is bound to the ServiceAccount, so its Secret
+// is named after it, as `astis inject` assumes by default
+// (inject::kApiKeySecretAnnotation) and deploy/examples/workload does.
+// Test: McpToolsTest.ApiKeySecretIsNamedAfterTheServiceAccount.
+std::string ApiKeySecretName(const Contract& c) { return c.service_account() + "-astis-key"; }
 
 std::vector<std::string> AllKeys(const Contract& c) {
   std::vector<std::string> keys;

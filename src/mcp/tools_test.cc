@@ -325,6 +325,20 @@ TEST(McpToolsTest, GeneratedInjectAnnotations) {
   EXPECT_EQ(parsed->files.size(), 3u);
 }
 
+TEST(McpToolsTest, ApiKeySecretIsNamedAfterTheServiceAccount) {
+  // The key is bound to the ServiceAccount; the manifests, the token config
+  // and the webhook's default must name the same Secret.
+  const lint::Contract c = TestContract();
+  auto injected = inject::ParseInjectAnnotations(Json{{"astis.io/env", "X=db-creds/password"}}, "api");
+  ASSERT_TRUE(injected.ok()) << injected.status().ToString();
+  EXPECT_EQ(injected->api_key_secret, "api-astis-key");
+  const std::string manifests = GenerateManifests(c);
+  EXPECT_NE(manifests.find("secretName: api-astis-key\n"), std::string::npos) << manifests;
+  const std::string token = GenerateTokenConfig(c);
+  EXPECT_NE(token.find("create secret generic api-astis-key "), std::string::npos) << token;
+  EXPECT_EQ(manifests.find("payments-api-astis-api-key"), std::string::npos);
+}
+
 TEST(McpToolsTest, RejectsUnknownLanguage) {
   auto code = GenerateSdkCode(TestContract(), "cobol");
   EXPECT_EQ(code.status().code(), Code::kInvalidArgument);
