@@ -596,10 +596,11 @@ Result<Json> TokenRequestFromProtobuf(std::string_view body) {
   return Json{{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "TokenRequest"}, {"spec", spec}};
 }
 
-// OpenApiV3 is the smallest OpenAPI v3 document from which kubectl learns
-// that the server validates fields itself (a PATCH path per kind with the
-// fieldValidation query parameter), so it sends ?fieldValidation=Strict
-// instead of downloading schemas for client-side validation.
+// OpenApiV3 is a minimal OpenAPI v3 document: a PATCH path per kind with
+// the fieldValidation query parameter, which is how a server says it
+// validates fields itself. kubectl 1.32 reads it but still falls back to
+// /openapi/v2 (404 here), so `kubectl apply/create -f` need
+// --validate=false (docs/kube-standin.md "Known gaps").
 Json OpenApiV3(std::string_view version, std::string_view group = "") {
   Json paths = Json::object();
   auto add = [&](const std::string& path, const char* kind) {
