@@ -64,19 +64,10 @@ class AdminOpsTest : public ::testing::TestWithParam<bool> {
 
   // OpsIn is ops() acting in org, as the CLI's --org or a socket request's
   // "org" makes it.
-  Operations& OpsIn(const std::string& org) {
-    auto local = std::make_unique<LocalOperations>(*store_, clock_, DefaultRandom(), Generate, "cli:tester", org);
-    LocalOperations* raw = local.get();
-    scoped_.push_back(std::move(local));
-    if (!GetParam()) return *raw;
-    scoped_.push_back(internal::MakeRemoteOperations([raw](std::string_view op, const Json& args) -> Result<Json> {
-      ASTIS_ASSIGN_OR_RETURN(Json result, internal::Dispatch(*raw, op, args));
-      return ParseJson(DumpJson(result), JsonLimits{1 << 24, 16});
-    }));
-    return *scoped_.back();
-  }
+  Operations& OpsIn(const std::string& org) { return OpsWithKeys(org, OrgKeySource()); }
 
-  // OpsWithKeys is OpsIn(org) whose org.key.list is answered by source.
+  // OpsWithKeys is OpsIn(org) whose org.key.list is answered by source (none:
+  // refused, as on a host that holds no org keys).
   Operations& OpsWithKeys(const std::string& org, OrgKeySource source) {
     auto local = std::make_unique<LocalOperations>(*store_, clock_, DefaultRandom(), Generate, "cli:tester", org,
                                                    std::move(source));

@@ -58,15 +58,25 @@ std::string ZshWord(const std::string& name, const std::string& description) {
   return quoted + "'";
 }
 
+// PathAlternatives is the shell case pattern matching every subcommand path
+// ("a"|"a b"|...), the same for bash and zsh.
+std::string PathAlternatives(const std::vector<Node>& nodes) {
+  std::string paths;
+  for (const Node& n : nodes) {
+    if (!n.path.empty()) paths += (paths.empty() ? "\"" : "|\"") + n.path + "\"";
+  }
+  return paths;
+}
+
 }  // namespace
 
 std::string ZshCompletion(const CLI::App& app) {
   std::vector<Node> nodes;
   std::set<std::string> valued;
   Walk(app, "", nodes, valued);
-  std::string paths, cases;
+  const std::string paths = PathAlternatives(nodes);
+  std::string cases;
   for (const Node& n : nodes) {
-    if (!n.path.empty()) paths += (paths.empty() ? "\"" : "|\"") + n.path + "\"";
     cases += "  (\"" + n.path + "\")\n    cmds=(";
     for (const auto& [name, description] : n.subs) cases += "\n      " + ZshWord(name, description);
     cases += ")\n    opts=(";
@@ -106,9 +116,9 @@ std::string BashCompletion(const CLI::App& app) {
   std::vector<Node> nodes;
   std::set<std::string> valued;
   Walk(app, "", nodes, valued);
-  std::string paths, cases;
+  const std::string paths = PathAlternatives(nodes);
+  std::string cases;
   for (const Node& n : nodes) {
-    if (!n.path.empty()) paths += (paths.empty() ? "\"" : "|\"") + n.path + "\"";
     cases += "    \"" + n.path + "\") words=\"" + Join(n.words) + "\" ;;\n";
   }
   std::string s =
