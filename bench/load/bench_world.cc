@@ -296,7 +296,7 @@ Result<std::unique_ptr<InProcessWorld>> InProcessWorld::Start(const WorldOptions
   std::shared_ptr<std::atomic<edge::EdgeService*>> slot(service_slot);
   ASTIS_ASSIGN_OR_RETURN(p.server, net::HttpServer::Start(sc, [slot](const net::ServerRequest& r) {
                            edge::EdgeService* s = slot->load();
-                           return s != nullptr ? s->Handle(r) : net::JsonError(503, "internal_error", "not ready");
+                           return s != nullptr ? s->HandleHeld(r) : net::JsonError(503, "internal_error", "not ready");
                          }));
   const std::string edge_url = "https://127.0.0.1:" + std::to_string(p.server->port());
   config.external_base_url = edge_url;

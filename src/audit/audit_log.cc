@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <span>
+#include <system_error>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -265,6 +266,13 @@ FileAuditLog::FileAuditLog(int fd, Clock& clock, FileAuditOptions options, uint6
     : fd_(fd), clock_(clock), options_(options), next_seq_(next_seq), prev_(std::move(prev)) {}
 
 FileAuditLog::~FileAuditLog() {
+  {
+    std::lock_guard<std::mutex> g(sync_mu_);
+    stopping_ = true;
+  }
+  waiter_cv_.notify_all();
+  // The sync thread serves every waiter before it ends.
+  if (sync_thread_.joinable()) sync_thread_.join();
   if (unsynced_ > 0) (void)SyncFds(fd_);
   if (fd_ >= 0) close(fd_);
 }
@@ -372,6 +380,62 @@ Status FileAuditLog::AppendDeferringSync(const AuditEvent& event) {
     ++written_;
   }
   return OkStatus();
+}
+
+void FileAuditLog::AppendThen(const AuditEvent& event, std::function<void(Status)> durable) {
+  if (options_.sync_every_lines != 1) return durable(Append(event));
+  Status written = OkStatus();
+  uint64_t mine = 0;
+  bool queued = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    written = AppendLocked(event);
+    if (written.ok()) {
+      std::lock_guard<std::mutex> g(sync_mu_);
+      mine = ++written_;
+      if (!sync_thread_.joinable()) {
+        try {
+          sync_thread_ = std::thread(&FileAuditLog::SyncLoop, this);
+        } catch (const std::system_error&) {
+          // No thread to be had: this caller syncs for itself below.
+        }
+      }
+      if (sync_thread_.joinable()) {
+        // Under both locks: the waiters stay in line order.
+        waiters_.emplace_back(mine, std::move(durable));
+        queued = true;
+      }
+    }
+  }
+  // Reported here, outside the locks: an error (nothing queued), or the
+  // line synced on this thread.
+  if (!written.ok()) return durable(written);
+  if (!queued) return durable(SyncThrough(mine));
+  waiter_cv_.notify_one();
+}
+
+// SyncLoop (the sync thread) makes the waiters' lines durable: one
+// SyncThrough covers every line written so far, so all the waiters queued
+// by then share it; then their callbacks run, outside every lock.
+void FileAuditLog::SyncLoop() {
+  std::unique_lock<std::mutex> g(sync_mu_);
+  for (;;) {
+    waiter_cv_.wait(g, [this] { return stopping_ || !waiters_.empty(); });
+    if (waiters_.empty()) return;  // stopping, nothing left to serve
+    const uint64_t target = waiters_.back().first;
+    g.unlock();
+    const Status synced = SyncThrough(target);
+    g.lock();
+    std::vector<std::function<void(Status)>> done;
+    while (!waiters_.empty() && (waiters_.front().first <= target || !synced.ok())) {
+      done.push_back(std::move(waiters_.front().second));
+      waiters_.pop_front();
+    }
+    g.unlock();
+    for (auto& d : done) d(synced);
+    done.clear();  // the callbacks' captures go before the lock is retaken
+    g.lock();
+  }
 }
 
 // SyncThrough returns once the first line_count lines written are durable.

@@ -22,10 +22,13 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -102,6 +105,15 @@ class AuditSink {
   // means the event may not be recorded; callers on a request path fail
   // closed on it.
   virtual Status Append(const AuditEvent& event) = 0;
+  // AppendThen records event like Append and calls durable exactly once
+  // with the outcome Append would have returned, without making the caller
+  // wait for it: a request path hands its answer to durable and frees its
+  // thread while the line syncs (docs/audit-log.md "Durability"). durable
+  // may run on the calling thread before AppendThen returns, or on a thread
+  // of the sink; it must not block for long. This default calls Append.
+  virtual void AppendThen(const AuditEvent& event, std::function<void(Status)> durable) {
+    durable(Append(event));
+  }
 };
 
 // FileAuditOptions tunes a FileAuditLog.
@@ -171,6 +183,16 @@ class FileAuditLog final : public AuditSink {
   // durable (docs/audit-log.md "Durability"; test
   // DeferredLineDurableWithTheNextAppend). Errors as Append.
   Status AppendDeferringSync(const AuditEvent& event);
+  // AppendThen writes the line like Append and calls durable once it is
+  // durable, from the log's sync thread (started on first use), which
+  // fdatasyncs once for every line written meanwhile: a request does not
+  // hold a thread while its line syncs, and concurrent lines share one
+  // fdatasync. A write error, or a policy that syncs no single line
+  // (sync_every_lines != 1), calls durable on the calling thread. A failed
+  // sync reports kIo to every line it covered, as Append does. The
+  // destructor completes every pending durable first (tests
+  // AuditLogTest.AppendThen*).
+  void AppendThen(const AuditEvent& event, std::function<void(Status)> durable) override;
   // Sync fdatasyncs the file now. Errors: kIo.
   Status Sync();
   // next_seq is the seq the next line will carry.
@@ -189,6 +211,7 @@ class FileAuditLog final : public AuditSink {
   Status AppendLocked(const AuditEvent& event);
   Status RotateLocked();
   Status SyncFds(int fd);
+  void SyncLoop();
 
   mutable std::mutex mu_;
   int fd_;  // -1 for a stream-only log; replaced by a rotation (under mu_ and sync_mu_)
@@ -213,6 +236,12 @@ class FileAuditLog final : public AuditSink {
   bool syncing_ = false;
   bool sync_failed_ = false;
   uint64_t syncs_ = 0;
+  // AppendThen's waiters, in line order (the line count that makes each
+  // durable), served by sync_thread_; guarded by sync_mu_.
+  std::deque<std::pair<uint64_t, std::function<void(Status)>>> waiters_;
+  std::condition_variable waiter_cv_;
+  bool stopping_ = false;
+  std::thread sync_thread_;
 };
 
 // DeferSyncSink is an AuditSink over a FileAuditLog whose Append is the

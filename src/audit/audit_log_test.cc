@@ -7,7 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -314,6 +319,140 @@ TEST_F(AuditLogTest, GroupCommitKeepsChainAndDurability) {
   VerifyReport r = Verify();
   EXPECT_TRUE(r.ok) << r.problem;
   EXPECT_EQ(r.lines, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+// AppendThen (docs/audit-log.md "Durability"): the caller does not wait;
+// durable runs once the line is on disk, on the log's sync thread.
+TEST_F(AuditLogTest, AppendThenReportsOnceDurable) {
+  auto log = FileAuditLog::Open(path_, clock_);
+  ASSERT_TRUE(log.ok());
+  std::promise<std::pair<Status, uint64_t>> reported;
+  (*log)->AppendThen(Event(1), [&](Status s) { reported.set_value({s, (*log)->syncs()}); });
+  auto [status, syncs_then] = reported.get_future().get();
+  EXPECT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(syncs_then, 1u);  // the fdatasync came before the report
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, 1u);
+}
+
+// Lines appended while a sync (or its reports) is under way share the next
+// fdatasync: the first report blocks the sync thread until 200 more lines
+// are queued, and one sync then covers them all.
+TEST_F(AuditLogTest, AppendThenLinesShareOneSync) {
+  auto log = FileAuditLog::Open(path_, clock_);
+  ASSERT_TRUE(log.ok());
+  constexpr int kLines = 200;
+  std::promise<void> all_queued;
+  std::shared_future<void> queued = all_queued.get_future().share();
+  std::mutex mu;
+  std::condition_variable cv;
+  int ok = 0;
+  int reports = 0;
+  auto report = [&](Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    ok += s.ok() ? 1 : 0;
+    ++reports;
+    cv.notify_all();
+  };
+  (*log)->AppendThen(Event(0), [&](Status s) {
+    queued.wait();
+    report(s);
+  });
+  for (int i = 1; i <= kLines; ++i) (*log)->AppendThen(Event(i), report);
+  all_queued.set_value();
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return reports == kLines + 1; });
+  EXPECT_EQ(ok, kLines + 1);
+  EXPECT_LE((*log)->syncs(), 2u);  // the first line's, then one for the 200
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, static_cast<uint64_t>(kLines + 1));
+}
+
+// AppendThen and Append from many threads keep one chain in file order.
+TEST_F(AuditLogTest, AppendThenAndAppendKeepOneChain) {
+  auto log = FileAuditLog::Open(path_, clock_);
+  ASSERT_TRUE(log.ok());
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 40;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        if (t % 2 == 0) {
+          std::promise<Status> p;
+          (*log)->AppendThen(Event(t * 1000 + i), [&p](Status s) { p.set_value(s); });
+          if (p.get_future().get().ok()) ++ok;
+        } else if ((*log)->Append(Event(t * 1000 + i)).ok()) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+// A line that cannot be written is reported at once, on the caller's
+// thread, and the log stays broken (as Append).
+TEST_F(AuditLogTest, AppendThenWriteFailureReportedOnCallerThread) {
+  int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+  if (full < 0) GTEST_SKIP() << "no /dev/full";
+  FileAuditOptions options;
+  options.stream_fd = full;
+  auto log = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(log.ok());
+  std::optional<Status> got;
+  std::thread::id where;
+  (*log)->AppendThen(Event(1), [&](Status s) {
+    got = s;
+    where = std::this_thread::get_id();
+  });
+  ASSERT_TRUE(got.has_value());  // before AppendThen returned
+  EXPECT_EQ(got->code(), Code::kIo);
+  EXPECT_EQ(where, std::this_thread::get_id());
+  EXPECT_EQ((*log)->Append(Event(2)).code(), Code::kIo);
+  ::close(full);
+}
+
+// Closing the log reports every pending line, durable, before it returns.
+TEST_F(AuditLogTest, AppendThenPendingReportedBeforeClose) {
+  auto log = FileAuditLog::Open(path_, clock_);
+  ASSERT_TRUE(log.ok());
+  constexpr int kLines = 50;
+  std::atomic<int> ok{0};
+  std::atomic<int> reports{0};
+  for (int i = 0; i < kLines; ++i) {
+    (*log)->AppendThen(Event(i), [&](Status s) {
+      ok += s.ok() ? 1 : 0;
+      ++reports;
+    });
+  }
+  log->reset();
+  EXPECT_EQ(reports.load(), kLines);
+  EXPECT_EQ(ok.load(), kLines);
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.lines, static_cast<uint64_t>(kLines));
+}
+
+// With a policy that syncs no single line, AppendThen reports on the
+// caller's thread, like Append would return.
+TEST_F(AuditLogTest, AppendThenWithBatchedSyncReportsAtOnce) {
+  FileAuditOptions options;
+  options.sync_every_lines = 10;
+  auto log = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(log.ok());
+  std::optional<Status> got;
+  (*log)->AppendThen(Event(1), [&](Status s) { got = s; });
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(got->ok());
+  EXPECT_EQ((*log)->syncs(), 0u);
 }
 
 TEST_F(AuditLogTest, RefusesOversizeEvent) {

@@ -44,6 +44,12 @@ Status OrgAuditRouter::Append(const AuditEvent& event) {
   return log->Append(event);
 }
 
+void OrgAuditRouter::AppendThen(const AuditEvent& event, std::function<void(Status)> durable) {
+  Result<FileAuditLog*> log = TrailFor(event.org);
+  if (!log.ok()) return durable(log.status());
+  (*log)->AppendThen(event, std::move(durable));
+}
+
 Status OrgAuditRouter::AppendDeferringSync(const AuditEvent& event) {
   ASTIS_ASSIGN_OR_RETURN(FileAuditLog * log, TrailFor(event.org));
   return log->AppendDeferringSync(event);

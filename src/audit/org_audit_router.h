@@ -52,6 +52,10 @@ class OrgAuditRouter final : public AuditSink {
   // name; test OrgAuditRouterTest.RefusesOrgThatIsNotALabel); kIo when the
   // organisation's trail cannot be opened or written.
   Status Append(const AuditEvent& event) override;
+  // AppendThen is Append with FileAuditLog::AppendThen (durable runs on
+  // the organisation's trail's sync thread); an org that is not a label or a
+  // trail that cannot be opened calls durable at once with the error.
+  void AppendThen(const AuditEvent& event, std::function<void(Status)> durable) override;
   // AppendDeferringSync is Append with FileAuditLog::AppendDeferringSync.
   Status AppendDeferringSync(const AuditEvent& event);
 

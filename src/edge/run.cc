@@ -392,7 +392,7 @@ Status RunEdgeProcess(const EdgeConfig& config, Clock& clock, Random& rng, const
     admin_https = std::move(started).value();
     logger.Info(component, "admin API on " + config.admin.https.address + ":" + std::to_string(admin_https->port()));
   }
-  auto server = net::HttpServer::Start(sc, [svc](const net::ServerRequest& r) { return svc->Handle(r); });
+  auto server = net::HttpServer::Start(sc, [svc](const net::ServerRequest& r) { return svc->HandleHeld(r); });
   if (!server.ok()) return Step("listen", server.status());
   if (monitor) monitor->StartRescanning(std::chrono::seconds(config.watch.rescan_seconds));
   // Expired sessions, jti entries and rate windows are deleted every minute

@@ -54,6 +54,23 @@ struct EdgeService::Request {
   // once, by Refuse, from the Refusal.
   AuditTrail trail;
   Json body;
+  // allow_line is a success path's audit line: the answer is held until
+  // it is durable (Finish), and refused if it cannot be made so.
+  std::optional<audit::AuditEvent> allow_line;
+};
+
+// Closing is what accounting a response needs (metrics, access line) once
+// it is final, copied out of the Request so it can happen after the
+// handler returned (a held response).
+struct EdgeService::Closing {
+  std::string method;
+  std::string endpoint;
+  std::string code;  // the refusal's wire code, if any
+  int64_t now = 0;
+  int64_t start_ms = 0;
+  bool audit_mode = false;
+  int status = 0;           // the answer's status as the handler made it
+  audit::AuditEvent event;  // the request's audit line (identity fields)
 };
 
 EdgeService::EdgeService(EdgeConfig config, EdgeDeps deps, NonceIssuer nonce)
@@ -93,7 +110,16 @@ Result<std::unique_ptr<EdgeService>> EdgeService::Create(EdgeConfig config, Edge
   return service;
 }
 
-net::ServerResponse EdgeService::Handle(const net::ServerRequest& http) {
+EdgeService::~EdgeService() {
+  // A held answer's audit callback runs on the audit sink's thread and uses
+  // this service: wait for those still out (they end with an fdatasync).
+  std::unique_lock<std::mutex> lock(held_mu_);
+  held_cv_.wait(lock, [this] { return held_ == 0; });
+}
+
+net::ServerResponse EdgeService::Handle(const net::ServerRequest& http) { return net::AwaitHeld(HandleHeld(http)); }
+
+net::ServerResponse EdgeService::HandleHeld(const net::ServerRequest& http) {
   Request r{http};
   r.now = deps_.clock->NowUnix();
   r.start_ms = deps_.clock->NowUnixMillis();
@@ -177,23 +203,70 @@ audit::AuditEvent EdgeService::Stamped(const Request& r) const {
   return r.trail.Stamped(deps_.clock->NowUnixMillis());
 }
 
-net::ServerResponse EdgeService::Finish(Request& r, net::ServerResponse resp) {
+void EdgeService::Decorate(const Closing& c, net::ServerResponse& resp) {
   // docs/protocol.md §5: every response carries a current DPoP-Nonce.
-  resp.headers.emplace_back("DPoP-Nonce", nonce_.Current(r.now));
+  resp.headers.emplace_back("DPoP-Nonce", nonce_.Current(c.now));
   resp.headers.emplace_back("Cache-Control", "no-store");
-  if (r.trail.audit_mode) resp.headers.emplace_back("Astis-Audit-Mode", "true");  // docs/protocol.md §6.4
-  // A refusal is returned even if its audit line cannot be written; success
-  // paths append their own line and fail closed.
-  if (r.audited && r.trail.event.decision != audit::Decision::kAllow) (void)deps_.audit->Append(Stamped(r));
-  const std::string code = resp.status < 400 ? "ok" : r.code.empty() ? std::to_string(resp.status) : r.code;
-  const int64_t duration_ms = deps_.clock->NowUnixMillis() - r.start_ms;
-  metrics_.Count(r.endpoint, code, resp.status >= 400 ? r.trail.event.gate : 0, duration_ms);
-  if (!r.trail.event.request_id.empty()) resp.headers.emplace_back("X-Request-Id", r.trail.event.request_id);
-  if (deps_.log != nullptr) AccessLine(r, resp.status, code, duration_ms);
+  if (c.audit_mode) resp.headers.emplace_back("Astis-Audit-Mode", "true");  // docs/protocol.md §6.4
+  if (!c.event.request_id.empty()) resp.headers.emplace_back("X-Request-Id", c.event.request_id);
+}
+
+void EdgeService::Account(const Closing& c, int status) {
+  const std::string code = status < 400 ? "ok" : c.code.empty() ? std::to_string(status) : c.code;
+  const int64_t duration_ms = deps_.clock->NowUnixMillis() - c.start_ms;
+  metrics_.Count(c.endpoint, code, status >= 400 ? c.event.gate : 0, duration_ms);
+  if (deps_.log != nullptr) AccessLine(c, status, code, duration_ms);
+}
+
+// Finish completes every answer. A request with an audit line (docs/audit-log.md
+// "Durability") is held until the line is durable, without holding a server
+// thread meanwhile (net::ServerResponse::hold; concurrent lines share one
+// fdatasync): a success is sent only then, and refused with the sink's error
+// if the line cannot be recorded (test AuditSinkDownRefusesRelease); a
+// refusal is sent whether or not its line could be recorded. Tests
+// EdgeServiceTest.HeldUntilAuditLineDurable, EdgeServiceTest.AuditFailureAccountedAsRefusal.
+net::ServerResponse EdgeService::Finish(Request& r, net::ServerResponse resp) {
+  Closing c{r.http.method, r.endpoint, r.code, r.now, r.start_ms, r.trail.audit_mode, resp.status, {}};
+  const bool refusal_line = r.audited && r.trail.event.decision != audit::Decision::kAllow;
+  std::optional<audit::AuditEvent> line;
+  if (refusal_line) {
+    line = Stamped(r);
+  } else if (r.allow_line.has_value() && resp.status < 400) {
+    line = std::move(r.allow_line);
+  }
+  c.event = line.has_value() ? *line : r.trail.event;
+  Decorate(c, resp);
+  if (!line.has_value()) {
+    Account(c, resp.status);
+    return resp;
+  }
+  resp.hold = [this, c = std::move(c), refusal_line](net::Release release) mutable {
+    {
+      std::lock_guard<std::mutex> lock(held_mu_);
+      ++held_;
+    }
+    audit::AuditEvent event = c.event;
+    deps_.audit->AppendThen(event, [this, c = std::move(c), refusal_line, release = std::move(release)](Status s) mutable {
+      std::optional<net::ServerResponse> instead;
+      if (!s.ok() && !refusal_line) {
+        // The line may not be recorded: no data key leaves (fail closed).
+        c.code = std::string(WireCodeName(s.code()));
+        c.event.decision = audit::Decision::kDeny;
+        c.event.code = s.code();
+        instead = ErrorResponse(s.code());
+        Decorate(c, *instead);
+      }
+      Account(c, instead.has_value() ? instead->status : c.status);
+      release(std::move(instead));
+      std::lock_guard<std::mutex> lock(held_mu_);
+      --held_;
+      held_cv_.notify_all();  // under the lock: the destructor may return once it sees 0
+    });
+  };
   return resp;
 }
 
-void EdgeService::AccessLine(const Request& r, int status, const std::string& code, int64_t duration_ms) {
+void EdgeService::AccessLine(const Closing& c, int status, const std::string& code, int64_t duration_ms) {
   // One line per request. The route is the endpoint's template, never the
   // raw path or query (a session id in DELETE /v1/sessions/{id}, or anything
   // a client puts in an unknown path, stays out). Identity fields only once
@@ -203,9 +276,9 @@ void EdgeService::AccessLine(const Request& r, int status, const std::string& co
       {"healthz", "/healthz"},        {"readyz", "/readyz"},         {"metrics", "/metrics"},
       {"sessions", "/v1/sessions"},   {"unwrap", "/v1/unwrap"},      {"rotate", "/v1/sessions/rotate"},
       {"sessions_delete", "/v1/sessions/{id}"}, {"keys", "/v1/keys/{kid}"}};
-  auto route = kRoutes.find(r.endpoint);
-  const audit::AuditEvent& e = r.trail.event;
-  Json f = {{"method", r.http.method},
+  auto route = kRoutes.find(c.endpoint);
+  const audit::AuditEvent& e = c.event;
+  Json f = {{"method", c.method},
             {"route", route == kRoutes.end() ? std::string("other") : route->second},
             {"status", status},
             {"code", code},
@@ -345,7 +418,7 @@ net::ServerResponse EdgeService::Establish(Request& r) {
   if (!released_id.empty()) {
     r.trail.event.reason += " (pin of session " + released_id + " released: container restarted)";
   }
-  EDGE_TRY(r, deps_.audit->Append(Stamped(r)));
+  r.allow_line = Stamped(r);  // durable before the answer leaves (Finish)
   return JsonResponse(201, Json{{"session", s.id},
                                 {"expiresAt", FormatRfc3339(s.expires_at)},
                                 {"cluster", s.cluster},
@@ -434,7 +507,7 @@ net::ServerResponse EdgeService::Unwrap(Request& r) {
       }
     }
   }
-  EDGE_TRY(r, deps_.audit->Append(Stamped(r)));
+  r.allow_line = Stamped(r);  // durable before the answer leaves (Finish)
   return JsonResponse(200, Json{{"results", results}});
 }
 
@@ -472,7 +545,7 @@ net::ServerResponse EdgeService::Rotate(Request& r) {
     return Refuse(r, StoreFailure(rotated.status(), "rotate"));
   }
   r.trail.event.reason = "pin moved to " + new_jkt;
-  EDGE_TRY(r, deps_.audit->Append(Stamped(r)));
+  r.allow_line = Stamped(r);  // durable before the answer leaves (Finish)
   return JsonResponse(200, Json{{"session", session.id}, {"expiresAt", FormatRfc3339(session.expires_at)}});
 }
 
@@ -488,7 +561,7 @@ net::ServerResponse EdgeService::End(Request& r, std::string_view session_id) {
   EDGE_ASSIGN(r, Authenticated a, admission_->Authenticate(r.http, r.now, SessionUse{session_id, true}, r.trail));
   Status ended = deps_.store->EndSession(a.session()->id);
   if (!ended.ok()) return Refuse(r, StoreFailure(ended, "end session"));
-  EDGE_TRY(r, deps_.audit->Append(Stamped(r)));
+  r.allow_line = Stamped(r);  // durable before the answer leaves (Finish)
   net::ServerResponse resp;
   resp.status = 204;
   return resp;

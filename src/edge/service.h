@@ -12,9 +12,11 @@
 // pin), gate 4 (live pod, images); then it does the operation.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -83,6 +85,16 @@ class EdgeService {
   // {"error":{"code","message"}} with a generic message, and every response
   // carries a fresh DPoP-Nonce. Thread-safe.
   net::ServerResponse Handle(const net::ServerRequest& request);
+  // HandleHeld is Handle for HttpServer: an answer that needs its audit
+  // line durable first comes back held (net::ServerResponse::hold) instead
+  // of keeping this thread until the fdatasync (docs/performance.md
+  // "Held answers"). Handle is AwaitHeld(HandleHeld(request)).
+  net::ServerResponse HandleHeld(const net::ServerRequest& request);
+  // ~EdgeService waits for the held answers still waiting for their audit
+  // line (the sink must outlive the service, as deps say).
+  ~EdgeService();
+  EdgeService(const EdgeService&) = delete;
+  EdgeService& operator=(const EdgeService&) = delete;
 
   // MetricsText renders the Prometheus text exposition of /metrics.
   std::string MetricsText();
@@ -93,7 +105,12 @@ class EdgeService {
 
  private:
   struct Request;   // per-request state (defined in service.cc)
-  void AccessLine(const Request& r, int status, const std::string& code, int64_t duration_ms);
+  struct Closing;   // what accounting a final answer needs (service.cc)
+  void AccessLine(const Closing& c, int status, const std::string& code, int64_t duration_ms);
+  // Decorate adds the headers every answer carries; Account counts the
+  // final answer in the metrics and writes its access line.
+  void Decorate(const Closing& c, net::ServerResponse& response);
+  void Account(const Closing& c, int status);
   EdgeService(EdgeConfig config, EdgeDeps deps, NonceIssuer nonce);
 
   net::ServerResponse Dispatch(Request& r);
@@ -117,6 +134,10 @@ class EdgeService {
   std::unique_ptr<FreshPods> fresh_;
   std::unique_ptr<Admission> admission_;  // gates 1-4 (edge/admission.h)
   RequestMetrics metrics_;                // /metrics request families (edge/metrics.h)
+  // held_ counts answers whose audit callback has not yet run.
+  std::mutex held_mu_;
+  std::condition_variable held_cv_;
+  size_t held_ = 0;
 };
 
 // FormatRfc3339 renders Unix seconds as "YYYY-MM-DDTHH:MM:SSZ" (UTC), the

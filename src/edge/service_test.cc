@@ -883,6 +883,65 @@ TEST_F(EdgeServiceTest, AuditSinkDownRefusesRelease) {
   EXPECT_EQ(r.body.find("\"results\""), std::string::npos);
 }
 
+// A success is held until its audit line is durable (HandleHeld, as the
+// HTTP server calls it): nothing is released before the sink reports, and
+// the metrics count the answer only once it is final.
+TEST_F(EdgeServiceTest, HeldUntilAuditLineDurable) {
+  const std::string session = h.Establish();
+  h.audit_sink.SetHolding(true);
+  net::ServerResponse resp = h.service->HandleHeld(h.Build(h.UnwrapCall(session, {B64uEncode(h.Seal("x").capsule().bytes())})));
+  ASSERT_TRUE(static_cast<bool>(resp.hold));
+  std::optional<std::optional<net::ServerResponse>> released;
+  resp.hold([&](std::optional<net::ServerResponse> other) { released = std::move(other); });
+  EXPECT_FALSE(released.has_value());
+  EXPECT_EQ(h.service->MetricsText().find("endpoint=\"unwrap\",code=\"ok\""), std::string::npos);
+  EXPECT_EQ(h.audit_sink.CompleteHeld(OkStatus()), 1u);
+  ASSERT_TRUE(released.has_value());
+  EXPECT_FALSE(released->has_value());  // the held answer itself goes out
+  EXPECT_EQ(resp.status, 200);
+  EXPECT_NE(resp.body.find("\"results\""), std::string::npos);
+  EXPECT_NE(h.service->MetricsText().find("astis_requests_total{endpoint=\"unwrap\",code=\"ok\"} 1"), std::string::npos);
+}
+
+// A line the sink reports lost turns the held success into a refusal: no
+// data key leaves, the answer carries the usual headers, and it is counted
+// as the refusal it became.
+TEST_F(EdgeServiceTest, AuditFailureAccountedAsRefusal) {
+  const std::string session = h.Establish();
+  h.audit_sink.SetHolding(true);
+  net::ServerResponse resp = h.service->HandleHeld(h.Build(h.UnwrapCall(session, {B64uEncode(h.Seal("x").capsule().bytes())})));
+  ASSERT_TRUE(static_cast<bool>(resp.hold));
+  std::optional<std::optional<net::ServerResponse>> released;
+  resp.hold([&](std::optional<net::ServerResponse> other) { released = std::move(other); });
+  EXPECT_EQ(h.audit_sink.CompleteHeld(Error(Code::kIo, "disk gone (test)")), 1u);
+  ASSERT_TRUE(released.has_value() && released->has_value());
+  const net::ServerResponse& instead = **released;
+  EXPECT_EQ(instead.status, 500);
+  EXPECT_EQ(instead.body.find("\"results\""), std::string::npos);
+  EXPECT_EQ(instead.body.find("disk gone"), std::string::npos);
+  EXPECT_FALSE(Header(instead, "DPoP-Nonce").empty());
+  EXPECT_EQ(Header(instead, "Cache-Control"), "no-store");
+  EXPECT_EQ(Header(instead, "X-Request-Id"), Header(resp, "X-Request-Id"));
+  const std::string metrics = h.service->MetricsText();
+  EXPECT_EQ(metrics.find("endpoint=\"unwrap\",code=\"ok\""), std::string::npos);
+  EXPECT_NE(metrics.find("endpoint=\"unwrap\",code=\"internal_error\""), std::string::npos) << metrics;
+}
+
+// A refusal is held for its line too, and goes out whatever the sink says.
+TEST_F(EdgeServiceTest, RefusalReleasedEvenIfItsLineFails) {
+  h.audit_sink.SetHolding(true);
+  Call c = h.EstablishCall();
+  c.omit_api_key = true;
+  net::ServerResponse resp = h.service->HandleHeld(h.Build(c));
+  ASSERT_TRUE(static_cast<bool>(resp.hold));
+  std::optional<std::optional<net::ServerResponse>> released;
+  resp.hold([&](std::optional<net::ServerResponse> other) { released = std::move(other); });
+  EXPECT_EQ(h.audit_sink.CompleteHeld(Error(Code::kIo, "disk gone (test)")), 1u);
+  ASSERT_TRUE(released.has_value());
+  EXPECT_FALSE(released->has_value());
+  EXPECT_EQ(resp.status, 401);
+}
+
 // ------------------------------------------------------------------ capsules
 
 std::string PerCapsuleCode(const net::ServerResponse& r) {

@@ -73,6 +73,38 @@ ServerResponse LayerError(int status, std::string_view code, std::string_view me
   return response;
 }
 
+// Validated returns response, or a 500 in its place when its status or a
+// header field could not be sent as given.
+ServerResponse Validated(ServerResponse response) {
+  bool valid = response.status >= 200 && response.status <= 599;
+  for (const auto& [name, value] : response.headers) valid = valid && ValidateHeaderField(name, value).ok();
+  return valid ? std::move(response) : LayerError(500, "internal_error", "internal error");
+}
+
+// ReleaseOnce makes the Release of a held response: sink runs exactly once,
+// on the first call, or with a 500 when the last copy of the Release is
+// destroyed uncalled (a holder that dropped it must not leave the client
+// waiting, nor Stop).
+Release ReleaseOnce(std::function<void(std::optional<ServerResponse>)> sink) {
+  struct State {
+    explicit State(std::function<void(std::optional<ServerResponse>)> s) : sink(std::move(s)) {}
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+    ~State() {
+      if (!fired.load()) sink(LayerError(500, "internal_error", "internal error"));
+    }
+    void Fire(std::optional<ServerResponse> response) {
+      if (fired.exchange(true)) return;
+      auto s = std::move(sink);
+      s(std::move(response));
+    }
+    std::function<void(std::optional<ServerResponse>)> sink;
+    std::atomic<bool> fired{false};
+  };
+  auto state = std::make_shared<State>(std::move(sink));
+  return [state](std::optional<ServerResponse> response) { state->Fire(std::move(response)); };
+}
+
 class SessionBase : public std::enable_shared_from_this<SessionBase> {
  public:
   virtual ~SessionBase() = default;
@@ -131,13 +163,15 @@ class HttpServer::Impl {
     ForEachSession([](SessionBase& s) { s.StopIdle(); });
     std::unique_lock<std::mutex> lock(mu_);
     const auto deadline = std::chrono::steady_clock::now() + grace;
-    cv_.wait_until(lock, deadline, [this] { return sessions_.empty() && streams_ == 0; });
+    cv_.wait_until(lock, deadline, [this] { return sessions_.empty() && streams_ == 0 && holds_ == 0; });
     lock.unlock();
     ForEachSession([](SessionBase& s) { s.ForceClose(); });
     lock.lock();
     // Stream threads must end before the io_context stops: their writes
     // complete on it. Closed sockets make every pending write fail at once.
-    cv_.wait(lock, [this] { return streams_ == 0; });
+    // A held response's Release posts to it, so those are waited for too
+    // (they wait for their holder, e.g. an audit fdatasync, not a client).
+    cv_.wait(lock, [this] { return streams_ == 0 && holds_ == 0; });
     lock.unlock();
     work_.reset();
     ioc_.stop();
@@ -163,6 +197,15 @@ class HttpServer::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     --streams_;
     cv_.notify_all();  // under the lock: Stop may destroy *this once it sees 0
+  }
+  void HoldStarted() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++holds_;
+  }
+  void HoldDone() {
+    std::lock_guard<std::mutex> lock(mu_);
+    --holds_;
+    cv_.notify_all();  // under the lock, as StreamDone
   }
   size_t active_connections() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -225,6 +268,7 @@ class HttpServer::Impl {
   std::condition_variable cv_;
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
   size_t streams_ = 0;
+  size_t holds_ = 0;  // held responses not yet released
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
   uint16_t port_ = 0;
@@ -413,11 +457,38 @@ class Session final : public SessionBase {
       // Handler exceptions stop here. Checked by HandlerExceptionBecomes500.
       response = LayerError(500, "internal_error", "internal error");
     }
-    bool valid = response.status >= 200 && response.status <= 599;
-    for (const auto& [name, value] : response.headers) valid = valid && ValidateHeaderField(name, value).ok();
-    if (!valid) response = LayerError(500, "internal_error", "internal error");
-    if (response.stream) return StartStream(std::move(response));
-    WriteResponse(std::move(response), keep_alive && !server_->stopping());
+    if (response.stream) return StartStream(Validated(std::move(response)));
+    if (response.hold) return Hold(std::move(response), keep_alive);
+    WriteResponse(Validated(std::move(response)), keep_alive && !server_->stopping());
+  }
+
+  // Hold hands a held response's Release to its holder; the session stays
+  // busy (no read, no timeout) until the Release posts the answer back to
+  // the session's strand. The Release owns the session until then.
+  void Hold(ServerResponse response, bool keep_alive) {
+    std::function<void(Release)> hold = std::move(response.hold);
+    response.hold = nullptr;
+    auto held = std::make_shared<ServerResponse>(std::move(response));
+    HttpServer::Impl* server = server_;
+    server->HoldStarted();
+    Release release = ReleaseOnce([self = Self(), held, keep_alive, server](std::optional<ServerResponse> other) mutable {
+      ServerResponse out = other.has_value() ? std::move(*other) : std::move(*held);
+      out.hold = nullptr;
+      out.stream = nullptr;  // a replacement is a plain response
+      out = Validated(std::move(out));
+      // The session reference moves into the posted handler: once HoldDone
+      // lets Stop go on, nothing on this thread refers to the server.
+      auto executor = self->stream_.get_executor();
+      asio::post(executor, [s = std::move(self), out = std::move(out), keep_alive]() mutable {
+        s->WriteResponse(std::move(out), keep_alive && !s->server_->stopping());
+      });
+      server->HoldDone();
+    });
+    try {
+      hold(std::move(release));
+    } catch (...) {
+      // A holder that throws: if it dropped the Release, that answered 500.
+    }
   }
 
   void WriteResponse(ServerResponse response, bool keep_alive) {
@@ -634,5 +705,25 @@ void HttpServer::Stop(std::chrono::milliseconds grace) { impl_->Stop(grace); }
 size_t HttpServer::active_connections() const { return impl_->active_connections(); }
 
 Status HttpServer::ReloadTls(const TlsServerConfig& config) { return impl_->SwapContext(config); }
+
+ServerResponse AwaitHeld(ServerResponse response) {
+  if (!response.hold) return response;
+  std::function<void(Release)> hold = std::move(response.hold);
+  response.hold = nullptr;
+  auto released = std::make_shared<std::promise<ServerResponse>>();
+  std::future<ServerResponse> answer = released->get_future();
+  auto held = std::make_shared<ServerResponse>(std::move(response));
+  Release release = ReleaseOnce([released, held](std::optional<ServerResponse> other) {
+    ServerResponse out = other.has_value() ? std::move(*other) : std::move(*held);
+    out.hold = nullptr;
+    released->set_value(std::move(out));
+  });
+  try {
+    hold(std::move(release));
+  } catch (...) {
+    // As in HttpServer: a dropped Release has answered 500.
+  }
+  return answer.get();
+}
 
 }  // namespace astis::net

@@ -83,18 +83,41 @@ class StreamWriter {
   virtual bool stopping() const = 0;
 };
 
+struct ServerResponse;
+
+// Release is how a held response is let go (ServerResponse::hold): called
+// once, on any thread, with nullopt to send the held response as it is, or
+// with the response to send instead.
+using Release = std::function<void(std::optional<ServerResponse>)>;
+
 // ServerResponse is a handler's answer. If stream is set, status and headers
 // are sent with chunked transfer-encoding, body is ignored, and the server
 // calls stream repeatedly on a dedicated thread until it returns false, a
 // write fails, or the server stops; then the connection is closed. stream
 // must not block for long between checks (e.g. wait at most ~100 ms for new
 // data), so Stop stays prompt.
+//
+// If hold is set (and stream is not), the response waits for a condition
+// the handler could not wait for without holding a server thread (the
+// edge: its audit line becoming durable). The server calls hold once, after
+// the handler returned, with a Release; nothing of the response is sent
+// until the Release is called, and the server's threads serve other
+// connections meanwhile. A Release destroyed without being called answers
+// 500 internal_error. Stop waits for held responses like for requests in
+// flight (tests HttpServerTest.Held*).
 struct ServerResponse {
   int status = 200;
   HeaderList headers;
   std::string body;
   std::function<bool(StreamWriter&)> stream;
+  std::function<void(Release)> hold;
 };
+
+// AwaitHeld returns response with its hold resolved: the response itself
+// when there is no hold, else what its Release sends, waiting on this thread
+// for it. For callers that answer in-process (tests, embedding) rather than
+// through HttpServer. It cannot fail.
+ServerResponse AwaitHeld(ServerResponse response);
 
 // Handler answers one request. It may throw: the server answers 500
 // internal_error and logs nothing of the exception's text to the client.

@@ -13,8 +13,11 @@
 #include <boost/asio/ssl.hpp>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -885,6 +888,154 @@ TEST_F(NetTest, GracefulStopFinishesInFlight) {
   EXPECT_EQ(server->active_connections(), 0u);
   Result<HttpResponse> after = Client(port, pki_->ClientTls())->Send(Get());
   EXPECT_EQ(after.status().code(), Code::kUnavailable);
+}
+
+// ---- held responses (ServerResponse::hold)
+
+// HeldSlot keeps the Release of the one held response a test makes.
+struct HeldSlot {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Release> release;
+
+  void Put(Release r) {
+    std::lock_guard<std::mutex> lock(mu);
+    release = std::move(r);
+    cv.notify_all();
+  }
+  Release Take() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return release.has_value(); });
+    Release r = std::move(*release);
+    release.reset();
+    return r;
+  }
+};
+
+// HoldingHandler holds "/held" (its body says "held") in slot and echoes
+// everything else.
+Handler HoldingHandler(HeldSlot& slot) {
+  return [&slot](const ServerRequest& req) {
+    ServerResponse res = Echo(req);
+    if (req.path == "/held") {
+      res.body = "held";
+      res.hold = [&slot](Release r) { slot.Put(std::move(r)); };
+    }
+    return res;
+  };
+}
+
+// A held response is sent when released, and meanwhile the server's only
+// thread serves other connections.
+TEST_F(NetTest, HeldResponseSentWhenReleasedWithoutHoldingAThread) {
+  HeldSlot slot;
+  ServerConfig config = TlsConfig();
+  config.threads = 1;
+  auto server = Start(config, HoldingHandler(slot));
+  auto held_client = Client(server->port(), pki_->ClientTls());
+  auto held = std::async(std::launch::async, [&] { return held_client->Send(Get("/held")); });
+  Release release = slot.Take();
+  Result<HttpResponse> other = Client(server->port(), pki_->ClientTls())->Send(Get("/other"));
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_EQ(other->status, 200);
+  EXPECT_EQ(held.wait_for(50ms), std::future_status::timeout);  // nothing sent before the release
+  release(std::nullopt);
+  Result<HttpResponse> res = held.get();
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "held");
+  Result<HttpResponse> again = held_client->Send(Get("/again"));  // the connection lives on
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(held_client->connections_opened(), 1u);
+}
+
+// The holder may answer something else (the edge: the audit line failed).
+TEST_F(NetTest, HeldResponseReplacedOnRelease) {
+  HeldSlot slot;
+  auto server = Start(TlsConfig(), HoldingHandler(slot));
+  auto client = Client(server->port(), pki_->ClientTls());
+  auto held = std::async(std::launch::async, [&] { return client->Send(Get("/held")); });
+  std::thread([r = slot.Take()] { r(JsonError(503, "unavailable", "not now")); }).join();
+  Result<HttpResponse> res = held.get();
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 503);
+  EXPECT_EQ(nlohmann::json::parse(res->body)["error"]["code"], "unavailable");
+  EXPECT_EQ(res->body.find("held"), std::string::npos);
+}
+
+// A holder that drops its Release, or throws, does not leave the client
+// waiting: it gets 500.
+TEST_F(NetTest, HeldReleaseDroppedAnswers500) {
+  auto server = Start(TlsConfig(), [](const ServerRequest& req) {
+    ServerResponse res = Echo(req);
+    if (req.path == "/drop") res.hold = [](Release) {};
+    if (req.path == "/throw") res.hold = [](Release) { throw std::runtime_error("holder failed"); };
+    return res;
+  });
+  auto client = Client(server->port(), pki_->ClientTls());
+  for (const char* path : {"/drop", "/throw"}) {
+    Result<HttpResponse> res = client->Send(Get(path));
+    ASSERT_TRUE(res.ok()) << path << ": " << res.status().ToString();
+    EXPECT_EQ(res->status, 500) << path;
+    EXPECT_EQ(nlohmann::json::parse(res->body)["error"]["code"], "internal_error");
+  }
+}
+
+// Stop waits for a held response like for a request in flight; the
+// client gets the answer, with Connection: close.
+TEST_F(NetTest, HeldResponseFinishesBeforeStopReturns) {
+  HeldSlot slot;
+  auto server = Start(TlsConfig(), HoldingHandler(slot));
+  auto client = Client(server->port(), pki_->ClientTls());
+  auto held = std::async(std::launch::async, [&] { return client->Send(Get("/held")); });
+  Release release = slot.Take();
+  auto stopper = std::async(std::launch::async, [&] { server->Stop(5s); });
+  EXPECT_EQ(stopper.wait_for(50ms), std::future_status::timeout);  // Stop waits for the release
+  release(std::nullopt);
+  Result<HttpResponse> res = held.get();
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->Header("Connection"), "close");
+  stopper.get();
+  EXPECT_EQ(server->active_connections(), 0u);
+}
+
+// A Release called after the grace period still completes Stop (the
+// connection was force-closed; nothing touches the stopped server).
+TEST_F(NetTest, HeldReleaseAfterGraceCompletesStop) {
+  HeldSlot slot;
+  auto server = Start(TlsConfig(), HoldingHandler(slot));
+  auto client = Client(server->port(), pki_->ClientTls());
+  auto held = std::async(std::launch::async, [&] { return client->Send(Get("/held")); });
+  Release release = slot.Take();
+  auto stopper = std::async(std::launch::async, [&] { server->Stop(0ms); });
+  EXPECT_EQ(stopper.wait_for(100ms), std::future_status::timeout);
+  release(std::nullopt);
+  stopper.get();
+  server.reset();
+  (void)held.get();  // the answer or a closed connection: either way it returns
+}
+
+// AwaitHeld resolves a hold in-process: the held response, a replacement,
+// or 500 for a dropped Release.
+TEST(AwaitHeldTest, ResolvesHeldResponses) {
+  ServerResponse plain;
+  plain.body = "plain";
+  EXPECT_EQ(AwaitHeld(plain).body, "plain");
+
+  ServerResponse held;
+  held.body = "held";
+  held.hold = [](Release r) { std::thread([r] { r(std::nullopt); }).detach(); };
+  ServerResponse out = AwaitHeld(held);
+  EXPECT_EQ(out.body, "held");
+  EXPECT_FALSE(out.hold);
+
+  held.hold = [](Release r) { r(JsonError(503, "unavailable", "x")); };
+  EXPECT_EQ(AwaitHeld(held).status, 503);
+
+  held.hold = [](Release) {};
+  EXPECT_EQ(AwaitHeld(held).status, 500);
 }
 
 TEST_F(NetTest, HandlerExceptionBecomes500) {

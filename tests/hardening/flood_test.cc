@@ -152,7 +152,7 @@ class FloodTest : public ::testing::Test {
     sc.limits.max_body_bytes = static_cast<size_t>(h_.config.limits.max_body_bytes) + 1;  // as run.cc
     sc.limits.header_timeout = std::chrono::milliseconds(500);  // slowloris closes fast in the test
     server_ = edge::testing::Must(
-        net::HttpServer::Start(sc, [this](const net::ServerRequest& r) { return h_.service->Handle(r); }));
+        net::HttpServer::Start(sc, [this](const net::ServerRequest& r) { return h_.service->HandleHeld(r); }));
   }
   void TearDown() override {
     if (server_ != nullptr) server_->Stop(std::chrono::milliseconds(0));

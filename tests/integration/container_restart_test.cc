@@ -296,7 +296,7 @@ class ContainerRestartTest : public ::testing::Test {
     sc.limits.max_body_bytes = static_cast<size_t>(config.limits.max_body_bytes) + 1;
     edge_server_ = Must(net::HttpServer::Start(sc, [this](const net::ServerRequest& r) {
       edge::EdgeService* s = service_ptr_.load();
-      return s != nullptr ? s->Handle(r) : net::JsonError(503, "internal_error", "not ready");
+      return s != nullptr ? s->HandleHeld(r) : net::JsonError(503, "internal_error", "not ready");
     }));
     edge_url_ = "https://127.0.0.1:" + std::to_string(edge_server_->port());
     config.external_base_url = edge_url_;

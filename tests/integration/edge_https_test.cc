@@ -29,7 +29,7 @@ class EdgeHttpsTest : public ::testing::Test {
     server_ = Must(net::HttpServer::Start(sc, [this](const net::ServerRequest& req) {
       EdgeService* s = service_.load();
       if (s == nullptr) return net::JsonError(503, "internal_error", "not ready");
-      return s->Handle(req);
+      return s->HandleHeld(req);
     }));
     const std::string base = "https://127.0.0.1:" + std::to_string(server_->port());
     h_.config.external_base_url = base;

@@ -42,7 +42,9 @@
 
 namespace astis::edge::testing {
 
-// RecordingAuditSink keeps events in memory; it can be made to fail.
+// RecordingAuditSink keeps events in memory; it can be made to fail, and
+// to keep AppendThen's reports until the test completes them (a line that
+// takes its time to become durable).
 class RecordingAuditSink final : public audit::AuditSink {
  public:
   Status Append(const audit::AuditEvent& e) override {
@@ -50,6 +52,32 @@ class RecordingAuditSink final : public audit::AuditSink {
     if (failing_) return Error(Code::kIo, "audit sink failing (test)");
     events_.push_back(e);
     return OkStatus();
+  }
+  void AppendThen(const audit::AuditEvent& e, std::function<void(Status)> durable) override {
+    Status s = Append(e);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (holding_) {
+        pending_.push_back(std::move(durable));
+        return;
+      }
+    }
+    durable(s);
+  }
+  // SetHolding(true) keeps AppendThen's reports; CompleteHeld reports
+  // outcome to every one kept (on this thread) and returns how many.
+  void SetHolding(bool h) {
+    std::lock_guard<std::mutex> lock(mu_);
+    holding_ = h;
+  }
+  size_t CompleteHeld(const Status& outcome) {
+    std::vector<std::function<void(Status)>> pending;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending.swap(pending_);
+    }
+    for (auto& d : pending) d(outcome);
+    return pending.size();
   }
   std::vector<audit::AuditEvent> events() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -64,6 +92,8 @@ class RecordingAuditSink final : public audit::AuditSink {
   std::mutex mu_;
   std::vector<audit::AuditEvent> events_;
   bool failing_ = false;
+  bool holding_ = false;
+  std::vector<std::function<void(Status)>> pending_;
 };
 
 // SwitchableCvs forwards to a real CvsPort unless switched off, when every

@@ -52,7 +52,7 @@ int Run(const std::string& info_path) {
   sc.tls = pki->ServerTls();
   sc.threads = 2;
   auto server = astis::net::HttpServer::Start(sc, [&](const astis::net::ServerRequest& r) {
-    return service->Handle(r);
+    return service->HandleHeld(r);
   });
   if (!server.ok()) {
     std::fprintf(stderr, "sdk_test_edge: %s\n", server.status().ToString().c_str());
