@@ -62,11 +62,12 @@ fi
 
 # TSan over the concurrent parts only (store, kube watch, edge and gate 4's
 # coalesced pod reads, the per-organisation CVS router, SDK engine, net, CVS,
-# the PKCS#11 session pool, and the inject webhook's server and certificate reload):
+# the PKCS#11 session pool, the inject webhook's server and certificate reload, and the
+# audit log's sync thread):
 # building everything a third time would double the run for code that has no
 # threads of its own.
 tsan_targets=(store_test kube_watch_test edge_watch_test edge_service_test edge_cvs_router_test sdk_engine_test
-  sdk_real_edge_test net_test cvs_test edge_fresh_pods_test hsm_test inject_test)
+  sdk_real_edge_test net_test cvs_test edge_fresh_pods_test hsm_test inject_test audit_test)
 if [[ ${ASTIS_SKIP_TSAN:-0} != 1 ]]; then
   echo "== build (tsan: ${tsan_targets[*]})"
   cmake --preset tsan >/dev/null

@@ -479,6 +479,13 @@ uint64_t FileAuditLog::syncs() const {
   return syncs_;
 }
 
+uint64_t FileAuditLog::lines() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lines_;
+}
+
+std::optional<AuditStats> FileAuditLog::Stats() const { return AuditStats{lines(), syncs()}; }
+
 uint64_t FileAuditLog::rotations() const {
   std::lock_guard<std::mutex> lock(mu_);
   return rotations_;
@@ -551,6 +558,7 @@ Status FileAuditLog::AppendLocked(const AuditEvent& event) {
     return written;
   }
   size_ += line.size();
+  ++lines_;
   ++unsynced_;
   // sync_every_lines == 1 is group-committed by Append (SyncThrough).
   if (options_.sync_every_lines > 1 && unsynced_ >= options_.sync_every_lines) {
@@ -559,6 +567,8 @@ Status FileAuditLog::AppendLocked(const AuditEvent& event) {
       return s;
     }
     unsynced_ = 0;
+    std::lock_guard<std::mutex> g(sync_mu_);
+    ++syncs_;
   }
   prev_ = std::move(hash);
   ++next_seq_;

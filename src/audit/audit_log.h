@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -97,6 +98,14 @@ inline std::string FormatRfc3339Millis(int64_t unix_ms) { return FormatRfc3339(u
 // escaped, so no field can break a line. It cannot fail.
 std::string SerializeEvent(const AuditEvent& event);
 
+// AuditStats counts what a sink did since it was opened (this process):
+// lines appended and fdatasync calls. lines / syncs is how many lines one
+// sync covered on average (group commit; docs/audit-log.md "Durability").
+struct AuditStats {
+  uint64_t lines = 0;
+  uint64_t syncs = 0;
+};
+
 // AuditSink receives audit events. Implementations are thread-safe.
 class AuditSink {
  public:
@@ -114,6 +123,9 @@ class AuditSink {
   virtual void AppendThen(const AuditEvent& event, std::function<void(Status)> durable) {
     durable(Append(event));
   }
+  // Stats reports the sink's counters for /metrics; nullopt when the sink
+  // keeps none (this default).
+  virtual std::optional<AuditStats> Stats() const { return std::nullopt; }
 };
 
 // FileAuditOptions tunes a FileAuditLog.
@@ -201,6 +213,10 @@ class FileAuditLog final : public AuditSink {
   std::string head_hash() const;
   // syncs counts the fdatasync calls made so far (metrics and tests).
   uint64_t syncs() const;
+  // lines counts the lines this log appended since Open (metrics and tests).
+  uint64_t lines() const;
+  // Stats is {lines(), syncs()}.
+  std::optional<AuditStats> Stats() const override;
   // rotations counts the rotations this log made (metrics and tests).
   uint64_t rotations() const;
   // options are the options the log was opened with.
@@ -218,6 +234,7 @@ class FileAuditLog final : public AuditSink {
   std::string path_;
   uint64_t size_ = 0;
   uint64_t rotations_ = 0;
+  uint64_t lines_ = 0;  // appended since Open (under mu_)
   bool stream_is_file_ = false;
   Clock& clock_;
   FileAuditOptions options_;

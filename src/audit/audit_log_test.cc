@@ -365,6 +365,7 @@ TEST_F(AuditLogTest, AppendThenLinesShareOneSync) {
   cv.wait(lock, [&] { return reports == kLines + 1; });
   EXPECT_EQ(ok, kLines + 1);
   EXPECT_LE((*log)->syncs(), 2u);  // the first line's, then one for the 200
+  EXPECT_EQ((*log)->lines(), static_cast<uint64_t>(kLines + 1));
   VerifyReport r = Verify();
   EXPECT_TRUE(r.ok) << r.problem;
   EXPECT_EQ(r.lines, static_cast<uint64_t>(kLines + 1));
@@ -453,6 +454,27 @@ TEST_F(AuditLogTest, AppendThenWithBatchedSyncReportsAtOnce) {
   ASSERT_TRUE(got.has_value());
   EXPECT_TRUE(got->ok());
   EXPECT_EQ((*log)->syncs(), 0u);
+}
+
+// Stats counts this process's lines and every fdatasync, also those of a
+// batched sync policy.
+TEST_F(AuditLogTest, StatsCountLinesAndSyncs) {
+  FileAuditOptions options;
+  options.sync_every_lines = 3;
+  auto log = FileAuditLog::Open(path_, clock_, options);
+  ASSERT_TRUE(log.ok());
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE((*log)->Append(Event(i)).ok());
+  std::optional<AuditStats> stats = (*log)->Stats();
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_EQ(stats->lines, 7u);
+  EXPECT_EQ(stats->syncs, 2u);  // after lines 3 and 6
+  log->reset();
+  auto reopened = FileAuditLog::Open(path_, clock_);  // counts start again; the chain goes on
+  ASSERT_TRUE(reopened.ok());
+  ASSERT_TRUE((*reopened)->Append(Event(8)).ok());
+  EXPECT_EQ((*reopened)->lines(), 1u);
+  EXPECT_EQ((*reopened)->syncs(), 1u);
+  EXPECT_EQ((*reopened)->next_seq(), 9u);
 }
 
 TEST_F(AuditLogTest, RefusesOversizeEvent) {

@@ -50,6 +50,16 @@ void OrgAuditRouter::AppendThen(const AuditEvent& event, std::function<void(Stat
   (*log)->AppendThen(event, std::move(durable));
 }
 
+std::optional<AuditStats> OrgAuditRouter::Stats() const {
+  AuditStats total{main_.lines(), main_.syncs()};
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [org, log] : trails_) {
+    total.lines += log->lines();
+    total.syncs += log->syncs();
+  }
+  return total;
+}
+
 Status OrgAuditRouter::AppendDeferringSync(const AuditEvent& event) {
   ASTIS_ASSIGN_OR_RETURN(FileAuditLog * log, TrailFor(event.org));
   return log->AppendDeferringSync(event);

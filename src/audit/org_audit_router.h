@@ -58,6 +58,8 @@ class OrgAuditRouter final : public AuditSink {
   void AppendThen(const AuditEvent& event, std::function<void(Status)> durable) override;
   // AppendDeferringSync is Append with FileAuditLog::AppendDeferringSync.
   Status AppendDeferringSync(const AuditEvent& event);
+  // Stats sums the main log's and every open trail's counters.
+  std::optional<AuditStats> Stats() const override;
 
  private:
   Result<FileAuditLog*> TrailFor(std::string_view org);
@@ -66,7 +68,7 @@ class OrgAuditRouter final : public AuditSink {
   std::string main_path_;
   Clock& clock_;
   FileAuditOptions options_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<FileAuditLog>, std::less<>> trails_;
 };
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -86,6 +87,18 @@ TEST_F(OrgAuditRouterTest, EachOrganizationGetsItsOwnTrail) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_EQ(::stat((path_ + ".orgs").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+// Stats adds up the main log and every organisation's trail.
+TEST_F(OrgAuditRouterTest, StatsSumEveryTrail) {
+  ASSERT_TRUE(router_->Append(Event("", "prod")).ok());
+  ASSERT_TRUE(router_->Append(Event("tenant-a", "prod")).ok());
+  ASSERT_TRUE(router_->AppendDeferringSync(Event("tenant-b", "prod")).ok());
+  ASSERT_TRUE(router_->Append(Event("tenant-b", "prod")).ok());
+  std::optional<AuditStats> stats = router_->Stats();
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_EQ(stats->lines, 4u);
+  EXPECT_EQ(stats->syncs, 3u);  // one per trail: B's deferred line rode B's next sync
 }
 
 TEST_F(OrgAuditRouterTest, ContinuesAnOrganizationsChainAfterRestart) {

@@ -302,6 +302,14 @@ std::string EdgeService::MetricsText() {
     out += MetricFamily("astis_active_sessions", "gauge", "Sessions neither ended nor expired.");
     out += "astis_active_sessions " + std::to_string(*n) + "\n";
   }
+  if (std::optional<audit::AuditStats> a = deps_.audit->Stats(); a.has_value()) {
+    // lines / syncs: how many lines one fdatasync covered (group commit,
+    // docs/performance.md "Held answers"). Test EdgeServiceTest.MetricsCountAuditLinesAndSyncs.
+    out += MetricFamily("astis_audit_lines_total", "counter", "Audit lines appended by this process.");
+    out += "astis_audit_lines_total " + std::to_string(a->lines) + "\n";
+    out += MetricFamily("astis_audit_syncs_total", "counter", "fdatasync calls that made audit lines durable.");
+    out += "astis_audit_syncs_total " + std::to_string(a->syncs) + "\n";
+  }
   out += fresh_->MetricsText();
   if (deps_.pods != nullptr) out += deps_.pods->MetricsText();
   return out;

@@ -1140,6 +1140,18 @@ TEST_F(EdgeServiceTest, HealthzReadyzMetrics) {
   EXPECT_NE(m.body.find("astis_gate4_api_reads_total{cluster=\"prod-eu1\"}"), std::string::npos) << m.body;
 }
 
+// /metrics carries the audit sink's counters: lines appended and the syncs
+// that made them durable (their ratio shows group commit at work).
+TEST_F(EdgeServiceTest, MetricsCountAuditLinesAndSyncs) {
+  h.Establish();  // one allow line
+  Call bad = h.EstablishCall();
+  bad.omit_dpop = true;
+  (void)h.Send(bad);  // one deny line
+  const std::string m = h.service->MetricsText();
+  EXPECT_NE(m.find("# TYPE astis_audit_lines_total counter\nastis_audit_lines_total 2\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("# TYPE astis_audit_syncs_total counter\nastis_audit_syncs_total 0\n"), std::string::npos) << m;
+}
+
 // docs/protocol.md §4.5 (1.1): one cluster's API outage is reported in /readyz's
 // body and in metrics but never makes the edge unready, and /readyz makes no
 // request to any API server. Until 1.1, HealthzReadyzMetrics asserted 503

@@ -70,6 +70,11 @@ class RecordingAuditSink final : public audit::AuditSink {
     std::lock_guard<std::mutex> lock(mu_);
     holding_ = h;
   }
+  // Stats counts the recorded lines (syncs: none, nothing is on a disk).
+  std::optional<audit::AuditStats> Stats() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return audit::AuditStats{events_.size(), 0};
+  }
   size_t CompleteHeld(const Status& outcome) {
     std::vector<std::function<void(Status)>> pending;
     {
@@ -89,7 +94,7 @@ class RecordingAuditSink final : public audit::AuditSink {
   }
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::vector<audit::AuditEvent> events_;
   bool failing_ = false;
   bool holding_ = false;
