@@ -104,7 +104,7 @@ using Release = std::function<void(std::optional<ServerResponse>)>;
 // until the Release is called, and the server's threads serve other
 // connections meanwhile. A Release destroyed without being called answers
 // 500 internal_error. Stop waits for held responses like for requests in
-// flight (tests HttpServerTest.Held*).
+// flight (tests NetTest.Held*, AwaitHeldTest.ResolvesHeldResponses).
 struct ServerResponse {
   int status = 200;
   HeaderList headers;
