@@ -35,7 +35,7 @@ struct TransportLoad {
 
 // TransportCost is what the child spent.
 struct TransportCost {
-  double cpu_us_per_request = 0;  // the child's CPU (user + system, /proc) / requests
+  double cpu_us_per_request = 0;  // the child's CPU (RunSeconds, else ReadProcStats) / requests
   uint64_t requests = 0;          // answered 200
   uint64_t errors = 0;            // transport failures and other statuses
   double seconds = 0;
