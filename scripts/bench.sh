@@ -269,6 +269,9 @@ target=(--edge-url "https://127.0.0.1:$port" --edge-ca "$work/tls/ca.pem" --api-
 # Where the guarantee floor's audit sync and store write run: the edge's own
 # audit log and store (docs/performance.md "The guarantee floor").
 floorargs=(--audit-log "$work/audit.jsonl" --store-file "$store")
+# The transport floor's server gets the edge's thread count (astis-bench's
+# default is the edge's default, one per core).
+if [[ ${ASTIS_BENCH_THREADS:-0} != 0 ]]; then floorargs+=(--transport-threads "$ASTIS_BENCH_THREADS"); fi
 
 only=${ASTIS_BENCH_ONLY_LOAD:-0}
 phases=${ASTIS_BENCH_PHASES:-establish,unwrap,batch}

@@ -6,6 +6,9 @@
 //               --org-public FILE --cluster C --namespace NS --service-account SA
 //               --digest sha256:... --server-pid PID [...]
 //   [--rate R]                     (open loop: R requests/s in total; default closed loop)
+//   [--no-transport-floor] [--transport-threads T]  (skip / size the wire floor's empty-handler server)
+//   astis-bench --transport-server [--transport-threads T] [--transport-response-bytes N]
+//               (that server: prints its port and CA, serves until stdin's EOF or SIGTERM)
 //   [--soak-sessions N [--soak-workers W] [--store-file PATH]]  (N pods, one session each)
 //   astis-bench --in-process --idle-pods N [--session-ttl T] [--refresh-margin M] [--seconds S]
 //               [--idle-baseline-seconds B]   (N leases renewed on the SDK's schedule vs none)
@@ -46,6 +49,7 @@
 #include "load/proc_stats.h"
 #include "load/soak.h"
 #include "load/tenancy.h"
+#include "load/transport_floor.h"
 #include "net/testing/test_pki.h"
 
 namespace astis::bench {
@@ -72,6 +76,10 @@ struct PhaseGuarantee {
   OpCost store;                 // Store::AdmitRequest
   OpCost pod_read;              // gate 4: one GET of a pod + parse
   double reads_per_request = 0;  // min(1, pods / max_staleness / requests per second)
+  // The transport floor (transport_floor.h): an empty-handler HttpServer's
+  // CPU per request at the phase's concurrency, schedule and message sizes.
+  bool transport_measured = false;
+  double transport_us = 0;
   // ExtraUs is what one request adds to the crypto floor (CPU).
   double ExtraUs() const {
     return audit.cpu_us + tls.cpu_us + store.cpu_us + pod_read.cpu_us * reads_per_request;
@@ -103,6 +111,13 @@ double GuaranteeUs(const CryptoFloor& f, bool es256, Phase p, int batch, const P
   return FloorUs(f, es256, p, batch) + extra;
 }
 
+// WireUs is the wire floor of one unit of phase p: the guarantee floor plus
+// the transport floor (per secret: / batch); 0 when it was not measured.
+double WireUs(const CryptoFloor& f, bool es256, Phase p, int batch, const PhaseGuarantee& g) {
+  if (!g.transport_measured) return 0;
+  return GuaranteeUs(f, es256, p, batch, g) + g.transport_us / (p == Phase::kBatch ? std::max(1, batch) : 1);
+}
+
 // Report renders one run as Markdown.
 std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadOptions& lo, const SetupReport& setup,
                    const std::vector<PhaseReport>& phases, const std::vector<PhaseGuarantee>& guarantees,
@@ -127,8 +142,8 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
     << "| phase | audit bytes/request | write + fdatasync CPU µs | its wall µs mean / p50 / p99 / max "
        "| TLS bytes in / out | TLS records µs | replay + rate write (AdmitRequest) CPU µs | its wall µs "
        "| gate 4: pod read CPU µs x reads per request | crypto floor µs/op "
-       "| **guarantee floor µs/op** |\n"
-    << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+       "| **guarantee floor µs/op** | transport (HTTP/1.1 + TLS, empty handler) CPU µs/request |\n"
+    << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (size_t i = 0; i < phases.size() && i < guarantees.size(); ++i) {
     const PhaseReport& p = phases[i];
     const PhaseGuarantee& g = guarantees[i];
@@ -142,7 +157,8 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
       << " | " << Fmt(1, g.pod_read.cpu_us) << " x " << Fmt(3, g.reads_per_request) << " = "
       << Fmt(1, g.pod_read.cpu_us * g.reads_per_request) << " | " << Fmt(1, FloorUs(f, es256, p.phase, lo.batch))
       << " | "
-      << Fmt(1, GuaranteeUs(f, es256, p.phase, lo.batch, g)) << " |\n";
+      << Fmt(1, GuaranteeUs(f, es256, p.phase, lo.batch, g)) << " | "
+      << (g.transport_measured ? Fmt(1, g.transport_us) : std::string("-")) << " |\n";
   }
   o << "\nPer request: one write() of the request's audit bytes and one fdatasync (the line durable before the "
        "answer), AES-256-GCM record protection of the request and the response (TLS 1.3, 16 KiB records), one "
@@ -150,7 +166,10 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
        "(GET + parse, on this side of the connection): one read serves a pod for gate4.max_staleness_ms = "
     << gate4_staleness_ms << " ms, so reads per request = min(1, pods x 1000 / max_staleness_ms / requests/s). "
        "batch: the request's part / " << lo.batch << " per secret. CPU is thread CPU (user + system); the wall "
-       "time of the sync is what a request waits for it.\n\n";
+       "time of the sync is what a request waits for it. Transport: the CPU per request of a separate process "
+       "serving HTTP/1.1 over TLS (the edge's net::HttpServer, the same threads) with a handler that returns a "
+       "fixed body, driven by as many keep-alive connections with the phase's schedule and request/response wire "
+       "sizes (body padded) for min(phase, 3) s; not in the guarantee floor (the wire floor below adds it).\n\n";
   o << "### Load (" << mode << ", " << setup.pods << " pods, one keep-alive connection each, " << cores
     << " cores for the floor)\n\n"
     << "Setup: " << setup.pods << " pods created, " << setup.token_alg
@@ -160,9 +179,10 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
     << "| phase | offered/s (open loop) | requests/s | secrets/s | p50 ms | p90 ms | p99 ms | max ms | floor/s on "
     << cores
     << " cores | achieved/floor | server CPU µs/op | floor µs/op | CPU efficiency | guarantee floor µs/op "
-       "| efficiency vs guarantee floor | **CPU / guarantee floor** | server cores busy | RSS MB | errors |\n"
+       "| efficiency vs guarantee floor | **CPU / guarantee floor** | server cores busy | RSS MB | errors "
+       "| wire floor µs/op | **CPU / wire floor** |\n"
     << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-       "| ---: | ---: | ---: |\n";
+       "| ---: | ---: | ---: | ---: | ---: |\n";
   for (size_t i = 0; i < phases.size(); ++i) {
     const PhaseReport& p = phases[i];
     const double rps = p.seconds > 0 ? static_cast<double>(p.requests) / p.seconds : 0;
@@ -203,14 +223,22 @@ std::string Report(const CryptoFloor& f, bool es256, unsigned cores, const LoadO
       o << "- | - | - | ";
     }
     o << Fmt(2, p.seconds > 0 ? p.server_cpu_seconds / p.seconds : 0) << " | "
-      << Fmt(1, static_cast<double>(p.server_rss_kb) / 1024) << " | " << p.errors << " |\n";
+      << Fmt(1, static_cast<double>(p.server_rss_kb) / 1024) << " | " << p.errors << " | ";
+    const double w_us = i < guarantees.size() ? WireUs(f, es256, p.phase, lo.batch, guarantees[i]) : 0;
+    if (w_us > 0) {
+      o << Fmt(0, w_us) << " | " << Fmt(2, cpu_us_per_op / w_us) << "x |\n";
+    } else {
+      o << "- | - |\n";
+    }
   }
   o << "\noffered/s: an open-loop row (`--rate`) offers that many requests/s in total, each pod on a fixed "
        "schedule, and its latencies count from the scheduled send time (no coordinated omission); \"closed loop\": "
        "each pod sends again as soon as its answer arrives, so latency includes queueing behind the other pods.";
   o << "\nachieved/floor = measured rate / (cores x 1e6 / floor µs). CPU efficiency = floor µs / server CPU µs per "
        "op (independent of how busy the client kept the server), against the crypto floor; efficiency vs guarantee "
-       "floor and CPU / guarantee floor = the same against the guarantee floor (target: CPU <= 1.25x).";
+       "floor and CPU / guarantee floor = the same against the guarantee floor (target: CPU <= 1.25x). wire floor = "
+       "guarantee floor + transport (per secret: / batch), CPU / wire floor against it: what is left is the edge's "
+       "own work (JSON, store reads, gates, the CVS round trip) beyond serving HTTP over TLS.";
   if (mode == "in-process") {
     o << " In-process: server CPU is this process's CPU minus the pod threads' own CPU; RSS includes the pods.";
   }
@@ -378,12 +406,30 @@ int Main(int argc, char** argv) {
   app.add_option("--digest", digest, "external: an allowlisted sha256:<hex> image digest");
   app.add_option("--out", out_file, "also write the report to this file");
   app.add_flag("--expect-clean", expect_clean, "exit 1 unless every phase completed requests without errors");
+  bool transport_server = false, no_transport = false;
+  unsigned transport_threads = 0;
+  size_t transport_response_bytes = 0;
+  app.add_flag("--no-transport-floor", no_transport, "skip the transport floor (and the wire floor columns)");
+  app.add_option("--transport-threads", transport_threads,
+                 "the transport floor's server threads (default: the edge's: --server-threads in process, else "
+                 "one per core as astis serve's default)")
+      ->check(CLI::Range(1u, 1024u));
+  app.add_flag("--transport-server", transport_server,
+               "internal (the transport floor's child): an empty-handler HTTPS server on 127.0.0.1; prints its port "
+               "and CA certificate, serves until stdin's EOF or SIGTERM");
+  app.add_option("--transport-response-bytes", transport_response_bytes,
+                 "--transport-server: the fixed response body's size")
+      ->check(CLI::Range(size_t{0}, size_t{16} * 1024 * 1024));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   if (*pki) return WritePki(pki_out);
+  if (transport_server) {
+    const unsigned threads = transport_threads > 0 ? transport_threads : std::thread::hardware_concurrency();
+    return RunTransportServer(std::max(1u, threads), transport_response_bytes);
+  }
 
   std::vector<Phase> phases;
   std::stringstream ss(phases_csv);
@@ -620,6 +666,26 @@ int Main(int argc, char** argv) {
           gate4_staleness_ms > 0 ? lo.pods * 1000.0 / static_cast<double>(gate4_staleness_ms) : rps;
       g.reads_per_request = rps > 0 ? std::min(1.0, reads_per_s / rps) : 0;
       g.measured = true;
+      if (!no_transport) {
+        TransportLoad tl;
+        tl.pods = lo.pods;
+        tl.rate = lo.rate;
+        tl.seconds = std::min(lo.phase_seconds, 3.0);
+        tl.request_bytes = g.request_bytes;
+        tl.response_bytes = g.response_bytes;
+        tl.threads = transport_threads > 0 ? transport_threads
+                     : in_process        ? server_threads
+                                         : std::max(1u, std::thread::hardware_concurrency());
+        std::cerr << "astis-bench: " << PhaseName(p) << ": transport floor for " << tl.seconds << " s\n";
+        auto t = MeasureTransport(tl);
+        if (!t.ok()) {
+          std::cerr << "astis-bench: transport floor: " << t.status().ToString() << "\n";
+          return 1;
+        }
+        if (t->errors > 0) std::cerr << "astis-bench: transport floor: " << t->errors << " errors\n";
+        g.transport_measured = true;
+        g.transport_us = t->cpu_us_per_request;
+      }
       guarantees.push_back(g);
     }
     text = Report(*floor, /*es256=*/setup.token_alg == "ES256", cores, lo, setup, reports, guarantees, where,

@@ -67,6 +67,23 @@ Result<ProcStats> ReadProcStats(int64_t pid) {
   return s;
 }
 
+Result<double> RunSeconds(int64_t pid) {
+  const std::string base = (pid == 0 ? std::string("/proc/self") : "/proc/" + std::to_string(pid)) + "/task";
+  std::error_code ec;
+  int64_t ns = 0;
+  size_t read = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
+    std::ifstream in(entry.path() / "schedstat");
+    int64_t run = 0;
+    if (in >> run) {
+      ns += run;
+      ++read;
+    }
+  }
+  if (ec || read == 0) return Error(Code::kIo, "cannot read " + base + "/*/schedstat");
+  return static_cast<double>(ns) / 1e9;
+}
+
 double ThreadCpuSeconds() {
   timespec ts{};
   if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;

@@ -35,4 +35,11 @@ std::vector<int64_t> ListThreadIds();
 // exited counts 0. Cannot fail.
 double ThreadsCpuSeconds(const std::vector<int64_t>& tids);
 
+// RunSeconds is the time the threads of process pid (0: this process) alive
+// now have run on a CPU: the sum of the first field of
+// /proc/<pid>/task/*/schedstat (ns, user + system; no clock-tick rounding,
+// but threads that exited are not counted). Fails with kIo when the process
+// is gone or has no schedstat (kernel without it).
+Result<double> RunSeconds(int64_t pid);
+
 }  // namespace astis::bench
