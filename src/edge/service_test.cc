@@ -886,13 +886,24 @@ TEST_F(EdgeServiceTest, AuditSinkDownRefusesRelease) {
 // A success is held until its audit line is durable (HandleHeld, as the
 // HTTP server calls it): nothing is released before the sink reports, and
 // the metrics count the answer only once it is final.
-TEST_F(EdgeServiceTest, HeldUntilAuditLineDurable) {
-  const std::string session = h.Establish();
+// Released is what a held answer's Release was called with (nullopt until
+// it is called).
+using Released = std::optional<std::optional<net::ServerResponse>>;
+
+// HeldUnwrap sends one unwrap through HandleHeld while the sink keeps its
+// reports, and starts the hold with a Release that records into *released.
+net::ServerResponse HeldUnwrap(testing::EdgeHarness& h, const std::string& session, Released* released) {
   h.audit_sink.SetHolding(true);
-  net::ServerResponse resp = h.service->HandleHeld(h.Build(h.UnwrapCall(session, {B64uEncode(h.Seal("x").capsule().bytes())})));
-  ASSERT_TRUE(static_cast<bool>(resp.hold));
-  std::optional<std::optional<net::ServerResponse>> released;
-  resp.hold([&](std::optional<net::ServerResponse> other) { released = std::move(other); });
+  const std::string capsule = B64uEncode(h.Seal("x").capsule().bytes());
+  net::ServerResponse resp = h.service->HandleHeld(h.Build(h.UnwrapCall(session, {capsule})));
+  EXPECT_TRUE(static_cast<bool>(resp.hold));
+  if (resp.hold) resp.hold([released](std::optional<net::ServerResponse> other) { *released = std::move(other); });
+  return resp;
+}
+
+TEST_F(EdgeServiceTest, HeldUntilAuditLineDurable) {
+  Released released;
+  net::ServerResponse resp = HeldUnwrap(h, h.Establish(), &released);
   EXPECT_FALSE(released.has_value());
   EXPECT_EQ(h.service->MetricsText().find("endpoint=\"unwrap\",code=\"ok\""), std::string::npos);
   EXPECT_EQ(h.audit_sink.CompleteHeld(OkStatus()), 1u);
@@ -900,19 +911,16 @@ TEST_F(EdgeServiceTest, HeldUntilAuditLineDurable) {
   EXPECT_FALSE(released->has_value());  // the held answer itself goes out
   EXPECT_EQ(resp.status, 200);
   EXPECT_NE(resp.body.find("\"results\""), std::string::npos);
-  EXPECT_NE(h.service->MetricsText().find("astis_requests_total{endpoint=\"unwrap\",code=\"ok\"} 1"), std::string::npos);
+  EXPECT_NE(h.service->MetricsText().find("astis_requests_total{endpoint=\"unwrap\",code=\"ok\"} 1"),
+            std::string::npos);
 }
 
 // A line the sink reports lost turns the held success into a refusal: no
 // data key leaves, the answer carries the usual headers, and it is counted
 // as the refusal it became.
 TEST_F(EdgeServiceTest, AuditFailureAccountedAsRefusal) {
-  const std::string session = h.Establish();
-  h.audit_sink.SetHolding(true);
-  net::ServerResponse resp = h.service->HandleHeld(h.Build(h.UnwrapCall(session, {B64uEncode(h.Seal("x").capsule().bytes())})));
-  ASSERT_TRUE(static_cast<bool>(resp.hold));
-  std::optional<std::optional<net::ServerResponse>> released;
-  resp.hold([&](std::optional<net::ServerResponse> other) { released = std::move(other); });
+  Released released;
+  net::ServerResponse resp = HeldUnwrap(h, h.Establish(), &released);
   EXPECT_EQ(h.audit_sink.CompleteHeld(Error(Code::kIo, "disk gone (test)")), 1u);
   ASSERT_TRUE(released.has_value() && released->has_value());
   const net::ServerResponse& instead = **released;
@@ -934,7 +942,7 @@ TEST_F(EdgeServiceTest, RefusalReleasedEvenIfItsLineFails) {
   c.omit_api_key = true;
   net::ServerResponse resp = h.service->HandleHeld(h.Build(c));
   ASSERT_TRUE(static_cast<bool>(resp.hold));
-  std::optional<std::optional<net::ServerResponse>> released;
+  Released released;
   resp.hold([&](std::optional<net::ServerResponse> other) { released = std::move(other); });
   EXPECT_EQ(h.audit_sink.CompleteHeld(Error(Code::kIo, "disk gone (test)")), 1u);
   ASSERT_TRUE(released.has_value());
