@@ -246,7 +246,7 @@ net::ServerResponse EdgeService::Finish(Request& r, net::ServerResponse resp) {
       ++held_;
     }
     audit::AuditEvent event = c.event;
-    deps_.audit->AppendThen(event, [this, c = std::move(c), refusal_line, release = std::move(release)](Status s) mutable {
+    auto durable = [this, c = std::move(c), refusal_line, release = std::move(release)](Status s) mutable {
       std::optional<net::ServerResponse> instead;
       if (!s.ok() && !refusal_line) {
         // The line may not be recorded: no data key leaves (fail closed).
@@ -261,7 +261,8 @@ net::ServerResponse EdgeService::Finish(Request& r, net::ServerResponse resp) {
       std::lock_guard<std::mutex> lock(held_mu_);
       --held_;
       held_cv_.notify_all();  // under the lock: the destructor may return once it sees 0
-    });
+    };
+    deps_.audit->AppendThen(event, std::move(durable));
   };
   return resp;
 }

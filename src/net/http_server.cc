@@ -471,7 +471,7 @@ class Session final : public SessionBase {
     auto held = std::make_shared<ServerResponse>(std::move(response));
     HttpServer::Impl* server = server_;
     server->HoldStarted();
-    Release release = ReleaseOnce([self = Self(), held, keep_alive, server](std::optional<ServerResponse> other) mutable {
+    auto send = [self = Self(), held, keep_alive, server](std::optional<ServerResponse> other) mutable {
       ServerResponse out = other.has_value() ? std::move(*other) : std::move(*held);
       out.hold = nullptr;
       out.stream = nullptr;  // a replacement is a plain response
@@ -483,7 +483,8 @@ class Session final : public SessionBase {
         s->WriteResponse(std::move(out), keep_alive && !s->server_->stopping());
       });
       server->HoldDone();
-    });
+    };
+    Release release = ReleaseOnce(std::move(send));
     try {
       hold(std::move(release));
     } catch (...) {
