@@ -240,19 +240,16 @@ net::ServerResponse EdgeService::Finish(Request& r, net::ServerResponse resp) {
     Account(c, resp.status);
     return resp;
   }
-  resp.hold = [this, c = std::move(c), refusal_line](net::Release release) mutable {
+  resp.hold = [this, c = std::move(c), line = std::move(*line), refusal_line](net::Release release) mutable {
     {
       std::lock_guard<std::mutex> lock(held_mu_);
       ++held_;
     }
-    audit::AuditEvent event = c.event;
     auto durable = [this, c = std::move(c), refusal_line, release = std::move(release)](Status s) mutable {
       std::optional<net::ServerResponse> instead;
       if (!s.ok() && !refusal_line) {
         // The line may not be recorded: no data key leaves (fail closed).
         c.code = std::string(WireCodeName(s.code()));
-        c.event.decision = audit::Decision::kDeny;
-        c.event.code = s.code();
         instead = ErrorResponse(s.code());
         Decorate(c, *instead);
       }
@@ -262,7 +259,7 @@ net::ServerResponse EdgeService::Finish(Request& r, net::ServerResponse resp) {
       --held_;
       held_cv_.notify_all();  // under the lock: the destructor may return once it sees 0
     };
-    deps_.audit->AppendThen(event, std::move(durable));
+    deps_.audit->AppendThen(line, std::move(durable));
   };
   return resp;
 }

@@ -105,6 +105,25 @@ Release ReleaseOnce(std::function<void(std::optional<ServerResponse>)> sink) {
   return [state](std::optional<ServerResponse> response) { state->Fire(std::move(response)); };
 }
 
+// StartHold calls response's hold (set) with a Release that hands deliver
+// the answer to send, once: the held response or the holder's replacement,
+// either with hold cleared. Used by the server and by AwaitHeld.
+void StartHold(ServerResponse response, std::function<void(ServerResponse)> deliver) {
+  std::function<void(Release)> hold = std::move(response.hold);
+  response.hold = nullptr;
+  auto held = std::make_shared<ServerResponse>(std::move(response));
+  Release release = ReleaseOnce([held, deliver = std::move(deliver)](std::optional<ServerResponse> other) mutable {
+    ServerResponse out = other.has_value() ? std::move(*other) : std::move(*held);
+    out.hold = nullptr;
+    deliver(std::move(out));
+  });
+  try {
+    hold(std::move(release));
+  } catch (...) {
+    // A holder that throws: if it dropped the Release, that delivered a 500.
+  }
+}
+
 class SessionBase : public std::enable_shared_from_this<SessionBase> {
  public:
   virtual ~SessionBase() = default;
@@ -163,15 +182,15 @@ class HttpServer::Impl {
     ForEachSession([](SessionBase& s) { s.StopIdle(); });
     std::unique_lock<std::mutex> lock(mu_);
     const auto deadline = std::chrono::steady_clock::now() + grace;
-    cv_.wait_until(lock, deadline, [this] { return sessions_.empty() && streams_ == 0 && holds_ == 0; });
+    cv_.wait_until(lock, deadline, [this] { return sessions_.empty() && outside_ == 0; });
     lock.unlock();
     ForEachSession([](SessionBase& s) { s.ForceClose(); });
     lock.lock();
-    // Stream threads must end before the io_context stops: their writes
-    // complete on it. Closed sockets make every pending write fail at once.
-    // A held response's Release posts to it, so those are waited for too
-    // (they wait for their holder, e.g. an audit fdatasync, not a client).
-    cv_.wait(lock, [this] { return streams_ == 0 && holds_ == 0; });
+    // Stream threads and held responses must end before the io_context
+    // stops: a stream's writes complete on it and a Release posts to it.
+    // Closed sockets make every pending write fail at once; a held response
+    // waits for its holder (e.g. an audit fdatasync), not a client.
+    cv_.wait(lock, [this] { return outside_ == 0; });
     lock.unlock();
     work_.reset();
     ioc_.stop();
@@ -189,23 +208,17 @@ class HttpServer::Impl {
     sessions_.erase(session);
     cv_.notify_all();
   }
-  void StreamStarted() {
+  // OutsideStarted / OutsideDone bracket work that runs off the server's
+  // threads and completes on its io_context: a stream's thread, a held
+  // response until its Release.
+  void OutsideStarted() {
     std::lock_guard<std::mutex> lock(mu_);
-    ++streams_;
+    ++outside_;
   }
-  void StreamDone() {
+  void OutsideDone() {
     std::lock_guard<std::mutex> lock(mu_);
-    --streams_;
+    --outside_;
     cv_.notify_all();  // under the lock: Stop may destroy *this once it sees 0
-  }
-  void HoldStarted() {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++holds_;
-  }
-  void HoldDone() {
-    std::lock_guard<std::mutex> lock(mu_);
-    --holds_;
-    cv_.notify_all();  // under the lock, as StreamDone
   }
   size_t active_connections() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -267,8 +280,7 @@ class HttpServer::Impl {
   std::mutex mu_;
   std::condition_variable cv_;
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
-  size_t streams_ = 0;
-  size_t holds_ = 0;  // held responses not yet released
+  size_t outside_ = 0;  // streams running and held responses not yet released (OutsideStarted)
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
   uint16_t port_ = 0;
@@ -466,30 +478,19 @@ class Session final : public SessionBase {
   // busy (no read, no timeout) until the Release posts the answer back to
   // the session's strand. The Release owns the session until then.
   void Hold(ServerResponse response, bool keep_alive) {
-    std::function<void(Release)> hold = std::move(response.hold);
-    response.hold = nullptr;
-    auto held = std::make_shared<ServerResponse>(std::move(response));
     HttpServer::Impl* server = server_;
-    server->HoldStarted();
-    auto send = [self = Self(), held, keep_alive, server](std::optional<ServerResponse> other) mutable {
-      ServerResponse out = other.has_value() ? std::move(*other) : std::move(*held);
-      out.hold = nullptr;
+    server->OutsideStarted();
+    StartHold(std::move(response), [self = Self(), keep_alive, server](ServerResponse out) mutable {
       out.stream = nullptr;  // a replacement is a plain response
       out = Validated(std::move(out));
-      // The session reference moves into the posted handler: once HoldDone
+      // The session reference moves into the posted handler: once OutsideDone
       // lets Stop go on, nothing on this thread refers to the server.
       auto executor = self->stream_.get_executor();
       asio::post(executor, [s = std::move(self), out = std::move(out), keep_alive]() mutable {
         s->WriteResponse(std::move(out), keep_alive && !s->server_->stopping());
       });
-      server->HoldDone();
-    };
-    Release release = ReleaseOnce(std::move(send));
-    try {
-      hold(std::move(release));
-    } catch (...) {
-      // A holder that throws: if it dropped the Release, that answered 500.
-    }
+      server->OutsideDone();
+    });
   }
 
   void WriteResponse(ServerResponse response, bool keep_alive) {
@@ -534,18 +535,18 @@ class Session final : public SessionBase {
     res->chunked(true);
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*res);
     tcp_layer().expires_after(limits().write_timeout);
-    server_->StreamStarted();
+    server_->OutsideStarted();
     http::async_write_header(
         stream_, *serializer,
         [self = Self(), res, serializer, stream = std::move(response.stream)](error_code ec, size_t) mutable {
           if (ec) {
-            self->server_->StreamDone();
+            self->server_->OutsideDone();
             return self->Close();
           }
           try {
             std::thread(&Session::RunStream, self, std::move(stream)).detach();
           } catch (const std::system_error&) {
-            self->server_->StreamDone();  // no thread available: end the response
+            self->server_->OutsideDone();  // no thread available: end the response
             self->Close();
           }
         });
@@ -571,7 +572,7 @@ class Session final : public SessionBase {
       asio::post(self->stream_.get_executor(), [s = self] { s->LingeringClose(); });
       self.reset();
     }
-    server->StreamDone();
+    server->OutsideDone();
   }
 
   // WriteRawAndWait writes bytes on the session's strand and waits for the
@@ -709,21 +710,9 @@ Status HttpServer::ReloadTls(const TlsServerConfig& config) { return impl_->Swap
 
 ServerResponse AwaitHeld(ServerResponse response) {
   if (!response.hold) return response;
-  std::function<void(Release)> hold = std::move(response.hold);
-  response.hold = nullptr;
   auto released = std::make_shared<std::promise<ServerResponse>>();
   std::future<ServerResponse> answer = released->get_future();
-  auto held = std::make_shared<ServerResponse>(std::move(response));
-  Release release = ReleaseOnce([released, held](std::optional<ServerResponse> other) {
-    ServerResponse out = other.has_value() ? std::move(*other) : std::move(*held);
-    out.hold = nullptr;
-    released->set_value(std::move(out));
-  });
-  try {
-    hold(std::move(release));
-  } catch (...) {
-    // As in HttpServer: a dropped Release has answered 500.
-  }
+  StartHold(std::move(response), [released](ServerResponse out) { released->set_value(std::move(out)); });
   return answer.get();
 }
 
