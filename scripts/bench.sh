@@ -30,6 +30,9 @@
 #   ASTIS_BENCH_INPROC=0 skip the in-process comparison run
 #   ASTIS_BENCH_SOAK     soak: pods/sessions to establish after the load (default 0: skipped)
 #   ASTIS_BENCH_THREADS  the edge's listen.threads (default 0: the edge's default, here 1 per core)
+#   ASTIS_BENCH_EDGE_YAML  YAML appended to every edge configuration (e.g. "token: {verified_cache_entries: 0}"
+#                        for the before/after of the verified-token cache)
+#   ASTIS_BENCH_EDGE_PRELOAD  LD_PRELOAD for `astis serve` (the allocator comparison in docs/performance.md)
 #   ASTIS_BENCH_GATE4=0  skip the gate-4 freshness arms (max_staleness_ms 60000 / 0 / 1000, then
 #                        1,000 registered clusters); ASTIS_BENCH_GATE4_SECONDS per phase (default: SECONDS)
 #   ASTIS_BENCH_RENEWAL=0  skip the lease-renewal arm: ASTIS_BENCH_RENEWAL_PODS idle pods (default 1000)
@@ -237,12 +240,13 @@ limits:
   rate_per_pod_uid_per_minute: 1000000
 YAML
   if [[ -n $extra ]]; then printf '%s\n' "$extra" >>"$file"; fi
+  if [[ -n ${ASTIS_BENCH_EDGE_YAML:-} ]]; then printf '%s\n' "$ASTIS_BENCH_EDGE_YAML" >>"$file"; fi
 }
 
 # start_edge CONFIG LOG: starts `astis serve`, sets edge_pid, waits for it.
 start_edge() {
   local config=$1 elog=$2
-  "$astis" serve --config "$config" 2>"$elog" &
+  LD_PRELOAD=${ASTIS_BENCH_EDGE_PRELOAD:-} "$astis" serve --config "$config" 2>"$elog" &
   edge_pid=$!
   pids+=("$edge_pid")
   for _ in $(seq 1 200); do grep -q "serving on" "$elog" 2>/dev/null && break; sleep 0.05; done

@@ -67,7 +67,7 @@ fi
 # building everything a third time would double the run for code that has no
 # threads of its own.
 tsan_targets=(store_test kube_watch_test edge_watch_test edge_service_test edge_cvs_router_test sdk_engine_test
-  sdk_real_edge_test net_test cvs_test edge_fresh_pods_test hsm_test inject_test audit_test)
+  sdk_real_edge_test net_test cvs_test edge_fresh_pods_test hsm_test inject_test audit_test edge_unit_test)
 if [[ ${ASTIS_SKIP_TSAN:-0} != 1 ]]; then
   echo "== build (tsan: ${tsan_targets[*]})"
   cmake --preset tsan >/dev/null

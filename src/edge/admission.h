@@ -38,6 +38,7 @@
 #include "edge/gates.h"
 #include "edge/jwks_cache.h"
 #include "edge/nonce.h"
+#include "edge/token_cache.h"
 #include "net/http_server.h"
 #include "store/store.h"
 
@@ -150,7 +151,7 @@ struct AdmissionDeps {
   FreshPods* fresh = nullptr;         // gate 4's pod state (docs/edge.md "Gate 4 from fresh state")
 };
 
-// Admission runs the gates. Thread-safe; it owns the JWKS cache.
+// Admission runs the gates. Thread-safe; it owns the JWKS and verified-token caches.
 class Admission {
  public:
   Admission(const EdgeConfig& config, AdmissionDeps deps);
@@ -165,6 +166,9 @@ class Admission {
   // test AuditModeLetsThroughWithWouldDeny); failing to append refuses it.
   Decided<Admitted> Admit(const net::ServerRequest& http, int64_t now, std::optional<SessionUse> session,
                           AuditTrail& trail);
+
+  // token_stats counts gate 2's verifications: kept (hits) and in full.
+  VerifiedTokenCache::Stats token_stats() const { return tokens_.stats(); }
 
  private:
   Result<std::vector<ClusterTrust>> TrustFor(std::string_view org, std::string_view issuer,
@@ -183,6 +187,7 @@ class Admission {
   const EdgeConfig& config_;
   AdmissionDeps deps_;
   JwksCache jwks_;
+  VerifiedTokenCache tokens_;
 };
 
 }  // namespace astis::edge

@@ -164,8 +164,10 @@ Status Fill(const YAML::Node& root, EdgeConfig& c) {
     ASTIS_RETURN_IF_ERROR(GetInt(n, "dpop", "nonce_window_seconds", c.dpop.nonce_window_seconds, 10, 3600));
   }
   if (const YAML::Node n = root["token"]) {
-    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "token", {"max_skew_seconds"}));
+    ASTIS_RETURN_IF_ERROR(CheckKeys(n, "token", {"max_skew_seconds", "verified_cache_entries"}));
     ASTIS_RETURN_IF_ERROR(GetInt(n, "token", "max_skew_seconds", c.token.max_skew_seconds, 0, 600));
+    ASTIS_RETURN_IF_ERROR(
+        GetInt(n, "token", "verified_cache_entries", c.token.verified_cache_entries, 0, 1000000));
   }
   if (const YAML::Node n = root["limits"]) {
     ASTIS_RETURN_IF_ERROR(CheckKeys(n, "limits", {"max_body_bytes", "max_capsules_per_request",

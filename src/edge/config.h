@@ -83,6 +83,9 @@ struct EdgeConfig {
   } dpop;
   struct Token {
     int64_t max_skew_seconds = 60;
+    // verified_cache_entries bounds VerifiedTokenCache (gate 2 once per
+    // token, docs/edge.md); 0 verifies every request's token in full.
+    int64_t verified_cache_entries = 16384;
   } token;
   struct Limits {
     int64_t max_body_bytes = 256 * 1024;

@@ -26,6 +26,7 @@ TEST(EdgeConfig, MinimalGetsDefaults) {
   EXPECT_EQ(c->dpop.max_skew_seconds, 60);
   EXPECT_EQ(c->dpop.nonce_window_seconds, 60);
   EXPECT_EQ(c->token.max_skew_seconds, 60);
+  EXPECT_EQ(c->token.verified_cache_entries, 16384);
   EXPECT_EQ(c->limits.max_capsules_per_request, 64);
   EXPECT_EQ(c->cvs.mode, CvsMode::kEmbedded);
   EXPECT_EQ(c->external_base_url, "https://edge.example.com");
@@ -188,6 +189,18 @@ TEST(EdgeConfig, RejectsMissingRequiredField) {
 TEST(EdgeConfig, RejectsOutOfRangeSkew) {
   Status s = ParseWith("dpop: {max_skew_seconds: 100000}\n");
   EXPECT_NE(s.message().find("dpop.max_skew_seconds"), std::string::npos) << s.message();
+}
+
+TEST(EdgeConfig, TokenCacheEntries) {
+  auto off = ParseEdgeConfig(std::string(kMinimal) + "token: {verified_cache_entries: 0}\n");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(off->token.verified_cache_entries, 0);
+  for (const char* bad : {"token: {verified_cache_entries: -1}\n", "token: {verified_cache_entries: 1000001}\n",
+                          "token: {verified_cache_entries: many}\n"}) {
+    Status s = ParseWith(bad);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("token.verified_cache_entries"), std::string::npos) << s.message();
+  }
 }
 
 TEST(EdgeConfig, RejectsMoreThan64Capsules) {

@@ -131,6 +131,20 @@ Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, std::
 
 Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, const TrustLookup& lookup, int64_t now,
                                                   int64_t max_skew) {
+  ASTIS_ASSIGN_OR_RETURN(VerifiedToken verified, VerifyServiceAccountTokenDetailed(token, lookup, now, max_skew));
+  return std::move(verified.identity);
+}
+
+Status CheckTokenTimes(const TokenTimes& t, int64_t now, int64_t max_skew) {
+  // RFC 7519 §4.1.4-4.1.6 with bounded skew (TokenExpired, TokenNotYetValid).
+  if (now >= t.exp + max_skew) return TokenInvalid("expired");
+  if (t.nbf.has_value() && *t.nbf > now + max_skew) return TokenInvalid("not yet valid (nbf)");
+  if (t.iat > now + max_skew) return TokenInvalid("iat missing or in the future");
+  return OkStatus();
+}
+
+Result<VerifiedToken> VerifyServiceAccountTokenDetailed(std::string_view token, const TrustLookup& lookup, int64_t now,
+                                                        int64_t max_skew) {
   auto jws = jose::UnverifiedJws::Parse(token);
   if (!jws.ok()) return TokenInvalid("malformed JWS: " + jws.status().message());
   // The cluster is chosen by the (not yet verified) iss; the signature must
@@ -171,15 +185,19 @@ Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, const
   if (!aud_ok) return TokenInvalid("audience not accepted");
 
   // RFC 7519 §4.1.4-4.1.6 with bounded skew (TokenExpired, TokenNotYetValid).
+  TokenTimes times;
   const auto exp = IntClaim(claims, "exp");
   if (!exp.has_value()) return TokenInvalid("missing exp");
-  if (now >= *exp + max_skew) return TokenInvalid("expired");
+  times.exp = *exp;
+  if (now >= times.exp + max_skew) return TokenInvalid("expired");
   if (claims.contains("nbf")) {
-    const auto nbf = IntClaim(claims, "nbf");
-    if (!nbf.has_value() || *nbf > now + max_skew) return TokenInvalid("not yet valid (nbf)");
+    times.nbf = IntClaim(claims, "nbf");
+    if (!times.nbf.has_value()) return TokenInvalid("not yet valid (nbf)");
   }
   const auto iat = IntClaim(claims, "iat");
-  if (!iat.has_value() || *iat > now + max_skew) return TokenInvalid("iat missing or in the future");
+  if (!iat.has_value()) return TokenInvalid("iat missing or in the future");
+  times.iat = *iat;
+  ASTIS_RETURN_IF_ERROR(CheckTokenTimes(times, now, max_skew));
 
   // docs/protocol.md §6.2: a pod-bound token (TokenNotPodBound).
   auto k8s = claims.find("kubernetes.io");
@@ -207,8 +225,8 @@ Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, const
   id.service_account_ = *sa;
   id.pod_name_ = *pod_name;
   id.pod_uid_ = *pod_uid;
-  id.exp_ = *exp;
-  return id;
+  id.exp_ = times.exp;
+  return VerifiedToken{std::move(id), times, *cluster};
 }
 
 // ---------------------------------------------------------------- gate 3

@@ -136,10 +136,13 @@ struct ClusterTrust {
   std::shared_ptr<const jose::JwkSet> jwks;  // the pinned JWKS
 };
 
-// VerifiedIdentity is the identity a ServiceAccount token proved. Only
-// VerifyServiceAccountToken constructs one.
 using TrustLookup = std::function<Result<std::vector<ClusterTrust>>(std::string_view issuer)>;
 
+struct VerifiedToken;
+
+// VerifiedIdentity is the identity a ServiceAccount token proved. Only
+// VerifyServiceAccountTokenDetailed constructs one (VerifiedTokenCache keeps
+// copies of the ones it made).
 class VerifiedIdentity {
  public:
   const std::string& cluster() const { return cluster_; }
@@ -150,7 +153,7 @@ class VerifiedIdentity {
   int64_t token_exp() const { return exp_; }
 
  private:
-  friend Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view, const TrustLookup&, int64_t, int64_t);
+  friend Result<VerifiedToken> VerifyServiceAccountTokenDetailed(std::string_view, const TrustLookup&, int64_t, int64_t);
   VerifiedIdentity() = default;
   std::string cluster_, namespace__, service_account_, pod_name_, pod_uid_;
   int64_t exp_ = 0;
@@ -181,6 +184,32 @@ Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, std::
 // (kStoreUnavailable).
 Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, const TrustLookup& lookup, int64_t now,
                                                   int64_t max_skew);
+
+// TokenTimes are a verified token's NumericDate claims (RFC 7519 §4.1.4-4.1.6).
+struct TokenTimes {
+  int64_t exp = 0;
+  std::optional<int64_t> nbf;
+  int64_t iat = 0;
+};
+
+// CheckTokenTimes is gate 2's time check against now with max_skew of
+// leeway: kTokenInvalid "expired", "not yet valid (nbf)" or "iat missing or
+// in the future" (tests TokenExpired, TokenNotYetValid).
+Status CheckTokenTimes(const TokenTimes& times, int64_t now, int64_t max_skew);
+
+// VerifiedToken is what a successful gate 2 learned: the identity, the time
+// claims (re-checked by VerifiedTokenCache on every later use) and the
+// trust anchor the signature verified under.
+struct VerifiedToken {
+  VerifiedIdentity identity;
+  TokenTimes times;
+  ClusterTrust anchor;
+};
+
+// VerifyServiceAccountTokenDetailed is VerifyServiceAccountToken returning
+// the VerifiedToken; the same checks, errors and tests.
+Result<VerifiedToken> VerifyServiceAccountTokenDetailed(std::string_view token, const TrustLookup& lookup, int64_t now,
+                                                        int64_t max_skew);
 
 // ---------------------------------------------------------------- gate 3
 

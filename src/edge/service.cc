@@ -308,6 +308,14 @@ std::string EdgeService::MetricsText() {
     out += MetricFamily("astis_audit_syncs_total", "counter", "fdatasync calls that made audit lines durable.");
     out += "astis_audit_syncs_total " + std::to_string(a->syncs) + "\n";
   }
+  // Gate 2 verifies each token once (VerifiedTokenCache); kept / (kept +
+  // full) is the share of requests that skipped the signature check. Test
+  // EdgeServiceTest.TokenVerifiedOncePerToken.
+  const VerifiedTokenCache::Stats tokens = admission_->token_stats();
+  out += MetricFamily("astis_token_verifications_total", "counter",
+                      "Gate-2 token checks: in full, or from a kept verification of the same token.");
+  out += "astis_token_verifications_total{kind=\"full\"} " + std::to_string(tokens.misses) + "\n";
+  out += "astis_token_verifications_total{kind=\"kept\"} " + std::to_string(tokens.hits) + "\n";
   out += fresh_->MetricsText();
   if (deps_.pods != nullptr) out += deps_.pods->MetricsText();
   return out;

@@ -816,6 +816,31 @@ TEST_F(EdgeServiceTest, TrustAnchorsFollowReRegistration) {
   ExpectRefused(h.Send(h.EstablishCall()), 401, "token_invalid");
 }
 
+// Gate 2 verifies a pod's token once; later requests with the same token
+// re-read its cluster and re-check its times only (VerifiedTokenCache).
+TEST_F(EdgeServiceTest, TokenVerifiedOncePerToken) {
+  const std::string session = h.Establish();
+  EXPECT_EQ(UnwrapOne(session, h.Seal("x")).status, 200);
+  EXPECT_EQ(UnwrapOne(session, h.Seal("y")).status, 200);
+  const std::string m = h.service->MetricsText();
+  EXPECT_NE(m.find("astis_token_verifications_total{kind=\"full\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("astis_token_verifications_total{kind=\"kept\"} 2\n"), std::string::npos) << m;
+}
+
+// The kept verification still ends with the token: exp is checked on every use.
+TEST_F(EdgeServiceTest, KeptTokenStillExpires) {
+  Json claims = h.Claims();
+  claims["exp"] = kNow + 30;
+  const std::string token = h.Token(claims);
+  Call c = h.EstablishCall();
+  c.token = token;
+  ASSERT_EQ(h.Send(c).status, 201);
+  h.clock.Advance(30 + 60);  // past exp + token.max_skew_seconds
+  Call late = h.EstablishCall();
+  late.token = token;
+  ExpectRefused(h.Send(late), 401, "token_invalid");
+}
+
 TEST_F(EdgeServiceTest, NoWorkloadIsImageNotAllowed) {
   ASSERT_TRUE(h.store->DeleteWorkload(astis::store::kDefaultOrg, kCluster, kNs, kSa).ok());
   ExpectRefused(h.Send(h.EstablishCall()), 403, "image_not_allowed");
