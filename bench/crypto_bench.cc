@@ -40,6 +40,12 @@ void BM_Sha256(benchmark::State& state) {
 }
 BENCHMARK(BM_Sha256)->Arg(64)->Arg(1024);
 
+void BM_HmacSha256(benchmark::State& state) {
+  const std::vector<uint8_t> key(32, 0x42), data(static_cast<size_t>(state.range(0)), 0x17);
+  for (auto _ : state) benchmark::DoNotOptimize(HmacSha256(key, data));
+}
+BENCHMARK(BM_HmacSha256)->Arg(64);
+
 void BM_HkdfExtractExpand32(benchmark::State& state) {
   const auto ikm = RandomBytes(32), salt = RandomBytes(32), info = RandomBytes(16);
   for (auto _ : state) {

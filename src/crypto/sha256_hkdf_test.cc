@@ -1,9 +1,11 @@
 // SHA-256, HMAC-SHA256 and HKDF-SHA256 known answers (FIPS 180-2 examples,
-// RFC 4231, RFC 5869) and the HKDF length refusals.
+// RFC 4231, RFC 5869), HMAC against OpenSSL's HMAC(), and the HKDF length refusals.
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "crypto/hkdf.h"
 #include "crypto/internal/test_util.h"
@@ -38,6 +40,51 @@ TEST(HmacSha256Test, Rfc4231TestCase1) {
 TEST(HmacSha256Test, Rfc4231TestCase2) {
   EXPECT_EQ(Vec(HmacSha256(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"))),
             H("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"));
+}
+
+// RFC 4231 §4.4 (case 3: 50-byte data), §4.5 (case 4: 25-byte key), §4.7
+// and §4.8 (cases 6 and 7: a 131-byte key, hashed first; data longer than a
+// block).
+TEST(HmacSha256Test, Rfc4231TestCases3To7) {
+  EXPECT_EQ(Vec(HmacSha256(std::vector<uint8_t>(20, 0xaa), std::vector<uint8_t>(50, 0xdd))),
+            H("773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"));
+  std::vector<uint8_t> key25;
+  for (uint8_t b = 1; b <= 25; ++b) key25.push_back(b);
+  EXPECT_EQ(Vec(HmacSha256(key25, std::vector<uint8_t>(50, 0xcd))),
+            H("82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"));
+  const std::vector<uint8_t> key131(131, 0xaa);
+  EXPECT_EQ(Vec(HmacSha256(key131, AsBytes("Test Using Larger Than Block-Size Key - Hash Key First"))),
+            H("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"));
+  EXPECT_EQ(Vec(HmacSha256(key131, AsBytes("This is a test using a larger than block-size key and a larger than "
+                                           "block-size data. The key needs to be hashed before being used by the "
+                                           "HMAC algorithm."))),
+            H("9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"));
+}
+
+// Differential: every key length around the block size (0-130) and data
+// lengths across block boundaries agree with OpenSSL's own HMAC().
+TEST(HmacSha256Test, MatchesOpenSslHmacForEveryKeyLength) {
+  std::vector<uint8_t> bytes(300);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 131 + 7);
+  for (size_t klen = 0; klen <= 130; ++klen) {
+    for (size_t dlen : {size_t{0}, size_t{1}, size_t{55}, size_t{56}, size_t{64}, size_t{65}, size_t{300}}) {
+      const std::span<const uint8_t> key(bytes.data() + 3, klen), data(bytes.data(), dlen);
+      uint8_t expect[32];
+      unsigned int len = 0;
+      static const uint8_t kZero = 0;
+      ASSERT_NE(HMAC(EVP_sha256(), klen == 0 ? &kZero : key.data(), static_cast<int>(klen),
+                     dlen == 0 ? &kZero : data.data(), dlen, expect, &len),
+                nullptr);
+      EXPECT_EQ(Vec(HmacSha256(key, data)), std::vector<uint8_t>(expect, expect + 32)) << klen << " " << dlen;
+    }
+  }
+}
+
+TEST(HmacSha256Test, PartsEqualTheConcatenation) {
+  const std::vector<uint8_t> key(40, 0x11);
+  Sha256Digest parts{};
+  HmacSha256Parts(key, {AsBytes("ab"), {}, AsBytes("cdef"), AsBytes("g")}, parts);
+  EXPECT_EQ(parts, HmacSha256(key, AsBytes("abcdefg")));
 }
 
 TEST(HmacSha256Test, EmptyKeyEqualsZeroKey) {

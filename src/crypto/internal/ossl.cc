@@ -27,15 +27,6 @@ const EVP_MD* Sha256Md() {
   return md;
 }
 
-EVP_KDF* HkdfKdf() {
-  static EVP_KDF* const kdf = [] {
-    EVP_KDF* k = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-    if (k == nullptr) std::abort();
-    return k;
-  }();
-  return kdf;
-}
-
 void EnsureSodium() {
   static std::once_flag once;
   std::call_once(once, [] {

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 
 #include <string_view>
 
@@ -18,11 +17,10 @@ namespace astis::crypto_internal {
 // key material). It never returns OK.
 Status OsslError(Code code, std::string_view what);
 
-// Fetched algorithm handles, fetched once per process (thread-safe statics)
-// and never freed. Each aborts if the default provider lacks the algorithm:
-// that is a broken installation, not a request outcome.
+// Sha256Md is SHA-256 fetched once per process (a thread-safe static, never
+// freed); SHA-256, HMAC-SHA256 and HKDF are built on it. Aborts if the
+// default provider lacks it: a broken installation, not a request outcome.
 const EVP_MD* Sha256Md();
-EVP_KDF* HkdfKdf();
 
 // EnsureSodium calls sodium_init() exactly once (std::call_once); aborts if
 // libsodium cannot initialise. Every entry point into libsodium calls it.
