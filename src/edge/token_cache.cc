@@ -57,12 +57,14 @@ Result<VerifiedIdentity> VerifiedTokenCache::Verify(std::string_view org, std::s
     // verification would; a store failure is returned as is.
     ASTIS_ASSIGN_OR_RETURN(const std::vector<ClusterTrust> current, lookup(kept->anchor.issuer));
     if (StillTrusted(kept->anchor, current)) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.hits;
+      }
       // The signature, iss, aud, sub and the kubernetes.io claims verified
       // under this very anchor; only the time checks depend on the request
       // (RFC 7519 §4.1.4-4.1.6; tests ExpiresWhileKept, ClockBackBeforeIat).
       ASTIS_RETURN_IF_ERROR(CheckTokenTimes(kept->times, now, max_skew));
-      std::lock_guard<std::mutex> lock(mu_);
-      ++stats_.hits;
       return kept->identity;
     }
     std::lock_guard<std::mutex> lock(mu_);

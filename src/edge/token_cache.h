@@ -49,8 +49,10 @@ class VerifiedTokenCache {
   Result<VerifiedIdentity> Verify(std::string_view org, std::string_view token, const TrustLookup& lookup,
                                   int64_t now, int64_t max_skew);
 
+  // Stats count checks: each Verify that reached a decision is one hit or
+  // one miss (a store failure before it is neither).
   struct Stats {
-    uint64_t hits = 0;    // answered from a kept verification
+    uint64_t hits = 0;    // decided from a kept verification (times re-checked)
     uint64_t misses = 0;  // verified in full
   };
   Stats stats() const;
