@@ -137,7 +137,9 @@ Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, const
 
 Status CheckTokenTimes(const TokenTimes& t, int64_t now, int64_t max_skew) {
   // RFC 7519 §4.1.4-4.1.6 with bounded skew (TokenExpired, TokenNotYetValid).
-  if (now >= t.exp + max_skew) return TokenInvalid("expired");
+  // now - max_skew, not exp + max_skew: exp is the token's, and a signed
+  // exp near INT64_MAX must not overflow (test FarFutureExpDoesNotOverflow).
+  if (now - max_skew >= t.exp) return TokenInvalid("expired");
   if (t.nbf.has_value() && *t.nbf > now + max_skew) return TokenInvalid("not yet valid (nbf)");
   if (t.iat > now + max_skew) return TokenInvalid("iat missing or in the future");
   return OkStatus();
@@ -189,7 +191,7 @@ Result<VerifiedToken> VerifyServiceAccountTokenDetailed(std::string_view token, 
   const auto exp = IntClaim(claims, "exp");
   if (!exp.has_value()) return TokenInvalid("missing exp");
   times.exp = *exp;
-  if (now >= times.exp + max_skew) return TokenInvalid("expired");
+  if (now - max_skew >= times.exp) return TokenInvalid("expired");
   if (claims.contains("nbf")) {
     times.nbf = IntClaim(claims, "nbf");
     if (!times.nbf.has_value()) return TokenInvalid("not yet valid (nbf)");

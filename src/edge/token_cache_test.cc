@@ -1,6 +1,7 @@
 #include "edge/token_cache.h"
 
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -104,6 +105,19 @@ TEST_F(VerifiedTokenCacheTest, ExpiresWhileKept) {
   EXPECT_NE(late.status().message().find("expired"), std::string::npos);
   EXPECT_EQ(cache.stats().hits, 2u);  // the refusal too was decided from the kept verification
   EXPECT_EQ(cache.stats().misses, 1u);
+}
+
+// A signed exp of INT64_MAX is far in the future, not an overflow (UBSan
+// would abort the ASan build here if exp + skew were computed).
+TEST_F(VerifiedTokenCacheTest, FarFutureExpDoesNotOverflow) {
+  VerifiedTokenCache cache;
+  testing::TokenSubject subject{kIssuer, "payments", "api", "api-7d9f", "uid-1", kNow + 10};
+  Json claims = testing::ProjectedTokenClaims(subject);
+  claims["exp"] = std::numeric_limits<int64_t>::max();
+  const std::string token = testing::SignToken(claims, key, SignatureAlg::kEs256, "k1");
+  EXPECT_TRUE(Verify(cache, token).ok());
+  EXPECT_TRUE(Verify(cache, token).ok());
+  EXPECT_EQ(cache.stats().hits, 1u);
 }
 
 TEST_F(VerifiedTokenCacheTest, ClockBackBeforeIat) {
