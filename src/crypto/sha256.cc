@@ -30,12 +30,14 @@ namespace {
 
 constexpr size_t kBlock = 64;  // SHA-256's block size B (RFC 2104 §2)
 
-// DigestParts is SHA-256 of the concatenation of parts on the algorithm
+// DigestParts is SHA-256 of head followed by the parts, on the algorithm
 // fetched once (crypto_internal::Sha256Md). The context is freed, and with
 // it the provider's state, before returning.
-void DigestParts(std::initializer_list<std::span<const uint8_t>> parts, uint8_t* out) {
+void DigestParts(std::span<const uint8_t> head, std::initializer_list<std::span<const uint8_t>> parts,
+                 uint8_t* out) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   bool ok = ctx != nullptr && EVP_DigestInit_ex2(ctx, crypto_internal::Sha256Md(), nullptr) == 1;
+  if (ok && !head.empty()) ok = EVP_DigestUpdate(ctx, head.data(), head.size()) == 1;
   for (std::span<const uint8_t> p : parts) {
     if (ok && !p.empty()) ok = EVP_DigestUpdate(ctx, p.data(), p.size()) == 1;
   }
@@ -56,25 +58,16 @@ void HmacSha256Parts(std::span<const uint8_t> key, std::initializer_list<std::sp
   // its property-store locks, on every call (docs/performance.md).
   uint8_t k0[kBlock] = {};
   if (key.size() > kBlock) {
-    DigestParts({key}, k0);
+    DigestParts(key, {}, k0);
   } else if (!key.empty()) {
     std::memcpy(k0, key.data(), key.size());
   }
   uint8_t pad[kBlock];
   for (size_t i = 0; i < kBlock; ++i) pad[i] = static_cast<uint8_t>(k0[i] ^ 0x36);
   uint8_t inner[32];
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx != nullptr && EVP_DigestInit_ex2(ctx, crypto_internal::Sha256Md(), nullptr) == 1 &&
-            EVP_DigestUpdate(ctx, pad, kBlock) == 1;
-  for (std::span<const uint8_t> p : parts) {
-    if (ok && !p.empty()) ok = EVP_DigestUpdate(ctx, p.data(), p.size()) == 1;
-  }
-  unsigned int len = 0;
-  ok = ok && EVP_DigestFinal_ex(ctx, inner, &len) == 1 && len == 32;
-  EVP_MD_CTX_free(ctx);
-  if (!ok) std::abort();
+  DigestParts(pad, parts, inner);
   for (size_t i = 0; i < kBlock; ++i) pad[i] = static_cast<uint8_t>(k0[i] ^ 0x5c);
-  DigestParts({std::span<const uint8_t>(pad, kBlock), std::span<const uint8_t>(inner, 32)}, out.data());
+  DigestParts(pad, {std::span<const uint8_t>(inner, 32)}, out.data());
   // The padded key and the inner hash are key material.
   OPENSSL_cleanse(k0, sizeof k0);
   OPENSSL_cleanse(pad, sizeof pad);
