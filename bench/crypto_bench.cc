@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "cold_cache.h"
 #include "crypto/aead.h"
 #include "crypto/ed25519.h"
 #include "crypto/hkdf.h"
@@ -119,6 +120,34 @@ void BM_HpkeOpenBase(benchmark::State& state) {
     benchmark::DoNotOptimize(Must(HpkeOpenBase(HpkeAeadId::kAes256Gcm, sealed.enc, skR, info, aad, sealed.ct)));
 }
 BENCHMARK(BM_HpkeOpenBase);
+
+// BM_UnwrapCryptoCold: the crypto of one unwrap whose token verification is
+// kept (gate 3's Ed25519 verify of the DPoP proof, the CVS's HPKE open of the
+// capsule and its HPKE seal to the pod), with range(0) KiB of other data read
+// (untimed) before each: 0 = warm, 65536 = twice the L3 of the VM of
+// docs/performance.md. Cold / warm here is what cold caches cost the floor
+// itself; BM_EdgeUnwrapCold (astis_edge_bench) is the same for the whole
+// request.
+void BM_UnwrapCryptoCold(benchmark::State& state) {
+  const auto dpop = Must(Ed25519PrivateKey::Generate(DefaultRandom()));
+  const auto msg = RandomBytes(256);
+  const auto sig = dpop.Sign(msg);
+  const auto org = Must(X25519PrivateKey::Generate(DefaultRandom()));
+  const auto pod = Must(X25519PrivateKey::Generate(DefaultRandom()));
+  const auto dek = RandomBytes(32), info = RandomBytes(16), aad = RandomBytes(64);
+  const auto capsule = Must(HpkeSealBase(HpkeAeadId::kAes256Gcm, org.public_key(), info, aad, dek, DefaultRandom()));
+  const bench::ColdCache cold(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) {
+    state.PauseTiming();
+    cold.Evict();
+    state.ResumeTiming();
+    if (!Ed25519Verify(dpop.public_key(), msg, sig).ok()) std::abort();
+    auto opened = Must(HpkeOpenBase(HpkeAeadId::kAes256Gcm, capsule.enc, org, info, aad, capsule.ct));
+    benchmark::DoNotOptimize(
+        Must(HpkeSealBase(HpkeAeadId::kAes256Gcm, pod.public_key(), info, aad, opened.Reveal(), DefaultRandom())));
+  }
+}
+BENCHMARK(BM_UnwrapCryptoCold)->Arg(0)->Arg(65536)->Unit(benchmark::kMicrosecond);
 
 void BM_SecretBytesAlloc(benchmark::State& state) {
   const auto protection = state.range(0) == 0 ? SecretBytes::Protection::kPlain : SecretBytes::Protection::kLocked;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "audit/audit_log.h"
+#include "cold_cache.h"
 #include "capsule/org_key.h"
 #include "capsule/seal.h"
 #include "common/clock.h"
@@ -217,6 +218,39 @@ void BM_EdgeUnwrap(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations() * state.range(0)), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_EdgeUnwrap)->Arg(1)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+
+// BM_EdgeUnwrapCold: BM_EdgeUnwrap/1 with range(0) KiB of other data read
+// (untimed) before every request: 0 = the warm figure; on the 2-core VM of
+// docs/performance.md 2048 = both cores' L2 together, 65536 = twice the L3. Cold / warm is how
+// much more the same request costs when it finds the caches cold, as every
+// request does at low load (docs/performance.md "Cold caches"; compare
+// astis_crypto_bench's BM_UnwrapCryptoCold).
+void BM_EdgeUnwrapCold(benchmark::State& state) {
+  World& w = GetWorld();
+  const std::string nonce = w.Nonce();
+  auto est = w.service->Handle(w.Build("/v1/sessions", w.establish_body, nonce));
+  auto j = ParseJson(est.body);
+  if (est.status != 201 || !j.ok()) {
+    state.SkipWithError("establish failed");
+    return;
+  }
+  const std::string session = (*j)["session"].get<std::string>();
+  FakeClock seal_clock(DefaultClock().NowUnix());
+  auto v = Must(capsule::Seal(*w.org_public, capsule::Binding{kCluster, kNs, kSa, "db", "k0"}, AsBytes("value 0"),
+                              DefaultRandom(), seal_clock));
+  const std::string body =
+      DumpJson(Json{{"session", session}, {"capsules", Json::array({B64uEncode(v.capsule().bytes())})}});
+  const bench::ColdCache cold(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) {
+    state.PauseTiming();
+    net::ServerRequest req = w.Build("/v1/unwrap", body, w.Nonce());
+    cold.Evict();
+    state.ResumeTiming();
+    net::ServerResponse resp = w.service->Handle(req);
+    if (resp.status != 200) state.SkipWithError(("unwrap: HTTP " + std::to_string(resp.status)).c_str());
+  }
+}
+BENCHMARK(BM_EdgeUnwrapCold)->Arg(0)->Arg(2048)->Arg(8192)->Arg(32768)->Arg(65536)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace astis::edge
