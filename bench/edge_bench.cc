@@ -188,7 +188,10 @@ void BM_EdgeEstablish(benchmark::State& state) {
 }
 BENCHMARK(BM_EdgeEstablish)->Unit(benchmark::kMicrosecond);
 
-void BM_EdgeUnwrap(benchmark::State& state) {
+// RunUnwrap establishes a session, then times one unwrap of `capsules`
+// capsules per iteration; with `cold`, its data is read (untimed) before
+// each request.
+void RunUnwrap(benchmark::State& state, int64_t capsules, const bench::ColdCache* cold) {
   World& w = GetWorld();
   const std::string nonce = w.Nonce();
   auto est = w.service->Handle(w.Build("/v1/sessions", w.establish_body, nonce));
@@ -200,7 +203,7 @@ void BM_EdgeUnwrap(benchmark::State& state) {
   const std::string session = (*j)["session"].get<std::string>();
   FakeClock seal_clock(DefaultClock().NowUnix());
   Json caps = Json::array();
-  for (int64_t i = 0; i < state.range(0); ++i) {
+  for (int64_t i = 0; i < capsules; ++i) {
     const std::string pt = "value " + std::to_string(i);
     auto v = Must(capsule::Seal(*w.org_public, capsule::Binding{kCluster, kNs, kSa, "db", "k" + std::to_string(i)},
                                 AsBytes(pt), DefaultRandom(), seal_clock));
@@ -210,10 +213,15 @@ void BM_EdgeUnwrap(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     net::ServerRequest req = w.Build("/v1/unwrap", body, w.Nonce());
+    if (cold != nullptr) cold->Evict();
     state.ResumeTiming();
     net::ServerResponse resp = w.service->Handle(req);
     if (resp.status != 200) state.SkipWithError(("unwrap: HTTP " + std::to_string(resp.status)).c_str());
   }
+}
+
+void BM_EdgeUnwrap(benchmark::State& state) {
+  RunUnwrap(state, state.range(0), nullptr);
   state.counters["secrets/s"] =
       benchmark::Counter(static_cast<double>(state.iterations() * state.range(0)), benchmark::Counter::kIsRate);
 }
@@ -221,34 +229,14 @@ BENCHMARK(BM_EdgeUnwrap)->Arg(1)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond
 
 // BM_EdgeUnwrapCold: BM_EdgeUnwrap/1 with range(0) KiB of other data read
 // (untimed) before every request: 0 = the warm figure; on the 2-core VM of
-// docs/performance.md 2048 = both cores' L2 together, 65536 = twice the L3. Cold / warm is how
-// much more the same request costs when it finds the caches cold, as every
-// request does at low load (docs/performance.md "Cold caches"; compare
-// astis_crypto_bench's BM_UnwrapCryptoCold).
+// docs/performance.md, 2048 = both cores' L2 together and 65536 = twice
+// the L3. Cold / warm is how much more the same request costs when it
+// finds the caches cold, as every request does at low load
+// (docs/performance.md "Cold caches"; compare astis_crypto_bench's
+// BM_UnwrapCryptoCold).
 void BM_EdgeUnwrapCold(benchmark::State& state) {
-  World& w = GetWorld();
-  const std::string nonce = w.Nonce();
-  auto est = w.service->Handle(w.Build("/v1/sessions", w.establish_body, nonce));
-  auto j = ParseJson(est.body);
-  if (est.status != 201 || !j.ok()) {
-    state.SkipWithError("establish failed");
-    return;
-  }
-  const std::string session = (*j)["session"].get<std::string>();
-  FakeClock seal_clock(DefaultClock().NowUnix());
-  auto v = Must(capsule::Seal(*w.org_public, capsule::Binding{kCluster, kNs, kSa, "db", "k0"}, AsBytes("value 0"),
-                              DefaultRandom(), seal_clock));
-  const std::string body =
-      DumpJson(Json{{"session", session}, {"capsules", Json::array({B64uEncode(v.capsule().bytes())})}});
   const bench::ColdCache cold(static_cast<size_t>(state.range(0)));
-  for (auto _ : state) {
-    state.PauseTiming();
-    net::ServerRequest req = w.Build("/v1/unwrap", body, w.Nonce());
-    cold.Evict();
-    state.ResumeTiming();
-    net::ServerResponse resp = w.service->Handle(req);
-    if (resp.status != 200) state.SkipWithError(("unwrap: HTTP " + std::to_string(resp.status)).c_str());
-  }
+  RunUnwrap(state, 1, &cold);
 }
 BENCHMARK(BM_EdgeUnwrapCold)->Arg(0)->Arg(2048)->Arg(8192)->Arg(32768)->Arg(65536)->Unit(benchmark::kMicrosecond);
 
