@@ -137,9 +137,7 @@ Result<VerifiedIdentity> VerifyServiceAccountToken(std::string_view token, const
 
 Status CheckTokenTimes(const TokenTimes& t, int64_t now, int64_t max_skew) {
   // RFC 7519 §4.1.4-4.1.6 with bounded skew (TokenExpired, TokenNotYetValid).
-  // now - max_skew, not exp + max_skew: exp is the token's, and a signed
-  // exp near INT64_MAX must not overflow (test FarFutureExpDoesNotOverflow).
-  if (now - max_skew >= t.exp) return TokenInvalid("expired");
+  if (t.ExpiredAt(now, max_skew)) return TokenInvalid("expired");
   if (t.nbf.has_value() && *t.nbf > now + max_skew) return TokenInvalid("not yet valid (nbf)");
   if (t.iat > now + max_skew) return TokenInvalid("iat missing or in the future");
   return OkStatus();
@@ -191,7 +189,9 @@ Result<VerifiedToken> VerifyServiceAccountTokenDetailed(std::string_view token, 
   const auto exp = IntClaim(claims, "exp");
   if (!exp.has_value()) return TokenInvalid("missing exp");
   times.exp = *exp;
-  if (now - max_skew >= times.exp) return TokenInvalid("expired");
+  // Before nbf and iat are read, so an expired token is refused as expired
+  // whatever they hold; CheckTokenTimes below asks again with the rest.
+  if (times.ExpiredAt(now, max_skew)) return TokenInvalid("expired");
   if (claims.contains("nbf")) {
     times.nbf = IntClaim(claims, "nbf");
     if (!times.nbf.has_value()) return TokenInvalid("not yet valid (nbf)");

@@ -190,6 +190,13 @@ struct TokenTimes {
   int64_t exp = 0;
   std::optional<int64_t> nbf;
   int64_t iat = 0;
+
+  // ExpiredAt: exp has passed at now, with max_skew of leeway (RFC 7519
+  // §4.1.4). Written as now - max_skew >= exp, not now >= exp + max_skew:
+  // exp is the token's, and a signed exp near INT64_MAX must not overflow
+  // (test FarFutureExpDoesNotOverflow). Gate 2, CheckTokenTimes and the
+  // verified-token cache's eviction all ask this one question.
+  bool ExpiredAt(int64_t now, int64_t max_skew) const { return now - max_skew >= exp; }
 };
 
 // CheckTokenTimes is gate 2's time check against now with max_skew of

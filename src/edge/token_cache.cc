@@ -85,7 +85,7 @@ void VerifiedTokenCache::Insert(const Sha256Digest& key, std::shared_ptr<const E
                                 int64_t max_skew) {
   std::lock_guard<std::mutex> lock(mu_);
   if (entries_.size() >= max_entries_ && entries_.find(key) == entries_.end()) {
-    std::erase_if(entries_, [&](const auto& kv) { return now - max_skew >= kv.second->times.exp; });
+    std::erase_if(entries_, [&](const auto& kv) { return kv.second->times.ExpiredAt(now, max_skew); });
     if (entries_.size() >= max_entries_) entries_.clear();  // test Bounded
   }
   entries_[key] = std::move(entry);
