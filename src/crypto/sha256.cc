@@ -1,8 +1,7 @@
 #include "crypto/sha256.h"
 
-#include <openssl/evp.h>
-
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -10,21 +9,6 @@
 #include "crypto/internal/ossl.h"
 
 namespace astis {
-
-Sha256Digest Sha256(std::span<const uint8_t> data) {
-  Sha256Digest out{};
-  unsigned int len = 0;
-  static constexpr uint8_t kEmpty = 0;
-  const uint8_t* p = data.empty() ? &kEmpty : data.data();
-  if (EVP_Digest(p, data.size(), out.data(), &len, crypto_internal::Sha256Md(), nullptr) != 1 ||
-      len != out.size())
-    std::abort();  // in-memory hashing cannot fail on a working library
-  return out;
-}
-
-Sha256Digest Sha256(std::string_view data) {
-  return Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
-}
 
 namespace {
 
@@ -48,6 +32,16 @@ void DigestParts(std::span<const uint8_t> head, std::initializer_list<std::span<
 }
 
 }  // namespace
+
+Sha256Digest Sha256(std::span<const uint8_t> data) {
+  Sha256Digest out{};
+  DigestParts(data, {}, out.data());
+  return out;
+}
+
+Sha256Digest Sha256(std::string_view data) {
+  return Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+}
 
 void HmacSha256Parts(std::span<const uint8_t> key, std::initializer_list<std::span<const uint8_t>> parts,
                      std::span<uint8_t, 32> out) {
